@@ -1,0 +1,215 @@
+// The only file that knows about Python.  Every function takes C-contiguous
+// CPU arrays of exactly the listed dtypes (no implicit conversion), writes into
+// arrays allocated by the caller, and releases the GIL while it works.
+#include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
+#include <nanobind/stl/optional.h>
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+#include "histeq/color.hpp"
+#include "histeq/equalize.hpp"
+
+namespace nb = nanobind;
+using namespace nb::literals;
+
+template <class T, int N = 2>
+using In = nb::ndarray<const T, nb::ndim<N>, nb::c_contig, nb::device::cpu>;
+template <class T, int N = 2>
+using Out = nb::ndarray<T, nb::ndim<N>, nb::c_contig, nb::device::cpu>;
+using Mask = std::optional<In<bool>>;
+
+namespace {
+
+template <class A, class B>
+void require_same_shape(const A& a, const B& b, const char* what) {
+    bool same = a.ndim() == b.ndim();
+    for (size_t d = 0; same && d < a.ndim(); ++d) same = a.shape(d) == b.shape(d);
+    if (!same) throw std::invalid_argument(std::string(what) + " must have the shape of the image");
+}
+
+void require_threads(int threads) {
+    if (threads < 1) throw std::invalid_argument("threads must be >= 1");
+}
+
+histeq::Spec make_spec(int64_t nbins, bool data_range, double lo, double hi, double nominal_lo, double nominal_hi,
+                       double out_lo, double out_hi) {
+    if (nbins < 1) throw std::invalid_argument("nbins must be >= 1");
+    if (!(nominal_hi > nominal_lo)) throw std::invalid_argument("the nominal range must have lo < hi");
+    return histeq::Spec{nbins, data_range, lo, hi, nominal_lo, nominal_hi, out_lo, out_hi};
+}
+
+template <class T>
+void equalize(In<T> image, Mask mask, Out<T> out, int64_t nbins, bool data_range, double lo, double hi,
+              double nominal_lo, double nominal_hi, double out_lo, double out_hi, int threads) {
+    require_same_shape(image, out, "out");
+    if (mask) require_same_shape(image, *mask, "mask");
+    require_threads(threads);
+    const histeq::Spec spec = make_spec(nbins, data_range, lo, hi, nominal_lo, nominal_hi, out_lo, out_hi);
+    const bool* m = mask ? mask->data() : nullptr;
+    nb::gil_scoped_release release;
+    histeq::equalize_batch(image.data(), m, out.data(), image.shape(0), image.shape(1), spec, threads);
+}
+
+template <class T>
+void histogram(In<T> image, Mask mask, Out<int64_t> counts, Out<double> ranges, int64_t nbins, bool data_range,
+               double lo, double hi, int threads) {
+    if (mask) require_same_shape(image, *mask, "mask");
+    require_threads(threads);
+    const histeq::Spec spec = make_spec(nbins, data_range, lo, hi, 0, 1, 0, 1);
+    if (counts.shape(0) != image.shape(0) || counts.shape(1) != static_cast<size_t>(nbins))
+        throw std::invalid_argument("counts must have shape (batch, nbins)");
+    if (ranges.shape(0) != image.shape(0) || ranges.shape(1) != 3)
+        throw std::invalid_argument("ranges must have shape (batch, 3)");
+    const bool* m = mask ? mask->data() : nullptr;
+    nb::gil_scoped_release release;
+    histeq::histogram_batch(image.data(), m, image.shape(0), image.shape(1), spec, threads, counts.data(),
+                            ranges.data());
+}
+
+template <class T, class U>
+void apply_lut(In<T> image, In<U> lut, Out<U> out, int64_t lo, int threads) {
+    require_same_shape(image, out, "out");
+    require_threads(threads);
+    if (lut.shape(0) != image.shape(0)) throw std::invalid_argument("lut must have one row per image");
+    const int64_t lut_size = static_cast<int64_t>(lut.shape(1));
+    if (lo > static_cast<int64_t>(std::numeric_limits<T>::min()) ||
+        static_cast<int64_t>(std::numeric_limits<T>::max()) - lo >= lut_size)
+        throw std::invalid_argument("lut must have an entry for every level of the dtype");
+    nb::gil_scoped_release release;
+    histeq::apply_lut_batch(image.data(), lut.data(), out.data(), image.shape(0), image.shape(1), lut_size, lo,
+                            threads);
+}
+
+
+template <class T>
+int rgb_channels(const In<T>& rgb) {
+    const size_t c = rgb.shape(1);
+    if (c < 3 || c > 4) throw std::invalid_argument("colour modes need 3 (RGB) or 4 (RGBA) channels");
+    return static_cast<int>(c);
+}
+
+template <class A>
+void require_pixels(const A& a, size_t n, const char* what) {
+    if (a.shape(0) != n) throw std::invalid_argument(std::string(what) + " must have one entry per pixel");
+}
+
+template <class T>
+void luma(In<T> rgb, Out<T, 1> y, int threads) {
+    const int c = rgb_channels(rgb);
+    require_pixels(y, rgb.shape(0), "y");
+    require_threads(threads);
+    nb::gil_scoped_release release;
+    histeq::luma(rgb.data(), y.data(), rgb.shape(0), c, threads);
+}
+
+template <class T>
+void luma_apply(In<T> rgb, In<T, 1> y, In<T, 1> y_new, Out<T> out, double lo, double hi, int threads) {
+    const int c = rgb_channels(rgb);
+    require_same_shape(rgb, out, "out");
+    require_pixels(y, rgb.shape(0), "y");
+    require_pixels(y_new, rgb.shape(0), "y_new");
+    require_threads(threads);
+    nb::gil_scoped_release release;
+    histeq::luma_apply(rgb.data(), y.data(), y_new.data(), out.data(), rgb.shape(0), c, lo, hi, threads);
+}
+
+template <class T>
+void value(In<T> rgb, Out<T, 1> v, int threads) {
+    const int c = rgb_channels(rgb);
+    require_pixels(v, rgb.shape(0), "v");
+    require_threads(threads);
+    nb::gil_scoped_release release;
+    histeq::value(rgb.data(), v.data(), rgb.shape(0), c, threads);
+}
+
+template <class T>
+void value_apply(In<T> rgb, In<T, 1> v, In<T, 1> v_new, Out<T> out, double lo, double hi, int threads) {
+    const int c = rgb_channels(rgb);
+    require_same_shape(rgb, out, "out");
+    require_pixels(v, rgb.shape(0), "v");
+    require_pixels(v_new, rgb.shape(0), "v_new");
+    require_threads(threads);
+    nb::gil_scoped_release release;
+    histeq::value_apply(rgb.data(), v.data(), v_new.data(), out.data(), rgb.shape(0), c, lo, hi, threads);
+}
+
+template <class T>
+void lightness(In<T> rgb, Out<float, 1> l, double scale, int threads) {
+    const int c = rgb_channels(rgb);
+    require_pixels(l, rgb.shape(0), "l");
+    require_threads(threads);
+    if (!(scale > 0)) throw std::invalid_argument("scale must be > 0");
+    nb::gil_scoped_release release;
+    histeq::lightness(rgb.data(), l.data(), rgb.shape(0), c, scale, threads);
+}
+
+template <class T>
+void lightness_apply(In<T> rgb, In<float, 1> l_new, Out<T> out, double scale, double lo, double hi, int threads) {
+    const int c = rgb_channels(rgb);
+    require_same_shape(rgb, out, "out");
+    require_pixels(l_new, rgb.shape(0), "l_new");
+    require_threads(threads);
+    if (!(scale > 0)) throw std::invalid_argument("scale must be > 0");
+    nb::gil_scoped_release release;
+    histeq::lightness_apply(rgb.data(), l_new.data(), out.data(), rgb.shape(0), c, scale, lo, hi, threads);
+}
+
+template <class T>
+void def_grey(nb::module_& m) {
+    m.def("equalize", &equalize<T>, "image"_a.noconvert(), "mask"_a.noconvert().none(), "out"_a.noconvert(),
+          "nbins"_a, "data_range"_a, "lo"_a, "hi"_a, "nominal_lo"_a, "nominal_hi"_a, "out_lo"_a, "out_hi"_a,
+          "threads"_a);
+    m.def("histogram", &histogram<T>, "image"_a.noconvert(), "mask"_a.noconvert().none(), "counts"_a.noconvert(),
+          "ranges"_a.noconvert(), "nbins"_a, "data_range"_a, "lo"_a, "hi"_a, "threads"_a);
+}
+
+template <class T>
+void def_color(nb::module_& m) {
+    m.def("luma", &luma<T>, "rgb"_a.noconvert(), "y"_a.noconvert(), "threads"_a);
+    m.def("luma_apply", &luma_apply<T>, "rgb"_a.noconvert(), "y"_a.noconvert(), "y_new"_a.noconvert(),
+          "out"_a.noconvert(), "lo"_a, "hi"_a, "threads"_a);
+    m.def("value", &value<T>, "rgb"_a.noconvert(), "v"_a.noconvert(), "threads"_a);
+    m.def("value_apply", &value_apply<T>, "rgb"_a.noconvert(), "v"_a.noconvert(), "v_new"_a.noconvert(),
+          "out"_a.noconvert(), "lo"_a, "hi"_a, "threads"_a);
+    m.def("lightness", &lightness<T>, "rgb"_a.noconvert(), "l"_a.noconvert(), "scale"_a, "threads"_a);
+    m.def("lightness_apply", &lightness_apply<T>, "rgb"_a.noconvert(), "l_new"_a.noconvert(), "out"_a.noconvert(),
+          "scale"_a, "lo"_a, "hi"_a, "threads"_a);
+}
+
+template <class T>
+void def_lut(nb::module_& m) {
+    m.def("apply_lut", &apply_lut<T, T>, "image"_a.noconvert(), "lut"_a.noconvert(), "out"_a.noconvert(), "lo"_a,
+          "threads"_a);
+    m.def("apply_lut", &apply_lut<T, double>, "image"_a.noconvert(), "lut"_a.noconvert(), "out"_a.noconvert(),
+          "lo"_a, "threads"_a);
+}
+
+}  // namespace
+
+NB_MODULE(_core, m) {
+    m.doc() = "histeq's compiled kernels; use the histeq package, not this module.";
+    def_grey<uint8_t>(m);
+    def_grey<int8_t>(m);
+    def_grey<uint16_t>(m);
+    def_grey<int16_t>(m);
+    def_grey<uint32_t>(m);
+    def_grey<int32_t>(m);
+    def_grey<float>(m);
+    def_grey<double>(m);
+    def_color<uint8_t>(m);
+    def_color<uint16_t>(m);
+    def_color<float>(m);
+    def_color<double>(m);
+    def_lut<uint8_t>(m);
+    def_lut<int8_t>(m);
+    def_lut<uint16_t>(m);
+    def_lut<int16_t>(m);
+    m.def("hardware_threads", []() {
+        const unsigned n = std::thread::hardware_concurrency();
+        return n ? static_cast<int>(n) : 1;
+    });
+}

@@ -1,0 +1,65 @@
+// Mapping from pixel values to histogram bins.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+namespace histeq {
+
+// Integer data: bins tile the integer levels [lo, hi]; bin k holds the levels
+// whose centre lies in [lo - 1/2 + k w, lo - 1/2 + (k + 1) w), w = (hi - lo + 1) / nbins.
+// Values outside [lo, hi] are clipped into the end bins.  Exact integer arithmetic:
+// (2 (v - lo) + 1) nbins < 2^34 * 2^24 fits in int64.
+struct IntBins {
+    int64_t lo, hi, nbins;
+
+    int64_t operator()(int64_t v) const {
+        v = v < lo ? lo : (v > hi ? hi : v);
+        const int64_t span = hi - lo + 1;
+        if (span == nbins) return v - lo;
+        return (2 * (v - lo) + 1) * nbins / (2 * span);
+    }
+};
+
+// Same bins when they are one per level and cover the whole dtype: no clipping.
+struct DirectBins {
+    int64_t lo;
+    int64_t operator()(int64_t v) const { return v - lo; }
+};
+
+// Floating-point data: nbins equal bins over [lo, hi] with NumPy's edges
+// (edge k = lo + k (hi - lo) / nbins, last edge = hi) and NumPy's rule that a
+// value on an inner edge belongs to the bin above it and the last bin is closed.
+// The first guess from the scaled position can be one off by rounding; the edge
+// comparisons make membership exact.
+struct FloatBins {
+    double lo, hi;
+    int64_t nbins;
+    std::vector<double> edges;
+
+    FloatBins(double lo_, double hi_, int64_t nbins_) : lo(lo_), hi(hi_), nbins(nbins_), edges(nbins_ + 1) {
+        const double step = (hi - lo) / static_cast<double>(nbins);
+        for (int64_t k = 0; k < nbins; ++k) edges[k] = static_cast<double>(k) * step + lo;
+        edges[nbins] = hi;
+    }
+
+    double clip(double x) const { return x < lo ? lo : (x > hi ? hi : x); }
+
+    // x must be finite and inside [lo, hi].
+    int64_t operator()(double x) const {
+        double guess = (x - lo) / (hi - lo) * static_cast<double>(nbins);
+        int64_t b = static_cast<int64_t>(guess);
+        if (b >= nbins) b = nbins - 1;
+        if (b < 0) b = 0;
+        if (x < edges[b] && b > 0) --b;
+        if (b < nbins - 1 && x >= edges[b + 1]) ++b;
+        return b;
+    }
+};
+
+template <class T>
+constexpr bool is_float_v = std::numeric_limits<T>::is_iec559;
+
+}  // namespace histeq

@@ -1,0 +1,307 @@
+// Global histogram equalization of a batch of images, and their histograms.
+//
+// The batch is a C-contiguous (B, P) array: B images of P pixels each.  Every
+// image is processed in the same phases (range, histogram, mapping, apply),
+// each over an index range, so threads can split images or pixels and the
+// result does not depend on the split.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "binning.hpp"
+#include "parallel.hpp"
+
+namespace histeq {
+
+// One call's binning and output ranges, shared by every image of the batch.
+struct Spec {
+    int64_t nbins = 256;
+    bool data_range = false;       // bins span each image's own counted range
+    double lo = 0, hi = 255;       // bin range when !data_range
+    double nominal_lo = 0, nominal_hi = 255;  // source range of the identity rescale
+    double out_lo = 0, out_hi = 255;
+};
+
+struct Stats {
+    int64_t count = 0;  // pixels that feed the histogram (masked in, finite)
+    double vmin = 0, vmax = 0;
+};
+
+constexpr int64_t kPixelGrain = 1 << 16;
+
+template <class T>
+inline bool counted(T v, const bool* mask, int64_t i) {
+    if (mask && !mask[i]) return false;
+    if constexpr (is_float_v<T>) return std::isfinite(v);
+    return true;
+}
+
+template <class T>
+Stats image_stats(const T* in, const bool* mask, int64_t n, int threads) {
+    const int workers = plan_workers(n, threads, kPixelGrain);
+    std::vector<Stats> part(workers);
+    std::vector<char> any(workers, 0);
+    parallel_for(n, threads, kPixelGrain, [&](int w, int64_t b, int64_t e) {
+        int64_t count = 0;
+        T lo = std::numeric_limits<T>::max(), hi = std::numeric_limits<T>::lowest();
+        for (int64_t i = b; i < e; ++i) {
+            const T v = in[i];
+            if (!counted(v, mask, i)) continue;
+            ++count;
+            lo = v < lo ? v : lo;
+            hi = v > hi ? v : hi;
+        }
+        part[w] = Stats{count, static_cast<double>(lo), static_cast<double>(hi)};
+    });
+    Stats total{0, 0, 0};
+    for (const Stats& s : part) {
+        if (!s.count) continue;
+        total.vmin = total.count ? std::min(total.vmin, s.vmin) : s.vmin;
+        total.vmax = total.count ? std::max(total.vmax, s.vmax) : s.vmax;
+        total.count += s.count;
+    }
+    return total;
+}
+
+// The bin range an image uses.  An empty or constant data range is widened as
+// NumPy's histogram does, so that histograms always have positive-width bins.
+template <class T>
+std::pair<double, double> bin_range(const Spec& spec, const Stats& stats) {
+    if (!spec.data_range) return {spec.lo, spec.hi};
+    if (stats.count == 0) return {0.0, is_float_v<T> ? 1.0 : 0.0};
+    if constexpr (is_float_v<T>) {
+        if (stats.vmin == stats.vmax) return {stats.vmin - 0.5, stats.vmax + 0.5};
+    }
+    return {stats.vmin, stats.vmax};
+}
+
+// hist (nbins) += counts of the counted pixels of in[0:n), binned by `bin`.
+template <class T, class Bin>
+void accumulate(const T* in, const bool* mask, int64_t n, const Bin& bin, int64_t nbins, int threads,
+                int64_t* hist) {
+    const int workers = plan_workers(n, threads, kPixelGrain);
+    // Four interleaved sub-histograms hide the store-to-load latency of
+    // repeated increments of one bin; worthwhile only while they fit in L1.
+    const int lanes = nbins <= 1024 ? 4 : 1;
+    std::vector<int64_t> part(static_cast<size_t>(workers) * lanes * nbins, 0);
+    parallel_for(n, threads, kPixelGrain, [&](int w, int64_t b, int64_t e) {
+        int64_t* h = part.data() + static_cast<size_t>(w) * lanes * nbins;
+        if constexpr (!is_float_v<T>) {
+            if (!mask && lanes == 4) {
+                int64_t i = b;
+                for (; i + 4 <= e; i += 4) {
+                    ++h[bin(in[i])];
+                    ++h[nbins + bin(in[i + 1])];
+                    ++h[2 * nbins + bin(in[i + 2])];
+                    ++h[3 * nbins + bin(in[i + 3])];
+                }
+                for (; i < e; ++i) ++h[bin(in[i])];
+                return;
+            }
+        }
+        for (int64_t i = b; i < e; ++i) {
+            const T v = in[i];
+            if (!counted(v, mask, i)) continue;
+            if constexpr (is_float_v<T>) {
+                ++h[bin(bin.clip(static_cast<double>(v)))];
+            } else {
+                ++h[bin(static_cast<int64_t>(v))];
+            }
+        }
+    });
+    for (size_t k = 0; k < part.size(); ++k) hist[k % nbins] += part[k];
+}
+
+inline int64_t round_half_up_div(unsigned __int128 num, unsigned __int128 den) {
+    return static_cast<int64_t>((2 * num + den) / (2 * den));
+}
+
+// The identity mapping used when an image has nothing to equalize: a linear
+// rescale from the nominal input range to the output range.
+template <class T>
+T rescale(T v, const Spec& s) {
+    if constexpr (is_float_v<T>) {
+        if (std::isnan(v)) return v;
+        double x = static_cast<double>(v);
+        x = x < s.nominal_lo ? s.nominal_lo : (x > s.nominal_hi ? s.nominal_hi : x);
+        return static_cast<T>(s.out_lo + (x - s.nominal_lo) * ((s.out_hi - s.out_lo) / (s.nominal_hi - s.nominal_lo)));
+    } else {
+        const int64_t nlo = static_cast<int64_t>(s.nominal_lo), nhi = static_cast<int64_t>(s.nominal_hi);
+        const int64_t olo = static_cast<int64_t>(s.out_lo), ohi = static_cast<int64_t>(s.out_hi);
+        int64_t x = static_cast<int64_t>(v);
+        x = x < nlo ? nlo : (x > nhi ? nhi : x);
+        if (nlo == olo && nhi == ohi) return static_cast<T>(x);
+        const unsigned __int128 num = static_cast<unsigned __int128>(x - nlo) * static_cast<uint64_t>(ohi - olo);
+        return static_cast<T>(olo + round_half_up_div(num, static_cast<uint64_t>(nhi - nlo)));
+    }
+}
+
+template <class T>
+void apply_rescale(const T* in, T* out, int64_t n, const Spec& spec, int threads) {
+    parallel_for(n, threads, kPixelGrain, [&](int, int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) out[i] = rescale(in[i], spec);
+    });
+}
+
+// Integer images: out = out_lo + round((out_hi - out_lo) (c(v) - c_min) / (N - c_min)),
+// c the inclusive cumulative histogram, c_min its value at the lowest occupied bin.
+template <class T, class Bin>
+void equalize_int_image(const T* in, const bool* mask, T* out, int64_t n, const Spec& spec, const Bin& bin,
+                        int threads) {
+    const int64_t nbins = spec.nbins;
+    std::vector<int64_t> hist(nbins, 0);
+    accumulate(in, mask, n, bin, nbins, threads, hist.data());
+    int64_t first = 0;
+    while (first < nbins && hist[first] == 0) ++first;
+    int64_t total = 0;
+    for (int64_t k = first; k < nbins; ++k) total += hist[k];
+    const int64_t c_min = first < nbins ? hist[first] : 0;
+    if (total - c_min == 0) {
+        apply_rescale(in, out, n, spec, threads);
+        return;
+    }
+    const int64_t olo = static_cast<int64_t>(spec.out_lo);
+    const uint64_t span = static_cast<uint64_t>(static_cast<int64_t>(spec.out_hi) - olo);
+    std::vector<T> lut(nbins, static_cast<T>(olo));
+    int64_t cum = 0;
+    for (int64_t k = first; k < nbins; ++k) {
+        cum += hist[k];
+        const unsigned __int128 num = static_cast<unsigned __int128>(cum - c_min) * span;
+        lut[k] = static_cast<T>(olo + round_half_up_div(num, static_cast<uint64_t>(total - c_min)));
+    }
+    const T* table = lut.data();
+    parallel_for(n, threads, kPixelGrain, [&](int, int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) out[i] = table[bin(static_cast<int64_t>(in[i]))];
+    });
+}
+
+template <class T>
+void equalize_int(const T* in, const bool* mask, T* out, int64_t n, const Spec& spec, int threads) {
+    Spec s = spec;
+    if (s.data_range) {
+        const Stats st = image_stats(in, mask, n, threads);
+        if (st.count == 0) {
+            apply_rescale(in, out, n, s, threads);
+            return;
+        }
+        s.lo = st.vmin;
+        s.hi = st.vmax;
+    }
+    const int64_t lo = static_cast<int64_t>(s.lo), hi = static_cast<int64_t>(s.hi);
+    if (s.nbins == hi - lo + 1 && lo <= static_cast<int64_t>(std::numeric_limits<T>::min()) &&
+        hi >= static_cast<int64_t>(std::numeric_limits<T>::max())) {
+        equalize_int_image(in, mask, out, n, s, DirectBins{lo}, threads);
+    } else {
+        equalize_int_image(in, mask, out, n, s, IntBins{lo, hi, s.nbins}, threads);
+    }
+}
+
+// Floating-point images: out = out_lo + (out_hi - out_lo) F(x) / N, F the
+// cumulative histogram interpolated linearly inside each bin (so F is 0 at the
+// lowest edge, N at the highest, and continuous).  NaN stays NaN.
+template <class T>
+void equalize_float(const T* in, const bool* mask, T* out, int64_t n, const Spec& spec, int threads) {
+    const Stats st = image_stats(in, mask, n, threads);
+    if (st.count == 0 || st.vmin == st.vmax) {
+        apply_rescale(in, out, n, spec, threads);
+        return;
+    }
+    const auto range = bin_range<T>(spec, st);
+    const FloatBins bins(range.first, range.second, spec.nbins);
+    std::vector<int64_t> hist(spec.nbins, 0);
+    accumulate(in, mask, n, bins, spec.nbins, threads, hist.data());
+    std::vector<double> below(spec.nbins + 1, 0.0);  // pixels below each edge
+    for (int64_t k = 0; k < spec.nbins; ++k) below[k + 1] = below[k] + static_cast<double>(hist[k]);
+    const double total = below[spec.nbins];
+    const double scale = spec.out_hi - spec.out_lo;
+    parallel_for(n, threads, kPixelGrain, [&](int, int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) {
+            const T v = in[i];
+            if (std::isnan(v)) {
+                out[i] = v;
+                continue;
+            }
+            const double x = bins.clip(static_cast<double>(v));
+            const int64_t k = bins(x);
+            const double width = bins.edges[k + 1] - bins.edges[k];
+            const double frac = width > 0 ? (x - bins.edges[k]) / width : 1.0;
+            const double cdf = below[k] + frac * static_cast<double>(hist[k]);
+            out[i] = static_cast<T>(spec.out_lo + scale * (cdf / total));
+        }
+    });
+}
+
+// Parallelizes across images when there are enough to keep every worker busy,
+// otherwise across the pixels of each image; either way each image's result is
+// the same as processing it alone.
+template <class Fn>
+void for_each_image(int64_t batch, int threads, Fn&& fn) {
+    if (threads > 1 && batch >= threads) {
+        parallel_for(batch, threads, 1, [&](int, int64_t b, int64_t e) {
+            for (int64_t i = b; i < e; ++i) fn(i, 1);
+        });
+    } else {
+        for (int64_t i = 0; i < batch; ++i) fn(i, threads);
+    }
+}
+
+template <class T>
+void equalize_batch(const T* in, const bool* mask, T* out, int64_t batch, int64_t pixels, const Spec& spec,
+                    int threads) {
+    for_each_image(batch, threads, [&](int64_t b, int inner) {
+        const int64_t off = b * pixels;
+        const bool* m = mask ? mask + off : nullptr;
+        if constexpr (is_float_v<T>) {
+            equalize_float(in + off, m, out + off, pixels, spec, inner);
+        } else {
+            equalize_int(in + off, m, out + off, pixels, spec, inner);
+        }
+    });
+}
+
+// counts: (batch, nbins); ranges: (batch, 3) = bin range lo, hi and the number
+// of counted pixels.
+template <class T>
+void histogram_batch(const T* in, const bool* mask, int64_t batch, int64_t pixels, const Spec& spec, int threads,
+                     int64_t* counts, double* ranges) {
+    std::fill(counts, counts + batch * spec.nbins, int64_t{0});
+    for_each_image(batch, threads, [&](int64_t b, int inner) {
+        const int64_t off = b * pixels;
+        const bool* m = mask ? mask + off : nullptr;
+        Stats st;
+        if (spec.data_range) st = image_stats(in + off, m, pixels, inner);
+        const auto range = bin_range<T>(spec, st);
+        int64_t* h = counts + b * spec.nbins;
+        if constexpr (is_float_v<T>) {
+            accumulate(in + off, m, pixels, FloatBins(range.first, range.second, spec.nbins), spec.nbins, inner, h);
+        } else {
+            const IntBins bins{static_cast<int64_t>(range.first), static_cast<int64_t>(range.second), spec.nbins};
+            accumulate(in + off, m, pixels, bins, spec.nbins, inner, h);
+        }
+        int64_t total = 0;
+        for (int64_t k = 0; k < spec.nbins; ++k) total += h[k];
+        ranges[3 * b] = range.first;
+        ranges[3 * b + 1] = range.second;
+        ranges[3 * b + 2] = static_cast<double>(total);
+    });
+}
+
+// out[b, i] = lut[b, in[b, i] - lo]: integer images through per-image tables.
+template <class T, class U>
+void apply_lut_batch(const T* in, const U* lut, U* out, int64_t batch, int64_t pixels, int64_t lut_size, int64_t lo,
+                     int threads) {
+    for_each_image(batch, threads, [&](int64_t b, int inner) {
+        const T* src = in + b * pixels;
+        U* dst = out + b * pixels;
+        const U* table = lut + b * lut_size;
+        parallel_for(pixels, inner, kPixelGrain, [&](int, int64_t s, int64_t e) {
+            for (int64_t i = s; i < e; ++i) dst[i] = table[static_cast<int64_t>(src[i]) - lo];
+        });
+    });
+}
+
+}  // namespace histeq

@@ -1,0 +1,52 @@
+// Thread pool-free parallel loop: the one place where histeq starts threads.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace histeq {
+
+// How many workers parallel_for will use for `n` items split in chunks of at
+// least `grain`; callers size per-worker scratch buffers with it.
+inline int plan_workers(int64_t n, int threads, int64_t grain) {
+    if (n <= 0 || threads <= 1) return 1;
+    const int64_t chunks = (n + grain - 1) / std::max<int64_t>(grain, 1);
+    return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, chunks)));
+}
+
+// Calls fn(worker, begin, end) over a static, contiguous split of [0, n).
+// Static splitting keeps results independent of timing: every worker owns a
+// fixed range, so reductions merged in worker order are deterministic.
+template <class Fn>
+void parallel_for(int64_t n, int threads, int64_t grain, Fn&& fn) {
+    const int workers = plan_workers(n, threads, grain);
+    if (n <= 0) return;
+    if (workers == 1) {
+        fn(0, int64_t{0}, n);
+        return;
+    }
+    std::exception_ptr error;
+    std::mutex error_lock;
+    auto run = [&](int w) {
+        const int64_t begin = n * w / workers;
+        const int64_t end = n * (w + 1) / workers;
+        try {
+            fn(w, begin, end);
+        } catch (...) {
+            std::lock_guard<std::mutex> guard(error_lock);
+            if (!error) error = std::current_exception();
+        }
+    };
+    std::vector<std::thread> pool;
+    pool.reserve(workers - 1);
+    for (int w = 1; w < workers; ++w) pool.emplace_back(run, w);
+    run(0);
+    for (auto& t : pool) t.join();
+    if (error) std::rethrow_exception(error);
+}
+
+}  // namespace histeq

@@ -1,0 +1,12 @@
+"""histeq: histogram equalization for every dtype, batch, mask and colour.
+
+A C++17 core (histograms, tables, colour transforms; multi-threaded, GIL
+released) under a plain-Python API.  See ``help(histeq.equalize)``.
+"""
+
+from ._kernels import get_num_threads, set_num_threads
+from .equalize import equalize
+from .histogram import cumulative_distribution, histogram
+
+__all__ = ["equalize", "histogram", "cumulative_distribution", "set_num_threads", "get_num_threads"]
+__version__ = "0.1.0"

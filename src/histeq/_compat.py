@@ -1,0 +1,120 @@
+"""Reproductions of the peers' equalization conventions (``compat=``).
+
+Each peer's rule is a table from the histogram, so the compiled histogram and
+table kernels do the pixel work; only the small per-image tables are built
+here, with the peer's own arithmetic (OpenCV's float32 scale and
+round-half-even, Pillow's integer steps, scikit-image's interpolation between
+bin centres).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._kernels import MAX_NBINS, DtypeInfo, core
+from ._layout import BatchLayout
+from ._spec import make_spec
+
+#: scikit-image's default number of bins for float images.
+SKIMAGE_NBINS = 256
+
+
+def equalize(arr: np.ndarray, info: DtypeInfo, mode: str, spatial: tuple[int, ...], mask: np.ndarray | None,
+             nbins: int | None, in_range, out_range, threads: int) -> np.ndarray:
+    if in_range is not None or out_range is not None:
+        raise ValueError(f"compat={mode!r} takes no in_range or out_range: the peer has none")
+    if mode != "skimage":
+        if info.dtype != np.uint8:
+            raise TypeError(f"compat={mode!r} reproduces a uint8-only function; got {info.dtype}")
+        if nbins is not None:
+            raise ValueError(f"compat={mode!r} takes no nbins: the peer always uses 256")
+        if mode == "opencv" and mask is not None:
+            raise ValueError("compat='opencv' takes no mask: cv2.equalizeHist has none (compat='pillow' has one)")
+    layout = BatchLayout(arr.shape, spatial)
+    flat = layout.flatten(arr)
+    flat_mask = None if mask is None else layout.flatten(mask)
+    if mode == "skimage":
+        out = _skimage(flat, flat_mask, info, nbins or SKIMAGE_NBINS, threads)
+    else:
+        counts = _counts(flat, flat_mask, info, threads)
+        table = _opencv_table(counts) if mode == "opencv" else _pillow_table(counts)
+        out = np.empty_like(flat)
+        core.apply_lut(flat, table, out, lo=0, threads=threads)
+    return layout.restore(out)
+
+
+def _counts(flat, flat_mask, info, threads, spec=None):
+    spec = spec or make_spec(info, None, None, None)
+    counts = np.empty((flat.shape[0], spec.nbins), dtype=np.int64)
+    ranges = np.empty((flat.shape[0], 3), dtype=np.float64)
+    core.histogram(flat, flat_mask, counts, ranges, threads=threads, **spec.histogram_kwargs())
+    return counts
+
+
+def _opencv_table(counts: np.ndarray) -> np.ndarray:
+    """cv2.equalizeHist: lut = saturate(rint(float32(cum - h[first]) * float32(255 / (N - h[first]))))."""
+    rows = np.arange(counts.shape[0])
+    first = np.argmax(counts > 0, axis=1)
+    h_first = counts[rows, first]
+    total = counts.sum(axis=1)
+    constant = h_first == total
+    denominator = np.where(constant, 1, total - h_first).astype(np.float32)
+    scale = (np.float32(255.0) / denominator)[:, None]
+    cum = np.cumsum(counts, axis=1) - h_first[:, None]
+    table = np.rint(cum.astype(np.float32) * scale)
+    table = np.clip(table, 0, 255).astype(np.uint8)
+    # OpenCV leaves a constant image unchanged.
+    table[constant] = np.arange(256, dtype=np.uint8)
+    return table
+
+
+def _pillow_table(counts: np.ndarray) -> np.ndarray:
+    """PIL.ImageOps.equalize: lut[i] = (step // 2 + sum(h[:i])) // step, step = (N - h[last]) // 255."""
+    rows = np.arange(counts.shape[0])
+    last = counts.shape[1] - 1 - np.argmax(counts[:, ::-1] > 0, axis=1)
+    step = (counts.sum(axis=1) - counts[rows, last]) // 255
+    identity = ((counts > 0).sum(axis=1) <= 1) | (step == 0)
+    step = np.where(identity, 1, step)[:, None]
+    below = np.cumsum(counts, axis=1) - counts
+    table = np.clip((step // 2 + below) // step, 0, 255).astype(np.uint8)
+    table[identity] = np.arange(256, dtype=np.uint8)
+    return table
+
+
+def _skimage(flat, flat_mask, info, nbins, threads):
+    """skimage.exposure.equalize_hist: interpolate the CDF between bin centres.
+
+    Integers get one bin per level between the image's min and max (nbins is
+    ignored, as in scikit-image); floats get ``nbins`` bins over their range.
+    Output dtype: float32 for float16/float32 input, float64 otherwise.  Where
+    scikit-image cannot work (NaN in the image) NaN is kept as NaN.
+    """
+    out_dtype = np.float32 if info.dtype in (np.float16, np.float32) else np.float64
+    out = np.empty(flat.shape, dtype=out_dtype)
+    for b in range(flat.shape[0]):
+        pixels = flat[b : b + 1]
+        mask = None if flat_mask is None else flat_mask[b : b + 1]
+        counted = pixels if mask is None else pixels[mask]
+        counted = counted[np.isfinite(counted)] if info.is_float else counted
+        if counted.size == 0:
+            out[b] = np.nan
+            continue
+        lo, hi = counted.min(), counted.max()
+        if info.is_float:
+            if lo == hi:  # numpy's widening of an empty range
+                lo, hi = lo - 0.5, hi + 0.5
+            ranges = (float(lo), float(hi))
+            spec = make_spec(info, nbins, ranges, None)
+            edges = np.arange(nbins + 1) * ((ranges[1] - ranges[0]) / nbins) + ranges[0]
+            edges[-1] = ranges[1]
+            centers = (edges[:-1] + edges[1:]) / 2.0
+        else:
+            levels = int(hi) - int(lo) + 1
+            if levels > MAX_NBINS:
+                raise ValueError(f"compat='skimage' needs one bin per level; this image spans {levels} levels")
+            spec = make_spec(info, levels, (float(lo), float(hi)), None)
+            centers = np.arange(int(lo), int(hi) + 1)
+        counts = _counts(np.ascontiguousarray(pixels, dtype=info.compute), mask, info, threads, spec)[0]
+        cdf = np.cumsum(counts) / float(counts.sum())
+        out[b] = np.interp(pixels[0], centers, cdf.astype(out_dtype))
+    return out

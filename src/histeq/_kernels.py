@@ -1,0 +1,146 @@
+"""The seam between Python and the compiled core: the one dtype table.
+
+Every public function looks its input's dtype up here.  The table says how the
+dtype is binned, its nominal range, the dtype the kernels compute in, and
+whether colour modes support it.  The compiled module refuses every dtype that
+is not listed (it never converts implicitly), so a dtype that is missing here
+cannot slip through.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+try:
+    from . import _core
+except ImportError as exc:  # pragma: no cover - exercised only on broken installs
+    raise ImportError(
+        "histeq's compiled core (histeq._core) could not be imported: "
+        f"{exc}.\nhisteq must be built and installed, not imported from a source "
+        "checkout.  From the project root run:\n\n    pip install .\n\n"
+        "which needs a C++17 compiler (g++ or clang++) and CMake >= 3.18 "
+        "(fetched from PyPI automatically)."
+    ) from exc
+
+__all__ = ["DtypeInfo", "dtype_info", "set_num_threads", "get_num_threads", "resolve_threads", "core"]
+
+core = _core
+
+#: Default number of bins for floating-point images (and colour lightness).
+FLOAT_NBINS = 4096
+#: Default number of bins for 32-bit integer images, spread over each image's range.
+WIDE_INT_NBINS = 65536
+#: Upper bound on nbins: a histogram per image must stay small.
+MAX_NBINS = 1 << 24
+
+
+@dataclass(frozen=True)
+class DtypeInfo:
+    """How one dtype is handled.
+
+    kind: ``"levels"`` (integers of at most 16 bits, one bin per level by
+    default), ``"wide"`` (32-bit integers, binned over each image's range by
+    default) or ``"float"``.  ``lo``/``hi`` is the nominal range: the dtype's
+    range for integers, [0, 1] for floats.
+    """
+
+    dtype: np.dtype
+    kind: str
+    lo: float
+    hi: float
+    compute: np.dtype
+    color: bool
+
+    @property
+    def is_float(self) -> bool:
+        return self.kind == "float"
+
+    @property
+    def default_nbins(self) -> int:
+        if self.kind == "levels":
+            return int(self.hi - self.lo + 1)
+        return FLOAT_NBINS if self.is_float else WIDE_INT_NBINS
+
+
+def _int_info(t: type, kind: str, color: bool) -> DtypeInfo:
+    ii = np.iinfo(t)
+    return DtypeInfo(np.dtype(t), kind, float(ii.min), float(ii.max), np.dtype(t), color)
+
+
+def _float_info(t: type, compute: type) -> DtypeInfo:
+    return DtypeInfo(np.dtype(t), "float", 0.0, 1.0, np.dtype(compute), True)
+
+
+_TABLE: dict[np.dtype, DtypeInfo] = {
+    info.dtype: info
+    for info in (
+        _int_info(np.uint8, "levels", True),
+        _int_info(np.int8, "levels", False),
+        _int_info(np.uint16, "levels", True),
+        _int_info(np.int16, "levels", False),
+        _int_info(np.uint32, "wide", False),
+        _int_info(np.int32, "wide", False),
+        # The core has no half-precision kernels; float16 is computed in float32.
+        _float_info(np.float16, np.float32),
+        _float_info(np.float32, np.float32),
+        _float_info(np.float64, np.float64),
+    )
+}
+
+SUPPORTED = ", ".join(str(d) for d in _TABLE)
+
+
+def dtype_info(dtype: np.dtype) -> DtypeInfo:
+    """The table entry for ``dtype`` (any byte order), or a TypeError naming the supported set."""
+    dtype = np.dtype(dtype)
+    native = dtype.newbyteorder("=") if dtype.byteorder not in ("=", "|") else dtype
+    info = _TABLE.get(native)
+    if info is None:
+        hint = ""
+        if native.kind == "b":
+            hint = "; convert a boolean image with image.astype(np.uint8)"
+        elif native.kind == "c":
+            hint = "; equalize np.abs(image) or the real part of a complex image"
+        raise TypeError(f"unsupported image dtype {dtype}; supported dtypes: {SUPPORTED}{hint}")
+    return info
+
+
+_num_threads: int | None = None
+
+
+def set_num_threads(n: int | None) -> None:
+    """Set the default number of threads of every kernel (``None``: all cores).
+
+    The ``threads=`` argument of a call overrides it.  The environment variable
+    ``HISTEQ_NUM_THREADS`` gives the default at import.
+    """
+    global _num_threads
+    _num_threads = None if n is None else _check_threads(n)
+
+
+def get_num_threads() -> int:
+    """The number of threads a call without ``threads=`` uses."""
+    return _num_threads if _num_threads is not None else _core.hardware_threads()
+
+
+def _check_threads(n: object) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f"threads must be a positive int or None, got {type(n).__name__}")
+    if n < 1:
+        raise ValueError(f"threads must be >= 1, got {n}")
+    return int(n)
+
+
+def resolve_threads(threads: int | None) -> int:
+    return get_num_threads() if threads is None else _check_threads(threads)
+
+
+_env_threads = os.environ.get("HISTEQ_NUM_THREADS")
+if _env_threads:
+    try:
+        set_num_threads(int(_env_threads))
+    except ValueError as exc:
+        raise ValueError(f"HISTEQ_NUM_THREADS must be a positive integer, got {_env_threads!r}") from exc

@@ -1,0 +1,36 @@
+"""Reshaping n-D images with batch axes to the kernels' (batch, pixels) layout."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+class BatchLayout:
+    """Moves the batch axes first and the spatial axes last, flattened to (B, P).
+
+    The kernels see one C-contiguous (B, P) array; ``restore`` puts a result
+    of that layout back in the caller's axis order.
+    """
+
+    def __init__(self, shape: tuple[int, ...], axes: tuple[int, ...]):
+        batch = [a for a in range(len(shape)) if a not in axes]
+        self.perm = tuple(batch) + tuple(axes)
+        self.inverse = tuple(int(i) for i in np.argsort(self.perm))
+        self.batch_shape = tuple(shape[a] for a in batch)
+        self.spatial_shape = tuple(shape[a] for a in axes)
+        self.batch = math.prod(self.batch_shape)
+        self.pixels = math.prod(self.spatial_shape)
+
+    def flatten(self, array: np.ndarray, dtype: np.dtype | None = None) -> np.ndarray:
+        moved = np.transpose(array, self.perm)
+        return np.ascontiguousarray(moved, dtype=dtype).reshape(self.batch, self.pixels)
+
+    def restore(self, flat: np.ndarray) -> np.ndarray:
+        return np.transpose(flat.reshape(self.batch_shape + self.spatial_shape), self.inverse)
+
+
+def grey_axes(axes: tuple[int, ...], channel: int) -> tuple[int, ...]:
+    """Spatial axes renumbered for the image with its channel axis removed."""
+    return tuple(a if a < channel else a - 1 for a in axes)

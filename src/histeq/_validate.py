@@ -1,0 +1,136 @@
+"""Argument checks shared by the public functions.
+
+Each check runs once, up front, and its message says what was received and
+what was expected.  Nothing here copies pixel data except to give the kernels
+a native-byte-order array.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Sequence
+
+import numpy as np
+
+from ._kernels import MAX_NBINS, DtypeInfo, dtype_info
+
+COLOR_MODES = ("lightness", "luma", "value", "per-channel")
+COMPAT_MODES = ("opencv", "pillow", "skimage")
+
+
+def image(image: object, name: str = "image") -> tuple[np.ndarray, DtypeInfo]:
+    """The image as a native-byte-order ndarray (a view when possible) and its dtype entry."""
+    if isinstance(image, np.ndarray):
+        arr = image
+    else:
+        try:
+            arr = np.asarray(image)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name} must be an array, got {type(image).__name__}: {exc}") from exc
+    if arr.dtype.kind in "OUSVMm":
+        raise TypeError(f"{name} must be a numeric array, got dtype {arr.dtype}")
+    info = dtype_info(arr.dtype)
+    if arr.ndim == 0:
+        raise ValueError(f"{name} must have at least one dimension, got a 0-d array")
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty (shape {arr.shape}); there is nothing to equalize")
+    if not arr.dtype.isnative:
+        arr = arr.astype(arr.dtype.newbyteorder("="))
+    return arr, info
+
+
+def _axis(axis: object, ndim: int, name: str) -> int:
+    if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {type(axis).__name__}")
+    axis = int(axis)
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"{name}={axis} is out of range for an array with {ndim} dimensions")
+    return axis % ndim
+
+
+def channel_axis(axis: object, ndim: int) -> int | None:
+    return None if axis is None else _axis(axis, ndim, "channel_axis")
+
+
+def spatial_axes(axes: object, ndim: int, channel: int | None) -> tuple[int, ...]:
+    """Normalized, sorted spatial axes; default: every axis but the channel axis."""
+    if axes is None:
+        result = tuple(a for a in range(ndim) if a != channel)
+        if not result:
+            raise ValueError("the image has no axis besides the channel axis")
+        return result
+    items = (axes,) if isinstance(axes, numbers.Integral) else axes
+    try:
+        items = tuple(items)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(f"axes must be an int or a sequence of ints, got {type(axes).__name__}") from None
+    if not items:
+        raise ValueError("axes must name at least one axis")
+    result = tuple(_axis(a, ndim, "axes") for a in items)
+    if len(set(result)) != len(result):
+        raise ValueError(f"axes contains repeated axes: {axes}")
+    if channel is not None and channel in result:
+        raise ValueError(f"axes {axes} includes the channel axis {channel}")
+    return tuple(sorted(result))
+
+
+def mask(mask: object, shape: tuple[int, ...]) -> np.ndarray | None:
+    """A boolean mask broadcast to ``shape`` (the image's shape without the channel axis)."""
+    if mask is None:
+        return None
+    m = np.asarray(mask)
+    if m.dtype != np.bool_:
+        raise TypeError(f"mask must be a boolean array, got dtype {m.dtype}; use mask.astype(bool) or mask > 0")
+    try:
+        if np.broadcast_shapes(m.shape, shape) != shape:
+            raise ValueError
+    except ValueError:
+        raise ValueError(
+            f"mask of shape {m.shape} does not match the image shape {shape} "
+            "(the image's shape without the channel axis, or broadcastable to it)"
+        ) from None
+    return np.broadcast_to(m, shape)
+
+
+def nbins(value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"nbins must be an int, got {type(value).__name__}")
+    if not 2 <= value <= MAX_NBINS:
+        raise ValueError(f"nbins must be between 2 and {MAX_NBINS}, got {value}")
+    return int(value)
+
+
+def value_range(value: object, info: DtypeInfo, name: str) -> tuple[float, float] | None:
+    """A (lo, hi) pair with lo < hi; for integer dtypes integral and inside the dtype's range."""
+    if value is None:
+        return None
+    try:
+        lo, hi = value  # type: ignore[misc]
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a pair (lo, hi), got {value!r}") from None
+    for v in (lo, hi):
+        if isinstance(v, bool) or not isinstance(v, numbers.Real):
+            raise TypeError(f"{name} must hold two numbers, got {value!r}")
+        if not math.isfinite(v):
+            raise ValueError(f"{name} must be finite, got {value!r}")
+    lo, hi = float(lo), float(hi)
+    if not lo < hi:
+        raise ValueError(f"{name} must have lo < hi, got {value!r}")
+    if not info.is_float:
+        if lo != int(lo) or hi != int(hi):
+            raise ValueError(f"{name} must hold integers for {info.dtype} images, got {value!r}")
+        if lo < info.lo or hi > info.hi:
+            raise ValueError(f"{name} {value!r} lies outside the {info.dtype} range [{info.lo:.0f}, {info.hi:.0f}]")
+    return lo, hi
+
+
+def choice(value: object, name: str, options: Sequence[str], allow_none: bool = True) -> str | None:
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, str) or value not in options:
+        allowed = ", ".join(repr(o) for o in options) + (", None" if allow_none else "")
+        raise ValueError(f"unknown {name} {value!r}; expected one of {allowed}")
+    return value

@@ -1,0 +1,151 @@
+"""Global histogram equalization."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _color, _compat, _validate
+from ._kernels import DtypeInfo, core, resolve_threads
+from ._layout import BatchLayout
+from ._spec import Spec, make_spec
+
+__all__ = ["equalize"]
+
+
+def equalize(image, *, nbins=None, mask=None, axes=None, channel_axis=None, color=None, in_range=None,
+             out_range=None, compat=None, threads=None):
+    """Global histogram equalization of every image of a batch.
+
+    Each image is mapped through its own cumulative histogram, so that the
+    output levels are used as evenly as the input allows.
+
+    Parameters
+    ----------
+    image : (..., M, N[, ...][, C]) ndarray
+        uint8, int8, uint16, int16, uint32, int32, float16, float32 or float64.
+        2-D, 3-D or n-D; see ``axes`` for batches and ``channel_axis`` for colour.
+    nbins : int, optional
+        Number of histogram bins.  Default: one per level for integers of at
+        most 16 bits (uint8: 256, uint16 and int16: 65536), 65536 for 32-bit
+        integers and 4096 for floats.
+    mask : bool ndarray, optional
+        Only pixels where ``mask`` is True feed the histogram; every pixel is
+        transformed.  Shape of the image without the channel axis, or
+        broadcastable to it (a single (M, N) mask serves a whole batch).
+    axes : int or tuple of int, optional
+        The spatial axes that make up one image.  Every other axis except
+        ``channel_axis`` is a batch axis: each image gets its own histogram,
+        and the result for each equals equalizing that image alone, bit for
+        bit.  Default: all axes but the channel axis (one image).
+    channel_axis : int, optional
+        Axis of colour channels.  ``None`` (default): a grey image or volume.
+        Never guessed from the shape.
+    color : {'lightness', 'luma', 'value', 'per-channel'}, optional
+        With ``channel_axis``, what is equalized: CIELAB L* (sRGB, D65; a* and
+        b*, hence chroma and hue, are kept), BT.601 luma Y' (Cb and Cr kept, as
+        OpenCV's YCrCb recipe), HSV value V (hue and saturation kept) or each
+        channel alone.  The first three need 3 (RGB) or 4 (RGBA, alpha passes
+        through unchanged) channels and unsigned-integer or float images.
+        Default: ``'lightness'``; ``'per-channel'`` under ``compat``.
+    in_range : (lo, hi), optional
+        Range the histogram covers; values outside count in the end bins.
+        Default: the dtype's range for integers of at most 16 bits, each image's
+        own range of finite values for 32-bit integers and floats.  Fix it so
+        that images (or chunks) share one binning.
+    out_range : (lo, hi), optional
+        Range of the output.  Default: the dtype's range for integers, [0, 1]
+        for floats.  Grey and per-channel only.
+    compat : {'opencv', 'pillow', 'skimage'}, optional
+        Reproduce a peer's result instead of this library's conventions:
+        ``cv2.equalizeHist`` (uint8, bit for bit), ``PIL.ImageOps.equalize``
+        (uint8, grey or per channel like Pillow's RGB, mask allowed, bit for
+        bit), ``skimage.exposure.equalize_hist`` (every dtype, its float output
+        dtype, to float rounding; ``nbins`` defaults to its 256).
+    threads : int, optional
+        Number of threads (default: :func:`histeq.get_num_threads`).
+
+    Returns
+    -------
+    out : ndarray
+        Same shape and dtype as ``image`` (``compat='skimage'``: scikit-image's
+        float dtype).
+
+    Notes
+    -----
+    Integer images: with ``c`` the cumulative histogram, ``c_min`` its value at
+    the lowest occupied bin, ``N`` the number of counted pixels and
+    ``[a, b]`` the output range, level ``v`` maps to
+    ``a + round((b - a) (c(v) - c_min) / (N - c_min))`` (halves round up):
+    the darkest level present maps to ``a`` and the brightest to ``b``.
+
+    Floating-point images: ``a + (b - a) F(x) / N``, where ``F`` is the
+    cumulative histogram interpolated linearly inside each bin, so the mapping
+    is continuous and the smallest and largest values map to ``a`` and ``b``.
+    NaN stays NaN; NaN and infinite values never enter the histogram
+    (-inf maps to ``a``, +inf to ``b``).
+
+    Nothing to equalize: when the counted pixels of an image all share one
+    value (or, for integers, one bin), or no pixel is counted (all masked, all
+    NaN), the image is rescaled linearly from ``in_range`` (default: the
+    dtype's range for integers, [0, 1] for floats) to the output range,
+    clipping.  With the default ranges that leaves it unchanged, as OpenCV and
+    Pillow do for constant images.
+
+    The caller's array is never modified.  Non-contiguous, read-only and
+    big-endian arrays are accepted.
+
+    References
+    ----------
+    .. [1] R. C. Gonzalez and R. E. Woods, *Digital Image Processing*, 4th ed.,
+           Pearson, 2018, section 3.3.1, "Histogram equalization".
+    .. [2] R. A. Hummel, "Image enhancement by histogram transformation",
+           Computer Graphics and Image Processing 6(2), 184-195, 1977.
+
+    Examples
+    --------
+    >>> import numpy as np, histeq
+    >>> image = np.array([[50, 50], [51, 60]], dtype=np.uint8)
+    >>> histeq.equalize(image)
+    array([[  0,   0],
+           [128, 255]], dtype=uint8)
+
+    A batch of 1800 single-channel 96 x 96 images, each equalized alone:
+
+    >>> batch = np.random.default_rng(0).integers(0, 100, (1800, 1, 96, 96), dtype=np.uint8)
+    >>> histeq.equalize(batch, axes=(-2, -1)).shape
+    (1800, 1, 96, 96)
+    """
+    arr, info = _validate.image(image)
+    channel = _validate.channel_axis(channel_axis, arr.ndim)
+    spatial = _validate.spatial_axes(axes, arr.ndim, channel)
+    grey_shape = tuple(n for a, n in enumerate(arr.shape) if a != channel)
+    m = _validate.mask(mask, grey_shape)
+    nb = _validate.nbins(nbins)
+    rin = _validate.value_range(in_range, info, "in_range")
+    rout = _validate.value_range(out_range, info, "out_range")
+    mode = _validate.choice(compat, "compat", _validate.COMPAT_MODES)
+    color_mode = _color.resolve_mode(color, channel, arr.shape, info, default="per-channel" if mode else "lightness")
+    nthreads = resolve_threads(threads)
+
+    if channel is not None and color_mode != "per-channel":
+        if mode is not None:
+            raise ValueError(f"compat={mode!r} equalizes colour images per channel; got color={color_mode!r}")
+        if rout is not None:
+            raise ValueError(f"out_range applies to grey and per-channel equalization, not color={color_mode!r}")
+        return _color.equalize(arr, info, channel, spatial, m, color_mode, nb, rin, nthreads, equalize_grey)
+    if channel is not None and m is not None:
+        m = np.broadcast_to(np.expand_dims(m, channel), arr.shape)
+    if mode is not None:
+        return _compat.equalize(arr, info, mode, spatial, m, nb, rin, rout, nthreads)
+    return equalize_grey(arr, info, spatial, m, make_spec(info, nb, rin, rout), nthreads)
+
+
+def equalize_grey(arr: np.ndarray, info: DtypeInfo, spatial: tuple[int, ...], mask: np.ndarray | None, spec: Spec,
+                  threads: int) -> np.ndarray:
+    """Equalize every image of ``arr`` (no channel axis; ``mask`` has ``arr``'s shape)."""
+    layout = BatchLayout(arr.shape, spatial)
+    flat = layout.flatten(arr, info.compute)
+    flat_mask = None if mask is None else layout.flatten(mask)
+    out = np.empty_like(flat)
+    core.equalize(flat, flat_mask, out, threads=threads, **spec.equalize_kwargs())
+    return layout.restore(out).astype(info.dtype, copy=False)

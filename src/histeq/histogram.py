@@ -1,0 +1,127 @@
+"""Histograms and cumulative distributions, per image of a batch."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _validate
+from ._kernels import core, resolve_threads
+from ._layout import BatchLayout
+from ._spec import make_spec
+
+__all__ = ["histogram", "cumulative_distribution"]
+
+
+def histogram(image, *, nbins=None, mask=None, axes=None, channel_axis=None, in_range=None, threads=None):
+    """Histogram of every image of a batch.
+
+    Parameters
+    ----------
+    image : (..., M, N[, ...]) ndarray
+        Integer or floating-point array.
+    nbins : int, optional
+        Number of bins.  Default: one per level for integers of at most 16 bits
+        (uint8: 256, uint16/int16: 65536), 65536 for 32-bit integers, 4096
+        for floats.
+    mask : bool ndarray, optional
+        Only pixels where ``mask`` is True are counted.  Shape of the image
+        without the channel axis, or broadcastable to it.
+    axes : int or tuple of int, optional
+        Spatial axes of one image; every other axis (the channel axis included)
+        is a batch axis with a histogram per entry.  Default: all axes but the
+        channel axis.
+    channel_axis : int, optional
+        Axis of colour channels; each channel gets its own histogram.
+    in_range : (lo, hi), optional
+        Range the bins cover.  Values outside are counted in the end bins.
+        Default: the dtype's range for integers of at most 16 bits, each
+        image's own range of finite values for 32-bit integers and floats.
+    threads : int, optional
+        Number of threads (default: :func:`histeq.get_num_threads`).
+
+    Returns
+    -------
+    counts : (*batch, nbins) int64 ndarray
+        Pixel counts per bin; NaN and infinite values are never counted.
+    bin_edges : (nbins + 1,) or (*batch, nbins + 1) float64 ndarray
+        Bin edges, shared by all images when the range is fixed (integers of
+        at most 16 bits, or ``in_range`` given), otherwise one row per image.
+        Integer levels sit at bin centres: with one bin per level the edges
+        of uint8 are -0.5, 0.5, ..., 255.5.  A value on an inner edge belongs
+        to the bin above it; the last bin is closed (as in ``numpy.histogram``).
+
+    Examples
+    --------
+    >>> import numpy as np, histeq
+    >>> counts, edges = histeq.histogram(np.array([[0, 1], [1, 255]], dtype=np.uint8))
+    >>> counts[[0, 1, 255]].tolist(), counts.sum()
+    ([1, 2, 1], np.int64(4))
+    """
+    arr, info = _validate.image(image)
+    channel = _validate.channel_axis(channel_axis, arr.ndim)
+    spatial = _validate.spatial_axes(axes, arr.ndim, channel)
+    grey_shape = tuple(n for a, n in enumerate(arr.shape) if a != channel)
+    m = _validate.mask(mask, grey_shape)
+    spec = make_spec(info, _validate.nbins(nbins), _validate.value_range(in_range, info, "in_range"), None)
+    nthreads = resolve_threads(threads)
+    if m is not None and channel is not None:
+        m = np.broadcast_to(np.expand_dims(m, channel), arr.shape)
+    counts, edges, _ = _batch_histogram(arr, info, spatial, m, spec, nthreads)
+    return counts, edges
+
+
+def cumulative_distribution(image, *, nbins=None, mask=None, axes=None, channel_axis=None, in_range=None,
+                            threads=None):
+    """Cumulative distribution of every image of a batch.
+
+    Takes the arguments of :func:`histogram`.
+
+    Returns
+    -------
+    cdf : (*batch, nbins) float64 ndarray
+        Fraction of counted pixels in each bin or below it; the last entry is 1.
+        All NaN for an image with no counted pixel.
+    bin_centers : (nbins,) or (*batch, nbins) float64 ndarray
+        Centres of the bins (the integer levels themselves for integer images
+        with one bin per level).
+
+    Examples
+    --------
+    >>> import numpy as np, histeq
+    >>> cdf, centers = histeq.cumulative_distribution(np.array([0, 0, 1, 3], dtype=np.uint8))
+    >>> cdf[:4].tolist(), centers[:4].tolist()
+    ([0.5, 0.75, 0.75, 1.0], [0.0, 1.0, 2.0, 3.0])
+    """
+    counts, edges = histogram(image, nbins=nbins, mask=mask, axes=axes, channel_axis=channel_axis,
+                              in_range=in_range, threads=threads)
+    cum = np.cumsum(counts, axis=-1, dtype=np.float64)
+    total = cum[..., -1:]
+    cdf = np.full_like(cum, np.nan)
+    np.divide(cum, total, out=cdf, where=total > 0)
+    return cdf, (edges[..., :-1] + edges[..., 1:]) / 2
+
+
+def _batch_histogram(arr, info, spatial, mask, spec, threads):
+    """Counts, edges and counted-pixel totals of every image, in the caller's batch shape."""
+    layout = BatchLayout(arr.shape, spatial)
+    flat = layout.flatten(arr, info.compute)
+    flat_mask = None if mask is None else layout.flatten(mask)
+    counts = np.empty((layout.batch, spec.nbins), dtype=np.int64)
+    ranges = np.empty((layout.batch, 3), dtype=np.float64)
+    core.histogram(flat, flat_mask, counts, ranges, threads=threads, **spec.histogram_kwargs())
+    shape = layout.batch_shape
+    if spec.data_range:
+        edges = _edges(ranges[:, 0:1], ranges[:, 1:2], spec.nbins, info.is_float).reshape(shape + (-1,))
+    else:
+        edges = _edges(np.array(spec.lo), np.array(spec.hi), spec.nbins, info.is_float)
+    return counts.reshape(shape + (spec.nbins,)), edges, ranges[:, 2].reshape(shape)
+
+
+def _edges(lo, hi, nbins, is_float):
+    # Integer bins tile the levels [lo, hi], each level owning [v - 1/2, v + 1/2).
+    if not is_float:
+        lo, hi = lo - 0.5, hi + 0.5
+    k = np.arange(nbins + 1, dtype=np.float64)
+    edges = k * ((hi - lo) / nbins) + lo
+    edges[..., -1] = hi if np.ndim(hi) == 0 else hi[..., 0]
+    return edges
