@@ -32,14 +32,16 @@ struct DirectBins {
 // Floating-point data: nbins equal bins over [lo, hi] with NumPy's edges
 // (edge k = lo + k (hi - lo) / nbins, last edge = hi) and NumPy's rule that a
 // value on an inner edge belongs to the bin above it and the last bin is closed.
-// The first guess from the scaled position can be one off by rounding; the edge
+// The first guess from the scaled position can be off by rounding; the edge
 // comparisons make membership exact.
 struct FloatBins {
     double lo, hi;
     int64_t nbins;
+    double scale;
     std::vector<double> edges;
 
-    FloatBins(double lo_, double hi_, int64_t nbins_) : lo(lo_), hi(hi_), nbins(nbins_), edges(nbins_ + 1) {
+    FloatBins(double lo_, double hi_, int64_t nbins_)
+        : lo(lo_), hi(hi_), nbins(nbins_), scale(static_cast<double>(nbins_) / (hi_ - lo_)), edges(nbins_ + 1) {
         const double step = (hi - lo) / static_cast<double>(nbins);
         for (int64_t k = 0; k < nbins; ++k) edges[k] = static_cast<double>(k) * step + lo;
         edges[nbins] = hi;
@@ -49,12 +51,10 @@ struct FloatBins {
 
     // x must be finite and inside [lo, hi].
     int64_t operator()(double x) const {
-        double guess = (x - lo) / (hi - lo) * static_cast<double>(nbins);
-        int64_t b = static_cast<int64_t>(guess);
-        if (b >= nbins) b = nbins - 1;
-        if (b < 0) b = 0;
-        if (x < edges[b] && b > 0) --b;
-        if (b < nbins - 1 && x >= edges[b + 1]) ++b;
+        int64_t b = static_cast<int64_t>((x - lo) * scale);
+        b = b >= nbins ? nbins - 1 : (b < 0 ? 0 : b);
+        while (b > 0 && x < edges[b]) --b;
+        while (b < nbins - 1 && x >= edges[b + 1]) ++b;
         return b;
     }
 };

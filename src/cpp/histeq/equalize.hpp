@@ -9,10 +9,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "binning.hpp"
+#include "lut8.hpp"
 #include "parallel.hpp"
 
 namespace histeq {
@@ -48,12 +51,14 @@ Stats image_stats(const T* in, const bool* mask, int64_t n, int threads) {
     parallel_for(n, threads, kPixelGrain, [&](int w, int64_t b, int64_t e) {
         int64_t count = 0;
         T lo = std::numeric_limits<T>::max(), hi = std::numeric_limits<T>::lowest();
+        const T* __restrict src = in;
+        // Branch-free selects so that the compiler can vectorize the scan.
         for (int64_t i = b; i < e; ++i) {
-            const T v = in[i];
-            if (!counted(v, mask, i)) continue;
-            ++count;
-            lo = v < lo ? v : lo;
-            hi = v > hi ? v : hi;
+            const T v = src[i];
+            const bool ok = counted(v, mask, i);
+            count += ok;
+            lo = (ok && v < lo) ? v : lo;
+            hi = (ok && v > hi) ? v : hi;
         }
         part[w] = Stats{count, static_cast<double>(lo), static_cast<double>(hi)};
     });
@@ -79,32 +84,54 @@ std::pair<double, double> bin_range(const Spec& spec, const Stats& stats) {
     return {stats.vmin, stats.vmax};
 }
 
+// Counts 8-bit pixels into four interleaved 32-bit sub-histograms, reading
+// eight at a time: consecutive equal pixels then hit different counters, which
+// hides the store-to-load latency of incrementing one bin repeatedly.
+template <class T>
+void count_bytes(const T* in, int64_t n, int64_t* hist) {
+    static_assert(sizeof(T) == 1, "8-bit only");
+    constexpr unsigned flip = std::is_signed<T>::value ? 0x80u : 0u;  // int8 bins are v + 128
+    const unsigned char* p = reinterpret_cast<const unsigned char*>(in);
+    // Flush before a 32-bit counter could overflow.
+    constexpr int64_t kBlock = int64_t{1} << 30;
+    for (int64_t start = 0; start < n; start += kBlock) {
+        const int64_t end = std::min(n, start + kBlock);
+        uint32_t lane[4][256] = {};
+        int64_t i = start;
+        for (; i + 8 <= end; i += 8) {
+            uint64_t w;
+            std::memcpy(&w, p + i, 8);
+            ++lane[0][(w & 0xff) ^ flip];
+            ++lane[1][((w >> 8) & 0xff) ^ flip];
+            ++lane[2][((w >> 16) & 0xff) ^ flip];
+            ++lane[3][((w >> 24) & 0xff) ^ flip];
+            ++lane[0][((w >> 32) & 0xff) ^ flip];
+            ++lane[1][((w >> 40) & 0xff) ^ flip];
+            ++lane[2][((w >> 48) & 0xff) ^ flip];
+            ++lane[3][(w >> 56) ^ flip];
+        }
+        for (; i < end; ++i) ++lane[0][p[i] ^ flip];
+        for (int k = 0; k < 256; ++k) hist[k] += int64_t{lane[0][k]} + lane[1][k] + lane[2][k] + lane[3][k];
+    }
+}
+
 // hist (nbins) += counts of the counted pixels of in[0:n), binned by `bin`.
 template <class T, class Bin>
 void accumulate(const T* in, const bool* mask, int64_t n, const Bin& bin, int64_t nbins, int threads,
                 int64_t* hist) {
     const int workers = plan_workers(n, threads, kPixelGrain);
-    // Four interleaved sub-histograms hide the store-to-load latency of
-    // repeated increments of one bin; worthwhile only while they fit in L1.
-    const int lanes = nbins <= 1024 ? 4 : 1;
-    std::vector<int64_t> part(static_cast<size_t>(workers) * lanes * nbins, 0);
+    std::vector<int64_t> part(static_cast<size_t>(workers) * nbins, 0);
     parallel_for(n, threads, kPixelGrain, [&](int w, int64_t b, int64_t e) {
-        int64_t* h = part.data() + static_cast<size_t>(w) * lanes * nbins;
-        if constexpr (!is_float_v<T>) {
-            if (!mask && lanes == 4) {
-                int64_t i = b;
-                for (; i + 4 <= e; i += 4) {
-                    ++h[bin(in[i])];
-                    ++h[nbins + bin(in[i + 1])];
-                    ++h[2 * nbins + bin(in[i + 2])];
-                    ++h[3 * nbins + bin(in[i + 3])];
-                }
-                for (; i < e; ++i) ++h[bin(in[i])];
+        int64_t* __restrict h = part.data() + static_cast<size_t>(w) * nbins;
+        const T* __restrict src = in;
+        if constexpr (sizeof(T) == 1 && std::is_same<Bin, DirectBins>::value) {
+            if (!mask) {
+                count_bytes(src + b, e - b, h);
                 return;
             }
         }
         for (int64_t i = b; i < e; ++i) {
-            const T v = in[i];
+            const T v = src[i];
             if (!counted(v, mask, i)) continue;
             if constexpr (is_float_v<T>) {
                 ++h[bin(bin.clip(static_cast<double>(v)))];
@@ -113,12 +140,56 @@ void accumulate(const T* in, const bool* mask, int64_t n, const Bin& bin, int64_
             }
         }
     });
-    for (size_t k = 0; k < part.size(); ++k) hist[k % nbins] += part[k];
+    for (int w = 0; w < workers; ++w)
+        for (int64_t k = 0; k < nbins; ++k) hist[k] += part[static_cast<size_t>(w) * nbins + k];
+}
+
+// out[i] = table[index(in[i])] over [0, n), in parallel.
+template <class T, class U, class Index>
+void apply_table(const T* in, const U* table, U* out, int64_t n, const Index& index, int threads) {
+    parallel_for(n, threads, kPixelGrain, [&](int, int64_t b, int64_t e) {
+        // Local restrict copies: stores through a byte pointer could otherwise
+        // alias the closure and force reloads on every pixel.
+        const T* __restrict src = in;
+        const U* __restrict lut = table;
+        U* __restrict dst = out;
+        const Index idx = index;
+        if constexpr (sizeof(T) == 1 && sizeof(U) == 1 && std::is_same<Index, DirectBins>::value) {
+            const uint8_t flip = std::is_signed<T>::value ? 0x80 : 0;
+            lut8(reinterpret_cast<const uint8_t*>(src) + b, reinterpret_cast<const uint8_t*>(lut),
+                 reinterpret_cast<uint8_t*>(dst) + b, e - b, flip);
+            return;
+        }
+        for (int64_t i = b; i < e; ++i) dst[i] = lut[idx(static_cast<int64_t>(src[i]))];
+    });
 }
 
 inline int64_t round_half_up_div(unsigned __int128 num, unsigned __int128 den) {
     return static_cast<int64_t>((2 * num + den) / (2 * den));
 }
+
+// round((span (c - c_min)) / d), halves up, for many c with one d: a floating
+// reciprocal gives the quotient to within one, an exact integer check fixes it.
+// Falls back to 128-bit division when the numerator could exceed 62 bits.
+class RoundedRatio {
+   public:
+    RoundedRatio(uint64_t span, uint64_t d) : span_(span), d_(d), inv_(1.0 / (2.0 * static_cast<double>(d))) {
+        fast_ = span == 0 || d < (uint64_t{1} << 61) / (span + 1);
+    }
+    int64_t operator()(uint64_t c) const {  // c = count above c_min, <= d
+        if (!fast_) return round_half_up_div(static_cast<unsigned __int128>(c) * span_, d_);
+        const uint64_t num = 2 * span_ * c + d_, den = 2 * d_;
+        uint64_t q = static_cast<uint64_t>(static_cast<double>(num) * inv_);
+        while (q > 0 && q * den > num) --q;
+        while ((q + 1) * den <= num) ++q;
+        return static_cast<int64_t>(q);
+    }
+
+   private:
+    uint64_t span_, d_;
+    double inv_;
+    bool fast_;
+};
 
 // The identity mapping used when an image has nothing to equalize: a linear
 // rescale from the nominal input range to the output range.
@@ -167,16 +238,24 @@ void equalize_int_image(const T* in, const bool* mask, T* out, int64_t n, const 
     const int64_t olo = static_cast<int64_t>(spec.out_lo);
     const uint64_t span = static_cast<uint64_t>(static_cast<int64_t>(spec.out_hi) - olo);
     std::vector<T> lut(nbins, static_cast<T>(olo));
+    const RoundedRatio ratio(span, static_cast<uint64_t>(total - c_min));
     int64_t cum = 0;
     for (int64_t k = first; k < nbins; ++k) {
         cum += hist[k];
-        const unsigned __int128 num = static_cast<unsigned __int128>(cum - c_min) * span;
-        lut[k] = static_cast<T>(olo + round_half_up_div(num, static_cast<uint64_t>(total - c_min)));
+        lut[k] = static_cast<T>(olo + ratio(static_cast<uint64_t>(cum - c_min)));
     }
-    const T* table = lut.data();
-    parallel_for(n, threads, kPixelGrain, [&](int, int64_t b, int64_t e) {
-        for (int64_t i = b; i < e; ++i) out[i] = table[bin(static_cast<int64_t>(in[i]))];
-    });
+    apply_table(in, lut.data(), out, n, bin, threads);
+}
+
+// Calls fn with the cheapest exact binner for integer bins over [lo, hi].
+template <class T, class Fn>
+void with_int_bins(int64_t lo, int64_t hi, int64_t nbins, Fn&& fn) {
+    if (nbins == hi - lo + 1 && lo <= static_cast<int64_t>(std::numeric_limits<T>::min()) &&
+        hi >= static_cast<int64_t>(std::numeric_limits<T>::max())) {
+        fn(DirectBins{lo});
+    } else {
+        fn(IntBins{lo, hi, nbins});
+    }
 }
 
 template <class T>
@@ -191,13 +270,8 @@ void equalize_int(const T* in, const bool* mask, T* out, int64_t n, const Spec& 
         s.lo = st.vmin;
         s.hi = st.vmax;
     }
-    const int64_t lo = static_cast<int64_t>(s.lo), hi = static_cast<int64_t>(s.hi);
-    if (s.nbins == hi - lo + 1 && lo <= static_cast<int64_t>(std::numeric_limits<T>::min()) &&
-        hi >= static_cast<int64_t>(std::numeric_limits<T>::max())) {
-        equalize_int_image(in, mask, out, n, s, DirectBins{lo}, threads);
-    } else {
-        equalize_int_image(in, mask, out, n, s, IntBins{lo, hi, s.nbins}, threads);
-    }
+    with_int_bins<T>(static_cast<int64_t>(s.lo), static_cast<int64_t>(s.hi), s.nbins,
+                     [&](const auto& bins) { equalize_int_image(in, mask, out, n, s, bins, threads); });
 }
 
 // Floating-point images: out = out_lo + (out_hi - out_lo) F(x) / N, F the
@@ -214,23 +288,33 @@ void equalize_float(const T* in, const bool* mask, T* out, int64_t n, const Spec
     const FloatBins bins(range.first, range.second, spec.nbins);
     std::vector<int64_t> hist(spec.nbins, 0);
     accumulate(in, mask, n, bins, spec.nbins, threads, hist.data());
-    std::vector<double> below(spec.nbins + 1, 0.0);  // pixels below each edge
-    for (int64_t k = 0; k < spec.nbins; ++k) below[k + 1] = below[k] + static_cast<double>(hist[k]);
-    const double total = below[spec.nbins];
-    const double scale = spec.out_hi - spec.out_lo;
+    // The mapping is piecewise linear: at edge k it is level[k] (the output
+    // level of the pixels below that edge), inside bin k it rises with slope[k].
+    const int64_t nb = spec.nbins;
+    std::vector<double> level(nb + 1), slope(nb);
+    double below = 0, total = 0;
+    for (int64_t k = 0; k < nb; ++k) total += static_cast<double>(hist[k]);
+    const double span = spec.out_hi - spec.out_lo;
+    for (int64_t k = 0; k <= nb; ++k) {
+        level[k] = spec.out_lo + span * (below / total);
+        if (k == nb) break;
+        const double width = bins.edges[k + 1] - bins.edges[k];
+        slope[k] = width > 0 ? span * (static_cast<double>(hist[k]) / total) / width : 0.0;
+        below += static_cast<double>(hist[k]);
+    }
     parallel_for(n, threads, kPixelGrain, [&](int, int64_t b, int64_t e) {
+        const T* __restrict src = in;
+        T* __restrict dst = out;
         for (int64_t i = b; i < e; ++i) {
-            const T v = in[i];
+            const T v = src[i];
             if (std::isnan(v)) {
-                out[i] = v;
+                dst[i] = v;
                 continue;
             }
             const double x = bins.clip(static_cast<double>(v));
             const int64_t k = bins(x);
-            const double width = bins.edges[k + 1] - bins.edges[k];
-            const double frac = width > 0 ? (x - bins.edges[k]) / width : 1.0;
-            const double cdf = below[k] + frac * static_cast<double>(hist[k]);
-            out[i] = static_cast<T>(spec.out_lo + scale * (cdf / total));
+            const double y = x >= bins.edges[k + 1] ? level[k + 1] : level[k] + (x - bins.edges[k]) * slope[k];
+            dst[i] = static_cast<T>(y);
         }
     });
 }
@@ -279,8 +363,8 @@ void histogram_batch(const T* in, const bool* mask, int64_t batch, int64_t pixel
         if constexpr (is_float_v<T>) {
             accumulate(in + off, m, pixels, FloatBins(range.first, range.second, spec.nbins), spec.nbins, inner, h);
         } else {
-            const IntBins bins{static_cast<int64_t>(range.first), static_cast<int64_t>(range.second), spec.nbins};
-            accumulate(in + off, m, pixels, bins, spec.nbins, inner, h);
+            with_int_bins<T>(static_cast<int64_t>(range.first), static_cast<int64_t>(range.second), spec.nbins,
+                             [&](const auto& bins) { accumulate(in + off, m, pixels, bins, spec.nbins, inner, h); });
         }
         int64_t total = 0;
         for (int64_t k = 0; k < spec.nbins; ++k) total += h[k];
@@ -295,12 +379,7 @@ template <class T, class U>
 void apply_lut_batch(const T* in, const U* lut, U* out, int64_t batch, int64_t pixels, int64_t lut_size, int64_t lo,
                      int threads) {
     for_each_image(batch, threads, [&](int64_t b, int inner) {
-        const T* src = in + b * pixels;
-        U* dst = out + b * pixels;
-        const U* table = lut + b * lut_size;
-        parallel_for(pixels, inner, kPixelGrain, [&](int, int64_t s, int64_t e) {
-            for (int64_t i = s; i < e; ++i) dst[i] = table[static_cast<int64_t>(src[i]) - lo];
-        });
+        apply_table(in + b * pixels, lut + b * lut_size, out + b * pixels, pixels, DirectBins{lo}, inner);
     });
 }
 

@@ -1,0 +1,190 @@
+"""Side-by-side timing of histeq and its peers, in one process.
+
+Run:  python benchmarks/compare.py [--repeat N] [--markdown]
+
+Each case times every contender on the same input, interleaved round by round
+so machine noise hits all of them alike, and reports medians and the ratio
+histeq time / peer time (below 1: histeq is faster).  It also checks that the
+contenders agree where they should, so a fast wrong answer cannot win.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+import tracemalloc
+
+import numpy as np
+
+import histeq
+
+
+def _camera(size: int) -> np.ndarray:
+    from skimage import data, transform
+
+    image = transform.resize(data.camera(), (size, size), order=1, preserve_range=True)
+    rng = np.random.default_rng(0)
+    return np.clip(image + rng.normal(0, 2, image.shape), 0, 255)
+
+
+def _astronaut(size: int) -> np.ndarray:
+    from skimage import data, transform
+
+    return transform.resize(data.astronaut(), (size, size), order=1, preserve_range=True).astype(np.uint8)
+
+
+def _time(funcs: dict, repeat: int) -> dict:
+    times = {name: [] for name in funcs}
+    for name, f in funcs.items():  # warm-up
+        f()
+    for _ in range(repeat):
+        for name, f in funcs.items():
+            t0 = time.perf_counter()
+            f()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def case_uint8(repeat):
+    import cv2
+    from skimage import exposure
+
+    img = _camera(2048).astype(np.uint8)
+    assert np.array_equal(histeq.equalize(img, compat="opencv"), cv2.equalizeHist(img))
+    return "uint8 2048x2048", _time({
+        "histeq": lambda: histeq.equalize(img),
+        "cv2.equalizeHist": lambda: cv2.equalizeHist(img),
+        "skimage.equalize_hist": lambda: exposure.equalize_hist(img),
+    }, repeat)
+
+
+def _numpy_loop(batch):
+    out = np.empty(batch.shape, dtype=np.float64)
+    for i in range(batch.shape[0]):
+        image = batch[i, 0]
+        hist, bins = np.histogram(image.ravel(), 256, density=True)
+        cdf = hist.cumsum()
+        cdf = 255 * cdf / cdf[-1]
+        out[i, 0] = np.interp(image.ravel(), bins[:-1], cdf).reshape(image.shape)
+    return out
+
+
+def case_batch(repeat):
+    import cv2
+
+    rng = np.random.default_rng(1)
+    base = _camera(96)
+    batch = np.stack([np.clip(base * rng.uniform(0.2, 0.8) + rng.uniform(0, 60), 0, 255) for _ in range(1800)])
+    batch = batch[:, None].astype(np.uint8)
+
+    def cv2_loop():
+        out = np.empty_like(batch)
+        for i in range(batch.shape[0]):
+            out[i, 0] = cv2.equalizeHist(batch[i, 0])
+        return out
+
+    assert np.array_equal(histeq.equalize(batch, axes=(-2, -1), compat="opencv"), cv2_loop())
+    return "batch (1800,1,96,96) uint8", _time({
+        "histeq": lambda: histeq.equalize(batch, axes=(-2, -1)),
+        "cv2 loop": cv2_loop,
+        "numpy loop (histogram+interp)": lambda: _numpy_loop(batch),
+    }, repeat)
+
+
+def case_uint16(repeat):
+    from skimage import exposure
+
+    rng = np.random.default_rng(2)
+    img = (_camera(2048) * 180 + rng.integers(0, 180, (2048, 2048))).astype(np.uint16)
+    return "uint16 2048x2048", _time({
+        "histeq": lambda: histeq.equalize(img),
+        "skimage.equalize_hist": lambda: exposure.equalize_hist(img),
+    }, repeat)
+
+
+def case_float32(repeat):
+    from skimage import exposure
+
+    img = (_camera(2048) / 255).astype(np.float32)
+    return "float32 2048x2048", _time({
+        "histeq": lambda: histeq.equalize(img),
+        "skimage.equalize_hist": lambda: exposure.equalize_hist(img),
+    }, repeat)
+
+
+def case_rgb_luma(repeat):
+    import cv2
+
+    img = _astronaut(2048)
+
+    def opencv_ycrcb():
+        ycrcb = cv2.cvtColor(img, cv2.COLOR_RGB2YCrCb)
+        ycrcb[..., 0] = cv2.equalizeHist(ycrcb[..., 0])
+        return cv2.cvtColor(ycrcb, cv2.COLOR_YCrCb2RGB)
+
+    diff = np.abs(histeq.equalize(img, channel_axis=-1, color="luma").astype(int) - opencv_ycrcb())
+    assert np.percentile(diff, 99) <= 3, "luma result drifted from OpenCV's YCrCb recipe"
+    return "RGB 2048x2048 uint8, luma", _time({
+        "histeq": lambda: histeq.equalize(img, channel_axis=-1, color="luma"),
+        "OpenCV YCrCb recipe": opencv_ycrcb,
+    }, repeat)
+
+
+def case_rgb_lightness(repeat):
+    from skimage import color, exposure
+
+    img = _astronaut(2048)
+
+    def skimage_lab():
+        lab = color.rgb2lab(img)
+        lab[..., 0] = exposure.equalize_hist(lab[..., 0]) * 100
+        return color.lab2rgb(lab)
+
+    return "RGB 2048x2048 uint8, lightness", _time({
+        "histeq": lambda: histeq.equalize(img, channel_axis=-1, color="lightness"),
+        "skimage rgb2lab recipe": skimage_lab,
+    }, max(3, repeat // 3))
+
+
+def peak_memory():
+    """Peak NumPy allocations during one call, in multiples of the input's size."""
+    rows = []
+    for dtype in (np.uint8, np.uint16):
+        img = np.random.default_rng(3).integers(0, np.iinfo(dtype).max, (2048, 2048), dtype=dtype)
+        tracemalloc.start()
+        histeq.equalize(img)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        rows.append((np.dtype(dtype).name, peak / img.nbytes))
+    return rows
+
+
+CASES = [case_uint8, case_batch, case_uint16, case_float32, case_rgb_luma, case_rgb_lightness]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--case", action="append", help="run only cases whose function name contains this")
+    args = parser.parse_args(argv)
+    print(f"histeq {histeq.__version__}, {histeq.get_num_threads()} threads\n")
+    print("| case | contender | median | histeq / contender |")
+    print("|---|---|---|---|")
+    for case in CASES:
+        if args.case and not any(c in case.__name__ for c in args.case):
+            continue
+        title, medians = case(args.repeat)
+        ours = medians["histeq"]
+        for name, t in medians.items():
+            ratio = "" if name == "histeq" else f"{ours / t:.3f} ({t / ours:.1f}x faster)" if t > ours else f"{ours / t:.3f}"
+            print(f"| {title} | {name} | {t * 1e3:.2f} ms | {ratio} |")
+    if not args.case:
+        print("\n| input | peak NumPy memory during equalize / input size |")
+        print("|---|---|")
+        for name, ratio in peak_memory():
+            print(f"| {name} 2048x2048 | {ratio:.2f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,215 @@
+"""Slow, obviously correct NumPy versions of every algorithm.
+
+They are the written definition of what the compiled kernels compute, and the
+oracles the tests compare them to.  One image at a time (no batch axes), plain
+NumPy, exact Python integers where integer rounding matters.  Not part of the
+public API and not fast.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._kernels import FLOAT_NBINS, dtype_info
+
+__all__ = ["histogram", "equalize", "equalize_color"]
+
+
+def _bins(info, nbins, in_range, counted):
+    """(lo, hi, nbins) of one image, as documented in histeq.histogram."""
+    if in_range is not None:
+        lo, hi = in_range
+    elif info.kind == "levels":
+        lo, hi = info.lo, info.hi
+    elif counted.size:
+        lo, hi = float(counted.min()), float(counted.max())
+        if info.is_float and lo == hi:
+            lo, hi = lo - 0.5, hi + 0.5
+    else:
+        lo, hi = (0.0, 1.0) if info.is_float else (0.0, 0.0)
+    if nbins is None:
+        nbins = int(hi - lo + 1) if info.kind == "levels" else info.default_nbins
+    return lo, hi, nbins
+
+
+def _int_bin(values, lo, hi, nbins):
+    """Bin k holds the integer levels whose centre lies in [lo - 1/2 + k w, lo - 1/2 + (k+1) w)."""
+    v = np.clip(values.astype(object), int(lo), int(hi))
+    span = int(hi) - int(lo) + 1
+    return np.array([(2 * (x - int(lo)) + 1) * nbins // (2 * span) for x in v.ravel()], dtype=np.int64)
+
+
+def _float_edges(lo, hi, nbins):
+    edges = np.arange(nbins + 1, dtype=np.float64) * ((hi - lo) / nbins) + lo
+    edges[-1] = hi
+    return edges
+
+
+def _float_bin(values, edges):
+    """Bin k holds edges[k] <= x < edges[k+1]; the last bin also holds x == edges[-1]."""
+    return np.clip(np.searchsorted(edges, values, side="right") - 1, 0, len(edges) - 2)
+
+
+def _counted(image, mask):
+    selected = image.ravel() if mask is None else image[np.broadcast_to(mask, image.shape)]
+    return selected[np.isfinite(selected)] if image.dtype.kind == "f" else selected
+
+
+def histogram(image, nbins=None, mask=None, in_range=None):
+    """(counts, edges) of one image; see histeq.histogram."""
+    image = np.asarray(image)
+    info = dtype_info(image.dtype)
+    counted = _counted(image, mask)
+    lo, hi, nbins = _bins(info, nbins, in_range, counted)
+    if info.is_float:
+        edges = _float_edges(lo, hi, nbins)
+        bins = _float_bin(np.clip(counted.astype(np.float64), lo, hi), edges)
+    else:
+        edges = _float_edges(lo - 0.5, hi + 0.5, nbins)
+        bins = _int_bin(counted, lo, hi, nbins)
+    return np.bincount(bins, minlength=nbins), edges
+
+
+def _rescale(image, info, in_range, out_range):
+    """The identity rule: a linear map from the nominal input range to the output range."""
+    nlo, nhi = in_range if in_range is not None else (info.lo, info.hi)
+    olo, ohi = out_range if out_range is not None else (info.lo, info.hi)
+    if info.is_float:
+        x = np.clip(image.astype(np.float64), nlo, nhi)
+        return (olo + (x - nlo) * ((ohi - olo) / (nhi - nlo))).astype(image.dtype)
+    nlo, nhi, olo, ohi = int(nlo), int(nhi), int(olo), int(ohi)
+    x = np.clip(image.astype(object), nlo, nhi)
+    out = [olo + (2 * (v - nlo) * (ohi - olo) + (nhi - nlo)) // (2 * (nhi - nlo)) for v in x.ravel()]
+    return np.array(out, dtype=image.dtype).reshape(image.shape)
+
+
+def equalize(image, nbins=None, mask=None, in_range=None, out_range=None):
+    """Global histogram equalization of one grey image; see histeq.equalize."""
+    image = np.asarray(image)
+    info = dtype_info(image.dtype)
+    counted = _counted(image, mask)
+    olo, ohi = out_range if out_range is not None else (info.lo, info.hi)
+    if info.is_float:
+        if counted.size == 0 or counted.min() == counted.max():
+            return _rescale(image, info, in_range, out_range)
+        lo, hi, nbins = _bins(info, nbins, in_range, counted)
+        counts, edges = histogram(image, nbins, mask, (lo, hi))
+        # Piecewise linear: level[k] at edge k, rising with slope[k] inside bin k.
+        total = float(counts.sum())
+        below = np.concatenate([[0.0], np.cumsum(counts).astype(np.float64)])
+        level = olo + (ohi - olo) * (below / total)
+        width = np.diff(edges)
+        slope = np.where(width > 0, (ohi - olo) * (counts / total) / np.where(width > 0, width, 1), 0.0)
+        x = np.clip(image.astype(np.float64), lo, hi)
+        k = _float_bin(x, edges)
+        out = np.where(x >= edges[k + 1], level[k + 1], level[k] + (x - edges[k]) * slope[k])
+        return np.where(np.isnan(image), np.nan, out).astype(image.dtype)
+
+    if counted.size == 0:
+        return _rescale(image, info, in_range, out_range)
+    lo, hi, nbins = _bins(info, nbins, in_range, counted)
+    counts, _ = histogram(image, nbins, mask, (lo, hi))
+    cumulative = [int(c) for c in np.cumsum(counts)]
+    first = int(np.flatnonzero(counts)[0])
+    total, c_min = cumulative[-1], int(counts[first])
+    if total == c_min:
+        return _rescale(image, info, in_range, out_range)
+    olo, ohi = int(olo), int(ohi)
+    table = [olo + max(0, (2 * (ohi - olo) * (c - c_min) + (total - c_min)) // (2 * (total - c_min)))
+             for c in cumulative]
+    bins = _int_bin(image, lo, hi, nbins)
+    return np.array(table, dtype=object)[bins].astype(image.dtype).reshape(image.shape)
+
+
+# --- colour ----------------------------------------------------------------
+
+_SRGB_TO_XYZ = np.array([[0.4124564, 0.3575761, 0.1804375],
+                         [0.2126729, 0.7151522, 0.0721750],
+                         [0.0193339, 0.1191920, 0.9503041]])
+_XYZ_TO_SRGB = np.array([[3.2404542, -1.5371385, -0.4985314],
+                         [-0.9692660, 1.8760108, 0.0415560],
+                         [0.0556434, -0.2040259, 1.0572252]])
+_WHITE = np.array([0.95047, 1.0, 1.08883])  # D65
+_DELTA = 6 / 29
+
+
+def _to_linear(c):
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+def _to_srgb(c):
+    return np.where(c <= 0.0031308, 12.92 * c, 1.055 * np.power(c, 1 / 2.4) - 0.055)
+
+
+def _f(t):
+    return np.where(t > _DELTA**3, np.cbrt(t), t / (3 * _DELTA**2) + 4 / 29)
+
+
+def _f_inv(t):
+    return np.where(t > _DELTA, t**3, 3 * _DELTA**2 * (t - 4 / 29))
+
+
+def rgb_to_lab(rgb):
+    """CIE L*a*b* (D65) of sRGB values in [0, 1], shape (..., 3)."""
+    xyz = _to_linear(np.clip(rgb, 0, 1)) @ _SRGB_TO_XYZ.T / _WHITE
+    fx, fy, fz = _f(xyz[..., 0]), _f(xyz[..., 1]), _f(xyz[..., 2])
+    return np.stack([116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)], axis=-1)
+
+
+def lab_to_rgb(lab):
+    """sRGB in [0, 1] of CIE L*a*b* (D65), clipping out-of-gamut colours in linear light."""
+    fy = (lab[..., 0] + 16) / 116
+    xyz = np.stack([_f_inv(fy + lab[..., 1] / 500), _f_inv(fy), _f_inv(fy - lab[..., 2] / 200)], axis=-1) * _WHITE
+    return _to_srgb(np.clip(xyz @ _XYZ_TO_SRGB.T, 0, 1))
+
+
+def _quantize(x, info):
+    if info.is_float:
+        return x
+    return np.floor(np.clip(x, info.lo, info.hi) + 0.5)
+
+
+def equalize_color(image, mode, nbins=None, mask=None):
+    """Equalize one RGB(A) image with channels last; see histeq.equalize's ``color``."""
+    image = np.asarray(image)
+    info = dtype_info(image.dtype)
+    rgb = image[..., :3].astype(np.float64)
+    if mode == "luma":
+        if info.is_float:
+            y = (0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]).astype(image.dtype)
+        else:  # BT.601 with OpenCV's 14-bit fixed-point weights
+            r, g, b = (image[..., c].astype(np.int64) for c in range(3))
+            weighted = 4899 * r + 9617 * g + 1868 * b
+            y = ((weighted + 8192) >> 14).astype(image.dtype)
+        new = equalize(y, nbins, mask).astype(np.float64)
+        out = _quantize(rgb + (new - y.astype(np.float64))[..., None], info)
+        out = np.clip(out, info.lo, info.hi)
+    elif mode == "value":
+        v = image[..., :3].max(axis=-1)
+        new = equalize(v, nbins, mask)
+        if info.is_float:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                scaled = rgb * (new.astype(np.float64) / v)[..., None]
+        else:  # round half up, exactly
+            c, nv, ov = image[..., :3].astype(np.int64), new.astype(np.int64)[..., None], v.astype(np.int64)[..., None]
+            scaled = (2 * c * nv + ov) // np.maximum(2 * ov, 1)
+        out = np.where((v > 0)[..., None], scaled, new[..., None].astype(np.float64))
+    elif mode == "lightness":
+        lab = rgb_to_lab(rgb / info.hi)
+        lightness = lab[..., 0].astype(np.float32)
+        new = _equalize_lightness(lightness, nbins or FLOAT_NBINS, mask)
+        lab[..., 0] = new
+        out = _quantize(lab_to_rgb(lab) * info.hi, info)
+    else:
+        raise ValueError(mode)
+    result = image.copy()
+    result[..., :3] = out.astype(image.dtype)
+    return result
+
+
+def _equalize_lightness(lightness, nbins, mask):
+    """L* in [0, 100] equalized over its own range onto [0, 100] (nothing to equalize: unchanged)."""
+    counted = _counted(lightness, mask)
+    if counted.size == 0 or counted.min() == counted.max():
+        return lightness
+    return equalize(lightness, nbins, mask, out_range=(0.0, 100.0))
