@@ -5,6 +5,7 @@
 #include <nanobind/ndarray.h>
 #include <nanobind/stl/optional.h>
 
+#include <cmath>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
@@ -37,7 +38,9 @@ void require_threads(int threads) {
 
 histeq::Spec make_spec(int64_t nbins, bool data_range, double lo, double hi, double nominal_lo, double nominal_hi,
                        double out_lo, double out_hi) {
-    if (nbins < 1) throw std::invalid_argument("nbins must be >= 1");
+    if (nbins < 1 || nbins > (int64_t{1} << 24)) throw std::invalid_argument("nbins must be in [1, 2**24]");
+    if (!data_range && !(std::isfinite(lo) && std::isfinite(hi) && lo <= hi))
+        throw std::invalid_argument("the bin range must be finite with lo <= hi");
     if (!(nominal_hi > nominal_lo)) throw std::invalid_argument("the nominal range must have lo < hi");
     return histeq::Spec{nbins, data_range, lo, hi, nominal_lo, nominal_hi, out_lo, out_hi};
 }

@@ -45,6 +45,13 @@ def _float_edges(lo, hi, nbins):
     return edges
 
 
+def _position(x, lo, hi, nbins):
+    """x in units of bins: 0 at lo, nbins at hi (dividing when the reciprocal overflows)."""
+    with np.errstate(over="ignore"):
+        scale = nbins / (hi - lo)
+    return (x - lo) * scale if np.isfinite(scale) else (x - lo) / (hi - lo) * nbins
+
+
 def _float_bin(values, edges):
     """Bin k holds edges[k] <= x < edges[k+1]; the last bin also holds x == edges[-1]."""
     return np.clip(np.searchsorted(edges, values, side="right") - 1, 0, len(edges) - 2)
@@ -94,15 +101,13 @@ def equalize(image, nbins=None, mask=None, in_range=None, out_range=None):
             return _rescale(image, info, in_range, out_range)
         lo, hi, nbins = _bins(info, nbins, in_range, counted)
         counts, edges = histogram(image, nbins, mask, (lo, hi))
-        # Piecewise linear: level[k] at edge k, rising with slope[k] inside bin k.
-        total = float(counts.sum())
+        # Piecewise linear: level[k] at edge k, linear in the bin position t inside bin k.
         below = np.concatenate([[0.0], np.cumsum(counts).astype(np.float64)])
-        level = olo + (ohi - olo) * (below / total)
-        width = np.diff(edges)
-        slope = np.where(width > 0, (ohi - olo) * (counts / total) / np.where(width > 0, width, 1), 0.0)
+        level = olo + (ohi - olo) * (below / below[-1])
         x = np.clip(image.astype(np.float64), lo, hi)
         k = _float_bin(x, edges)
-        out = np.where(x >= edges[k + 1], level[k + 1], level[k] + (x - edges[k]) * slope[k])
+        frac = np.clip(_position(x, lo, hi, nbins) - k, 0, 1)
+        out = np.where(x >= edges[k + 1], level[k + 1], level[k] + frac * (level[k + 1] - level[k]))
         return np.where(np.isnan(image), np.nan, out).astype(image.dtype)
 
     if counted.size == 0:

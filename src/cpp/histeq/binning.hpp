@@ -49,14 +49,21 @@ struct FloatBins {
 
     double clip(double x) const { return x < lo ? lo : (x > hi ? hi : x); }
 
-    // x must be finite and inside [lo, hi].
-    int64_t operator()(double x) const {
-        int64_t b = static_cast<int64_t>((x - lo) * scale);
-        b = b >= nbins ? nbins - 1 : (b < 0 ? 0 : b);
+    // Position of x in units of bins, 0 at lo and nbins at hi.  The reciprocal
+    // overflows for subnormal ranges, where dividing is still exact enough.
+    double position(double x) const {
+        return std::isfinite(scale) ? (x - lo) * scale : (x - lo) / (hi - lo) * static_cast<double>(nbins);
+    }
+
+    // x must be finite and inside [lo, hi]; t = position(x).
+    int64_t bin(double x, double t) const {
+        int64_t b = t >= static_cast<double>(nbins) ? nbins - 1 : (t > 0 ? static_cast<int64_t>(t) : 0);
         while (b > 0 && x < edges[b]) --b;
         while (b < nbins - 1 && x >= edges[b + 1]) ++b;
         return b;
     }
+
+    int64_t operator()(double x) const { return bin(x, position(x)); }
 };
 
 template <class T>

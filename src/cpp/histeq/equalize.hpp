@@ -288,23 +288,21 @@ void equalize_float(const T* in, const bool* mask, T* out, int64_t n, const Spec
     const FloatBins bins(range.first, range.second, spec.nbins);
     std::vector<int64_t> hist(spec.nbins, 0);
     accumulate(in, mask, n, bins, spec.nbins, threads, hist.data());
-    // The mapping is piecewise linear: at edge k it is level[k] (the output
-    // level of the pixels below that edge), inside bin k it rises with slope[k].
+    // The mapping is piecewise linear: level[k] at edge k, and linear in the
+    // bin position inside each bin.
     const int64_t nb = spec.nbins;
-    std::vector<double> level(nb + 1), slope(nb);
+    std::vector<double> level(nb + 1);
     double below = 0, total = 0;
     for (int64_t k = 0; k < nb; ++k) total += static_cast<double>(hist[k]);
     const double span = spec.out_hi - spec.out_lo;
     for (int64_t k = 0; k <= nb; ++k) {
         level[k] = spec.out_lo + span * (below / total);
-        if (k == nb) break;
-        const double width = bins.edges[k + 1] - bins.edges[k];
-        slope[k] = width > 0 ? span * (static_cast<double>(hist[k]) / total) / width : 0.0;
-        below += static_cast<double>(hist[k]);
+        if (k < nb) below += static_cast<double>(hist[k]);
     }
     parallel_for(n, threads, kPixelGrain, [&](int, int64_t b, int64_t e) {
         const T* __restrict src = in;
         T* __restrict dst = out;
+        const double* __restrict lv = level.data();
         for (int64_t i = b; i < e; ++i) {
             const T v = src[i];
             if (std::isnan(v)) {
@@ -312,8 +310,11 @@ void equalize_float(const T* in, const bool* mask, T* out, int64_t n, const Spec
                 continue;
             }
             const double x = bins.clip(static_cast<double>(v));
-            const int64_t k = bins(x);
-            const double y = x >= bins.edges[k + 1] ? level[k + 1] : level[k] + (x - bins.edges[k]) * slope[k];
+            const double t = bins.position(x);
+            const int64_t k = bins.bin(x, t);
+            double frac = t - static_cast<double>(k);
+            frac = frac < 0 ? 0 : (frac > 1 ? 1 : frac);
+            const double y = x >= bins.edges[k + 1] ? lv[k + 1] : lv[k] + frac * (lv[k + 1] - lv[k]);
             dst[i] = static_cast<T>(y);
         }
     });

@@ -1,0 +1,130 @@
+"""Every bad input gets a clear TypeError or ValueError, never a crash."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import histeq
+from histeq._kernels import core
+
+IMAGE = np.arange(64, dtype=np.uint8).reshape(8, 8)
+RGB = np.zeros((8, 8, 3), dtype=np.uint8)
+
+
+@pytest.mark.parametrize(
+    "image, error, match",
+    [
+        (np.ones((4, 4), bool), TypeError, "bool.*astype"),
+        (np.ones((4, 4), complex), TypeError, "complex"),
+        (np.array([[object()]]), TypeError, "numeric"),
+        (np.array(["a", "b"]), TypeError, "numeric"),
+        (np.ones((4, 4), np.int64), TypeError, "int64.*supported dtypes"),
+        (np.ones((4, 4), np.uint64), TypeError, "uint64"),
+        (np.zeros((0, 5), np.uint8), ValueError, "empty"),
+        (np.uint8(3), ValueError, "0-d"),
+        ("not an image", TypeError, "numeric"),
+    ],
+)
+def test_bad_images(image, error, match):
+    for func in (histeq.equalize, histeq.histogram, histeq.cumulative_distribution):
+        with pytest.raises(error, match=match):
+            func(image)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(mask=np.ones((4, 4), bool)), ValueError, "mask of shape"),
+        (dict(mask=np.ones((8, 8), np.uint8)), TypeError, "boolean"),
+        (dict(axes=2), ValueError, "out of range"),
+        (dict(axes=(0, 0)), ValueError, "repeated"),
+        (dict(axes=()), ValueError, "at least one"),
+        (dict(axes=1.5), TypeError, "axes"),
+        (dict(axes="x"), TypeError, "int"),
+        (dict(nbins=1), ValueError, "nbins"),
+        (dict(nbins=2.5), TypeError, "nbins"),
+        (dict(nbins=True), TypeError, "nbins"),
+        (dict(nbins=1 << 30), ValueError, "nbins"),
+        (dict(in_range=(5, 5)), ValueError, "lo < hi"),
+        (dict(in_range=(9, 2)), ValueError, "lo < hi"),
+        (dict(in_range=(0, 300)), ValueError, "outside"),
+        (dict(in_range=(0.5, 10)), ValueError, "integers"),
+        (dict(in_range=(0, np.inf)), ValueError, "finite"),
+        (dict(in_range=5), TypeError, "pair"),
+        (dict(out_range=(0, 256)), ValueError, "outside"),
+        (dict(out_range=("a", 3)), TypeError, "numbers"),
+        (dict(threads=0), ValueError, "threads"),
+        (dict(threads="2"), TypeError, "threads"),
+        (dict(compat="matlab"), ValueError, "unknown compat"),
+        (dict(color="luma"), ValueError, "channel_axis"),
+        (dict(channel_axis=5), ValueError, "channel_axis"),
+    ],
+)
+def test_bad_arguments(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        histeq.equalize(IMAGE, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "image, kwargs, error, match",
+    [
+        (RGB, dict(channel_axis=-1, color="hsl"), ValueError, "unknown color"),
+        (np.zeros((8, 8, 2), np.uint8), dict(channel_axis=-1, color="luma"), ValueError, "3 \\(RGB\\) or 4"),
+        (np.zeros((8, 8, 5), np.uint8), dict(channel_axis=-1), ValueError, "per-channel"),
+        (RGB.astype(np.int16), dict(channel_axis=-1, color="value"), TypeError, "per-channel"),
+        (RGB, dict(channel_axis=-1, axes=(1, 2)), ValueError, "channel axis"),
+        (RGB, dict(channel_axis=-1, color="luma", out_range=(0, 10)), ValueError, "out_range"),
+        (RGB, dict(channel_axis=-1, in_range=(0, 10)), ValueError, "in_range"),
+        (np.zeros((3,), np.uint8), dict(channel_axis=0), ValueError, "no axis besides"),
+    ],
+)
+def test_bad_colour_arguments(image, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        histeq.equalize(image, **kwargs)
+
+
+def test_other_channel_counts_work_per_channel():
+    five = np.random.default_rng(0).integers(0, 256, (8, 8, 5), dtype=np.uint8)
+    out = histeq.equalize(five, channel_axis=-1, color="per-channel")
+    np.testing.assert_array_equal(out[..., 4], histeq.equalize(five[..., 4]))
+
+
+def test_the_binding_refuses_implicit_conversion():
+    out = np.empty((1, 4), np.uint8)
+    kwargs = dict(nbins=256, data_range=False, lo=0, hi=255, nominal_lo=0, nominal_hi=255, out_lo=0, out_hi=255,
+                  threads=1)
+    with pytest.raises(TypeError):
+        core.equalize(np.zeros((1, 4), np.int64), None, out, **kwargs)
+    with pytest.raises(TypeError):  # non-contiguous
+        core.equalize(np.zeros((1, 8), np.uint8)[:, ::2], None, out, **kwargs)
+    with pytest.raises(TypeError):  # mismatched output dtype
+        core.equalize(np.zeros((1, 4), np.uint8), None, np.empty((1, 4), np.uint16), **kwargs)
+    with pytest.raises(ValueError, match="shape"):
+        core.equalize(np.zeros((1, 5), np.uint8), None, out, **kwargs)
+    with pytest.raises(ValueError, match="threads"):
+        core.equalize(np.zeros((1, 4), np.uint8), None, out, **{**kwargs, "threads": 0})
+    with pytest.raises(ValueError, match="entry for every level"):
+        core.apply_lut(np.zeros((1, 4), np.uint8), np.zeros((1, 10), np.uint8), out, lo=0, threads=1)
+
+
+@given(
+    nbins=st.integers(-5, 2000),
+    lo=st.floats(allow_nan=True, allow_infinity=True),
+    hi=st.floats(allow_nan=True, allow_infinity=True),
+    threads=st.integers(-2, 3),
+    data_range=st.booleans(),
+)
+def test_fuzz_the_binding(nbins, lo, hi, threads, data_range):
+    """Whatever the arguments, the kernel returns or raises; it never crashes or hangs."""
+    image = np.random.default_rng(0).normal(size=(2, 50)).astype(np.float32)
+    out = np.empty_like(image)
+    counts = np.empty((2, max(nbins, 1)), np.int64)
+    ranges = np.empty((2, 3))
+    try:
+        core.equalize(image, None, out, nbins=nbins, data_range=data_range, lo=lo, hi=hi, nominal_lo=0,
+                      nominal_hi=1, out_lo=0, out_hi=1, threads=threads)
+        core.histogram(image, None, counts, ranges, nbins=nbins, data_range=data_range, lo=lo, hi=hi,
+                       threads=threads)
+    except (ValueError, TypeError):
+        pass
