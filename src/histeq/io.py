@@ -1,0 +1,159 @@
+"""Reading and writing images and arrays, with atomic writes.
+
+PNG, JPEG and TIFF (8 and 16 bit, grey, RGB, RGBA) and NumPy ``.npy`` files.
+Needs the ``io`` extra (Pillow, tifffile, pypng) for images; ``.npy`` needs
+nothing.  Writes go to a temporary file in the target folder, renamed over the
+target only once complete, so an interrupted run never leaves a truncated file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+import numpy as np
+
+__all__ = ["read_image", "write_image", "atomic_writer", "is_color_file", "SUFFIXES"]
+
+SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".npy")
+
+
+def _read_umask() -> int:
+    # The only portable way to read the umask is to set it; done once, at import,
+    # so that no thread ever sees the temporary value.
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
+
+
+_UMASK = _read_umask()
+
+
+def _suffix(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise ValueError(f"{path}: unsupported file type {suffix or '(none)'!r}; supported: {', '.join(SUFFIXES)}")
+    return suffix
+
+
+def _need(module: str):
+    try:
+        return __import__(module)
+    except ImportError:
+        raise ImportError(f"reading and writing images needs {module}: pip install 'histeq[io]'") from None
+
+
+def _png_is_16bit_colour(path: Path) -> bool:
+    # IHDR: bit depth at byte 24, colour type at byte 25 (2 = RGB, 6 = RGBA).
+    with open(path, "rb") as f:
+        header = f.read(26)
+    return len(header) == 26 and header[24] == 16 and header[25] in (2, 6)
+
+
+def read_image(path) -> np.ndarray:
+    """Read an image or array; colour images come back (M, N, 3 or 4), channels last."""
+    path = Path(path)
+    suffix = _suffix(path)
+    if suffix == ".npy":
+        return np.load(path, allow_pickle=False)
+    if suffix in (".tif", ".tiff"):
+        return _need("tifffile").imread(path)
+    if suffix == ".png" and _png_is_16bit_colour(path):
+        # Pillow reduces 16-bit colour PNGs to 8 bits; pypng keeps them.
+        png = _need("png")
+        with open(path, "rb") as f:
+            width, height, rows, info = png.Reader(file=f).asDirect()
+            pixels = np.vstack([np.asarray(r, dtype=np.uint16) for r in rows])
+        return pixels.reshape(height, width, info["planes"])
+    _need("PIL")
+    from PIL import Image
+
+    with Image.open(path) as im:
+        if im.mode == "P":
+            im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+        elif im.mode in ("1", "CMYK", "YCbCr", "LAB", "HSV"):
+            im = im.convert("L" if im.mode == "1" else "RGB")
+        array = np.asarray(im)
+    if array.dtype == np.int32 and path.suffix.lower() == ".png":  # mode "I" from a 16-bit grey PNG
+        array = array.astype(np.uint16)
+    return array
+
+
+def is_color_file(path, array: np.ndarray) -> bool:
+    """Whether an image file holds colour channels (last axis), as its format says."""
+    return Path(path).suffix.lower() != ".npy" and array.ndim == 3 and array.shape[-1] in (3, 4)
+
+
+def write_image(path, array: np.ndarray) -> None:
+    """Write atomically; the format follows the suffix and keeps the array's bit depth."""
+    path = Path(path)
+    suffix = _suffix(path)
+    array = np.asarray(array)
+    writer = {".npy": _write_npy, ".tif": _write_tiff, ".tiff": _write_tiff}.get(suffix, _write_pil_or_png)
+    with atomic_writer(path) as f:
+        writer(f, array, suffix)
+
+
+@contextlib.contextmanager
+def atomic_writer(path) -> Iterator[BinaryIO]:
+    """A binary file that replaces ``path`` only when the ``with`` block completes.
+
+    The data goes to a hidden temporary file in the same folder (so the final
+    rename is atomic), is flushed to disk, and then renamed over ``path``.  On
+    any error the temporary file is removed and ``path`` is untouched.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.close(fd)
+        # Reopened by name: some writers (tifffile) want a file object with a path.
+        with open(tmp, "wb") as f:
+            # mkstemp makes the file private (0600); a new image gets the usual permissions.
+            os.fchmod(f.fileno(), 0o666 & ~_UMASK)
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _write_npy(f, array, suffix):
+    np.save(f, array, allow_pickle=False)
+
+
+def _write_tiff(f, array, suffix):
+    _need("tifffile").imwrite(f, array, photometric="rgb" if array.ndim == 3 and array.shape[-1] in (3, 4) else None)
+
+
+def _write_pil_or_png(f, array, suffix):
+    colour = array.ndim == 3 and array.shape[-1] in (3, 4)
+    if array.ndim not in (2, 3) or (array.ndim == 3 and not colour):
+        raise ValueError(f"{suffix} holds 2-D grey or RGB(A) images, got shape {array.shape}; use .tif or .npy")
+    if array.dtype == np.uint16 and colour:
+        if suffix != ".png":
+            raise ValueError("16-bit colour images can be written as .png, .tif or .npy, not JPEG")
+        png = _need("png")
+        planes = array.shape[-1]
+        writer = png.Writer(array.shape[1], array.shape[0], bitdepth=16, greyscale=False, alpha=planes == 4)
+        writer.write(f, array.reshape(array.shape[0], -1))
+        return
+    _need("PIL")
+    from PIL import Image
+
+    if array.dtype == np.uint16:
+        if suffix != ".png":
+            raise ValueError("16-bit images can be written as .png, .tif or .npy, not JPEG")
+        Image.fromarray(array).save(f, format="PNG")
+    elif array.dtype == np.uint8:
+        if suffix in (".jpg", ".jpeg") and colour and array.shape[-1] == 4:
+            raise ValueError("JPEG has no alpha channel; write RGBA images as .png or .tif")
+        Image.fromarray(array).save(f, format="JPEG" if suffix in (".jpg", ".jpeg") else "PNG",
+                                    **({"quality": 95} if suffix in (".jpg", ".jpeg") else {}))
+    else:
+        raise ValueError(f"{suffix} holds uint8 or uint16 images, got {array.dtype}; use .tif or .npy")

@@ -1,0 +1,77 @@
+"""The before/after figure: images, histograms and cumulative distributions."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .histogram import cumulative_distribution, histogram
+
+__all__ = ["before_after"]
+
+
+def _grey(image: np.ndarray, channel_axis: int | None) -> np.ndarray:
+    if channel_axis is None:
+        return image
+    rgb = np.moveaxis(image, channel_axis, -1)[..., :3].astype(np.float64)
+    return (0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]).astype(image.dtype)
+
+
+def _shown(image: np.ndarray, channel_axis: int | None) -> np.ndarray:
+    if channel_axis is not None:
+        image = np.moveaxis(image, channel_axis, -1)
+    if image.dtype.kind in "ui":
+        info = np.iinfo(image.dtype)
+        return (image.astype(np.float64) - info.min) / (info.max - info.min)
+    return np.clip(np.nan_to_num(image.astype(np.float64)), 0, 1)
+
+
+def before_after(original, result, *, channel_axis=None, titles=("original", "equalized"), nbins=256):
+    """A matplotlib Figure: both images above their histograms and cumulative distributions.
+
+    Parameters
+    ----------
+    original, result : (M, N[, C]) ndarray
+        2-D grey or colour images of one dtype.
+    channel_axis : int, optional
+        Colour axis; the plots then show the BT.601 luma.
+    titles : (str, str)
+        Column titles.
+    nbins : int
+        Bins of the plotted histograms.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Save it with ``fig.savefig(path)``.
+    """
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ImportError("plots need matplotlib: pip install 'histeq[plot]'") from None
+    fig = Figure(figsize=(10, 8), layout="constrained")
+    axes = fig.subplots(2, 2, height_ratios=(3, 2))
+    for column, (image, title) in enumerate(zip((original, result), titles)):
+        ax = axes[0, column]
+        shown = _shown(image, channel_axis)
+        ax.imshow(shown, cmap="gray" if shown.ndim == 2 else None, vmin=0, vmax=1, interpolation="nearest")
+        ax.set_title(title)
+        ax.set_axis_off()
+        grey = _grey(image, channel_axis)
+        info_range = None
+        if grey.dtype.kind in "ui":
+            ii = np.iinfo(grey.dtype)
+            info_range = (int(ii.min), int(ii.max))
+        elif grey.dtype.kind == "f":
+            info_range = (0.0, 1.0)
+        counts, edges = histogram(grey, nbins=nbins, in_range=info_range)
+        cdf, centers = cumulative_distribution(grey, nbins=nbins, in_range=info_range)
+        hist_ax = axes[1, column]
+        hist_ax.bar(edges[:-1], counts, width=np.diff(edges), align="edge", color="0.35")
+        hist_ax.set_xlim(edges[0], edges[-1])
+        hist_ax.set_xlabel("level")
+        hist_ax.set_ylabel("pixels per bin")
+        cdf_ax = hist_ax.twinx()
+        cdf_ax.plot(centers, cdf, color="tab:red")
+        cdf_ax.set_ylim(0, 1.02)
+        cdf_ax.set_ylabel("cumulative fraction", color="tab:red")
+    return fig
