@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
@@ -5,7 +7,9 @@ from hypothesis import HealthCheck, settings
 settings.register_profile(
     "histeq", deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow]
 )
-settings.load_profile("histeq")
+# HISTEQ_HYPOTHESIS=thorough runs many more examples (minutes), to hunt for edge cases.
+settings.register_profile("thorough", parent=settings.get_profile("histeq"), max_examples=2000)
+settings.load_profile(os.environ.get("HISTEQ_HYPOTHESIS", "histeq"))
 
 INT_DTYPES = [np.uint8, np.int8, np.uint16, np.int16, np.uint32, np.int32]
 FLOAT_DTYPES = [np.float16, np.float32, np.float64]

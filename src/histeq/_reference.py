@@ -25,6 +25,8 @@ def _bins(info, nbins, in_range, counted):
         lo, hi = float(counted.min()), float(counted.max())
         if info.is_float and lo == hi:
             lo, hi = lo - 0.5, hi + 0.5
+        if info.is_float and not np.isfinite(hi - lo):
+            raise ValueError(f"the image's values span [{lo}, {hi}], too wide for finite bins")
     else:
         lo, hi = (0.0, 1.0) if info.is_float else (0.0, 0.0)
     if nbins is None:

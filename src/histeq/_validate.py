@@ -119,6 +119,8 @@ def value_range(value: object, info: DtypeInfo, name: str) -> tuple[float, float
     lo, hi = float(lo), float(hi)
     if not lo < hi:
         raise ValueError(f"{name} must have lo < hi, got {value!r}")
+    if not math.isfinite(hi - lo):
+        raise ValueError(f"{name} {value!r} is too wide: hi - lo overflows float64")
     if not info.is_float:
         if lo != int(lo) or hi != int(hi):
             raise ValueError(f"{name} must hold integers for {info.dtype} images, got {value!r}")

@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <stdexcept>
+#include <string>
 #include <type_traits>
 #include <vector>
 
@@ -80,6 +82,11 @@ std::pair<double, double> bin_range(const Spec& spec, const Stats& stats) {
     if (stats.count == 0) return {0.0, is_float_v<T> ? 1.0 : 0.0};
     if constexpr (is_float_v<T>) {
         if (stats.vmin == stats.vmax) return {stats.vmin - 0.5, stats.vmax + 0.5};
+        // As NumPy's histogram, refuse rather than bin with infinite edges.
+        if (!std::isfinite(stats.vmax - stats.vmin))
+            throw std::invalid_argument("the image's values span [" + std::to_string(stats.vmin) + ", " +
+                                        std::to_string(stats.vmax) +
+                                        "], too wide for finite bins (hi - lo overflows); scale the image down");
     }
     return {stats.vmin, stats.vmax};
 }
