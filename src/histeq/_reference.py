@@ -42,9 +42,9 @@ def _int_bin(values, lo, hi, nbins):
 
 
 def _float_edges(lo, hi, nbins):
-    edges = np.arange(nbins + 1, dtype=np.float64) * ((hi - lo) / nbins) + lo
-    edges[-1] = hi
-    return edges
+    """NumPy's edges, k (hi - lo) / nbins + lo, with the last edge exactly hi."""
+    inner = np.arange(nbins, dtype=np.float64) * ((hi - lo) / nbins) + lo
+    return np.append(inner, hi)
 
 
 def _position(x, lo, hi, nbins):

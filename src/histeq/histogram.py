@@ -121,7 +121,6 @@ def _edges(lo, hi, nbins, is_float):
     # Integer bins tile the levels [lo, hi], each level owning [v - 1/2, v + 1/2).
     if not is_float:
         lo, hi = lo - 0.5, hi + 0.5
-    k = np.arange(nbins + 1, dtype=np.float64)
-    edges = k * ((hi - lo) / nbins) + lo
-    edges[..., -1] = hi if np.ndim(hi) == 0 else hi[..., 0]
-    return edges
+    # The last edge is hi itself (k (hi - lo) / nbins + lo could round past it, or overflow).
+    inner = np.arange(nbins, dtype=np.float64) * ((hi - lo) / nbins) + lo
+    return np.concatenate([inner, np.broadcast_to(hi, inner.shape[:-1] + (1,))], axis=-1)
