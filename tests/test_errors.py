@@ -108,23 +108,36 @@ def test_the_binding_refuses_implicit_conversion():
         core.apply_lut(np.zeros((1, 4), np.uint8), np.zeros((1, 10), np.uint8), out, lo=0, threads=1)
 
 
+_wild = st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from([0.0, 1.0, 255.0, -128.0, 65535.0, 1e300])
+
+
 @given(
+    dtype=st.sampled_from(["uint8", "int8", "uint16", "int16", "uint32", "int32", "float32", "float64"]),
     nbins=st.integers(-5, 2000),
-    lo=st.floats(allow_nan=True, allow_infinity=True),
-    hi=st.floats(allow_nan=True, allow_infinity=True),
+    ranges=st.tuples(_wild, _wild, _wild, _wild, _wild, _wild),
     threads=st.integers(-2, 3),
     data_range=st.booleans(),
+    with_mask=st.booleans(),
 )
-def test_fuzz_the_binding(nbins, lo, hi, threads, data_range):
-    """Whatever the arguments, the kernel returns or raises; it never crashes or hangs."""
-    image = np.random.default_rng(0).normal(size=(2, 50)).astype(np.float32)
+def test_fuzz_the_binding(dtype, nbins, ranges, threads, data_range, with_mask):
+    """Whatever the arguments, the kernels return or raise; they never crash or hang."""
+    rng = np.random.default_rng(0)
+    image = (rng.normal(size=(2, 50)) * 100).astype(dtype)
+    image[0, :3] = np.array([0, 1, -1]).astype(dtype)
+    if image.dtype.kind == "f":
+        image[1, :3] = [np.nan, np.inf, -np.inf]
+    mask = rng.random(image.shape) > 0.3 if with_mask else None
     out = np.empty_like(image)
     counts = np.empty((2, max(nbins, 1)), np.int64)
-    ranges = np.empty((2, 3))
-    try:
-        core.equalize(image, None, out, nbins=nbins, data_range=data_range, lo=lo, hi=hi, nominal_lo=0,
-                      nominal_hi=1, out_lo=0, out_hi=1, threads=threads)
-        core.histogram(image, None, counts, ranges, nbins=nbins, data_range=data_range, lo=lo, hi=hi,
-                       threads=threads)
-    except (ValueError, TypeError):
-        pass
+    lo, hi, nominal_lo, nominal_hi, out_lo, out_hi = ranges
+    for call in (
+        lambda: core.equalize(image, mask, out, nbins=nbins, data_range=data_range, lo=lo, hi=hi,
+                              nominal_lo=nominal_lo, nominal_hi=nominal_hi, out_lo=out_lo, out_hi=out_hi,
+                              threads=threads),
+        lambda: core.histogram(image, mask, counts, np.empty((2, 3)), nbins=nbins, data_range=data_range, lo=lo,
+                               hi=hi, threads=threads),
+    ):
+        try:
+            call()
+        except (ValueError, TypeError):
+            pass

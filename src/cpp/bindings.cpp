@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -36,12 +37,28 @@ void require_threads(int threads) {
     if (threads < 1) throw std::invalid_argument("threads must be >= 1");
 }
 
+// Every range the kernels will convert to T (or divide by) is checked here, so
+// that no argument can make a kernel convert out of range or index out of bounds.
+template <class T>
 histeq::Spec make_spec(int64_t nbins, bool data_range, double lo, double hi, double nominal_lo, double nominal_hi,
                        double out_lo, double out_hi) {
     if (nbins < 1 || nbins > (int64_t{1} << 24)) throw std::invalid_argument("nbins must be in [1, 2**24]");
-    if (!data_range && !(std::isfinite(lo) && std::isfinite(hi) && lo <= hi))
+    auto finite_pair = [](double a, double b) { return std::isfinite(a) && std::isfinite(b) && std::isfinite(b - a); };
+    if (!data_range && !(finite_pair(lo, hi) && lo <= hi))
         throw std::invalid_argument("the bin range must be finite with lo <= hi");
-    if (!(nominal_hi > nominal_lo)) throw std::invalid_argument("the nominal range must have lo < hi");
+    if (!(finite_pair(nominal_lo, nominal_hi) && nominal_hi > nominal_lo))
+        throw std::invalid_argument("the nominal range must be finite with lo < hi");
+    if (!finite_pair(out_lo, out_hi)) throw std::invalid_argument("the output range must be finite");
+    if constexpr (histeq::is_float_v<T>) {
+        if (!data_range && !(lo < hi)) throw std::invalid_argument("float bins need lo < hi");
+    } else {
+        const double tmin = static_cast<double>(std::numeric_limits<T>::min());
+        const double tmax = static_cast<double>(std::numeric_limits<T>::max());
+        auto level = [&](double v) { return v >= tmin && v <= tmax && v == std::floor(v); };
+        const bool bins_ok = data_range || (level(lo) && level(hi));
+        if (!(bins_ok && level(nominal_lo) && level(nominal_hi) && level(out_lo) && level(out_hi)))
+            throw std::invalid_argument("integer images need integral ranges inside the dtype's range");
+    }
     return histeq::Spec{nbins, data_range, lo, hi, nominal_lo, nominal_hi, out_lo, out_hi};
 }
 
@@ -51,7 +68,7 @@ void equalize(In<T> image, Mask mask, Out<T> out, int64_t nbins, bool data_range
     require_same_shape(image, out, "out");
     if (mask) require_same_shape(image, *mask, "mask");
     require_threads(threads);
-    const histeq::Spec spec = make_spec(nbins, data_range, lo, hi, nominal_lo, nominal_hi, out_lo, out_hi);
+    const histeq::Spec spec = make_spec<T>(nbins, data_range, lo, hi, nominal_lo, nominal_hi, out_lo, out_hi);
     const bool* m = mask ? mask->data() : nullptr;
     nb::gil_scoped_release release;
     histeq::equalize_batch(image.data(), m, out.data(), image.shape(0), image.shape(1), spec, threads);
@@ -62,7 +79,7 @@ void histogram(In<T> image, Mask mask, Out<int64_t> counts, Out<double> ranges, 
                double lo, double hi, int threads) {
     if (mask) require_same_shape(image, *mask, "mask");
     require_threads(threads);
-    const histeq::Spec spec = make_spec(nbins, data_range, lo, hi, 0, 1, 0, 1);
+    const histeq::Spec spec = make_spec<T>(nbins, data_range, lo, hi, 0, 1, 0, 1);
     if (counts.shape(0) != image.shape(0) || counts.shape(1) != static_cast<size_t>(nbins))
         throw std::invalid_argument("counts must have shape (batch, nbins)");
     if (ranges.shape(0) != image.shape(0) || ranges.shape(1) != 3)

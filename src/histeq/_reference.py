@@ -25,6 +25,8 @@ def _bins(info, nbins, in_range, counted):
         lo, hi = float(counted.min()), float(counted.max())
         if info.is_float and lo == hi:
             lo, hi = lo - 0.5, hi + 0.5
+        if info.is_float and lo == hi:  # +-0.5 vanished in rounding
+            lo, hi = float(np.nextafter(lo, -np.inf)), float(np.nextafter(hi, np.inf))
         if info.is_float and not np.isfinite(hi - lo):
             raise ValueError(f"the image's values span [{lo}, {hi}], too wide for finite bins")
     else:
@@ -47,11 +49,22 @@ def _float_edges(lo, hi, nbins):
     return np.append(inner, hi)
 
 
+def _scale(lo, hi, nbins):
+    """nbins / (hi - lo), rounded up until hi sits at position >= nbins; None if it overflows."""
+    width = np.float64(hi) - np.float64(lo)
+    with np.errstate(over="ignore", divide="ignore"):
+        scale = np.float64(nbins) / width
+    if not np.isfinite(scale):
+        return None
+    while width * scale < nbins:
+        scale = np.nextafter(scale, np.inf)
+    return scale
+
+
 def _position(x, lo, hi, nbins):
-    """x in units of bins: 0 at lo, nbins at hi (dividing when the reciprocal overflows)."""
-    with np.errstate(over="ignore"):
-        scale = nbins / (hi - lo)
-    return (x - lo) * scale if np.isfinite(scale) else (x - lo) / (hi - lo) * nbins
+    """x in units of bins: 0 at lo, at least nbins at hi (dividing when the scale overflows)."""
+    scale = _scale(lo, hi, nbins)
+    return (x - lo) * scale if scale is not None else (x - lo) / (hi - lo) * nbins
 
 
 def _float_bin(values, edges):
@@ -103,13 +116,17 @@ def equalize(image, nbins=None, mask=None, in_range=None, out_range=None):
             return _rescale(image, info, in_range, out_range)
         lo, hi, nbins = _bins(info, nbins, in_range, counted)
         counts, edges = histogram(image, nbins, mask, (lo, hi))
-        # Piecewise linear: level[k] at edge k, linear in the bin position t inside bin k.
+        # Piecewise linear: level[k] at edge k, linear in the position t (in bins)
+        # inside bin k = floor(t); the top of the range (t >= nbins) is level[nbins].
+        # Continuous, so taking k from t rather than from the edges changes the
+        # result by rounding only.
         below = np.concatenate([[0.0], np.cumsum(counts).astype(np.float64)])
         level = olo + (ohi - olo) * (below / below[-1])
+        slope = np.append(np.diff(level), 0.0)
         x = np.clip(image.astype(np.float64), lo, hi)
-        k = _float_bin(x, edges)
-        frac = np.clip(_position(x, lo, hi, nbins) - k, 0, 1)
-        out = np.where(x >= edges[k + 1], level[k + 1], level[k] + frac * (level[k + 1] - level[k]))
+        t = _position(x, lo, hi, nbins)
+        k = np.minimum(np.floor(np.nan_to_num(t)), nbins).astype(np.int64)
+        out = level[k] + (t - k) * slope[k]
         return np.where(np.isnan(image), np.nan, out).astype(image.dtype)
 
     if counted.size == 0:

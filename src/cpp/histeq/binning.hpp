@@ -1,6 +1,7 @@
 // Mapping from pixel values to histogram bins.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -32,27 +33,41 @@ struct DirectBins {
 // Floating-point data: nbins equal bins over [lo, hi] with NumPy's edges
 // (edge k = lo + k (hi - lo) / nbins, last edge = hi) and NumPy's rule that a
 // value on an inner edge belongs to the bin above it and the last bin is closed.
-// The first guess from the scaled position can be off by rounding; the edge
-// comparisons make membership exact.
+//
+// position(x), x in units of bins, is 0 at lo and at least nbins at hi (the
+// scale is rounded up until it is, so that the top of the range maps to the
+// top level exactly); it guesses the bin, and the edge comparisons make
+// membership exact.  Where nbins / (hi - lo) overflows (a subnormal range),
+// position divides instead.
 struct FloatBins {
+    // Guess within this of an integer: check it against the edges.
+    static constexpr double kGuard = 1.0 / 65536;
+
     double lo, hi;
     int64_t nbins;
     double scale;
+    bool divide;
     std::vector<double> edges;
+    // The edges are far enough apart, relative to the rounding in edges and
+    // positions (under 2^-22 bins each), that a position farther than kGuard
+    // from an integer lies in bin floor(position) by the edges too.
+    bool fine;
 
     FloatBins(double lo_, double hi_, int64_t nbins_)
         : lo(lo_), hi(hi_), nbins(nbins_), scale(static_cast<double>(nbins_) / (hi_ - lo_)), edges(nbins_ + 1) {
-        const double step = (hi - lo) / static_cast<double>(nbins);
+        const double count = static_cast<double>(nbins);
+        divide = !std::isfinite(scale);
+        while (!divide && (hi - lo) * scale < count) scale = std::nextafter(scale, HUGE_VAL);
+        const double step = (hi - lo) / count;
         for (int64_t k = 0; k < nbins; ++k) edges[k] = static_cast<double>(k) * step + lo;
         edges[nbins] = hi;
+        fine = !divide && step >= std::ldexp(std::max(std::fabs(lo), std::fabs(hi)), -28);
     }
 
     double clip(double x) const { return x < lo ? lo : (x > hi ? hi : x); }
 
-    // Position of x in units of bins, 0 at lo and nbins at hi.  The reciprocal
-    // overflows for subnormal ranges, where dividing is still exact enough.
     double position(double x) const {
-        return std::isfinite(scale) ? (x - lo) * scale : (x - lo) / (hi - lo) * static_cast<double>(nbins);
+        return divide ? (x - lo) / (hi - lo) * static_cast<double>(nbins) : (x - lo) * scale;
     }
 
     // x must be finite and inside [lo, hi]; t = position(x).

@@ -19,6 +19,7 @@
 #include "binning.hpp"
 #include "lut8.hpp"
 #include "parallel.hpp"
+#include "simd.hpp"
 
 namespace histeq {
 
@@ -45,24 +46,64 @@ inline bool counted(T v, const bool* mask, int64_t i) {
     return true;
 }
 
+// Count, min and max of the counted pixels of in[0:n).  Kept per lane of a
+// vector's width and merged at the end, so that the loop vectorizes without
+// reassociating floating-point min/max.
+template <class T, bool kMasked>
+HISTEQ_INLINE inline Stats scan_stats(const T* __restrict in, const uint8_t* __restrict mask, int64_t n) {
+    constexpr int kLanes = 64 / sizeof(T);
+    constexpr T kHigh = std::numeric_limits<T>::max(), kLow = std::numeric_limits<T>::lowest();
+    auto counts = [](T v) -> int32_t {
+        if constexpr (is_float_v<T>) return std::fabs(v) <= kHigh;  // finite
+        return 1;
+    };
+    T lo[kLanes], hi[kLanes];
+    int32_t lane_count[kLanes];
+    std::fill(lo, lo + kLanes, kHigh);
+    std::fill(hi, hi + kLanes, kLow);
+    int64_t count = 0;
+    int64_t i = 0;
+    // Blocks keep the 32-bit lane counts from overflowing.
+    for (int64_t block_end = 0; i + kLanes <= n; i = block_end) {
+        block_end = std::min(n - n % kLanes, i + (int64_t{1} << 30));
+        std::fill(lane_count, lane_count + kLanes, 0);
+        for (; i < block_end; i += kLanes) {
+            for (int j = 0; j < kLanes; ++j) {
+                const T v = in[i + j];
+                int32_t ok = counts(v);
+                if constexpr (kMasked) ok &= mask[i + j];
+                lane_count[j] += ok;
+                const T low = ok ? v : kHigh, high = ok ? v : kLow;
+                lo[j] = low < lo[j] ? low : lo[j];
+                hi[j] = high > hi[j] ? high : hi[j];
+            }
+        }
+        for (int j = 0; j < kLanes; ++j) count += lane_count[j];
+    }
+    T low = kHigh, high = kLow;
+    for (int j = 0; j < kLanes; ++j) {
+        low = lo[j] < low ? lo[j] : low;
+        high = hi[j] > high ? hi[j] : high;
+    }
+    for (; i < n; ++i) {
+        const T v = in[i];
+        const bool ok = counts(v) && (!kMasked || mask[i]);
+        count += ok;
+        low = (ok && v < low) ? v : low;
+        high = (ok && v > high) ? v : high;
+    }
+    return Stats{count, static_cast<double>(low), static_cast<double>(high)};
+}
+
 template <class T>
 Stats image_stats(const T* in, const bool* mask, int64_t n, int threads) {
     const int workers = plan_workers(n, threads, kPixelGrain);
     std::vector<Stats> part(workers);
-    std::vector<char> any(workers, 0);
     parallel_for(n, threads, kPixelGrain, [&](int w, int64_t b, int64_t e) {
-        int64_t count = 0;
-        T lo = std::numeric_limits<T>::max(), hi = std::numeric_limits<T>::lowest();
-        const T* __restrict src = in;
-        // Branch-free selects so that the compiler can vectorize the scan.
-        for (int64_t i = b; i < e; ++i) {
-            const T v = src[i];
-            const bool ok = counted(v, mask, i);
-            count += ok;
-            lo = (ok && v < lo) ? v : lo;
-            hi = (ok && v > hi) ? v : hi;
-        }
-        part[w] = Stats{count, static_cast<double>(lo), static_cast<double>(hi)};
+        const uint8_t* bytes = reinterpret_cast<const uint8_t*>(mask);
+        dispatch([&]() HISTEQ_INLINE {
+            part[w] = bytes ? scan_stats<T, true>(in + b, bytes + b, e - b) : scan_stats<T, false>(in + b, bytes, e - b);
+        });
     });
     Stats total{0, 0, 0};
     for (const Stats& s : part) {
@@ -75,20 +116,29 @@ Stats image_stats(const T* in, const bool* mask, int64_t n, int threads) {
 }
 
 // The bin range an image uses.  An empty or constant data range is widened as
-// NumPy's histogram does, so that histograms always have positive-width bins.
+// NumPy's histogram does (and, where +-0.5 vanishes in rounding, to the
+// neighbouring doubles), so that bins always have positive width.
 template <class T>
 std::pair<double, double> bin_range(const Spec& spec, const Stats& stats) {
     if (!spec.data_range) return {spec.lo, spec.hi};
     if (stats.count == 0) return {0.0, is_float_v<T> ? 1.0 : 0.0};
+    double lo = stats.vmin, hi = stats.vmax;
     if constexpr (is_float_v<T>) {
-        if (stats.vmin == stats.vmax) return {stats.vmin - 0.5, stats.vmax + 0.5};
+        if (lo == hi) {
+            lo -= 0.5;
+            hi += 0.5;
+        }
+        if (lo == hi) {
+            lo = std::nextafter(lo, -std::numeric_limits<double>::infinity());
+            hi = std::nextafter(hi, std::numeric_limits<double>::infinity());
+        }
         // As NumPy's histogram, refuse rather than bin with infinite edges.
-        if (!std::isfinite(stats.vmax - stats.vmin))
+        if (!std::isfinite(hi - lo))
             throw std::invalid_argument("the image's values span [" + std::to_string(stats.vmin) + ", " +
                                         std::to_string(stats.vmax) +
                                         "], too wide for finite bins (hi - lo overflows); scale the image down");
     }
-    return {stats.vmin, stats.vmax};
+    return {lo, hi};
 }
 
 // Counts 8-bit pixels into four interleaved 32-bit sub-histograms, reading
@@ -122,33 +172,94 @@ void count_bytes(const T* in, int64_t n, int64_t* hist) {
     }
 }
 
+// First guesses of the bins of in[0:m), for FloatBins::fine: floor(position),
+// or -1 where the position is within kGuard of an integer (the edges decide
+// those), or nbins for pixels not counted.  No branches and no table lookups,
+// so the loop vectorizes; selects are arithmetic where GCC would branch.
+template <class T, bool kMasked>
+HISTEQ_INLINE inline void guess_float_bins(const T* __restrict in, const uint8_t* __restrict mask, int64_t m,
+                                           const FloatBins& bins, int32_t* __restrict index) {
+    const double lo = bins.lo, hi = bins.hi, scale = bins.scale, guard = FloatBins::kGuard;
+    const int32_t nbins = static_cast<int32_t>(bins.nbins);
+    for (int64_t i = 0; i < m; ++i) {
+        const double v = static_cast<double>(in[i]);
+        int32_t skip = !(std::fabs(v) <= std::numeric_limits<double>::max());  // NaN, inf
+        if constexpr (kMasked) skip |= mask[i] == 0;
+        const double clipped = hi < v ? hi : v;
+        const double x = lo < clipped ? clipped : lo;  // NaN -> lo, a valid position
+        const double t = (x - lo) * scale;
+        const int32_t k = static_cast<int32_t>(t);
+        const double frac = t - static_cast<double>(k);
+        const int32_t near_edge = (frac < guard) | (frac > 1 - guard);
+        const int32_t guess = k - near_edge * (k + 1);
+        index[i] = guess + skip * (nbins - guess);
+    }
+}
+
+// h (nbins + 1 entries, the last for pixels not counted) += the float bins of in[b:e).
+template <class T>
+void count_floats(const T* in, const bool* mask, int64_t b, int64_t e, const FloatBins& bins, int64_t* h) {
+    constexpr int64_t kBlock = 512;
+    int32_t index[kBlock];
+    const int32_t spare = static_cast<int32_t>(bins.nbins);
+    for (int64_t start = b; start < e; start += kBlock) {
+        const int64_t m = std::min(kBlock, e - start);
+        const T* src = in + start;
+        const bool* sel = mask ? mask + start : nullptr;
+        if (bins.fine) {
+            const uint8_t* bytes = reinterpret_cast<const uint8_t*>(sel);
+            dispatch([&]() HISTEQ_INLINE {
+                if (bytes) {
+                    guess_float_bins<T, true>(src, bytes, m, bins, index);
+                } else {
+                    guess_float_bins<T, false>(src, bytes, m, bins, index);
+                }
+            });
+        } else {
+            for (int64_t i = 0; i < m; ++i) index[i] = counted(src[i], sel, i) ? -1 : spare;
+        }
+        for (int64_t i = 0; i < m; ++i) {
+            int32_t k = index[i];
+            if (k < 0) k = static_cast<int32_t>(bins(bins.clip(static_cast<double>(src[i]))));
+            ++h[k];
+        }
+    }
+}
+
+// h += counts of the counted pixels of in[b:e), binned by `bin`.
+template <class T, class Bin>
+void count_range(const T* in, const bool* mask, int64_t b, int64_t e, const Bin& bin, int64_t* h) {
+    if constexpr (is_float_v<T>) {
+        count_floats(in, mask, b, e, bin, h);
+    } else {
+        if constexpr (sizeof(T) == 1 && std::is_same<Bin, DirectBins>::value) {
+            if (!mask) {
+                count_bytes(in + b, e - b, h);
+                return;
+            }
+        }
+        const T* __restrict src = in;
+        for (int64_t i = b; i < e; ++i) {
+            if (mask && !mask[i]) continue;
+            ++h[bin(static_cast<int64_t>(src[i]))];
+        }
+    }
+}
+
 // hist (nbins) += counts of the counted pixels of in[0:n), binned by `bin`.
 template <class T, class Bin>
 void accumulate(const T* in, const bool* mask, int64_t n, const Bin& bin, int64_t nbins, int threads,
                 int64_t* hist) {
     const int workers = plan_workers(n, threads, kPixelGrain);
-    std::vector<int64_t> part(static_cast<size_t>(workers) * nbins, 0);
+    // Float counting needs a spare bin; one integer worker counts in place.
+    const int64_t stride = is_float_v<T> ? nbins + 1 : nbins;
+    std::vector<int64_t> part;
+    if (workers > 1 || is_float_v<T>) part.assign(static_cast<size_t>(workers) * stride, 0);
     parallel_for(n, threads, kPixelGrain, [&](int w, int64_t b, int64_t e) {
-        int64_t* __restrict h = part.data() + static_cast<size_t>(w) * nbins;
-        const T* __restrict src = in;
-        if constexpr (sizeof(T) == 1 && std::is_same<Bin, DirectBins>::value) {
-            if (!mask) {
-                count_bytes(src + b, e - b, h);
-                return;
-            }
-        }
-        for (int64_t i = b; i < e; ++i) {
-            const T v = src[i];
-            if (!counted(v, mask, i)) continue;
-            if constexpr (is_float_v<T>) {
-                ++h[bin(bin.clip(static_cast<double>(v)))];
-            } else {
-                ++h[bin(static_cast<int64_t>(v))];
-            }
-        }
+        count_range(in, mask, b, e, bin, part.empty() ? hist : part.data() + static_cast<size_t>(w) * stride);
     });
-    for (int w = 0; w < workers; ++w)
-        for (int64_t k = 0; k < nbins; ++k) hist[k] += part[static_cast<size_t>(w) * nbins + k];
+    for (int w = 0; w < static_cast<int>(part.size() / stride); ++w)
+        for (int64_t k = 0; k < nbins; ++k) hist[k] += part[static_cast<size_t>(w) * stride + k];
 }
 
 // out[i] = table[index(in[i])] over [0, n), in parallel.
@@ -227,12 +338,13 @@ void apply_rescale(const T* in, T* out, int64_t n, const Spec& spec, int threads
 
 // Integer images: out = out_lo + round((out_hi - out_lo) (c(v) - c_min) / (N - c_min)),
 // c the inclusive cumulative histogram, c_min its value at the lowest occupied bin.
+// hist and lut are scratch buffers of nbins entries, reused across a batch.
 template <class T, class Bin>
 void equalize_int_image(const T* in, const bool* mask, T* out, int64_t n, const Spec& spec, const Bin& bin,
-                        int threads) {
+                        int threads, int64_t* hist, T* lut) {
     const int64_t nbins = spec.nbins;
-    std::vector<int64_t> hist(nbins, 0);
-    accumulate(in, mask, n, bin, nbins, threads, hist.data());
+    std::fill(hist, hist + nbins, int64_t{0});
+    accumulate(in, mask, n, bin, nbins, threads, hist);
     int64_t first = 0;
     while (first < nbins && hist[first] == 0) ++first;
     int64_t total = 0;
@@ -244,14 +356,14 @@ void equalize_int_image(const T* in, const bool* mask, T* out, int64_t n, const 
     }
     const int64_t olo = static_cast<int64_t>(spec.out_lo);
     const uint64_t span = static_cast<uint64_t>(static_cast<int64_t>(spec.out_hi) - olo);
-    std::vector<T> lut(nbins, static_cast<T>(olo));
+    std::fill(lut, lut + first, static_cast<T>(olo));
     const RoundedRatio ratio(span, static_cast<uint64_t>(total - c_min));
     int64_t cum = 0;
     for (int64_t k = first; k < nbins; ++k) {
         cum += hist[k];
         lut[k] = static_cast<T>(olo + ratio(static_cast<uint64_t>(cum - c_min)));
     }
-    apply_table(in, lut.data(), out, n, bin, threads);
+    apply_table(in, lut, out, n, bin, threads);
 }
 
 // Calls fn with the cheapest exact binner for integer bins over [lo, hi].
@@ -266,7 +378,8 @@ void with_int_bins(int64_t lo, int64_t hi, int64_t nbins, Fn&& fn) {
 }
 
 template <class T>
-void equalize_int(const T* in, const bool* mask, T* out, int64_t n, const Spec& spec, int threads) {
+void equalize_int(const T* in, const bool* mask, T* out, int64_t n, const Spec& spec, int threads, int64_t* hist,
+                  T* lut) {
     Spec s = spec;
     if (s.data_range) {
         const Stats st = image_stats(in, mask, n, threads);
@@ -278,7 +391,33 @@ void equalize_int(const T* in, const bool* mask, T* out, int64_t n, const Spec& 
         s.hi = st.vmax;
     }
     with_int_bins<T>(static_cast<int64_t>(s.lo), static_cast<int64_t>(s.hi), s.nbins,
-                     [&](const auto& bins) { equalize_int_image(in, mask, out, n, s, bins, threads); });
+                     [&](const auto& bins) { equalize_int_image(in, mask, out, n, s, bins, threads, hist, lut); });
+}
+
+// The piecewise-linear mapping of a float image, applied to in[0:m): with t
+// the position of x in bins and k = min(floor(t), nbins), y = level[k] +
+// (t - k) slope[k], where slope[nbins] = 0 so that x = hi (t >= nbins) maps to
+// level[nbins] exactly.  The mapping is continuous, so taking k from t rather
+// than from the edges moves y by rounding only.  NaN stays NaN.  No branches,
+// so the loop vectorizes.
+template <class T>
+HISTEQ_INLINE inline void map_floats(const T* __restrict in, T* __restrict out, int64_t m, const FloatBins& bins,
+                                     const double* __restrict level, const double* __restrict slope) {
+    const double lo = bins.lo, hi = bins.hi, range = hi - lo, scale = bins.scale;
+    const double count = static_cast<double>(bins.nbins);
+    const int32_t nbins = static_cast<int32_t>(bins.nbins);
+    const bool divide = bins.divide;
+    for (int64_t i = 0; i < m; ++i) {
+        const double v = static_cast<double>(in[i]);
+        const double above_lo = v < lo ? lo : v;  // NaN stays NaN
+        const double clipped = hi < above_lo ? hi : above_lo;
+        const double nan_or_zero = clipped - clipped;  // added last, it turns a NaN's result into NaN
+        const double x = lo < clipped ? clipped : lo;  // NaN -> lo, a valid position
+        const double t = divide ? (x - lo) / range * count : (x - lo) * scale;
+        int32_t k = static_cast<int32_t>(t);
+        k = k < nbins ? k : nbins;
+        out[i] = static_cast<T>(level[k] + (t - static_cast<double>(k)) * slope[k] + nan_or_zero);
+    }
 }
 
 // Floating-point images: out = out_lo + (out_hi - out_lo) F(x) / N, F the
@@ -293,12 +432,11 @@ void equalize_float(const T* in, const bool* mask, T* out, int64_t n, const Spec
     }
     const auto range = bin_range<T>(spec, st);
     const FloatBins bins(range.first, range.second, spec.nbins);
-    std::vector<int64_t> hist(spec.nbins, 0);
-    accumulate(in, mask, n, bins, spec.nbins, threads, hist.data());
-    // The mapping is piecewise linear: level[k] at edge k, and linear in the
-    // bin position inside each bin.
     const int64_t nb = spec.nbins;
-    std::vector<double> level(nb + 1);
+    std::vector<int64_t> hist(nb, 0);
+    accumulate(in, mask, n, bins, nb, threads, hist.data());
+    // level[k]: the output at edge k; slope[k]: its rise across bin k.
+    std::vector<double> level(nb + 1), slope(nb + 1, 0.0);
     double below = 0, total = 0;
     for (int64_t k = 0; k < nb; ++k) total += static_cast<double>(hist[k]);
     const double span = spec.out_hi - spec.out_lo;
@@ -306,53 +444,49 @@ void equalize_float(const T* in, const bool* mask, T* out, int64_t n, const Spec
         level[k] = spec.out_lo + span * (below / total);
         if (k < nb) below += static_cast<double>(hist[k]);
     }
+    for (int64_t k = 0; k < nb; ++k) slope[k] = level[k + 1] - level[k];
     parallel_for(n, threads, kPixelGrain, [&](int, int64_t b, int64_t e) {
-        const T* __restrict src = in;
-        T* __restrict dst = out;
-        const double* __restrict lv = level.data();
-        for (int64_t i = b; i < e; ++i) {
-            const T v = src[i];
-            if (std::isnan(v)) {
-                dst[i] = v;
-                continue;
-            }
-            const double x = bins.clip(static_cast<double>(v));
-            const double t = bins.position(x);
-            const int64_t k = bins.bin(x, t);
-            double frac = t - static_cast<double>(k);
-            frac = frac < 0 ? 0 : (frac > 1 ? 1 : frac);
-            const double y = x >= bins.edges[k + 1] ? lv[k + 1] : lv[k] + frac * (lv[k + 1] - lv[k]);
-            dst[i] = static_cast<T>(y);
-        }
+        dispatch([&]() HISTEQ_INLINE { map_floats(in + b, out + b, e - b, bins, level.data(), slope.data()); });
     });
 }
 
 // Parallelizes across images when there are enough to keep every worker busy,
 // otherwise across the pixels of each image; either way each image's result is
-// the same as processing it alone.
+// the same as processing it alone.  fn(image, threads for it, worker); workers
+// are numbered below image_workers(batch, threads).
+inline int image_workers(int64_t batch, int threads) {
+    return threads > 1 && batch >= threads ? plan_workers(batch, threads, 1) : 1;
+}
+
 template <class Fn>
 void for_each_image(int64_t batch, int threads, Fn&& fn) {
-    if (threads > 1 && batch >= threads) {
-        parallel_for(batch, threads, 1, [&](int, int64_t b, int64_t e) {
-            for (int64_t i = b; i < e; ++i) fn(i, 1);
+    if (image_workers(batch, threads) > 1) {
+        parallel_for(batch, threads, 1, [&](int w, int64_t b, int64_t e) {
+            for (int64_t i = b; i < e; ++i) fn(i, 1, w);
         });
     } else {
-        for (int64_t i = 0; i < batch; ++i) fn(i, threads);
+        for (int64_t i = 0; i < batch; ++i) fn(i, threads, 0);
     }
 }
 
 template <class T>
 void equalize_batch(const T* in, const bool* mask, T* out, int64_t batch, int64_t pixels, const Spec& spec,
                     int threads) {
-    for_each_image(batch, threads, [&](int64_t b, int inner) {
-        const int64_t off = b * pixels;
-        const bool* m = mask ? mask + off : nullptr;
-        if constexpr (is_float_v<T>) {
-            equalize_float(in + off, m, out + off, pixels, spec, inner);
-        } else {
-            equalize_int(in + off, m, out + off, pixels, spec, inner);
-        }
-    });
+    if constexpr (is_float_v<T>) {
+        for_each_image(batch, threads, [&](int64_t b, int inner, int) {
+            const int64_t off = b * pixels;
+            equalize_float(in + off, mask ? mask + off : nullptr, out + off, pixels, spec, inner);
+        });
+    } else {
+        const size_t workers = static_cast<size_t>(image_workers(batch, threads)), nbins = spec.nbins;
+        std::vector<int64_t> hists(workers * nbins);
+        std::vector<T> luts(workers * nbins);
+        for_each_image(batch, threads, [&](int64_t b, int inner, int w) {
+            const int64_t off = b * pixels;
+            equalize_int(in + off, mask ? mask + off : nullptr, out + off, pixels, spec, inner,
+                         hists.data() + w * nbins, luts.data() + w * nbins);
+        });
+    }
 }
 
 // counts: (batch, nbins); ranges: (batch, 3) = bin range lo, hi and the number
@@ -361,7 +495,7 @@ template <class T>
 void histogram_batch(const T* in, const bool* mask, int64_t batch, int64_t pixels, const Spec& spec, int threads,
                      int64_t* counts, double* ranges) {
     std::fill(counts, counts + batch * spec.nbins, int64_t{0});
-    for_each_image(batch, threads, [&](int64_t b, int inner) {
+    for_each_image(batch, threads, [&](int64_t b, int inner, int) {
         const int64_t off = b * pixels;
         const bool* m = mask ? mask + off : nullptr;
         Stats st;
@@ -386,7 +520,7 @@ void histogram_batch(const T* in, const bool* mask, int64_t batch, int64_t pixel
 template <class T, class U>
 void apply_lut_batch(const T* in, const U* lut, U* out, int64_t batch, int64_t pixels, int64_t lut_size, int64_t lo,
                      int threads) {
-    for_each_image(batch, threads, [&](int64_t b, int inner) {
+    for_each_image(batch, threads, [&](int64_t b, int inner, int) {
         apply_table(in + b * pixels, lut + b * lut_size, out + b * pixels, pixels, DirectBins{lo}, inner);
     });
 }
