@@ -2,6 +2,9 @@
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import histeq
 from histeq import _reference as ref
@@ -121,3 +124,18 @@ def test_grey_rgb_stays_grey():
         out = histeq.equalize(rgb, channel_axis=-1, color=mode)
         assert (out[..., 0] == out[..., 1]).all() and (out[..., 1] == out[..., 2]).all()
         np.testing.assert_array_equal(out[..., 0], histeq.equalize(grey))
+
+
+@given(
+    image=st.integers(0, 2).flatmap(lambda d: hnp.arrays(
+        [np.uint8, np.uint16][d % 2], st.tuples(st.integers(1, 9), st.integers(1, 9), st.sampled_from([3, 4])),
+        elements=st.integers(0, 255) if d == 0 else st.integers(0, 65535) if d == 1 else st.integers(40, 43))),
+    nbins=st.none() | st.integers(2, 300),
+    data=st.data(),
+)
+def test_integer_colour_modes_equal_the_reference(image, nbins, data):
+    """Including the fused luma kernel, with its bins, masks and constant images."""
+    mask = data.draw(st.none() | hnp.arrays(np.bool_, image.shape[:2]))
+    for mode in ("luma", "value"):
+        out = histeq.equalize(image, channel_axis=-1, color=mode, nbins=nbins, mask=mask)
+        np.testing.assert_array_equal(out, ref.equalize_color(image, mode, nbins=nbins, mask=mask))

@@ -104,6 +104,8 @@ def test_the_binding_refuses_implicit_conversion():
         core.equalize(np.zeros((1, 5), np.uint8), None, out, **kwargs)
     with pytest.raises(ValueError, match="threads"):
         core.equalize(np.zeros((1, 4), np.uint8), None, out, **{**kwargs, "threads": 0})
+    with pytest.raises(ValueError, match="output range"):  # once a division by zero (SIGFPE)
+        core.equalize(np.arange(4, dtype=np.uint8).reshape(1, 4), None, out, **{**kwargs, "out_lo": 1, "out_hi": 0})
     with pytest.raises(ValueError, match="entry for every level"):
         core.apply_lut(np.zeros((1, 4), np.uint8), np.zeros((1, 10), np.uint8), out, lo=0, threads=1)
 

@@ -48,7 +48,8 @@ histeq::Spec make_spec(int64_t nbins, bool data_range, double lo, double hi, dou
         throw std::invalid_argument("the bin range must be finite with lo <= hi");
     if (!(finite_pair(nominal_lo, nominal_hi) && nominal_hi > nominal_lo))
         throw std::invalid_argument("the nominal range must be finite with lo < hi");
-    if (!finite_pair(out_lo, out_hi)) throw std::invalid_argument("the output range must be finite");
+    if (!(finite_pair(out_lo, out_hi) && out_lo <= out_hi))
+        throw std::invalid_argument("the output range must be finite with lo <= hi");
     if constexpr (histeq::is_float_v<T>) {
         if (!data_range && !(lo < hi)) throw std::invalid_argument("float bins need lo < hi");
     } else {
@@ -179,6 +180,23 @@ void lightness_apply(In<T> rgb, In<float, 1> l_new, Out<T> out, double scale, do
 }
 
 template <class T>
+void equalize_luma(In<T, 3> rgb, Mask mask, Out<T, 3> out, int64_t nbins, bool data_range, double lo, double hi,
+                   double nominal_lo, double nominal_hi, double out_lo, double out_hi, int threads) {
+    require_same_shape(rgb, out, "out");
+    if (rgb.shape(2) < 3 || rgb.shape(2) > 4)
+        throw std::invalid_argument("colour modes need 3 (RGB) or 4 (RGBA) channels");
+    if (mask && (mask->shape(0) != rgb.shape(0) || mask->shape(1) != rgb.shape(1)))
+        throw std::invalid_argument("mask must have shape (batch, pixels)");
+    require_threads(threads);
+    const histeq::Spec spec = make_spec<T>(nbins, data_range, lo, hi, nominal_lo, nominal_hi, out_lo, out_hi);
+    if (data_range) throw std::invalid_argument("luma equalization bins over a fixed range");
+    const bool* m = mask ? mask->data() : nullptr;
+    nb::gil_scoped_release release;
+    histeq::equalize_luma_batch(rgb.data(), m, out.data(), rgb.shape(0), rgb.shape(1), static_cast<int>(rgb.shape(2)),
+                                spec, threads);
+}
+
+template <class T>
 void def_grey(nb::module_& m) {
     m.def("equalize", &equalize<T>, "image"_a.noconvert(), "mask"_a.noconvert().none(), "out"_a.noconvert(),
           "nbins"_a, "data_range"_a, "lo"_a, "hi"_a, "nominal_lo"_a, "nominal_hi"_a, "out_lo"_a, "out_hi"_a,
@@ -192,6 +210,11 @@ void def_color(nb::module_& m) {
     m.def("luma", &luma<T>, "rgb"_a.noconvert(), "y"_a.noconvert(), "threads"_a);
     m.def("luma_apply", &luma_apply<T>, "rgb"_a.noconvert(), "y"_a.noconvert(), "y_new"_a.noconvert(),
           "out"_a.noconvert(), "lo"_a, "hi"_a, "threads"_a);
+    if constexpr (!histeq::is_float_v<T>) {
+        m.def("equalize_luma", &equalize_luma<T>, "rgb"_a.noconvert(), "mask"_a.noconvert().none(),
+              "out"_a.noconvert(), "nbins"_a, "data_range"_a, "lo"_a, "hi"_a, "nominal_lo"_a, "nominal_hi"_a,
+              "out_lo"_a, "out_hi"_a, "threads"_a);
+    }
     m.def("value", &value<T>, "rgb"_a.noconvert(), "v"_a.noconvert(), "threads"_a);
     m.def("value_apply", &value_apply<T>, "rgb"_a.noconvert(), "v"_a.noconvert(), "v_new"_a.noconvert(),
           "out"_a.noconvert(), "lo"_a, "hi"_a, "threads"_a);

@@ -6,7 +6,7 @@ import numpy as np
 
 from . import _validate
 from ._kernels import FLOAT_NBINS, DtypeInfo, core, dtype_info
-from ._layout import grey_axes
+from ._layout import BatchLayout, grey_axes
 from ._spec import Spec, make_spec
 
 _LIGHTNESS = dtype_info(np.float32)
@@ -38,9 +38,11 @@ def equalize(arr: np.ndarray, info: DtypeInfo, channel: int, spatial: tuple[int,
     if mode == "lightness" and in_range is not None:
         raise ValueError("in_range applies to luma, value and per-channel equalization, not color='lightness'")
     rgb = np.moveaxis(arr, channel, -1)
-    flat = np.ascontiguousarray(rgb, dtype=info.compute).reshape(-1, rgb.shape[-1])
     grey_shape = rgb.shape[:-1]
     axes = grey_axes(spatial, channel)
+    if mode == "luma" and not info.is_float:
+        return np.moveaxis(_equalize_luma(rgb, info, axes, mask, nbins, in_range, threads), -1, channel)
+    flat = np.ascontiguousarray(rgb, dtype=info.compute).reshape(-1, rgb.shape[-1])
     lo, hi = info.lo, info.hi
     out = np.empty_like(flat)
     if mode == "lightness":
@@ -58,3 +60,14 @@ def equalize(arr: np.ndarray, info: DtypeInfo, channel: int, spatial: tuple[int,
         new = equalize_grey(intensity.reshape(grey_shape), intensity_info, axes, mask, spec, threads)
         apply(flat, intensity, np.ascontiguousarray(new).ravel(), out, lo=lo, hi=hi, threads=threads)
     return np.moveaxis(out.reshape(rgb.shape), -1, channel).astype(info.dtype, copy=False)
+
+
+def _equalize_luma(rgb, info, axes, mask, nbins, in_range, threads):
+    """Integer luma in one fused kernel: no intermediate luma image."""
+    layout = BatchLayout(rgb.shape[:-1], axes)
+    flat = layout.flatten(rgb, info.compute, channels=True)
+    flat_mask = None if mask is None else layout.flatten(mask)
+    out = np.empty_like(flat)
+    spec = make_spec(info, nbins, in_range, None)
+    core.equalize_luma(flat, flat_mask, out, threads=threads, **spec.equalize_kwargs())
+    return layout.restore(out, channels=True)

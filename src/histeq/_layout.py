@@ -23,12 +23,16 @@ class BatchLayout:
         self.batch = math.prod(self.batch_shape)
         self.pixels = math.prod(self.spatial_shape)
 
-    def flatten(self, array: np.ndarray, dtype: np.dtype | None = None) -> np.ndarray:
-        moved = np.transpose(array, self.perm)
-        return np.ascontiguousarray(moved, dtype=dtype).reshape(self.batch, self.pixels)
+    def flatten(self, array: np.ndarray, dtype: np.dtype | None = None, channels: bool = False) -> np.ndarray:
+        """(B, P), or (B, P, C) with ``channels``: ``array`` then has a trailing channel axis, kept last."""
+        extra = (len(self.perm),) if channels else ()
+        moved = np.transpose(array, self.perm + extra)
+        return np.ascontiguousarray(moved, dtype=dtype).reshape((self.batch, self.pixels) + moved.shape[len(self.perm):])
 
-    def restore(self, flat: np.ndarray) -> np.ndarray:
-        return np.transpose(flat.reshape(self.batch_shape + self.spatial_shape), self.inverse)
+    def restore(self, flat: np.ndarray, channels: bool = False) -> np.ndarray:
+        extra = (len(self.perm),) if channels else ()
+        shape = self.batch_shape + self.spatial_shape + flat.shape[2:]
+        return np.transpose(flat.reshape(shape), self.inverse + extra)
 
 
 def grey_axes(axes: tuple[int, ...], channel: int) -> tuple[int, ...]:

@@ -9,10 +9,14 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "binning.hpp"
+#include "equalize.hpp"
 #include "parallel.hpp"
+#include "simd.hpp"
 
 namespace histeq {
 
@@ -31,44 +35,138 @@ void copy_extra_channels(const T* px, T* out, int channels) {
     for (int c = 3; c < channels; ++c) out[c] = px[c];
 }
 
-// BT.601 luma Y' = 0.299 R + 0.587 G + 0.114 B.  Integer images use the same
-// 14-bit fixed-point weights and rounding as OpenCV's RGB -> YCrCb conversion.
-template <class T>
-void luma(const T* rgb, T* y, int64_t n, int channels, int threads) {
-    parallel_for(n, threads, 1 << 15, [&](int, int64_t b, int64_t e) {
-        for (int64_t i = b; i < e; ++i) {
-            const T* p = rgb + i * channels;
-            if constexpr (is_float_v<T>) {
-                y[i] = static_cast<T>(0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2]);
-            } else {
-                const int64_t v = int64_t{4899} * p[0] + int64_t{9617} * p[1] + int64_t{1868} * p[2];
-                y[i] = static_cast<T>((v + (1 << 13)) >> 14);
-            }
+// Calls fn with the channel count (3 or 4) as a compile-time constant, so
+// that per-pixel loops over interleaved channels vectorize.
+template <class Fn>
+void with_channels(int channels, Fn&& fn) {
+    if (channels == 4) {
+        fn(std::integral_constant<int, 4>{});
+    } else {
+        fn(std::integral_constant<int, 3>{});
+    }
+}
+
+// BT.601 luma Y' = 0.299 R + 0.587 G + 0.114 B of m pixels of C channels.
+// Integer images use the same 14-bit fixed-point weights and rounding as
+// OpenCV's RGB -> YCrCb conversion (in 32 bits: 16384 * 65535 < 2^31).
+template <class T, int C>
+HISTEQ_INLINE inline void luma_block(const T* __restrict rgb, T* __restrict y, int64_t m) {
+    for (int64_t i = 0; i < m; ++i) {
+        const T* p = rgb + i * C;
+        if constexpr (is_float_v<T>) {
+            y[i] = static_cast<T>(0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2]);
+        } else {
+            const int32_t v = 4899 * int32_t{p[0]} + 9617 * int32_t{p[1]} + 1868 * int32_t{p[2]};
+            y[i] = static_cast<T>((v + (1 << 13)) >> 14);
         }
-    });
+    }
 }
 
 // Adds the change in luma to every channel: Cb and Cr (differences from Y')
 // are unchanged, so this equals converting to Y'CbCr, replacing Y' and
-// converting back, without rounding the chroma in between.
+// converting back, without rounding the chroma in between.  NaN stays NaN.
+template <class T, int C>
+HISTEQ_INLINE inline void luma_apply_block(const T* __restrict rgb, const T* __restrict y,
+                                           const T* __restrict y_new, T* __restrict out, int64_t m, double lo,
+                                           double hi) {
+    for (int64_t i = 0; i < m; ++i) {
+        const T* p = rgb + i * C;
+        T* q = out + i * C;
+        if constexpr (is_float_v<T>) {
+            const double delta = static_cast<double>(y_new[i]) - static_cast<double>(y[i]);
+            for (int c = 0; c < 3; ++c) q[c] = clamp_to<T>(p[c] + delta, lo, hi);
+        } else {
+            const int32_t delta = int32_t{y_new[i]} - int32_t{y[i]};
+            const int32_t low = static_cast<int32_t>(lo), high = static_cast<int32_t>(hi);
+            for (int c = 0; c < 3; ++c) {
+                const int32_t v = int32_t{p[c]} + delta;
+                q[c] = static_cast<T>(v < low ? low : (v > high ? high : v));
+            }
+        }
+        if constexpr (C == 4) q[3] = p[3];
+    }
+}
+
+template <class T>
+void luma(const T* rgb, T* y, int64_t n, int channels, int threads) {
+    with_channels(channels, [&](auto kChannels) {
+        constexpr int C = decltype(kChannels)::value;
+        parallel_for(n, threads, kPixelGrain, [&](int, int64_t b, int64_t e) {
+            dispatch([&]() HISTEQ_INLINE { luma_block<T, C>(rgb + b * C, y + b, e - b); });
+        });
+    });
+}
+
 template <class T>
 void luma_apply(const T* rgb, const T* y, const T* y_new, T* out, int64_t n, int channels, double lo, double hi,
                 int threads) {
-    parallel_for(n, threads, 1 << 15, [&](int, int64_t b, int64_t e) {
-        for (int64_t i = b; i < e; ++i) {
-            const T* p = rgb + i * channels;
-            T* q = out + i * channels;
-            if constexpr (is_float_v<T>) {
-                if (std::isnan(y_new[i])) {
-                    for (int c = 0; c < 3; ++c) q[c] = y_new[i];
-                    copy_extra_channels(p, q, channels);
-                    continue;
-                }
-            }
-            const double delta = static_cast<double>(y_new[i]) - static_cast<double>(y[i]);
-            for (int c = 0; c < 3; ++c) q[c] = clamp_to<T>(p[c] + delta, lo, hi);
-            copy_extra_channels(p, q, channels);
-        }
+    with_channels(channels, [&](auto kChannels) {
+        constexpr int C = decltype(kChannels)::value;
+        parallel_for(n, threads, kPixelGrain, [&](int, int64_t b, int64_t e) {
+            dispatch([&]() HISTEQ_INLINE {
+                luma_apply_block<T, C>(rgb + b * C, y + b, y_new + b, out + b * C, e - b, lo, hi);
+            });
+        });
+    });
+}
+
+// Global equalization of the luma of a batch of integer RGB(A) images, (batch,
+// pixels, C): the same result as computing luma, equalizing it as a grey
+// image and applying the change, in two passes over the pixels and no
+// intermediate image, since luma is recomputed block by block.
+template <class T>
+void equalize_luma_batch(const T* rgb, const bool* mask, T* out, int64_t batch, int64_t pixels, int channels,
+                         const Spec& spec, int threads) {
+    static_assert(!is_float_v<T>, "float images equalize luma as a grey image");
+    constexpr double lo = std::numeric_limits<T>::min(), hi = std::numeric_limits<T>::max();
+    constexpr int64_t kBlock = 2048;
+    const size_t workers = static_cast<size_t>(image_workers(batch, threads)), nbins = spec.nbins;
+    std::vector<int64_t> hists(workers * nbins);
+    std::vector<T> luts(workers * nbins);
+    with_channels(channels, [&](auto kChannels) {
+        constexpr int C = decltype(kChannels)::value;
+        for_each_image(batch, threads, [&](int64_t image, int inner, int w) {
+            const T* src = rgb + image * pixels * C;
+            T* dst = out + image * pixels * C;
+            const bool* sel = mask ? mask + image * pixels : nullptr;
+            int64_t* hist = hists.data() + w * nbins;
+            T* lut = luts.data() + w * nbins;
+            with_int_bins<T>(static_cast<int64_t>(spec.lo), static_cast<int64_t>(spec.hi), spec.nbins,
+                             [&](const auto& bins) {
+                // Pass 1: the luma histogram.
+                const int parts = plan_workers(pixels, inner, kPixelGrain);
+                std::vector<int64_t> part(parts > 1 ? parts * nbins : 0, 0);
+                std::fill(hist, hist + nbins, int64_t{0});
+                parallel_for(pixels, inner, kPixelGrain, [&](int p, int64_t b, int64_t e) {
+                    int64_t* h = part.empty() ? hist : part.data() + p * nbins;
+                    T y[kBlock];
+                    for (int64_t start = b; start < e; start += kBlock) {
+                        const int64_t m = std::min(kBlock, e - start);
+                        dispatch([&]() HISTEQ_INLINE { luma_block<T, C>(src + start * C, y, m); });
+                        count_range(y, sel ? sel + start : nullptr, 0, m, bins, h);
+                    }
+                });
+                for (int p = 0; p < (part.empty() ? 0 : parts); ++p)
+                    for (size_t k = 0; k < nbins; ++k) hist[k] += part[p * nbins + k];
+                // Pass 2: new luma through the table, applied to the pixels.
+                const bool equalized = equalizing_lut(hist, spec, lut);
+                parallel_for(pixels, inner, kPixelGrain, [&](int, int64_t b, int64_t e) {
+                    T y[kBlock], y_new[kBlock];
+                    for (int64_t start = b; start < e; start += kBlock) {
+                        const int64_t m = std::min(kBlock, e - start);
+                        dispatch([&]() HISTEQ_INLINE { luma_block<T, C>(src + start * C, y, m); });
+                        if (equalized) {
+                            for (int64_t i = 0; i < m; ++i) y_new[i] = lut[bins(static_cast<int64_t>(y[i]))];
+                        } else {
+                            for (int64_t i = 0; i < m; ++i) y_new[i] = rescale(y[i], spec);
+                        }
+                        dispatch([&]() HISTEQ_INLINE {
+                            luma_apply_block<T, C>(src + start * C, y, y_new, dst + start * C, m, lo, hi);
+                        });
+                    }
+                });
+            });
+        });
     });
 }
 

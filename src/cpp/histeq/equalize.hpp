@@ -336,24 +336,19 @@ void apply_rescale(const T* in, T* out, int64_t n, const Spec& spec, int threads
     });
 }
 
-// Integer images: out = out_lo + round((out_hi - out_lo) (c(v) - c_min) / (N - c_min)),
-// c the inclusive cumulative histogram, c_min its value at the lowest occupied bin.
-// hist and lut are scratch buffers of nbins entries, reused across a batch.
-template <class T, class Bin>
-void equalize_int_image(const T* in, const bool* mask, T* out, int64_t n, const Spec& spec, const Bin& bin,
-                        int threads, int64_t* hist, T* lut) {
+// The equalizing table of integer images: lut[k] = out_lo + round((out_hi -
+// out_lo) (c(k) - c_min) / (N - c_min)), c the inclusive cumulative histogram,
+// c_min its value at the lowest occupied bin.  False when there is nothing to
+// equalize (fewer than two occupied bins); lut is then untouched.
+template <class T>
+bool equalizing_lut(const int64_t* hist, const Spec& spec, T* lut) {
     const int64_t nbins = spec.nbins;
-    std::fill(hist, hist + nbins, int64_t{0});
-    accumulate(in, mask, n, bin, nbins, threads, hist);
     int64_t first = 0;
     while (first < nbins && hist[first] == 0) ++first;
     int64_t total = 0;
     for (int64_t k = first; k < nbins; ++k) total += hist[k];
     const int64_t c_min = first < nbins ? hist[first] : 0;
-    if (total - c_min == 0) {
-        apply_rescale(in, out, n, spec, threads);
-        return;
-    }
+    if (total - c_min == 0) return false;
     const int64_t olo = static_cast<int64_t>(spec.out_lo);
     const uint64_t span = static_cast<uint64_t>(static_cast<int64_t>(spec.out_hi) - olo);
     std::fill(lut, lut + first, static_cast<T>(olo));
@@ -363,7 +358,21 @@ void equalize_int_image(const T* in, const bool* mask, T* out, int64_t n, const 
         cum += hist[k];
         lut[k] = static_cast<T>(olo + ratio(static_cast<uint64_t>(cum - c_min)));
     }
-    apply_table(in, lut, out, n, bin, threads);
+    return true;
+}
+
+// Integer images through their equalizing table.  hist and lut are scratch
+// buffers of nbins entries, reused across a batch.
+template <class T, class Bin>
+void equalize_int_image(const T* in, const bool* mask, T* out, int64_t n, const Spec& spec, const Bin& bin,
+                        int threads, int64_t* hist, T* lut) {
+    std::fill(hist, hist + spec.nbins, int64_t{0});
+    accumulate(in, mask, n, bin, spec.nbins, threads, hist);
+    if (equalizing_lut(hist, spec, lut)) {
+        apply_table(in, lut, out, n, bin, threads);
+    } else {
+        apply_rescale(in, out, n, spec, threads);
+    }
 }
 
 // Calls fn with the cheapest exact binner for integer bins over [lo, hi].
