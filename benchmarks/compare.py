@@ -10,14 +10,21 @@ contenders agree where they should, so a fast wrong answer cannot win.
 
 from __future__ import annotations
 
-import argparse
-import statistics
-import time
-import tracemalloc
+import os
 
-import numpy as np
+# NumPy's and SciPy's OpenBLAS keep worker threads that spin after any BLAS
+# call (the setup's resizing makes some); on a small machine they steal cores
+# from whichever multi-threaded contender runs next.  No timed call uses BLAS.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import histeq
+import argparse  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+import tracemalloc  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+import histeq  # noqa: E402
 
 
 def _camera(size: int) -> np.ndarray:
@@ -35,13 +42,21 @@ def _astronaut(size: int) -> np.ndarray:
 
 
 def _time(funcs: dict, repeat: int) -> dict:
+    """Median seconds per contender.  Rounds rotate the order, so that each
+    contender follows every other equally often (what runs before a call --
+    a peer's spinning thread pool, freed memory, cold caches -- affects it)."""
     times = {name: [] for name in funcs}
+    t0 = time.perf_counter()
     for name, f in funcs.items():  # warm-up
         f()
-    for _ in range(repeat):
-        for name, f in funcs.items():
+    # Fast cases get more rounds (about 2 s in all): the machine is noisy.
+    rounds = max(repeat * len(funcs), min(300, int(2.0 / max(time.perf_counter() - t0, 1e-6))))
+    names = list(funcs)
+    for r in range(rounds):
+        shift = r % len(names)
+        for name in names[shift:] + names[:shift]:
             t0 = time.perf_counter()
-            f()
+            funcs[name]()
             times[name].append(time.perf_counter() - t0)
     return {name: statistics.median(ts) for name, ts in times.items()}
 
@@ -165,7 +180,7 @@ CASES = [case_uint8, case_batch, case_uint16, case_float32, case_rgb_luma, case_
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--repeat", type=int, default=5, help="least rounds per contender order")
     parser.add_argument("--case", action="append", help="run only cases whose function name contains this")
     args = parser.parse_args(argv)
     print(f"histeq {histeq.__version__}, {histeq.get_num_threads()} threads\n")

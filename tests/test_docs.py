@@ -37,3 +37,15 @@ def test_readme_tour_runs():
     for block in blocks:
         exec(compile(block, str(readme), "exec"), namespace)
     assert namespace["out"].shape == namespace["photo"].shape
+
+
+def test_the_core_stub_lists_every_kernel():
+    import ast
+    from importlib.resources import files
+
+    from histeq import _core
+
+    stub = ast.parse((files("histeq") / "_core.pyi").read_text())
+    declared = {node.name for node in stub.body if isinstance(node, ast.FunctionDef)}
+    bound = {name for name in dir(_core) if not name.startswith("_")}
+    assert declared == bound
