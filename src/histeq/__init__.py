@@ -5,8 +5,9 @@ released) under a plain-Python API.  See ``help(histeq.equalize)``.
 """
 
 from ._kernels import get_num_threads, set_num_threads
+from .clahe import clahe
 from .equalize import equalize
 from .histogram import cumulative_distribution, histogram
 
-__all__ = ["equalize", "histogram", "cumulative_distribution", "set_num_threads", "get_num_threads"]
+__all__ = ["equalize", "clahe", "histogram", "cumulative_distribution", "set_num_threads", "get_num_threads"]
 __version__ = "0.1.0"

@@ -33,14 +33,19 @@ def resolve_mode(color: object, channel: int | None, shape: tuple[int, ...], inf
 
 
 def equalize(arr: np.ndarray, info: DtypeInfo, channel: int, spatial: tuple[int, ...], mask: np.ndarray | None,
-             mode: str, nbins: int | None, in_range: tuple[float, float] | None, threads: int, equalize_grey):
-    """Equalize the intensity of every RGB(A) image of ``arr`` with ``equalize_grey``."""
+             mode: str, nbins: int | None, in_range: tuple[float, float] | None, threads: int, equalize_grey,
+             fused: bool = False):
+    """Equalize the intensity of every RGB(A) image of ``arr`` with ``equalize_grey``.
+
+    ``fused``: ``equalize_grey`` is global equalization, which integer luma
+    does in one fused kernel instead.
+    """
     if mode == "lightness" and in_range is not None:
         raise ValueError("in_range applies to luma, value and per-channel equalization, not color='lightness'")
     rgb = np.moveaxis(arr, channel, -1)
     grey_shape = rgb.shape[:-1]
     axes = grey_axes(spatial, channel)
-    if mode == "luma" and not info.is_float:
+    if fused and mode == "luma" and not info.is_float:
         return np.moveaxis(_equalize_luma(rgb, info, axes, mask, nbins, in_range, threads), -1, channel)
     flat = np.ascontiguousarray(rgb, dtype=info.compute).reshape(-1, rgb.shape[-1])
     lo, hi = info.lo, info.hi

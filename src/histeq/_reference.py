@@ -12,7 +12,7 @@ import numpy as np
 
 from ._kernels import FLOAT_NBINS, dtype_info
 
-__all__ = ["histogram", "equalize", "equalize_color"]
+__all__ = ["histogram", "equalize", "equalize_color", "clahe", "clip_histogram"]
 
 
 def _bins(info, nbins, in_range, counted):
@@ -237,3 +237,135 @@ def _equalize_lightness(lightness, nbins, mask):
     if counted.size == 0 or counted.min() == counted.max():
         return lightness
     return equalize(lightness, nbins, mask, out_range=(0.0, 100.0))
+
+
+# --- CLAHE -----------------------------------------------------------------
+
+def clip_histogram(hist, clip_limit):
+    """The clipped histogram: no bin above clip_limit x the mean bin height, the excess spread evenly.
+
+    Returns float64 h' = min(h, T) + (c - T), c the limit, where T <= c solves
+    sum(max(h - T, 0)) = nbins (c - T): the clipped mass lifts every bin by the
+    same amount and no bin ends above c.  Found by Newton's method from T = c,
+    exact on this piecewise-linear convex function.  clip_limit None: h itself.
+    """
+    hist = np.asarray(hist, dtype=np.int64)
+    if clip_limit is None:
+        return hist.astype(np.float64)
+    nbins, total = hist.size, int(hist.sum())
+    c = max(clip_limit * total / nbins, total / nbins)
+    if not (hist > c).any():
+        return hist.astype(np.float64)
+    t = c
+    while True:
+        above = hist > t
+        m, s = int(above.sum()), int(hist[above].sum())
+        if m == nbins:  # c is the mean: the histogram becomes flat
+            return np.full(nbins, total / nbins)
+        t_new = (nbins * c - s) / (nbins - m)
+        if int((hist > t_new).sum()) == m:
+            t = t_new
+            break
+        t = t_new
+    return np.minimum(hist, t) + (c - t)
+
+
+def _tile_members(n, t, k):
+    """Pixels i of tile k along an axis of n pixels and t tiles: 2kn <= (2i+1)t <= 2(k+1)n."""
+    return [i for i in range(n) if 2 * k * n <= (2 * i + 1) * t <= 2 * (k + 1) * n]
+
+
+def _axis_weights(n, t, i):
+    """((tile, weight), (tile, weight)) of pixel i: the tile centres around it, as exact Fractions."""
+    from fractions import Fraction
+
+    u = Fraction((2 * i + 1) * t - n, 2 * n)  # position in units of tiles, 0 at the first tile's centre
+    k0 = int(np.floor(u))
+    if k0 < 0:
+        return (0, Fraction(1)), (0, Fraction(0))
+    if k0 >= t - 1:
+        return (t - 1, Fraction(1)), (t - 1, Fraction(0))
+    return (k0, 1 - (u - k0)), (k0 + 1, u - k0)
+
+
+def clahe(image, tiles=8, clip_limit=2.0, nbins=None, mask=None, in_range=None, out_range=None):
+    """CLAHE of one image whose every axis is spatial; see histeq.clahe."""
+    import itertools
+    from fractions import Fraction
+
+    image = np.asarray(image)
+    info = dtype_info(image.dtype)
+    ndim = image.ndim
+    tiles = (tiles,) * ndim if np.ndim(tiles) == 0 else tuple(tiles)
+    lo, hi, nbins = _bins(info, nbins, in_range, _counted(image, mask))
+    full_mask = np.ones(image.shape, bool) if mask is None else np.broadcast_to(mask, image.shape)
+
+    # One mapping per tile, from the tile's counted pixels, over the image's bins.
+    mappings = {}
+    for tile in itertools.product(*(range(t) for t in tiles)):
+        box = np.ix_(*(_tile_members(n, t, k) for n, t, k in zip(image.shape, tiles, tile)))
+        counts, _ = histogram(image[box], nbins, full_mask[box], (lo, hi))
+        mappings[tile] = _tile_mapping(counts, clip_limit, info, (lo, hi, nbins), in_range, out_range)
+
+    out = np.empty(image.shape, dtype=np.float64 if info.is_float else object)
+    for index in itertools.product(*(range(n) for n in image.shape)):
+        value = image[index]
+        per_axis = [_axis_weights(n, t, i) for n, t, i in zip(image.shape, tiles, index)]
+        if info.is_float:
+            if np.isnan(value):
+                out[index] = np.nan
+                continue
+
+            def nested(axis, tile):  # one axis at a time, the first outermost
+                if axis == ndim:
+                    return mappings[tuple(tile)](value)
+                (k0, w0), (k1, w1) = per_axis[axis]
+                if w1 == 0:
+                    return nested(axis + 1, tile + [k0])
+                return float(w0) * nested(axis + 1, tile + [k0]) + float(w1) * nested(axis + 1, tile + [k1])
+
+            out[index] = nested(0, [])
+        else:  # exact: integer levels, rational weights, halves rounded up
+            total = Fraction(0)
+            for choice in itertools.product((0, 1), repeat=ndim):
+                weight, tile = Fraction(1), []
+                for pair, c in zip(per_axis, choice):
+                    weight *= pair[c][1]
+                    tile.append(pair[c][0])
+                if weight:
+                    total += weight * mappings[tuple(tile)](value)
+            out[index] = int(np.floor(total + Fraction(1, 2)))
+    return out.astype(image.dtype)
+
+
+def _tile_mapping(counts, clip_limit, info, bins, in_range, out_range):
+    """A tile's map from a value to its output: global equalization of the clipped histogram.
+
+    Integer images get integer levels (then interpolated between tiles
+    exactly); floats the piecewise-linear map of equalize.  A tile with fewer
+    than two occupied bins has nothing to equalize and maps by the identity
+    rescale, as equalize does.
+    """
+    lo, hi, nbins = bins
+    olo, ohi = out_range if out_range is not None else (info.lo, info.hi)
+    if (counts > 0).sum() < 2:
+        return lambda v: float(_rescale(np.array([v]), info, in_range, out_range)[0])
+    clipped = clip_histogram(counts, clip_limit)
+    cum = np.cumsum(clipped)
+    if info.is_float:
+        below = np.concatenate([[0.0], cum])
+        level = olo + (ohi - olo) * (below / below[-1])
+        slope = np.append(np.diff(level), 0.0)
+
+        def mapped(v):
+            x = min(max(float(v), lo), hi)
+            t = float(_position(np.float64(x), lo, hi, nbins))
+            k = min(int(np.floor(t)), nbins)
+            return level[k] + (t - k) * slope[k]
+
+        return mapped
+    first = int(np.flatnonzero(clipped)[0])
+    c_min, total, span = float(cum[first]), float(cum[-1]), float(ohi) - float(olo)
+    lut = [int(olo) + int(np.floor(span * (float(c) - c_min) / (total - c_min) + 0.5)) if k >= first else int(olo)
+           for k, c in enumerate(cum)]
+    return lambda v: lut[int(_int_bin(np.array([v]), lo, hi, nbins)[0])]

@@ -132,7 +132,8 @@ def equalize(image, *, nbins=None, mask=None, axes=None, channel_axis=None, colo
             raise ValueError(f"compat={mode!r} equalizes colour images per channel; got color={color_mode!r}")
         if rout is not None:
             raise ValueError(f"out_range applies to grey and per-channel equalization, not color={color_mode!r}")
-        return _color.equalize(arr, info, channel, spatial, m, color_mode, nb, rin, nthreads, equalize_grey)
+        return _color.equalize(arr, info, channel, spatial, m, color_mode, nb, rin, nthreads, equalize_grey,
+                              fused=True)
     if channel is not None and m is not None:
         m = np.broadcast_to(np.expand_dims(m, channel), arr.shape)
     if mode is not None:

@@ -143,33 +143,68 @@ std::pair<double, double> bin_range(const Spec& spec, const Stats& stats) {
 
 // Counts 8-bit pixels into four interleaved 32-bit sub-histograms, reading
 // eight at a time: consecutive equal pixels then hit different counters, which
-// hides the store-to-load latency of incrementing one bin repeatedly.
+// hides the store-to-load latency of incrementing one bin repeatedly.  Many
+// short runs (the rows of a tile) can be added before one flush.
 template <class T>
-void count_bytes(const T* in, int64_t n, int64_t* hist) {
+class ByteCounter {
     static_assert(sizeof(T) == 1, "8-bit only");
-    constexpr unsigned flip = std::is_signed<T>::value ? 0x80u : 0u;  // int8 bins are v + 128
-    const unsigned char* p = reinterpret_cast<const unsigned char*>(in);
+    static constexpr unsigned kFlip = std::is_signed<T>::value ? 0x80u : 0u;  // int8 bins are v + 128
     // Flush before a 32-bit counter could overflow.
-    constexpr int64_t kBlock = int64_t{1} << 30;
-    for (int64_t start = 0; start < n; start += kBlock) {
-        const int64_t end = std::min(n, start + kBlock);
-        uint32_t lane[4][256] = {};
-        int64_t i = start;
-        for (; i + 8 <= end; i += 8) {
+    static constexpr int64_t kFlushEvery = int64_t{1} << 30;
+
+   public:
+    ByteCounter() { clear(); }
+
+    void add(const T* in, int64_t n, int64_t* hist) {
+        const unsigned char* p = reinterpret_cast<const unsigned char*>(in);
+        while (n > 0) {
+            const int64_t m = std::min(n, kFlushEvery - pending_);
+            add_block(p, m);
+            p += m;
+            n -= m;
+            pending_ += m;
+            if (pending_ == kFlushEvery) flush(hist);
+        }
+    }
+
+    // hist += the counts so far; the counter starts again from zero.
+    void flush(int64_t* hist) {
+        for (int k = 0; k < 256; ++k) hist[k] += int64_t{lane_[0][k]} + lane_[1][k] + lane_[2][k] + lane_[3][k];
+        clear();
+    }
+
+   private:
+    void clear() {
+        std::memset(lane_, 0, sizeof(lane_));
+        pending_ = 0;
+    }
+
+    void add_block(const unsigned char* p, int64_t n) {
+        int64_t i = 0;
+        for (; i + 8 <= n; i += 8) {
             uint64_t w;
             std::memcpy(&w, p + i, 8);
-            ++lane[0][(w & 0xff) ^ flip];
-            ++lane[1][((w >> 8) & 0xff) ^ flip];
-            ++lane[2][((w >> 16) & 0xff) ^ flip];
-            ++lane[3][((w >> 24) & 0xff) ^ flip];
-            ++lane[0][((w >> 32) & 0xff) ^ flip];
-            ++lane[1][((w >> 40) & 0xff) ^ flip];
-            ++lane[2][((w >> 48) & 0xff) ^ flip];
-            ++lane[3][(w >> 56) ^ flip];
+            ++lane_[0][(w & 0xff) ^ kFlip];
+            ++lane_[1][((w >> 8) & 0xff) ^ kFlip];
+            ++lane_[2][((w >> 16) & 0xff) ^ kFlip];
+            ++lane_[3][((w >> 24) & 0xff) ^ kFlip];
+            ++lane_[0][((w >> 32) & 0xff) ^ kFlip];
+            ++lane_[1][((w >> 40) & 0xff) ^ kFlip];
+            ++lane_[2][((w >> 48) & 0xff) ^ kFlip];
+            ++lane_[3][(w >> 56) ^ kFlip];
         }
-        for (; i < end; ++i) ++lane[0][p[i] ^ flip];
-        for (int k = 0; k < 256; ++k) hist[k] += int64_t{lane[0][k]} + lane[1][k] + lane[2][k] + lane[3][k];
+        for (; i < n; ++i) ++lane_[0][p[i] ^ kFlip];
     }
+
+    uint32_t lane_[4][256];
+    int64_t pending_;
+};
+
+template <class T>
+void count_bytes(const T* in, int64_t n, int64_t* hist) {
+    ByteCounter<T> counter;
+    counter.add(in, n, hist);
+    counter.flush(hist);
 }
 
 // First guesses of the bins of in[0:m), for FloatBins::fine: floor(position),

@@ -1,0 +1,320 @@
+// Contrast-limited adaptive histogram equalization (CLAHE) of a batch of
+// n-dimensional images, in two phases over index ranges: one mapping per tile
+// (contextual region), then every pixel interpolated between the mappings of
+// the tiles around it, multilinearly over the spatial axes.
+//
+// The tile geometry (which pixels each tile holds, and each pixel's two
+// neighbouring tile centres and weights along every axis) is planned by the
+// caller, so that the same plan serves every image of a batch.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <type_traits>
+#include <vector>
+
+#include "equalize.hpp"
+
+namespace histeq {
+
+// One spatial axis of the plan: n pixels, `tiles` tiles.  Tile k holds the
+// pixels [start[k], stop[k]); pixel i lies between the centres of tiles
+// lower[i] and lower[i] + 1 with weights w0[i] and w1[i] (w1 = 0 at the borders).
+struct AxisPlan {
+    int64_t n, tiles;
+    const int64_t* start;
+    const int64_t* stop;
+    const int32_t* lower;
+    const double* w0;
+    const double* w1;
+};
+
+// Clipping with redistribution: h' = min(h, t) + (c - t), c = clip x the mean
+// bin height, where t <= c solves sum(max(h - t, 0)) = nbins (c - t).  The
+// clipped mass lifts every bin equally and no bin ends above c, unlike a single
+// redistribution pass.  Newton's method from t = c is exact on this convex
+// piecewise-linear equation.  clip < 0: no clipping.  Returns the cumulative
+// sums of h' in cum (nbins entries).
+inline void clipped_cumulative(const int64_t* hist, int64_t nbins, double clip, double* cum) {
+    int64_t total = 0;
+    for (int64_t k = 0; k < nbins; ++k) total += hist[k];
+    const double count = static_cast<double>(nbins), mean = static_cast<double>(total) / count;
+    double limit = clip * static_cast<double>(total) / count, threshold = 0, lift = 0;
+    limit = limit > mean ? limit : mean;
+    bool clipped = false;
+    if (clip >= 0) {
+        for (int64_t k = 0; k < nbins && !clipped; ++k) clipped = static_cast<double>(hist[k]) > limit;
+    }
+    if (clipped) {
+        threshold = limit;
+        for (;;) {
+            int64_t above = 0, above_sum = 0;
+            for (int64_t k = 0; k < nbins; ++k) {
+                if (static_cast<double>(hist[k]) > threshold) {
+                    ++above;
+                    above_sum += hist[k];
+                }
+            }
+            if (above == nbins) {  // the limit is the mean: flat
+                for (int64_t k = 0; k < nbins; ++k) cum[k] = static_cast<double>(k + 1) * mean;
+                return;
+            }
+            const double next = (count * limit - static_cast<double>(above_sum)) / static_cast<double>(nbins - above);
+            int64_t above_next = 0;
+            for (int64_t k = 0; k < nbins; ++k) above_next += static_cast<double>(hist[k]) > next;
+            threshold = next;
+            if (above_next == above) break;
+        }
+        lift = limit - threshold;
+    }
+    double sum = 0;
+    for (int64_t k = 0; k < nbins; ++k) {
+        const double h = static_cast<double>(hist[k]);
+        sum += clipped ? (h < threshold ? h : threshold) + lift : h;
+        cum[k] = sum;
+    }
+}
+
+template <class T>
+struct ClaheMaps {
+    // Per tile: identity[tile] (nothing to equalize), and either integer
+    // levels lut[tile * nbins + k] or float levels and slopes (nbins + 1 each).
+    std::vector<char> identity;
+    std::vector<T> lut;
+    std::vector<double> level, slope;
+};
+
+// The mapping of one tile from its histogram: global equalization of the
+// clipped histogram (integers: rounded levels; floats: the piecewise-linear
+// map of equalize_float).  False when fewer than two bins are occupied.
+template <class T>
+bool tile_mapping(const int64_t* hist, const Spec& spec, double clip, std::vector<double>& cum, T* lut,
+                  double* level, double* slope) {
+    const int64_t nbins = spec.nbins;
+    int64_t occupied = 0;
+    for (int64_t k = 0; k < nbins && occupied < 2; ++k) occupied += hist[k] > 0;
+    if (occupied < 2) return false;
+    clipped_cumulative(hist, nbins, clip, cum.data());
+    const double span = spec.out_hi - spec.out_lo, total = cum[nbins - 1];
+    if constexpr (is_float_v<T>) {
+        for (int64_t k = 0; k <= nbins; ++k) level[k] = spec.out_lo + span * ((k ? cum[k - 1] : 0.0) / total);
+        for (int64_t k = 0; k < nbins; ++k) slope[k] = level[k + 1] - level[k];
+        slope[nbins] = 0;
+    } else {
+        int64_t first = 0;
+        while (cum[first] == 0) ++first;
+        const double c_min = cum[first];
+        const int64_t olo = static_cast<int64_t>(spec.out_lo);
+        for (int64_t k = 0; k < nbins; ++k) {
+            const double x = k < first ? 0.0 : std::floor(span * (cum[k] - c_min) / (total - c_min) + 0.5);
+            lut[k] = static_cast<T>(olo + static_cast<int64_t>(x));
+        }
+    }
+    return true;
+}
+
+// Histograms and mappings of every tile of one image.
+template <class T, class Bins>
+void clahe_tiles(const T* in, const bool* mask, const std::vector<AxisPlan>& axes, const Spec& spec,
+                 const Bins& bins, double clip, int threads, ClaheMaps<T>& maps) {
+    const int ndim = static_cast<int>(axes.size());
+    const int64_t nbins = spec.nbins;
+    int64_t ntiles = 1;
+    for (const AxisPlan& a : axes) ntiles *= a.tiles;
+    std::vector<int64_t> stride(ndim, 1);
+    for (int d = ndim - 2; d >= 0; --d) stride[d] = stride[d + 1] * axes[d + 1].n;
+    const int workers = plan_workers(ntiles, threads, 1);
+    // Floats count pixels that are not counted in a spare bin.
+    std::vector<int64_t> hists(static_cast<size_t>(workers) * (nbins + 1));
+    std::vector<double> cums(static_cast<size_t>(workers) * nbins);
+    parallel_for(ntiles, threads, 1, [&](int w, int64_t tb, int64_t te) {
+        int64_t* hist = hists.data() + static_cast<size_t>(w) * (nbins + 1);
+        std::vector<double> cum(nbins);
+        std::vector<int64_t> index(ndim), lo(ndim), hi(ndim);
+        for (int64_t tile = tb; tile < te; ++tile) {
+            int64_t rest = tile;
+            for (int d = ndim - 1; d >= 0; --d) {
+                const int64_t k = rest % axes[d].tiles;
+                rest /= axes[d].tiles;
+                lo[d] = axes[d].start[k];
+                hi[d] = axes[d].stop[k];
+            }
+            std::fill(hist, hist + nbins + 1, int64_t{0});
+            // fn(offset, length) for each row of the tile's box along the last
+            // axis, contiguous in memory.
+            auto for_each_row = [&](auto&& fn) {
+                index = lo;
+                for (;;) {
+                    int64_t offset = 0;
+                    for (int d = 0; d < ndim; ++d) offset += index[d] * stride[d];
+                    fn(offset, hi[ndim - 1] - lo[ndim - 1]);
+                    int d = ndim - 2;
+                    while (d >= 0 && ++index[d] == hi[d]) {
+                        index[d] = lo[d];
+                        --d;
+                    }
+                    if (d < 0) return;
+                }
+            };
+            bool counted_bytes = false;
+            if constexpr (sizeof(T) == 1 && std::is_same<Bins, DirectBins>::value) {
+                if (!mask) {  // one byte counter across the rows
+                    ByteCounter<T> counter;
+                    for_each_row([&](int64_t offset, int64_t length) { counter.add(in + offset, length, hist); });
+                    counter.flush(hist);
+                    counted_bytes = true;
+                }
+            }
+            if (!counted_bytes) {
+                for_each_row([&](int64_t offset, int64_t length) {
+                    count_range(in, mask, offset, offset + length, bins, hist);
+                });
+            }
+            const bool mapped = tile_mapping<T>(hist, spec, clip, cum,
+                                                maps.lut.empty() ? nullptr : maps.lut.data() + tile * nbins,
+                                                maps.level.empty() ? nullptr : maps.level.data() + tile * (nbins + 1),
+                                                maps.slope.empty() ? nullptr : maps.slope.data() + tile * (nbins + 1));
+            maps.identity[tile] = !mapped;
+        }
+    });
+}
+
+// Interpolates the tile mappings at every pixel of one image.  denominator:
+// the product of the integer weight denominators (integer images), so that
+// the weighted sum of integer levels is exact and rounds halves up.
+template <class T, class Bins>
+void clahe_pixels(const T* in, T* out, const std::vector<AxisPlan>& axes, const Spec& spec, const Bins& bins,
+                  const ClaheMaps<T>& maps, double denominator, int threads) {
+    const int ndim = static_cast<int>(axes.size());
+    const int64_t nbins = spec.nbins, width = axes[ndim - 1].n;
+    int64_t rows = 1;
+    for (int d = 0; d < ndim - 1; ++d) rows *= axes[d].n;
+    std::vector<int64_t> tile_stride(ndim, 1);
+    for (int d = ndim - 2; d >= 0; --d) tile_stride[d] = tile_stride[d + 1] * axes[d + 1].tiles;
+    const int corners = 1 << ndim;
+    const double out_lo = spec.out_lo;
+    parallel_for(rows, threads, std::max<int64_t>(1, kPixelGrain / std::max<int64_t>(width, 1)),
+                 [&](int, int64_t rb, int64_t re) {
+        std::vector<int64_t> corner_tile(corners);
+        std::vector<double> value(corners);
+        std::vector<int64_t> index(ndim);
+        for (int64_t row = rb; row < re; ++row) {
+            int64_t rest = row;
+            for (int d = ndim - 2; d >= 0; --d) {
+                index[d] = rest % axes[d].n;
+                rest /= axes[d].n;
+            }
+            // Tile offsets of the corners along the row axes; bit (ndim - 1 - d) of c is axis d.
+            for (int c = 0; c < corners; c += 2) {
+                int64_t t = 0;
+                for (int d = 0; d < ndim - 1; ++d) {
+                    const int64_t k = axes[d].lower[index[d]] + ((c >> (ndim - 1 - d)) & 1);
+                    t += std::min(k, axes[d].tiles - 1) * tile_stride[d];  // the border's unused neighbour
+                }
+                corner_tile[c] = corner_tile[c + 1] = t;
+            }
+            const AxisPlan& last = axes[ndim - 1];
+            const T* src = in + row * width;
+            T* dst = out + row * width;
+            for (int64_t x = 0; x < width; ++x) {
+                const T v = src[x];
+                const int32_t kx = last.lower[x];
+                double t = 0, nan_or_zero = 0;
+                int64_t b = 0;
+                if constexpr (is_float_v<T>) {
+                    const double above_lo = v < bins.lo ? bins.lo : static_cast<double>(v);
+                    const double clipped = above_lo > bins.hi ? bins.hi : above_lo;
+                    nan_or_zero = clipped - clipped;
+                    const double xv = clipped == clipped ? clipped : bins.lo;
+                    t = bins.position(xv);
+                    b = std::min<int64_t>(static_cast<int64_t>(t), nbins);
+                } else {
+                    b = bins(static_cast<int64_t>(v));
+                }
+                for (int c = 0; c < corners; ++c) {
+                    const int64_t tile = corner_tile[c] + (kx + (c & 1) < last.tiles ? kx + (c & 1) : kx);
+                    double y;
+                    if (maps.identity[tile]) {
+                        y = static_cast<double>(rescale(v, spec));
+                        if constexpr (is_float_v<T>) y = y == y ? y : 0.0;
+                    } else if constexpr (is_float_v<T>) {
+                        const double* lv = maps.level.data() + tile * (nbins + 1);
+                        const double* sl = maps.slope.data() + tile * (nbins + 1);
+                        y = lv[b] + (t - static_cast<double>(b)) * sl[b];
+                    } else {
+                        y = static_cast<double>(maps.lut[tile * nbins + b]);
+                    }
+                    value[c] = is_float_v<T> ? y : y - out_lo;
+                }
+                // Nested: the last axis first, the first axis outermost.
+                int n = corners;
+                for (int d = ndim - 1; d >= 0; --d) {
+                    const int64_t i = d == ndim - 1 ? x : index[d];
+                    const double w0 = axes[d].w0[i], w1 = axes[d].w1[i];
+                    for (int j = 0; j < n / 2; ++j) value[j] = w0 * value[2 * j] + w1 * value[2 * j + 1];
+                    n /= 2;
+                }
+                if constexpr (is_float_v<T>) {
+                    dst[x] = static_cast<T>(value[0] + nan_or_zero);
+                } else {
+                    // round(acc / denominator), halves up, exactly: acc and the
+                    // denominator are integers below 2^51.
+                    const double acc = value[0];
+                    double q = std::floor(acc / denominator + 0.5);
+                    while (q > 0 && (2 * q - 1) * denominator > 2 * acc) q -= 1;
+                    while ((2 * q + 1) * denominator <= 2 * acc) q += 1;
+                    dst[x] = static_cast<T>(static_cast<int64_t>(out_lo) + static_cast<int64_t>(q));
+                }
+            }
+        }
+    });
+}
+
+template <class T>
+void clahe_batch(const T* in, const bool* mask, T* out, int64_t batch, int64_t pixels,
+                 const std::vector<AxisPlan>& axes, const Spec& spec, double clip, double denominator,
+                 int threads) {
+    int64_t ntiles = 1;
+    for (const AxisPlan& a : axes) ntiles *= a.tiles;
+    const int64_t nbins = spec.nbins;
+    ClaheMaps<T> maps;
+    maps.identity.resize(ntiles);
+    if constexpr (is_float_v<T>) {
+        maps.level.resize(ntiles * (nbins + 1));
+        maps.slope.resize(ntiles * (nbins + 1));
+    } else {
+        maps.lut.resize(ntiles * nbins);
+    }
+    // Images one after the other, each with every thread: tiles and rows
+    // give enough parallel work, and the maps are reused.
+    for (int64_t image = 0; image < batch; ++image) {
+        const T* src = in + image * pixels;
+        T* dst = out + image * pixels;
+        const bool* sel = mask ? mask + image * pixels : nullptr;
+        Spec s = spec;
+        if (s.data_range) {
+            const Stats st = image_stats(src, sel, pixels, threads);
+            if (st.count == 0) {
+                apply_rescale(src, dst, pixels, s, threads);
+                continue;
+            }
+            const auto range = bin_range<T>(s, st);
+            s.lo = range.first;
+            s.hi = range.second;
+        }
+        if constexpr (is_float_v<T>) {
+            const FloatBins bins(s.lo, s.hi, s.nbins);
+            clahe_tiles(src, sel, axes, s, bins, clip, threads, maps);
+            clahe_pixels(src, dst, axes, s, bins, maps, denominator, threads);
+        } else {
+            with_int_bins<T>(static_cast<int64_t>(s.lo), static_cast<int64_t>(s.hi), s.nbins, [&](const auto& bins) {
+                clahe_tiles(src, sel, axes, s, bins, clip, threads, maps);
+                clahe_pixels(src, dst, axes, s, bins, maps, denominator, threads);
+            });
+        }
+    }
+}
+
+}  // namespace histeq
