@@ -272,6 +272,64 @@ void clahe_pixels(const T* in, T* out, const std::vector<AxisPlan>& axes, const 
     });
 }
 
+// The common case, fast: a 2-D integer image with one bin per level.  Tile
+// tables hold levels above out_lo as int32 (identity tiles included), and the
+// bilinear sum is exact in int64.
+template <class T>
+void clahe_pixels_2d(const T* in, T* out, const AxisPlan& ay, const AxisPlan& ax, const Spec& spec, int64_t first,
+                     const std::vector<int32_t>& table, double denominator, int threads) {
+    const int64_t nbins = spec.nbins, width = ax.n, tiles_x = ax.tiles;
+    std::vector<int64_t> left(width), right(width), wl(width), wr(width);
+    for (int64_t x = 0; x < width; ++x) {
+        const int64_t k = ax.lower[x];
+        left[x] = k * nbins;
+        right[x] = std::min(k + 1, tiles_x - 1) * nbins;
+        wl[x] = static_cast<int64_t>(ax.w0[x]);
+        wr[x] = static_cast<int64_t>(ax.w1[x]);
+    }
+    const int64_t twice = 2 * static_cast<int64_t>(denominator), olo = static_cast<int64_t>(spec.out_lo);
+    const double inverse = 1.0 / static_cast<double>(twice);
+    // round(acc / denominator), halves up: floor((2 acc + d) / 2d), exactly.
+    auto rounded = [=](int64_t acc) {
+        const int64_t num = 2 * acc + twice / 2;
+        int64_t q = static_cast<int64_t>(static_cast<double>(num) * inverse);
+        q -= q * twice > num;
+        q += (q + 1) * twice <= num;
+        return static_cast<T>(olo + q);
+    };
+    // Few bins (8-bit): blend each row's two tile rows once, vertically, so
+    // that a pixel needs two table reads instead of four.
+    const bool blend_rows = tiles_x * nbins <= 2 * width;
+    parallel_for(ay.n, threads, std::max<int64_t>(1, kPixelGrain / width), [&](int, int64_t yb, int64_t ye) {
+        std::vector<int64_t> blended(blend_rows ? tiles_x * nbins : 0);
+        for (int64_t y = yb; y < ye; ++y) {
+            const int64_t k = ay.lower[y];
+            const int32_t* top = table.data() + k * tiles_x * nbins;
+            const int32_t* bottom = table.data() + std::min(k + 1, ay.tiles - 1) * tiles_x * nbins;
+            const int64_t wt = static_cast<int64_t>(ay.w0[y]), wb = static_cast<int64_t>(ay.w1[y]);
+            const T* src = in + y * width;
+            T* dst = out + y * width;
+            if (blend_rows) {
+                int64_t* row = blended.data();
+                dispatch([&]() HISTEQ_INLINE {
+                    for (int64_t j = 0; j < tiles_x * nbins; ++j) row[j] = wt * top[j] + wb * bottom[j];
+                });
+                for (int64_t x = 0; x < width; ++x) {
+                    const int64_t b = static_cast<int64_t>(src[x]) - first;
+                    dst[x] = rounded(wl[x] * row[left[x] + b] + wr[x] * row[right[x] + b]);
+                }
+            } else {
+                for (int64_t x = 0; x < width; ++x) {
+                    const int64_t b = static_cast<int64_t>(src[x]) - first;
+                    const int64_t upper = wl[x] * top[left[x] + b] + wr[x] * top[right[x] + b];
+                    const int64_t lower = wl[x] * bottom[left[x] + b] + wr[x] * bottom[right[x] + b];
+                    dst[x] = rounded(wt * upper + wb * lower);
+                }
+            }
+        }
+    });
+}
+
 template <class T>
 void clahe_batch(const T* in, const bool* mask, T* out, int64_t batch, int64_t pixels,
                  const std::vector<AxisPlan>& axes, const Spec& spec, double clip, double denominator,
@@ -287,6 +345,7 @@ void clahe_batch(const T* in, const bool* mask, T* out, int64_t batch, int64_t p
     } else {
         maps.lut.resize(ntiles * nbins);
     }
+    std::vector<int32_t> table;
     // Images one after the other, each with every thread: tiles and rows
     // give enough parallel work, and the maps are reused.
     for (int64_t image = 0; image < batch; ++image) {
@@ -311,6 +370,20 @@ void clahe_batch(const T* in, const bool* mask, T* out, int64_t batch, int64_t p
         } else {
             with_int_bins<T>(static_cast<int64_t>(s.lo), static_cast<int64_t>(s.hi), s.nbins, [&](const auto& bins) {
                 clahe_tiles(src, sel, axes, s, bins, clip, threads, maps);
+                if constexpr (std::is_same<std::decay_t<decltype(bins)>, DirectBins>::value) {
+                    if (axes.size() == 2) {
+                        // Identity tiles become tables too: one bin per level.
+                        const int64_t olo = static_cast<int64_t>(s.out_lo);
+                        table.resize(ntiles * nbins);
+                        for (int64_t tile = 0; tile < ntiles; ++tile)
+                            for (int64_t k = 0; k < nbins; ++k)
+                                table[tile * nbins + k] = static_cast<int32_t>(
+                                    (maps.identity[tile] ? static_cast<int64_t>(rescale(static_cast<T>(bins.lo + k), s))
+                                                         : static_cast<int64_t>(maps.lut[tile * nbins + k])) - olo);
+                        clahe_pixels_2d(src, dst, axes[0], axes[1], s, bins.lo, table, denominator, threads);
+                        return;
+                    }
+                }
                 clahe_pixels(src, dst, axes, s, bins, maps, denominator, threads);
             });
         }
