@@ -175,7 +175,65 @@ def peak_memory():
     return rows
 
 
-CASES = [case_uint8, case_batch, case_uint16, case_float32, case_rgb_luma, case_rgb_lightness]
+def case_clahe_uint8(repeat):
+    import cv2
+    from skimage import exposure
+
+    img = _camera(2048).astype(np.uint8)
+    clahe = cv2.createCLAHE(2.0, (8, 8))
+    assert np.array_equal(histeq.clahe(img, tiles=8, clip_limit=2.0, compat="opencv"), clahe.apply(img))
+    return "CLAHE uint8 2048x2048, 8x8, clip 2", _time({
+        "histeq": lambda: histeq.clahe(img, tiles=8, clip_limit=2.0),
+        "cv2 CLAHE": lambda: clahe.apply(img),
+        "skimage.equalize_adapthist": lambda: exposure.equalize_adapthist(img, kernel_size=256, clip_limit=2 / 256),
+    }, max(3, repeat // 3))
+
+
+def case_clahe_uint16(repeat):
+    import cv2
+
+    rng = np.random.default_rng(2)
+    img = (_camera(2048) * 180 + rng.integers(0, 180, (2048, 2048))).astype(np.uint16)
+    clahe = cv2.createCLAHE(2.0, (8, 8))
+    return "CLAHE uint16 2048x2048, 8x8, clip 2", _time({
+        "histeq": lambda: histeq.clahe(img, tiles=8, clip_limit=2.0),
+        "cv2 CLAHE": lambda: clahe.apply(img),
+    }, repeat)
+
+
+def case_clahe_batch(repeat):
+    import cv2
+
+    rng = np.random.default_rng(1)
+    batch = rng.integers(20, 200, (1800, 1, 96, 96), dtype=np.uint8)
+    clahe = cv2.createCLAHE(2.0, (8, 8))
+
+    def cv2_loop():
+        out = np.empty_like(batch)
+        for i in range(batch.shape[0]):
+            out[i, 0] = clahe.apply(batch[i, 0])
+        return out
+
+    return "CLAHE batch (1800,1,96,96) uint8, 8x8", _time({
+        "histeq": lambda: histeq.clahe(batch, axes=(-2, -1), tiles=8, clip_limit=2.0),
+        "cv2 CLAHE loop": cv2_loop,
+    }, repeat)
+
+
+def case_clahe_volume(repeat):
+    from skimage import exposure
+
+    rng = np.random.default_rng(5)
+    z, y, x = np.mgrid[0:128, 0:128, 0:128] / 128
+    volume = (20000 + 8000 * np.sin(6 * x) * np.cos(4 * y) + 3000 * z + rng.normal(0, 300, x.shape)).astype(np.uint16)
+    return "CLAHE 3-D uint16 128^3, 8x8x8", _time({
+        "histeq": lambda: histeq.clahe(volume, tiles=8, clip_limit=2.0),
+        "skimage.equalize_adapthist": lambda: exposure.equalize_adapthist(volume, kernel_size=16, clip_limit=2 / 256),
+    }, 1)
+
+
+CASES = [case_uint8, case_batch, case_uint16, case_float32, case_rgb_luma, case_rgb_lightness, case_clahe_uint8,
+         case_clahe_uint16, case_clahe_batch, case_clahe_volume]
 
 
 def main(argv=None):

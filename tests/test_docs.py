@@ -5,7 +5,7 @@ import importlib
 
 import pytest
 
-MODULES = ["histeq.equalize", "histeq.histogram", "histeq.io", "histeq.plot", "histeq.cli"]
+MODULES = ["histeq.equalize", "histeq.clahe", "histeq.histogram", "histeq.io", "histeq.plot", "histeq.cli"]
 
 
 @pytest.mark.parametrize("name", MODULES)

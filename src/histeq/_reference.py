@@ -349,7 +349,8 @@ def _tile_mapping(counts, clip_limit, info, bins, in_range, out_range):
     lo, hi, nbins = bins
     olo, ohi = out_range if out_range is not None else (info.lo, info.hi)
     if (counts > 0).sum() < 2:
-        return lambda v: float(_rescale(np.array([v]), info, in_range, out_range)[0])
+        # .item(): a Python int for integer images, so that the interpolation stays exact.
+        return lambda v: _rescale(np.array([v]), info, in_range, out_range)[0].item()
     clipped = clip_histogram(counts, clip_limit)
     cum = np.cumsum(clipped)
     if info.is_float:

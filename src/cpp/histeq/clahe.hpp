@@ -337,27 +337,29 @@ void clahe_batch(const T* in, const bool* mask, T* out, int64_t batch, int64_t p
     int64_t ntiles = 1;
     for (const AxisPlan& a : axes) ntiles *= a.tiles;
     const int64_t nbins = spec.nbins;
-    ClaheMaps<T> maps;
-    maps.identity.resize(ntiles);
-    if constexpr (is_float_v<T>) {
-        maps.level.resize(ntiles * (nbins + 1));
-        maps.slope.resize(ntiles * (nbins + 1));
-    } else {
-        maps.lut.resize(ntiles * nbins);
+    // Per worker: tile maps and the 2-D fast path's tables, reused across images.
+    const int workers = image_workers(batch, threads);
+    std::vector<ClaheMaps<T>> maps(workers);
+    std::vector<std::vector<int32_t>> tables(workers);
+    for (ClaheMaps<T>& m : maps) {
+        m.identity.resize(ntiles);
+        if constexpr (is_float_v<T>) {
+            m.level.resize(ntiles * (nbins + 1));
+            m.slope.resize(ntiles * (nbins + 1));
+        } else {
+            m.lut.resize(ntiles * nbins);
+        }
     }
-    std::vector<int32_t> table;
-    // Images one after the other, each with every thread: tiles and rows
-    // give enough parallel work, and the maps are reused.
-    for (int64_t image = 0; image < batch; ++image) {
+    for_each_image(batch, threads, [&](int64_t image, int inner, int w) {
         const T* src = in + image * pixels;
         T* dst = out + image * pixels;
         const bool* sel = mask ? mask + image * pixels : nullptr;
         Spec s = spec;
         if (s.data_range) {
-            const Stats st = image_stats(src, sel, pixels, threads);
+            const Stats st = image_stats(src, sel, pixels, inner);
             if (st.count == 0) {
-                apply_rescale(src, dst, pixels, s, threads);
-                continue;
+                apply_rescale(src, dst, pixels, s, inner);
+                return;
             }
             const auto range = bin_range<T>(s, st);
             s.lo = range.first;
@@ -365,29 +367,34 @@ void clahe_batch(const T* in, const bool* mask, T* out, int64_t batch, int64_t p
         }
         if constexpr (is_float_v<T>) {
             const FloatBins bins(s.lo, s.hi, s.nbins);
-            clahe_tiles(src, sel, axes, s, bins, clip, threads, maps);
-            clahe_pixels(src, dst, axes, s, bins, maps, denominator, threads);
+            clahe_tiles(src, sel, axes, s, bins, clip, inner, maps[w]);
+            clahe_pixels(src, dst, axes, s, bins, maps[w], denominator, inner);
         } else {
             with_int_bins<T>(static_cast<int64_t>(s.lo), static_cast<int64_t>(s.hi), s.nbins, [&](const auto& bins) {
-                clahe_tiles(src, sel, axes, s, bins, clip, threads, maps);
+                clahe_tiles(src, sel, axes, s, bins, clip, inner, maps[w]);
                 if constexpr (std::is_same<std::decay_t<decltype(bins)>, DirectBins>::value) {
                     if (axes.size() == 2) {
                         // Identity tiles become tables too: one bin per level.
                         const int64_t olo = static_cast<int64_t>(s.out_lo);
+                        std::vector<int32_t>& table = tables[w];
                         table.resize(ntiles * nbins);
-                        for (int64_t tile = 0; tile < ntiles; ++tile)
+                        for (int64_t tile = 0; tile < ntiles; ++tile) {
+                            const bool identity = maps[w].identity[tile];
+                            const T* lut = maps[w].lut.data() + tile * nbins;
+                            int32_t* row = table.data() + tile * nbins;
                             for (int64_t k = 0; k < nbins; ++k)
-                                table[tile * nbins + k] = static_cast<int32_t>(
-                                    (maps.identity[tile] ? static_cast<int64_t>(rescale(static_cast<T>(bins.lo + k), s))
-                                                         : static_cast<int64_t>(maps.lut[tile * nbins + k])) - olo);
-                        clahe_pixels_2d(src, dst, axes[0], axes[1], s, bins.lo, table, denominator, threads);
+                                row[k] = static_cast<int32_t>(
+                                    (identity ? static_cast<int64_t>(rescale(static_cast<T>(bins.lo + k), s))
+                                              : static_cast<int64_t>(lut[k])) - olo);
+                        }
+                        clahe_pixels_2d(src, dst, axes[0], axes[1], s, bins.lo, table, denominator, inner);
                         return;
                     }
                 }
-                clahe_pixels(src, dst, axes, s, bins, maps, denominator, threads);
+                clahe_pixels(src, dst, axes, s, bins, maps[w], denominator, inner);
             });
         }
-    }
+    });
 }
 
 }  // namespace histeq

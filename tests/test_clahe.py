@@ -1,0 +1,257 @@
+"""CLAHE: the compiled path against the NumPy reference, its symmetries, OpenCV bit for bit, bad input."""
+
+import numpy as np
+import pytest
+from conftest import FLOAT_DTYPES, INT_DTYPES
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import histeq
+from histeq import _reference as ref
+
+
+@st.composite
+def clahe_case(draw, max_dims=3, max_side=9):
+    dtype = draw(st.sampled_from(INT_DTYPES + FLOAT_DTYPES))
+    shape = draw(hnp.array_shapes(min_dims=1, max_dims=max_dims, min_side=1, max_side=max_side))
+    if np.dtype(dtype).kind == "f":
+        elements = st.floats(-50, 50, width=np.dtype(dtype).itemsize * 8) | st.sampled_from([np.nan, np.inf])
+    else:
+        info = np.iinfo(dtype)
+        elements = st.integers(int(info.min), int(info.min) + 20) | st.integers(int(info.min), int(info.max))
+    image = draw(hnp.arrays(dtype, shape, elements=elements))
+    kwargs = dict(tiles=tuple(draw(st.integers(1, n)) for n in shape),
+                  clip_limit=draw(st.none() | st.floats(1, 6)))
+    if draw(st.booleans()):
+        kwargs["mask"] = draw(hnp.arrays(np.bool_, shape))
+    if draw(st.booleans()):
+        kwargs["nbins"] = draw(st.integers(2, 40))
+    return image, kwargs
+
+
+def _assert_matches(out, expected):
+    if out.dtype == np.float16:  # computed in float32, so rounded twice
+        np.testing.assert_allclose(out.astype(float), expected.astype(float), rtol=1e-3, atol=1e-3)
+    else:
+        np.testing.assert_array_equal(out, expected)
+
+
+@given(clahe_case())
+def test_compiled_equals_reference(case):
+    image, kwargs = case
+    out = histeq.clahe(image, **kwargs)
+    assert out.dtype == image.dtype and out.shape == image.shape
+    _assert_matches(out, ref.clahe(image, **kwargs))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+def test_real_image_against_reference(dtype):
+    from skimage import data
+
+    image = data.camera()[100:160:2, 200:290:2]
+    image = (image / 255).astype(dtype) if dtype == np.float32 else image.astype(dtype) * (257 if dtype == np.uint16 else 1)
+    for tiles, clip in [((3, 4), 2.0), ((5, 2), None), (1, 3.0)]:
+        np.testing.assert_array_equal(histeq.clahe(image, tiles=tiles, clip_limit=clip),
+                                      ref.clahe(image, tiles=tiles, clip_limit=clip))
+
+
+@given(clahe_case(max_dims=3, max_side=12), st.data())
+def test_flips_commute(case, data):
+    image, kwargs = case
+    out = histeq.clahe(image, **kwargs)
+    axis = data.draw(st.integers(0, image.ndim - 1))
+    flipped_kwargs = dict(kwargs)
+    if "mask" in kwargs:
+        flipped_kwargs["mask"] = np.flip(kwargs["mask"], axis)
+    np.testing.assert_array_equal(histeq.clahe(np.flip(image, axis), **flipped_kwargs), np.flip(out, axis))
+
+
+@given(clahe_case(max_dims=3, max_side=12))
+def test_transposes_commute_for_integers(case):
+    image, kwargs = case
+    if image.dtype.kind == "f" or image.ndim < 2:
+        return
+    order = tuple(reversed(range(image.ndim)))
+    moved = dict(kwargs, tiles=tuple(kwargs["tiles"][a] for a in order))
+    if "mask" in kwargs:
+        moved["mask"] = np.transpose(kwargs["mask"], order)
+    np.testing.assert_array_equal(histeq.clahe(np.transpose(image, order), **moved),
+                                  np.transpose(histeq.clahe(image, **kwargs), order))
+
+
+@pytest.mark.parametrize("dtype", INT_DTYPES + FLOAT_DTYPES)
+def test_one_tile_without_clipping_is_global_equalization(camera, dtype):
+    image = camera[::4, ::4]
+    if np.dtype(dtype).kind == "f":
+        image = (image / 255.0).astype(dtype)
+    else:
+        image = image.astype(dtype)
+    _assert_matches(histeq.clahe(image, tiles=1, clip_limit=None), histeq.equalize(image))
+
+
+def test_one_tile_with_clipping_is_clipped_global_equalization(camera):
+    # Independent of the tile machinery: equalize's rule on the clipped histogram.
+    clipped = ref.clip_histogram(np.bincount(camera.ravel(), minlength=256), 2.0)
+    assert clipped.max() <= 2.0 * camera.size / 256 + 1e-9 and np.isclose(clipped.sum(), camera.size)
+    cum = np.cumsum(clipped)
+    lut = np.floor(255 * (cum - cum[0]) / (cum[-1] - cum[0]) + 0.5).astype(np.uint8)
+    np.testing.assert_array_equal(histeq.clahe(camera, tiles=1, clip_limit=2.0), lut[camera])
+
+
+def test_clipping_never_leaves_a_bin_above_the_limit():
+    # OpenCV's single pass leaves bins above the limit (opencv issue 25837).
+    hist = np.array([1000, 0, 0, 0, 0, 0, 0, 40] + [1] * 8)
+    clipped = ref.clip_histogram(hist, 3.0)
+    limit = 3.0 * hist.sum() / hist.size
+    assert clipped.max() <= limit + 1e-9
+    assert np.isclose(clipped.sum(), hist.sum())
+    np.testing.assert_allclose(np.diff(clipped[1:7]), 0)  # the lift is even
+
+
+@pytest.mark.parametrize("clip", [None, 1.0, 2.0, 4.0])
+@pytest.mark.parametrize("grid", [(8, 8), (5, 7), (1, 3), (3, 3)])
+def test_opencv_bit_for_bit(clip, grid):
+    import cv2
+    from skimage import data
+
+    for image in (data.camera(), data.moon()[:301, :457], data.coins()):
+        ours = histeq.clahe(image, tiles=grid, clip_limit=clip, compat="opencv")
+        theirs = cv2.createCLAHE(clip or 0, (grid[1], grid[0])).apply(image)
+        np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("clip", [None, 2.0])
+def test_opencv_uint16_bit_for_bit(clip):
+    import cv2
+    from skimage import data
+
+    rng = np.random.default_rng(0)
+    image = (data.camera().astype(np.uint16) * 200 + rng.integers(0, 200, (512, 512))).astype(np.uint16)[:300, :411]
+    ours = histeq.clahe(image, tiles=(4, 6), clip_limit=clip, compat="opencv")
+    np.testing.assert_array_equal(ours, cv2.createCLAHE(clip or 0, (6, 4)).apply(image))
+
+
+def test_opencv_batch_is_each_image():
+    import cv2
+    from skimage import data
+
+    batch = np.stack([data.camera()[:96, :96], data.moon()[:96, :96]])[:, None]
+    ours = histeq.clahe(batch, tiles=4, compat="opencv", axes=(-2, -1))
+    for i in range(2):
+        np.testing.assert_array_equal(ours[i, 0], cv2.createCLAHE(2.0, (4, 4)).apply(batch[i, 0]))
+
+
+def test_close_to_skimage(camera):
+    from skimage import exposure
+
+    ours = histeq.clahe(camera, tiles=8, clip_limit=0.01 * 256) / 255
+    theirs = exposure.equalize_adapthist(camera, kernel_size=64, clip_limit=0.01)
+    # Different tile layouts and rounding, same method: close, not equal.
+    assert np.abs(ours - theirs).mean() < 0.05
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+def test_batch_equals_each_image(dtype):
+    rng = np.random.default_rng(3)
+    batch = (rng.random((7, 1, 20, 30)) * 200).astype(dtype)
+    out = histeq.clahe(batch, axes=(-2, -1), tiles=(3, 4))
+    for i in range(7):
+        np.testing.assert_array_equal(out[i, 0], histeq.clahe(batch[i, 0], tiles=(3, 4)))
+
+
+def test_volume_and_slices_differ_but_volume_matches_reference():
+    volume = np.random.default_rng(4).integers(0, 4096, (6, 10, 12), dtype=np.uint16)
+    out = histeq.clahe(volume, tiles=(2, 2, 3))
+    np.testing.assert_array_equal(out, ref.clahe(volume, tiles=(2, 2, 3)))
+
+
+def test_degenerate_images():
+    constant = np.full((9, 9), 77, np.uint8)
+    np.testing.assert_array_equal(histeq.clahe(constant, tiles=3), constant)
+    row = np.arange(40, dtype=np.uint8)[None] * 3
+    np.testing.assert_array_equal(histeq.clahe(row, tiles=(1, 4)), ref.clahe(row, tiles=(1, 4)))
+    with pytest.raises(ValueError, match="between 1 and the axis length"):
+        histeq.clahe(row)  # 8 tiles along an axis of length 1
+    single = np.array([[5]], np.uint8)
+    np.testing.assert_array_equal(histeq.clahe(single, tiles=1), single)
+    masked_out = histeq.clahe(np.arange(64, dtype=np.uint8).reshape(8, 8), tiles=2, mask=np.zeros((8, 8), bool))
+    np.testing.assert_array_equal(masked_out, np.arange(64).reshape(8, 8))
+    nan = np.full((6, 6), np.nan)
+    assert np.isnan(histeq.clahe(nan, tiles=2)).all()
+
+
+def test_colour_modes(astronaut):
+    image = astronaut[::4, ::4]
+    for mode in ("lightness", "luma", "value"):
+        out = histeq.clahe(image, channel_axis=-1, color=mode, tiles=4)
+        assert out.shape == image.shape and out.dtype == image.dtype
+    per = histeq.clahe(image, channel_axis=-1, color="per-channel", tiles=4)
+    np.testing.assert_array_equal(per[..., 1], histeq.clahe(image[..., 1], tiles=4))
+    luma = histeq.clahe(image, channel_axis=-1, color="luma", tiles=4)
+    y = np.round(image @ [0.299, 0.587, 0.114])
+    y_out = np.round(luma @ [0.299, 0.587, 0.114])
+    assert np.corrcoef(y_out.ravel(), histeq.clahe(y.astype(np.uint8), tiles=4).ravel())[0, 1] > 0.98
+
+
+def test_caller_array_untouched_and_layouts():
+    image = np.random.default_rng(5).integers(0, 256, (30, 40), dtype=np.uint8)
+    before = image.copy()
+    out = histeq.clahe(image, tiles=4)
+    np.testing.assert_array_equal(image, before)
+    np.testing.assert_array_equal(histeq.clahe(np.asfortranarray(image), tiles=4), out)
+    np.testing.assert_array_equal(histeq.clahe(image.astype(">u1"), tiles=4), out)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(tiles=0), ValueError, "between 1"),
+        (dict(tiles=50), ValueError, "between 1"),
+        (dict(tiles=(2, 2, 2)), ValueError, "one count per spatial axis"),
+        (dict(tiles=2.5), TypeError, "tiles"),
+        (dict(tiles=(2, "a")), TypeError, "tiles"),
+        (dict(clip_limit=0), ValueError, ">= 1"),
+        (dict(clip_limit=0.01), ValueError, "256"),
+        (dict(clip_limit=float("nan")), ValueError, "finite"),
+        (dict(clip_limit="2"), TypeError, "clip_limit"),
+        (dict(axes=(0, 0)), ValueError, "repeated"),
+        (dict(compat="skimage"), ValueError, "unknown compat"),
+        (dict(compat="opencv", mask=np.ones((20, 30), bool)), ValueError, "no mask"),
+    ],
+)
+def test_bad_arguments(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        histeq.clahe(np.zeros((20, 30), np.uint8), **kwargs)
+
+
+def test_opencv_compat_refuses_what_opencv_cannot_do():
+    with pytest.raises(TypeError, match="uint8 or uint16"):
+        histeq.clahe(np.zeros((8, 8), np.float32), tiles=2, compat="opencv")
+    with pytest.raises(ValueError, match="2-D"):
+        histeq.clahe(np.zeros((8, 8, 8), np.uint8), tiles=2, compat="opencv")
+
+
+@given(
+    nbins=st.integers(-3, 300),
+    clip=st.floats(allow_nan=True, allow_infinity=True),
+    denominator=st.floats(allow_nan=True, allow_infinity=True),
+    tiles=st.tuples(st.integers(-1, 12), st.integers(-1, 12)),
+    lower=st.integers(-2, 12),
+)
+def test_fuzz_the_binding(nbins, clip, denominator, tiles, lower):
+    from histeq._kernels import core
+
+    image = np.random.default_rng(0).integers(0, 256, (1, 60), dtype=np.uint8)
+    shape = np.array([6, 10], np.int64)
+    t = np.array(tiles, np.int64)
+    bounds = np.concatenate([np.zeros(max(t[0], 0)), np.full(max(t[0], 0), 6),
+                             np.zeros(max(t[1], 0)), np.full(max(t[1], 0), 10)]).astype(np.int64)
+    lowers = np.full(16, lower, np.int32)
+    weights = np.ones(16)
+    try:
+        core.clahe(image, None, np.empty_like(image), shape, t, bounds, lowers, weights, weights, clip_limit=clip,
+                   denominator=denominator, nbins=nbins, data_range=False, lo=0, hi=255, nominal_lo=0,
+                   nominal_hi=255, out_lo=0, out_hi=255, threads=2)
+    except (ValueError, TypeError):
+        pass
