@@ -26,7 +26,8 @@ def _bins(info, nbins, in_range, counted):
         if info.is_float and lo == hi:
             lo, hi = lo - 0.5, hi + 0.5
         if info.is_float and lo == hi:  # +-0.5 vanished in rounding
-            lo, hi = float(np.nextafter(lo, -np.inf)), float(np.nextafter(hi, np.inf))
+            with np.errstate(over="ignore"):
+                lo, hi = float(np.nextafter(lo, -np.inf)), float(np.nextafter(hi, np.inf))
         if info.is_float and not np.isfinite(hi - lo):
             raise ValueError(f"the image's values span [{lo}, {hi}], too wide for finite bins")
     else:
