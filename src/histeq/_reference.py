@@ -368,6 +368,10 @@ def _tile_mapping(counts, clip_limit, info, bins, in_range, out_range):
         return mapped
     first = int(np.flatnonzero(clipped)[0])
     c_min, total, span = float(cum[first]), float(cum[-1]), float(ohi) - float(olo)
-    lut = [int(olo) + int(np.floor(span * (float(c) - c_min) / (total - c_min) + 0.5)) if k >= first else int(olo)
-           for k, c in enumerate(cum)]
+    if np.array_equal(clipped, counts):  # nothing clipped: exactly equalize's rule
+        lut = [int(olo) + int(np.floor(span * (float(c) - c_min) / (total - c_min) + 0.5)) if k >= first
+               else int(olo) for k, c in enumerate(cum)]
+    else:  # every bin lifted, so first == 0
+        scale = span / (total - c_min)
+        lut = [int(olo) + int(np.floor((float(c) - c_min) * scale + 0.5)) for c in cum]
     return lambda v: lut[int(_int_bin(np.array([v]), lo, hi, nbins)[0])]

@@ -35,46 +35,53 @@ struct AxisPlan {
 // bin height, where t <= c solves sum(max(h - t, 0)) = nbins (c - t).  The
 // clipped mass lifts every bin equally and no bin ends above c, unlike a single
 // redistribution pass.  Newton's method from t = c is exact on this convex
-// piecewise-linear equation.  clip < 0: no clipping.  Returns the cumulative
-// sums of h' in cum (nbins entries).
-inline void clipped_cumulative(const int64_t* hist, int64_t nbins, double clip, double* cum) {
-    int64_t total = 0;
-    for (int64_t k = 0; k < nbins; ++k) total += hist[k];
+// piecewise-linear equation: it stops on the piece that holds the root, and t
+// is that piece's root, nbins c - (sum of the bins above t)) / (nbins - their
+// count).  Only occupied bins can be above t >= 0, so only they are scanned.
+struct Clipped {
+    bool clipped;      // false: h' = h
+    bool flat;         // the limit is the mean: h' = mean everywhere
+    double threshold;  // t
+    double lift;       // c - t
+};
+
+inline Clipped clip_histogram(const int64_t* occupied_counts, int64_t occupied, int64_t nbins, int64_t total,
+                              double clip) {
+    Clipped r{false, false, 0, 0};
+    if (clip < 0) return r;
     const double count = static_cast<double>(nbins), mean = static_cast<double>(total) / count;
-    double limit = clip * static_cast<double>(total) / count, threshold = 0, lift = 0;
+    double limit = clip * static_cast<double>(total) / count;
     limit = limit > mean ? limit : mean;
-    bool clipped = false;
-    if (clip >= 0) {
-        for (int64_t k = 0; k < nbins && !clipped; ++k) clipped = static_cast<double>(hist[k]) > limit;
-    }
-    if (clipped) {
-        threshold = limit;
-        for (;;) {
-            int64_t above = 0, above_sum = 0;
-            for (int64_t k = 0; k < nbins; ++k) {
-                if (static_cast<double>(hist[k]) > threshold) {
-                    ++above;
-                    above_sum += hist[k];
-                }
-            }
-            if (above == nbins) {  // the limit is the mean: flat
-                for (int64_t k = 0; k < nbins; ++k) cum[k] = static_cast<double>(k + 1) * mean;
-                return;
-            }
-            const double next = (count * limit - static_cast<double>(above_sum)) / static_cast<double>(nbins - above);
-            int64_t above_next = 0;
-            for (int64_t k = 0; k < nbins; ++k) above_next += static_cast<double>(hist[k]) > next;
-            threshold = next;
-            if (above_next == above) break;
+    for (int64_t j = 0; j < occupied && !r.clipped; ++j) r.clipped = static_cast<double>(occupied_counts[j]) > limit;
+    if (!r.clipped) return r;
+    auto above = [&](double t, int64_t& sum) {
+        int64_t m = 0;
+        sum = 0;
+        for (int64_t j = 0; j < occupied; ++j) {
+            const bool over = static_cast<double>(occupied_counts[j]) > t;
+            m += over;
+            sum += over ? occupied_counts[j] : 0;
         }
-        lift = limit - threshold;
+        return m;
+    };
+    int64_t sum = 0, m = above(limit, sum);
+    double t = limit;
+    for (;;) {
+        if (m == nbins) {
+            r.flat = true;
+            r.lift = mean;
+            return r;
+        }
+        t = (count * limit - static_cast<double>(sum)) / static_cast<double>(nbins - m);
+        int64_t next_sum = 0;
+        const int64_t next = above(t, next_sum);
+        if (next == m) break;
+        m = next;
+        sum = next_sum;
     }
-    double sum = 0;
-    for (int64_t k = 0; k < nbins; ++k) {
-        const double h = static_cast<double>(hist[k]);
-        sum += clipped ? (h < threshold ? h : threshold) + lift : h;
-        cum[k] = sum;
-    }
+    r.threshold = t;
+    r.lift = limit - t;
+    return r;
 }
 
 template <class T>
@@ -87,29 +94,48 @@ struct ClaheMaps {
 };
 
 // The mapping of one tile from its histogram: global equalization of the
-// clipped histogram (integers: rounded levels; floats: the piecewise-linear
-// map of equalize_float).  False when fewer than two bins are occupied.
+// clipped histogram (integers: levels rounded halves up, exactly as
+// equalizing_lut when nothing is clipped; floats: the piecewise-linear map of
+// equalize_float).  False when fewer than two bins are occupied.  scratch:
+// nbins entries.
 template <class T>
-bool tile_mapping(const int64_t* hist, const Spec& spec, double clip, std::vector<double>& cum, T* lut,
-                  double* level, double* slope) {
+bool tile_mapping(const int64_t* hist, const Spec& spec, double clip, int64_t* scratch, T* lut, double* level,
+                  double* slope) {
     const int64_t nbins = spec.nbins;
-    int64_t occupied = 0;
-    for (int64_t k = 0; k < nbins && occupied < 2; ++k) occupied += hist[k] > 0;
+    int64_t occupied = 0, total = 0;
+    for (int64_t k = 0; k < nbins; ++k) {
+        if (hist[k]) {
+            scratch[occupied++] = hist[k];
+            total += hist[k];
+        }
+    }
     if (occupied < 2) return false;
-    clipped_cumulative(hist, nbins, clip, cum.data());
-    const double span = spec.out_hi - spec.out_lo, total = cum[nbins - 1];
+    const Clipped c = clip_histogram(scratch, occupied, nbins, total, clip);
+    const double span = spec.out_hi - spec.out_lo;
+    auto clipped_count = [&](int64_t k) {
+        if (c.flat) return c.lift;
+        const double h = static_cast<double>(hist[k]);
+        return c.clipped ? (h < c.threshold ? h : c.threshold) + c.lift : h;
+    };
     if constexpr (is_float_v<T>) {
-        for (int64_t k = 0; k <= nbins; ++k) level[k] = spec.out_lo + span * ((k ? cum[k - 1] : 0.0) / total);
+        double below = 0;
+        std::vector<double> cum(nbins);
+        for (int64_t k = 0; k < nbins; ++k) cum[k] = below += clipped_count(k);
+        for (int64_t k = 0; k <= nbins; ++k) level[k] = spec.out_lo + span * ((k ? cum[k - 1] : 0.0) / below);
         for (int64_t k = 0; k < nbins; ++k) slope[k] = level[k + 1] - level[k];
         slope[nbins] = 0;
+    } else if (!c.clipped) {
+        equalizing_lut(hist, spec, lut);
     } else {
-        int64_t first = 0;
-        while (cum[first] == 0) ++first;
-        const double c_min = cum[first];
+        // Every bin is lifted, so the first bin is occupied: c_min = h'(0).
         const int64_t olo = static_cast<int64_t>(spec.out_lo);
+        double cum = 0, c_min = 0, total_clipped = 0;
+        for (int64_t k = 0; k < nbins; ++k) total_clipped += clipped_count(k);
+        c_min = clipped_count(0);
+        const double scale = span / (total_clipped - c_min);
         for (int64_t k = 0; k < nbins; ++k) {
-            const double x = k < first ? 0.0 : std::floor(span * (cum[k] - c_min) / (total - c_min) + 0.5);
-            lut[k] = static_cast<T>(olo + static_cast<int64_t>(x));
+            cum += clipped_count(k);
+            lut[k] = static_cast<T>(olo + static_cast<int64_t>(std::floor((cum - c_min) * scale + 0.5)));
         }
     }
     return true;
@@ -131,7 +157,7 @@ void clahe_tiles(const T* in, const bool* mask, const std::vector<AxisPlan>& axe
     std::vector<double> cums(static_cast<size_t>(workers) * nbins);
     parallel_for(ntiles, threads, 1, [&](int w, int64_t tb, int64_t te) {
         int64_t* hist = hists.data() + static_cast<size_t>(w) * (nbins + 1);
-        std::vector<double> cum(nbins);
+        std::vector<int64_t> scratch(nbins);
         std::vector<int64_t> index(ndim), lo(ndim), hi(ndim);
         for (int64_t tile = tb; tile < te; ++tile) {
             int64_t rest = tile;
@@ -159,8 +185,10 @@ void clahe_tiles(const T* in, const bool* mask, const std::vector<AxisPlan>& axe
                 }
             };
             bool counted_bytes = false;
+            int64_t area = 1;
+            for (int d = 0; d < ndim; ++d) area *= hi[d] - lo[d];
             if constexpr (sizeof(T) == 1 && std::is_same<Bins, DirectBins>::value) {
-                if (!mask) {  // one byte counter across the rows
+                if (!mask && area >= 4096) {  // one byte counter across the rows; small tiles count directly
                     ByteCounter<T> counter;
                     for_each_row([&](int64_t offset, int64_t length) { counter.add(in + offset, length, hist); });
                     counter.flush(hist);
@@ -172,7 +200,7 @@ void clahe_tiles(const T* in, const bool* mask, const std::vector<AxisPlan>& axe
                     count_range(in, mask, offset, offset + length, bins, hist);
                 });
             }
-            const bool mapped = tile_mapping<T>(hist, spec, clip, cum,
+            const bool mapped = tile_mapping<T>(hist, spec, clip, scratch.data(),
                                                 maps.lut.empty() ? nullptr : maps.lut.data() + tile * nbins,
                                                 maps.level.empty() ? nullptr : maps.level.data() + tile * (nbins + 1),
                                                 maps.slope.empty() ? nullptr : maps.slope.data() + tile * (nbins + 1));
@@ -272,26 +300,53 @@ void clahe_pixels(const T* in, T* out, const std::vector<AxisPlan>& axes, const 
     });
 }
 
+// Exact floor(num / d) for 0 <= num < 2^31 by one multiplication
+// (Granlund & Montgomery): with s = 31 + ceil(log2 d) and m = ceil(2^s / d),
+// (num m) >> s is the quotient, and num m < 2^63.
+class ConstantDivisor {
+   public:
+    explicit ConstantDivisor(uint64_t d) {
+        int log2d = 0;
+        while ((uint64_t{1} << log2d) < d) ++log2d;
+        shift_ = 31 + log2d;
+        multiplier_ = ((unsigned __int128){1} << shift_) / d + 1;
+        exact_ = shift_ < 64 && multiplier_ < (uint64_t{1} << 32);
+    }
+    bool exact() const { return exact_; }  // usable for every num < 2^31
+    uint64_t operator()(uint64_t num) const { return static_cast<uint64_t>((num * multiplier_) >> shift_); }
+
+   private:
+    int shift_;
+    uint64_t multiplier_;
+    bool exact_;
+};
+
 // The common case, fast: a 2-D integer image with one bin per level.  Tile
-// tables hold levels above out_lo as int32 (identity tiles included), and the
-// bilinear sum is exact in int64.
+// tables hold levels above out_lo as int32 (identity tiles included); the
+// bilinear sum is exact in int64 and rounded with halves up.
 template <class T>
 void clahe_pixels_2d(const T* in, T* out, const AxisPlan& ay, const AxisPlan& ax, const Spec& spec, int64_t first,
                      const std::vector<int32_t>& table, double denominator, int threads) {
     const int64_t nbins = spec.nbins, width = ax.n, tiles_x = ax.tiles;
-    std::vector<int64_t> left(width), right(width), wl(width), wr(width);
+    std::vector<int64_t> wl(width), wr(width);
     for (int64_t x = 0; x < width; ++x) {
-        const int64_t k = ax.lower[x];
-        left[x] = k * nbins;
-        right[x] = std::min(k + 1, tiles_x - 1) * nbins;
         wl[x] = static_cast<int64_t>(ax.w0[x]);
         wr[x] = static_cast<int64_t>(ax.w1[x]);
     }
-    const int64_t twice = 2 * static_cast<int64_t>(denominator), olo = static_cast<int64_t>(spec.out_lo);
+    // Column runs that share their two tiles.
+    std::vector<int64_t> run_start{0};
+    for (int64_t x = 1; x < width; ++x)
+        if (ax.lower[x] != ax.lower[x - 1]) run_start.push_back(x);
+    run_start.push_back(width);
+    const int64_t d = static_cast<int64_t>(denominator), twice = 2 * d, olo = static_cast<int64_t>(spec.out_lo);
+    const int64_t span = static_cast<int64_t>(spec.out_hi - spec.out_lo);
+    // floor((2 acc + d) / 2d): round(acc / d) with halves up, acc <= d span.
+    const ConstantDivisor divide(static_cast<uint64_t>(twice));
+    const bool small = divide.exact() && 2 * d * span + d < (int64_t{1} << 31);
     const double inverse = 1.0 / static_cast<double>(twice);
-    // round(acc / denominator), halves up: floor((2 acc + d) / 2d), exactly.
     auto rounded = [=](int64_t acc) {
-        const int64_t num = 2 * acc + twice / 2;
+        const int64_t num = 2 * acc + d;
+        if (small) return static_cast<T>(olo + static_cast<int64_t>(divide(static_cast<uint64_t>(num))));
         int64_t q = static_cast<int64_t>(static_cast<double>(num) * inverse);
         q -= q * twice > num;
         q += (q + 1) * twice <= num;
@@ -307,23 +362,35 @@ void clahe_pixels_2d(const T* in, T* out, const AxisPlan& ay, const AxisPlan& ax
             const int32_t* top = table.data() + k * tiles_x * nbins;
             const int32_t* bottom = table.data() + std::min(k + 1, ay.tiles - 1) * tiles_x * nbins;
             const int64_t wt = static_cast<int64_t>(ay.w0[y]), wb = static_cast<int64_t>(ay.w1[y]);
-            const T* src = in + y * width;
-            T* dst = out + y * width;
             if (blend_rows) {
                 int64_t* row = blended.data();
                 dispatch([&]() HISTEQ_INLINE {
                     for (int64_t j = 0; j < tiles_x * nbins; ++j) row[j] = wt * top[j] + wb * bottom[j];
                 });
-                for (int64_t x = 0; x < width; ++x) {
-                    const int64_t b = static_cast<int64_t>(src[x]) - first;
-                    dst[x] = rounded(wl[x] * row[left[x] + b] + wr[x] * row[right[x] + b]);
-                }
-            } else {
-                for (int64_t x = 0; x < width; ++x) {
-                    const int64_t b = static_cast<int64_t>(src[x]) - first;
-                    const int64_t upper = wl[x] * top[left[x] + b] + wr[x] * top[right[x] + b];
-                    const int64_t lower = wl[x] * bottom[left[x] + b] + wr[x] * bottom[right[x] + b];
-                    dst[x] = rounded(wt * upper + wb * lower);
+            }
+            const T* __restrict src = in + y * width;
+            T* __restrict dst = out + y * width;
+            for (size_t r = 0; r + 1 < run_start.size(); ++r) {
+                const int64_t x0 = run_start[r], x1 = run_start[r + 1], kx = ax.lower[x0];
+                const int64_t left = kx * nbins, right = std::min(kx + 1, tiles_x - 1) * nbins;
+                if (blend_rows) {
+                    const int64_t* __restrict l = blended.data() + left - first;
+                    const int64_t* __restrict rt = blended.data() + right - first;
+                    for (int64_t x = x0; x < x1; ++x) {
+                        const int64_t v = static_cast<int64_t>(src[x]);
+                        dst[x] = rounded(wl[x] * l[v] + wr[x] * rt[v]);
+                    }
+                } else {
+                    const int32_t* __restrict tl = top + left - first;
+                    const int32_t* __restrict tr = top + right - first;
+                    const int32_t* __restrict bl = bottom + left - first;
+                    const int32_t* __restrict br = bottom + right - first;
+                    for (int64_t x = x0; x < x1; ++x) {
+                        const int64_t v = static_cast<int64_t>(src[x]);
+                        const int64_t upper = wl[x] * tl[v] + wr[x] * tr[v];
+                        const int64_t lower = wl[x] * bl[v] + wr[x] * br[v];
+                        dst[x] = rounded(wt * upper + wb * lower);
+                    }
                 }
             }
         }
