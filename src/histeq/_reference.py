@@ -371,7 +371,7 @@ def _tile_mapping(counts, clip_limit, info, bins, in_range, out_range):
     if np.array_equal(clipped, counts):  # nothing clipped: exactly equalize's rule
         lut = [int(olo) + int(np.floor(span * (float(c) - c_min) / (total - c_min) + 0.5)) if k >= first
                else int(olo) for k, c in enumerate(cum)]
-    else:  # every bin lifted, so first == 0
-        scale = span / (total - c_min)
+    else:  # every bin lifted, so first == 0; the clipped histogram still sums to the pixel count
+        scale = span / (float(counts.sum()) - c_min)
         lut = [int(olo) + int(np.floor((float(c) - c_min) * scale + 0.5)) for c in cum]
     return lambda v: lut[int(_int_bin(np.array([v]), lo, hi, nbins)[0])]

@@ -103,11 +103,10 @@ bool tile_mapping(const int64_t* hist, const Spec& spec, double clip, int64_t* s
                   double* slope) {
     const int64_t nbins = spec.nbins;
     int64_t occupied = 0, total = 0;
-    for (int64_t k = 0; k < nbins; ++k) {
-        if (hist[k]) {
-            scratch[occupied++] = hist[k];
-            total += hist[k];
-        }
+    for (int64_t k = 0; k < nbins; ++k) {  // branch-free: occupancy is unpredictable
+        scratch[occupied] = hist[k];
+        occupied += hist[k] != 0;
+        total += hist[k];
     }
     if (occupied < 2) return false;
     const Clipped c = clip_histogram(scratch, occupied, nbins, total, clip);
@@ -127,15 +126,15 @@ bool tile_mapping(const int64_t* hist, const Spec& spec, double clip, int64_t* s
     } else if (!c.clipped) {
         equalizing_lut(hist, spec, lut);
     } else {
-        // Every bin is lifted, so the first bin is occupied: c_min = h'(0).
+        // Every bin is lifted, so the first bin is occupied: c_min = h'(0); the
+        // clipped histogram still sums to the pixel count.
         const int64_t olo = static_cast<int64_t>(spec.out_lo);
-        double cum = 0, c_min = 0, total_clipped = 0;
-        for (int64_t k = 0; k < nbins; ++k) total_clipped += clipped_count(k);
-        c_min = clipped_count(0);
-        const double scale = span / (total_clipped - c_min);
+        const double c_min = clipped_count(0), scale = span / (static_cast<double>(total) - c_min);
+        double cum = 0;
         for (int64_t k = 0; k < nbins; ++k) {
             cum += clipped_count(k);
-            lut[k] = static_cast<T>(olo + static_cast<int64_t>(std::floor((cum - c_min) * scale + 0.5)));
+            const double x = (cum - c_min) * scale + 0.5;  // >= 0.5: truncation is floor
+            lut[k] = static_cast<T>(olo + static_cast<int64_t>(x));
         }
     }
     return true;
@@ -196,9 +195,16 @@ void clahe_tiles(const T* in, const bool* mask, const std::vector<AxisPlan>& axe
                 }
             }
             if (!counted_bytes) {
-                for_each_row([&](int64_t offset, int64_t length) {
-                    count_range(in, mask, offset, offset + length, bins, hist);
-                });
+                if constexpr (is_float_v<T>) {
+                    for_each_row([&](int64_t offset, int64_t length) {
+                        count_range(in, mask, offset, offset + length, bins, hist);
+                    });
+                } else {  // short rows: count directly, without per-call set-up
+                    for_each_row([&](int64_t offset, int64_t length) {
+                        for (int64_t i = offset; i < offset + length; ++i)
+                            if (!mask || mask[i]) ++hist[bins(static_cast<int64_t>(in[i]))];
+                    });
+                }
             }
             const bool mapped = tile_mapping<T>(hist, spec, clip, scratch.data(),
                                                 maps.lut.empty() ? nullptr : maps.lut.data() + tile * nbins,
