@@ -12,7 +12,7 @@ import numpy as np
 
 from ._kernels import FLOAT_NBINS, dtype_info
 
-__all__ = ["histogram", "equalize", "equalize_color", "clahe", "clip_histogram"]
+__all__ = ["histogram", "equalize", "equalize_color", "clahe", "clip_histogram", "clip_threshold"]
 
 
 def _bins(info, nbins, in_range, counted):
@@ -242,33 +242,49 @@ def _equalize_lightness(lightness, nbins, mask):
 
 # --- CLAHE -----------------------------------------------------------------
 
-def clip_histogram(hist, clip_limit):
-    """The clipped histogram: no bin above clip_limit x the mean bin height, the excess spread evenly.
+def clip_threshold(hist, clip_limit):
+    """(t, lift) of the clipped histogram min(h, t) + lift, or None when nothing is clipped.
 
-    Returns float64 h' = min(h, T) + (c - T), c the limit, where T <= c solves
-    sum(max(h - T, 0)) = nbins (c - T): the clipped mass lifts every bin by the
-    same amount and no bin ends above c.  Found by Newton's method from T = c,
-    exact on this piecewise-linear convex function.  clip_limit None: h itself.
+    No bin may exceed c = clip_limit x the mean bin height (at least the
+    mean); t <= c solves sum(max(h - t, 0)) = nbins (c - t), so the clipped
+    mass lifts every bin by lift = c - t and no bin ends above c.  Found by
+    Newton's method from t = c, exact on this convex piecewise-linear
+    equation.  When c is the mean every bin becomes the mean: (0, mean).
     """
     hist = np.asarray(hist, dtype=np.int64)
     if clip_limit is None:
-        return hist.astype(np.float64)
+        return None
     nbins, total = hist.size, int(hist.sum())
     c = max(clip_limit * total / nbins, total / nbins)
     if not (hist > c).any():
-        return hist.astype(np.float64)
+        return None
     t = c
+    above = hist > t
     while True:
-        above = hist > t
         m, s = int(above.sum()), int(hist[above].sum())
-        if m == nbins:  # c is the mean: the histogram becomes flat
-            return np.full(nbins, total / nbins)
-        t_new = (nbins * c - s) / (nbins - m)
-        if int((hist > t_new).sum()) == m:
-            t = t_new
-            break
-        t = t_new
-    return np.minimum(hist, t) + (c - t)
+        if m == nbins:
+            return 0.0, total / nbins
+        t = (nbins * c - s) / (nbins - m)
+        now_above = hist > t
+        if int(now_above.sum()) == m:
+            return t, c - t
+        above = now_above
+
+
+def clip_histogram(hist, clip_limit):
+    """The clipped histogram h' = min(h, t) + lift (float64); see clip_threshold."""
+    clipped = clip_threshold(hist, clip_limit)
+    hist = np.asarray(hist, dtype=np.float64)
+    return hist if clipped is None else np.minimum(hist, clipped[0]) + clipped[1]
+
+
+def _clipped_cumulative(hist, clip_limit):
+    """F(k) = sum_{j<=k} min(h_j, t) + (k + 1) lift: the cumulative clipped histogram, summed in this order."""
+    clipped = clip_threshold(hist, clip_limit)
+    if clipped is None:
+        return np.cumsum(np.asarray(hist, dtype=np.float64)), False
+    t, lift = clipped
+    return np.cumsum(np.minimum(hist, t)) + np.arange(1, len(hist) + 1) * lift, True
 
 
 def _tile_members(n, t, k):
@@ -352,8 +368,7 @@ def _tile_mapping(counts, clip_limit, info, bins, in_range, out_range):
     if (counts > 0).sum() < 2:
         # .item(): a Python int for integer images, so that the interpolation stays exact.
         return lambda v: _rescale(np.array([v]), info, in_range, out_range)[0].item()
-    clipped = clip_histogram(counts, clip_limit)
-    cum = np.cumsum(clipped)
+    cum, is_clipped = _clipped_cumulative(counts, clip_limit)
     if info.is_float:
         below = np.concatenate([[0.0], cum])
         level = olo + (ohi - olo) * (below / below[-1])
@@ -366,9 +381,9 @@ def _tile_mapping(counts, clip_limit, info, bins, in_range, out_range):
             return level[k] + (t - k) * slope[k]
 
         return mapped
-    first = int(np.flatnonzero(clipped)[0])
+    first = int(np.flatnonzero(cum)[0])
     c_min, total, span = float(cum[first]), float(cum[-1]), float(ohi) - float(olo)
-    if np.array_equal(clipped, counts):  # nothing clipped: exactly equalize's rule
+    if not is_clipped:  # exactly equalize's rule
         lut = [int(olo) + int(np.floor(span * (float(c) - c_min) / (total - c_min) + 0.5)) if k >= first
                else int(olo) for k, c in enumerate(cum)]
     else:  # every bin lifted, so first == 0; the clipped histogram still sums to the pixel count

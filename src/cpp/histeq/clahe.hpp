@@ -40,14 +40,13 @@ struct AxisPlan {
 // count).  Only occupied bins can be above t >= 0, so only they are scanned.
 struct Clipped {
     bool clipped;      // false: h' = h
-    bool flat;         // the limit is the mean: h' = mean everywhere
     double threshold;  // t
     double lift;       // c - t
 };
 
 inline Clipped clip_histogram(const int64_t* occupied_counts, int64_t occupied, int64_t nbins, int64_t total,
                               double clip) {
-    Clipped r{false, false, 0, 0};
+    Clipped r{false, 0, 0};
     if (clip < 0) return r;
     const double count = static_cast<double>(nbins), mean = static_cast<double>(total) / count;
     double limit = clip * static_cast<double>(total) / count;
@@ -67,8 +66,8 @@ inline Clipped clip_histogram(const int64_t* occupied_counts, int64_t occupied, 
     int64_t sum = 0, m = above(limit, sum);
     double t = limit;
     for (;;) {
-        if (m == nbins) {
-            r.flat = true;
+        if (m == nbins) {  // the limit is the mean: every bin becomes the mean
+            r.threshold = 0;
             r.lift = mean;
             return r;
         }
@@ -87,54 +86,71 @@ inline Clipped clip_histogram(const int64_t* occupied_counts, int64_t occupied, 
 template <class T>
 struct ClaheMaps {
     // Per tile: identity[tile] (nothing to equalize), and either integer
-    // levels lut[tile * nbins + k] or float levels and slopes (nbins + 1 each).
+    // levels lut[tile * width + k - first] for the bins [first, first + width)
+    // that the image's values fall in, or float levels and slopes (nbins + 1 each).
     std::vector<char> identity;
     std::vector<T> lut;
+    int64_t first = 0, width = 0;
     std::vector<double> level, slope;
 };
 
 // The mapping of one tile from its histogram: global equalization of the
-// clipped histogram (integers: levels rounded halves up, exactly as
-// equalizing_lut when nothing is clipped; floats: the piecewise-linear map of
-// equalize_float).  False when fewer than two bins are occupied.  scratch:
-// nbins entries.
+// clipped histogram, whose cumulative sum is F(k) = sum_{j<=k} min(h_j, t) +
+// (k + 1) lift (integers: levels rounded halves up, exactly equalizing_lut's
+// when nothing is clipped; floats: the piecewise-linear map of equalize_float).
+// Integer levels are written for the bins [first, first + width) only, to
+// lut[0, width); the histogram must be empty outside them, so the work is
+// O(width).  False when fewer than two bins are occupied.  scratch: width entries.
 template <class T>
-bool tile_mapping(const int64_t* hist, const Spec& spec, double clip, int64_t* scratch, T* lut, double* level,
-                  double* slope) {
-    const int64_t nbins = spec.nbins;
+bool tile_mapping(const int64_t* hist, const Spec& spec, double clip, int64_t first, int64_t width,
+                  int64_t* scratch, T* lut, double* level, double* slope) {
+    const int64_t nbins = spec.nbins, end = first + width;
     int64_t occupied = 0, total = 0;
-    for (int64_t k = 0; k < nbins; ++k) {  // branch-free: occupancy is unpredictable
+    for (int64_t k = first; k < end; ++k) {  // branch-free: occupancy is unpredictable
         scratch[occupied] = hist[k];
         occupied += hist[k] != 0;
         total += hist[k];
     }
     if (occupied < 2) return false;
     const Clipped c = clip_histogram(scratch, occupied, nbins, total, clip);
-    const double span = spec.out_hi - spec.out_lo;
-    auto clipped_count = [&](int64_t k) {
-        if (c.flat) return c.lift;
-        const double h = static_cast<double>(hist[k]);
-        return c.clipped ? (h < c.threshold ? h : c.threshold) + c.lift : h;
-    };
+    const double span = spec.out_hi - spec.out_lo, t = c.threshold, lift = c.lift;
     if constexpr (is_float_v<T>) {
-        double below = 0;
+        double partial = 0;
+        level[0] = spec.out_lo;
         std::vector<double> cum(nbins);
-        for (int64_t k = 0; k < nbins; ++k) cum[k] = below += clipped_count(k);
-        for (int64_t k = 0; k <= nbins; ++k) level[k] = spec.out_lo + span * ((k ? cum[k - 1] : 0.0) / below);
+        for (int64_t k = 0; k < nbins; ++k) {
+            const double h = static_cast<double>(hist[k]);
+            partial += c.clipped ? (h < t ? h : t) : h;
+            cum[k] = c.clipped ? partial + static_cast<double>(k + 1) * lift : partial;
+        }
+        for (int64_t k = 1; k <= nbins; ++k) level[k] = spec.out_lo + span * (cum[k - 1] / cum[nbins - 1]);
         for (int64_t k = 0; k < nbins; ++k) slope[k] = level[k + 1] - level[k];
         slope[nbins] = 0;
-    } else if (!c.clipped) {
-        equalizing_lut(hist, spec, lut);
+    } else if (!c.clipped) {  // equalizing_lut, over the window
+        int64_t low = first;
+        while (hist[low] == 0) ++low;
+        const int64_t olo = static_cast<int64_t>(spec.out_lo), c_min = hist[low];
+        const RoundedRatio ratio(static_cast<uint64_t>(static_cast<int64_t>(spec.out_hi) - olo),
+                                 static_cast<uint64_t>(total - c_min));
+        int64_t cum = 0;
+        for (int64_t k = first; k < end; ++k) {
+            cum += hist[k];
+            lut[k - first] = static_cast<T>(k < low ? olo : olo + ratio(static_cast<uint64_t>(cum - c_min)));
+        }
     } else {
-        // Every bin is lifted, so the first bin is occupied: c_min = h'(0); the
-        // clipped histogram still sums to the pixel count.
+        // Every bin is lifted, so bin 0 is the first occupied: c_min = F(0);
+        // the clipped histogram still sums to the pixel count.  Below the
+        // window the histogram is empty, so the partial sum starts at 0.
         const int64_t olo = static_cast<int64_t>(spec.out_lo);
-        const double c_min = clipped_count(0), scale = span / (static_cast<double>(total) - c_min);
-        double cum = 0;
-        for (int64_t k = 0; k < nbins; ++k) {
-            cum += clipped_count(k);
-            const double x = (cum - c_min) * scale + 0.5;  // >= 0.5: truncation is floor
-            lut[k] = static_cast<T>(olo + static_cast<int64_t>(x));
+        const double h0 = first == 0 ? static_cast<double>(hist[0]) : 0.0;
+        const double c_min = (h0 < t ? h0 : t) + lift;
+        const double scale = span / (static_cast<double>(total) - c_min);
+        double partial = 0;
+        for (int64_t k = first; k < end; ++k) {
+            const double h = static_cast<double>(hist[k]);
+            partial += h < t ? h : t;
+            const double x = (partial + static_cast<double>(k + 1) * lift - c_min) * scale + 0.5;
+            lut[k - first] = static_cast<T>(olo + static_cast<int64_t>(x));  // x >= 0.5: truncation is floor
         }
     }
     return true;
@@ -156,7 +172,9 @@ void clahe_tiles(const T* in, const bool* mask, const std::vector<AxisPlan>& axe
     std::vector<double> cums(static_cast<size_t>(workers) * nbins);
     parallel_for(ntiles, threads, 1, [&](int w, int64_t tb, int64_t te) {
         int64_t* hist = hists.data() + static_cast<size_t>(w) * (nbins + 1);
-        std::vector<int64_t> scratch(nbins);
+        // Integer counts land in the image's window of bins only.
+        const int64_t first = is_float_v<T> ? 0 : maps.first, width = is_float_v<T> ? nbins : maps.width;
+        std::vector<int64_t> scratch(width);
         std::vector<int64_t> index(ndim), lo(ndim), hi(ndim);
         for (int64_t tile = tb; tile < te; ++tile) {
             int64_t rest = tile;
@@ -166,7 +184,8 @@ void clahe_tiles(const T* in, const bool* mask, const std::vector<AxisPlan>& axe
                 lo[d] = axes[d].start[k];
                 hi[d] = axes[d].stop[k];
             }
-            std::fill(hist, hist + nbins + 1, int64_t{0});
+            std::fill(hist + first, hist + first + width, int64_t{0});
+            hist[nbins] = 0;
             // fn(offset, length) for each row of the tile's box along the last
             // axis, contiguous in memory.
             auto for_each_row = [&](auto&& fn) {
@@ -206,8 +225,8 @@ void clahe_tiles(const T* in, const bool* mask, const std::vector<AxisPlan>& axe
                     });
                 }
             }
-            const bool mapped = tile_mapping<T>(hist, spec, clip, scratch.data(),
-                                                maps.lut.empty() ? nullptr : maps.lut.data() + tile * nbins,
+            const bool mapped = tile_mapping<T>(hist, spec, clip, first, width, scratch.data(),
+                                                maps.lut.empty() ? nullptr : maps.lut.data() + tile * maps.width,
                                                 maps.level.empty() ? nullptr : maps.level.data() + tile * (nbins + 1),
                                                 maps.slope.empty() ? nullptr : maps.slope.data() + tile * (nbins + 1));
             maps.identity[tile] = !mapped;
@@ -278,7 +297,7 @@ void clahe_pixels(const T* in, T* out, const std::vector<AxisPlan>& axes, const 
                         const double* sl = maps.slope.data() + tile * (nbins + 1);
                         y = lv[b] + (t - static_cast<double>(b)) * sl[b];
                     } else {
-                        y = static_cast<double>(maps.lut[tile * nbins + b]);
+                        y = static_cast<double>(maps.lut[tile * maps.width + b - maps.first]);
                     }
                     value[c] = is_float_v<T> ? y : y - out_lo;
                 }
@@ -332,8 +351,9 @@ class ConstantDivisor {
 // bilinear sum is exact in int64 and rounded with halves up.
 template <class T>
 void clahe_pixels_2d(const T* in, T* out, const AxisPlan& ay, const AxisPlan& ax, const Spec& spec, int64_t first,
-                     const std::vector<int32_t>& table, double denominator, int threads) {
-    const int64_t nbins = spec.nbins, width = ax.n, tiles_x = ax.tiles;
+                     int64_t nbins, const std::vector<int32_t>& table, double denominator, int threads) {
+    // table: nbins levels per tile, for the values first, first + 1, ...
+    const int64_t width = ax.n, tiles_x = ax.tiles;
     std::vector<int64_t> wl(width), wr(width);
     for (int64_t x = 0; x < width; ++x) {
         wl[x] = static_cast<int64_t>(ax.w0[x]);
@@ -419,8 +439,6 @@ void clahe_batch(const T* in, const bool* mask, T* out, int64_t batch, int64_t p
         if constexpr (is_float_v<T>) {
             m.level.resize(ntiles * (nbins + 1));
             m.slope.resize(ntiles * (nbins + 1));
-        } else {
-            m.lut.resize(ntiles * nbins);
         }
     }
     for_each_image(batch, threads, [&](int64_t image, int inner, int w) {
@@ -443,24 +461,31 @@ void clahe_batch(const T* in, const bool* mask, T* out, int64_t batch, int64_t p
             clahe_tiles(src, sel, axes, s, bins, clip, inner, maps[w]);
             clahe_pixels(src, dst, axes, s, bins, maps[w], denominator, inner);
         } else {
+            // Tables are kept only for the bins the image's values fall in.
+            const Stats all = image_stats(src, static_cast<const bool*>(nullptr), pixels, inner);
             with_int_bins<T>(static_cast<int64_t>(s.lo), static_cast<int64_t>(s.hi), s.nbins, [&](const auto& bins) {
-                clahe_tiles(src, sel, axes, s, bins, clip, inner, maps[w]);
+                ClaheMaps<T>& m = maps[w];
+                m.first = bins(static_cast<int64_t>(all.vmin));
+                m.width = bins(static_cast<int64_t>(all.vmax)) - m.first + 1;
+                m.lut.resize(ntiles * m.width);
+                clahe_tiles(src, sel, axes, s, bins, clip, inner, m);
                 if constexpr (std::is_same<std::decay_t<decltype(bins)>, DirectBins>::value) {
                     if (axes.size() == 2) {
                         // Identity tiles become tables too: one bin per level.
-                        const int64_t olo = static_cast<int64_t>(s.out_lo);
+                        const int64_t olo = static_cast<int64_t>(s.out_lo), first_value = bins.lo + m.first;
                         std::vector<int32_t>& table = tables[w];
-                        table.resize(ntiles * nbins);
+                        table.resize(ntiles * m.width);
                         for (int64_t tile = 0; tile < ntiles; ++tile) {
-                            const bool identity = maps[w].identity[tile];
-                            const T* lut = maps[w].lut.data() + tile * nbins;
-                            int32_t* row = table.data() + tile * nbins;
-                            for (int64_t k = 0; k < nbins; ++k)
+                            const bool identity = m.identity[tile];
+                            const T* lut = m.lut.data() + tile * m.width;
+                            int32_t* row = table.data() + tile * m.width;
+                            for (int64_t k = 0; k < m.width; ++k)
                                 row[k] = static_cast<int32_t>(
-                                    (identity ? static_cast<int64_t>(rescale(static_cast<T>(bins.lo + k), s))
+                                    (identity ? static_cast<int64_t>(rescale(static_cast<T>(first_value + k), s))
                                               : static_cast<int64_t>(lut[k])) - olo);
                         }
-                        clahe_pixels_2d(src, dst, axes[0], axes[1], s, bins.lo, table, denominator, inner);
+                        clahe_pixels_2d(src, dst, axes[0], axes[1], s, first_value, m.width, table, denominator,
+                                        inner);
                         return;
                     }
                 }
