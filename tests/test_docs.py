@@ -49,3 +49,16 @@ def test_the_core_stub_lists_every_kernel():
     declared = {node.name for node in stub.body if isinstance(node, ast.FunctionDef)}
     bound = {name for name in dir(_core) if not name.startswith("_")}
     assert declared == bound
+
+
+def test_the_clahe_gallery_renders(tmp_path):
+    import runpy
+    from pathlib import Path
+
+    from histeq import io
+
+    script = Path(__file__).resolve().parents[1] / "docs" / "gallery.py"
+    out = runpy.run_path(str(script))["main"]([str(tmp_path / "gallery.png")])
+    picture = io.read_image(out)
+    assert picture.shape[0] > 1000 and picture.shape[1] > 600
+    assert picture[..., :3].std() > 30, "the gallery is blank"
