@@ -423,6 +423,86 @@ void clahe_pixels_2d(const T* in, T* out, const AxisPlan& ay, const AxisPlan& ax
     });
 }
 
+// Integer images with one bin per level, any number of axes: the sum over
+// the 2^ndim surrounding tiles is exact in int64 (levels above out_lo, integer
+// weights).  lut: width levels per tile for the values first, first + 1, ...,
+// identity tiles included.
+template <class T>
+void clahe_pixels_levels(const T* in, T* out, const std::vector<AxisPlan>& axes, const Spec& spec, int64_t first,
+                         int64_t width_bins, const T* lut, double denominator, int threads) {
+    const int ndim = static_cast<int>(axes.size());
+    const AxisPlan& last = axes[ndim - 1];
+    const int64_t width = last.n;
+    int64_t rows = 1;
+    for (int d = 0; d < ndim - 1; ++d) rows *= axes[d].n;
+    std::vector<int64_t> tile_stride(ndim, 1);
+    for (int d = ndim - 2; d >= 0; --d) tile_stride[d] = tile_stride[d + 1] * axes[d + 1].tiles;
+    std::vector<int64_t> wl(width), wr(width), run_start{0};
+    for (int64_t x = 0; x < width; ++x) {
+        wl[x] = static_cast<int64_t>(last.w0[x]);
+        wr[x] = static_cast<int64_t>(last.w1[x]);
+        if (x && last.lower[x] != last.lower[x - 1]) run_start.push_back(x);
+    }
+    run_start.push_back(width);
+    const int64_t d = static_cast<int64_t>(denominator), twice = 2 * d, olo = static_cast<int64_t>(spec.out_lo);
+    const int64_t span = static_cast<int64_t>(spec.out_hi - spec.out_lo);
+    const ConstantDivisor divide(static_cast<uint64_t>(twice));
+    const bool small = divide.exact() && 2 * d * span + d < (int64_t{1} << 31);
+    const double inverse = 1.0 / static_cast<double>(twice);
+    const int row_corners = 1 << (ndim - 1);
+    parallel_for(rows, threads, std::max<int64_t>(1, kPixelGrain / width), [&](int, int64_t rb, int64_t re) {
+        std::vector<const T*> base(row_corners);
+        std::vector<int64_t> weight(row_corners), index(ndim);
+        for (int64_t row = rb; row < re; ++row) {
+            int64_t rest = row;
+            for (int a = ndim - 2; a >= 0; --a) {
+                index[a] = rest % axes[a].n;
+                rest /= axes[a].n;
+            }
+            // The row's corners: bit (ndim - 2 - a) of c picks the upper tile along axis a.
+            int used = 0;
+            for (int c = 0; c < row_corners; ++c) {
+                int64_t tile = 0, w = 1;
+                for (int a = 0; a < ndim - 1; ++a) {
+                    const int upper = (c >> (ndim - 2 - a)) & 1;
+                    const int64_t k = axes[a].lower[index[a]] + upper;
+                    w *= static_cast<int64_t>(upper ? axes[a].w1[index[a]] : axes[a].w0[index[a]]);
+                    tile += std::min(k, axes[a].tiles - 1) * tile_stride[a];
+                }
+                if (w == 0) continue;  // the border's unused neighbour
+                base[used] = lut + tile * width_bins - first;
+                weight[used++] = w;
+            }
+            const T* src = in + row * width;
+            T* dst = out + row * width;
+            for (size_t r = 0; r + 1 < run_start.size(); ++r) {
+                const int64_t x0 = run_start[r], x1 = run_start[r + 1], kx = last.lower[x0];
+                const int64_t left = kx * width_bins, right = std::min(kx + 1, last.tiles - 1) * width_bins;
+                for (int64_t x = x0; x < x1; ++x) {
+                    const int64_t v = static_cast<int64_t>(src[x]);
+                    int64_t acc = 0;
+                    for (int c = 0; c < used; ++c) {
+                        const T* t = base[c] + v;
+                        acc += weight[c] * (wl[x] * (static_cast<int64_t>(t[left]) - olo) +
+                                            wr[x] * (static_cast<int64_t>(t[right]) - olo));
+                    }
+                    // round(acc / d), halves up: floor((2 acc + d) / 2d), exactly.
+                    const int64_t num = 2 * acc + d;
+                    int64_t q;
+                    if (small) {
+                        q = static_cast<int64_t>(divide(static_cast<uint64_t>(num)));
+                    } else {
+                        q = static_cast<int64_t>(static_cast<double>(num) * inverse);
+                        q -= q * twice > num;
+                        q += (q + 1) * twice <= num;
+                    }
+                    dst[x] = static_cast<T>(olo + q);
+                }
+            }
+        }
+    });
+}
+
 template <class T>
 void clahe_batch(const T* in, const bool* mask, T* out, int64_t batch, int64_t pixels,
                  const std::vector<AxisPlan>& axes, const Spec& spec, double clip, double denominator,
@@ -470,24 +550,26 @@ void clahe_batch(const T* in, const bool* mask, T* out, int64_t batch, int64_t p
                 m.lut.resize(ntiles * m.width);
                 clahe_tiles(src, sel, axes, s, bins, clip, inner, m);
                 if constexpr (std::is_same<std::decay_t<decltype(bins)>, DirectBins>::value) {
-                    if (axes.size() == 2) {
-                        // Identity tiles become tables too: one bin per level.
-                        const int64_t olo = static_cast<int64_t>(s.out_lo), first_value = bins.lo + m.first;
+                    // One bin per level: identity tiles become tables too.
+                    const int64_t first_value = bins.lo + m.first;
+                    for (int64_t tile = 0; tile < ntiles; ++tile) {
+                        if (!m.identity[tile]) continue;
+                        T* lut = m.lut.data() + tile * m.width;
+                        for (int64_t k = 0; k < m.width; ++k) lut[k] = rescale(static_cast<T>(first_value + k), s);
+                    }
+                    if (axes.size() == 2 && m.width * axes[1].tiles <= 2 * axes[1].n) {
+                        const int64_t olo = static_cast<int64_t>(s.out_lo);
                         std::vector<int32_t>& table = tables[w];
                         table.resize(ntiles * m.width);
-                        for (int64_t tile = 0; tile < ntiles; ++tile) {
-                            const bool identity = m.identity[tile];
-                            const T* lut = m.lut.data() + tile * m.width;
-                            int32_t* row = table.data() + tile * m.width;
-                            for (int64_t k = 0; k < m.width; ++k)
-                                row[k] = static_cast<int32_t>(
-                                    (identity ? static_cast<int64_t>(rescale(static_cast<T>(first_value + k), s))
-                                              : static_cast<int64_t>(lut[k])) - olo);
-                        }
+                        for (int64_t j = 0; j < ntiles * m.width; ++j)
+                            table[j] = static_cast<int32_t>(static_cast<int64_t>(m.lut[j]) - olo);
                         clahe_pixels_2d(src, dst, axes[0], axes[1], s, first_value, m.width, table, denominator,
                                         inner);
-                        return;
+                    } else {
+                        clahe_pixels_levels(src, dst, axes, s, first_value, m.width, m.lut.data(), denominator,
+                                            inner);
                     }
+                    return;
                 }
                 clahe_pixels(src, dst, axes, s, bins, maps[w], denominator, inner);
             });
