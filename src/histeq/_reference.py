@@ -314,7 +314,10 @@ def clahe(image, tiles=8, clip_limit=2.0, nbins=None, mask=None, in_range=None, 
     info = dtype_info(image.dtype)
     ndim = image.ndim
     tiles = (tiles,) * ndim if np.ndim(tiles) == 0 else tuple(tiles)
-    lo, hi, nbins = _bins(info, nbins, in_range, _counted(image, mask))
+    counted = _counted(image, mask)
+    if counted.size == 0:  # nothing counted anywhere: the identity rescale, as equalize
+        return _rescale(image, info, in_range, out_range)
+    lo, hi, nbins = _bins(info, nbins, in_range, counted)
     full_mask = np.ones(image.shape, bool) if mask is None else np.broadcast_to(mask, image.shape)
 
     # One mapping per tile, from the tile's counted pixels, over the image's bins.

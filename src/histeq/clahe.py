@@ -81,8 +81,10 @@ def clahe(image, *, tiles=8, clip_limit=2.0, nbins=None, mask=None, axes=None, c
     rescale; a constant image is returned unchanged.  NaN stays NaN.
 
     Integer images interpolate exactly while the weights fit in 50 bits with
-    the output levels (any 2-D image and 3-D volumes up to about 2000 pixels
-    an axis); larger grids round the weights to that many bits.
+    the output levels: each axis's weights have the denominator
+    ``2 n / gcd(n, t)``, which may use ``(50 - bits of the output span) /
+    ndim`` bits (16-bit 2-D images: axes up to 65536 pixels; 16-bit volumes:
+    about 1000).  Beyond that an axis's weights are rounded to that many bits.
 
     References
     ----------

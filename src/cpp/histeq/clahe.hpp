@@ -169,7 +169,6 @@ void clahe_tiles(const T* in, const bool* mask, const std::vector<AxisPlan>& axe
     const int workers = plan_workers(ntiles, threads, 1);
     // Floats count pixels that are not counted in a spare bin.
     std::vector<int64_t> hists(static_cast<size_t>(workers) * (nbins + 1));
-    std::vector<double> cums(static_cast<size_t>(workers) * nbins);
     parallel_for(ntiles, threads, 1, [&](int w, int64_t tb, int64_t te) {
         int64_t* hist = hists.data() + static_cast<size_t>(w) * (nbins + 1);
         // Integer counts land in the image's window of bins only.
@@ -526,15 +525,18 @@ void clahe_batch(const T* in, const bool* mask, T* out, int64_t batch, int64_t p
         T* dst = out + image * pixels;
         const bool* sel = mask ? mask + image * pixels : nullptr;
         Spec s = spec;
-        if (s.data_range) {
+        if (s.data_range || is_float_v<T> || sel) {
+            // No pixel counted anywhere: the identity rescale, as equalize does.
             const Stats st = image_stats(src, sel, pixels, inner);
             if (st.count == 0) {
                 apply_rescale(src, dst, pixels, s, inner);
                 return;
             }
-            const auto range = bin_range<T>(s, st);
-            s.lo = range.first;
-            s.hi = range.second;
+            if (s.data_range) {
+                const auto range = bin_range<T>(s, st);
+                s.lo = range.first;
+                s.hi = range.second;
+            }
         }
         if constexpr (is_float_v<T>) {
             const FloatBins bins(s.lo, s.hi, s.nbins);
