@@ -345,81 +345,78 @@ class ConstantDivisor {
     bool exact_;
 };
 
-// The common case, fast: a 2-D integer image with one bin per level.  Tile
-// tables hold levels above out_lo as int32 (identity tiles included); the
-// bilinear sum is exact in int64 and rounded with halves up.
-template <class T>
-void clahe_pixels_2d(const T* in, T* out, const AxisPlan& ay, const AxisPlan& ax, const Spec& spec, int64_t first,
-                     int64_t nbins, const std::vector<int32_t>& table, double denominator, int threads) {
-    // table: nbins levels per tile, for the values first, first + 1, ...
-    const int64_t width = ax.n, tiles_x = ax.tiles;
-    std::vector<int64_t> wl(width), wr(width);
-    for (int64_t x = 0; x < width; ++x) {
-        wl[x] = static_cast<int64_t>(ax.w0[x]);
-        wr[x] = static_cast<int64_t>(ax.w1[x]);
-    }
-    // Column runs that share their two tiles.
+// 2-D integer images with one bin per level and few bins (8-bit): each row
+// first blends its two tile rows vertically, so that a pixel then reads two
+// table entries instead of four.  table: nbins levels above out_lo per tile,
+// for the values first, first + 1, ...  Exact: integer sums, halves up.
+template <class T, class Blend, bool kSmall>
+void blended_rows(const T* in, T* out, const AxisPlan& ay, const AxisPlan& ax, int64_t first, int64_t nbins,
+                  const std::vector<int32_t>& table, int64_t d, int64_t olo, const ConstantDivisor& divide,
+                  int threads) {
+    const int64_t width = ax.n, tiles_x = ax.tiles, twice = 2 * d;
+    std::vector<int32_t> wl(width), wr(width);
     std::vector<int64_t> run_start{0};
-    for (int64_t x = 1; x < width; ++x)
-        if (ax.lower[x] != ax.lower[x - 1]) run_start.push_back(x);
+    for (int64_t x = 0; x < width; ++x) {
+        wl[x] = static_cast<int32_t>(ax.w0[x]);
+        wr[x] = static_cast<int32_t>(ax.w1[x]);
+        if (x && ax.lower[x] != ax.lower[x - 1]) run_start.push_back(x);  // runs sharing their two tiles
+    }
     run_start.push_back(width);
-    const int64_t d = static_cast<int64_t>(denominator), twice = 2 * d, olo = static_cast<int64_t>(spec.out_lo);
-    const int64_t span = static_cast<int64_t>(spec.out_hi - spec.out_lo);
-    // floor((2 acc + d) / 2d): round(acc / d) with halves up, acc <= d span.
-    const ConstantDivisor divide(static_cast<uint64_t>(twice));
-    const bool small = divide.exact() && 2 * d * span + d < (int64_t{1} << 31);
     const double inverse = 1.0 / static_cast<double>(twice);
-    auto rounded = [=](int64_t acc) {
-        const int64_t num = 2 * acc + d;
-        if (small) return static_cast<T>(olo + static_cast<int64_t>(divide(static_cast<uint64_t>(num))));
-        int64_t q = static_cast<int64_t>(static_cast<double>(num) * inverse);
-        q -= q * twice > num;
-        q += (q + 1) * twice <= num;
-        return static_cast<T>(olo + q);
-    };
-    // Few bins (8-bit): blend each row's two tile rows once, vertically, so
-    // that a pixel needs two table reads instead of four.
-    const bool blend_rows = tiles_x * nbins <= 2 * width;
     parallel_for(ay.n, threads, std::max<int64_t>(1, kPixelGrain / width), [&](int, int64_t yb, int64_t ye) {
-        std::vector<int64_t> blended(blend_rows ? tiles_x * nbins : 0);
+        std::vector<Blend> blended(tiles_x * nbins);
         for (int64_t y = yb; y < ye; ++y) {
             const int64_t k = ay.lower[y];
             const int32_t* top = table.data() + k * tiles_x * nbins;
             const int32_t* bottom = table.data() + std::min(k + 1, ay.tiles - 1) * tiles_x * nbins;
-            const int64_t wt = static_cast<int64_t>(ay.w0[y]), wb = static_cast<int64_t>(ay.w1[y]);
-            if (blend_rows) {
-                int64_t* row = blended.data();
-                dispatch([&]() HISTEQ_INLINE {
-                    for (int64_t j = 0; j < tiles_x * nbins; ++j) row[j] = wt * top[j] + wb * bottom[j];
-                });
-            }
+            const Blend wt = static_cast<Blend>(ay.w0[y]), wb = static_cast<Blend>(ay.w1[y]);
+            Blend* row = blended.data();
+            dispatch([&]() HISTEQ_INLINE {
+                for (int64_t j = 0; j < tiles_x * nbins; ++j) row[j] = wt * top[j] + wb * bottom[j];
+            });
             const T* __restrict src = in + y * width;
             T* __restrict dst = out + y * width;
             for (size_t r = 0; r + 1 < run_start.size(); ++r) {
                 const int64_t x0 = run_start[r], x1 = run_start[r + 1], kx = ax.lower[x0];
-                const int64_t left = kx * nbins, right = std::min(kx + 1, tiles_x - 1) * nbins;
-                if (blend_rows) {
-                    const int64_t* __restrict l = blended.data() + left - first;
-                    const int64_t* __restrict rt = blended.data() + right - first;
-                    for (int64_t x = x0; x < x1; ++x) {
-                        const int64_t v = static_cast<int64_t>(src[x]);
-                        dst[x] = rounded(wl[x] * l[v] + wr[x] * rt[v]);
+                const Blend* __restrict l = row + kx * nbins - first;
+                const Blend* __restrict rt = row + std::min(kx + 1, tiles_x - 1) * nbins - first;
+                for (int64_t x = x0; x < x1; ++x) {
+                    const int64_t v = static_cast<int64_t>(src[x]);
+                    // round(acc / d), halves up: floor((2 acc + d) / 2d), exactly.
+                    const int64_t num = 2 * (int64_t{wl[x]} * l[v] + int64_t{wr[x]} * rt[v]) + d;
+                    int64_t q;
+                    if constexpr (kSmall) {
+                        q = static_cast<int64_t>(divide(static_cast<uint64_t>(num)));
+                    } else {
+                        q = static_cast<int64_t>(static_cast<double>(num) * inverse);
+                        q -= q * twice > num;
+                        q += (q + 1) * twice <= num;
                     }
-                } else {
-                    const int32_t* __restrict tl = top + left - first;
-                    const int32_t* __restrict tr = top + right - first;
-                    const int32_t* __restrict bl = bottom + left - first;
-                    const int32_t* __restrict br = bottom + right - first;
-                    for (int64_t x = x0; x < x1; ++x) {
-                        const int64_t v = static_cast<int64_t>(src[x]);
-                        const int64_t upper = wl[x] * tl[v] + wr[x] * tr[v];
-                        const int64_t lower = wl[x] * bl[v] + wr[x] * br[v];
-                        dst[x] = rounded(wt * upper + wb * lower);
-                    }
+                    dst[x] = static_cast<T>(olo + q);
                 }
             }
         }
     });
+}
+
+template <class T>
+void clahe_pixels_2d(const T* in, T* out, const AxisPlan& ay, const AxisPlan& ax, const Spec& spec, int64_t first,
+                     int64_t nbins, const std::vector<int32_t>& table, double denominator, int threads) {
+    const int64_t d = static_cast<int64_t>(denominator), olo = static_cast<int64_t>(spec.out_lo);
+    const int64_t span = static_cast<int64_t>(spec.out_hi - spec.out_lo);
+    const ConstantDivisor divide(static_cast<uint64_t>(2 * d));
+    // Blended rows hold at most (vertical denominator) x span.
+    int64_t vertical = 1;
+    for (int64_t i = 0; i < ay.n; ++i) vertical = std::max(vertical, static_cast<int64_t>(ay.w0[i] + ay.w1[i]));
+    const bool narrow = vertical * span < (int64_t{1} << 31);
+    const bool small = divide.exact() && 2 * d * span + d < (int64_t{1} << 31);
+    if (narrow && small) {
+        blended_rows<T, int32_t, true>(in, out, ay, ax, first, nbins, table, d, olo, divide, threads);
+    } else if (narrow) {
+        blended_rows<T, int32_t, false>(in, out, ay, ax, first, nbins, table, d, olo, divide, threads);
+    } else {
+        blended_rows<T, int64_t, false>(in, out, ay, ax, first, nbins, table, d, olo, divide, threads);
+    }
 }
 
 // Integer images with one bin per level, any number of axes: the sum over
