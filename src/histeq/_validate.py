@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 
@@ -136,3 +136,26 @@ def choice(value: object, name: str, options: Sequence[str], allow_none: bool = 
         allowed = ", ".join(repr(o) for o in options) + (", None" if allow_none else "")
         raise ValueError(f"unknown {name} {value!r}; expected one of {allowed}")
     return value
+
+
+class Call(NamedTuple):
+    """The arguments every equalization function shares, checked (unpack it)."""
+
+    arr: np.ndarray
+    info: DtypeInfo
+    channel: int | None
+    spatial: tuple[int, ...]
+    mask: np.ndarray | None  # the image's shape without the channel axis
+    nbins: int | None
+    in_range: tuple[float, float] | None
+    out_range: tuple[float, float] | None
+
+
+def call(image_: object, mask_: object, nbins_: object, in_range: object, out_range: object, channel_axis_: object,
+         axes: object) -> Call:
+    arr, info = image(image_)
+    channel = channel_axis(channel_axis_, arr.ndim)
+    spatial = spatial_axes(axes, arr.ndim, channel)
+    grey_shape = tuple(n for a, n in enumerate(arr.shape) if a != channel)
+    return Call(arr, info, channel, spatial, mask(mask_, grey_shape), nbins(nbins_),
+                value_range(in_range, info, "in_range"), value_range(out_range, info, "out_range"))

@@ -107,14 +107,8 @@ def clahe(image, *, tiles=8, clip_limit=2.0, nbins=None, mask=None, axes=None, c
     >>> np.array_equal(histeq.clahe(image[:, ::-1], tiles=4), limited[:, ::-1])
     True
     """
-    arr, info = _validate.image(image)
-    channel = _validate.channel_axis(channel_axis, arr.ndim)
-    spatial = _validate.spatial_axes(axes, arr.ndim, channel)
-    grey_shape = tuple(n for a, n in enumerate(arr.shape) if a != channel)
-    m = _validate.mask(mask, grey_shape)
-    nb = _validate.nbins(nbins)
-    rin = _validate.value_range(in_range, info, "in_range")
-    rout = _validate.value_range(out_range, info, "out_range")
+    arr, info, channel, spatial, m, nb, rin, rout = _validate.call(image, mask, nbins, in_range, out_range,
+                                                                   channel_axis, axes)
     grid = _tiles(tiles, tuple(arr.shape[a] for a in spatial))
     clip = _clip_limit(clip_limit)
     mode = _validate.choice(compat, "compat", ("opencv",))

@@ -115,14 +115,8 @@ def equalize(image, *, nbins=None, mask=None, axes=None, channel_axis=None, colo
     >>> histeq.equalize(batch, axes=(-2, -1)).shape
     (1800, 1, 96, 96)
     """
-    arr, info = _validate.image(image)
-    channel = _validate.channel_axis(channel_axis, arr.ndim)
-    spatial = _validate.spatial_axes(axes, arr.ndim, channel)
-    grey_shape = tuple(n for a, n in enumerate(arr.shape) if a != channel)
-    m = _validate.mask(mask, grey_shape)
-    nb = _validate.nbins(nbins)
-    rin = _validate.value_range(in_range, info, "in_range")
-    rout = _validate.value_range(out_range, info, "out_range")
+    arr, info, channel, spatial, m, nb, rin, rout = _validate.call(image, mask, nbins, in_range, out_range,
+                                                                   channel_axis, axes)
     mode = _validate.choice(compat, "compat", _validate.COMPAT_MODES)
     color_mode = _color.resolve_mode(color, channel, arr.shape, info, default="per-channel" if mode else "lightness")
     nthreads = resolve_threads(threads)

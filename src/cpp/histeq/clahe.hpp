@@ -345,15 +345,43 @@ class ConstantDivisor {
     bool exact_;
 };
 
+// round(acc / d), halves up, exactly, for 0 <= acc <= d span: floor((2 acc +
+// d) / 2d) by one multiplication where the numerator fits in 31 bits, else a
+// floating-point guess corrected by integer comparisons.
+class HalfUpDivision {
+   public:
+    HalfUpDivision(int64_t d, int64_t span)
+        : d_(d), twice_(2 * d), divide_(static_cast<uint64_t>(2 * d)), inverse_(1.0 / (2.0 * static_cast<double>(d))) {
+        small_ = divide_.exact() && 2 * d * span + d < (int64_t{1} << 31);
+    }
+    bool small() const { return small_; }
+
+    template <bool kSmall>
+    int64_t at(int64_t acc) const {
+        const int64_t num = 2 * acc + d_;
+        if constexpr (kSmall) return static_cast<int64_t>(divide_(static_cast<uint64_t>(num)));
+        int64_t q = static_cast<int64_t>(static_cast<double>(num) * inverse_);
+        q -= q * twice_ > num;
+        q += (q + 1) * twice_ <= num;
+        return q;
+    }
+    int64_t operator()(int64_t acc) const { return small_ ? at<true>(acc) : at<false>(acc); }
+
+   private:
+    int64_t d_, twice_;
+    ConstantDivisor divide_;
+    double inverse_;
+    bool small_;
+};
+
 // 2-D integer images with one bin per level and few bins (8-bit): each row
 // first blends its two tile rows vertically, so that a pixel then reads two
 // table entries instead of four.  table: nbins levels above out_lo per tile,
 // for the values first, first + 1, ...  Exact: integer sums, halves up.
 template <class T, class Blend, bool kSmall>
 void blended_rows(const T* in, T* out, const AxisPlan& ay, const AxisPlan& ax, int64_t first, int64_t nbins,
-                  const std::vector<int32_t>& table, int64_t d, int64_t olo, const ConstantDivisor& divide,
-                  int threads) {
-    const int64_t width = ax.n, tiles_x = ax.tiles, twice = 2 * d;
+                  const std::vector<int32_t>& table, int64_t olo, const HalfUpDivision& rounding, int threads) {
+    const int64_t width = ax.n, tiles_x = ax.tiles;
     std::vector<int32_t> wl(width), wr(width);
     std::vector<int64_t> run_start{0};
     for (int64_t x = 0; x < width; ++x) {
@@ -362,7 +390,6 @@ void blended_rows(const T* in, T* out, const AxisPlan& ay, const AxisPlan& ax, i
         if (x && ax.lower[x] != ax.lower[x - 1]) run_start.push_back(x);  // runs sharing their two tiles
     }
     run_start.push_back(width);
-    const double inverse = 1.0 / static_cast<double>(twice);
     parallel_for(ay.n, threads, std::max<int64_t>(1, kPixelGrain / width), [&](int, int64_t yb, int64_t ye) {
         std::vector<Blend> blended(tiles_x * nbins);
         for (int64_t y = yb; y < ye; ++y) {
@@ -382,17 +409,8 @@ void blended_rows(const T* in, T* out, const AxisPlan& ay, const AxisPlan& ax, i
                 const Blend* __restrict rt = row + std::min(kx + 1, tiles_x - 1) * nbins - first;
                 for (int64_t x = x0; x < x1; ++x) {
                     const int64_t v = static_cast<int64_t>(src[x]);
-                    // round(acc / d), halves up: floor((2 acc + d) / 2d), exactly.
-                    const int64_t num = 2 * (int64_t{wl[x]} * l[v] + int64_t{wr[x]} * rt[v]) + d;
-                    int64_t q;
-                    if constexpr (kSmall) {
-                        q = static_cast<int64_t>(divide(static_cast<uint64_t>(num)));
-                    } else {
-                        q = static_cast<int64_t>(static_cast<double>(num) * inverse);
-                        q -= q * twice > num;
-                        q += (q + 1) * twice <= num;
-                    }
-                    dst[x] = static_cast<T>(olo + q);
+                    const int64_t acc = int64_t{wl[x]} * l[v] + int64_t{wr[x]} * rt[v];
+                    dst[x] = static_cast<T>(olo + rounding.template at<kSmall>(acc));
                 }
             }
         }
@@ -402,20 +420,18 @@ void blended_rows(const T* in, T* out, const AxisPlan& ay, const AxisPlan& ax, i
 template <class T>
 void clahe_pixels_2d(const T* in, T* out, const AxisPlan& ay, const AxisPlan& ax, const Spec& spec, int64_t first,
                      int64_t nbins, const std::vector<int32_t>& table, double denominator, int threads) {
-    const int64_t d = static_cast<int64_t>(denominator), olo = static_cast<int64_t>(spec.out_lo);
-    const int64_t span = static_cast<int64_t>(spec.out_hi - spec.out_lo);
-    const ConstantDivisor divide(static_cast<uint64_t>(2 * d));
+    const int64_t olo = static_cast<int64_t>(spec.out_lo), span = static_cast<int64_t>(spec.out_hi - spec.out_lo);
+    const HalfUpDivision rounding(static_cast<int64_t>(denominator), span);
     // Blended rows hold at most (vertical denominator) x span.
     int64_t vertical = 1;
     for (int64_t i = 0; i < ay.n; ++i) vertical = std::max(vertical, static_cast<int64_t>(ay.w0[i] + ay.w1[i]));
     const bool narrow = vertical * span < (int64_t{1} << 31);
-    const bool small = divide.exact() && 2 * d * span + d < (int64_t{1} << 31);
-    if (narrow && small) {
-        blended_rows<T, int32_t, true>(in, out, ay, ax, first, nbins, table, d, olo, divide, threads);
+    if (narrow && rounding.small()) {
+        blended_rows<T, int32_t, true>(in, out, ay, ax, first, nbins, table, olo, rounding, threads);
     } else if (narrow) {
-        blended_rows<T, int32_t, false>(in, out, ay, ax, first, nbins, table, d, olo, divide, threads);
+        blended_rows<T, int32_t, false>(in, out, ay, ax, first, nbins, table, olo, rounding, threads);
     } else {
-        blended_rows<T, int64_t, false>(in, out, ay, ax, first, nbins, table, d, olo, divide, threads);
+        blended_rows<T, int64_t, false>(in, out, ay, ax, first, nbins, table, olo, rounding, threads);
     }
 }
 
@@ -440,11 +456,8 @@ void clahe_pixels_levels(const T* in, T* out, const std::vector<AxisPlan>& axes,
         if (x && last.lower[x] != last.lower[x - 1]) run_start.push_back(x);
     }
     run_start.push_back(width);
-    const int64_t d = static_cast<int64_t>(denominator), twice = 2 * d, olo = static_cast<int64_t>(spec.out_lo);
-    const int64_t span = static_cast<int64_t>(spec.out_hi - spec.out_lo);
-    const ConstantDivisor divide(static_cast<uint64_t>(twice));
-    const bool small = divide.exact() && 2 * d * span + d < (int64_t{1} << 31);
-    const double inverse = 1.0 / static_cast<double>(twice);
+    const int64_t olo = static_cast<int64_t>(spec.out_lo), span = static_cast<int64_t>(spec.out_hi - spec.out_lo);
+    const HalfUpDivision rounding(static_cast<int64_t>(denominator), span);
     const int row_corners = 1 << (ndim - 1);
     parallel_for(rows, threads, std::max<int64_t>(1, kPixelGrain / width), [&](int, int64_t rb, int64_t re) {
         std::vector<const T*> base(row_corners);
@@ -482,17 +495,7 @@ void clahe_pixels_levels(const T* in, T* out, const std::vector<AxisPlan>& axes,
                         acc += weight[c] * (wl[x] * (static_cast<int64_t>(t[left]) - olo) +
                                             wr[x] * (static_cast<int64_t>(t[right]) - olo));
                     }
-                    // round(acc / d), halves up: floor((2 acc + d) / 2d), exactly.
-                    const int64_t num = 2 * acc + d;
-                    int64_t q;
-                    if (small) {
-                        q = static_cast<int64_t>(divide(static_cast<uint64_t>(num)));
-                    } else {
-                        q = static_cast<int64_t>(static_cast<double>(num) * inverse);
-                        q -= q * twice > num;
-                        q += (q + 1) * twice <= num;
-                    }
-                    dst[x] = static_cast<T>(olo + q);
+                    dst[x] = static_cast<T>(olo + rounding(acc));
                 }
             }
         }
