@@ -51,16 +51,21 @@ inline Clipped clip_histogram(const int64_t* occupied_counts, int64_t occupied, 
     const double count = static_cast<double>(nbins), mean = static_cast<double>(total) / count;
     double limit = clip * static_cast<double>(total) / count;
     limit = limit > mean ? limit : mean;
-    for (int64_t j = 0; j < occupied && !r.clipped; ++j) r.clipped = static_cast<double>(occupied_counts[j]) > limit;
+    // For an integer count h and 0 <= t < 2^62, h > t exactly when h > floor(t):
+    // integer comparisons, which vectorize.
+    auto floor_of = [](double t) { return static_cast<int64_t>(t < 0x1p62 ? std::floor(t) : 0x1p62); };
+    const int64_t limit_floor = floor_of(limit);
+    for (int64_t j = 0; j < occupied && !r.clipped; ++j) r.clipped = occupied_counts[j] > limit_floor;
     if (!r.clipped) return r;
     auto above = [&](double t, int64_t& sum) {
-        int64_t m = 0;
-        sum = 0;
+        const int64_t level = floor_of(t);
+        int64_t m = 0, s = 0;
         for (int64_t j = 0; j < occupied; ++j) {
-            const bool over = static_cast<double>(occupied_counts[j]) > t;
+            const int64_t over = occupied_counts[j] > level;
             m += over;
-            sum += over ? occupied_counts[j] : 0;
+            s += over * occupied_counts[j];
         }
+        sum = s;
         return m;
     };
     int64_t sum = 0, m = above(limit, sum);
@@ -100,10 +105,11 @@ struct ClaheMaps {
 // when nothing is clipped; floats: the piecewise-linear map of equalize_float).
 // Integer levels are written for the bins [first, first + width) only, to
 // lut[0, width); the histogram must be empty outside them, so the work is
-// O(width).  False when fewer than two bins are occupied.  scratch: width entries.
+// O(width).  False when fewer than two bins are occupied.  scratch: width
+// entries; partial: width + 1.
 template <class T>
 bool tile_mapping(const int64_t* hist, const Spec& spec, double clip, int64_t first, int64_t width,
-                  int64_t* scratch, T* lut, double* level, double* slope) {
+                  int64_t* scratch, double* partial, T* lut, double* level, double* slope) {
     const int64_t nbins = spec.nbins, end = first + width;
     int64_t occupied = 0, total = 0;
     for (int64_t k = first; k < end; ++k) {  // branch-free: occupancy is unpredictable
@@ -145,11 +151,19 @@ bool tile_mapping(const int64_t* hist, const Spec& spec, double clip, int64_t fi
         const double h0 = first == 0 ? static_cast<double>(hist[0]) : 0.0;
         const double c_min = (h0 < t ? h0 : t) + lift;
         const double scale = span / (static_cast<double>(total) - c_min);
-        double partial = 0;
+        // The running sum of min(h, t) changes only at occupied bins (adding
+        // the empty bins' zeros leaves it bit for bit the same), so it is
+        // summed over them alone, in order, and looked up by rank: the bins'
+        // levels then do not wait on one another.
+        partial[0] = 0;
+        for (int64_t j = 0; j < occupied; ++j) {
+            const double h = static_cast<double>(scratch[j]);
+            partial[j + 1] = partial[j] + (h < t ? h : t);
+        }
+        int64_t rank = 0;
         for (int64_t k = first; k < end; ++k) {
-            const double h = static_cast<double>(hist[k]);
-            partial += h < t ? h : t;
-            const double x = (partial + static_cast<double>(k + 1) * lift - c_min) * scale + 0.5;
+            rank += hist[k] != 0;
+            const double x = (partial[rank] + static_cast<double>(k + 1) * lift - c_min) * scale + 0.5;
             lut[k - first] = static_cast<T>(olo + static_cast<int64_t>(x));  // x >= 0.5: truncation is floor
         }
     }
@@ -174,6 +188,7 @@ void clahe_tiles(const T* in, const bool* mask, const std::vector<AxisPlan>& axe
         // Integer counts land in the image's window of bins only.
         const int64_t first = is_float_v<T> ? 0 : maps.first, width = is_float_v<T> ? nbins : maps.width;
         std::vector<int64_t> scratch(width);
+        std::vector<double> partial(width + 1);
         std::vector<int64_t> index(ndim), lo(ndim), hi(ndim);
         for (int64_t tile = tb; tile < te; ++tile) {
             int64_t rest = tile;
@@ -224,7 +239,7 @@ void clahe_tiles(const T* in, const bool* mask, const std::vector<AxisPlan>& axe
                     });
                 }
             }
-            const bool mapped = tile_mapping<T>(hist, spec, clip, first, width, scratch.data(),
+            const bool mapped = tile_mapping<T>(hist, spec, clip, first, width, scratch.data(), partial.data(),
                                                 maps.lut.empty() ? nullptr : maps.lut.data() + tile * maps.width,
                                                 maps.level.empty() ? nullptr : maps.level.data() + tile * (nbins + 1),
                                                 maps.slope.empty() ? nullptr : maps.slope.data() + tile * (nbins + 1));
