@@ -214,10 +214,21 @@ def case_clahe_batch(repeat):
             out[i, 0] = clahe.apply(batch[i, 0])
         return out
 
-    return "CLAHE batch (1800,1,96,96) uint8, 8x8", _time({
+    contenders = {
         "histeq": lambda: histeq.clahe(batch, axes=(-2, -1), tiles=8, clip_limit=2.0),
         "cv2 CLAHE loop": cv2_loop,
-    }, repeat)
+    }
+    try:  # optional: kornia (PyTorch) equalizes a float batch in one call
+        import kornia
+        import torch
+
+        torch.set_num_threads(histeq.get_num_threads())
+        tensor = torch.from_numpy(batch).float() / 255
+        contenders["kornia equalize_clahe (float32, CPU)"] = lambda: kornia.enhance.equalize_clahe(
+            tensor, clip_limit=2.0, grid_size=(8, 8))
+    except ImportError:
+        pass
+    return "CLAHE batch (1800,1,96,96) uint8, 8x8", _time(contenders, repeat)
 
 
 def case_clahe_volume(repeat):
