@@ -499,19 +499,34 @@ void clahe_pixels_levels(const T* in, T* out, const std::vector<AxisPlan>& axes,
             }
             const T* src = in + row * width;
             T* dst = out + row * width;
-            for (size_t r = 0; r + 1 < run_start.size(); ++r) {
-                const int64_t x0 = run_start[r], x1 = run_start[r + 1], kx = last.lower[x0];
-                const int64_t left = kx * width_bins, right = std::min(kx + 1, last.tiles - 1) * width_bins;
-                for (int64_t x = x0; x < x1; ++x) {
-                    const int64_t v = static_cast<int64_t>(src[x]);
-                    int64_t acc = 0;
-                    for (int c = 0; c < used; ++c) {
-                        const T* t = base[c] + v;
-                        acc += weight[c] * (wl[x] * (static_cast<int64_t>(t[left]) - olo) +
-                                            wr[x] * (static_cast<int64_t>(t[right]) - olo));
+            // Unrolled for the common counts of row corners (2-D: 1 or 2).
+            auto runs = [&](auto kCorners, auto kSmall) {
+                constexpr int fixed = decltype(kCorners)::value;
+                const int corners = fixed ? fixed : used;
+                for (size_t r = 0; r + 1 < run_start.size(); ++r) {
+                    const int64_t x0 = run_start[r], x1 = run_start[r + 1], kx = last.lower[x0];
+                    const int64_t left = kx * width_bins, right = std::min(kx + 1, last.tiles - 1) * width_bins;
+                    for (int64_t x = x0; x < x1; ++x) {
+                        const int64_t v = static_cast<int64_t>(src[x]);
+                        int64_t acc = 0;
+                        for (int c = 0; c < corners; ++c) {
+                            const T* t = base[c] + v;
+                            acc += weight[c] * (wl[x] * (static_cast<int64_t>(t[left]) - olo) +
+                                                wr[x] * (static_cast<int64_t>(t[right]) - olo));
+                        }
+                        dst[x] = static_cast<T>(olo + rounding.template at<decltype(kSmall)::value>(acc));
                     }
-                    dst[x] = static_cast<T>(olo + rounding(acc));
                 }
+            };
+            using One = std::integral_constant<int, 1>;
+            using Two = std::integral_constant<int, 2>;
+            using Any = std::integral_constant<int, 0>;
+            if (rounding.small()) {
+                used == 1 ? runs(One{}, std::true_type{}) : used == 2 ? runs(Two{}, std::true_type{})
+                                                                       : runs(Any{}, std::true_type{});
+            } else {
+                used == 1 ? runs(One{}, std::false_type{}) : used == 2 ? runs(Two{}, std::false_type{})
+                                                                        : runs(Any{}, std::false_type{});
             }
         }
     });
