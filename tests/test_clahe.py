@@ -220,6 +220,8 @@ def test_caller_array_untouched_and_layouts():
         (dict(axes=(0, 0)), ValueError, "repeated"),
         (dict(compat="skimage"), ValueError, "unknown compat"),
         (dict(compat="opencv", mask=np.ones((20, 30), bool)), ValueError, "no mask"),
+        (dict(compat="opencv", color="luma"), ValueError, "color"),
+        (dict(color="luma"), ValueError, "channel_axis"),
     ],
 )
 def test_bad_arguments(kwargs, error, match):

@@ -116,9 +116,9 @@ def clahe(image, *, tiles=8, clip_limit=2.0, nbins=None, mask=None, axes=None, c
     if mode is not None:
         from ._compat import clahe_opencv
 
-        if channel is not None or m is not None or nb is not None or rin is not None or rout is not None:
+        if channel is not None or any(a is not None for a in (m, nb, rin, rout, color)):
             raise ValueError("compat='opencv' takes a grey 2-D image (or a batch of them) and no mask, nbins, "
-                             "in_range or out_range: cv2.CLAHE has none")
+                             "in_range, out_range or color: cv2.CLAHE has none")
         return clahe_opencv(arr, info, spatial, grid, clip)
     color_mode = _color.resolve_mode(color, channel, arr.shape, info, default="lightness")
 
