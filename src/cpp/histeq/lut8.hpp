@@ -3,9 +3,10 @@
 
 #include <cstdint>
 
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#include "simd.hpp"
+
+#ifdef HISTEQ_X86
 #include <immintrin.h>
-#define HISTEQ_X86 1
 #endif
 
 namespace histeq {
