@@ -159,3 +159,10 @@ def call(image_: object, mask_: object, nbins_: object, in_range: object, out_ra
     grey_shape = tuple(n for a, n in enumerate(arr.shape) if a != channel)
     return Call(arr, info, channel, spatial, mask(mask_, grey_shape), nbins(nbins_),
                 value_range(in_range, info, "in_range"), value_range(out_range, info, "out_range"))
+
+
+def channel_mask(mask_: np.ndarray | None, channel: int | None, shape: tuple[int, ...]) -> np.ndarray | None:
+    """A grey mask repeated along the channel axis, for per-channel work on an image of ``shape``."""
+    if mask_ is None or channel is None:
+        return mask_
+    return np.broadcast_to(np.expand_dims(mask_, channel), shape)

@@ -129,8 +129,7 @@ def clahe(image, *, tiles=8, clip_limit=2.0, nbins=None, mask=None, axes=None, c
         if rout is not None:
             raise ValueError(f"out_range applies to grey and per-channel CLAHE, not color={color_mode!r}")
         return _color.equalize(arr, info, channel, spatial, m, color_mode, nb, rin, nthreads, grey, fused=False)
-    if channel is not None and m is not None:
-        m = np.broadcast_to(np.expand_dims(m, channel), arr.shape)
+    m = _validate.channel_mask(m, channel, arr.shape)
     return grey(arr, info, spatial, m, make_spec(info, nb, rin, rout), nthreads)
 
 

@@ -128,8 +128,7 @@ def equalize(image, *, nbins=None, mask=None, axes=None, channel_axis=None, colo
             raise ValueError(f"out_range applies to grey and per-channel equalization, not color={color_mode!r}")
         return _color.equalize(arr, info, channel, spatial, m, color_mode, nb, rin, nthreads, equalize_grey,
                               fused=True)
-    if channel is not None and m is not None:
-        m = np.broadcast_to(np.expand_dims(m, channel), arr.shape)
+    m = _validate.channel_mask(m, channel, arr.shape)
     if mode is not None:
         return _compat.equalize(arr, info, mode, spatial, m, nb, rin, rout, nthreads)
     return equalize_grey(arr, info, spatial, m, make_spec(info, nb, rin, rout), nthreads)

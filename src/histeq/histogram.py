@@ -57,16 +57,10 @@ def histogram(image, *, nbins=None, mask=None, axes=None, channel_axis=None, in_
     >>> counts[[0, 1, 255]].tolist(), int(counts.sum())
     ([1, 2, 1], 4)
     """
-    arr, info = _validate.image(image)
-    channel = _validate.channel_axis(channel_axis, arr.ndim)
-    spatial = _validate.spatial_axes(axes, arr.ndim, channel)
-    grey_shape = tuple(n for a, n in enumerate(arr.shape) if a != channel)
-    m = _validate.mask(mask, grey_shape)
-    spec = make_spec(info, _validate.nbins(nbins), _validate.value_range(in_range, info, "in_range"), None)
-    nthreads = resolve_threads(threads)
-    if m is not None and channel is not None:
-        m = np.broadcast_to(np.expand_dims(m, channel), arr.shape)
-    counts, edges, _ = _batch_histogram(arr, info, spatial, m, spec, nthreads)
+    arr, info, channel, spatial, m, nb, rin, _ = _validate.call(image, mask, nbins, in_range, None, channel_axis,
+                                                                axes)
+    m = _validate.channel_mask(m, channel, arr.shape)
+    counts, edges, _ = _batch_histogram(arr, info, spatial, m, make_spec(info, nb, rin, None), resolve_threads(threads))
     return counts, edges
 
 
