@@ -132,17 +132,8 @@ bool tile_mapping(const int64_t* hist, const Spec& spec, double clip, int64_t fi
         for (int64_t k = 1; k <= nbins; ++k) level[k] = spec.out_lo + span * (cum[k - 1] / cum[nbins - 1]);
         for (int64_t k = 0; k < nbins; ++k) slope[k] = level[k + 1] - level[k];
         slope[nbins] = 0;
-    } else if (!c.clipped) {  // equalizing_lut, over the window
-        int64_t low = first;
-        while (hist[low] == 0) ++low;
-        const int64_t olo = static_cast<int64_t>(spec.out_lo), c_min = hist[low];
-        const RoundedRatio ratio(static_cast<uint64_t>(static_cast<int64_t>(spec.out_hi) - olo),
-                                 static_cast<uint64_t>(total - c_min));
-        int64_t cum = 0;
-        for (int64_t k = first; k < end; ++k) {
-            cum += hist[k];
-            lut[k - first] = static_cast<T>(k < low ? olo : olo + ratio(static_cast<uint64_t>(cum - c_min)));
-        }
+    } else if (!c.clipped) {
+        equalizing_lut(hist, spec, lut, first, width);
     } else {
         // Every bin is lifted, so bin 0 is the first occupied: c_min = F(0);
         // the clipped histogram still sums to the pixel count.  Below the

@@ -373,25 +373,27 @@ void apply_rescale(const T* in, T* out, int64_t n, const Spec& spec, int threads
 
 // The equalizing table of integer images: lut[k] = out_lo + round((out_hi -
 // out_lo) (c(k) - c_min) / (N - c_min)), c the inclusive cumulative histogram,
-// c_min its value at the lowest occupied bin.  False when there is nothing to
-// equalize (fewer than two occupied bins); lut is then untouched.
+// c_min its value at the lowest occupied bin.  Written for the bins [first,
+// first + width) to lut[0, width) (default: all); the histogram must be empty
+// outside them.  False when there is nothing to equalize (fewer than two
+// occupied bins); lut is then untouched.
 template <class T>
-bool equalizing_lut(const int64_t* hist, const Spec& spec, T* lut) {
-    const int64_t nbins = spec.nbins;
-    int64_t first = 0;
-    while (first < nbins && hist[first] == 0) ++first;
+bool equalizing_lut(const int64_t* hist, const Spec& spec, T* lut, int64_t first = 0, int64_t width = -1) {
+    const int64_t end = width < 0 ? spec.nbins : first + width;
+    int64_t low = first;
+    while (low < end && hist[low] == 0) ++low;
     int64_t total = 0;
-    for (int64_t k = first; k < nbins; ++k) total += hist[k];
-    const int64_t c_min = first < nbins ? hist[first] : 0;
+    for (int64_t k = low; k < end; ++k) total += hist[k];
+    const int64_t c_min = low < end ? hist[low] : 0;
     if (total - c_min == 0) return false;
     const int64_t olo = static_cast<int64_t>(spec.out_lo);
     const uint64_t span = static_cast<uint64_t>(static_cast<int64_t>(spec.out_hi) - olo);
-    std::fill(lut, lut + first, static_cast<T>(olo));
+    std::fill(lut, lut + (low - first), static_cast<T>(olo));
     const RoundedRatio ratio(span, static_cast<uint64_t>(total - c_min));
     int64_t cum = 0;
-    for (int64_t k = first; k < nbins; ++k) {
+    for (int64_t k = low; k < end; ++k) {
         cum += hist[k];
-        lut[k] = static_cast<T>(olo + ratio(static_cast<uint64_t>(cum - c_min)));
+        lut[k - first] = static_cast<T>(olo + ratio(static_cast<uint64_t>(cum - c_min)));
     }
     return true;
 }
