@@ -279,12 +279,20 @@ def clip_histogram(hist, clip_limit):
 
 
 def _clipped_cumulative(hist, clip_limit):
-    """F(k) = sum_{j<=k} min(h_j, t) + (k + 1) lift: the cumulative clipped histogram, summed in this order."""
+    """F(k) = S(k) + n(k) t + (k + 1) lift: the cumulative clipped histogram sum_{j<=k} min(h_j, t) + lift.
+
+    S(k) sums the counts h_j (j <= k) not above t, n(k) counts those above:
+    integers, so only this one formula per bin rounds.
+    """
     clipped = clip_threshold(hist, clip_limit)
     if clipped is None:
         return np.cumsum(np.asarray(hist, dtype=np.float64)), False
     t, lift = clipped
-    return np.cumsum(np.minimum(hist, t)) + np.arange(1, len(hist) + 1) * lift, True
+    hist = np.asarray(hist, dtype=np.int64)
+    over = hist > t
+    below_sum = np.cumsum(np.where(over, 0, hist)).astype(np.float64)
+    over_count = np.cumsum(over).astype(np.float64)
+    return (below_sum + over_count * t) + np.arange(1, len(hist) + 1) * lift, True
 
 
 def _tile_members(n, t, k):

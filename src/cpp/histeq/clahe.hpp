@@ -37,38 +37,46 @@ struct AxisPlan {
 // redistribution pass.  Newton's method from t = c is exact on this convex
 // piecewise-linear equation: it stops on the piece that holds the root, and t
 // is that piece's root, nbins c - (sum of the bins above t)) / (nbins - their
-// count).  Only occupied bins can be above t >= 0, so only they are scanned.
+// count).  Empty bins are never above t >= 0, so `counts` may hold any subset
+// of the bins that includes the occupied ones.
 struct Clipped {
     bool clipped;      // false: h' = h
     double threshold;  // t
     double lift;       // c - t
 };
 
-inline Clipped clip_histogram(const int64_t* occupied_counts, int64_t occupied, int64_t nbins, int64_t total,
-                              double clip) {
+// For an integer count h and 0 <= t < 2^62, h > t exactly when h > floor(t):
+// integer comparisons, which vectorize.
+inline int64_t floor_of(double t) { return static_cast<int64_t>(t < 0x1p62 ? std::floor(t) : 0x1p62); }
+
+inline Clipped clip_histogram(const int64_t* counts, int64_t length, int64_t nbins, int64_t total, double clip) {
     Clipped r{false, 0, 0};
     if (clip < 0) return r;
     const double count = static_cast<double>(nbins), mean = static_cast<double>(total) / count;
     double limit = clip * static_cast<double>(total) / count;
     limit = limit > mean ? limit : mean;
-    // For an integer count h and 0 <= t < 2^62, h > t exactly when h > floor(t):
-    // integer comparisons, which vectorize.
-    auto floor_of = [](double t) { return static_cast<int64_t>(t < 0x1p62 ? std::floor(t) : 0x1p62); };
-    const int64_t limit_floor = floor_of(limit);
-    for (int64_t j = 0; j < occupied && !r.clipped; ++j) r.clipped = occupied_counts[j] > limit_floor;
-    if (!r.clipped) return r;
+    // (how many counts exceed t, their sum)
     auto above = [&](double t, int64_t& sum) {
         const int64_t level = floor_of(t);
         int64_t m = 0, s = 0;
-        for (int64_t j = 0; j < occupied; ++j) {
-            const int64_t over = occupied_counts[j] > level;
-            m += over;
-            s += over * occupied_counts[j];
-        }
+        dispatch([&]() HISTEQ_INLINE {
+            // Locals: sums through the captured references would go to memory.
+            const int64_t* __restrict c = counts;
+            const int64_t n = length, l = level;
+            int64_t mm = 0, ss = 0;
+            for (int64_t j = 0; j < n; ++j) {
+                mm += c[j] > l;
+                ss += c[j] > l ? c[j] : 0;
+            }
+            m = mm;
+            s = ss;
+        });
         sum = s;
         return m;
     };
     int64_t sum = 0, m = above(limit, sum);
+    if (m == 0) return r;
+    r.clipped = true;
     double t = limit;
     for (;;) {
         if (m == nbins) {  // the limit is the mean: every bin becomes the mean
@@ -88,6 +96,37 @@ inline Clipped clip_histogram(const int64_t* occupied_counts, int64_t occupied, 
     return r;
 }
 
+// The cumulative clipped histogram F(k) = S(k) + n(k) t + (k + 1) lift at the
+// bins [first, first + width), where S(k) sums the counts up to k that are not
+// above t and n(k) counts those above: integer sums, then one formula per bin,
+// so no bin's value waits on another's rounding.  The histogram must be empty
+// below first.  Unclipped: the plain cumulative histogram.
+inline void clipped_cumulative(const int64_t* hist, int64_t first, int64_t width, const Clipped& c, double* cum) {
+    const int64_t level = c.clipped ? floor_of(c.threshold) : std::numeric_limits<int64_t>::max();
+    // The integer prefix sums first (a 1-cycle chain), packed as below << 32 |
+    // over where they fit; then the rounding formula, independent per bin.
+    thread_local std::vector<int64_t> below, over;
+    below.resize(width);
+    over.resize(width);
+    int64_t b = 0, o = 0;
+    for (int64_t k = 0; k < width; ++k) {
+        const int64_t h = hist[first + k], is_over = h > level;
+        b += h & (is_over - 1);  // branch-free: which bins are over is unpredictable
+        o += is_over;
+        below[k] = b;
+        over[k] = o;
+    }
+    const double t = c.threshold, lift = c.lift, base = static_cast<double>(first + 1);
+    dispatch([&]() HISTEQ_INLINE {
+        const int64_t* __restrict bs = below.data();
+        const int64_t* __restrict os = over.data();
+        double* __restrict f = cum;
+        const int64_t n = width;
+        for (int64_t k = 0; k < n; ++k)
+            f[k] = (static_cast<double>(bs[k]) + static_cast<double>(os[k]) * t) + (base + static_cast<double>(k)) * lift;
+    });
+}
+
 template <class T>
 struct ClaheMaps {
     // Per tile: identity[tile] (nothing to equalize), and either integer
@@ -100,35 +139,35 @@ struct ClaheMaps {
 };
 
 // The mapping of one tile from its histogram: global equalization of the
-// clipped histogram, whose cumulative sum is F(k) = sum_{j<=k} min(h_j, t) +
-// (k + 1) lift (integers: levels rounded halves up, exactly equalizing_lut's
-// when nothing is clipped; floats: the piecewise-linear map of equalize_float).
-// Integer levels are written for the bins [first, first + width) only, to
-// lut[0, width); the histogram must be empty outside them, so the work is
-// O(width).  False when fewer than two bins are occupied.  scratch: width
-// entries; partial: width + 1.
+// clipped histogram, whose cumulative sum is F (clipped_cumulative; integers:
+// levels rounded halves up, exactly equalizing_lut's when nothing is clipped;
+// floats: the piecewise-linear map of equalize_float).  Integer levels are
+// written for the bins [first, first + width) only, to lut[0, width); the
+// histogram must be empty outside them, so the work is O(width).  False when
+// fewer than two bins are occupied.  cum: width entries.
 template <class T>
-bool tile_mapping(const int64_t* hist, const Spec& spec, double clip, int64_t first, int64_t width,
-                  int64_t* scratch, double* partial, T* lut, double* level, double* slope) {
-    const int64_t nbins = spec.nbins, end = first + width;
+bool tile_mapping(const int64_t* hist, const Spec& spec, double clip, int64_t first, int64_t width, double* cum,
+                  T* lut, double* level, double* slope) {
+    const int64_t nbins = spec.nbins;
+    const int64_t* window = hist + first;
     int64_t occupied = 0, total = 0;
-    for (int64_t k = first; k < end; ++k) {  // branch-free: occupancy is unpredictable
-        scratch[occupied] = hist[k];
-        occupied += hist[k] != 0;
-        total += hist[k];
-    }
-    if (occupied < 2) return false;
-    const Clipped c = clip_histogram(scratch, occupied, nbins, total, clip);
-    const double span = spec.out_hi - spec.out_lo, t = c.threshold, lift = c.lift;
-    if constexpr (is_float_v<T>) {
-        double partial = 0;
-        level[0] = spec.out_lo;
-        std::vector<double> cum(nbins);
-        for (int64_t k = 0; k < nbins; ++k) {
-            const double h = static_cast<double>(hist[k]);
-            partial += c.clipped ? (h < t ? h : t) : h;
-            cum[k] = c.clipped ? partial + static_cast<double>(k + 1) * lift : partial;
+    dispatch([&]() HISTEQ_INLINE {
+        const int64_t* __restrict w = window;
+        const int64_t n = width;
+        int64_t o = 0, sum = 0;
+        for (int64_t k = 0; k < n; ++k) {
+            o += w[k] != 0;
+            sum += w[k];
         }
+        occupied = o;
+        total = sum;
+    });
+    if (occupied < 2) return false;
+    const Clipped c = clip_histogram(window, width, nbins, total, clip);
+    const double span = spec.out_hi - spec.out_lo;
+    if constexpr (is_float_v<T>) {
+        clipped_cumulative(hist, 0, nbins, c, cum);
+        level[0] = spec.out_lo;
         for (int64_t k = 1; k <= nbins; ++k) level[k] = spec.out_lo + span * (cum[k - 1] / cum[nbins - 1]);
         for (int64_t k = 0; k < nbins; ++k) slope[k] = level[k + 1] - level[k];
         slope[nbins] = 0;
@@ -136,27 +175,23 @@ bool tile_mapping(const int64_t* hist, const Spec& spec, double clip, int64_t fi
         equalizing_lut(hist, spec, lut, first, width);
     } else {
         // Every bin is lifted, so bin 0 is the first occupied: c_min = F(0);
-        // the clipped histogram still sums to the pixel count.  Below the
-        // window the histogram is empty, so the partial sum starts at 0.
-        const int64_t olo = static_cast<int64_t>(spec.out_lo);
+        // the clipped histogram still sums to the pixel count.
+        clipped_cumulative(hist, first, width, c, cum);
         const double h0 = first == 0 ? static_cast<double>(hist[0]) : 0.0;
-        const double c_min = (h0 < t ? h0 : t) + lift;
+        const double c_min = (h0 > c.threshold ? c.threshold : h0) + c.lift;
         const double scale = span / (static_cast<double>(total) - c_min);
-        // The running sum of min(h, t) changes only at occupied bins (adding
-        // the empty bins' zeros leaves it bit for bit the same), so it is
-        // summed over them alone, in order, and looked up by rank: the bins'
-        // levels then do not wait on one another.
-        partial[0] = 0;
-        for (int64_t j = 0; j < occupied; ++j) {
-            const double h = static_cast<double>(scratch[j]);
-            partial[j + 1] = partial[j] + (h < t ? h : t);
-        }
-        int64_t rank = 0;
-        for (int64_t k = first; k < end; ++k) {
-            rank += hist[k] != 0;
-            const double x = (partial[rank] + static_cast<double>(k + 1) * lift - c_min) * scale + 0.5;
-            lut[k - first] = static_cast<T>(olo + static_cast<int64_t>(x));  // x >= 0.5: truncation is floor
-        }
+        const int64_t olo = static_cast<int64_t>(spec.out_lo);
+        dispatch([&]() HISTEQ_INLINE {
+            // Locals: T may be a char type, whose stores could alias the captures.
+            const double* __restrict f = cum;
+            T* __restrict out = lut;
+            const int64_t n = width, low = olo;
+            const double shift = c_min, factor = scale;
+            for (int64_t k = 0; k < n; ++k) {
+                const double x = (f[k] - shift) * factor + 0.5;
+                out[k] = static_cast<T>(low + static_cast<int64_t>(x));  // x >= 0.5: truncation is floor
+            }
+        });
     }
     return true;
 }
@@ -178,8 +213,7 @@ void clahe_tiles(const T* in, const bool* mask, const std::vector<AxisPlan>& axe
         int64_t* hist = hists.data() + static_cast<size_t>(w) * (nbins + 1);
         // Integer counts land in the image's window of bins only.
         const int64_t first = is_float_v<T> ? 0 : maps.first, width = is_float_v<T> ? nbins : maps.width;
-        std::vector<int64_t> scratch(width);
-        std::vector<double> partial(width + 1);
+        std::vector<double> cum(width);
         std::vector<int64_t> index(ndim), lo(ndim), hi(ndim);
         for (int64_t tile = tb; tile < te; ++tile) {
             int64_t rest = tile;
@@ -230,7 +264,7 @@ void clahe_tiles(const T* in, const bool* mask, const std::vector<AxisPlan>& axe
                     });
                 }
             }
-            const bool mapped = tile_mapping<T>(hist, spec, clip, first, width, scratch.data(), partial.data(),
+            const bool mapped = tile_mapping<T>(hist, spec, clip, first, width, cum.data(),
                                                 maps.lut.empty() ? nullptr : maps.lut.data() + tile * maps.width,
                                                 maps.level.empty() ? nullptr : maps.level.data() + tile * (nbins + 1),
                                                 maps.slope.empty() ? nullptr : maps.slope.data() + tile * (nbins + 1));
@@ -494,6 +528,20 @@ void clahe_pixels_levels(const T* in, T* out, const std::vector<AxisPlan>& axes,
             auto runs = [&](auto kCorners, auto kSmall) {
                 constexpr int fixed = decltype(kCorners)::value;
                 const int corners = fixed ? fixed : used;
+                // Locals: stores of a char type T could alias anything captured.
+                const HalfUpDivision round = rounding;
+                const int64_t low = olo;
+                const T* corner_base[fixed ? fixed : 1];
+                int64_t corner_weight[fixed ? fixed : 1];
+                for (int c = 0; c < fixed; ++c) {
+                    corner_base[c] = base[c];
+                    corner_weight[c] = weight[c];
+                }
+                const T* const* bases = fixed ? corner_base : base.data();
+                const int64_t* weights = fixed ? corner_weight : weight.data();
+                const int64_t* __restrict left_weight = wl.data();
+                const int64_t* __restrict right_weight = wr.data();
+                T* __restrict row_out = dst;
                 for (size_t r = 0; r + 1 < run_start.size(); ++r) {
                     const int64_t x0 = run_start[r], x1 = run_start[r + 1], kx = last.lower[x0];
                     const int64_t left = kx * width_bins, right = std::min(kx + 1, last.tiles - 1) * width_bins;
@@ -501,11 +549,11 @@ void clahe_pixels_levels(const T* in, T* out, const std::vector<AxisPlan>& axes,
                         const int64_t v = static_cast<int64_t>(src[x]);
                         int64_t acc = 0;
                         for (int c = 0; c < corners; ++c) {
-                            const T* t = base[c] + v;
-                            acc += weight[c] * (wl[x] * (static_cast<int64_t>(t[left]) - olo) +
-                                                wr[x] * (static_cast<int64_t>(t[right]) - olo));
+                            const T* t = bases[c] + v;
+                            acc += weights[c] * (left_weight[x] * (static_cast<int64_t>(t[left]) - low) +
+                                                 right_weight[x] * (static_cast<int64_t>(t[right]) - low));
                         }
-                        dst[x] = static_cast<T>(olo + rounding.template at<decltype(kSmall)::value>(acc));
+                        row_out[x] = static_cast<T>(low + round.template at<decltype(kSmall)::value>(acc));
                     }
                 }
             };
