@@ -15,6 +15,7 @@
 #include "histeq/clahe.hpp"
 #include "histeq/color.hpp"
 #include "histeq/equalize.hpp"
+#include "histeq/exact.hpp"
 
 namespace nb = nanobind;
 using namespace nb::literals;
@@ -258,7 +259,76 @@ void clahe(In<T> image, Mask mask, Out<T> out, In<int64_t, 1> shape, In<int64_t,
 }
 
 template <class T>
+void exact_order(In<T> padded, Out<int64_t> order, Out<int64_t, 1> ties, In<int64_t, 1> shape, int64_t pad,
+                 In<int64_t, 1> offsets, In<int64_t, 1> shell_start, int threads) {
+    require_threads(threads);
+    histeq::ShellPlan plan;
+    const size_t ndim = shape.shape(0);
+    if (ndim < 1) throw std::invalid_argument("shape must have at least one axis");
+    if (pad < 0 || pad > 64) throw std::invalid_argument("pad must be in [0, 64]");
+    double pixels = 1, padded_pixels = 1;
+    for (size_t d = 0; d < ndim; ++d) {
+        if (shape(d) < 1) throw std::invalid_argument("shape must be positive");
+        plan.shape.push_back(shape(d));
+        pixels *= static_cast<double>(shape(d));
+        padded_pixels *= static_cast<double>(shape(d) + 2 * pad);
+    }
+    if (pixels >= 0x1p32) throw std::invalid_argument("exact ordering handles images below 2**32 pixels");
+    if (order.shape(0) != padded.shape(0) || static_cast<double>(order.shape(1)) != pixels)
+        throw std::invalid_argument("order must have shape (batch, pixels)");
+    if (ties.shape(0) != padded.shape(0)) throw std::invalid_argument("ties must have one entry per image");
+    if (static_cast<double>(padded.shape(1)) != padded_pixels)
+        throw std::invalid_argument("padded must hold each image padded by pad on every axis");
+    plan.pad = pad;
+    plan.padded_stride.assign(ndim, 1);
+    for (int d = static_cast<int>(ndim) - 2; d >= 0; --d)
+        plan.padded_stride[d] = plan.padded_stride[d + 1] * (plan.shape[d + 1] + 2 * pad);
+    // Every offset must stay inside the padding: |offset along each axis| <= pad.
+    int64_t reach = 0;
+    for (size_t d = 0; d < ndim; ++d) reach += pad * plan.padded_stride[d];
+    for (size_t j = 0; j < offsets.shape(0); ++j) {
+        if (offsets(j) < -reach || offsets(j) > reach) throw std::invalid_argument("offset reaches past the padding");
+        plan.offsets.push_back(offsets(j));
+    }
+    if (shell_start.shape(0) < 1 || shell_start(0) != 0 ||
+        shell_start(shell_start.shape(0) - 1) != static_cast<int64_t>(offsets.shape(0)))
+        throw std::invalid_argument("shell_start must run from 0 to the number of offsets");
+    for (size_t s = 0; s < shell_start.shape(0); ++s) {
+        if (s && shell_start(s) < shell_start(s - 1)) throw std::invalid_argument("shell_start must not decrease");
+        plan.shell_start.push_back(shell_start(s));
+    }
+    nb::gil_scoped_release release;
+    histeq::exact_order_batch(padded.data(), padded.shape(0), padded.shape(1), plan, threads, order.data(),
+                              ties.data());
+}
+
+template <class T>
+void map_levels(In<T> image, Out<T> out, In<double> ranges, In<double> levels, In<double> slopes, int threads) {
+    require_same_shape(image, out, "out");
+    require_threads(threads);
+    if (ranges.shape(0) != image.shape(0) || ranges.shape(1) != 2)
+        throw std::invalid_argument("ranges must have shape (batch, 2)");
+    if (levels.shape(0) != image.shape(0) || levels.shape(1) < 2 || levels.shape(1) > (size_t{1} << 24) + 1)
+        throw std::invalid_argument("levels must have shape (batch, nbins + 1) with 1 <= nbins <= 2**24");
+    require_same_shape(levels, slopes, "slopes");
+    for (size_t b = 0; b < ranges.shape(0); ++b) {
+        const double lo = ranges(b, 0), hi = ranges(b, 1);
+        if (!(std::isfinite(lo) && std::isfinite(hi) && std::isfinite(hi - lo) && lo < hi))
+            throw std::invalid_argument("each range must be finite with lo < hi");
+    }
+    nb::gil_scoped_release release;
+    histeq::map_levels_batch(image.data(), out.data(), image.shape(0), image.shape(1), ranges.data(), levels.data(),
+                             slopes.data(), static_cast<int64_t>(levels.shape(1)) - 1, threads);
+}
+
+template <class T>
 void def_grey(nb::module_& m) {
+    m.def("exact_order", &exact_order<T>, "padded"_a.noconvert(), "order"_a.noconvert(), "ties"_a.noconvert(),
+          "shape"_a.noconvert(), "pad"_a, "offsets"_a.noconvert(), "shell_start"_a.noconvert(), "threads"_a);
+    if constexpr (histeq::is_float_v<T>) {
+        m.def("map_levels", &map_levels<T>, "image"_a.noconvert(), "out"_a.noconvert(), "ranges"_a.noconvert(),
+              "levels"_a.noconvert(), "slopes"_a.noconvert(), "threads"_a);
+    }
     m.def("equalize", &equalize<T>, "image"_a.noconvert(), "mask"_a.noconvert().none(), "out"_a.noconvert(),
           "nbins"_a, "data_range"_a, "lo"_a, "hi"_a, "nominal_lo"_a, "nominal_hi"_a, "out_lo"_a, "out_hi"_a,
           "threads"_a);

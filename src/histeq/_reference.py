@@ -12,7 +12,8 @@ import numpy as np
 
 from ._kernels import FLOAT_NBINS, dtype_info
 
-__all__ = ["histogram", "equalize", "equalize_color", "clahe", "clip_histogram", "clip_threshold"]
+__all__ = ["histogram", "equalize", "equalize_color", "clahe", "clip_histogram", "clip_threshold", "match", "specify",
+           "exact_order", "exact_values"]
 
 
 def _bins(info, nbins, in_range, counted):
@@ -401,3 +402,194 @@ def _tile_mapping(counts, clip_limit, info, bins, in_range, out_range):
         scale = span / (float(counts.sum()) - c_min)
         lut = [int(olo) + int(np.floor((float(c) - c_min) * scale + 0.5)) for c in cum]
     return lambda v: lut[int(_int_bin(np.array([v]), lo, hi, nbins)[0])]
+
+
+# --- matching and specification -------------------------------------------------------------------------------
+
+
+def _quantile(q, fraction, value, left=False, step=False):
+    """The target's value at fraction q: linear on the segment between consecutive points whose fractions hold
+    q (the first and last segments extend flat).  Where fractions repeat (a gap in the target), the segment after
+    the gap (right-continuous), or with ``left`` the one before it.  ``step``: no interpolation, the first value
+    whose fraction reaches q (up to the rounding of the fractions)."""
+    import bisect
+
+    if len(fraction) == 1:
+        return float(value[0])
+    if step:
+        return float(value[min(bisect.bisect_left(fraction, q - 1e-12), len(fraction) - 1)])
+    # j: the last point below q (left) or at or below q (right)
+    j = (bisect.bisect_left if left else bisect.bisect_right)(fraction, q) - 1
+    j = min(max(j, 0), len(fraction) - 2)
+    rise = fraction[j + 1] - fraction[j]
+    t = (0.0 if left else 1.0) if rise == 0 else min(max((q - fraction[j]) / rise, 0.0), 1.0)
+    return float(value[j] + t * (value[j + 1] - value[j]))
+
+
+def _in_units(values, source, dest):
+    if source.dtype == dest.dtype or (source.is_float and dest.is_float):
+        return np.asarray(values, dtype=np.float64)
+    return dest.lo + (np.asarray(values, dtype=np.float64) - source.lo) * ((dest.hi - dest.lo) / (source.hi - source.lo))
+
+
+def _discrete_target(levels, counts):
+    keep = np.asarray(counts) > 0
+    cum = np.cumsum(np.asarray(counts, dtype=np.float64)[keep])
+    return list(cum / cum[-1]), np.asarray(levels, dtype=np.float64)[keep]
+
+
+def _continuous_target(edges, counts):
+    cum = np.concatenate([[0.0], np.cumsum(np.asarray(counts, dtype=np.float64))])
+    return list(cum / cum[-1]), np.asarray(edges, dtype=np.float64)
+
+
+def _reference_target(reference, reference_mask, info, nbins):
+    """(fraction, value, discrete) of a reference image, in the units of images of dtype info."""
+    ref_info = dtype_info(reference.dtype)
+    if ref_info.kind == "levels":
+        counts, _ = histogram(reference, mask=reference_mask)
+        levels = _in_units(np.arange(ref_info.lo, ref_info.hi + 1), ref_info, info)
+        return _discrete_target(levels, counts) + (True, False)
+    values = reference.astype(np.float64) if ref_info.kind == "wide" else reference
+    counted = _counted(values, reference_mask)
+    if counted.size == 0:
+        raise ValueError("the reference has no counted pixel")
+    lo, hi, _ = _bins(dtype_info(np.float64), None, None, counted)
+    counts, _ = histogram(values, nbins or FLOAT_NBINS, reference_mask, (lo, hi))
+    edges = _in_units(np.linspace(lo, hi, len(counts) + 1), ref_info, info)
+    if info.kind == "levels":  # an integer image takes the bins' centres as its levels
+        return _discrete_target((edges[:-1] + edges[1:]) / 2, counts) + (True, False)
+    return _continuous_target(edges, counts) + (False, False)
+
+
+def _round_levels(values, info):
+    return np.clip(np.floor(np.asarray(values, dtype=np.float64) + 0.5), info.lo, info.hi)
+
+
+def _map_to_target(image, target, mask, nbins):
+    """Quantile mapping of one image onto a (fraction, value, discrete) target; see histeq.match."""
+    image = np.asarray(image)
+    info = dtype_info(image.dtype)
+    fraction, value, _, step = target
+    if info.kind == "levels":
+        counts, _ = histogram(image, mask=mask)
+        total = counts.sum()
+        if total == 0:
+            return image.copy()
+        cum = np.cumsum(counts)
+        lut = [_quantile(c / total, fraction, value, step=step) for c in cum]
+        out = np.array([lut[int(v - info.lo)] for v in image.ravel()]).reshape(image.shape)
+        return _round_levels(out, info).astype(image.dtype)
+    x = image.astype(np.float64)
+    counted = _counted(x, mask)
+    if counted.size == 0:
+        return image.copy()
+    lo, hi, nb = _bins(dtype_info(np.float64), nbins or FLOAT_NBINS, None, counted)
+    counts, _ = histogram(x, nb, mask, (lo, hi))
+    below = np.concatenate([[0.0], np.cumsum(counts)]) / counts.sum()
+    # bin k: from the value just above the fraction below it to the value just below the fraction at its top
+    level = np.array([_quantile(q, fraction, value) for q in below])
+    top = np.array([_quantile(q, fraction, value, left=True) for q in below[1:]])
+    slope = np.append(np.maximum(top - level[:-1], 0.0), 0.0)
+    t = _position(np.clip(x, lo, hi), lo, hi, nb)
+    k = np.minimum(np.floor(np.nan_to_num(t)), nb).astype(np.int64)
+    out = np.where(np.isnan(x), np.nan, level[k] + (t - k) * slope[k])
+    if info.is_float:
+        return out.astype(image.dtype)
+    return _round_levels(out, info).astype(image.dtype)
+
+
+def match(image, reference, mask=None, reference_mask=None, nbins=None):
+    """Histogram matching of one image to one reference; see histeq.match."""
+    info = dtype_info(np.asarray(image).dtype)
+    return _map_to_target(image, _reference_target(np.asarray(reference), reference_mask, info, nbins), mask, nbins)
+
+
+def _specify_target(weights, info, out_range):
+    lo, hi = out_range if out_range is not None else (info.lo, info.hi)
+    weights = np.asarray(weights, dtype=np.float64)
+    if info.kind == "levels":
+        step = (hi - lo) / (len(weights) - 1) if len(weights) > 1 else 0.0
+        levels = [np.floor(lo + j * step + 0.5) for j in range(len(weights))]
+        return _discrete_target(levels, weights) + (True, True)
+    return _continuous_target(np.linspace(lo, hi, len(weights) + 1), weights) + (False, False)
+
+
+def specify(image, weights, mask=None, out_range=None, nbins=None):
+    """Histogram specification of one image to weights over evenly spread output levels; see histeq.specify."""
+    info = dtype_info(np.asarray(image).dtype)
+    return _map_to_target(image, _specify_target(weights, info, out_range), mask, nbins)
+
+
+# --- exact ordering ----------------------------------------------------------------------------------------------
+
+
+def _shell_offsets(ndim, count=5):
+    """Offsets d with |d|^2 = r^2 for the first ``count`` values r^2 = 1, 2, ... that have any, in
+    itertools.product order."""
+    import itertools
+
+    shells, r2 = [], 0
+    while len(shells) < count:
+        r2 += 1
+        reach = int(np.sqrt(r2))
+        shell = [d for d in itertools.product(range(-reach, reach + 1), repeat=ndim) if sum(c * c for c in d) == r2]
+        if shell:
+            shells.append(shell)
+    return shells
+
+
+def exact_order(image):
+    """(order, ties) of one image: pixel indices (raster order) sorted by value, then by the sums of the
+    neighbours in each shell (image padded symmetrically; NaN neighbours and NaN sums count 0), then by index;
+    NaN last.
+    ties: pixels whose value and shell sums all equal the previous pixel's in that order."""
+    image = np.asarray(image)
+    floats = image.dtype.kind == "f"
+    values = image.astype(np.float64) if floats else image.astype(np.int64)
+    shells = _shell_offsets(image.ndim)
+    pad = max(abs(c) for shell in shells for d in shell for c in d)
+    padded = np.pad(values, pad, mode="symmetric")
+    if floats:
+        padded = np.nan_to_num(padded, nan=0.0, posinf=np.inf, neginf=-np.inf)
+    keys = [values.ravel()]
+    for shell in shells:
+        total = np.zeros(values.shape, dtype=values.dtype)
+        for d in shell:
+            window = tuple(slice(pad + c, pad + c + n) for c, n in zip(d, values.shape))
+            with np.errstate(invalid="ignore"):  # inf - inf: NaN, counted as 0 below
+                total = total + padded[window]
+        if floats:
+            total = np.where(np.isnan(total), 0.0, total)  # inf - inf
+        keys.append(total.ravel())
+    index = np.arange(values.size)
+    order = np.lexsort([index] + keys[::-1])
+    sorted_keys = np.stack([k[order] for k in keys])
+    same = np.all(sorted_keys[:, 1:] == sorted_keys[:, :-1], axis=0)
+    if floats:
+        same &= ~np.isnan(sorted_keys[0, 1:])
+    return order, int(same.sum())
+
+
+def exact_values(image, by_rank, mask=None):
+    """Exact specification of one image: the counted pixel of rank r (in exact_order) gets by_rank(n)[r], n the
+    number of counted pixels; an uncounted pixel gets the value of the next counted pixel in the order (the
+    highest value when none follows); NaN stays NaN."""
+    image = np.asarray(image)
+    order, _ = exact_order(image)
+    flat = image.ravel()
+    counted = np.ones(flat.size, dtype=bool) if mask is None else np.broadcast_to(mask, image.shape).ravel().copy()
+    if image.dtype.kind == "f":
+        counted &= ~np.isnan(flat)
+    n = int(counted.sum())
+    if n == 0:
+        return image.copy()
+    values = by_rank(n)
+    out = np.empty(flat.size, dtype=np.float64)
+    seen = 0
+    for i in order:
+        out[i] = values[min(seen, n - 1)]
+        seen += bool(counted[i])
+    if image.dtype.kind == "f":
+        out[np.isnan(flat)] = np.nan
+    return out.reshape(image.shape).astype(image.dtype)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _color, _compat, _validate
+from . import _color, _compat, _validate, matching
 from ._kernels import DtypeInfo, core, resolve_threads
 from ._layout import BatchLayout
 from ._spec import Spec, make_spec
@@ -13,7 +13,7 @@ __all__ = ["equalize"]
 
 
 def equalize(image, *, nbins=None, mask=None, axes=None, channel_axis=None, color=None, in_range=None,
-             out_range=None, compat=None, threads=None):
+             out_range=None, exact=False, return_ties=False, compat=None, threads=None):
     """Global histogram equalization of every image of a batch.
 
     Each image is mapped through its own cumulative histogram, so that the
@@ -55,6 +55,12 @@ def equalize(image, *, nbins=None, mask=None, axes=None, channel_axis=None, colo
     out_range : (lo, hi), optional
         Range of the output.  Default: the dtype's range for integers, [0, 1]
         for floats.  Grey and per-channel only.
+    exact : bool
+        Strict ordering (see Notes): the output histogram is then exactly flat.
+        Grey and per-channel only; ``nbins`` and ``in_range`` do not apply.
+    return_ties : bool
+        With ``exact``, also return how many pixels kept a tie that only their
+        position broke (an int, or an array of the batch shape).
     compat : {'opencv', 'pillow', 'skimage'}, optional
         Reproduce a peer's result instead of this library's conventions:
         ``cv2.equalizeHist`` (uint8, bit for bit), ``PIL.ImageOps.equalize``
@@ -69,6 +75,8 @@ def equalize(image, *, nbins=None, mask=None, axes=None, channel_axis=None, colo
     out : ndarray
         Same shape and dtype as ``image`` (``compat='skimage'``: scikit-image's
         float dtype).
+    ties : int or ndarray
+        Only with ``return_ties=True``.
 
     Notes
     -----
@@ -83,6 +91,19 @@ def equalize(image, *, nbins=None, mask=None, axes=None, channel_axis=None, colo
     is continuous and the smallest and largest values map to ``a`` and ``b``.
     NaN stays NaN; NaN and infinite values never enter the histogram
     (-inf maps to ``a``, +inf to ``b``).
+
+    ``exact=True`` (Coltuc, Bolon and Chassery [3]_): pixels are sorted by
+    value, ties broken by the sums of their neighbours over growing shells
+    (the local means over growing neighbourhoods, along the spatial axes;
+    images padded symmetrically) and then by position, and the pixel of rank
+    ``r`` among ``N`` gets the ``r``-th of ``N`` values spread evenly over the
+    output: for integers each of the ``L`` output levels receives
+    ``floor(N / L)`` or ``ceil(N / L)`` pixels (the lower levels take the
+    extra ones), for floats rank ``r`` maps to ``a + (b - a) (r + 1/2) / N``.
+    Masked-out pixels take the level of the next counted pixel in the order
+    (the highest when none follows).  This is why ordinary equalization is not flat: it maps every
+    pixel of one level to one output level, so it can merge levels but never
+    split them; exact equalization splits them by their neighbourhoods.
 
     Nothing to equalize: when the counted pixels of an image all share one
     value (or, for integers, one bin), or no pixel is counted (all masked, all
@@ -100,6 +121,8 @@ def equalize(image, *, nbins=None, mask=None, axes=None, channel_axis=None, colo
            Pearson, 2018, section 3.3.1, "Histogram equalization".
     .. [2] R. A. Hummel, "Image enhancement by histogram transformation",
            Computer Graphics and Image Processing 6(2), 184-195, 1977.
+    .. [3] D. Coltuc, P. Bolon and J.-M. Chassery, "Exact histogram
+           specification", IEEE Trans. Image Processing 15(5), 1143-1152, 2006.
 
     Examples
     --------
@@ -120,6 +143,12 @@ def equalize(image, *, nbins=None, mask=None, axes=None, channel_axis=None, colo
     mode = _validate.choice(compat, "compat", _validate.COMPAT_MODES)
     color_mode = _color.resolve_mode(color, channel, arr.shape, info, default="per-channel" if mode else "lightness")
     nthreads = resolve_threads(threads)
+    if exact is not False or return_ties is not False:
+        if mode is not None or (channel is not None and color_mode != "per-channel"):
+            raise ValueError("exact equalization works on grey and per-channel images without compat; "
+                             f"got compat={mode!r}, color={color_mode!r}")
+        return matching.equalize_exact(arr, info, spatial, _validate.channel_mask(m, channel, arr.shape), rout,
+                                       exact, return_ties, nthreads)
 
     if channel is not None and color_mode != "per-channel":
         if mode is not None:

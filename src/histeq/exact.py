@@ -1,0 +1,87 @@
+"""Exact (strictly ordered) histogram specification: the pixel order and the assignment of levels by rank.
+
+Used by ``equalize``, ``match`` and ``specify`` with ``exact=True``.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+
+import numpy as np
+
+from ._kernels import core
+from ._layout import BatchLayout
+
+#: Neighbour shells after the pixel itself: with it, the K = 6 growing
+#: neighbourhoods of Coltuc, Bolon & Chassery (2006) in 2-D.
+SHELLS = 5
+
+
+@functools.lru_cache(maxsize=None)
+def shells(ndim: int, count: int = SHELLS) -> tuple[tuple[tuple[int, ...], ...], ...]:
+    """The offsets of the first ``count`` shells: the discrete balls |d|^2 <= r^2, r^2 = 1, 2, 3, ..., minus the
+    ball before, skipping radii that add no offset.  In 2-D: the 4 axial neighbours, the 4 diagonal ones, then
+    the rings that grow the 3 x 3 square to the 5 x 5 one."""
+    result = []
+    radius2 = 0
+    while len(result) < count:
+        radius2 += 1
+        reach = int(np.floor(np.sqrt(radius2)))
+        shell = tuple(d for d in itertools.product(range(-reach, reach + 1), repeat=ndim)
+                      if sum(c * c for c in d) == radius2)
+        if shell:
+            result.append(shell)
+    return tuple(result)
+
+
+def order(flat: np.ndarray, layout: BatchLayout, threads: int) -> tuple[np.ndarray, np.ndarray]:
+    """(order, ties) of every image of ``flat`` (B, P): pixel indices sorted by (value, neighbour shell sums,
+    raster index), NaN last; ``ties[b]``: how many pixels have the same value and shell sums as the one before
+    them in that order (ordered by raster index alone)."""
+    ndim = len(layout.spatial_shape)
+    shell_offsets = shells(ndim)
+    pad = max(max(abs(c) for d in shell for c in d) for shell in shell_offsets)
+    images = flat.reshape((layout.batch,) + layout.spatial_shape)
+    padded = np.pad(images, [(0, 0)] + [(pad, pad)] * ndim, mode="symmetric")
+    strides = np.array([int(np.prod(padded.shape[2 + a:])) for a in range(ndim)], dtype=np.int64)
+    offsets = np.array([int(np.dot(d, strides)) for shell in shell_offsets for d in shell], dtype=np.int64)
+    shell_start = np.concatenate([[0], np.cumsum([len(s) for s in shell_offsets])]).astype(np.int64)
+    result = np.empty((layout.batch, layout.pixels), dtype=np.int64)
+    ties = np.empty(layout.batch, dtype=np.int64)
+    core.exact_order(np.ascontiguousarray(padded.reshape(layout.batch, -1)), result, ties,
+                     np.array(layout.spatial_shape, dtype=np.int64), pad, offsets, shell_start, threads=threads)
+    return result, ties
+
+
+def assign(flat: np.ndarray, pixel_order: np.ndarray, counted: np.ndarray | None, by_rank,
+           dtype: np.dtype) -> np.ndarray:
+    """(B, P) of ``dtype``: pixel ``pixel_order[b, r]`` gets ``by_rank(b, n)[k]``, k the number of counted pixels
+    before it in the order (at most n - 1), n the image's count of counted pixels.  So the counted pixels take
+    the n values in order and every other pixel the value of the next counted pixel (the last when none
+    follows).  ``counted``
+    None: every pixel counts."""
+    out = np.empty(flat.shape, dtype=dtype)
+    for b in range(flat.shape[0]):
+        if counted is None:  # every pixel counts: rank r gets value r
+            out[b, pixel_order[b]] = by_rank(b, flat.shape[1])
+            continue
+        in_order = counted[b][pixel_order[b]]
+        n = int(in_order.sum())
+        if n == 0:
+            out[b] = flat[b]
+            continue
+        rank = np.cumsum(in_order) - in_order
+        out[b, pixel_order[b]] = by_rank(b, n)[np.minimum(rank, n - 1)]
+    return out
+
+
+def counts_from_weights(weights: np.ndarray, n: int) -> np.ndarray:
+    """Integer counts summing to n, proportional to ``weights`` (largest remainders; ties to the lower level)."""
+    share = weights / weights.sum() * n
+    counts = np.floor(share).astype(np.int64)
+    short = n - int(counts.sum())
+    if short > 0:
+        remainder = share - counts
+        counts[np.argsort(-remainder, kind="stable")[:short]] += 1
+    return counts

@@ -1,0 +1,442 @@
+"""Histogram matching and specification: mapping images onto a target distribution."""
+
+from __future__ import annotations
+
+import numbers
+from typing import NamedTuple
+
+import numpy as np
+
+from . import _validate, exact as _exact
+from ._kernels import FLOAT_NBINS, DtypeInfo, core, dtype_info, resolve_threads
+from ._layout import BatchLayout
+
+__all__ = ["match", "specify"]
+
+DISTRIBUTIONS = ("uniform", "rayleigh", "exponential")
+_SLACK = 1e-12
+
+
+class Target(NamedTuple):
+    """A target distribution as its quantile function, in the image's units.
+
+    ``fraction`` (non-decreasing, ending at 1) against ``value``: the
+    quantile function is linear between the points.  Discrete targets list
+    the occupied levels with the fraction of pixels at or below each (the
+    convention of ``skimage.exposure.match_histograms``); continuous ones list
+    bin edges with the fraction below each edge (starting at 0).
+    """
+
+    fraction: np.ndarray
+    value: np.ndarray
+    discrete: bool
+    step: bool = False  # discrete only: the first level whose fraction reaches q, no interpolation
+
+    def quantile(self, q: np.ndarray, left: bool = False) -> np.ndarray:
+        """The value at fraction q, linear between the points.  Where the target has a gap (repeated
+        fractions), the value just above it (right-continuous), or with ``left`` the value just below it."""
+        xp, fp = self.fraction, self.value
+        if xp.size == 1:
+            return np.full(np.shape(q), fp[0])
+        if self.step:  # fractions are sums of weights: forgive their rounding
+            return fp[np.minimum(np.searchsorted(xp, np.asarray(q) - _SLACK), xp.size - 1)]
+        j = np.clip(np.searchsorted(xp, q, side="left" if left else "right") - 1, 0, xp.size - 2)
+        rise = xp[j + 1] - xp[j]
+        t = np.full(np.shape(q), 0.0 if left else 1.0)
+        np.divide(q - xp[j], rise, out=t, where=rise > 0)
+        return fp[j] + np.clip(t, 0.0, 1.0) * (fp[j + 1] - fp[j])
+
+    def by_rank(self, n: int) -> np.ndarray:
+        """The n values of an exact specification, ascending: the target's histogram scaled to n pixels
+        (discrete), or its quantiles at (r + 1/2) / n (continuous)."""
+        if self.discrete:
+            weights = np.diff(self.fraction, prepend=0.0)
+            return np.repeat(self.value, _exact.counts_from_weights(weights, n))
+        return self.quantile((np.arange(n) + 0.5) / n)
+
+
+def _discrete(levels: np.ndarray, weights: np.ndarray, step: bool = False) -> Target:
+    keep = weights > 0
+    cum = np.cumsum(weights[keep], dtype=np.float64)
+    return Target(cum / cum[-1], np.asarray(levels)[keep].astype(np.float64), True, step)
+
+
+def _continuous(edges: np.ndarray, weights: np.ndarray) -> Target:
+    cum = np.concatenate([[0.0], np.cumsum(weights, dtype=np.float64)])
+    return Target(cum / cum[-1], np.asarray(edges, dtype=np.float64), False)
+
+
+def _to_scale(values: np.ndarray, source: DtypeInfo, dest: DtypeInfo) -> np.ndarray:
+    """Values of dtype ``source`` in the units of ``dest``: unchanged within one dtype (or between floats),
+    otherwise mapped linearly between the nominal ranges (the dtype's range for integers, [0, 1] for floats)."""
+    if source.dtype == dest.dtype or (source.is_float and dest.is_float):
+        return values
+    return dest.lo + (values - source.lo) * ((dest.hi - dest.lo) / (source.hi - source.lo))
+
+
+def _flatten(arr, info, spatial, mask):
+    layout = BatchLayout(arr.shape, spatial)
+    return layout, layout.flatten(arr, info.compute), None if mask is None else layout.flatten(mask)
+
+
+def _histograms(layout, flat, flat_mask, info, nbins, threads):
+    """Counts (B, bins) and bin ranges (B, 3: lo, hi, counted) of every image, one bin per level for integers of
+    at most 16 bits, otherwise ``nbins`` over each image's finite range."""
+    levels = info.kind == "levels"
+    count = int(info.hi - info.lo + 1) if levels else nbins
+    counts = np.empty((layout.batch, count), dtype=np.int64)
+    ranges = np.empty((layout.batch, 3), dtype=np.float64)
+    core.histogram(flat, flat_mask, counts, ranges, nbins=count, data_range=not levels, lo=info.lo, hi=info.hi,
+                   threads=threads)
+    return counts, ranges
+
+
+def _reference_targets(ref, ref_info, info, spatial, ref_mask, nbins, threads, discrete):
+    """One target per image of the reference (its layout along ``spatial``)."""
+    # 32-bit integers are binned as float64 values, over [min, max], as images are in _map.
+    bin_info = dtype_info(np.float64) if ref_info.kind == "wide" else ref_info
+    counts, ranges = _histograms(*_flatten(ref, bin_info, spatial, ref_mask), bin_info, nbins, threads)
+    targets = []
+    for b in range(counts.shape[0]):
+        if ranges[b, 2] == 0:
+            raise ValueError("the reference has no counted pixel (all masked, or all NaN/infinite)")
+        if ref_info.kind == "levels":
+            levels = _to_scale(np.arange(ref_info.lo, ref_info.hi + 1), ref_info, info)
+            targets.append(_discrete(levels, counts[b]))
+        else:
+            lo, hi = ranges[b, 0], ranges[b, 1]
+            edges = _to_scale(np.linspace(lo, hi, counts.shape[1] + 1), ref_info, info)
+            if discrete:  # an integer image (at most 16 bits) takes the bins' centres as its levels
+                targets.append(_discrete((edges[:-1] + edges[1:]) / 2, counts[b]))
+            else:
+                targets.append(_continuous(edges, counts[b]))
+    return targets
+
+
+def _map(arr, info, spatial, mask, targets, target_of, nbins, exact, threads):
+    """Map every image of ``arr`` (no channel axis) onto ``targets[target_of[b]]``; (result, ties or None)."""
+    work_info = info
+    if info.kind == "wide":  # 32-bit integers are exact in float64: map there, round back
+        arr = arr.astype(np.float64)
+        work_info = dtype_info(np.float64)
+    layout, flat, flat_mask = _flatten(arr, work_info, spatial, mask)
+    if exact:
+        pixel_order, ties = _exact.order(flat, layout, threads)
+        counted = flat_mask
+        if work_info.is_float and np.isnan(flat).any():
+            counted = ~np.isnan(flat) if counted is None else counted & ~np.isnan(flat)
+        out = _exact.assign(flat, pixel_order, counted,
+                            lambda b, n: _round(targets[target_of[b]].by_rank(n), info).astype(info.dtype),
+                            info.dtype)
+        if info.is_float:
+            out[np.isnan(flat)] = np.nan
+        return layout.restore(out), ties
+    counts, ranges = _histograms(layout, flat, flat_mask, work_info, nbins, threads)
+    if work_info.kind == "levels":
+        lut = np.empty(counts.shape, dtype=np.float64)
+        for b in range(layout.batch):
+            total = counts[b].sum()
+            if total == 0:
+                lut[b] = np.arange(info.lo, info.hi + 1)
+                continue
+            lut[b] = targets[target_of[b]].quantile(np.cumsum(counts[b]) / total)
+        out = np.empty_like(flat)
+        core.apply_lut(flat, _round(lut, info).astype(info.dtype), out, lo=int(info.lo), threads=threads)
+        return layout.restore(out), None
+    out = np.empty_like(flat)
+    keep = ranges[:, 2] == 0  # nothing counted: the image is left as it is
+    edges_fraction = np.concatenate([np.zeros((layout.batch, 1)), np.cumsum(counts, axis=1)], axis=1)
+    # Bin k maps linearly from the target's value just above the fraction below the bin to its value just below
+    # the fraction up to the bin's top, so that gaps in the target fall between bins.
+    levels = np.zeros(edges_fraction.shape, dtype=np.float64)
+    slopes = np.zeros(edges_fraction.shape, dtype=np.float64)
+    for b in range(layout.batch):
+        if not keep[b]:
+            fraction = edges_fraction[b] / ranges[b, 2]
+            target = targets[target_of[b]]
+            levels[b] = target.quantile(fraction)
+            slopes[b, :-1] = np.maximum(target.quantile(fraction[1:], left=True) - levels[b, :-1], 0.0)
+    bin_ranges = np.ascontiguousarray(ranges[:, :2])
+    bin_ranges[keep] = (0.0, 1.0)
+    core.map_levels(flat, out, bin_ranges, levels, slopes, threads=threads)
+    out[keep] = flat[keep]
+    return _restore(layout, out, info), None
+
+
+def _restore(layout, out, info):
+    result = layout.restore(out)
+    if not info.is_float:
+        return _round(result, info).astype(info.dtype)
+    return result.astype(info.dtype, copy=False)
+
+
+def _round(values: np.ndarray, info: DtypeInfo) -> np.ndarray:
+    """Integer levels: rounded halves up, clipped to the dtype's range."""
+    if info.is_float:
+        return values
+    return np.clip(np.floor(values + 0.5), info.lo, info.hi)
+
+
+def _prepare(image, mask, nbins, axes, channel_axis, color, exact, return_ties, threads):
+    arr, info, channel, spatial, m, nb, _, _ = _validate.call(image, mask, nbins, None, None, channel_axis, axes)
+    if color is not None and color != "per-channel":
+        raise ValueError(f"match and specify work per channel (color='per-channel'); got color={color!r}")
+    _check_flags(exact, return_ties)
+    if nb is not None and info.kind == "levels":
+        raise ValueError(f"nbins applies to float and 32-bit integer images; {info.dtype} uses one bin per level")
+    m = _validate.channel_mask(m, channel, arr.shape)
+    return arr, info, channel, spatial, m, nb or FLOAT_NBINS, resolve_threads(threads)
+
+
+def _check_flags(exact, return_ties):
+    for name, flag in (("exact", exact), ("return_ties", return_ties)):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise TypeError(f"{name} must be True or False, got {flag!r}")
+    if return_ties and not exact:
+        raise ValueError("return_ties needs exact=True")
+
+
+def _finish(result, ties, layout_shape, return_ties):
+    if not return_ties:
+        return result
+    ties = ties.reshape(layout_shape)
+    return result, (int(ties) if ties.ndim == 0 else ties)
+
+
+def match(image, reference, *, mask=None, reference_mask=None, nbins=None, axes=None, channel_axis=None,
+          color=None, exact=False, return_ties=False, threads=None):
+    """Map an image so that its histogram follows a reference image's.
+
+    Parameters
+    ----------
+    image : (..., M, N[, ...][, C]) ndarray
+        Any dtype of :func:`histeq.equalize`.
+    reference : ndarray
+        The image (or images) whose distribution of values is the target; any
+        supported dtype, any size.  Its values are expressed in the image's
+        units: unchanged within one dtype and between floats, otherwise mapped
+        linearly between the nominal ranges (the dtype's range for integers,
+        [0, 1] for floats).
+    mask, reference_mask : bool ndarray, optional
+        Only pixels where the mask is True feed the histogram of the image
+        (every pixel is transformed), respectively of the reference.
+    nbins : int, optional
+        Bins of float and 32-bit integer histograms (default 4096, over each
+        image's range of finite values).  Integers of at most 16 bits use one
+        bin per level.
+    axes : int or tuple of int, optional
+        The spatial axes of one image; the others are batch axes.  Every image
+        of the batch is matched to the reference, or, when the reference has
+        the image's number of dimensions and the same size along every batch
+        axis, to its own image of the reference.
+    channel_axis : int, optional
+        Axis of colour channels: each channel is matched to the same channel
+        of the reference (which must have this axis, with as many channels).
+    color : {'per-channel'}, optional
+        Colour images are matched channel by channel.
+    exact : bool
+        Order the pixels strictly (see Notes) and give the image exactly the
+        reference's histogram, scaled to the image's pixel count.
+    return_ties : bool
+        With ``exact``, also return how many pixels kept a tie that only
+        their position broke (an int, or an array of the batch shape).
+    threads : int, optional
+        Number of threads (default: :func:`histeq.get_num_threads`).
+
+    Returns
+    -------
+    out : ndarray
+        Same shape and dtype as ``image``.
+    ties : int or ndarray
+        Only with ``return_ties=True``.
+
+    Notes
+    -----
+    Integer images (at most 16 bits): level ``v`` holding a fraction
+    ``q(v)`` of the pixels at or below it maps to the reference's value at
+    the same fraction, interpolated linearly between the reference's
+    occupied levels, as :func:`skimage.exposure.match_histograms` does; the
+    result is rounded (halves up) into the input dtype, where scikit-image
+    returns float64.  Float images: the image's cumulative histogram,
+    linear inside each bin, is composed with the reference's quantile
+    function (linear inside each bin of a float reference, between the
+    levels of an integer one), so the map is continuous and monotone.
+    NaN stays NaN.  An image with no counted pixel is returned unchanged;
+    a reference with none is a ValueError.
+
+    ``exact=True``: pixels are sorted by value, ties broken by the sums of
+    their neighbours over growing shells (the local means of Coltuc, Bolon
+    and Chassery [1]_, over the spatial axes, images padded symmetrically),
+    then by position; the pixel of rank ``r`` takes the ``r``-th value of
+    the target histogram scaled to the pixel count by largest remainders.
+    A darker pixel never ends brighter than a lighter one.
+
+    References
+    ----------
+    .. [1] D. Coltuc, P. Bolon and J.-M. Chassery, "Exact histogram
+           specification", IEEE Trans. Image Processing 15(5), 1143-1152, 2006.
+    .. [2] R. C. Gonzalez and R. E. Woods, *Digital Image Processing*, 4th ed.,
+           section 3.3.2, "Histogram matching (specification)".
+
+    Examples
+    --------
+    >>> import numpy as np, histeq
+    >>> image = np.array([[0, 10], [20, 30]], dtype=np.uint8)
+    >>> reference = np.array([[100, 100], [200, 250]], dtype=np.uint8)
+    >>> histeq.match(image, reference)
+    array([[100, 100],
+           [200, 250]], dtype=uint8)
+    """
+    arr, info, channel, spatial, m, nb, nthreads = _prepare(image, mask, nbins, axes, channel_axis, color, exact,
+                                                            return_ties, threads)
+    ref, ref_info = _validate.image(reference, "reference")
+    layout = BatchLayout(arr.shape, spatial)
+    discrete = info.kind == "levels"
+    if ref.ndim == arr.ndim and all(ref.shape[a] == arr.shape[a] for a in range(arr.ndim) if a not in spatial):
+        ref_spatial = spatial
+        target_of = np.arange(layout.batch)
+    elif channel is not None:
+        if ref.ndim != arr.ndim or ref.shape[channel] != arr.shape[channel]:
+            raise ValueError(f"the reference must have the image's channel axis {channel} with "
+                             f"{arr.shape[channel]} channels; got shape {ref.shape}")
+        ref_spatial = tuple(a for a in range(ref.ndim) if a != channel)
+        batch_axes = [a for a in range(arr.ndim) if a not in spatial]
+        target_of = np.indices(layout.batch_shape)[batch_axes.index(channel)].ravel()
+    else:
+        ref_spatial = tuple(range(ref.ndim))
+        target_of = np.zeros(layout.batch, dtype=np.int64)
+    ref_grey_shape = ref.shape if channel is None else tuple(n for a, n in enumerate(ref.shape) if a != channel)
+    ref_mask = _validate.mask(reference_mask, ref_grey_shape)
+    if ref_mask is not None and channel is not None:
+        ref_mask = _validate.channel_mask(ref_mask, channel, ref.shape)
+    targets = _reference_targets(ref, ref_info, info, ref_spatial, ref_mask, nb, nthreads, discrete)
+    result, ties = _map(arr, info, spatial, m, targets, target_of, nb, exact, nthreads)
+    return _finish(result, ties, layout.batch_shape, return_ties)
+
+
+def _named_weights(name: str, count: int, alpha: float) -> np.ndarray:
+    x = (np.arange(count) + 0.5) / count
+    if name == "uniform":
+        return np.ones(count)
+    if name == "rayleigh":
+        return x / alpha**2 * np.exp(-(x**2) / (2 * alpha**2))
+    return alpha * np.exp(-alpha * x)
+
+
+def specify(image, histogram, *, mask=None, nbins=None, axes=None, channel_axis=None, color=None,
+            out_range=None, alpha=0.4, exact=False, return_ties=False, threads=None):
+    """Map an image so that its histogram follows a given one.
+
+    Parameters
+    ----------
+    image : (..., M, N[, ...][, C]) ndarray
+        Any dtype of :func:`histeq.equalize`.
+    histogram : (L,) array_like or {'uniform', 'rayleigh', 'exponential'}
+        Non-negative weights of L output levels spread evenly over
+        ``out_range`` (integer images: rounded to integers, halves up), as
+        MATLAB's ``histeq(I, hgram)``; or a named density over the output
+        range scaled to [0, 1] (x at the level centres), as the
+        ``Distribution`` of MATLAB's ``adapthisteq``: uniform,
+        Rayleigh ``x / alpha^2 exp(-x^2 / (2 alpha^2))`` or exponential
+        ``alpha exp(-alpha x)``, over 256 levels (integers: every level of
+        the output range, up to 65536).
+    mask : bool ndarray, optional
+        Only pixels where it is True feed the histogram; all are transformed.
+    nbins : int, optional
+        Bins of float and 32-bit integer image histograms (default 4096).
+    axes, channel_axis : optional
+        As in :func:`histeq.equalize`; every image (and channel) is mapped
+        to the same target.
+    color : {'per-channel'}, optional
+        Colour images are mapped channel by channel.
+    out_range : (lo, hi), optional
+        Range of the target levels.  Default: the dtype's range for integers,
+        [0, 1] for floats.
+    alpha : float
+        Parameter of the named densities (default 0.4, as MATLAB's).
+    exact, return_ties : bool
+        Strict ordering, as in :func:`match`: the output histogram is then
+        exactly the target scaled to the pixel count.
+    threads : int, optional
+        Number of threads.
+
+    Returns
+    -------
+    out : ndarray
+        Same shape and dtype as ``image`` (and ``ties`` with ``return_ties``).
+
+    Notes
+    -----
+    Integer images: level ``v`` holding a fraction ``q(v)`` of the pixels
+    at or below it maps to the lowest target level whose fraction of the
+    weight at or below it reaches ``q(v)`` (the discrete quantile, as
+    MATLAB's ``histeq``), so the output holds target levels only.  Float
+    images: as :func:`match` with a reference made of L bins of equal width
+    over ``out_range`` holding the weights.
+
+    References
+    ----------
+    .. [1] R. C. Gonzalez and R. E. Woods, *Digital Image Processing*, 4th ed.,
+           section 3.3.2, "Histogram matching (specification)".
+    .. [2] D. Coltuc, P. Bolon and J.-M. Chassery, "Exact histogram
+           specification", IEEE Trans. Image Processing 15(5), 1143-1152, 2006.
+
+    Examples
+    --------
+    Two output levels, a quarter of the weight on the dark one:
+
+    >>> import numpy as np, histeq
+    >>> image = np.array([[0, 1], [2, 3]], dtype=np.uint8)
+    >>> histeq.specify(image, [1, 3])
+    array([[  0, 255],
+           [255, 255]], dtype=uint8)
+    """
+    arr, info, channel, spatial, m, nb, nthreads = _prepare(image, mask, nbins, axes, channel_axis, color, exact,
+                                                            return_ties, threads)
+    rout = _validate.value_range(out_range, info, "out_range")
+    out_lo, out_hi = rout if rout is not None else (info.lo, info.hi)
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not (np.isfinite(alpha) and alpha > 0):
+        raise ValueError(f"alpha must be a positive finite number, got {alpha!r}")
+    if isinstance(histogram, str):
+        name = _validate.choice(histogram, "histogram", DISTRIBUTIONS, allow_none=False)
+        count = int(min(out_hi - out_lo + 1, 65536)) if info.kind == "levels" else 256
+        weights = _named_weights(name, count, float(alpha))
+    else:
+        weights = np.asarray(histogram)
+        if weights.dtype.kind not in "biuf" or weights.dtype.kind == "b":
+            raise TypeError(f"histogram must be an array of numbers or a name in {DISTRIBUTIONS}, "
+                            f"got dtype {weights.dtype}")
+        weights = weights.astype(np.float64)
+        if weights.ndim != 1 or weights.size == 0:
+            raise ValueError(f"histogram must be a non-empty 1-D array, got shape {weights.shape}")
+        if not np.all(np.isfinite(weights)) or np.any(weights < 0):
+            raise ValueError("histogram weights must be finite and non-negative")
+        if not weights.sum() > 0:
+            raise ValueError("histogram weights are all zero: there is no target")
+    count = weights.size
+    if info.kind == "levels":
+        if count > out_hi - out_lo + 1:
+            raise ValueError(f"histogram has {count} levels but the output range holds {int(out_hi - out_lo + 1)}")
+        step = (out_hi - out_lo) / (count - 1) if count > 1 else 0.0
+        target = _discrete(np.floor(out_lo + np.arange(count) * step + 0.5), weights, step=True)
+    else:
+        target = _continuous(np.linspace(out_lo, out_hi, count + 1), weights)
+    layout = BatchLayout(arr.shape, spatial)
+    result, ties = _map(arr, info, spatial, m, [target], np.zeros(layout.batch, dtype=np.int64), nb, exact,
+                        nthreads)
+    return _finish(result, ties, layout.batch_shape, return_ties)
+
+
+def equalize_exact(arr, info, spatial, mask, out_range, exact, return_ties, threads):
+    """``equalize(exact=True)``: specification of the uniform histogram over the output range."""
+    _check_flags(exact, return_ties)
+    out_lo, out_hi = out_range if out_range is not None else (info.lo, info.hi)
+    if info.kind == "levels":
+        levels = np.arange(out_lo, out_hi + 1)
+        target = _discrete(levels, np.ones(levels.size))
+    else:
+        target = _continuous(np.array([out_lo, out_hi]), np.ones(1))
+    layout = BatchLayout(arr.shape, spatial)
+    result, ties = _map(arr, info, spatial, mask, [target], np.zeros(layout.batch, dtype=np.int64), None, True,
+                        threads)
+    return _finish(result, ties, layout.batch_shape, return_ties)

@@ -1,0 +1,293 @@
+"""match, specify and exact equalization: against the NumPy reference, scikit-image, and their guarantees."""
+
+import numpy as np
+import pytest
+from conftest import FLOAT_DTYPES, INT_DTYPES, real_grey_images
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import histeq
+from histeq import _reference as ref
+
+LEVEL_DTYPES = [np.uint8, np.int8, np.uint16, np.int16]
+
+
+def _assert_matches(out, expected):
+    assert out.dtype == expected.dtype and out.shape == expected.shape
+    if out.dtype.kind == "f":  # the same formulas, vectorized: equal up to rounding
+        tol = 1e-3 if out.dtype == np.float16 else 1e-9
+        np.testing.assert_allclose(out.astype(float), expected.astype(float), rtol=tol, atol=tol)
+    else:
+        np.testing.assert_array_equal(out, expected)
+
+
+@st.composite
+def images(draw, dtypes=INT_DTYPES + FLOAT_DTYPES, max_dims=3, max_side=8, nan=True):
+    dtype = draw(st.sampled_from(dtypes))
+    shape = draw(hnp.array_shapes(min_dims=1, max_dims=max_dims, min_side=1, max_side=max_side))
+    if np.dtype(dtype).kind == "f":
+        elements = st.floats(-50, 50, width=np.dtype(dtype).itemsize * 8)
+        if nan:
+            elements = elements | st.sampled_from([np.nan, np.inf, -np.inf])
+    else:
+        info = np.iinfo(dtype)
+        elements = st.integers(int(info.min), int(info.min) + 6) | st.integers(int(info.min), int(info.max))
+    return draw(hnp.arrays(dtype, shape, elements=elements))
+
+
+def _has_counted(image, mask=None):
+    values = image if mask is None else image[np.broadcast_to(mask, image.shape)]
+    return values.size > 0 and (image.dtype.kind != "f" or np.isfinite(values).any())
+
+
+# --- match and specify against the reference ---------------------------------------------------------------------
+
+@given(images(), images(max_dims=2), st.data())
+def test_match_equals_reference(image, reference, data):
+    mask = data.draw(st.none() | hnp.arrays(np.bool_, image.shape))
+    if not _has_counted(reference):
+        with pytest.raises(ValueError, match="no counted pixel"):
+            histeq.match(image, reference)
+        return
+    _assert_matches(histeq.match(image, reference, mask=mask), ref.match(image, reference, mask=mask))
+
+
+@given(images(), st.lists(st.floats(0, 10), min_size=1, max_size=12), st.data())
+def test_specify_equals_reference(image, weights, data):
+    if sum(weights) == 0:
+        weights[0] = 1.0
+    info_levels = np.iinfo(image.dtype).max - np.iinfo(image.dtype).min + 1 if image.dtype.kind in "iu" else None
+    if info_levels is not None and len(weights) > info_levels:
+        return
+    mask = data.draw(st.none() | hnp.arrays(np.bool_, image.shape))
+    _assert_matches(histeq.specify(image, weights, mask=mask), ref.specify(image, weights, mask=mask))
+
+
+@pytest.mark.parametrize("name", list(real_grey_images()))
+def test_match_uint8_equals_skimage_rounded(name):
+    """scikit-image's match_histograms returns float64 for uint8; ours is that, rounded (halves up)."""
+    from skimage import data, exposure
+
+    image = real_grey_images()[name]
+    reference = data.moon() if name != "moon" else data.camera()
+    expected = np.floor(exposure.match_histograms(image, reference) + 0.5).astype(np.uint8)
+    np.testing.assert_array_equal(histeq.match(image, reference), expected)
+
+
+def test_match_uint16_equals_skimage_rounded(camera):
+    from skimage import data, exposure
+
+    image = camera.astype(np.uint16) * 257 + 3
+    reference = (data.moon().astype(np.uint16) * 200)
+    expected = np.floor(exposure.match_histograms(image, reference) + 0.5).astype(np.uint16)
+    np.testing.assert_array_equal(histeq.match(image, reference), expected)
+
+
+def test_match_float_close_to_skimage_on_continuous_data(camera):
+    """On data with (almost) no repeated values the discrete and the continuous quantile maps agree closely;
+    the difference is the binning (4096 bins), largest in the sparse tail of the reference."""
+    from skimage import exposure
+
+    rng = np.random.default_rng(0)
+    image = camera / 255 + rng.normal(0, 0.02, camera.shape)
+    reference = rng.gamma(2.0, 0.1, (300, 200))
+    ours = histeq.match(image, reference)
+    theirs = exposure.match_histograms(image, reference)
+    spread = reference.max() - reference.min()
+    assert np.median(np.abs(ours - theirs)) < 1e-3 * spread
+    assert np.quantile(np.abs(ours - theirs), 0.99) < 5e-3 * spread
+
+
+@pytest.mark.parametrize("dtype", INT_DTYPES + FLOAT_DTYPES)
+def test_match_to_itself_is_the_identity(dtype, camera):
+    image = camera[::4, ::4].astype(dtype)
+    out = histeq.match(image, image)
+    if np.dtype(dtype).kind == "f":
+        np.testing.assert_allclose(out, image, atol=1e-3 if dtype == np.float16 else 1e-9)
+    else:
+        np.testing.assert_array_equal(out, image)
+
+
+def test_match_keeps_dtype_and_converts_reference_units(camera):
+    """A uint8 reference for a uint16 image is expressed in uint16 units (x 257)."""
+    out = histeq.match(camera.astype(np.uint16), camera)
+    np.testing.assert_array_equal(out, camera.astype(np.uint16) * 257)
+    outf = histeq.match(camera / 255, camera)
+    assert outf.dtype == np.float64 and 0 <= outf.min() and outf.max() <= 1
+
+
+def test_match_batch_equals_one_by_one(camera):
+    from skimage import data
+
+    rng = np.random.default_rng(1)
+    batch = rng.integers(0, 180, (5, 1, 20, 24), dtype=np.uint8)
+    reference = data.moon()
+    out = histeq.match(batch, reference, axes=(-2, -1))
+    for i in range(5):
+        np.testing.assert_array_equal(out[i, 0], histeq.match(batch[i, 0], reference))
+    own = rng.integers(50, 255, (5, 1, 8, 8), dtype=np.uint8)  # one reference image per image
+    out = histeq.match(batch, own, axes=(-2, -1))
+    for i in range(5):
+        np.testing.assert_array_equal(out[i, 0], histeq.match(batch[i, 0], own[i, 0]))
+
+
+def test_match_per_channel(astronaut, camera):
+    from skimage import data, exposure
+
+    reference = data.coffee()
+    out = histeq.match(astronaut, reference, channel_axis=-1)
+    # scikit-image truncates a multichannel uint8 result; match each channel alone and round instead
+    expected = np.stack([np.floor(exposure.match_histograms(astronaut[..., c], reference[..., c]) + 0.5)
+                         for c in range(3)], axis=-1).astype(np.uint8)
+    np.testing.assert_array_equal(out, expected)
+    moved = histeq.match(np.moveaxis(astronaut, -1, 0), np.moveaxis(reference, -1, 0), channel_axis=0)
+    np.testing.assert_array_equal(np.moveaxis(moved, 0, -1), out)
+
+
+def test_specify_named_distributions(camera):
+    for name in ("uniform", "rayleigh", "exponential"):
+        out = histeq.specify(camera, name)
+        assert out.dtype == np.uint8 and out.shape == camera.shape
+        order = np.argsort(camera.ravel(), kind="stable")
+        assert np.all(np.diff(out.ravel()[order].astype(int)) >= 0)  # monotone: one level, one output
+    # Rayleigh with a small alpha crowds the dark levels: its median sits below the uniform one's.
+    assert np.median(histeq.specify(camera, "rayleigh", alpha=0.2)) < np.median(histeq.specify(camera, "uniform"))
+
+
+def test_specify_matlab_style_two_levels():
+    image = np.arange(8, dtype=np.uint8).reshape(2, 4)
+    out = histeq.specify(image, [1, 1])
+    np.testing.assert_array_equal(out, [[0, 0, 0, 0], [255, 255, 255, 255]])
+
+
+# --- exact ordering ------------------------------------------------------------------------------------------------
+
+@given(images(max_dims=3, max_side=7))
+def test_exact_order_equals_reference(image):
+    from histeq import exact
+    from histeq._kernels import dtype_info
+    from histeq._layout import BatchLayout
+
+    info = dtype_info(image.dtype)
+    layout = BatchLayout(image.shape, tuple(range(image.ndim)))
+    work = np.float64 if info.kind == "wide" else info.compute
+    order, ties = exact.order(layout.flatten(image, work), layout, 2)
+    expected, expected_ties = ref.exact_order(image)
+    finite = int((~np.isnan(image)).sum()) if image.dtype.kind == "f" else image.size
+    np.testing.assert_array_equal(order[0, :finite], expected[:finite])
+    assert ties[0] == expected_ties
+
+
+@given(images(), st.data())
+def test_exact_equalize_equals_reference(image, data):
+    mask = data.draw(st.none() | hnp.arrays(np.bool_, image.shape))
+    info = histeq._kernels.dtype_info(image.dtype)
+    out, ties = histeq.equalize(image, exact=True, mask=mask, return_ties=True)
+    if info.kind == "levels":
+        levels = np.arange(info.lo, info.hi + 1)
+        by_rank = lambda n: np.repeat(levels, [n // len(levels) + (j < n % len(levels)) for j in range(len(levels))])
+    else:
+        by_rank = lambda n: ref._round_levels(info.lo + (info.hi - info.lo) * (np.arange(n) + 0.5) / n, info) \
+            if not info.is_float else info.lo + (info.hi - info.lo) * (np.arange(n) + 0.5) / n
+    _assert_matches(out, ref.exact_values(image, by_rank, mask))
+    assert ties == ref.exact_order(image)[1]
+
+
+@given(images(dtypes=LEVEL_DTYPES, max_dims=2, max_side=24))
+def test_exact_equalize_is_flat_and_monotone(image):
+    out = histeq.equalize(image, exact=True, out_range=(0, 9))
+    n, levels = image.size, 10
+    counts = np.bincount(out.astype(np.int64).ravel(), minlength=levels)
+    assert counts.size == levels and set(counts.tolist()) <= {n // levels, -(-n // levels)}
+    # a darker pixel never ends brighter than a lighter one
+    values = np.unique(image)
+    for low, high in zip(values[:-1], values[1:]):
+        assert out[image == low].max() <= out[image == high].min()
+
+
+def test_exact_match_reproduces_reference_histogram(camera):
+    from skimage import data
+
+    reference = data.moon()[:512, :512]
+    out = histeq.match(camera, reference, exact=True)
+    np.testing.assert_array_equal(np.bincount(out.ravel(), minlength=256), np.bincount(reference.ravel(), minlength=256))
+
+
+def test_exact_specify_reproduces_target_counts(camera):
+    weights = np.zeros(256)
+    weights[[10, 100, 200]] = [1, 2, 1]
+    out = histeq.specify(camera, weights, exact=True)
+    counts = np.bincount(out.ravel(), minlength=256)
+    assert counts[10] + counts[100] + counts[200] == camera.size
+    np.testing.assert_array_equal(counts[[10, 100, 200]], np.array([1, 2, 1]) * camera.size // 4)
+
+
+def test_exact_batch_equals_one_by_one():
+    rng = np.random.default_rng(3)
+    batch = rng.integers(0, 40, (4, 1, 17, 13), dtype=np.uint8)
+    out, ties = histeq.equalize(batch, axes=(-2, -1), exact=True, return_ties=True)
+    assert ties.shape == (4, 1)
+    for i in range(4):
+        single, t = histeq.equalize(batch[i, 0], exact=True, return_ties=True)
+        np.testing.assert_array_equal(out[i, 0], single)
+        assert ties[i, 0] == t
+
+
+def test_exact_flat_where_plain_equalization_cannot_be(camera):
+    plain = np.bincount(histeq.equalize(camera).ravel(), minlength=256)
+    exact = np.bincount(histeq.equalize(camera, exact=True).ravel(), minlength=256)
+    assert plain.max() > 4 * exact.max() and exact.min() == exact.max() == camera.size // 256
+
+
+def test_exact_constant_image_is_split_by_position():
+    image = np.full((4, 8), 7, dtype=np.uint8)
+    out, ties = histeq.equalize(image, exact=True, return_ties=True)
+    assert ties == image.size - 1  # every pixel's key equals its predecessor's
+    # 32 pixels on 256 levels: one each on the 32 lowest, in raster order
+    np.testing.assert_array_equal(out.ravel(), np.arange(32))
+
+
+# --- bad input -----------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda im: histeq.match(im, np.array([], dtype=np.uint8)), ValueError, "empty"),
+    (lambda im: histeq.match(im, np.full(5, np.nan)), ValueError, "no counted pixel"),
+    (lambda im: histeq.match(im, np.ones(5, np.uint8), reference_mask=np.zeros(5, bool)), ValueError,
+     "no counted pixel"),
+    (lambda im: histeq.specify(im, [1, -1]), ValueError, "non-negative"),
+    (lambda im: histeq.specify(im, [0, 0]), ValueError, "all zero"),
+    (lambda im: histeq.specify(im, []), ValueError, "non-empty"),
+    (lambda im: histeq.specify(im, [[1, 2]]), ValueError, "1-D"),
+    (lambda im: histeq.specify(im, [1, np.nan]), ValueError, "finite"),
+    (lambda im: histeq.specify(im, np.ones(300)), ValueError, "levels"),
+    (lambda im: histeq.specify(im, "gaussian"), ValueError, "unknown histogram"),
+    (lambda im: histeq.specify(im, "rayleigh", alpha=0), ValueError, "alpha"),
+    (lambda im: histeq.specify(im, ["a"]), TypeError, "numbers"),
+    (lambda im: histeq.match(im, im, nbins=16), ValueError, "one bin per level"),
+    (lambda im: histeq.match(im, im, return_ties=True), ValueError, "exact=True"),
+    (lambda im: histeq.match(im, im, exact="yes"), TypeError, "exact"),
+    (lambda im: histeq.equalize(im, return_ties=True), ValueError, "exact=True"),
+    (lambda im: histeq.match(np.stack([im] * 3, -1), np.stack([im] * 2, -1), channel_axis=-1), ValueError,
+     "channels"),
+    (lambda im: histeq.match(np.stack([im] * 3, -1), im, channel_axis=-1, color="lightness"), ValueError,
+     "per channel"),
+    (lambda im: histeq.equalize(np.stack([im] * 3, -1), channel_axis=-1, exact=True), ValueError, "per-channel"),
+    (lambda im: histeq.equalize(im, exact=True, compat="opencv"), ValueError, "compat"),
+    (lambda im: histeq.match(im, np.zeros(4, dtype=complex)), TypeError, "complex"),
+])
+def test_bad_input(call, error, message):
+    image = np.arange(64, dtype=np.uint8).reshape(8, 8)
+    before = image.copy()
+    with pytest.raises(error, match=message):
+        call(image)
+    np.testing.assert_array_equal(image, before)
+
+
+def test_inputs_are_not_modified(camera):
+    image, reference = camera.copy(), camera[::-1].copy()
+    image.flags.writeable = False
+    histeq.match(image, reference, exact=True)
+    histeq.specify(image, "uniform")
+    np.testing.assert_array_equal(image, camera)
+    np.testing.assert_array_equal(reference, camera[::-1])
