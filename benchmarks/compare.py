@@ -243,8 +243,70 @@ def case_clahe_volume(repeat):
     }, 1)
 
 
+def case_match_float32(repeat):
+    from skimage import data, exposure, transform
+
+    rng = np.random.default_rng(6)
+    img = (_camera(2048) / 255).astype(np.float32)
+    moon = transform.resize(data.moon(), (2048, 2048), order=1)
+    reference = (moon + rng.normal(0, 0.01, moon.shape)).astype(np.float32)
+    return "match float32 2048x2048 to float32 2048x2048", _time({
+        "histeq": lambda: histeq.match(img, reference),
+        "skimage.match_histograms": lambda: exposure.match_histograms(img, reference),
+    }, 1)
+
+
+def case_match_rgb(repeat):
+    from skimage import data, exposure
+
+    img = _astronaut(2048)
+    reference = data.coffee()
+    ours = histeq.match(img, reference, channel_axis=-1)
+    theirs = np.stack([exposure.match_histograms(img[..., c], reference[..., c]) for c in range(3)], axis=-1)
+    assert np.array_equal(ours, np.floor(theirs + 0.5).astype(np.uint8))
+    return "match RGB uint8 2048x2048, per channel", _time({
+        "histeq": lambda: histeq.match(img, reference, channel_axis=-1),
+        "skimage.match_histograms": lambda: exposure.match_histograms(img, reference, channel_axis=-1),
+    }, repeat)
+
+
+def case_exact(repeat):
+    from skimage import exposure
+
+    img = _camera(1024).astype(np.uint8)
+    counts = np.bincount(histeq.equalize(img, exact=True).ravel(), minlength=256)
+    assert counts.min() == counts.max() == img.size // 256
+    return "exact equalize uint8 1024x1024", _time({
+        "histeq": lambda: histeq.equalize(img, exact=True),
+        "skimage.equalize_hist (approximate)": lambda: exposure.equalize_hist(img),
+    }, repeat)
+
+
+def case_exact_uint16(repeat):
+    from skimage import exposure
+
+    img = (_camera(1024) * 250).astype(np.uint16)
+    return "exact equalize uint16 1024x1024", _time({
+        "histeq": lambda: histeq.equalize(img, exact=True),
+        "skimage.equalize_hist (approximate)": lambda: exposure.equalize_hist(img),
+    }, repeat)
+
+
+def case_exact_volume(repeat):
+    from skimage import exposure
+
+    rng = np.random.default_rng(7)
+    z, y, x = np.mgrid[0:128, 0:128, 0:128] / 128
+    volume = (20000 + 8000 * np.sin(6 * x) * np.cos(4 * y) + 3000 * z + rng.normal(0, 300, x.shape)).astype(np.uint16)
+    return "exact equalize 3-D uint16 128^3", _time({
+        "histeq": lambda: histeq.equalize(volume, exact=True),
+        "skimage.equalize_hist (approximate)": lambda: exposure.equalize_hist(volume),
+    }, repeat)
+
+
 CASES = [case_uint8, case_batch, case_uint16, case_float32, case_rgb_luma, case_rgb_lightness, case_clahe_uint8,
-         case_clahe_uint16, case_clahe_batch, case_clahe_volume]
+         case_clahe_uint16, case_clahe_batch, case_clahe_volume, case_match_float32, case_match_rgb, case_exact,
+         case_exact_uint16, case_exact_volume]
 
 
 def main(argv=None):

@@ -5,7 +5,7 @@ import importlib
 
 import pytest
 
-MODULES = ["histeq.equalize", "histeq.clahe", "histeq.histogram", "histeq.io", "histeq.plot", "histeq.cli"]
+MODULES = ["histeq.equalize", "histeq.clahe", "histeq.histogram", "histeq.matching", "histeq.io", "histeq.plot", "histeq.cli"]
 
 
 @pytest.mark.parametrize("name", MODULES)
@@ -62,3 +62,16 @@ def test_the_clahe_gallery_renders(tmp_path):
     picture = io.read_image(out)
     assert picture.shape[0] > 1000 and picture.shape[1] > 600
     assert picture[..., :3].std() > 30, "the gallery is blank"
+
+
+def test_the_flat_histogram_figure_renders(tmp_path):
+    import runpy
+    from pathlib import Path
+
+    from histeq import io
+
+    script = Path(__file__).resolve().parents[1] / "docs" / "flat_histogram.py"
+    out = runpy.run_path(str(script))["main"]([str(tmp_path / "flat.png")])
+    picture = io.read_image(out)
+    assert picture.shape[0] > 300 and picture.shape[1] > 600
+    assert picture[..., :3].std() > 30, "the figure is blank"
