@@ -143,3 +143,36 @@ def test_fuzz_the_binding(dtype, nbins, ranges, threads, data_range, with_mask):
             call()
         except (ValueError, TypeError):
             pass
+
+
+@given(
+    dtype=st.sampled_from(["uint8", "int8", "uint16", "int16", "uint32", "int32", "float32", "float64"]),
+    shape=st.lists(st.integers(-1, 4), min_size=0, max_size=3),
+    pad=st.integers(-1, 3),
+    offsets=st.lists(st.integers(-60, 60), max_size=6),
+    shell_start=st.lists(st.integers(-1, 7), max_size=4),
+    padded_pixels=st.integers(0, 400),
+    threads=st.integers(-1, 3),
+)
+def test_fuzz_the_exact_order_binding(dtype, shape, pad, offsets, shell_start, padded_pixels, threads):
+    """Any plan is either refused or stays inside the padded image: no crash."""
+    padded = (np.arange(2 * padded_pixels) % 7).astype(dtype).reshape(2, padded_pixels)
+    pixels = int(np.prod(shape)) if shape and min(shape) > 0 else 1
+    try:
+        core.exact_order(padded, np.empty((2, pixels), np.int64), np.empty(2, np.int64), np.array(shape, np.int64),
+                         pad, np.array(offsets, np.int64), np.array(shell_start, np.int64), threads=threads)
+    except (ValueError, TypeError):
+        pass
+
+
+@given(
+    dtype=st.sampled_from(["float32", "float64"]),
+    lo=_wild, hi=_wild, nbins=st.integers(0, 40), level=_wild, threads=st.integers(-1, 3),
+)
+def test_fuzz_the_map_levels_binding(dtype, lo, hi, nbins, level, threads):
+    image = np.array([[0, 1, -1, np.nan, np.inf, -np.inf, 1e30, 3.5]], dtype=dtype)
+    levels = np.full((1, nbins + 1), level)
+    try:
+        core.map_levels(image, np.empty_like(image), np.array([[lo, hi]]), levels, levels.copy(), threads=threads)
+    except (ValueError, TypeError):
+        pass
