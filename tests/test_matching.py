@@ -248,6 +248,39 @@ def test_exact_constant_image_is_split_by_position():
     np.testing.assert_array_equal(out.ravel(), np.arange(32))
 
 
+# --- colour ---------------------------------------------------------------------------------------------------------
+
+def test_match_lightness_follows_the_reference_lightness(astronaut):
+    """The output's L* is the image's L* matched to the reference's L* (up to the rounding of RGB to uint8)."""
+    from skimage import color, data
+
+    reference = data.coffee()
+    out = histeq.match(astronaut, reference, channel_axis=-1, color="lightness")
+    lightness = color.rgb2lab(astronaut)[..., 0].astype(np.float32)
+    expected = histeq.match(lightness, color.rgb2lab(reference)[..., 0].astype(np.float32))
+    assert np.mean(np.abs(color.rgb2lab(out)[..., 0] - expected)) < 0.5
+    # chroma is kept: hue angles barely move where there is colour
+    lab_in, lab_out = color.rgb2lab(astronaut), color.rgb2lab(out)
+    chromatic = np.hypot(lab_in[..., 1], lab_in[..., 2]) > 20
+    hue_shift = np.angle(np.exp(1j * (np.arctan2(lab_out[..., 2], lab_out[..., 1])
+                                      - np.arctan2(lab_in[..., 2], lab_in[..., 1]))))
+    assert np.median(np.abs(hue_shift[chromatic])) < 0.05
+
+
+def test_exact_luma_is_flat(astronaut):
+    out, ties = histeq.equalize(astronaut, channel_axis=-1, color="luma", exact=True, return_ties=True)
+    luma = out.astype(float) @ np.array([0.299, 0.587, 0.114])
+    counts = np.histogram(luma, bins=16, range=(-0.5, 255.5))[0]
+    assert counts.max() < 1.1 * counts.min() and isinstance(ties, int)
+
+
+def test_specify_value_per_image_of_a_colour_batch(astronaut):
+    batch = np.stack([astronaut[:128, :128], astronaut[200:328, 200:328]])
+    out = histeq.specify(batch, "uniform", axes=(1, 2), channel_axis=-1, color="value")
+    for i in range(2):
+        np.testing.assert_array_equal(out[i], histeq.specify(batch[i], "uniform", channel_axis=-1, color="value"))
+
+
 # --- bad input -----------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("call, error, message", [
@@ -271,8 +304,12 @@ def test_exact_constant_image_is_split_by_position():
     (lambda im: histeq.match(np.stack([im] * 3, -1), np.stack([im] * 2, -1), channel_axis=-1), ValueError,
      "channels"),
     (lambda im: histeq.match(np.stack([im] * 3, -1), im, channel_axis=-1, color="lightness"), ValueError,
-     "per channel"),
-    (lambda im: histeq.equalize(np.stack([im] * 3, -1), channel_axis=-1, exact=True), ValueError, "per-channel"),
+     "channel axis"),
+    (lambda im: histeq.match(np.stack([im] * 3, -1), np.stack([im] * 2, -1), channel_axis=-1, color="luma"),
+     ValueError, "3 \\(RGB\\) or 4"),
+    (lambda im: histeq.specify(np.stack([im] * 3, -1), "uniform", channel_axis=-1, color="luma", out_range=(0, 9)),
+     ValueError, "out_range"),
+    (lambda im: histeq.match(im, im, color="luma"), ValueError, "channel_axis"),
     (lambda im: histeq.equalize(im, exact=True, compat="opencv"), ValueError, "compat"),
     (lambda im: histeq.match(im, np.zeros(4, dtype=complex)), TypeError, "complex"),
 ])

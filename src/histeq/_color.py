@@ -50,21 +50,49 @@ def equalize(arr: np.ndarray, info: DtypeInfo, channel: int, spatial: tuple[int,
     flat = np.ascontiguousarray(rgb, dtype=info.compute).reshape(-1, rgb.shape[-1])
     lo, hi = info.lo, info.hi
     out = np.empty_like(flat)
+    intensity, intensity_info = _intensity(flat, info, mode, threads)
     if mode == "lightness":
-        lightness = np.empty(flat.shape[0], dtype=np.float32)
-        core.lightness(flat, lightness, scale=hi, threads=threads)
         spec = Spec(nbins or FLOAT_NBINS, True, 0.0, 100.0, 0.0, 100.0, 0.0, 100.0)
-        new = equalize_grey(lightness.reshape(grey_shape), _LIGHTNESS, axes, mask, spec, threads)
+        new = equalize_grey(intensity.reshape(grey_shape), intensity_info, axes, mask, spec, threads)
         core.lightness_apply(flat, np.ascontiguousarray(new).ravel(), out, scale=hi, lo=lo, hi=hi, threads=threads)
     else:
-        intensity_of, apply = (core.luma, core.luma_apply) if mode == "luma" else (core.value, core.value_apply)
-        intensity = np.empty(flat.shape[0], dtype=info.compute)
-        intensity_of(flat, intensity, threads=threads)
-        intensity_info = dtype_info(info.compute)
+        apply = core.luma_apply if mode == "luma" else core.value_apply
         spec = make_spec(intensity_info, nbins, in_range, None)
         new = equalize_grey(intensity.reshape(grey_shape), intensity_info, axes, mask, spec, threads)
         apply(flat, intensity, np.ascontiguousarray(new).ravel(), out, lo=lo, hi=hi, threads=threads)
     return np.moveaxis(out.reshape(rgb.shape), -1, channel).astype(info.dtype, copy=False)
+
+
+def _intensity(flat: np.ndarray, info: DtypeInfo, mode: str, threads: int) -> tuple[np.ndarray, DtypeInfo]:
+    """The intensity channel of (P, C) colour pixels and its dtype entry: L* as float32 in [0, 100], or luma
+    or HSV value in the image's compute dtype."""
+    if mode == "lightness":
+        lightness = np.empty(flat.shape[0], dtype=np.float32)
+        core.lightness(flat, lightness, scale=info.hi, threads=threads)
+        return lightness, _LIGHTNESS
+    intensity = np.empty(flat.shape[0], dtype=info.compute)
+    (core.luma if mode == "luma" else core.value)(flat, intensity, threads=threads)
+    return intensity, dtype_info(info.compute)
+
+
+def intensity_info(info: DtypeInfo, mode: str) -> DtypeInfo:
+    """The dtype entry of the intensity that colour mode ``mode`` equalizes."""
+    return _LIGHTNESS if mode == "lightness" else dtype_info(info.compute)
+
+
+def intensity_range(info: DtypeInfo, mode: str) -> tuple[float, float]:
+    """The range of what mode ``mode`` maps (info: its dtype entry): L* spans [0, 100]; grey values, channels,
+    luma and value the dtype's nominal range."""
+    return (0.0, 100.0) if mode == "lightness" else (info.lo, info.hi)
+
+
+def intensity_image(arr: np.ndarray, info: DtypeInfo, channel: int, mode: str,
+                    threads: int) -> tuple[np.ndarray, DtypeInfo]:
+    """The intensity of a colour image, with the channel axis removed."""
+    rgb = np.moveaxis(arr, channel, -1)
+    flat = np.ascontiguousarray(rgb, dtype=info.compute).reshape(-1, rgb.shape[-1])
+    intensity, intensity_info = _intensity(flat, info, mode, threads)
+    return intensity.reshape(rgb.shape[:-1]), intensity_info
 
 
 def _equalize_luma(rgb, info, axes, mask, nbins, in_range, threads):

@@ -56,8 +56,9 @@ def equalize(image, *, nbins=None, mask=None, axes=None, channel_axis=None, colo
         Range of the output.  Default: the dtype's range for integers, [0, 1]
         for floats.  Grey and per-channel only.
     exact : bool
-        Strict ordering (see Notes): the output histogram is then exactly flat.
-        Grey and per-channel only; ``nbins`` and ``in_range`` do not apply.
+        Strict ordering (see Notes): the output histogram is then exactly flat
+        (with a colour mode: the intensity's, before the RGB values are rounded).
+        ``nbins`` and ``in_range`` do not apply.
     return_ties : bool
         With ``exact``, also return how many pixels kept a tie that only their
         position broke (an int, or an array of the batch shape).
@@ -144,11 +145,12 @@ def equalize(image, *, nbins=None, mask=None, axes=None, channel_axis=None, colo
     color_mode = _color.resolve_mode(color, channel, arr.shape, info, default="per-channel" if mode else "lightness")
     nthreads = resolve_threads(threads)
     if exact is not False or return_ties is not False:
-        if mode is not None or (channel is not None and color_mode != "per-channel"):
-            raise ValueError("exact equalization works on grey and per-channel images without compat; "
-                             f"got compat={mode!r}, color={color_mode!r}")
-        return matching.equalize_exact(arr, info, spatial, _validate.channel_mask(m, channel, arr.shape), rout,
-                                       exact, return_ties, nthreads)
+        if mode is not None:
+            raise ValueError(f"exact equalization has no compat mode; got compat={mode!r}")
+        if rout is not None and color_mode != "per-channel":
+            raise ValueError(f"out_range applies to grey and per-channel equalization, not color={color_mode!r}")
+        return matching.equalize_exact(arr, info, channel, spatial, m, color_mode, rout, exact, return_ties,
+                                       nthreads)
 
     if channel is not None and color_mode != "per-channel":
         if mode is not None:

@@ -7,9 +7,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import _validate, exact as _exact
+from . import _color, _validate, exact as _exact
 from ._kernels import FLOAT_NBINS, DtypeInfo, core, dtype_info, resolve_threads
-from ._layout import BatchLayout
+from ._layout import BatchLayout, grey_axes
 
 __all__ = ["match", "specify"]
 
@@ -179,13 +179,54 @@ def _round(values: np.ndarray, info: DtypeInfo) -> np.ndarray:
 
 def _prepare(image, mask, nbins, axes, channel_axis, color, exact, return_ties, threads):
     arr, info, channel, spatial, m, nb, _, _ = _validate.call(image, mask, nbins, None, None, channel_axis, axes)
-    if color is not None and color != "per-channel":
-        raise ValueError(f"match and specify work per channel (color='per-channel'); got color={color!r}")
+    mode = _color.resolve_mode(color, channel, arr.shape, info, default="per-channel")
     _check_flags(exact, return_ties)
     if nb is not None and info.kind == "levels":
         raise ValueError(f"nbins applies to float and 32-bit integer images; {info.dtype} uses one bin per level")
-    m = _validate.channel_mask(m, channel, arr.shape)
-    return arr, info, channel, spatial, m, nb or FLOAT_NBINS, resolve_threads(threads)
+    return arr, info, channel, spatial, m, mode, nb or FLOAT_NBINS, resolve_threads(threads)
+
+
+def _apply(arr, info, channel, spatial, mask, mode, make_targets, nbins, exact, threads):
+    """Map every image of ``arr`` (grey, channel by channel, or the intensity of colour images) onto its target.
+
+    make_targets(info, shape, spatial) gives (targets, target_of) for the images actually mapped: ``arr``
+    itself, or its intensity (no channel axis).  Returns (result, ties, batch shape of the ties)."""
+    if mode == "per-channel":
+        targets, target_of = make_targets(info, arr.shape, spatial)
+        result, ties = _map(arr, info, spatial, _validate.channel_mask(mask, channel, arr.shape), targets,
+                            target_of, nbins, exact, threads)
+        return result, ties, BatchLayout(arr.shape, spatial).batch_shape
+    grey_info = _color.intensity_info(info, mode)
+    grey_shape = tuple(n for a, n in enumerate(arr.shape) if a != channel)
+    grey_spatial = grey_axes(spatial, channel)
+    targets, target_of = make_targets(grey_info, grey_shape, grey_spatial)
+    ties = []
+
+    def map_intensity(intensity, intensity_info, axes, grey_mask, _spec, threads):
+        mapped, image_ties = _map(intensity, intensity_info, axes, grey_mask, targets, target_of, nbins, exact,
+                                  threads)
+        ties.append(image_ties)
+        return mapped
+
+    result = _color.equalize(arr, info, channel, spatial, mask, mode, None, None, threads, map_intensity)
+    return result, ties[0], BatchLayout(grey_shape, grey_spatial).batch_shape
+
+
+def _pairing(shape, spatial, ref_shape, channel):
+    """(spatial axes of the reference, target index of every image): one reference image per image when the
+    reference has the image's batch shape, one per channel with a channel axis, else one for all."""
+    batch_axes = [a for a in range(len(shape)) if a not in spatial]
+    batch_shape = tuple(shape[a] for a in batch_axes)
+    count = int(np.prod(batch_shape))
+    if len(ref_shape) == len(shape) and all(ref_shape[a] == shape[a] for a in batch_axes):
+        return spatial, np.arange(count)
+    if channel is not None:
+        if len(ref_shape) != len(shape) or ref_shape[channel] != shape[channel]:
+            raise ValueError(f"the reference must have the image's channel axis {channel} with "
+                             f"{shape[channel]} channels; got shape {ref_shape}")
+        return (tuple(a for a in range(len(ref_shape)) if a != channel),
+                np.indices(batch_shape)[batch_axes.index(channel)].ravel())
+    return tuple(range(len(ref_shape))), np.zeros(count, dtype=np.int64)
 
 
 def _check_flags(exact, return_ties):
@@ -232,8 +273,11 @@ def match(image, reference, *, mask=None, reference_mask=None, nbins=None, axes=
     channel_axis : int, optional
         Axis of colour channels: each channel is matched to the same channel
         of the reference (which must have this axis, with as many channels).
-    color : {'per-channel'}, optional
-        Colour images are matched channel by channel.
+    color : {'per-channel', 'lightness', 'luma', 'value'}, optional
+        With ``channel_axis``: each channel matched to the reference's same
+        channel (default, as scikit-image), or only the intensity -- CIELAB
+        L*, BT.601 luma or HSV value, as in :func:`histeq.equalize` -- matched
+        to the reference's intensity, keeping the colours.
     exact : bool
         Order the pixels strictly (see Notes) and give the image exactly the
         reference's histogram, scaled to the image's pixel count.
@@ -287,31 +331,28 @@ def match(image, reference, *, mask=None, reference_mask=None, nbins=None, axes=
     array([[100, 100],
            [200, 250]], dtype=uint8)
     """
-    arr, info, channel, spatial, m, nb, nthreads = _prepare(image, mask, nbins, axes, channel_axis, color, exact,
-                                                            return_ties, threads)
+    arr, info, channel, spatial, m, mode, nb, nthreads = _prepare(image, mask, nbins, axes, channel_axis, color,
+                                                                  exact, return_ties, threads)
     ref, ref_info = _validate.image(reference, "reference")
-    layout = BatchLayout(arr.shape, spatial)
-    discrete = info.kind == "levels"
-    if ref.ndim == arr.ndim and all(ref.shape[a] == arr.shape[a] for a in range(arr.ndim) if a not in spatial):
-        ref_spatial = spatial
-        target_of = np.arange(layout.batch)
-    elif channel is not None:
-        if ref.ndim != arr.ndim or ref.shape[channel] != arr.shape[channel]:
-            raise ValueError(f"the reference must have the image's channel axis {channel} with "
-                             f"{arr.shape[channel]} channels; got shape {ref.shape}")
-        ref_spatial = tuple(a for a in range(ref.ndim) if a != channel)
-        batch_axes = [a for a in range(arr.ndim) if a not in spatial]
-        target_of = np.indices(layout.batch_shape)[batch_axes.index(channel)].ravel()
-    else:
-        ref_spatial = tuple(range(ref.ndim))
-        target_of = np.zeros(layout.batch, dtype=np.int64)
-    ref_grey_shape = ref.shape if channel is None else tuple(n for a, n in enumerate(ref.shape) if a != channel)
-    ref_mask = _validate.mask(reference_mask, ref_grey_shape)
-    if ref_mask is not None and channel is not None:
-        ref_mask = _validate.channel_mask(ref_mask, channel, ref.shape)
-    targets = _reference_targets(ref, ref_info, info, ref_spatial, ref_mask, nb, nthreads, discrete)
-    result, ties = _map(arr, info, spatial, m, targets, target_of, nb, exact, nthreads)
-    return _finish(result, ties, layout.batch_shape, return_ties)
+    ref_channel = channel if mode == "per-channel" else None
+    if mode != "per-channel":
+        if ref.ndim != arr.ndim:
+            raise ValueError(f"the reference must have the image's channel axis {channel}; got shape {ref.shape}")
+        _color.resolve_mode(mode, channel, ref.shape, ref_info, default=mode)
+        ref, ref_info = _color.intensity_image(ref, ref_info, channel, mode, nthreads)
+    elif channel is not None and ref.ndim != arr.ndim:
+        raise ValueError(f"the reference must have the image's channel axis {channel} with "
+                         f"{arr.shape[channel]} channels; got shape {ref.shape}")
+    grey_ref_shape = ref.shape if ref_channel is None else tuple(n for a, n in enumerate(ref.shape) if a != channel)
+    ref_mask = _validate.channel_mask(_validate.mask(reference_mask, grey_ref_shape), ref_channel, ref.shape)
+
+    def make_targets(image_info, shape, image_spatial):
+        ref_spatial, target_of = _pairing(shape, image_spatial, ref.shape, ref_channel)
+        return _reference_targets(ref, ref_info, image_info, ref_spatial, ref_mask, nb, nthreads,
+                                  image_info.kind == "levels"), target_of
+
+    result, ties, batch_shape = _apply(arr, info, channel, spatial, m, mode, make_targets, nb, exact, nthreads)
+    return _finish(result, ties, batch_shape, return_ties)
 
 
 def _named_weights(name: str, count: int, alpha: float) -> np.ndarray:
@@ -347,11 +388,12 @@ def specify(image, histogram, *, mask=None, nbins=None, axes=None, channel_axis=
     axes, channel_axis : optional
         As in :func:`histeq.equalize`; every image (and channel) is mapped
         to the same target.
-    color : {'per-channel'}, optional
-        Colour images are mapped channel by channel.
+    color : {'per-channel', 'lightness', 'luma', 'value'}, optional
+        With ``channel_axis``: each channel mapped (default), or only the
+        intensity, as in :func:`histeq.equalize` (L* spans [0, 100]).
     out_range : (lo, hi), optional
         Range of the target levels.  Default: the dtype's range for integers,
-        [0, 1] for floats.
+        [0, 1] for floats.  Grey and per-channel only.
     alpha : float
         Parameter of the named densities (default 0.4, as MATLAB's).
     exact, return_ties : bool
@@ -391,19 +433,16 @@ def specify(image, histogram, *, mask=None, nbins=None, axes=None, channel_axis=
     array([[  0, 255],
            [255, 255]], dtype=uint8)
     """
-    arr, info, channel, spatial, m, nb, nthreads = _prepare(image, mask, nbins, axes, channel_axis, color, exact,
-                                                            return_ties, threads)
+    arr, info, channel, spatial, m, mode, nb, nthreads = _prepare(image, mask, nbins, axes, channel_axis, color,
+                                                                  exact, return_ties, threads)
     rout = _validate.value_range(out_range, info, "out_range")
-    out_lo, out_hi = rout if rout is not None else (info.lo, info.hi)
+    if rout is not None and mode != "per-channel":
+        raise ValueError(f"out_range applies to grey and per-channel images, not color={mode!r}")
     if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not (np.isfinite(alpha) and alpha > 0):
         raise ValueError(f"alpha must be a positive finite number, got {alpha!r}")
-    if isinstance(histogram, str):
-        name = _validate.choice(histogram, "histogram", DISTRIBUTIONS, allow_none=False)
-        count = int(min(out_hi - out_lo + 1, 65536)) if info.kind == "levels" else 256
-        weights = _named_weights(name, count, float(alpha))
-    else:
+    if not isinstance(histogram, str):
         weights = np.asarray(histogram)
-        if weights.dtype.kind not in "biuf" or weights.dtype.kind == "b":
+        if weights.dtype.kind not in "iuf":
             raise TypeError(f"histogram must be an array of numbers or a name in {DISTRIBUTIONS}, "
                             f"got dtype {weights.dtype}")
         weights = weights.astype(np.float64)
@@ -413,30 +452,46 @@ def specify(image, histogram, *, mask=None, nbins=None, axes=None, channel_axis=
             raise ValueError("histogram weights must be finite and non-negative")
         if not weights.sum() > 0:
             raise ValueError("histogram weights are all zero: there is no target")
+    else:
+        name = _validate.choice(histogram, "histogram", DISTRIBUTIONS, allow_none=False)
+
+    def make_targets(image_info, shape, image_spatial):
+        out_lo, out_hi = rout if rout is not None else _color.intensity_range(image_info, mode)
+        if isinstance(histogram, str):
+            count = int(min(out_hi - out_lo + 1, 65536)) if image_info.kind == "levels" else 256
+            target_weights = _named_weights(name, count, float(alpha))
+        else:
+            target_weights = weights
+        return [_uniform_or_given(image_info, out_lo, out_hi, target_weights)], np.zeros(
+            BatchLayout(shape, image_spatial).batch, dtype=np.int64)
+
+    result, ties, batch_shape = _apply(arr, info, channel, spatial, m, mode, make_targets, nb, exact, nthreads)
+    return _finish(result, ties, batch_shape, return_ties)
+
+
+def _uniform_or_given(info, out_lo, out_hi, weights):
+    """The target of weights over levels spread evenly on [out_lo, out_hi]."""
     count = weights.size
     if info.kind == "levels":
         if count > out_hi - out_lo + 1:
             raise ValueError(f"histogram has {count} levels but the output range holds {int(out_hi - out_lo + 1)}")
         step = (out_hi - out_lo) / (count - 1) if count > 1 else 0.0
-        target = _discrete(np.floor(out_lo + np.arange(count) * step + 0.5), weights, step=True)
-    else:
-        target = _continuous(np.linspace(out_lo, out_hi, count + 1), weights)
-    layout = BatchLayout(arr.shape, spatial)
-    result, ties = _map(arr, info, spatial, m, [target], np.zeros(layout.batch, dtype=np.int64), nb, exact,
-                        nthreads)
-    return _finish(result, ties, layout.batch_shape, return_ties)
+        return _discrete(np.floor(out_lo + np.arange(count) * step + 0.5), weights, step=True)
+    return _continuous(np.linspace(out_lo, out_hi, count + 1), weights)
 
 
-def equalize_exact(arr, info, spatial, mask, out_range, exact, return_ties, threads):
-    """``equalize(exact=True)``: specification of the uniform histogram over the output range."""
+def equalize_exact(arr, info, channel, spatial, mask, mode, out_range, exact, return_ties, threads):
+    """``equalize(exact=True)``: exact specification of the uniform histogram over the output range."""
     _check_flags(exact, return_ties)
-    out_lo, out_hi = out_range if out_range is not None else (info.lo, info.hi)
-    if info.kind == "levels":
-        levels = np.arange(out_lo, out_hi + 1)
-        target = _discrete(levels, np.ones(levels.size))
-    else:
-        target = _continuous(np.array([out_lo, out_hi]), np.ones(1))
-    layout = BatchLayout(arr.shape, spatial)
-    result, ties = _map(arr, info, spatial, mask, [target], np.zeros(layout.batch, dtype=np.int64), None, True,
-                        threads)
-    return _finish(result, ties, layout.batch_shape, return_ties)
+
+    def make_targets(image_info, shape, image_spatial):
+        out_lo, out_hi = out_range if out_range is not None else _color.intensity_range(image_info, mode)
+        if image_info.kind == "levels":
+            levels = np.arange(out_lo, out_hi + 1)
+            target = _discrete(levels, np.ones(levels.size))
+        else:
+            target = _continuous(np.array([out_lo, out_hi]), np.ones(1))
+        return [target], np.zeros(BatchLayout(shape, image_spatial).batch, dtype=np.int64)
+
+    result, ties, batch_shape = _apply(arr, info, channel, spatial, mask, mode, make_targets, None, True, threads)
+    return _finish(result, ties, batch_shape, return_ties)
