@@ -1,30 +1,49 @@
 """The ``histeq`` command line.
 
-    histeq equalize IN OUT [options]     equalize one image or array file
+    histeq equalize|clahe|match|specify INPUT... [-o OUT | --suffix S | --in-place] [options]
+    histeq equalize IN OUT [options]     one file to one file
+    histeq report IN [-o FIG]            the image next to its equalization, with histograms
     histeq demo [-o DIR]                 run on the bundled sample, write a figure
 
-Exit codes: 0 success, 1 a file could not be processed, 2 usage error (bad
-options), 130 interrupted.  Outputs are written atomically; the input is never
-overwritten, and an existing output only with ``--overwrite``.  Heavy imports
-(NumPy, the core, Pillow, matplotlib) happen only once a command runs, so that
-``--help`` and start-up stay fast.
+Inputs are files, folders (``-r``: with their subfolders) or glob patterns.
+Exit codes: 0 success, 1 some file could not be processed (the others were),
+2 usage error (bad options: nothing was touched), 130 interrupted.  Outputs are
+written atomically; an input is overwritten only with ``--in-place``, an
+existing output only with ``--overwrite``.  Heavy imports (NumPy, the core,
+Pillow, matplotlib) happen only once a command runs, so that ``--help`` and
+start-up stay fast.
 """
 
 from __future__ import annotations
 
 import argparse
+import glob
+import json
+import os
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+METHODS = ("equalize", "clahe", "match", "specify")
+# Kept in step with histeq.io.SUFFIXES, which is not imported here to keep start-up light.
+SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".npy", ".npz", ".dcm")
+FORMATS = {"png": ".png", "jpeg": ".jpg", "jpg": ".jpg", "tiff": ".tif", "tif": ".tif", "npy": ".npy",
+           "npz": ".npz", "dicom": ".dcm"}
 
 _EXAMPLES = """\
 examples:
-  histeq equalize photo.jpg photo_eq.jpg                 # colour: CIELAB lightness
-  histeq equalize photo.png out.png --color luma          # as OpenCV's YCrCb recipe
-  histeq equalize scan16.tif scan16_eq.tif                # 16-bit, 65536 bins
-  histeq equalize batch.npy out.npy --axes -2 -1          # (1800, 1, 96, 96): each image alone
-  histeq equalize cells.png out.png --mask roi.png --report figure.png
+  histeq equalize photo.jpg photo_eq.jpg                  # colour: CIELAB lightness
+  histeq equalize photos/ -o out/ -r --jobs 2             # a folder tree, mirrored into out/
+  histeq equalize '*.png' --suffix _eq --color luma       # as OpenCV's YCrCb recipe, next to each input
+  histeq clahe scan16.tif -o scan16_clahe.tif --tiles 8 --clip-limit 2
+  histeq clahe stack.tif -o stack_clahe.tif               # a multi-page TIFF: CLAHE over the volume
+  histeq match day.png -o matched.png --reference night.png --color lightness
+  histeq specify cells.png -o out.png --histogram rayleigh --exact
+  histeq equalize batch.npy -o out.npy --axes -2 -1       # (1800, 1, 96, 96): each image alone
+  histeq equalize cells.png -o out.png --mask roi.png --report figure.png
+  histeq report scan.tif -o scan_report.pdf
   histeq demo                                             # writes histeq-demo/
 """
 
@@ -46,53 +65,222 @@ def _version() -> str:
         return "unknown"
 
 
+def _clip_limit(text: str):
+    if text.lower() == "none":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'none', got {text!r}") from None
+    if not value >= 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1 (a multiple of the mean bin height), got {text}")
+    return value
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _add_files(p: argparse.ArgumentParser, method: str) -> None:
+    files = p.add_argument_group("files")
+    files.add_argument("inputs", metavar="INPUT", nargs="+", type=Path,
+                       help="files, folders or glob patterns (IN OUT: one file to one file)")
+    files.add_argument("-o", "--output", type=Path, metavar="OUT",
+                       help="output file (one input) or folder (mirrors the input tree)")
+    files.add_argument("--suffix", metavar="S", help="write next to each input, as NAME + S + extension")
+    files.add_argument("--in-place", action="store_true", help="replace each input with its result")
+    files.add_argument("--overwrite", action="store_true", help="replace outputs that exist")
+    files.add_argument("-r", "--recursive", action="store_true", help="descend into subfolders of input folders")
+    files.add_argument("--format", choices=sorted(FORMATS), help="output format (default: the input's)")
+    files.add_argument("--dtype", choices=("uint8", "uint16", "float32", "float64"),
+                       help="output dtype, rescaled between the nominal ranges (default: the input's)")
+    files.add_argument("--jobs", type=_positive, help="files processed at once (default: all cores)")
+    files.add_argument("--quiet", action="store_true", help="no progress and no summary")
+    files.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
+    files.add_argument("--report", type=Path, metavar="FIG",
+                       help="before/after figure with histograms (.png, .pdf, .svg); a folder for many inputs")
+
+    opts = p.add_argument_group(f"{method} options (the keywords of histeq.{method})")
+    opts.add_argument("--mask", type=Path, metavar="FILE",
+                      help="image or .npy of the input's size; only its non-zero pixels feed the histogram")
+    opts.add_argument("--axes", type=int, nargs="+", metavar="AXIS",
+                      help="spatial axes of one image of an array batch, e.g. --axes -2 -1")
+    opts.add_argument("--channel-axis", type=int, metavar="AXIS",
+                      help="colour axis of a NumPy array (image files: found from the format)")
+    opts.add_argument("--color", choices=("lightness", "luma", "value", "per-channel"),
+                      help="what to change in a colour image")
+    opts.add_argument("--nbins", type=_positive, help="histogram bins (default: one per level up to 16 bits, "
+                      "4096 for floats)")
+    opts.add_argument("--threads", type=_positive, help="threads per file (default: all cores)")
+    if method in ("equalize", "clahe"):
+        opts.add_argument("--in-range", type=float, nargs=2, metavar=("LO", "HI"), help="range the histogram covers")
+    if method != "match":
+        opts.add_argument("--out-range", type=float, nargs=2, metavar=("LO", "HI"), help="range of the output")
+    if method != "clahe":
+        opts.add_argument("--exact", action="store_true", help="strict ordering: exactly the target histogram")
+    if method in ("equalize", "clahe"):
+        opts.add_argument("--compat", choices=("opencv", "pillow", "skimage") if method == "equalize" else ("opencv",),
+                          help="reproduce a peer library's result")
+    if method == "clahe":
+        opts.add_argument("--tiles", type=_positive, nargs="+", metavar="N",
+                          help="tiles per spatial axis, one number or one per axis (default: 8, at most the size)")
+        opts.add_argument("--clip-limit", type=_clip_limit, default=2.0, metavar="C",
+                          help="maximum slope, a multiple of the mean bin height, or 'none' (default: 2)")
+    if method == "match":
+        opts.add_argument("--reference", type=Path, required=True, metavar="FILE", help="the reference image")
+        opts.add_argument("--reference-mask", type=Path, metavar="FILE", help="mask of the reference")
+    if method == "specify":
+        opts.add_argument("--histogram", default="uniform", metavar="H",
+                          help="'uniform', 'rayleigh', 'exponential', comma-separated weights, or a .npy/.txt "
+                          "file of weights (default: uniform)")
+        opts.add_argument("--alpha", type=float, default=0.4, help="parameter of rayleigh and exponential")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="histeq",
-        description="Histogram equalization of images and arrays.",
-        epilog=_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = argparse.ArgumentParser(prog="histeq", description="Histogram equalization of images and arrays.",
+                                     epilog=_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"histeq {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    summaries = {
+        "equalize": "global histogram equalization",
+        "clahe": "contrast-limited adaptive equalization (2-D, 3-D stacks, n-D arrays)",
+        "match": "match the histogram of a reference image",
+        "specify": "map to a given histogram (uniform, Rayleigh, exponential, weights)",
+    }
+    for method in METHODS:
+        p = commands.add_parser(
+            method, help=summaries[method], epilog=_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+            description=f"{summaries[method].capitalize()} of images (PNG, JPEG, TIFF incl. multi-page stacks; "
+            "8/16 bit; grey, RGB, RGBA), NumPy .npy/.npz arrays and DICOM.  Outputs keep the input's dtype, "
+            "shape and format unless --dtype/--format say otherwise.")
+        _add_files(p, method)
 
-    eq = commands.add_parser(
-        "equalize",
-        help="global histogram equalization of one file",
-        description="Global histogram equalization of one image (PNG, JPEG, TIFF; 8/16 bit; grey, RGB, RGBA) "
-        "or NumPy .npy array.  The output keeps the input's dtype and shape; its format follows OUT's suffix.",
-        epilog=_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    eq.add_argument("input", metavar="IN", type=Path, help="image or .npy file")
-    eq.add_argument("output", metavar="OUT", type=Path, help="output file (.png, .jpg, .tif, .npy)")
-    eq.add_argument("--nbins", type=int, help="histogram bins (default: one per level up to 16 bits, 4096 for floats)")
-    eq.add_argument("--color", choices=("lightness", "luma", "value", "per-channel"),
-                    help="what to equalize in a colour image (default: lightness)")
-    eq.add_argument("--compat", choices=("opencv", "pillow", "skimage"),
-                    help="reproduce a peer library's result (compat='skimage' writes floats: use .npy or .tif)")
-    eq.add_argument("--mask", type=Path, metavar="FILE",
-                    help="image or .npy of the input's size; only its non-zero pixels feed the histogram")
-    eq.add_argument("--axes", type=int, nargs="+", metavar="AXIS",
-                    help="spatial axes of one image of a .npy batch, e.g. --axes -2 -1")
-    eq.add_argument("--channel-axis", type=int, metavar="AXIS",
-                    help="colour axis of a .npy array (image files: found from the format)")
-    eq.add_argument("--in-range", type=float, nargs=2, metavar=("LO", "HI"), help="range the histogram covers")
-    eq.add_argument("--out-range", type=float, nargs=2, metavar=("LO", "HI"), help="range of the output")
-    eq.add_argument("--threads", type=int, help="threads (default: all cores)")
-    eq.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
-    eq.add_argument("--report", type=Path, metavar="FIG",
-                    help="also write a before/after figure with histograms (.png, .pdf, .svg)")
+    report = commands.add_parser(
+        "report", help="draw an image next to its equalization, with histograms",
+        description="Draw the image and its global equalization side by side, with their histograms and "
+        "cumulative distributions (colour: luma); for an array batch (--axes), a contact sheet of a sample.")
+    report.add_argument("input", metavar="IN", type=Path, help="image or array file")
+    report.add_argument("-o", "--output", type=Path, metavar="FIG", help="figure (.png, .pdf, .svg; default: "
+                        "IN's name + _report.png, next to it)")
+    report.add_argument("--axes", type=int, nargs="+", metavar="AXIS", help="spatial axes of an array batch")
+    report.add_argument("--channel-axis", type=int, metavar="AXIS", help="colour axis of a NumPy array")
+    report.add_argument("--overwrite", action="store_true", help="replace FIG if it exists")
 
     demo = commands.add_parser(
-        "demo",
-        help="equalize the bundled sample image and draw the before/after figure",
+        "demo", help="equalize the bundled sample image and draw the before/after figure",
         description="Equalize the sample image shipped with histeq (a synthetic low-contrast micrograph) and "
-        "write the result and a before/after figure with histograms and cumulative distributions.",
-    )
+        "write the result and a before/after figure with histograms and cumulative distributions.")
     demo.add_argument("-o", "--output-dir", type=Path, default=Path("histeq-demo"), metavar="DIR",
                       help="folder for the results (default: ./histeq-demo)")
     return parser
+
+
+# --- inputs and outputs ------------------------------------------------------------------------------------------
+
+def _expand(inputs: list[Path], recursive: bool) -> list[tuple[Path, Path | None]]:
+    """(file, path relative to its input folder or None) for every input, in order, without repeats."""
+    found: list[tuple[Path, Path | None]] = []
+    for item in inputs:
+        text = str(item)
+        if item.is_dir():
+            pattern = "**/*" if recursive else "*"
+            files = sorted(p for p in item.glob(pattern) if p.is_file() and p.suffix.lower() in SUFFIXES
+                           and not p.name.startswith("."))
+            found += [(p, p.relative_to(item)) for p in files]
+        elif not item.exists() and glob.has_magic(text):
+            matches = sorted(Path(p) for p in glob.glob(text, recursive=recursive))
+            if not matches:
+                raise _UsageError(f"no file matches {text}")
+            found += [(p, None) for p in matches if p.is_file()]
+        else:
+            found.append((item, None))
+    seen, unique = set(), []
+    for path, rel in found:
+        key = os.path.abspath(path)
+        if key not in seen:
+            seen.add(key)
+            unique.append((path, rel))
+    if not unique:
+        raise _UsageError("no input files (folders are searched for " + ", ".join(SUFFIXES) + ")")
+    return unique
+
+
+def _plan(args) -> list[tuple[Path, Path]]:
+    """(input, output) pairs, checked before any file is read or written."""
+    inputs, output = list(args.inputs), args.output
+    placements = sum(x is not None and x is not False for x in (output, args.suffix, args.in_place))
+    if placements == 0 and len(inputs) == 2 and not inputs[0].is_dir() and not glob.has_magic(str(inputs[0])):
+        inputs, output = inputs[:1], inputs[1]  # histeq METHOD IN OUT
+        placements = 1
+    if placements != 1:
+        raise _UsageError("say where results go: -o OUT, --suffix S or --in-place (exactly one)")
+    files = _expand(inputs, args.recursive)
+    new_suffix = FORMATS[args.format] if args.format else None
+    single = len(files) == 1 and files[0][1] is None
+    pairs = []
+    for path, rel in files:
+        suffix = new_suffix or path.suffix
+        if args.in_place:
+            target = path if new_suffix is None else path.with_suffix(new_suffix)
+        elif args.suffix is not None:
+            target = path.with_name(path.stem + args.suffix + suffix)
+        elif single and not output.is_dir() and not str(output).endswith(os.sep):
+            target = output if new_suffix is None else output.with_suffix(new_suffix)
+        else:
+            target = output / (rel if rel is not None else Path(path.name))
+            target = target.with_suffix(suffix)
+        pairs.append((path, target))
+    for path, target in pairs:
+        for name in (path, target):
+            if name.suffix.lower() not in SUFFIXES:
+                raise _UsageError(f"{name}: unsupported file type; supported: {', '.join(SUFFIXES)}")
+        same = target.exists() and path.exists() and target.resolve() == path.resolve()
+        if same and not args.in_place:
+            raise _UsageError(f"the output for {path} is the input itself; histeq never overwrites its input "
+                              "unless --in-place")
+        if target.exists() and not same and not args.overwrite:
+            raise _UsageError(f"{target} exists; pass --overwrite to replace it")
+    targets = [os.path.abspath(t) for _, t in pairs]
+    if len(set(targets)) != len(targets):
+        raise _UsageError("two inputs would be written to the same output; use -o DIR with folders, or --suffix")
+    return pairs
+
+
+# --- one file ----------------------------------------------------------------------------------------------------
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+def _read(path: Path):
+    """(arrays, metadata) of a file; any failure becomes one line that names the file."""
+    from . import io
+
+    try:
+        return io.read_file(path)
+    except Exception as exc:  # noqa: BLE001 - decoders raise anything on a corrupt file
+        raise _FileError(f"cannot read {path}: {_reason(exc)}") from exc
+
+
+def _read_one(path: Path, option: str | None = None):
+    """The one array of a file; for an option's file (mask, reference) a failure is a usage error."""
+    try:
+        arrays, _ = _read(path)
+    except _FileError as exc:
+        if option is None:
+            raise
+        raise _UsageError(f"{option}: {exc}") from exc
+    if len(arrays) != 1:
+        raise _UsageError(f"{path} holds {len(arrays)} arrays; give a file with one")
+    return next(iter(arrays.values()))
 
 
 def _range(values):
@@ -102,70 +290,248 @@ def _range(values):
     return (int(lo), int(hi)) if lo.is_integer() and hi.is_integer() else (lo, hi)
 
 
-def _read(path: Path):
-    """The file's array; any failure becomes one line that names the file."""
-    from . import io
+def _weights(text: str):
+    """specify's --histogram: a name, comma-separated weights or a file of weights."""
+    import numpy as np
 
+    if text in ("uniform", "rayleigh", "exponential"):
+        return text
+    path = Path(text)
     try:
-        return io.read_image(path)
-    except Exception as exc:  # noqa: BLE001 - decoders raise anything on a corrupt file
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
-        raise _FileError(f"cannot read {path}: {reason}") from exc
+        if path.suffix.lower() == ".npy":
+            return np.load(path, allow_pickle=False)
+        if path.exists():
+            return np.loadtxt(path, delimiter="," if "," in path.read_text() else None, ndmin=1)
+        return np.array([float(w) for w in text.split(",")])
+    except (OSError, ValueError) as exc:
+        raise _UsageError(f"--histogram {text}: not a name, weights or a readable weights file ({_reason(exc)})")
 
 
-def _read_mask(path: Path, shape: tuple[int, ...]):
-    mask = _read(path)
-    if mask.dtype != bool:
-        mask = mask != 0
-    if mask.shape != shape:
-        raise ValueError(f"mask {path} has shape {mask.shape}, the image (without channels) has {shape}")
-    return mask
+class _Job:
+    """Everything about a run that is the same for every file: checked and loaded up front."""
+
+    def __init__(self, args, files: int):
+        import numpy as np
+
+        self.args = args
+        self.method = args.command
+        self.files = files
+        self.mask = None if args.mask is None else _read_one(args.mask, "--mask") != 0
+        jobs = args.jobs or min(os.cpu_count() or 1, files)
+        self.jobs = max(1, min(jobs, files))
+        # Several files at once: one thread each, unless asked.
+        self.threads = args.threads if args.threads else (1 if self.jobs > 1 else None)
+        self.extra: dict = {}
+        if self.method == "match":
+            self.extra["reference"] = _read_one(args.reference, "--reference")
+            if args.reference_mask is not None:
+                self.extra["reference_mask"] = _read_one(args.reference_mask, "--reference-mask") != 0
+        if self.method == "specify":
+            weights = _weights(args.histogram)
+            if not isinstance(weights, str) and not (weights.ndim == 1 and weights.size and np.all(
+                    np.isfinite(weights)) and np.all(weights >= 0) and weights.sum() > 0):
+                raise _UsageError(f"--histogram {args.histogram}: weights must be a non-empty list of finite, "
+                                  "non-negative numbers, not all zero")
+            if not (np.isfinite(args.alpha) and args.alpha > 0):
+                raise _UsageError(f"--alpha must be positive, got {args.alpha}")
+            self.extra["histogram"] = weights
+            self.extra["alpha"] = args.alpha
+        self.np = np
+
+    def kwargs(self, path: Path, image, channel_axis):
+        args = self.args
+        kw = dict(axes=args.axes, channel_axis=channel_axis, color=args.color, threads=self.threads,
+                  nbins=args.nbins)
+        for name in ("in_range", "out_range"):
+            if hasattr(args, name):
+                kw[name] = _range(getattr(args, name))
+        if getattr(args, "exact", False):
+            kw["exact"] = True
+        if getattr(args, "compat", None):
+            kw["compat"] = args.compat
+        if self.method == "clahe":
+            kw["clip_limit"] = args.clip_limit
+            kw["tiles"] = self._tiles(image, channel_axis)
+        if self.mask is not None:
+            grey = image.shape if channel_axis is None else tuple(
+                n for a, n in enumerate(image.shape) if a != channel_axis % image.ndim)
+            if self.mask.shape != grey:
+                raise _FileError(f"{path}: the mask has shape {self.mask.shape}, the image (without channels) "
+                                 f"{grey}")
+            kw["mask"] = self.mask
+        kw.update(self.extra)
+        return kw
+
+    def _tiles(self, image, channel_axis):
+        """--tiles as given; by default 8 per spatial axis, at most the axis's size (so stacks of a few pages
+        work)."""
+        ndim = image.ndim
+        channel = None if channel_axis is None else channel_axis % ndim
+        axes = self.args.axes or [a for a in range(ndim) if a != channel]
+        sizes = [image.shape[a] for a in axes]
+        tiles = self.args.tiles
+        if tiles is None:
+            return tuple(min(8, n) for n in sizes)
+        return tiles[0] if len(tiles) == 1 else tuple(tiles)
+
+    def run(self, path: Path, target: Path) -> dict:
+        """Process one file; raises _FileError with one line naming it."""
+        import histeq
+
+        from . import io
+
+        arrays, meta = _read(path)
+        method = getattr(histeq, self.method)
+        results = {}
+        for name, image in arrays.items():
+            channel_axis = self.args.channel_axis
+            if channel_axis is None and io.is_color_file(path, image):
+                channel_axis = -1
+            if channel_axis is None and self.args.color is not None:
+                raise _FileError(f"{path}: --color {self.args.color} needs a colour image (shape {image.shape})")
+            try:
+                out = method(image, **self.kwargs(path, image, channel_axis))
+            except (ValueError, TypeError) as exc:
+                raise _FileError(f"{path}: {exc}") from exc
+            results[name] = self._convert(out)
+        try:
+            io.write_file(target, results, meta)
+        except Exception as exc:  # noqa: BLE001 - encoders and the file system raise anything
+            raise _FileError(f"cannot write {target}: {_reason(exc)}") from exc
+        if self.args.report is not None:
+            report = self.args.report
+            if self.files > 1 or report.is_dir():
+                report.mkdir(parents=True, exist_ok=True)
+                report = report / f"{path.stem}_report.png"
+            image, out = next(iter(arrays.values())), next(iter(results.values()))
+            channel_axis = self.args.channel_axis
+            if channel_axis is None and io.is_color_file(path, image):
+                channel_axis = -1
+            _write_report(report, image, out if out.dtype == image.dtype else None, channel_axis,
+                          self.args.axes, titles=("original", self.method))
+        return {"input": str(path), "output": str(target), "status": "ok"}
+
+    def _convert(self, out):
+        """--dtype: a linear map between the nominal ranges (integers: the dtype's range; floats: [0, 1])."""
+        np = self.np
+        if self.args.dtype is None or out.dtype == np.dtype(self.args.dtype):
+            return out
+        source, dest = np.dtype(out.dtype), np.dtype(self.args.dtype)
+
+        def nominal(dt):
+            return (float(np.iinfo(dt).min), float(np.iinfo(dt).max)) if dt.kind in "iu" else (0.0, 1.0)
+
+        (slo, shi), (dlo, dhi) = nominal(source), nominal(dest)
+        scaled = dlo + (out.astype(np.float64) - slo) * ((dhi - dlo) / (shi - slo))
+        if dest.kind in "iu":
+            scaled = np.clip(np.floor(scaled + 0.5), dlo, dhi)
+        return scaled.astype(dest)
 
 
-def _equalize(args) -> int:
-    from . import io
+def _write_report(path: Path, original, result, channel_axis, axes=None, titles=("original", "equalized")) -> None:
+    """The before/after figure of one image; a contact sheet of a sample for a batch (``axes``).  Without a
+    result (None), the original's global equalization is drawn."""
+    import numpy as np
+
     from .equalize import equalize
-
-    source, target = args.input, args.output
-    if target.exists() and source.exists() and target.resolve() == source.resolve():
-        raise _UsageError(f"OUT is the input file {source}; histeq never overwrites its input")
-    if target.exists() and not args.overwrite:
-        raise _UsageError(f"{target} exists; pass --overwrite to replace it")
-    for suffix_of in (source, target):
-        if suffix_of.suffix.lower() not in io.SUFFIXES:
-            raise _UsageError(f"{suffix_of}: unsupported file type; supported: {', '.join(io.SUFFIXES)}")
-
-    image = _read(source)
-    channel_axis = args.channel_axis
-    if channel_axis is None and io.is_color_file(source, image):
-        channel_axis = -1
-    kwargs = dict(nbins=args.nbins, color=args.color, compat=args.compat, axes=args.axes,
-                  channel_axis=channel_axis, in_range=_range(args.in_range), out_range=_range(args.out_range),
-                  threads=args.threads)
-    if channel_axis is None and args.color is not None:
-        raise _UsageError(f"--color {args.color} needs a colour image ({source} has shape {image.shape})")
-    if args.mask is not None:
-        grey_shape = image.shape if channel_axis is None else tuple(
-            n for a, n in enumerate(image.shape) if a != channel_axis % image.ndim)
-        kwargs["mask"] = _read_mask(args.mask, grey_shape)
-    result = equalize(image, **kwargs)
-    io.write_image(target, result)
-    print(f"{source} -> {target}")
-    if args.report is not None:
-        _write_report(args.report, image, result, channel_axis)
-        print(f"report: {args.report}")
-    return EXIT_OK
-
-
-def _write_report(path: Path, original, result, channel_axis) -> None:
     from .io import atomic_writer
-    from .plot import before_after
+    from .plot import before_after, contact_sheet
 
-    if original.ndim - (channel_axis is not None) != 2:
-        raise ValueError(f"--report draws 2-D images; this one has shape {original.shape}")
-    figure = before_after(original, result, channel_axis=channel_axis)
+    if result is None:
+        result = equalize(original, channel_axis=channel_axis, axes=axes)
+        titles = (titles[0], "equalized")
+    spatial = original.ndim - (channel_axis is not None)
+    if axes is not None and spatial > 2:
+        figure = contact_sheet(original, result, axes=axes, channel_axis=channel_axis, titles=titles)
+    elif spatial == 2:
+        figure = before_after(original, result, channel_axis=channel_axis, titles=titles)
+    elif spatial == 3:  # a stack: its middle slice
+        index = [slice(None)] * original.ndim
+        index[0] = original.shape[0] // 2
+        figure = before_after(original[tuple(index)], result[tuple(index)],
+                              channel_axis=None if channel_axis is None else channel_axis - (channel_axis > 0),
+                              titles=(f"{titles[0]} (slice {original.shape[0] // 2})", titles[1]))
+    else:
+        raise ValueError(f"a report draws 2-D images, stacks or batches (--axes); this one has shape "
+                         f"{np.shape(original)}")
     with atomic_writer(path) as f:
         figure.savefig(f, format=path.suffix.lstrip(".").lower() or "png", dpi=100)
+
+
+# --- commands ----------------------------------------------------------------------------------------------------
+
+class _Progress:
+    """A one-line counter on a terminal's stderr; silent otherwise."""
+
+    def __init__(self, total: int, enabled: bool):
+        self.total, self.done = total, 0
+        self.enabled = enabled and sys.stderr.isatty()
+
+    def step(self, name: str) -> None:
+        self.done += 1
+        if self.enabled:
+            sys.stderr.write(f"\r[{self.done}/{self.total}] {name[-60:]:<60}")
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\n")
+
+
+def _method(args) -> int:
+    pairs = _plan(args)
+    job = _Job(args, len(pairs))
+    start = time.perf_counter()
+    results, failed = [], 0
+    progress = _Progress(len(pairs), not (args.quiet or args.json))
+
+    def one(pair):
+        source, target = pair
+        try:
+            if target.parent != Path(""):
+                target.parent.mkdir(parents=True, exist_ok=True)
+            return job.run(source, target)
+        except _FileError as exc:
+            return {"input": str(source), "output": str(target), "status": "failed", "error": str(exc)}
+        except OSError as exc:
+            return {"input": str(source), "output": str(target), "status": "failed",
+                    "error": f"{target}: {_reason(exc)}"}
+
+    with ThreadPoolExecutor(max_workers=job.jobs) as pool:
+        for result in pool.map(one, pairs):
+            results.append(result)
+            progress.step(result["input"])
+            if result["status"] == "failed":
+                failed += 1
+                if not args.json:
+                    sys.stderr.write(("\n" if progress.enabled else "") + f"histeq {args.command}: error: "
+                                     f"{result['error']}\n")
+            elif not (args.quiet or args.json) and len(pairs) == 1:
+                print(f"{result['input']} -> {result['output']}")
+    progress.close()
+    seconds = time.perf_counter() - start
+    if args.json:
+        print(json.dumps({"command": args.command, "done": len(pairs) - failed, "failed": failed,
+                          "seconds": round(seconds, 3), "files": results}, indent=1))
+    elif not args.quiet and (len(pairs) > 1 or failed):
+        print(f"histeq {args.command}: {len(pairs) - failed} done, {failed} failed, {seconds:.1f} s",
+              file=sys.stderr)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _report(args) -> int:
+    from . import io
+
+    target = args.output or args.input.with_name(args.input.stem + "_report.png")
+    if target.exists() and not args.overwrite:
+        raise _UsageError(f"{target} exists; pass --overwrite to replace it")
+    image = _read_one(args.input, "IN")
+    channel_axis = args.channel_axis
+    if channel_axis is None and io.is_color_file(args.input, image):
+        channel_axis = -1
+    _write_report(target, image, None, channel_axis, args.axes)
+    print(f"report: {target}")
+    return EXIT_OK
 
 
 def _demo(args) -> int:
@@ -175,7 +541,7 @@ def _demo(args) -> int:
     from .equalize import equalize
 
     with as_file(files("histeq") / "data" / "sample.png") as sample:
-        image = _read(sample)
+        image = _read_one(sample)
     result = equalize(image)
     args.output_dir.mkdir(parents=True, exist_ok=True)
     io.write_image(args.output_dir / "sample.png", image)
@@ -191,7 +557,7 @@ def _demo(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    run = {"equalize": _equalize, "demo": _demo}[args.command]
+    run = {"report": _report, "demo": _demo}.get(args.command, _method)
     try:
         return run(args)
     except _UsageError as exc:

@@ -1,9 +1,11 @@
 """Reading and writing images and arrays, with atomic writes.
 
-PNG, JPEG and TIFF (8 and 16 bit, grey, RGB, RGBA) and NumPy ``.npy`` files.
-Needs the ``io`` extra (Pillow, tifffile, pypng) for images; ``.npy`` needs
-nothing.  Writes go to a temporary file in the target folder, renamed over the
-target only once complete, so an interrupted run never leaves a truncated file.
+PNG, JPEG and TIFF (8 and 16 bit, grey, RGB, RGBA; a multi-page TIFF is a
+stack), NumPy ``.npy`` and ``.npz`` files, and DICOM.  Needs the ``io`` extra
+(Pillow, tifffile, pypng) for images and the ``dicom`` extra (pydicom) for
+DICOM; NumPy files need nothing.  Writes go to a temporary file in the target
+folder, renamed over the target only once complete, so an interrupted run never
+leaves a truncated file.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ from typing import BinaryIO, Iterator
 
 import numpy as np
 
-__all__ = ["read_image", "write_image", "atomic_writer", "is_color_file", "SUFFIXES"]
+__all__ = ["read_image", "write_image", "read_file", "write_file", "atomic_writer", "is_color_file", "SUFFIXES"]
 
-SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".npy")
+SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".npy", ".npz", ".dcm")
 
 
 def _read_umask() -> int:
@@ -39,11 +41,11 @@ def _suffix(path: Path) -> str:
     return suffix
 
 
-def _need(module: str):
+def _need(module: str, extra: str = "io"):
     try:
         return __import__(module)
     except ImportError:
-        raise ImportError(f"reading and writing images needs {module}: pip install 'histeq[io]'") from None
+        raise ImportError(f"this file type needs {module}: pip install 'histeq[{extra}]'") from None
 
 
 def _png_is_16bit_colour(path: Path) -> bool:
@@ -53,10 +55,90 @@ def _png_is_16bit_colour(path: Path) -> bool:
     return len(header) == 26 and header[24] == 16 and header[25] in (2, 6)
 
 
+def read_file(path) -> tuple[dict[str, np.ndarray], dict]:
+    """The arrays of a file (one, named ``"image"``, except in ``.npz`` files) and the metadata worth keeping
+    (TIFF resolution, PNG/JPEG dpi, the DICOM dataset)."""
+    path = Path(path)
+    suffix = _suffix(path)
+    if suffix == ".npz":
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+        if not arrays:
+            raise ValueError(f"{path} holds no arrays")
+        return arrays, {}
+    if suffix == ".dcm":
+        pydicom = _need("pydicom", "dicom")
+        dataset = pydicom.dcmread(path)
+        if "PixelData" not in dataset:
+            raise ValueError(f"{path} is a DICOM file without pixel data")
+        return {"image": dataset.pixel_array}, {"dicom": dataset}
+    meta: dict = {}
+    if suffix in (".tif", ".tiff"):
+        tifffile = _need("tifffile")
+        with tifffile.TiffFile(path) as tif:
+            image = tif.asarray()
+            tags = tif.pages[0].tags
+            if "XResolution" in tags and "YResolution" in tags:
+                meta["resolution"] = (tags["XResolution"].value, tags["YResolution"].value)
+                if "ResolutionUnit" in tags:
+                    meta["resolutionunit"] = int(tags["ResolutionUnit"].value)
+        return {"image": image}, meta
+    if suffix in (".png", ".jpg", ".jpeg"):
+        _need("PIL")
+        from PIL import Image
+
+        with Image.open(path) as im:
+            if "dpi" in im.info:
+                meta["dpi"] = tuple(float(d) for d in im.info["dpi"])
+    return {"image": read_image(path)}, meta
+
+
+def write_file(path, arrays: dict[str, np.ndarray], meta: dict | None = None) -> None:
+    """Write what :func:`read_file` read (atomically), keeping the metadata the format can hold."""
+    path = Path(path)
+    suffix = _suffix(path)
+    meta = meta or {}
+    if suffix == ".npz":
+        with atomic_writer(path) as f:
+            np.savez(f, **arrays)
+        return
+    if len(arrays) != 1:
+        raise ValueError(f"{suffix} holds one image; {len(arrays)} arrays need .npz")
+    (array,) = arrays.values()
+    array = np.asarray(array)
+    if suffix == ".dcm":
+        _write_dicom(path, array, meta.get("dicom"))
+        return
+    writer = {".npy": _write_npy, ".tif": _write_tiff, ".tiff": _write_tiff}.get(suffix, _write_pil_or_png)
+    with atomic_writer(path) as f:
+        writer(f, array, suffix, meta)
+
+
+def _write_dicom(path, array, dataset):
+    if dataset is None:
+        raise ValueError("DICOM output needs a DICOM input (its header is kept); write .tif or .npy instead")
+    pydicom = _need("pydicom", "dicom")
+    expected = dataset.pixel_array
+    if array.dtype != expected.dtype or array.shape != expected.shape:
+        raise ValueError(f"DICOM output keeps the input's {expected.dtype} {expected.shape} pixels; "
+                         f"got {array.dtype} {array.shape}")
+    out = dataset.copy()
+    if out.file_meta.TransferSyntaxUID.is_compressed:  # the pixels are written back uncompressed
+        out.file_meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
+    out.PixelData = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
+    with atomic_writer(path) as f:
+        out.save_as(f, enforce_file_format=True)
+
+
 def read_image(path) -> np.ndarray:
     """Read an image or array; colour images come back (M, N, 3 or 4), channels last."""
     path = Path(path)
     suffix = _suffix(path)
+    if suffix in (".npz", ".dcm"):
+        arrays, _ = read_file(path)
+        if len(arrays) != 1:
+            raise ValueError(f"{path} holds {len(arrays)} arrays; read it with read_file")
+        return next(iter(arrays.values()))
     if suffix == ".npy":
         return np.load(path, allow_pickle=False)
     if suffix in (".tif", ".tiff"):
@@ -83,18 +165,15 @@ def read_image(path) -> np.ndarray:
 
 
 def is_color_file(path, array: np.ndarray) -> bool:
-    """Whether an image file holds colour channels (last axis), as its format says."""
-    return Path(path).suffix.lower() != ".npy" and array.ndim == 3 and array.shape[-1] in (3, 4)
+    """Whether an image file holds colour channels (last axis), as its format says: an RGB(A) image or a
+    stack of them.  NumPy files say nothing (use channel_axis)."""
+    suffix = Path(path).suffix.lower()
+    return suffix not in (".npy", ".npz") and array.ndim in (3, 4) and array.shape[-1] in (3, 4)
 
 
 def write_image(path, array: np.ndarray) -> None:
     """Write atomically; the format follows the suffix and keeps the array's bit depth."""
-    path = Path(path)
-    suffix = _suffix(path)
-    array = np.asarray(array)
-    writer = {".npy": _write_npy, ".tif": _write_tiff, ".tiff": _write_tiff}.get(suffix, _write_pil_or_png)
-    with atomic_writer(path) as f:
-        writer(f, array, suffix)
+    write_file(path, {"image": array})
 
 
 @contextlib.contextmanager
@@ -123,15 +202,17 @@ def atomic_writer(path) -> Iterator[BinaryIO]:
         raise
 
 
-def _write_npy(f, array, suffix):
+def _write_npy(f, array, suffix, meta):
     np.save(f, array, allow_pickle=False)
 
 
-def _write_tiff(f, array, suffix):
-    _need("tifffile").imwrite(f, array, photometric="rgb" if array.ndim == 3 and array.shape[-1] in (3, 4) else None)
+def _write_tiff(f, array, suffix, meta):
+    colour = array.ndim in (3, 4) and array.shape[-1] in (3, 4)
+    kept = {key: meta[key] for key in ("resolution", "resolutionunit") if key in meta}
+    _need("tifffile").imwrite(f, array, photometric="rgb" if colour else "minisblack", **kept)
 
 
-def _write_pil_or_png(f, array, suffix):
+def _write_pil_or_png(f, array, suffix, meta):
     colour = array.ndim == 3 and array.shape[-1] in (3, 4)
     if array.ndim not in (2, 3) or (array.ndim == 3 and not colour):
         raise ValueError(f"{suffix} holds 2-D grey or RGB(A) images, got shape {array.shape}; use .tif or .npy")
@@ -149,11 +230,13 @@ def _write_pil_or_png(f, array, suffix):
     if array.dtype == np.uint16:
         if suffix != ".png":
             raise ValueError("16-bit images can be written as .png, .tif or .npy, not JPEG")
-        Image.fromarray(array).save(f, format="PNG")
+        Image.fromarray(array).save(f, format="PNG", **({"dpi": meta["dpi"]} if "dpi" in meta else {}))
     elif array.dtype == np.uint8:
         if suffix in (".jpg", ".jpeg") and colour and array.shape[-1] == 4:
             raise ValueError("JPEG has no alpha channel; write RGBA images as .png or .tif")
-        Image.fromarray(array).save(f, format="JPEG" if suffix in (".jpg", ".jpeg") else "PNG",
-                                    **({"quality": 95} if suffix in (".jpg", ".jpeg") else {}))
+        options = {"quality": 95} if suffix in (".jpg", ".jpeg") else {}
+        if "dpi" in meta:
+            options["dpi"] = meta["dpi"]
+        Image.fromarray(array).save(f, format="JPEG" if suffix in (".jpg", ".jpeg") else "PNG", **options)
     else:
         raise ValueError(f"{suffix} holds uint8 or uint16 images, got {array.dtype}; use .tif or .npy")

@@ -6,7 +6,7 @@ import numpy as np
 
 from .histogram import cumulative_distribution, histogram
 
-__all__ = ["before_after"]
+__all__ = ["before_after", "contact_sheet"]
 
 
 def _grey(image: np.ndarray, channel_axis: int | None) -> np.ndarray:
@@ -74,4 +74,58 @@ def before_after(original, result, *, channel_axis=None, titles=("original", "eq
         cdf_ax.plot(centers, cdf, color="tab:red")
         cdf_ax.set_ylim(0, 1.02)
         cdf_ax.set_ylabel("cumulative fraction", color="tab:red")
+    return fig
+
+
+def contact_sheet(original, result, *, axes, channel_axis=None, titles=("original", "equalized"), count=8):
+    """A matplotlib Figure: up to ``count`` images of a batch, evenly sampled, originals above results.
+
+    Parameters
+    ----------
+    original, result : ndarray
+        Batches of one shape and dtype whose ``axes`` are the two spatial axes of each image.
+    axes : (int, int)
+        The spatial axes.
+    channel_axis : int, optional
+        Colour axis (kept for display).
+    titles : (str, str)
+        Row labels.
+    count : int
+        Most images shown.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ImportError("plots need matplotlib: pip install 'histeq[plot]'") from None
+    ndim = np.ndim(original)
+    spatial = tuple(sorted(a % ndim for a in axes))
+    if len(spatial) != 2:
+        raise ValueError(f"a contact sheet shows 2-D images; got axes {axes}")
+    channel = None if channel_axis is None else channel_axis % ndim
+    kept = spatial + (() if channel is None else (channel,))
+    batch = [a for a in range(ndim) if a not in kept]
+
+    def images(array):
+        moved = np.moveaxis(np.asarray(array), batch + list(kept), list(range(ndim)))
+        return moved.reshape((-1,) + moved.shape[len(batch):])
+
+    before, after = images(original), images(result)
+    picks = np.unique(np.linspace(0, len(before) - 1, min(count, len(before))).round().astype(int))
+    fig = Figure(figsize=(1.6 * len(picks) + 1, 3.6), layout="constrained")
+    grid = np.atleast_2d(fig.subplots(2, len(picks), squeeze=False))
+    for column, index in enumerate(picks):
+        for row, (stack, title) in enumerate(zip((before, after), titles)):
+            shown = _shown(stack[index], None if channel is None else -1)
+            ax = grid[row, column]
+            ax.imshow(shown, cmap="gray" if shown.ndim == 2 else None, vmin=0, vmax=1, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if row == 0:
+                ax.set_title(f"#{index}", fontsize=8)
+            if column == 0:
+                ax.set_ylabel(title)
     return fig

@@ -1,0 +1,222 @@
+"""The command line on many files, every method and format, and its failure modes."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import histeq
+from histeq import io
+from histeq.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
+
+
+def _run(*argv):
+    return main([str(a) for a in argv])
+
+
+def _tree(root):
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+@pytest.fixture()
+def folder(tmp_path, camera, astronaut):
+    """photos/a.png (grey), photos/b.png (RGB), photos/sub/c.tif (16-bit), photos/notes.txt"""
+    root = tmp_path / "photos"
+    (root / "sub").mkdir(parents=True)
+    io.write_image(root / "a.png", camera[::4, ::4])
+    io.write_image(root / "b.png", astronaut[::4, ::4])
+    io.write_image(root / "sub" / "c.tif", camera[::4, ::4].astype(np.uint16) * 200)
+    (root / "notes.txt").write_text("not an image")
+    return root
+
+
+def test_a_folder_tree_is_mirrored_in_parallel(tmp_path, folder, capsys):
+    out = tmp_path / "out"
+    assert _run("equalize", folder, "-o", out, "-r", "--jobs", "2", "--json") == EXIT_OK
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["done"] == 3 and summary["failed"] == 0 and len(summary["files"]) == 3
+    assert _tree(out) == ["a.png", "b.png", "sub/c.tif"]
+    for name in _tree(out):
+        image = io.read_image(folder / name)
+        expected = histeq.equalize(image, channel_axis=-1 if image.ndim == 3 else None)
+        np.testing.assert_array_equal(io.read_image(out / name), expected)
+    assert _run("equalize", folder, "-o", tmp_path / "flat") == EXIT_OK  # without -r: the top folder only
+    assert _tree(tmp_path / "flat") == ["a.png", "b.png"]
+
+
+def test_glob_with_suffix_and_in_place(tmp_path, folder):
+    assert _run("equalize", str(folder / "*.png"), "--suffix", "_eq", "--quiet") == EXIT_OK
+    assert (folder / "a_eq.png").exists() and (folder / "b_eq.png").exists()
+    original = io.read_image(folder / "a.png")
+    assert _run("equalize", folder / "a.png", "--in-place") == EXIT_OK
+    np.testing.assert_array_equal(io.read_image(folder / "a.png"), histeq.equalize(original))
+
+
+def test_format_and_dtype_conversion(tmp_path, camera):
+    source = tmp_path / "in.png"
+    io.write_image(source, camera)
+    assert _run("equalize", source, "-o", tmp_path / "out", "--format", "tiff", "--dtype", "uint16") == EXIT_OK
+    out = io.read_image(tmp_path / "out.tif")
+    assert out.dtype == np.uint16
+    np.testing.assert_array_equal(out, histeq.equalize(camera).astype(np.uint16) * 257)
+
+
+def test_clahe_on_a_multipage_tiff_is_clahe_over_the_volume(tmp_path):
+    tifffile = pytest.importorskip("tifffile")
+    rng = np.random.default_rng(0)
+    volume = (rng.normal(2000, 300, (5, 40, 48))).clip(0, 65535).astype(np.uint16)
+    source, target = tmp_path / "stack.tif", tmp_path / "stack_clahe.tif"
+    tifffile.imwrite(source, volume, photometric="minisblack")
+    assert _run("clahe", source, "-o", target, "--clip-limit", "3") == EXIT_OK
+    out = io.read_image(target)
+    assert out.shape == volume.shape and out.dtype == np.uint16
+    np.testing.assert_array_equal(out, histeq.clahe(volume, tiles=(5, 8, 8), clip_limit=3.0))
+    assert _run("clahe", source, "-o", tmp_path / "pages.tif", "--axes", "1", "2", "--tiles", "4") == EXIT_OK
+    np.testing.assert_array_equal(io.read_image(tmp_path / "pages.tif"),
+                                  histeq.clahe(volume, axes=(1, 2), tiles=4, clip_limit=2.0))
+
+
+def test_match_and_specify(tmp_path, camera):
+    from skimage import data
+
+    source, reference = tmp_path / "in.png", tmp_path / "ref.png"
+    io.write_image(source, camera)
+    io.write_image(reference, data.moon())
+    assert _run("match", source, "-o", tmp_path / "m.png", "--reference", reference) == EXIT_OK
+    np.testing.assert_array_equal(io.read_image(tmp_path / "m.png"), histeq.match(camera, data.moon()))
+    assert _run("match", source, "-o", tmp_path / "mx.png", "--reference", reference, "--exact") == EXIT_OK
+    np.testing.assert_array_equal(io.read_image(tmp_path / "mx.png"), histeq.match(camera, data.moon(), exact=True))
+    assert _run("specify", source, "-o", tmp_path / "s.png", "--histogram", "1,2,3,4") == EXIT_OK
+    np.testing.assert_array_equal(io.read_image(tmp_path / "s.png"), histeq.specify(camera, [1, 2, 3, 4]))
+    weights = tmp_path / "w.npy"
+    np.save(weights, np.arange(1.0, 257.0))
+    assert _run("specify", source, "-o", tmp_path / "w.png", "--histogram", weights, "--exact") == EXIT_OK
+    np.testing.assert_array_equal(io.read_image(tmp_path / "w.png"),
+                                  histeq.specify(camera, np.arange(1.0, 257.0), exact=True))
+    assert _run("specify", source, "-o", tmp_path / "r.png", "--histogram", "rayleigh", "--alpha", "0.3") == EXIT_OK
+    np.testing.assert_array_equal(io.read_image(tmp_path / "r.png"), histeq.specify(camera, "rayleigh", alpha=0.3))
+
+
+def test_npz_keeps_its_arrays(tmp_path):
+    rng = np.random.default_rng(1)
+    arrays = {"left": rng.integers(0, 90, (20, 30), dtype=np.uint8), "right": rng.random((10, 12))}
+    source = tmp_path / "pair.npz"
+    np.savez(source, **arrays)
+    assert _run("equalize", source, "-o", tmp_path / "out.npz") == EXIT_OK
+    with np.load(tmp_path / "out.npz") as out:
+        assert sorted(out.files) == ["left", "right"]
+        for name, array in arrays.items():
+            np.testing.assert_array_equal(out[name], histeq.equalize(array))
+
+
+def test_dicom_round_trip_keeps_the_header(tmp_path):
+    pydicom = pytest.importorskip("pydicom")
+    from pydicom.data import get_testdata_file
+
+    source = tmp_path / "ct.dcm"
+    from pathlib import Path
+
+    source.write_bytes(Path(get_testdata_file("CT_small.dcm")).read_bytes())
+    original = pydicom.dcmread(source)
+    assert _run("clahe", source, "-o", tmp_path / "ct_clahe.dcm", "--tiles", "4") == EXIT_OK
+    out = pydicom.dcmread(tmp_path / "ct_clahe.dcm")
+    assert out.PatientName == original.PatientName and out.Modality == original.Modality
+    assert out.pixel_array.dtype == original.pixel_array.dtype
+    np.testing.assert_array_equal(out.pixel_array, histeq.clahe(original.pixel_array, tiles=4, clip_limit=2.0))
+
+
+def test_resolution_metadata_is_kept(tmp_path, camera):
+    tifffile = pytest.importorskip("tifffile")
+    from PIL import Image
+
+    tif = tmp_path / "scan.tif"
+    tifffile.imwrite(tif, camera, resolution=(300, 300), resolutionunit="INCH")
+    assert _run("equalize", tif, "-o", tmp_path / "scan_eq.tif") == EXIT_OK
+    with tifffile.TiffFile(tmp_path / "scan_eq.tif") as f:
+        assert f.pages[0].tags["XResolution"].value == (300, 1)
+    png = tmp_path / "photo.png"
+    Image.fromarray(camera).save(png, dpi=(150, 150))
+    assert _run("equalize", png, "-o", tmp_path / "photo_eq.png") == EXIT_OK
+    with Image.open(tmp_path / "photo_eq.png") as im:
+        assert round(im.info["dpi"][0]) == 150
+
+
+def test_a_bad_file_fails_alone(tmp_path, folder, capsys):
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    out = tmp_path / "out"
+    assert _run("equalize", folder, "-o", out) == EXIT_FAILED
+    err = capsys.readouterr().err
+    assert err.count("error:") == 1 and "broken.png" in err and "1 failed" in err
+    assert _tree(out) == ["a.png", "b.png"]
+    assert not [p for p in out.iterdir() if p.name.startswith(".")], "a temporary file was left behind"
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="needs permissions that bind (not root)")
+def test_read_only_output_folder(tmp_path, folder, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    out.chmod(0o500)
+    try:
+        assert _run("equalize", folder / "a.png", folder / "b.png", "-o", out) == EXIT_FAILED
+        assert capsys.readouterr().err.count("error:") == 2
+        assert list(out.iterdir()) == []
+    finally:
+        out.chmod(0o700)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["clahe", "{a}", "-o", "{t}/x.png", "--tiles", "0"], "must be >= 1"),
+    (["clahe", "{a}", "-o", "{t}/x.png", "--clip-limit", "0.5"], "must be >= 1"),
+    (["match", "{a}", "-o", "{t}/x.png"], "--reference"),
+    (["match", "{a}", "-o", "{t}/x.png", "--reference", "{t}/missing.png"], "--reference"),
+    (["specify", "{a}", "-o", "{t}/x.png", "--histogram", "1,-1"], "non-negative"),
+    (["specify", "{a}", "-o", "{t}/x.png", "--histogram", "gauss"], "--histogram gauss"),
+    (["equalize", "{a}", "{f}/b.png", "{t}/x.png"], "say where results go"),
+    (["equalize", "{a}", "-o", "{a}"], "never overwrites its input"),
+    (["equalize", "{a}", "-o", "{f}/b.png"], "exists"),
+    (["equalize", "{f}/a.png", "{f}/sub/a.png", "-o", "{t}/o"], "same output"),
+    (["equalize", "{t}/*.nothing", "-o", "{t}/o"], "no file matches"),
+    (["equalize", "{f}", "--color", "hsl", "-o", "{t}/o"], "invalid choice"),
+])
+def test_bad_options_touch_nothing(tmp_path, folder, capsys, argv, message):
+    io.write_image(folder / "sub" / "a.png", np.zeros((4, 4), np.uint8))
+    before = _tree(tmp_path)
+    argv = [a.format(a=folder / "a.png", f=folder, t=tmp_path) for a in argv]
+    try:
+        code = _run(*argv)
+    except SystemExit as exc:  # argparse's own errors
+        code = exc.code
+    assert code == EXIT_USAGE
+    assert message in capsys.readouterr().err
+    assert _tree(tmp_path) == before
+
+
+def test_report_command_and_batch_contact_sheet(tmp_path, camera):
+    source = tmp_path / "cam.png"
+    io.write_image(source, camera)
+    assert _run("report", source) == EXIT_OK
+    picture = io.read_image(tmp_path / "cam_report.png")
+    assert picture.shape[0] > 400 and picture[..., :3].std() > 30
+    batch = np.random.default_rng(2).integers(0, 100, (30, 1, 24, 24), dtype=np.uint8)
+    np.save(tmp_path / "batch.npy", batch)
+    assert _run("equalize", tmp_path / "batch.npy", "-o", tmp_path / "out.npy", "--axes", "-2", "-1",
+                "--report", tmp_path / "sheet.png") == EXIT_OK
+    sheet = io.read_image(tmp_path / "sheet.png")
+    assert sheet.shape[1] > 600 and sheet[..., :3].std() > 30
+    assert _run("report", source, "-o", tmp_path / "cam.pdf") == EXIT_OK
+    assert (tmp_path / "cam.pdf").read_bytes().startswith(b"%PDF")
+
+
+@pytest.mark.parametrize("command", ["equalize", "clahe", "match", "specify", "report"])
+def test_each_subcommand_as_a_real_process(tmp_path, camera, command):
+    source = tmp_path / "in.png"
+    io.write_image(source, camera[::2, ::2])
+    argv = [sys.executable, "-m", "histeq", command, str(source)]
+    argv += {"report": ["-o", str(tmp_path / "r.png")], "match": ["-o", str(tmp_path / "o.png"), "--reference",
+             str(source)]}.get(command, ["-o", str(tmp_path / "o.png")])
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / ("r.png" if command == "report" else "o.png")).exists()
