@@ -220,3 +220,23 @@ def test_each_subcommand_as_a_real_process(tmp_path, camera, command):
     done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / ("r.png" if command == "report" else "o.png")).exists()
+
+
+def test_many_files_go_through_worker_processes(tmp_path, folder, monkeypatch, capsys):
+    from histeq import cli
+
+    monkeypatch.setattr(cli, "_PROCESSES_FROM", 2)
+    (folder / "broken.png").write_bytes(b"not a png")
+    assert _run("equalize", folder, "-o", tmp_path / "out", "-r", "--jobs", "2", "--json") == EXIT_FAILED
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["done"], summary["failed"]) == (3, 1)
+    assert _tree(tmp_path / "out") == ["a.png", "b.png", "sub/c.tif"]
+    np.testing.assert_array_equal(io.read_image(tmp_path / "out" / "a.png"),
+                                  histeq.equalize(io.read_image(folder / "a.png")))
+
+
+def test_an_output_folder_that_cannot_be_made_fails_each_file(tmp_path, folder, capsys):
+    (tmp_path / "blocked").write_text("a file where the output folder should be")
+    assert _run("equalize", folder / "a.png", folder / "b.png", "-o", tmp_path / "blocked" / "out") == EXIT_FAILED
+    assert capsys.readouterr().err.count("error:") == 2
+    assert _tree(tmp_path) == sorted(["blocked"] + [f"photos/{n}" for n in _tree(folder)])

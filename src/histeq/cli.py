@@ -65,6 +65,14 @@ def _version() -> str:
         return "unknown"
 
 
+class _VersionAction(argparse.Action):
+    """--version, looked up only when asked (importlib.metadata is slow to import)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"histeq {_version()}")
+        parser.exit()
+
+
 def _clip_limit(text: str):
     if text.lower() == "none":
         return None
@@ -145,7 +153,7 @@ def _add_files(p: argparse.ArgumentParser, method: str) -> None:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="histeq", description="Histogram equalization of images and arrays.",
                                      epilog=_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=f"histeq {_version()}")
+    parser.add_argument("--version", action=_VersionAction, nargs=0, help="show the version and exit")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     summaries = {
         "equalize": "global histogram equalization",
@@ -336,8 +344,6 @@ class _Job:
                 raise _UsageError(f"--alpha must be positive, got {args.alpha}")
             self.extra["histogram"] = weights
             self.extra["alpha"] = args.alpha
-        self.np = np
-
     def kwargs(self, path: Path, image, channel_axis):
         args = self.args
         kw = dict(axes=args.axes, channel_axis=channel_axis, color=args.color, threads=self.threads,
@@ -413,7 +419,8 @@ class _Job:
 
     def _convert(self, out):
         """--dtype: a linear map between the nominal ranges (integers: the dtype's range; floats: [0, 1])."""
-        np = self.np
+        import numpy as np
+
         if self.args.dtype is None or out.dtype == np.dtype(self.args.dtype):
             return out
         source, dest = np.dtype(out.dtype), np.dtype(self.args.dtype)
@@ -478,27 +485,49 @@ class _Progress:
             sys.stderr.write("\n")
 
 
+_WORKER_JOB: _Job | None = None
+# Many files: worker processes, as reading and writing small files holds the GIL
+# most of the time; few files: threads, which start at once.
+_PROCESSES_FROM = 64
+
+
+def _start_worker(job: _Job) -> None:
+    global _WORKER_JOB
+    _WORKER_JOB = job
+
+
+def _one(pair: tuple[Path, Path], job: _Job | None = None) -> dict:
+    job = job or _WORKER_JOB
+    source, target = pair
+    try:
+        if target.parent != Path(""):
+            target.parent.mkdir(parents=True, exist_ok=True)
+        return job.run(source, target)
+    except _FileError as exc:
+        return {"input": str(source), "output": str(target), "status": "failed", "error": str(exc)}
+    except OSError as exc:
+        return {"input": str(source), "output": str(target), "status": "failed", "error": f"{target}: {_reason(exc)}"}
+
+
 def _method(args) -> int:
+    from concurrent.futures import ProcessPoolExecutor
+    from functools import partial
+    from multiprocessing import get_context
+
     pairs = _plan(args)
     job = _Job(args, len(pairs))
     start = time.perf_counter()
     results, failed = [], 0
     progress = _Progress(len(pairs), not (args.quiet or args.json))
-
-    def one(pair):
-        source, target = pair
-        try:
-            if target.parent != Path(""):
-                target.parent.mkdir(parents=True, exist_ok=True)
-            return job.run(source, target)
-        except _FileError as exc:
-            return {"input": str(source), "output": str(target), "status": "failed", "error": str(exc)}
-        except OSError as exc:
-            return {"input": str(source), "output": str(target), "status": "failed",
-                    "error": f"{target}: {_reason(exc)}"}
-
-    with ThreadPoolExecutor(max_workers=job.jobs) as pool:
-        for result in pool.map(one, pairs):
+    if job.jobs > 1 and len(pairs) >= _PROCESSES_FROM:
+        pool = ProcessPoolExecutor(job.jobs, mp_context=get_context("spawn"), initializer=_start_worker,
+                                   initargs=(job,))
+        run_one = _one
+    else:
+        pool = ThreadPoolExecutor(max_workers=job.jobs)
+        run_one = partial(_one, job=job)
+    with pool:
+        for result in pool.map(run_one, pairs, chunksize=1 if isinstance(pool, ThreadPoolExecutor) else 8):
             results.append(result)
             progress.step(result["input"])
             if result["status"] == "failed":
