@@ -33,7 +33,9 @@ def before_after(original, result, *, channel_axis=None, titles=("original", "eq
     original, result : (M, N[, C]) ndarray
         2-D grey or colour images of one dtype.
     channel_axis : int, optional
-        Colour axis; the plots then show the BT.601 luma.
+        Colour axis; the plots then show the histograms of the red, green and
+        blue channels (lines) over that of the BT.601 luma (bars), and the
+        luma's cumulative distribution.
     titles : (str, str)
         Column titles.
     nbins : int
@@ -66,14 +68,21 @@ def before_after(original, result, *, channel_axis=None, titles=("original", "eq
         counts, edges = histogram(grey, nbins=nbins, in_range=info_range)
         cdf, centers = cumulative_distribution(grey, nbins=nbins, in_range=info_range)
         hist_ax = axes[1, column]
-        hist_ax.bar(edges[:-1], counts, width=np.diff(edges), align="edge", color="0.35")
+        hist_ax.bar(edges[:-1], counts, width=np.diff(edges), align="edge", color="0.35" if channel_axis is None
+                    else "0.75")
+        if channel_axis is not None:
+            channels = np.moveaxis(image, channel_axis, -1)
+            for c, colour in enumerate(("tab:red", "tab:green", "tab:blue")):
+                channel_counts, _ = histogram(channels[..., c], nbins=nbins, in_range=info_range)
+                hist_ax.step(edges[:-1], channel_counts, where="post", color=colour, linewidth=0.8)
         hist_ax.set_xlim(edges[0], edges[-1])
         hist_ax.set_xlabel("level")
         hist_ax.set_ylabel("pixels per bin")
         cdf_ax = hist_ax.twinx()
-        cdf_ax.plot(centers, cdf, color="tab:red")
+        cdf_colour = "tab:red" if channel_axis is None else "black"  # red is a channel's colour
+        cdf_ax.plot(centers, cdf, color=cdf_colour)
         cdf_ax.set_ylim(0, 1.02)
-        cdf_ax.set_ylabel("cumulative fraction", color="tab:red")
+        cdf_ax.set_ylabel("cumulative fraction", color=cdf_colour)
     return fig
 
 
