@@ -130,13 +130,131 @@ inline void clipped_cumulative(const int64_t* hist, int64_t first, int64_t width
 template <class T>
 struct ClaheMaps {
     // Per tile: identity[tile] (nothing to equalize), and either integer
-    // levels lut[tile * width + k - first] for the bins [first, first + width)
-    // that the image's values fall in, or float levels and slopes (nbins + 1 each).
+    // levels lut[offset[tile] + k - first[tile]] for the bins [first[tile],
+    // first[tile] + width[tile]) that the pixels reading the tile's mapping
+    // fall in, or float levels and slopes (nbins + 1 each).
     std::vector<char> identity;
     std::vector<T> lut;
-    int64_t first = 0, width = 0;
+    std::vector<int64_t> first, width, offset;
     std::vector<double> level, slope;
+
+    // Every tile over the same bins.
+    void uniform(int64_t ntiles, int64_t first_bin, int64_t bins) {
+        first.assign(ntiles, first_bin);
+        width.assign(ntiles, bins);
+        offset.resize(ntiles);
+        for (int64_t t = 0; t < ntiles; ++t) offset[t] = t * bins;
+        lut.resize(ntiles * bins);
+    }
 };
+
+// The box of pixels of `tile` (row-major over the axes' tiles): [lo[d], hi[d]).
+inline void tile_box(const std::vector<AxisPlan>& axes, int64_t tile, std::vector<int64_t>& lo,
+                     std::vector<int64_t>& hi) {
+    for (int d = static_cast<int>(axes.size()) - 1; d >= 0; --d) {
+        const int64_t k = tile % axes[d].tiles;
+        tile /= axes[d].tiles;
+        lo[d] = axes[d].start[k];
+        hi[d] = axes[d].stop[k];
+    }
+}
+
+// fn(offset, length) for each row of the box [lo, hi) along the last axis,
+// contiguous in memory; stride: the image's strides in pixels.
+template <class Fn>
+void for_each_box_row(const std::vector<int64_t>& lo, const std::vector<int64_t>& hi,
+                      const std::vector<int64_t>& stride, std::vector<int64_t>& index, Fn&& fn) {
+    const int ndim = static_cast<int>(lo.size());
+    index = lo;
+    for (;;) {
+        int64_t offset = 0;
+        for (int d = 0; d < ndim; ++d) offset += index[d] * stride[d];
+        fn(offset, hi[ndim - 1] - lo[ndim - 1]);
+        int d = ndim - 2;
+        while (d >= 0 && ++index[d] == hi[d]) {
+            index[d] = lo[d];
+            --d;
+        }
+        if (d < 0) return;
+    }
+}
+
+inline std::vector<int64_t> pixel_strides(const std::vector<AxisPlan>& axes) {
+    const int ndim = static_cast<int>(axes.size());
+    std::vector<int64_t> stride(ndim, 1);
+    for (int d = ndim - 2; d >= 0; --d) stride[d] = stride[d + 1] * axes[d + 1].n;
+    return stride;
+}
+
+// Per-tile bin windows for integer images: the pixels that read a tile's
+// mapping lie in it or in its neighbours (one tile along each axis), so its
+// table needs only the bins between their darkest and brightest value.  On
+// images whose brightness varies across the field this is far less than the
+// whole image's range: less table to build, and less to keep in cache.
+template <class T, class Bins>
+void tile_windows(const T* in, const std::vector<AxisPlan>& axes, const Bins& bins, int threads,
+                  ClaheMaps<T>& maps) {
+    const int ndim = static_cast<int>(axes.size());
+    int64_t ntiles = 1;
+    for (const AxisPlan& a : axes) ntiles *= a.tiles;
+    const std::vector<int64_t> stride = pixel_strides(axes);
+    std::vector<int64_t> low(ntiles), high(ntiles);
+    parallel_for(ntiles, threads, 1, [&](int, int64_t tb, int64_t te) {
+        std::vector<int64_t> index(ndim), lo(ndim), hi(ndim);
+        for (int64_t tile = tb; tile < te; ++tile) {
+            tile_box(axes, tile, lo, hi);
+            T vmin = std::numeric_limits<T>::max(), vmax = std::numeric_limits<T>::lowest();
+            for_each_box_row(lo, hi, stride, index, [&](int64_t offset, int64_t length) {
+                dispatch([&]() HISTEQ_INLINE {
+                    const T* __restrict row = in + offset;
+                    T a = vmin, b = vmax;
+                    for (int64_t i = 0; i < length; ++i) {
+                        a = row[i] < a ? row[i] : a;
+                        b = row[i] > b ? row[i] : b;
+                    }
+                    vmin = a;
+                    vmax = b;
+                });
+            });
+            low[tile] = bins(static_cast<int64_t>(vmin));
+            high[tile] = bins(static_cast<int64_t>(vmax));
+        }
+    });
+    maps.first.resize(ntiles);
+    maps.width.resize(ntiles);
+    maps.offset.resize(ntiles);
+    std::vector<int64_t> k(ndim), step(ndim, 1);
+    for (int d = ndim - 2; d >= 0; --d) step[d] = step[d + 1] * axes[d + 1].tiles;
+    int64_t neighbours = 1;  // 3^ndim, the tile itself included
+    for (int d = 0; d < ndim; ++d) neighbours *= 3;
+    int64_t total = 0;
+    for (int64_t tile = 0; tile < ntiles; ++tile) {
+        int64_t rest = tile;
+        for (int d = ndim - 1; d >= 0; --d) {
+            k[d] = rest % axes[d].tiles;
+            rest /= axes[d].tiles;
+        }
+        int64_t a = low[tile], b = high[tile];
+        for (int64_t n = 0; n < neighbours; ++n) {
+            int64_t r = n, other = 0;
+            bool inside = true;
+            for (int d = 0; d < ndim && inside; ++d) {
+                const int64_t j = k[d] + r % 3 - 1;
+                r /= 3;
+                inside = j >= 0 && j < axes[d].tiles;
+                other += j * step[d];
+            }
+            if (!inside) continue;
+            a = std::min(a, low[other]);
+            b = std::max(b, high[other]);
+        }
+        maps.first[tile] = a;
+        maps.width[tile] = b - a + 1;
+        maps.offset[tile] = total;
+        total += b - a + 1;
+    }
+    maps.lut.resize(total);
+}
 
 // The mapping of one tile from its histogram: global equalization of the
 // clipped histogram, whose cumulative sum is F (clipped_cumulative; integers:
@@ -204,43 +322,24 @@ void clahe_tiles(const T* in, const bool* mask, const std::vector<AxisPlan>& axe
     const int64_t nbins = spec.nbins;
     int64_t ntiles = 1;
     for (const AxisPlan& a : axes) ntiles *= a.tiles;
-    std::vector<int64_t> stride(ndim, 1);
-    for (int d = ndim - 2; d >= 0; --d) stride[d] = stride[d + 1] * axes[d + 1].n;
+    const std::vector<int64_t> stride = pixel_strides(axes);
     const int workers = plan_workers(ntiles, threads, 1);
     // Floats count pixels that are not counted in a spare bin.
     std::vector<int64_t> hists(static_cast<size_t>(workers) * (nbins + 1));
+    int64_t widest = nbins;
+    if constexpr (!is_float_v<T>) widest = *std::max_element(maps.width.begin(), maps.width.end());
     parallel_for(ntiles, threads, 1, [&](int w, int64_t tb, int64_t te) {
         int64_t* hist = hists.data() + static_cast<size_t>(w) * (nbins + 1);
-        // Integer counts land in the image's window of bins only.
-        const int64_t first = is_float_v<T> ? 0 : maps.first, width = is_float_v<T> ? nbins : maps.width;
-        std::vector<double> cum(width);
+        std::vector<double> cum(widest);
         std::vector<int64_t> index(ndim), lo(ndim), hi(ndim);
         for (int64_t tile = tb; tile < te; ++tile) {
-            int64_t rest = tile;
-            for (int d = ndim - 1; d >= 0; --d) {
-                const int64_t k = rest % axes[d].tiles;
-                rest /= axes[d].tiles;
-                lo[d] = axes[d].start[k];
-                hi[d] = axes[d].stop[k];
-            }
+            // Integer counts land in the tile's window of bins only.
+            const int64_t first = is_float_v<T> ? 0 : maps.first[tile];
+            const int64_t width = is_float_v<T> ? nbins : maps.width[tile];
+            tile_box(axes, tile, lo, hi);
             std::fill(hist + first, hist + first + width, int64_t{0});
             hist[nbins] = 0;
-            // fn(offset, length) for each row of the tile's box along the last
-            // axis, contiguous in memory.
-            auto for_each_row = [&](auto&& fn) {
-                index = lo;
-                for (;;) {
-                    int64_t offset = 0;
-                    for (int d = 0; d < ndim; ++d) offset += index[d] * stride[d];
-                    fn(offset, hi[ndim - 1] - lo[ndim - 1]);
-                    int d = ndim - 2;
-                    while (d >= 0 && ++index[d] == hi[d]) {
-                        index[d] = lo[d];
-                        --d;
-                    }
-                    if (d < 0) return;
-                }
-            };
+            auto for_each_row = [&](auto&& fn) { for_each_box_row(lo, hi, stride, index, fn); };
             bool counted_bytes = false;
             int64_t area = 1;
             for (int d = 0; d < ndim; ++d) area *= hi[d] - lo[d];
@@ -265,7 +364,7 @@ void clahe_tiles(const T* in, const bool* mask, const std::vector<AxisPlan>& axe
                 }
             }
             const bool mapped = tile_mapping<T>(hist, spec, clip, first, width, cum.data(),
-                                                maps.lut.empty() ? nullptr : maps.lut.data() + tile * maps.width,
+                                                maps.lut.empty() ? nullptr : maps.lut.data() + maps.offset[tile],
                                                 maps.level.empty() ? nullptr : maps.level.data() + tile * (nbins + 1),
                                                 maps.slope.empty() ? nullptr : maps.slope.data() + tile * (nbins + 1));
             maps.identity[tile] = !mapped;
@@ -336,7 +435,7 @@ void clahe_pixels(const T* in, T* out, const std::vector<AxisPlan>& axes, const 
                         const double* sl = maps.slope.data() + tile * (nbins + 1);
                         y = lv[b] + (t - static_cast<double>(b)) * sl[b];
                     } else {
-                        y = static_cast<double>(maps.lut[tile * maps.width + b - maps.first]);
+                        y = static_cast<double>(maps.lut[maps.offset[tile] + b - maps.first[tile]]);
                     }
                     value[c] = is_float_v<T> ? y : y - out_lo;
                 }
@@ -477,11 +576,11 @@ void clahe_pixels_2d(const T* in, T* out, const AxisPlan& ay, const AxisPlan& ax
 
 // Integer images with one bin per level, any number of axes: the sum over
 // the 2^ndim surrounding tiles is exact in int64 (levels above out_lo, integer
-// weights).  lut: width levels per tile for the values first, first + 1, ...,
-// identity tiles included.
+// weights).  Tile t's level for value v is lut[origin[t] + v] (identity tiles
+// included); every pixel's value lies in the windows of the tiles it reads.
 template <class T>
-void clahe_pixels_levels(const T* in, T* out, const std::vector<AxisPlan>& axes, const Spec& spec, int64_t first,
-                         int64_t width_bins, const T* lut, double denominator, int threads) {
+void clahe_pixels_levels(const T* in, T* out, const std::vector<AxisPlan>& axes, const Spec& spec, const T* lut,
+                         const std::vector<int64_t>& origin, double denominator, int threads) {
     const int ndim = static_cast<int>(axes.size());
     const AxisPlan& last = axes[ndim - 1];
     const int64_t width = last.n;
@@ -500,8 +599,8 @@ void clahe_pixels_levels(const T* in, T* out, const std::vector<AxisPlan>& axes,
     const HalfUpDivision rounding(static_cast<int64_t>(denominator), span);
     const int row_corners = 1 << (ndim - 1);
     parallel_for(rows, threads, std::max<int64_t>(1, kPixelGrain / width), [&](int, int64_t rb, int64_t re) {
-        std::vector<const T*> base(row_corners);
-        std::vector<int64_t> weight(row_corners), index(ndim);
+        std::vector<int64_t> row_tile(row_corners), weight(row_corners), index(ndim);
+        std::vector<const T*> left_table(row_corners), right_table(row_corners);
         for (int64_t row = rb; row < re; ++row) {
             int64_t rest = row;
             for (int a = ndim - 2; a >= 0; --a) {
@@ -519,7 +618,7 @@ void clahe_pixels_levels(const T* in, T* out, const std::vector<AxisPlan>& axes,
                     tile += std::min(k, axes[a].tiles - 1) * tile_stride[a];
                 }
                 if (w == 0) continue;  // the border's unused neighbour
-                base[used] = lut + tile * width_bins - first;
+                row_tile[used] = tile;
                 weight[used++] = w;
             }
             const T* src = in + row * width;
@@ -531,27 +630,29 @@ void clahe_pixels_levels(const T* in, T* out, const std::vector<AxisPlan>& axes,
                 // Locals: stores of a char type T could alias anything captured.
                 const HalfUpDivision round = rounding;
                 const int64_t low = olo;
-                const T* corner_base[fixed ? fixed : 1];
+                const T* fixed_left[fixed ? fixed : 1];
+                const T* fixed_right[fixed ? fixed : 1];
                 int64_t corner_weight[fixed ? fixed : 1];
-                for (int c = 0; c < fixed; ++c) {
-                    corner_base[c] = base[c];
-                    corner_weight[c] = weight[c];
-                }
-                const T* const* bases = fixed ? corner_base : base.data();
+                for (int c = 0; c < fixed; ++c) corner_weight[c] = weight[c];
+                const T** lefts = fixed ? fixed_left : left_table.data();
+                const T** rights = fixed ? fixed_right : right_table.data();
                 const int64_t* weights = fixed ? corner_weight : weight.data();
                 const int64_t* __restrict left_weight = wl.data();
                 const int64_t* __restrict right_weight = wr.data();
                 T* __restrict row_out = dst;
                 for (size_t r = 0; r + 1 < run_start.size(); ++r) {
                     const int64_t x0 = run_start[r], x1 = run_start[r + 1], kx = last.lower[x0];
-                    const int64_t left = kx * width_bins, right = std::min(kx + 1, last.tiles - 1) * width_bins;
+                    const int64_t kr = std::min(kx + 1, last.tiles - 1);
+                    for (int c = 0; c < corners; ++c) {
+                        lefts[c] = lut + origin[row_tile[c] + kx];
+                        rights[c] = lut + origin[row_tile[c] + kr];
+                    }
                     for (int64_t x = x0; x < x1; ++x) {
                         const int64_t v = static_cast<int64_t>(src[x]);
                         int64_t acc = 0;
                         for (int c = 0; c < corners; ++c) {
-                            const T* t = bases[c] + v;
-                            acc += weights[c] * (left_weight[x] * (static_cast<int64_t>(t[left]) - low) +
-                                                 right_weight[x] * (static_cast<int64_t>(t[right]) - low));
+                            acc += weights[c] * (left_weight[x] * (static_cast<int64_t>(lefts[c][v]) - low) +
+                                                 right_weight[x] * (static_cast<int64_t>(rights[c][v]) - low));
                         }
                         row_out[x] = static_cast<T>(low + round.template at<decltype(kSmall)::value>(acc));
                     }
@@ -616,29 +717,39 @@ void clahe_batch(const T* in, const bool* mask, T* out, int64_t batch, int64_t p
             const Stats all = image_stats(src, static_cast<const bool*>(nullptr), pixels, inner);
             with_int_bins<T>(static_cast<int64_t>(s.lo), static_cast<int64_t>(s.hi), s.nbins, [&](const auto& bins) {
                 ClaheMaps<T>& m = maps[w];
-                m.first = bins(static_cast<int64_t>(all.vmin));
-                m.width = bins(static_cast<int64_t>(all.vmax)) - m.first + 1;
-                m.lut.resize(ntiles * m.width);
+                constexpr bool kDirect = std::is_same<std::decay_t<decltype(bins)>, DirectBins>::value;
+                const int64_t first = bins(static_cast<int64_t>(all.vmin));
+                const int64_t width = bins(static_cast<int64_t>(all.vmax)) - first + 1;
+                // 2-D 8-bit: rows blended from tables over the image's range.  Large tables
+                // (16-bit, many tiles): each tile's spans only what the pixels around it hold.
+                const bool blend = kDirect && axes.size() == 2 && width * axes[1].tiles <= 2 * axes[1].n;
+                if (!blend && ntiles * width >= (int64_t{1} << 16)) {
+                    tile_windows(src, axes, bins, inner, m);
+                } else {
+                    m.uniform(ntiles, first, width);
+                }
                 clahe_tiles(src, sel, axes, s, bins, clip, inner, m);
-                if constexpr (std::is_same<std::decay_t<decltype(bins)>, DirectBins>::value) {
+                if constexpr (kDirect) {
                     // One bin per level: identity tiles become tables too.
-                    const int64_t first_value = bins.lo + m.first;
                     for (int64_t tile = 0; tile < ntiles; ++tile) {
                         if (!m.identity[tile]) continue;
-                        T* lut = m.lut.data() + tile * m.width;
-                        for (int64_t k = 0; k < m.width; ++k) lut[k] = rescale(static_cast<T>(first_value + k), s);
+                        T* lut = m.lut.data() + m.offset[tile];
+                        const int64_t first_value = bins.lo + m.first[tile];
+                        for (int64_t k = 0; k < m.width[tile]; ++k) lut[k] = rescale(static_cast<T>(first_value + k), s);
                     }
-                    if (axes.size() == 2 && m.width * axes[1].tiles <= 2 * axes[1].n) {
+                    if (blend) {
                         const int64_t olo = static_cast<int64_t>(s.out_lo);
                         std::vector<int32_t>& table = tables[w];
-                        table.resize(ntiles * m.width);
-                        for (int64_t j = 0; j < ntiles * m.width; ++j)
+                        table.resize(ntiles * width);
+                        for (int64_t j = 0; j < ntiles * width; ++j)
                             table[j] = static_cast<int32_t>(static_cast<int64_t>(m.lut[j]) - olo);
-                        clahe_pixels_2d(src, dst, axes[0], axes[1], s, first_value, m.width, table, denominator,
+                        clahe_pixels_2d(src, dst, axes[0], axes[1], s, bins.lo + first, width, table, denominator,
                                         inner);
                     } else {
-                        clahe_pixels_levels(src, dst, axes, s, first_value, m.width, m.lut.data(), denominator,
-                                            inner);
+                        std::vector<int64_t> origin(ntiles);
+                        for (int64_t tile = 0; tile < ntiles; ++tile)
+                            origin[tile] = m.offset[tile] - m.first[tile] - bins.lo;
+                        clahe_pixels_levels(src, dst, axes, s, m.lut.data(), origin, denominator, inner);
                     }
                     return;
                 }
