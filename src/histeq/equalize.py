@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _color, _compat, _validate, matching
+from . import dask as _dask
 from ._kernels import DtypeInfo, core, resolve_threads
 from ._layout import BatchLayout
 from ._spec import Spec, make_spec
@@ -139,6 +140,9 @@ def equalize(image, *, nbins=None, mask=None, axes=None, channel_axis=None, colo
     >>> histeq.equalize(batch, axes=(-2, -1)).shape
     (1800, 1, 96, 96)
     """
+    if _dask.is_dask(image):
+        return _equalize_dask(image, nbins=nbins, mask=mask, axes=axes, channel_axis=channel_axis, color=color,
+                              in_range=in_range, out_range=out_range, exact=exact, compat=compat, threads=threads)
     arr, info, channel, spatial, m, nb, rin, rout = _validate.call(image, mask, nbins, in_range, out_range,
                                                                    channel_axis, axes)
     mode = _validate.choice(compat, "compat", _validate.COMPAT_MODES)
@@ -174,3 +178,31 @@ def equalize_grey(arr: np.ndarray, info: DtypeInfo, spatial: tuple[int, ...], ma
     out = np.empty_like(flat)
     core.equalize(flat, flat_mask, out, threads=threads, **spec.equalize_kwargs())
     return layout.restore(out).astype(info.dtype, copy=False)
+
+
+def _equalize_dask(image, *, mask, axes, channel_axis, exact, **kwargs):
+    """A Dask array: one global histogram for a whole grey array, otherwise blocks of whole images."""
+    if exact:
+        raise ValueError("exact equalization needs one global order of the pixels; on a Dask array call "
+                         "equalize(x.compute(), exact=True) when it fits in memory")
+    info = _validate.dtype_info(image.dtype)
+    if image.size == 0:
+        raise ValueError(f"image is empty (shape {image.shape}); there is nothing to equalize")
+    channel = _validate.channel_axis(channel_axis, image.ndim)
+    spatial = _validate.spatial_axes(axes, image.ndim, channel)
+    grey_shape = tuple(n for a, n in enumerate(image.shape) if a != channel)
+    if mask is not None and not _dask.is_dask(mask):
+        mask = _validate.mask(mask, grey_shape)
+    elif mask is not None and (mask.dtype != bool or mask.shape != grey_shape):
+        raise ValueError(f"a Dask mask must be boolean with the image's shape {grey_shape}, got {mask.dtype} "
+                         f"{mask.shape}")
+    nbins = _validate.nbins(kwargs["nbins"])
+    in_range = _validate.value_range(kwargs["in_range"], info, "in_range")
+    out_range = _validate.value_range(kwargs["out_range"], info, "out_range")
+    if channel is None and len(spatial) == image.ndim and kwargs["color"] is None and kwargs["compat"] is None:
+        return _dask.equalize_global(image, mask, nbins, in_range, out_range, kwargs["threads"])
+
+    def one_block(block, block_mask):
+        return equalize(block, mask=block_mask, axes=spatial, channel_axis=channel, **kwargs)
+
+    return _dask.by_image_blocks(image, mask, spatial, channel, one_block)

@@ -1,0 +1,111 @@
+"""Dask arrays: global equalization chunk by chunk, batches block by block.
+
+Dask is imported only when a Dask array arrives (``pip install 'histeq[dask]'``).
+Global equalization reduces per-chunk histograms to one, derives one mapping
+(lazily, as a delayed object) and applies it block by block, so the result
+equals the in-memory one bit for bit for any chunking.  Batches (``axes``)
+and colour images are processed one block of whole images at a time (the
+spatial and channel axes are rechunked to single chunks when they are split).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._kernels import core, dtype_info, resolve_threads
+
+__all__ = ["is_dask"]
+
+
+def is_dask(value) -> bool:
+    """Whether ``value`` is a Dask array, without importing Dask."""
+    return type(value).__module__.split(".")[0] == "dask" and hasattr(value, "map_blocks")
+
+
+def _blocks(arr, mask):
+    import dask.array as da
+
+    if mask is None:
+        return arr.to_delayed().ravel(), [None] * arr.npartitions
+    mask = da.broadcast_to(da.asarray(mask), arr.shape).rechunk(arr.chunks)
+    return arr.to_delayed().ravel(), mask.to_delayed().ravel()
+
+
+def finite_range(arr, mask):
+    """(min, max, count) of the counted finite values, computed now (one pass)."""
+    import dask
+
+    def part(block, block_mask):
+        values = block if block_mask is None else block[block_mask]
+        if values.dtype.kind == "f":
+            values = values[np.isfinite(values)]
+        if values.size == 0:
+            return (np.inf, -np.inf, 0)
+        return (float(values.min()), float(values.max()), int(values.size))
+
+    parts = dask.compute(*[dask.delayed(part)(b, m) for b, m in zip(*_blocks(arr, mask))])
+    count = sum(p[2] for p in parts)
+    if count == 0:
+        return 0.0, 0.0, 0
+    return min(p[0] for p in parts), max(p[1] for p in parts), count
+
+
+def histogram_counts(arr, mask, info, nbins, lo, hi, threads, lazy=False):
+    """The summed histogram of every chunk over fixed bins: computed now, or a delayed (nbins,) array."""
+    import dask
+
+    def part(block, block_mask):
+        flat = np.ascontiguousarray(block, dtype=info.compute).reshape(1, -1)
+        flat_mask = None if block_mask is None else np.ascontiguousarray(block_mask).reshape(1, -1)
+        counts = np.zeros((1, nbins), dtype=np.int64)
+        if flat.size:
+            core.histogram(flat, flat_mask, counts, np.empty((1, 3)), nbins=nbins, data_range=False, lo=lo, hi=hi,
+                           threads=threads)
+        return counts[0]
+
+    parts = [dask.delayed(part)(b, m) for b, m in zip(*_blocks(arr, mask))]
+    total = dask.delayed(lambda *p: np.sum(p, axis=0))(*parts)
+    return total if lazy else total.compute()
+
+
+def by_image_blocks(arr, mask, spatial, channel, fn):
+    """fn(block, mask block or None) over blocks of whole images: the spatial and channel axes are made single
+    chunks (rechunked when split); batch axes keep their chunks, so a chunk of images is one task."""
+    import dask.array as da
+
+    keep = tuple(spatial) + (() if channel is None else (channel,))
+    arr = arr.rechunk({a: -1 for a in keep})
+    if mask is None:
+        return arr.map_blocks(fn, None, dtype=arr.dtype)
+    grey_shape = tuple(n for a, n in enumerate(arr.shape) if a != channel)
+    mask = da.broadcast_to(da.asarray(mask), grey_shape)
+    if channel is not None:
+        mask = da.expand_dims(mask, channel)
+    mask = mask.rechunk(tuple((1,) if a == channel else c for a, c in enumerate(arr.chunks)))
+
+    def with_mask(block, block_mask):
+        return fn(block, block_mask if channel is None else np.squeeze(block_mask, channel))
+
+    return da.map_blocks(with_mask, arr, mask, dtype=arr.dtype)
+
+
+def equalize_global(arr, mask, nbins, in_range, out_range, threads):
+    """Global equalization of a grey Dask array: one histogram over every chunk, one mapping (delayed),
+    applied block by block."""
+    import dask
+
+    from . import mapping as _mapping
+    from ._spec import make_spec
+
+    info = dtype_info(arr.dtype)
+    spec = make_spec(info, nbins, in_range, out_range)
+    nthreads = resolve_threads(threads)
+    lo, hi = spec.lo, spec.hi
+    if spec.data_range:  # the range first, as the in-memory kernel does
+        vmin, vmax, count = finite_range(arr, mask)
+        if count == 0 or (info.is_float and vmin == vmax):
+            return _mapping._rescale(info, spec).apply(arr, threads=threads)
+        lo, hi = _mapping._bin_range(vmin, vmax, info)
+    counts = histogram_counts(arr, mask, info, spec.nbins, lo, hi, nthreads, lazy=True)
+    fitted = dask.delayed(_mapping.from_counts)(info, spec, lo, hi, counts)
+    return arr.map_blocks(_mapping._apply_block, fitted, threads, dtype=arr.dtype)

@@ -1,0 +1,234 @@
+"""Fit once, apply many: a global equalization learned from one image, applied to others or to patches."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import _validate
+from ._kernels import DtypeInfo, core, dtype_info, resolve_threads
+from ._spec import make_spec
+
+__all__ = ["EqualizeMapping", "fit_equalize"]
+
+
+@dataclass(frozen=True)
+class EqualizeMapping:
+    """The mapping of a global equalization, as :func:`histeq.equalize` computes it.
+
+    ``kind``: ``"table"`` (integers: ``table[k]`` is the output of bin ``k``
+    of ``nbins`` over the levels [lo, hi]), ``"levels"`` (floats: the output
+    at each of the nbins + 1 edges of [lo, hi], linear in between) or
+    ``"rescale"`` (nothing to equalize: linear from [nominal_lo, nominal_hi]
+    to [out_lo, out_hi]).  Build it with :func:`fit_equalize`; save it with
+    :meth:`save` (a ``.npz`` file, no pickle) and read it back with
+    :meth:`load`.
+
+    Examples
+    --------
+    Fit on a whole scene, save, and apply to a patch later:
+
+    >>> import numpy as np, histeq, os, tempfile
+    >>> scene = np.random.default_rng(1).integers(0, 4000, (256, 256), dtype=np.uint16)
+    >>> path = os.path.join(tempfile.mkdtemp(), "scene.npz")
+    >>> histeq.fit_equalize(scene).save(path)
+    >>> patch = histeq.EqualizeMapping.load(path).apply(scene[64:128, :32])
+    >>> np.array_equal(patch, histeq.equalize(scene)[64:128, :32])
+    True
+    """
+
+    dtype: str
+    kind: str
+    lo: float
+    hi: float
+    nbins: int
+    nominal_lo: float
+    nominal_hi: float
+    out_lo: float
+    out_hi: float
+    values: np.ndarray = field(repr=False)
+
+    def apply(self, image, *, threads=None):
+        """Map ``image`` (same dtype as the fitted one, any shape; NumPy or Dask) through the mapping.
+
+        Examples
+        --------
+        >>> import numpy as np, histeq
+        >>> scene = np.array([[10, 10], [20, 40]], dtype=np.uint8)
+        >>> mapping = histeq.fit_equalize(scene)
+        >>> mapping.apply(np.array([40, 20, 10, 30], dtype=np.uint8))
+        array([255, 128,   0, 128], dtype=uint8)
+        """
+        from . import dask as _dask
+
+        if _dask.is_dask(image):
+            return image.map_blocks(_apply_block, self, threads, dtype=np.dtype(self.dtype))
+        arr, info = _validate.image(image)
+        if info.dtype != np.dtype(self.dtype):
+            raise TypeError(f"this mapping was fitted on {self.dtype} images, got {info.dtype}")
+        return _apply_block(arr, self, threads)
+
+    def save(self, path) -> None:
+        """Write the mapping to a ``.npz`` file (arrays and a JSON header; no pickle)."""
+        from .io import atomic_writer
+
+        header = {name: getattr(self, name) for name in ("dtype", "kind", "lo", "hi", "nbins", "nominal_lo",
+                                                         "nominal_hi", "out_lo", "out_hi")}
+        with atomic_writer(Path(path)) as f:
+            np.savez(f, header=np.array(json.dumps(header)), values=self.values)
+
+    @classmethod
+    def load(cls, path) -> "EqualizeMapping":
+        """Read a mapping written by :meth:`save`."""
+        with np.load(path, allow_pickle=False) as archive:
+            header = json.loads(str(archive["header"]))
+            return cls(values=archive["values"], **header)
+
+
+def fit_equalize(image, *, nbins=None, mask=None, in_range=None, out_range=None, threads=None) -> EqualizeMapping:
+    """Learn the global equalization of one grey image (NumPy or Dask), to apply it elsewhere.
+
+    ``fit_equalize(x, **kw).apply(x)`` equals ``histeq.equalize(x, **kw)`` bit
+    for bit; applied to a patch of ``x`` it gives that patch of the result.
+    The arguments mean what they mean in :func:`histeq.equalize`; the whole
+    array is one image.  A Dask array is reduced chunk by chunk (its range
+    first, for floats and 32-bit integers without ``in_range``).
+
+    Returns
+    -------
+    EqualizeMapping
+
+    Examples
+    --------
+    >>> import numpy as np, histeq
+    >>> scene = np.random.default_rng(0).integers(0, 100, (64, 64), dtype=np.uint8)
+    >>> mapping = histeq.fit_equalize(scene)
+    >>> np.array_equal(mapping.apply(scene[:16, :16]), histeq.equalize(scene)[:16, :16])
+    True
+    """
+    from . import dask as _dask
+
+    lazy = _dask.is_dask(image)
+    arr, info = (image, dtype_info(image.dtype)) if lazy else _validate.image(image)
+    if lazy and arr.size == 0:
+        raise ValueError(f"image is empty (shape {arr.shape}); there is nothing to equalize")
+    m = _validate.mask(mask, tuple(arr.shape)) if not (lazy and _dask.is_dask(mask)) else mask
+    spec = make_spec(info, _validate.nbins(nbins), _validate.value_range(in_range, info, "in_range"),
+                     _validate.value_range(out_range, info, "out_range"))
+    nthreads = resolve_threads(threads)
+    lo, hi = spec.lo, spec.hi
+    if spec.data_range:
+        vmin, vmax, count = (_dask.finite_range if lazy else _finite_range)(arr, m)
+        if count == 0 or (info.is_float and vmin == vmax):
+            return _rescale(info, spec)
+        lo, hi = _bin_range(vmin, vmax, info)
+    counts = (_dask.histogram_counts if lazy else _counts)(arr, m, info, spec.nbins, lo, hi, nthreads)
+    return from_counts(info, spec, lo, hi, counts)
+
+
+def from_counts(info: DtypeInfo, spec, lo: float, hi: float, counts: np.ndarray) -> EqualizeMapping:
+    """The mapping of a histogram ``counts`` over [lo, hi]: equalize's rule (see its Notes)."""
+    common = dict(dtype=str(info.dtype), lo=float(lo), hi=float(hi), nbins=int(spec.nbins),
+                  nominal_lo=float(spec.nominal_lo), nominal_hi=float(spec.nominal_hi), out_lo=float(spec.out_lo),
+                  out_hi=float(spec.out_hi))
+    total = int(counts.sum())
+    if info.is_float:
+        if total == 0:
+            return _rescale(info, spec)
+        below = np.concatenate([[0.0], np.cumsum(counts).astype(np.float64)])
+        levels = spec.out_lo + (spec.out_hi - spec.out_lo) * (below / float(total))
+        return EqualizeMapping(kind="levels", values=levels, **common)
+    occupied = np.flatnonzero(counts)
+    if occupied.size == 0 or total == int(counts[occupied[0]]):
+        return _rescale(info, spec)
+    c_min = int(counts[occupied[0]])
+    cum = np.cumsum(counts).astype(object)
+    span, denominator = int(spec.out_hi - spec.out_lo), total - c_min
+    # round(span (c - c_min) / (N - c_min)), halves up, in exact integers
+    table = [int(spec.out_lo) + (2 * span * (c - c_min) + denominator) // (2 * denominator) if k >= occupied[0]
+             else int(spec.out_lo) for k, c in enumerate(cum)]
+    return EqualizeMapping(kind="table", values=np.array(table, dtype=np.int64), **common)
+
+
+def _rescale(info, spec) -> EqualizeMapping:
+    return EqualizeMapping(dtype=str(info.dtype), kind="rescale", lo=float(spec.lo), hi=float(spec.hi),
+                           nbins=int(spec.nbins), nominal_lo=float(spec.nominal_lo), nominal_hi=float(spec.nominal_hi),
+                           out_lo=float(spec.out_lo), out_hi=float(spec.out_hi), values=np.zeros(0))
+
+
+def _bin_range(vmin: float, vmax: float, info: DtypeInfo) -> tuple[float, float]:
+    """The bins of an image's own range, as the kernels choose them (floats: widened when constant)."""
+    lo, hi = float(vmin), float(vmax)
+    if info.is_float:
+        if lo == hi:
+            lo, hi = lo - 0.5, hi + 0.5
+        if lo == hi:
+            lo, hi = float(np.nextafter(lo, -np.inf)), float(np.nextafter(hi, np.inf))
+        if not np.isfinite(hi - lo):
+            raise ValueError(f"the image's values span [{vmin}, {vmax}], too wide for finite bins")
+    return lo, hi
+
+
+def _finite_range(arr, mask):
+    values = arr if mask is None else arr[np.broadcast_to(mask, arr.shape)]
+    if arr.dtype.kind == "f":
+        values = values[np.isfinite(values)]
+    if values.size == 0:
+        return 0.0, 0.0, 0
+    return float(values.min()), float(values.max()), int(values.size)
+
+
+def _counts(arr, mask, info, nbins, lo, hi, threads):
+    flat = np.ascontiguousarray(arr, dtype=info.compute).reshape(1, -1)
+    flat_mask = None if mask is None else np.ascontiguousarray(np.broadcast_to(mask, arr.shape)).reshape(1, -1)
+    counts = np.empty((1, nbins), dtype=np.int64)
+    core.histogram(flat, flat_mask, counts, np.empty((1, 3)), nbins=nbins, data_range=False, lo=lo, hi=hi,
+                   threads=threads)
+    return counts[0]
+
+
+def _bins_of(values: np.ndarray, lo: float, hi: float, nbins: int) -> np.ndarray:
+    """Integer bin of each value: level v's centre in [lo - 1/2 + k w, lo - 1/2 + (k + 1) w), w = levels / nbins."""
+    v = np.clip(values.astype(np.int64), int(lo), int(hi)) - int(lo)
+    return (2 * v + 1) * nbins // (2 * (int(hi) - int(lo) + 1))
+
+
+def _apply_block(block: np.ndarray, mapping: EqualizeMapping, threads) -> np.ndarray:
+    info = dtype_info(block.dtype)
+    threads = resolve_threads(threads)
+    if block.size == 0:
+        return block.copy()
+    if mapping.kind == "rescale":
+        return _apply_rescale(block, mapping, info)
+    if mapping.kind == "levels":
+        flat = np.ascontiguousarray(block, dtype=info.compute).reshape(1, -1)
+        out = np.empty_like(flat)
+        levels = mapping.values[None, :]
+        slopes = np.append(np.diff(mapping.values), 0.0)[None, :]
+        core.map_levels(flat, out, np.array([[mapping.lo, mapping.hi]]), levels, slopes, threads=threads)
+        return out.reshape(block.shape).astype(info.dtype, copy=False)
+    if info.kind == "levels":  # one table entry per level of the dtype, then the kernel's lookup
+        levels = np.arange(info.lo, info.hi + 1, dtype=np.int64)
+        table = mapping.values[_bins_of(levels, mapping.lo, mapping.hi, mapping.nbins)].astype(info.dtype)
+        flat = np.ascontiguousarray(block).reshape(1, -1)
+        out = np.empty_like(flat)
+        core.apply_lut(flat, table[None, :], out, lo=int(info.lo), threads=threads)
+        return out.reshape(block.shape)
+    # 32-bit integers: too many levels for a full table; bins computed here
+    return mapping.values[_bins_of(block, mapping.lo, mapping.hi, mapping.nbins)].astype(info.dtype)
+
+
+def _apply_rescale(block, mapping, info):
+    """The identity rule of equalize: linear from the nominal range to the output range."""
+    nlo, nhi, olo, ohi = mapping.nominal_lo, mapping.nominal_hi, mapping.out_lo, mapping.out_hi
+    if info.is_float:
+        x = np.clip(block.astype(np.float64), nlo, nhi)
+        return (olo + (x - nlo) * ((ohi - olo) / (nhi - nlo))).astype(info.dtype)
+    x = np.clip(block.astype(np.int64), int(nlo), int(nhi))
+    if (nlo, nhi) == (olo, ohi):
+        return x.astype(info.dtype)
+    scaled = (2 * (x.astype(object) - int(nlo)) * int(ohi - olo) + int(nhi - nlo)) // (2 * int(nhi - nlo))
+    return (int(olo) + scaled).astype(info.dtype)

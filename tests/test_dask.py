@@ -1,0 +1,102 @@
+"""Dask arrays and fit/apply: chunked results equal in-memory ones, on a real (distributed) scheduler."""
+
+import numpy as np
+import pytest
+from conftest import FLOAT_DTYPES, INT_DTYPES
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import histeq
+
+da = pytest.importorskip("dask.array")
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def client():
+    """Two workers on a local scheduler: every compute in this module goes through it."""
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        with distributed.Client(cluster) as c:
+            yield c
+
+
+def _chunks(draw, shape):
+    return tuple(draw(st.integers(1, n)) for n in shape)
+
+
+@st.composite
+def chunked(draw, dtypes=INT_DTYPES + FLOAT_DTYPES):
+    dtype = draw(st.sampled_from(dtypes))
+    shape = draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=12))
+    if np.dtype(dtype).kind == "f":
+        elements = st.floats(-50, 50, width=np.dtype(dtype).itemsize * 8) | st.sampled_from([np.nan, np.inf])
+    else:
+        info = np.iinfo(dtype)
+        elements = st.integers(int(info.min), int(info.min) + 20) | st.integers(int(info.min), int(info.max))
+    image = draw(hnp.arrays(dtype, shape, elements=elements))
+    return image, _chunks(draw, shape)
+
+
+@given(chunked(), st.data())
+def test_global_equalization_equals_in_memory_for_any_chunking(client, case, data):
+    image, chunks = case
+    kwargs = {}
+    if data.draw(st.booleans()):
+        kwargs["mask"] = data.draw(hnp.arrays(np.bool_, image.shape))
+    if data.draw(st.booleans()):
+        kwargs["nbins"] = data.draw(st.integers(2, 50))
+    lazy = histeq.equalize(da.from_array(image, chunks=chunks), **kwargs)
+    assert isinstance(lazy, da.Array) and lazy.dtype == image.dtype
+    np.testing.assert_array_equal(lazy.compute(), histeq.equalize(image, **kwargs))
+
+
+def test_batches_and_colour_block_by_block(client, astronaut):
+    batch = np.random.default_rng(0).integers(0, 120, (10, 1, 24, 20), dtype=np.uint8)
+    lazy = histeq.equalize(da.from_array(batch, chunks=(3, 1, 24, 20)), axes=(-2, -1))
+    assert lazy.chunks[0] == (3, 3, 3, 1)  # one task per chunk of images, no rechunking
+    np.testing.assert_array_equal(lazy.compute(), histeq.equalize(batch, axes=(-2, -1)))
+    split = histeq.equalize(da.from_array(batch, chunks=(4, 1, 7, 9)), axes=(-2, -1))  # spatial axes made whole
+    np.testing.assert_array_equal(split.compute(), histeq.equalize(batch, axes=(-2, -1)))
+    mask = astronaut[..., 0] > 40
+    lazy = histeq.equalize(da.from_array(astronaut, chunks=(100, 200, 2)), channel_axis=-1, color="luma", mask=mask)
+    np.testing.assert_array_equal(lazy.compute(), histeq.equalize(astronaut, channel_axis=-1, color="luma", mask=mask))
+
+
+def test_dask_mask_and_in_range(client, camera):
+    image = da.from_array(camera, chunks=128)
+    mask = image > 30
+    np.testing.assert_array_equal(histeq.equalize(image, mask=mask, out_range=(10, 200)).compute(),
+                                  histeq.equalize(camera, mask=camera > 30, out_range=(10, 200)))
+    floats = (camera / 255.0).astype(np.float32)
+    np.testing.assert_array_equal(histeq.equalize(da.from_array(floats, chunks=100), in_range=(0.1, 0.9)).compute(),
+                                  histeq.equalize(floats, in_range=(0.1, 0.9)))
+
+
+def test_exact_on_dask_says_why_not(client, camera):
+    with pytest.raises(ValueError, match="global order"):
+        histeq.equalize(da.from_array(camera, chunks=100), exact=True)
+
+
+@pytest.mark.parametrize("dtype", INT_DTYPES + FLOAT_DTYPES)
+def test_fit_apply_through_a_file_and_on_patches(tmp_path, camera, dtype):
+    scene = camera.astype(dtype) if np.dtype(dtype).kind in "iu" else (camera / 255).astype(dtype)
+    if np.dtype(dtype).kind == "i":
+        scene = scene - np.array(100, dtype=dtype)
+    mapping = histeq.fit_equalize(scene, mask=camera > 20)
+    mapping.save(tmp_path / "map.npz")
+    loaded = histeq.EqualizeMapping.load(tmp_path / "map.npz")
+    whole = histeq.equalize(scene, mask=camera > 20)
+    np.testing.assert_array_equal(loaded.apply(scene), whole)
+    np.testing.assert_array_equal(loaded.apply(scene[300:340, 7:90]), whole[300:340, 7:90])
+    with pytest.raises(TypeError, match="fitted on"):
+        loaded.apply(scene.astype(np.float64) if np.dtype(dtype) != np.float64 else scene.astype(np.float32))
+
+
+def test_fit_on_dask_and_degenerate_images(client):
+    constant = np.full((20, 30), 7, dtype=np.uint16)
+    mapping = histeq.fit_equalize(da.from_array(constant, chunks=7))
+    assert mapping.kind == "rescale"
+    np.testing.assert_array_equal(mapping.apply(constant), histeq.equalize(constant))
+    nan = np.full((5, 5), np.nan)
+    np.testing.assert_array_equal(histeq.fit_equalize(nan).apply(nan), histeq.equalize(nan))
