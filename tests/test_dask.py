@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 from conftest import FLOAT_DTYPES, INT_DTYPES
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -16,9 +16,14 @@ distributed = pytest.importorskip("distributed")
 @pytest.fixture(scope="module")
 def client():
     """Two workers on a local scheduler: every compute in this module goes through it."""
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=":0") as cluster:
         with distributed.Client(cluster) as c:
             yield c
+
+
+# Every example computes through the distributed scheduler (tens of milliseconds): fewer of them.
+_fewer = settings(max_examples=max(10, settings.default.max_examples // 4))
 
 
 def _chunks(draw, shape):
@@ -38,6 +43,7 @@ def chunked(draw, dtypes=INT_DTYPES + FLOAT_DTYPES):
     return image, _chunks(draw, shape)
 
 
+@_fewer
 @given(chunked(), st.data())
 def test_global_equalization_equals_in_memory_for_any_chunking(client, case, data):
     image, chunks = case
@@ -100,3 +106,22 @@ def test_fit_on_dask_and_degenerate_images(client):
     np.testing.assert_array_equal(mapping.apply(constant), histeq.equalize(constant))
     nan = np.full((5, 5), np.nan)
     np.testing.assert_array_equal(histeq.fit_equalize(nan).apply(nan), histeq.equalize(nan))
+
+
+@_fewer
+@given(chunked(), st.data())
+def test_histogram_and_cdf_equal_in_memory(client, case, data):
+    image, chunks = case
+    mask = data.draw(st.none() | hnp.arrays(np.bool_, image.shape))
+    counts, edges = histeq.histogram(da.from_array(image, chunks=chunks), mask=mask)
+    assert isinstance(counts, da.Array)
+    expected_counts, expected_edges = histeq.histogram(image, mask=mask)
+    np.testing.assert_array_equal(counts.compute(), expected_counts)
+    np.testing.assert_array_equal(edges, expected_edges)
+    cdf, centers = histeq.cumulative_distribution(da.from_array(image, chunks=chunks), mask=mask)
+    np.testing.assert_array_equal(cdf.compute(), histeq.cumulative_distribution(image, mask=mask)[0])
+
+
+def test_histogram_of_a_dask_batch_says_how(client):
+    with pytest.raises(ValueError, match="whole array"):
+        histeq.histogram(da.zeros((2, 4, 4), dtype=np.uint8, chunks=2), axes=(1, 2))

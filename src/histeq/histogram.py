@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _validate
+from . import dask as _dask
 from ._kernels import core, resolve_threads
 from ._layout import BatchLayout
 from ._spec import make_spec
@@ -57,6 +58,8 @@ def histogram(image, *, nbins=None, mask=None, axes=None, channel_axis=None, in_
     >>> counts[[0, 1, 255]].tolist(), int(counts.sum())
     ([1, 2, 1], 4)
     """
+    if _dask.is_dask(image):
+        return _dask_histogram(image, nbins, mask, axes, channel_axis, in_range, threads)
     arr, info, channel, spatial, m, nb, rin, _ = _validate.call(image, mask, nbins, in_range, None, channel_axis,
                                                                 axes)
     m = _validate.channel_mask(m, channel, arr.shape)
@@ -90,9 +93,39 @@ def cumulative_distribution(image, *, nbins=None, mask=None, axes=None, channel_
                               in_range=in_range, threads=threads)
     cum = np.cumsum(counts, axis=-1, dtype=np.float64)
     total = cum[..., -1:]
+    if _dask.is_dask(cum):
+        import dask.array as da
+
+        return da.where(total > 0, cum / da.where(total > 0, total, 1), np.nan), (edges[..., :-1] + edges[..., 1:]) / 2
     cdf = np.full_like(cum, np.nan)
     np.divide(cum, total, out=cdf, where=total > 0)
     return cdf, (edges[..., :-1] + edges[..., 1:]) / 2
+
+
+def _dask_histogram(image, nbins, mask, axes, channel_axis, in_range, threads):
+    """A Dask array as one grey image: per-chunk histograms summed lazily (the range found first for floats and
+    32-bit integers without ``in_range``)."""
+    import dask.array as da
+
+    from . import mapping
+
+    info = _validate.dtype_info(image.dtype)
+    if image.size == 0:
+        raise ValueError(f"image is empty (shape {image.shape}); there is nothing to count")
+    if channel_axis is not None or (axes is not None and len(_validate.spatial_axes(axes, image.ndim, None))
+                                    != image.ndim):
+        raise ValueError("on a Dask array, histogram counts the whole array as one grey image (no axes or "
+                         "channel_axis); map it over blocks of images with dask.array.map_blocks instead")
+    if mask is not None and not _dask.is_dask(mask):
+        mask = _validate.mask(mask, tuple(image.shape))
+    spec = make_spec(info, _validate.nbins(nbins), _validate.value_range(in_range, info, "in_range"), None)
+    lo, hi = spec.lo, spec.hi
+    if spec.data_range:
+        vmin, vmax, count = _dask.finite_range(image, mask)
+        lo, hi = mapping._bin_range(vmin, vmax, info) if count else (0.0, 1.0 if info.is_float else 0.0)
+    counts = _dask.histogram_counts(image, mask, info, spec.nbins, lo, hi, resolve_threads(threads), lazy=True)
+    return (da.from_delayed(counts, (spec.nbins,), dtype=np.int64),
+            _edges(np.array(lo), np.array(hi), spec.nbins, info.is_float))
 
 
 def _batch_histogram(arr, info, spatial, mask, spec, threads):
