@@ -125,3 +125,32 @@ def test_histogram_and_cdf_equal_in_memory(client, case, data):
 def test_histogram_of_a_dask_batch_says_how(client):
     with pytest.raises(ValueError, match="whole array"):
         histeq.histogram(da.zeros((2, 4, 4), dtype=np.uint8, chunks=2), axes=(1, 2))
+
+
+@_fewer
+@given(chunked(), st.data())
+def test_match_and_specify_equal_in_memory(client, case, data):
+    image, chunks = case
+    reference = data.draw(chunked())[0]
+    mask = data.draw(st.none() | hnp.arrays(np.bool_, image.shape))
+    lazy_image = da.from_array(image, chunks=chunks)
+    weights = data.draw(st.lists(st.floats(0.1, 5), min_size=1, max_size=8))
+    np.testing.assert_array_equal(histeq.specify(lazy_image, weights, mask=mask).compute(),
+                                  histeq.specify(image, weights, mask=mask))
+    counted = reference[np.isfinite(reference)] if reference.dtype.kind == "f" else reference
+    if counted.size == 0:
+        return
+    expected = histeq.match(image, reference, mask=mask)
+    np.testing.assert_array_equal(histeq.match(lazy_image, reference, mask=mask).compute(), expected)
+    lazy_reference = da.from_array(reference, chunks=max(1, reference.shape[0] // 2))
+    np.testing.assert_array_equal(histeq.match(lazy_image, lazy_reference, mask=mask).compute(), expected)
+
+
+def test_match_a_dask_colour_batch_block_by_block(client, astronaut):
+    from skimage import data
+
+    batch = np.stack([astronaut[:100, :100], astronaut[200:300, 200:300]])
+    lazy = histeq.match(da.from_array(batch, chunks=(1, 50, 100, 3)), data.coffee(), axes=(1, 2),
+                        channel_axis=-1, color="lightness")
+    np.testing.assert_array_equal(lazy.compute(), histeq.match(batch, data.coffee(), axes=(1, 2), channel_axis=-1,
+                                                               color="lightness"))

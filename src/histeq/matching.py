@@ -96,21 +96,45 @@ def _reference_targets(ref, ref_info, info, spatial, ref_mask, nbins, threads, d
     # 32-bit integers are binned as float64 values, over [min, max], as images are in _map.
     bin_info = dtype_info(np.float64) if ref_info.kind == "wide" else ref_info
     counts, ranges = _histograms(*_flatten(ref, bin_info, spatial, ref_mask), bin_info, nbins, threads)
-    targets = []
-    for b in range(counts.shape[0]):
-        if ranges[b, 2] == 0:
+    return [_target_of_histogram(counts[b], ranges[b], ref_info, info, discrete) for b in range(counts.shape[0])]
+
+
+def _target_of_histogram(counts, bin_range, ref_info, info, discrete):
+    """The target of a reference's histogram ``counts`` over ``bin_range`` (lo, hi, counted)."""
+    if bin_range[2] == 0:
+        raise ValueError("the reference has no counted pixel (all masked, or all NaN/infinite)")
+    if ref_info.kind == "levels":
+        return _discrete(_to_scale(np.arange(ref_info.lo, ref_info.hi + 1), ref_info, info), counts)
+    edges = _to_scale(np.linspace(bin_range[0], bin_range[1], counts.size + 1), ref_info, info)
+    if discrete:  # an integer image (at most 16 bits) takes the bins' centres as its levels
+        return _discrete((edges[:-1] + edges[1:]) / 2, counts)
+    return _continuous(edges, counts)
+
+
+def _dask_reference_target(reference, reference_mask, info, nbins, threads):
+    """The target of a whole reference image for a whole grey Dask image: a Dask reference is reduced chunk by
+    chunk (its range first, then its histogram)."""
+    from . import dask as _dask, mapping
+
+    discrete = info.kind == "levels"
+    if not _dask.is_dask(reference):
+        ref, ref_info = _validate.image(reference, "reference")
+        ref_mask = _validate.mask(reference_mask, ref.shape)
+        return _reference_targets(ref, ref_info, info, tuple(range(ref.ndim)), ref_mask, nbins, threads,
+                                  discrete)[0]
+    ref_info = dtype_info(reference.dtype)
+    work = reference.astype(np.float64) if ref_info.kind == "wide" else reference
+    bin_info = dtype_info(work.dtype)
+    if bin_info.kind == "levels":
+        lo, hi, count = bin_info.lo, bin_info.hi, None
+        bins = int(hi - lo + 1)
+    else:
+        vmin, vmax, count = _dask.finite_range(work, reference_mask)
+        if count == 0:
             raise ValueError("the reference has no counted pixel (all masked, or all NaN/infinite)")
-        if ref_info.kind == "levels":
-            levels = _to_scale(np.arange(ref_info.lo, ref_info.hi + 1), ref_info, info)
-            targets.append(_discrete(levels, counts[b]))
-        else:
-            lo, hi = ranges[b, 0], ranges[b, 1]
-            edges = _to_scale(np.linspace(lo, hi, counts.shape[1] + 1), ref_info, info)
-            if discrete:  # an integer image (at most 16 bits) takes the bins' centres as its levels
-                targets.append(_discrete((edges[:-1] + edges[1:]) / 2, counts[b]))
-            else:
-                targets.append(_continuous(edges, counts[b]))
-    return targets
+        (lo, hi), bins = mapping._bin_range(vmin, vmax, bin_info), nbins
+    counts = _dask.histogram_counts(work, reference_mask, bin_info, bins, lo, hi, threads)
+    return _target_of_histogram(counts, (lo, hi, counts.sum()), ref_info, info, discrete)
 
 
 def _map(arr, info, spatial, mask, targets, target_of, nbins, exact, threads):
@@ -133,34 +157,86 @@ def _map(arr, info, spatial, mask, targets, target_of, nbins, exact, threads):
         return layout.restore(out), ties
     counts, ranges = _histograms(layout, flat, flat_mask, work_info, nbins, threads)
     if work_info.kind == "levels":
-        lut = np.empty(counts.shape, dtype=np.float64)
-        for b in range(layout.batch):
-            total = counts[b].sum()
-            if total == 0:
-                lut[b] = np.arange(info.lo, info.hi + 1)
-                continue
-            lut[b] = targets[target_of[b]].quantile(np.cumsum(counts[b]) / total)
+        tables = np.stack([_level_table(counts[b], targets[target_of[b]], info) for b in range(layout.batch)])
         out = np.empty_like(flat)
-        core.apply_lut(flat, _round(lut, info).astype(info.dtype), out, lo=int(info.lo), threads=threads)
+        core.apply_lut(flat, tables, out, lo=int(info.lo), threads=threads)
         return layout.restore(out), None
     out = np.empty_like(flat)
     keep = ranges[:, 2] == 0  # nothing counted: the image is left as it is
-    edges_fraction = np.concatenate([np.zeros((layout.batch, 1)), np.cumsum(counts, axis=1)], axis=1)
-    # Bin k maps linearly from the target's value just above the fraction below the bin to its value just below
-    # the fraction up to the bin's top, so that gaps in the target fall between bins.
-    levels = np.zeros(edges_fraction.shape, dtype=np.float64)
-    slopes = np.zeros(edges_fraction.shape, dtype=np.float64)
+    levels = np.zeros((layout.batch, counts.shape[1] + 1), dtype=np.float64)
+    slopes = np.zeros_like(levels)
     for b in range(layout.batch):
         if not keep[b]:
-            fraction = edges_fraction[b] / ranges[b, 2]
-            target = targets[target_of[b]]
-            levels[b] = target.quantile(fraction)
-            slopes[b, :-1] = np.maximum(target.quantile(fraction[1:], left=True) - levels[b, :-1], 0.0)
+            levels[b], slopes[b] = _bin_maps(counts[b], targets[target_of[b]])
     bin_ranges = np.ascontiguousarray(ranges[:, :2])
     bin_ranges[keep] = (0.0, 1.0)
     core.map_levels(flat, out, bin_ranges, levels, slopes, threads=threads)
     out[keep] = flat[keep]
     return _restore(layout, out, info), None
+
+
+def _level_table(counts: np.ndarray, target: Target, info: DtypeInfo) -> np.ndarray:
+    """The output of every level of an integer image (at most 16 bits) with histogram ``counts``: the target's
+    value at the level's cumulative fraction, rounded; the identity when nothing is counted."""
+    total = counts.sum()
+    if total == 0:
+        return np.arange(info.lo, info.hi + 1).astype(info.dtype)
+    return _round(target.quantile(np.cumsum(counts) / total), info).astype(info.dtype)
+
+
+def _bin_maps(counts: np.ndarray, target: Target) -> tuple[np.ndarray, np.ndarray]:
+    """(levels, slopes), nbins + 1 each, of a float image with histogram ``counts`` (at least one count).
+
+    Bin k maps linearly from the target's value just above the fraction below the bin to its value just below
+    the fraction up to the bin's top, so that gaps in the target fall between bins."""
+    fraction = np.concatenate([[0.0], np.cumsum(counts)]) / counts.sum()
+    levels = target.quantile(fraction)
+    slopes = np.zeros_like(levels)
+    slopes[:-1] = np.maximum(target.quantile(fraction[1:], left=True) - levels[:-1], 0.0)
+    return levels, slopes
+
+
+def _map_dask(arr, info, mask, target, nbins, threads):
+    """A whole grey Dask array onto one target: histograms reduced over the chunks, one mapping (delayed),
+    applied block by block; equal to the in-memory result for any chunking."""
+    import dask
+
+    from . import dask as _dask, mapping
+
+    if info.kind == "levels":
+        counts = _dask.histogram_counts(arr, mask, info, int(info.hi - info.lo + 1), info.lo, info.hi, threads,
+                                        lazy=True)
+        table = dask.delayed(_level_table)(counts, target, info)
+        return arr.map_blocks(_apply_table, table, info, threads, dtype=info.dtype)
+    work = arr.astype(np.float64) if info.kind == "wide" else arr
+    work_info = dtype_info(work.dtype)
+    vmin, vmax, count = _dask.finite_range(work, mask)
+    if count == 0:
+        return arr.copy()
+    lo, hi = mapping._bin_range(vmin, vmax, work_info)
+    counts = _dask.histogram_counts(work, mask, work_info, nbins, lo, hi, threads, lazy=True)
+    maps = dask.delayed(_bin_maps)(counts, target)
+    out = work.map_blocks(_apply_bin_maps, maps, lo, hi, threads, dtype=work.dtype)
+    if info.kind == "wide":
+        return out.map_blocks(lambda block: _round(block, info).astype(info.dtype), dtype=info.dtype)
+    return out
+
+
+def _apply_table(block, table, info, threads):
+    flat = np.ascontiguousarray(block, dtype=info.dtype).reshape(1, -1)
+    out = np.empty_like(flat)
+    core.apply_lut(flat, table[None, :], out, lo=int(info.lo), threads=resolve_threads(threads))
+    return out.reshape(block.shape)
+
+
+def _apply_bin_maps(block, maps, lo, hi, threads):
+    info = dtype_info(block.dtype)
+    flat = np.ascontiguousarray(block, dtype=info.compute).reshape(1, -1)
+    out = np.empty_like(flat)
+    levels, slopes = maps
+    core.map_levels(flat, out, np.array([[lo, hi]]), levels[None, :], slopes[None, :],
+                    threads=resolve_threads(threads))
+    return out.reshape(block.shape).astype(info.dtype, copy=False)
 
 
 def _restore(layout, out, info):
@@ -212,7 +288,7 @@ def _apply(arr, info, channel, spatial, mask, mode, make_targets, nbins, exact, 
     return result, ties[0], BatchLayout(grey_shape, grey_spatial).batch_shape
 
 
-def _pairing(shape, spatial, ref_shape, channel):
+def _pairing(shape, spatial, ref_shape, channel, ref_channel):
     """(spatial axes of the reference, target index of every image): one reference image per image when the
     reference has the image's batch shape, one per channel with a channel axis, else one for all."""
     batch_axes = [a for a in range(len(shape)) if a not in spatial]
@@ -221,10 +297,10 @@ def _pairing(shape, spatial, ref_shape, channel):
     if len(ref_shape) == len(shape) and all(ref_shape[a] == shape[a] for a in batch_axes):
         return spatial, np.arange(count)
     if channel is not None:
-        if len(ref_shape) != len(shape) or ref_shape[channel] != shape[channel]:
-            raise ValueError(f"the reference must have the image's channel axis {channel} with "
-                             f"{shape[channel]} channels; got shape {ref_shape}")
-        return (tuple(a for a in range(len(ref_shape)) if a != channel),
+        if ref_shape[ref_channel] != shape[channel]:
+            raise ValueError(f"the reference must have as many channels as the image ({shape[channel]}); "
+                             f"got shape {ref_shape}")
+        return (tuple(a for a in range(len(ref_shape)) if a != ref_channel),
                 np.indices(batch_shape)[batch_axes.index(channel)].ravel())
     return tuple(range(len(ref_shape))), np.zeros(count, dtype=np.int64)
 
@@ -271,8 +347,8 @@ def match(image, reference, *, mask=None, reference_mask=None, nbins=None, axes=
         the image's number of dimensions and the same size along every batch
         axis, to its own image of the reference.
     channel_axis : int, optional
-        Axis of colour channels: each channel is matched to the same channel
-        of the reference (which must have this axis, with as many channels).
+        Axis of colour channels.  The reference's channel axis is the same
+        axis counted from the end (so a batch can share one RGB reference).
     color : {'per-channel', 'lightness', 'luma', 'value'}, optional
         With ``channel_axis``: each channel matched to the reference's same
         channel (default, as scikit-image), or only the intensity -- CIELAB
@@ -331,23 +407,29 @@ def match(image, reference, *, mask=None, reference_mask=None, nbins=None, axes=
     array([[100, 100],
            [200, 250]], dtype=uint8)
     """
+    if _dask_of(image):
+        return _lazy(image, mask, nbins, axes, channel_axis, color, exact, return_ties, threads,
+                     lambda info, nb, nthreads: _dask_reference_target(reference, reference_mask, info, nb, nthreads),
+                     lambda block, block_mask, **kw: match(block, reference, mask=block_mask,
+                                                           reference_mask=reference_mask, **kw))
     arr, info, channel, spatial, m, mode, nb, nthreads = _prepare(image, mask, nbins, axes, channel_axis, color,
                                                                   exact, return_ties, threads)
     ref, ref_info = _validate.image(reference, "reference")
-    ref_channel = channel if mode == "per-channel" else None
+    # The reference's channel axis is the image's, counted from the end (a batch may share one RGB reference).
+    ref_channel = None if channel is None else channel - arr.ndim + ref.ndim
+    if channel is not None and ref_channel < 0:
+        raise ValueError(f"the reference must have a channel axis like the image's axis {channel}; "
+                         f"got shape {ref.shape}")
     if mode != "per-channel":
-        if ref.ndim != arr.ndim:
-            raise ValueError(f"the reference must have the image's channel axis {channel}; got shape {ref.shape}")
-        _color.resolve_mode(mode, channel, ref.shape, ref_info, default=mode)
-        ref, ref_info = _color.intensity_image(ref, ref_info, channel, mode, nthreads)
-    elif channel is not None and ref.ndim != arr.ndim:
-        raise ValueError(f"the reference must have the image's channel axis {channel} with "
-                         f"{arr.shape[channel]} channels; got shape {ref.shape}")
-    grey_ref_shape = ref.shape if ref_channel is None else tuple(n for a, n in enumerate(ref.shape) if a != channel)
+        _color.resolve_mode(mode, ref_channel, ref.shape, ref_info, default=mode)
+        ref, ref_info = _color.intensity_image(ref, ref_info, ref_channel, mode, nthreads)
+        ref_channel = None
+    grey_ref_shape = tuple(n for a, n in enumerate(ref.shape) if a != ref_channel)
     ref_mask = _validate.channel_mask(_validate.mask(reference_mask, grey_ref_shape), ref_channel, ref.shape)
 
     def make_targets(image_info, shape, image_spatial):
-        ref_spatial, target_of = _pairing(shape, image_spatial, ref.shape, ref_channel)
+        image_channel = channel if mode == "per-channel" else None  # colour modes map channel-free intensities
+        ref_spatial, target_of = _pairing(shape, image_spatial, ref.shape, image_channel, ref_channel)
         return _reference_targets(ref, ref_info, image_info, ref_spatial, ref_mask, nb, nthreads,
                                   image_info.kind == "levels"), target_of
 
@@ -433,40 +515,94 @@ def specify(image, histogram, *, mask=None, nbins=None, axes=None, channel_axis=
     array([[  0, 255],
            [255, 255]], dtype=uint8)
     """
+    if _dask_of(image):
+        def grey_target(info, nb, nthreads):
+            rout = _validate.value_range(out_range, info, "out_range")
+            return _specify_target(_target_weights(histogram, alpha), alpha, info, rout, "per-channel")
+
+        return _lazy(image, mask, nbins, axes, channel_axis, color, exact, return_ties, threads, grey_target,
+                     lambda block, block_mask, **kw: specify(block, histogram, mask=block_mask, out_range=out_range,
+                                                             alpha=alpha, **kw))
     arr, info, channel, spatial, m, mode, nb, nthreads = _prepare(image, mask, nbins, axes, channel_axis, color,
                                                                   exact, return_ties, threads)
     rout = _validate.value_range(out_range, info, "out_range")
     if rout is not None and mode != "per-channel":
         raise ValueError(f"out_range applies to grey and per-channel images, not color={mode!r}")
-    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not (np.isfinite(alpha) and alpha > 0):
-        raise ValueError(f"alpha must be a positive finite number, got {alpha!r}")
-    if not isinstance(histogram, str):
-        weights = np.asarray(histogram)
-        if weights.dtype.kind not in "iuf":
-            raise TypeError(f"histogram must be an array of numbers or a name in {DISTRIBUTIONS}, "
-                            f"got dtype {weights.dtype}")
-        weights = weights.astype(np.float64)
-        if weights.ndim != 1 or weights.size == 0:
-            raise ValueError(f"histogram must be a non-empty 1-D array, got shape {weights.shape}")
-        if not np.all(np.isfinite(weights)) or np.any(weights < 0):
-            raise ValueError("histogram weights must be finite and non-negative")
-        if not weights.sum() > 0:
-            raise ValueError("histogram weights are all zero: there is no target")
-    else:
-        name = _validate.choice(histogram, "histogram", DISTRIBUTIONS, allow_none=False)
+    weights = _target_weights(histogram, alpha)
 
     def make_targets(image_info, shape, image_spatial):
-        out_lo, out_hi = rout if rout is not None else _color.intensity_range(image_info, mode)
-        if isinstance(histogram, str):
-            count = int(min(out_hi - out_lo + 1, 65536)) if image_info.kind == "levels" else 256
-            target_weights = _named_weights(name, count, float(alpha))
-        else:
-            target_weights = weights
-        return [_uniform_or_given(image_info, out_lo, out_hi, target_weights)], np.zeros(
+        return [_specify_target(weights, alpha, image_info, rout, mode)], np.zeros(
             BatchLayout(shape, image_spatial).batch, dtype=np.int64)
 
     result, ties, batch_shape = _apply(arr, info, channel, spatial, m, mode, make_targets, nb, exact, nthreads)
     return _finish(result, ties, batch_shape, return_ties)
+
+
+def _target_weights(histogram, alpha):
+    """specify's ``histogram`` and ``alpha``, checked: a distribution's name or float64 weights."""
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not (np.isfinite(alpha) and alpha > 0):
+        raise ValueError(f"alpha must be a positive finite number, got {alpha!r}")
+    if isinstance(histogram, str):
+        return _validate.choice(histogram, "histogram", DISTRIBUTIONS, allow_none=False)
+    weights = np.asarray(histogram)
+    if weights.dtype.kind not in "iuf":
+        raise TypeError(f"histogram must be an array of numbers or a name in {DISTRIBUTIONS}, "
+                        f"got dtype {weights.dtype}")
+    weights = weights.astype(np.float64)
+    if weights.ndim != 1 or weights.size == 0:
+        raise ValueError(f"histogram must be a non-empty 1-D array, got shape {weights.shape}")
+    if not np.all(np.isfinite(weights)) or np.any(weights < 0):
+        raise ValueError("histogram weights must be finite and non-negative")
+    if not weights.sum() > 0:
+        raise ValueError("histogram weights are all zero: there is no target")
+    return weights
+
+
+def _specify_target(weights, alpha, info, out_range, mode):
+    """The target of checked ``weights`` (or a distribution's name) for images of dtype ``info``."""
+    out_lo, out_hi = out_range if out_range is not None else _color.intensity_range(info, mode)
+    if isinstance(weights, str):
+        count = int(min(out_hi - out_lo + 1, 65536)) if info.kind == "levels" else 256
+        weights = _named_weights(weights, count, float(alpha))
+    return _uniform_or_given(info, out_lo, out_hi, weights)
+
+
+def _dask_of(image) -> bool:
+    from . import dask as _dask
+
+    return _dask.is_dask(image)
+
+
+def _lazy(image, mask, nbins, axes, channel_axis, color, exact, return_ties, threads, grey_target, blockwise):
+    """match or specify on a Dask array: a whole grey array through one global mapping, otherwise blocks of
+    whole images through ``blockwise(block, block_mask, **keywords)``."""
+    from . import dask as _dask
+
+    _check_flags(exact, return_ties)
+    if exact:
+        raise ValueError("exact specification needs one global order of the pixels; on a Dask array call it on "
+                         "x.compute() when it fits in memory")
+    info = _validate.dtype_info(image.dtype)
+    if image.size == 0:
+        raise ValueError(f"image is empty (shape {image.shape}); there is nothing to map")
+    channel = _validate.channel_axis(channel_axis, image.ndim)
+    spatial = _validate.spatial_axes(axes, image.ndim, channel)
+    grey_shape = tuple(n for a, n in enumerate(image.shape) if a != channel)
+    if mask is not None and not _dask.is_dask(mask):
+        mask = _validate.mask(mask, grey_shape)
+    nb = _validate.nbins(nbins)
+    if nb is not None and info.kind == "levels":
+        raise ValueError(f"nbins applies to float and 32-bit integer images; {info.dtype} uses one bin per level")
+    nthreads = resolve_threads(threads)
+    if channel is None and len(spatial) == image.ndim and color is None:
+        nb = nb or FLOAT_NBINS
+        return _map_dask(image, info, mask, grey_target(info, nb, nthreads), nb, nthreads)
+
+    def one_block(block, block_mask):
+        return blockwise(block, block_mask, nbins=nbins, axes=spatial, channel_axis=channel, color=color,
+                         threads=threads)
+
+    return _dask.by_image_blocks(image, mask, spatial, channel, one_block)
 
 
 def _uniform_or_given(info, out_lo, out_hi, weights):
