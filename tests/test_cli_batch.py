@@ -240,3 +240,27 @@ def test_an_output_folder_that_cannot_be_made_fails_each_file(tmp_path, folder, 
     assert _run("equalize", folder / "a.png", folder / "b.png", "-o", tmp_path / "blocked" / "out") == EXIT_FAILED
     assert capsys.readouterr().err.count("error:") == 2
     assert _tree(tmp_path) == sorted(["blocked"] + [f"photos/{n}" for n in _tree(folder)])
+
+
+def test_zarr_and_dask_chunk_by_chunk(tmp_path, camera, capsys):
+    da = pytest.importorskip("dask.array")
+    pytest.importorskip("zarr")
+    tifffile = pytest.importorskip("tifffile")
+    store = tmp_path / "scene.zarr"
+    da.from_array(camera, chunks=(100, 128)).to_zarr(str(store))
+    expected = histeq.equalize(camera)
+    assert _run("equalize", store, "-o", tmp_path / "out.zarr") == EXIT_OK
+    result = da.from_zarr(str(tmp_path / "out.zarr"))
+    assert result.chunks == ((100,) * 5 + (12,), (128,) * 4)  # written chunk by chunk, as read
+    np.testing.assert_array_equal(result.compute(), expected)
+    assert _run("equalize", store, "-o", tmp_path / "out.zarr") == EXIT_USAGE  # exists
+    assert _run("match", store, "-o", tmp_path / "out.zarr", "--overwrite", "--reference", store) == EXIT_OK
+    np.testing.assert_array_equal(da.from_zarr(str(tmp_path / "out.zarr")).compute(), camera)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "a staging folder was left behind"
+    tiled = tmp_path / "tiled.tif"
+    tifffile.imwrite(tiled, camera, tile=(128, 128))
+    assert _run("equalize", tiled, "-o", tmp_path / "t.png", "--dask") == EXIT_OK
+    np.testing.assert_array_equal(io.read_image(tmp_path / "t.png"), expected)
+    capsys.readouterr()
+    assert _run("clahe", store, "-o", tmp_path / "c.zarr") == EXIT_FAILED
+    assert "no chunked path" in capsys.readouterr().err

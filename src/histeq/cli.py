@@ -28,9 +28,11 @@ from pathlib import Path
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 METHODS = ("equalize", "clahe", "match", "specify")
 # Kept in step with histeq.io.SUFFIXES, which is not imported here to keep start-up light.
-SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".npy", ".npz", ".dcm")
+SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".npy", ".npz", ".dcm", ".zarr")
 FORMATS = {"png": ".png", "jpeg": ".jpg", "jpg": ".jpg", "tiff": ".tif", "tif": ".tif", "npy": ".npy",
-           "npz": ".npz", "dicom": ".dcm"}
+           "npz": ".npz", "dicom": ".dcm", "zarr": ".zarr"}
+# Methods with a chunked (Dask) path that equals the in-memory result.
+CHUNKED = ("equalize", "match", "specify")
 
 _EXAMPLES = """\
 examples:
@@ -42,6 +44,8 @@ examples:
   histeq match day.png -o matched.png --reference night.png --color lightness
   histeq specify cells.png -o out.png --histogram rayleigh --exact
   histeq equalize batch.npy -o out.npy --axes -2 -1       # (1800, 1, 96, 96): each image alone
+  histeq equalize scene.zarr -o scene_eq.zarr             # larger than memory: chunk by chunk (Dask)
+  histeq equalize big.tif -o big_eq.zarr --dask
   histeq equalize cells.png -o out.png --mask roi.png --report figure.png
   histeq report scan.tif -o scan_report.pdf
   histeq demo                                             # writes histeq-demo/
@@ -109,6 +113,10 @@ def _add_files(p: argparse.ArgumentParser, method: str) -> None:
     files.add_argument("--dtype", choices=("uint8", "uint16", "float32", "float64"),
                        help="output dtype, rescaled between the nominal ranges (default: the input's)")
     files.add_argument("--jobs", type=_positive, help="files processed at once (default: all cores)")
+    if method in CHUNKED:
+        files.add_argument("--dask", action="store_true",
+                           help="process chunk by chunk (Dask), for inputs larger than memory; implied by .zarr "
+                           "input; write .zarr to keep the output chunked")
     files.add_argument("--quiet", action="store_true", help="no progress and no summary")
     files.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
     files.add_argument("--report", type=Path, metavar="FIG",
@@ -196,7 +204,7 @@ def _expand(inputs: list[Path], recursive: bool) -> list[tuple[Path, Path | None
     found: list[tuple[Path, Path | None]] = []
     for item in inputs:
         text = str(item)
-        if item.is_dir():
+        if item.is_dir() and item.suffix.lower() != ".zarr":
             pattern = "**/*" if recursive else "*"
             files = sorted(p for p in item.glob(pattern) if p.is_file() and p.suffix.lower() in SUFFIXES
                            and not p.name.startswith("."))
@@ -238,7 +246,7 @@ def _plan(args) -> list[tuple[Path, Path]]:
             target = path if new_suffix is None else path.with_suffix(new_suffix)
         elif args.suffix is not None:
             target = path.with_name(path.stem + args.suffix + suffix)
-        elif single and not output.is_dir() and not str(output).endswith(os.sep):
+        elif single and not (output.is_dir() and output.suffix.lower() != ".zarr") and not str(output).endswith(os.sep):
             target = output if new_suffix is None else output.with_suffix(new_suffix)
         else:
             target = output / (rel if rel is not None else Path(path.name))
@@ -279,8 +287,14 @@ def _read(path: Path):
 
 
 def _read_one(path: Path, option: str | None = None):
-    """The one array of a file; for an option's file (mask, reference) a failure is a usage error."""
+    """The one array of a file (a Zarr store: lazily); for an option's file (mask, reference) a failure is a
+    usage error."""
     try:
+        if path.suffix.lower() == ".zarr":
+            try:
+                return _open_lazy(path)
+            except Exception as exc:  # noqa: BLE001 - the store's readers raise anything
+                raise _FileError(f"cannot read {path}: {_reason(exc)}") from exc
         arrays, _ = _read(path)
     except _FileError as exc:
         if option is None:
@@ -382,6 +396,8 @@ class _Job:
 
     def run(self, path: Path, target: Path) -> dict:
         """Process one file; raises _FileError with one line naming it."""
+        if path.suffix.lower() == ".zarr" or target.suffix.lower() == ".zarr" or getattr(self.args, "dask", False):
+            return self._run_chunked(path, target)
         import histeq
 
         from . import io
@@ -417,6 +433,50 @@ class _Job:
                           self.args.axes, titles=("original", self.method))
         return {"input": str(path), "output": str(target), "status": "ok"}
 
+    def _run_chunked(self, path: Path, target: Path) -> dict:
+        """Zarr stores and --dask: the input opened lazily (Zarr, TIFF tiles/strips, else in memory), the
+        method's chunked path, a .zarr output written chunk by chunk (other formats are computed, then written)."""
+        if self.method not in CHUNKED:
+            raise _FileError(f"{path}: {self.method} has no chunked path yet; use .npy/.tif input and output "
+                             "(without --dask)")
+        if self.args.report is not None:
+            raise _FileError(f"{path}: --report draws in-memory images; not with chunked (Dask, .zarr) processing")
+        opened: list = []
+        try:
+            return self._chunked(path, target, opened)
+        finally:
+            for store in opened:
+                store.close()
+
+    def _chunked(self, path: Path, target: Path, opened: list) -> dict:
+        import histeq
+
+        from . import io
+
+        try:
+            image = _open_lazy(path, opened)
+        except Exception as exc:  # noqa: BLE001 - decoders raise anything on a corrupt file
+            raise _FileError(f"cannot read {path}: {_reason(exc)}") from exc
+        channel_axis = self.args.channel_axis
+        if channel_axis is None and io.is_color_file(path, image):
+            channel_axis = -1
+        try:
+            out = getattr(histeq, self.method)(image, **self.kwargs(path, image, channel_axis))
+        except (ValueError, TypeError) as exc:
+            raise _FileError(f"{path}: {exc}") from exc
+        if self.args.dtype is not None:
+            out = out.map_blocks(self._convert, dtype=self.args.dtype)
+        try:
+            if target.suffix.lower() == ".zarr":
+                _write_zarr(out, target)
+            else:
+                io.write_file(target, {"image": out.compute()})
+        except _FileError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - encoders and the file system raise anything
+            raise _FileError(f"cannot write {target}: {_reason(exc)}") from exc
+        return {"input": str(path), "output": str(target), "status": "ok"}
+
     def _convert(self, out):
         """--dtype: a linear map between the nominal ranges (integers: the dtype's range; floats: [0, 1])."""
         import numpy as np
@@ -433,6 +493,45 @@ class _Job:
         if dest.kind in "iu":
             scaled = np.clip(np.floor(scaled + 0.5), dlo, dhi)
         return scaled.astype(dest)
+
+
+def _open_lazy(path: Path, opened: list | None = None):
+    """A Dask array of the file: a Zarr store or a TIFF's tiles/strips as they are stored, else read whole.
+    A TIFF stays open until the caller closes what ``opened`` received."""
+    import dask.array as da
+
+    suffix = path.suffix.lower()
+    if suffix == ".zarr":
+        return da.from_zarr(str(path))
+    if suffix in (".tif", ".tiff") and opened is not None:
+        import tifffile
+
+        store = tifffile.imread(path, aszarr=True)
+        opened.append(store)
+        return da.from_zarr(store)
+    from . import io
+
+    return da.from_array(io.read_image(path))
+
+
+def _write_zarr(array, target: Path) -> None:
+    """Write a Dask array to a Zarr store chunk by chunk, atomically: into a hidden folder beside the target,
+    renamed into place when complete (a replaced store is removed only after that)."""
+    import shutil
+    import tempfile
+
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent or "."))
+    try:
+        array.to_zarr(str(staging / "store.zarr"))
+        if target.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent or "."))
+            os.replace(target, old / "store.zarr")
+            os.replace(staging / "store.zarr", target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(staging / "store.zarr", target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _write_report(path: Path, original, result, channel_axis, axes=None, titles=("original", "equalized")) -> None:

@@ -166,9 +166,9 @@ def read_image(path) -> np.ndarray:
 
 def is_color_file(path, array: np.ndarray) -> bool:
     """Whether an image file holds colour channels (last axis), as its format says: an RGB(A) image or a
-    stack of them.  NumPy files say nothing (use channel_axis)."""
+    stack of them.  NumPy arrays and Zarr stores say nothing (use channel_axis)."""
     suffix = Path(path).suffix.lower()
-    return suffix not in (".npy", ".npz") and array.ndim in (3, 4) and array.shape[-1] in (3, 4)
+    return suffix not in (".npy", ".npz", ".zarr") and array.ndim in (3, 4) and array.shape[-1] in (3, 4)
 
 
 def write_image(path, array: np.ndarray) -> None:
