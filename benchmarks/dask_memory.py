@@ -1,0 +1,98 @@
+"""Larger than memory: global equalization of a 1 GiB uint8 Zarr array with Dask, peak memory and throughput.
+
+Run:  python benchmarks/dask_memory.py [--side 32768] [--workers 2]
+
+Writes a side x side uint8 Zarr array (a smooth field plus noise, default
+chunks of 4096 x 4096) to a temporary folder, then, each in a fresh process:
+
+1. Dask: ``histeq.equalize(da.from_zarr(...)).to_zarr(...)`` on a
+   ``distributed.LocalCluster`` of ``--workers`` single-threaded workers
+   (processes), reporting wall time and the peak resident memory of the
+   scheduler's process and of every worker;
+2. in memory: the whole array loaded, ``histeq.equalize`` in one call (all
+   threads), reporting the time of the call alone.
+
+It checks that both results are equal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+WRITE = """
+import numpy as np, dask.array as da
+side, chunk = {side}, {chunk}
+def block(block_id=None):
+    i, j = block_id
+    y, x = np.mgrid[i * chunk:(i + 1) * chunk, j * chunk:(j + 1) * chunk].astype(np.float32) / side
+    rng = np.random.default_rng(i * 1000 + j)
+    field = 60 + 40 * np.sin(7 * x) * np.cos(5 * y) + rng.normal(0, 6, x.shape)
+    return np.clip(field, 0, 255).astype(np.uint8)
+image = da.map_blocks(block, chunks=((chunk,) * (side // chunk),) * 2, dtype=np.uint8)
+image.to_zarr("{path}/input.zarr")
+"""
+
+DASK = """
+import json, resource, time
+import dask.array as da, distributed, histeq
+if __name__ == "__main__":
+    with distributed.LocalCluster(n_workers={workers}, threads_per_worker=1, processes=True,
+                                  dashboard_address=":0") as cluster, distributed.Client(cluster) as client:
+        start = time.perf_counter()
+        histeq.equalize(da.from_zarr("{path}/input.zarr")).to_zarr("{path}/dask.zarr")
+        seconds = time.perf_counter() - start
+        workers = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    print(json.dumps({{"seconds": seconds, "client_peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+                      "worker_peaks": sorted(workers.values())}}))
+"""
+
+MEMORY = """
+import json, time
+import numpy as np, dask.array as da, histeq
+image = da.from_zarr("{path}/input.zarr").compute()
+histeq.equalize(image[:1024, :1024])  # warm-up
+start = time.perf_counter()
+out = histeq.equalize(image)
+seconds = time.perf_counter() - start
+same = bool(np.array_equal(out, da.from_zarr("{path}/dask.zarr").compute()))
+print(json.dumps({{"seconds": seconds, "equal": same}}))
+"""
+
+
+def _python(code: str) -> dict:
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--side", type=int, default=32768)
+    parser.add_argument("--chunk", type=int, default=4096)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(dir=".") as tmp:
+        path = Path(tmp).resolve()
+        subprocess.run([sys.executable, "-c", WRITE.format(side=args.side, chunk=args.chunk, path=path)], check=True)
+        gib = args.side * args.side / 2**30
+        lazy = _python(DASK.format(workers=args.workers, path=path))
+        memory = _python(MEMORY.format(path=path))
+    mib = 2**20
+    print(f"{args.side}x{args.side} uint8 ({gib:.2f} GiB), Zarr chunks {args.chunk}x{args.chunk}\n")
+    print("| run | time | throughput | peak memory |")
+    print("|---|---|---|---|")
+    print(f"| Dask, {args.workers} workers, Zarr in and out | {lazy['seconds']:.1f} s | "
+          f"{gib / lazy['seconds']:.2f} GiB/s | client {lazy['client_peak'] / mib:.0f} MiB, workers "
+          + ", ".join(f"{p / mib:.0f}" for p in lazy["worker_peaks"]) + " MiB |")
+    print(f"| in memory, one call (array already loaded) | {memory['seconds']:.2f} s | "
+          f"{gib / memory['seconds']:.2f} GiB/s | input + output: {2 * gib * 1024:.0f} MiB |")
+    print(f"\nresults equal: {memory['equal']}")
+
+
+if __name__ == "__main__":
+    main()
