@@ -1,9 +1,9 @@
-"""Dask arrays: global equalization chunk by chunk, batches block by block.
+"""Dask arrays: global mappings chunk by chunk, batches block by block.
 
 Dask is imported only when a Dask array arrives (``pip install 'histeq[dask]'``).
-Global equalization reduces per-chunk histograms to one, derives one mapping
-(lazily, as a delayed object) and applies it block by block, so the result
-equals the in-memory one bit for bit for any chunking.  Batches (``axes``)
+Global equalization, matching and specification reduce per-chunk histograms
+to one, derive one mapping (lazily, as a delayed object) and apply it block
+by block, so the result equals the in-memory one bit for bit for any chunking.  Batches (``axes``)
 and colour images are processed one block of whole images at a time (the
 spatial and channel axes are rechunked to single chunks when they are split).
 """
