@@ -333,8 +333,6 @@ class _Job:
     """Everything about a run that is the same for every file: checked and loaded up front."""
 
     def __init__(self, args, files: int):
-        import numpy as np
-
         self.args = args
         self.method = args.command
         self.files = files
@@ -349,15 +347,14 @@ class _Job:
             if args.reference_mask is not None:
                 self.extra["reference_mask"] = _read_one(args.reference_mask, "--reference-mask") != 0
         if self.method == "specify":
-            weights = _weights(args.histogram)
-            if not isinstance(weights, str) and not (weights.ndim == 1 and weights.size and np.all(
-                    np.isfinite(weights)) and np.all(weights >= 0) and weights.sum() > 0):
-                raise _UsageError(f"--histogram {args.histogram}: weights must be a non-empty list of finite, "
-                                  "non-negative numbers, not all zero")
-            if not (np.isfinite(args.alpha) and args.alpha > 0):
-                raise _UsageError(f"--alpha must be positive, got {args.alpha}")
-            self.extra["histogram"] = weights
+            from .matching import _target_weights
+
+            try:
+                self.extra["histogram"] = _target_weights(_weights(args.histogram), args.alpha)
+            except (ValueError, TypeError) as exc:
+                raise _UsageError(f"--histogram {args.histogram} --alpha {args.alpha}: {exc}") from exc
             self.extra["alpha"] = args.alpha
+
     def kwargs(self, path: Path, image, channel_axis):
         args = self.args
         kw = dict(axes=args.axes, channel_axis=channel_axis, color=args.color, threads=self.threads,
