@@ -154,3 +154,13 @@ def test_match_a_dask_colour_batch_block_by_block(client, astronaut):
                         channel_axis=-1, color="lightness")
     np.testing.assert_array_equal(lazy.compute(), histeq.match(batch, data.coffee(), axes=(1, 2), channel_axis=-1,
                                                                color="lightness"))
+
+
+def test_clahe_block_by_block(client, camera):
+    batch = np.stack([camera[:128, :128], camera[200:328, 100:228], camera[300:428, 300:428]])[:, None]
+    lazy = histeq.clahe(da.from_array(batch, chunks=(2, 1, 64, 128)), axes=(-2, -1), tiles=4, mask=batch[0, 0] > 20)
+    np.testing.assert_array_equal(lazy.compute(), histeq.clahe(batch, axes=(-2, -1), tiles=4, mask=batch[0, 0] > 20))
+    whole = histeq.clahe(da.from_array(camera, chunks=100), tiles=(5, 7), clip_limit=3.0)
+    np.testing.assert_array_equal(whole.compute(), histeq.clahe(camera, tiles=(5, 7), clip_limit=3.0))
+    with pytest.raises(ValueError, match="tiles"):
+        histeq.clahe(da.from_array(camera, chunks=100), tiles=0)

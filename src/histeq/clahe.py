@@ -8,6 +8,7 @@ import numbers
 import numpy as np
 
 from . import _color, _validate
+from . import dask as _dask
 from ._kernels import DtypeInfo, core, resolve_threads
 from ._layout import BatchLayout
 from ._spec import Spec, make_spec
@@ -57,7 +58,9 @@ def clahe(image, *, tiles=8, clip_limit=2.0, nbins=None, mask=None, axes=None, c
     Returns
     -------
     out : ndarray
-        Same shape and dtype as ``image``.
+        Same shape and dtype as ``image`` (a Dask array for a Dask array: it
+        is processed block by block over whole images, so a batch runs chunk
+        by chunk, but one image must fit in memory).
 
     Notes
     -----
@@ -107,6 +110,10 @@ def clahe(image, *, tiles=8, clip_limit=2.0, nbins=None, mask=None, axes=None, c
     >>> np.array_equal(histeq.clahe(image[:, ::-1], tiles=4), limited[:, ::-1])
     True
     """
+    if _dask.is_dask(image):
+        return _clahe_dask(image, tiles=tiles, clip_limit=clip_limit, nbins=nbins, mask=mask, axes=axes,
+                           channel_axis=channel_axis, color=color, in_range=in_range, out_range=out_range,
+                           compat=compat, threads=threads)
     arr, info, channel, spatial, m, nb, rin, rout = _validate.call(image, mask, nbins, in_range, out_range,
                                                                    channel_axis, axes)
     grid = _tiles(tiles, tuple(arr.shape[a] for a in spatial))
@@ -208,3 +215,23 @@ def _clahe_grey(arr: np.ndarray, info: DtypeInfo, spatial: tuple[int, ...], mask
                denominator=1.0 if value_bits is None else float(math.prod(denominators)),
                threads=threads, **spec.equalize_kwargs())
     return layout.restore(out).astype(info.dtype, copy=False)
+
+
+def _clahe_dask(image, *, mask, axes, channel_axis, **kwargs):
+    """A Dask array, block by block over whole images: batches run chunk by chunk (one task per chunk of
+    images); a single image is processed as one block (its tile grid is not yet anchored across chunks)."""
+    _validate.dtype_info(image.dtype)
+    if image.size == 0:
+        raise ValueError(f"image is empty (shape {image.shape}); there is nothing to equalize")
+    channel = _validate.channel_axis(channel_axis, image.ndim)
+    spatial = _validate.spatial_axes(axes, image.ndim, channel)
+    grey_shape = tuple(n for a, n in enumerate(image.shape) if a != channel)
+    _tiles(kwargs["tiles"], tuple(image.shape[a] for a in spatial))
+    _clip_limit(kwargs["clip_limit"])
+    if mask is not None and not _dask.is_dask(mask):
+        mask = _validate.mask(mask, grey_shape)
+
+    def one_block(block, block_mask):
+        return clahe(block, mask=block_mask, axes=spatial, channel_axis=channel, **kwargs)
+
+    return _dask.by_image_blocks(image, mask, spatial, channel, one_block)
