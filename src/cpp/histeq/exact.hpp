@@ -117,8 +117,8 @@ int64_t exact_order_int(const T* padded, const ShellPlan& plan, int threads, int
     const int nshells = plan.shells();
     const int64_t lo = static_cast<int64_t>(std::numeric_limits<T>::min());
     const uint64_t span = static_cast<uint64_t>(static_cast<int64_t>(std::numeric_limits<T>::max()) - lo);
-    // Field f (0: the value, then the shells): its word, shift and width.
-    std::vector<int> field_word, field_shift;
+    // Field f (0: the value, then the shells): its width, word and shift.
+    std::vector<int> field_bits, field_word, field_shift;
     std::vector<int> used_bits;
     int word = -1, free_bits = 0;
     for (int f = 0; f <= nshells; ++f) {
@@ -131,20 +131,15 @@ int64_t exact_order_int(const T* padded, const ShellPlan& plan, int threads, int
             free_bits = 64;
         }
         free_bits -= bits;
+        field_bits.push_back(bits);
         field_word.push_back(word);
         used_bits[word] += bits;
-        field_shift.push_back(0);
     }
     // Big-endian inside a word: later fields sit in lower bits.
     for (int f = 0; f <= nshells; ++f) {
         int below = 0;
-        for (int g = f + 1; g <= nshells && field_word[g] == field_word[f]; ++g) {
-            const uint64_t count = static_cast<uint64_t>(plan.shell_start[g] - plan.shell_start[g - 1]);
-            int bits = 0;
-            while (bits < 64 && (count * span) >> bits) ++bits;
-            below += bits;
-        }
-        field_shift[f] = below;
+        for (int g = f + 1; g <= nshells && field_word[g] == field_word[f]; ++g) below += field_bits[g];
+        field_shift.push_back(below);
     }
     std::vector<std::vector<uint64_t>> words(used_bits.size(), std::vector<uint64_t>(n, 0));
     parallel_for(n, threads, kPixelGrain, [&](int, int64_t b, int64_t e) {
@@ -152,6 +147,7 @@ int64_t exact_order_int(const T* padded, const ShellPlan& plan, int threads, int
         for_each_row(plan, b, e, [&](int64_t i0, int64_t centre, int64_t length) {
             field.assign(length, 0);
             for (int f = 0; f <= nshells; ++f) {
+                if (field_bits[f] == 0) continue;  // an empty shell (a shift by 64 would be undefined)
                 // Field 0 is the value itself: offset 0.
                 const int64_t first = f == 0 ? 0 : plan.shell_start[f - 1], last = f == 0 ? 1 : plan.shell_start[f];
                 uint64_t* word = words[field_word[f]].data() + i0;
