@@ -156,11 +156,28 @@ def test_match_a_dask_colour_batch_block_by_block(client, astronaut):
                                                                color="lightness"))
 
 
-def test_clahe_block_by_block(client, camera):
-    batch = np.stack([camera[:128, :128], camera[200:328, 100:228], camera[300:428, 300:428]])[:, None]
-    lazy = histeq.clahe(da.from_array(batch, chunks=(2, 1, 64, 128)), axes=(-2, -1), tiles=4, mask=batch[0, 0] > 20)
-    np.testing.assert_array_equal(lazy.compute(), histeq.clahe(batch, axes=(-2, -1), tiles=4, mask=batch[0, 0] > 20))
-    whole = histeq.clahe(da.from_array(camera, chunks=100), tiles=(5, 7), clip_limit=3.0)
-    np.testing.assert_array_equal(whole.compute(), histeq.clahe(camera, tiles=(5, 7), clip_limit=3.0))
+@_fewer
+@given(chunked(), st.data())
+def test_clahe_with_the_grid_anchored_equals_in_memory(client, case, data):
+    image, chunks = case
+    kwargs = dict(tiles=tuple(data.draw(st.integers(1, n)) for n in image.shape),
+                  clip_limit=data.draw(st.none() | st.floats(1, 6)))
+    if data.draw(st.booleans()):
+        kwargs["mask"] = data.draw(hnp.arrays(np.bool_, image.shape))
+    if data.draw(st.booleans()):
+        kwargs["nbins"] = data.draw(st.integers(2, 40))
+    lazy = histeq.clahe(da.from_array(image, chunks=chunks), **kwargs)
+    assert isinstance(lazy, da.Array) and lazy.chunks == da.from_array(image, chunks=chunks).chunks
+    np.testing.assert_array_equal(lazy.compute(), histeq.clahe(image, **kwargs))
+
+
+def test_clahe_chunked_and_block_by_block(client, camera):
+    volume = np.stack([camera[:128, :160], camera[200:328, 100:260], camera[300:428, 300:460]]).astype(np.uint16) * 100
+    lazy = histeq.clahe(da.from_array(volume, chunks=(2, 50, 70)), tiles=(2, 4, 5))
+    np.testing.assert_array_equal(lazy.compute(), histeq.clahe(volume, tiles=(2, 4, 5)))
+    batch = volume[:, None]
+    mask = batch[0, 0] > 2000
+    lazy = histeq.clahe(da.from_array(batch, chunks=(2, 1, 64, 160)), axes=(-2, -1), tiles=4, mask=mask)
+    np.testing.assert_array_equal(lazy.compute(), histeq.clahe(batch, axes=(-2, -1), tiles=4, mask=mask))
     with pytest.raises(ValueError, match="tiles"):
         histeq.clahe(da.from_array(camera, chunks=100), tiles=0)

@@ -176,3 +176,38 @@ def test_fuzz_the_map_levels_binding(dtype, lo, hi, nbins, level, threads):
         core.map_levels(image, np.empty_like(image), np.array([[lo, hi]]), levels, levels.copy(), threads=threads)
     except (ValueError, TypeError):
         pass
+
+
+@given(
+    dtype=st.sampled_from(["uint8", "int8", "uint16", "int16", "uint32", "int32", "float32", "float64"]),
+    tiles=st.lists(st.integers(-1, 4), min_size=0, max_size=3),
+    lower=st.lists(st.integers(-2, 5), max_size=12),
+    nbins=st.integers(-1, 300),
+    ranges=st.tuples(_wild, _wild),
+    table_rows=st.integers(0, 5),
+    threads=st.integers(-1, 3),
+)
+def test_fuzz_the_chunked_clahe_bindings(dtype, tiles, lower, nbins, ranges, table_rows, threads):
+    """Any tile plan or table shape is either refused or stays in bounds: no crash."""
+    image = (np.arange(12) % 5).astype(dtype).reshape(1, 12)
+    lo, hi = ranges
+    width = max(nbins, 0)
+    table_dtype = np.float64 if image.dtype.kind == "f" else image.dtype
+    lut = np.zeros((table_rows, width), dtype=table_dtype)
+    level = np.zeros((table_rows, width + 1))
+    identity = np.zeros(table_rows, np.uint8)
+    hists = np.ones((table_rows, width), np.int64)
+    for call in (
+        lambda: core.clahe_maps(hists, identity, lut, level, level.copy(), clip_limit=2.0, nbins=nbins, lo=lo, hi=hi,
+                                nominal_lo=0, nominal_hi=255, out_lo=0, out_hi=255),
+        lambda: core.clahe_chunk(image, np.empty_like(image), np.array([3, 4], np.int64), np.array(tiles, np.int64),
+                                 np.array(lower, np.int32), np.ones(len(lower)), np.ones(len(lower)), identity,
+                                 None if image.dtype.kind == "f" else lut.astype(image.dtype),
+                                 level if image.dtype.kind == "f" else None,
+                                 level.copy() if image.dtype.kind == "f" else None, denominator=1.0, nbins=nbins,
+                                 lo=lo, hi=hi, nominal_lo=0, nominal_hi=255, out_lo=0, out_hi=255, threads=threads),
+    ):
+        try:
+            call()
+        except (ValueError, TypeError):
+            pass

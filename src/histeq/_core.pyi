@@ -29,6 +29,14 @@ def exact_order(padded: Grey, order: NDArray[np.int64], ties: NDArray[np.int64],
 def map_levels(image: NDArray[np.float32] | NDArray[np.float64], out: NDArray[np.float32] | NDArray[np.float64],
                ranges: NDArray[np.float64], levels: NDArray[np.float64], slopes: NDArray[np.float64],
                threads: int) -> None: ...
+def clahe_maps(hists: NDArray[np.int64], identity: NDArray[np.uint8], lut: Levels | NDArray[np.uint32] | NDArray[np.int32] | NDArray[np.float64],
+               level: NDArray[np.float64], slope: NDArray[np.float64], *, clip_limit: float, nbins: int, lo: float,
+               hi: float, nominal_lo: float, nominal_hi: float, out_lo: float, out_hi: float) -> None: ...
+def clahe_chunk(image: Grey, out: Grey, shape: NDArray[np.int64], tiles: NDArray[np.int64], lower: NDArray[np.int32],
+                w0: NDArray[np.float64], w1: NDArray[np.float64], identity: NDArray[np.uint8], lut: Grey | None,
+                level: NDArray[np.float64] | None, slope: NDArray[np.float64] | None, *, denominator: float, nbins: int,
+                lo: float, hi: float, nominal_lo: float, nominal_hi: float, out_lo: float, out_hi: float,
+                threads: int) -> None: ...
 def apply_lut(image: Levels, lut: Levels | NDArray[np.float64], out: Levels | NDArray[np.float64], *, lo: int,
               threads: int) -> None: ...
 def equalize_luma(rgb: NDArray[np.uint8] | NDArray[np.uint16], mask: NDArray[np.bool_] | None,

@@ -218,20 +218,113 @@ def _clahe_grey(arr: np.ndarray, info: DtypeInfo, spatial: tuple[int, ...], mask
 
 
 def _clahe_dask(image, *, mask, axes, channel_axis, **kwargs):
-    """A Dask array, block by block over whole images: batches run chunk by chunk (one task per chunk of
-    images); a single image is processed as one block (its tile grid is not yet anchored across chunks)."""
-    _validate.dtype_info(image.dtype)
+    """A Dask array.  One grey image: the tile grid anchored to the whole array, tile histograms summed over the
+    chunks, one set of tile mappings, each chunk interpolated with its offset -- equal to the in-memory result for
+    any chunking.  Batches and colour: block by block over whole images."""
+    info = _validate.dtype_info(image.dtype)
     if image.size == 0:
         raise ValueError(f"image is empty (shape {image.shape}); there is nothing to equalize")
     channel = _validate.channel_axis(channel_axis, image.ndim)
     spatial = _validate.spatial_axes(axes, image.ndim, channel)
     grey_shape = tuple(n for a, n in enumerate(image.shape) if a != channel)
-    _tiles(kwargs["tiles"], tuple(image.shape[a] for a in spatial))
-    _clip_limit(kwargs["clip_limit"])
+    grid = _tiles(kwargs["tiles"], tuple(image.shape[a] for a in spatial))
+    clip = _clip_limit(kwargs["clip_limit"])
     if mask is not None and not _dask.is_dask(mask):
         mask = _validate.mask(mask, grey_shape)
+    whole = channel is None and len(spatial) == image.ndim
+    if whole and kwargs["color"] is None and kwargs["compat"] is None:
+        spec = make_spec(info, _validate.nbins(kwargs["nbins"]),
+                         _validate.value_range(kwargs["in_range"], info, "in_range"),
+                         _validate.value_range(kwargs["out_range"], info, "out_range"))
+        return _clahe_chunked(image, info, mask, grid, clip, spec, kwargs["threads"])
 
     def one_block(block, block_mask):
         return clahe(block, mask=block_mask, axes=spatial, channel_axis=channel, **kwargs)
 
     return _dask.by_image_blocks(image, mask, spatial, channel, one_block)
+
+
+def _clahe_chunked(image, info, mask, grid, clip, spec, threads):
+    import dataclasses
+    import itertools
+
+    import dask
+    import dask.array as da
+
+    from . import mapping
+
+    nthreads = resolve_threads(threads)
+    if spec.data_range:  # the counted range first, as the in-memory kernel does
+        vmin, vmax, count = _dask.finite_range(image, mask)
+        if count == 0:
+            return mapping._rescale(info, spec).apply(image, threads=threads)
+        lo, hi = mapping._bin_range(vmin, vmax, info)
+        spec = dataclasses.replace(spec, data_range=False, lo=lo, hi=hi)
+    value_bits = None if info.is_float else int(spec.out_hi - spec.out_lo).bit_length()
+    plans = [_axis_plan(n, t, value_bits, len(grid)) for n, t in zip(image.shape, grid)]
+    bounds = [(plan[0][:t], plan[0][t:]) for plan, t in zip(plans, grid)]
+    denominator = 1.0 if value_bits is None else float(math.prod(plan[4] for plan in plans))
+    nbins, compute = spec.nbins, info.compute
+    kernel = dict(nbins=nbins, lo=spec.lo, hi=spec.hi, nominal_lo=spec.nominal_lo, nominal_hi=spec.nominal_hi,
+                  out_lo=spec.out_lo, out_hi=spec.out_hi)
+
+    def tile_histograms(block, block_mask, origin):
+        """{tile: counts} over the tiles this chunk overlaps (a pixel on a tile boundary counts in both)."""
+        ranges = []
+        for d, (start, stop) in enumerate(bounds):
+            b0, b1 = origin[d], origin[d] + block.shape[d]
+            ranges.append([k for k in range(len(start)) if start[k] < b1 and stop[k] > b0])
+        found = {}
+        for ks in itertools.product(*ranges):
+            window = tuple(slice(max(bounds[d][0][k], origin[d]) - origin[d],
+                                 min(bounds[d][1][k], origin[d] + block.shape[d]) - origin[d])
+                           for d, k in enumerate(ks))
+            flat = np.ascontiguousarray(block[window], dtype=compute).reshape(1, -1)
+            flat_mask = None if block_mask is None else np.ascontiguousarray(block_mask[window]).reshape(1, -1)
+            counts = np.zeros((1, nbins), dtype=np.int64)
+            core.histogram(flat, flat_mask, counts, np.empty((1, 3)), nbins=nbins, data_range=False, lo=spec.lo,
+                           hi=spec.hi, threads=1)
+            found[int(np.ravel_multi_index(ks, grid))] = counts[0]
+        return found
+
+    chunk_mask = None if mask is None else da.broadcast_to(da.asarray(mask), image.shape).rechunk(image.chunks)
+    starts = [np.concatenate([[0], np.cumsum(c)[:-1]]) for c in image.chunks]
+    blocks = image.to_delayed()
+    masks = None if chunk_mask is None else chunk_mask.to_delayed()
+    parts = [dask.delayed(tile_histograms)(blocks[index], None if masks is None else masks[index],
+                                           tuple(int(starts[d][i]) for d, i in enumerate(index)))
+             for index in np.ndindex(*blocks.shape)]
+    maps = dask.delayed(_maps_of_tiles)(parts, info, grid, nbins, clip, kernel)
+    lower = [plan[1] for plan in plans]
+    w0 = [plan[2] for plan in plans]
+    w1 = [plan[3] for plan in plans]
+
+    def interpolate(block, tile_maps, block_info=None):
+        location = block_info[0]["array-location"]
+        identity, lut, level, slope = tile_maps
+        flat = np.ascontiguousarray(block, dtype=compute).reshape(1, -1)
+        out = np.empty_like(flat)
+        core.clahe_chunk(flat, out, np.array(block.shape, dtype=np.int64), np.array(grid, dtype=np.int64),
+                         np.concatenate([lower[d][a:b] for d, (a, b) in enumerate(location)]),
+                         np.concatenate([w0[d][a:b] for d, (a, b) in enumerate(location)]),
+                         np.concatenate([w1[d][a:b] for d, (a, b) in enumerate(location)]),
+                         identity, lut, level, slope, denominator=denominator, threads=nthreads, **kernel)
+        return out.reshape(block.shape).astype(info.dtype, copy=False)
+
+    return image.map_blocks(interpolate, maps, dtype=image.dtype)
+
+
+def _maps_of_tiles(parts, info, grid, nbins, clip, kernel):
+    """(identity, lut, level, slope) of every tile from the chunks' {tile: counts}."""
+    hists = np.zeros((math.prod(grid), nbins), dtype=np.int64)
+    for part in parts:
+        for tile, counts in part.items():
+            hists[tile] += counts
+    identity = np.zeros(len(hists), dtype=np.uint8)
+    # The table's dtype picks the binding: integer tables, or (float64, empty) for float levels and slopes.
+    if info.is_float:
+        lut, level, slope = np.empty((0, 0)), np.empty((len(hists), nbins + 1)), np.empty((len(hists), nbins + 1))
+    else:
+        lut, level, slope = np.empty((len(hists), nbins), dtype=info.compute), np.empty((0, 0)), np.empty((0, 0))
+    core.clahe_maps(hists, identity, lut, level, slope, clip_limit=-1.0 if clip is None else clip, **kernel)
+    return (identity, None, level, slope) if info.is_float else (identity, lut, None, None)

@@ -759,4 +759,56 @@ void clahe_batch(const T* in, const bool* mask, T* out, int64_t batch, int64_t p
     });
 }
 
+// Chunked CLAHE (Dask): the mappings of tiles whose histograms were summed
+// over chunks, then the interpolation of one chunk, its axis plans sliced to
+// the chunk's pixels (tile indices and weights stay those of the whole image).
+
+// Mappings from histograms (ntiles x nbins, bins over the whole range): lut
+// (ntiles x nbins, integers; identity tiles rescaled when one bin per level)
+// or level/slope (ntiles x (nbins + 1), floats).
+template <class T>
+void clahe_maps_from(const int64_t* hists, int64_t ntiles, const Spec& spec, double clip, char* identity, T* lut,
+                     double* level, double* slope) {
+    const int64_t nbins = spec.nbins;
+    std::vector<double> cum(nbins);
+    for (int64_t tile = 0; tile < ntiles; ++tile) {
+        const bool mapped = tile_mapping<T>(hists + tile * nbins, spec, clip, 0, nbins, cum.data(),
+                                            lut ? lut + tile * nbins : nullptr,
+                                            level ? level + tile * (nbins + 1) : nullptr,
+                                            slope ? slope + tile * (nbins + 1) : nullptr);
+        identity[tile] = !mapped;
+        if (!mapped && lut && nbins == static_cast<int64_t>(spec.hi - spec.lo) + 1) {
+            for (int64_t k = 0; k < nbins; ++k)
+                lut[tile * nbins + k] = rescale(static_cast<T>(static_cast<int64_t>(spec.lo) + k), spec);
+        }
+    }
+}
+
+template <class T>
+void clahe_chunk(const T* in, T* out, const std::vector<AxisPlan>& axes, const Spec& spec, const char* identity,
+                 const T* lut, const double* level, const double* slope, double denominator, int threads) {
+    int64_t ntiles = 1;
+    for (const AxisPlan& a : axes) ntiles *= a.tiles;
+    const int64_t nbins = spec.nbins;
+    ClaheMaps<T> maps;
+    maps.identity.assign(identity, identity + ntiles);
+    if constexpr (is_float_v<T>) {
+        maps.level.assign(level, level + ntiles * (nbins + 1));
+        maps.slope.assign(slope, slope + ntiles * (nbins + 1));
+        clahe_pixels(in, out, axes, spec, FloatBins(spec.lo, spec.hi, nbins), maps, denominator, threads);
+    } else {
+        maps.uniform(ntiles, 0, nbins);
+        std::copy(lut, lut + ntiles * nbins, maps.lut.begin());
+        with_int_bins<T>(static_cast<int64_t>(spec.lo), static_cast<int64_t>(spec.hi), nbins, [&](const auto& bins) {
+            if constexpr (std::is_same<std::decay_t<decltype(bins)>, DirectBins>::value) {
+                std::vector<int64_t> origin(ntiles);
+                for (int64_t tile = 0; tile < ntiles; ++tile) origin[tile] = tile * nbins - bins.lo;
+                clahe_pixels_levels(in, out, axes, spec, maps.lut.data(), origin, denominator, threads);
+            } else {
+                clahe_pixels(in, out, axes, spec, bins, maps, denominator, threads);
+            }
+        });
+    }
+}
+
 }  // namespace histeq
