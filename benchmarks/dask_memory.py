@@ -99,7 +99,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     side = args.side or (4096 if args.clahe else 32768)
     call, kwargs = ("clahe", ", tiles=8") if args.clahe else ("equalize", "")
-    with tempfile.TemporaryDirectory(dir=".") as tmp:
+    with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp).resolve()
         write = (WRITE_VOLUME.format(side=side, depth=args.depth, path=path) if args.clahe
                  else WRITE.format(side=side, chunk=args.chunk, path=path))

@@ -58,9 +58,11 @@ def clahe(image, *, tiles=8, clip_limit=2.0, nbins=None, mask=None, axes=None, c
     Returns
     -------
     out : ndarray
-        Same shape and dtype as ``image`` (a Dask array for a Dask array: it
-        is processed block by block over whole images, so a batch runs chunk
-        by chunk, but one image must fit in memory).
+        Same shape and dtype as ``image``.  A Dask array gives a Dask array,
+        equal to the in-memory result for any chunking: one image's tile grid
+        is anchored to the whole array (tile histograms summed over chunks,
+        each chunk interpolated with its offset); batches and colour run block
+        by block over whole images.
 
     Notes
     -----

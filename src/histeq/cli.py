@@ -31,8 +31,7 @@ METHODS = ("equalize", "clahe", "match", "specify")
 SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".npy", ".npz", ".dcm", ".zarr")
 FORMATS = {"png": ".png", "jpeg": ".jpg", "jpg": ".jpg", "tiff": ".tif", "tif": ".tif", "npy": ".npy",
            "npz": ".npz", "dicom": ".dcm", "zarr": ".zarr"}
-# Methods with a chunked (Dask) path that equals the in-memory result.
-CHUNKED = ("equalize", "match", "specify")
+
 
 _EXAMPLES = """\
 examples:
@@ -45,7 +44,7 @@ examples:
   histeq specify cells.png -o out.png --histogram rayleigh --exact
   histeq equalize batch.npy -o out.npy --axes -2 -1       # (1800, 1, 96, 96): each image alone
   histeq equalize scene.zarr -o scene_eq.zarr             # larger than memory: chunk by chunk (Dask)
-  histeq equalize big.tif -o big_eq.zarr --dask
+  histeq clahe big.tif -o big_clahe.zarr --dask
   histeq equalize cells.png -o out.png --mask roi.png --report figure.png
   histeq report scan.tif -o scan_report.pdf
   histeq demo                                             # writes histeq-demo/
@@ -113,10 +112,9 @@ def _add_files(p: argparse.ArgumentParser, method: str) -> None:
     files.add_argument("--dtype", choices=("uint8", "uint16", "float32", "float64"),
                        help="output dtype, rescaled between the nominal ranges (default: the input's)")
     files.add_argument("--jobs", type=_positive, help="files processed at once (default: all cores)")
-    if method in CHUNKED:
-        files.add_argument("--dask", action="store_true",
-                           help="process chunk by chunk (Dask), for inputs larger than memory; implied by .zarr "
-                           "input; write .zarr to keep the output chunked")
+    files.add_argument("--dask", action="store_true",
+                       help="process chunk by chunk (Dask), for inputs larger than memory; implied by .zarr "
+                       "input; write .zarr to keep the output chunked")
     files.add_argument("--quiet", action="store_true", help="no progress and no summary")
     files.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
     files.add_argument("--report", type=Path, metavar="FIG",
@@ -393,7 +391,7 @@ class _Job:
 
     def run(self, path: Path, target: Path) -> dict:
         """Process one file; raises _FileError with one line naming it."""
-        if path.suffix.lower() == ".zarr" or target.suffix.lower() == ".zarr" or getattr(self.args, "dask", False):
+        if path.suffix.lower() == ".zarr" or target.suffix.lower() == ".zarr" or self.args.dask:
             return self._run_chunked(path, target)
         import histeq
 
@@ -433,9 +431,6 @@ class _Job:
     def _run_chunked(self, path: Path, target: Path) -> dict:
         """Zarr stores and --dask: the input opened lazily (Zarr, TIFF tiles/strips, else in memory), the
         method's chunked path, a .zarr output written chunk by chunk (other formats are computed, then written)."""
-        if self.method not in CHUNKED:
-            raise _FileError(f"{path}: {self.method} has no chunked path yet; use .npy/.tif input and output "
-                             "(without --dask)")
         if self.args.report is not None:
             raise _FileError(f"{path}: --report draws in-memory images; not with chunked (Dask, .zarr) processing")
         opened: list = []
