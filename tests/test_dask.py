@@ -181,3 +181,25 @@ def test_clahe_chunked_and_block_by_block(client, camera):
     np.testing.assert_array_equal(lazy.compute(), histeq.clahe(batch, axes=(-2, -1), tiles=4, mask=mask))
     with pytest.raises(ValueError, match="tiles"):
         histeq.clahe(da.from_array(camera, chunks=100), tiles=0)
+
+
+@pytest.mark.parametrize("dtype", INT_DTYPES + FLOAT_DTYPES)
+def test_fit_clahe_through_a_file_and_on_patches(tmp_path, camera, dtype):
+    scene = camera[:200, :300].astype(dtype) if np.dtype(dtype).kind in "iu" else (camera[:200, :300] / 255).astype(dtype)
+    kwargs = dict(tiles=(3, 5), clip_limit=2.5, mask=camera[:200, :300] > 15)
+    histeq.fit_clahe(scene, **kwargs).save(tmp_path / "clahe.npz")
+    fitted = histeq.ClaheMapping.load(tmp_path / "clahe.npz")
+    whole = histeq.clahe(scene, **kwargs)
+    np.testing.assert_array_equal(fitted.apply(scene), whole)
+    np.testing.assert_array_equal(fitted.apply(scene[37:111, 150:299], offset=(37, 150)), whole[37:111, 150:299])
+    with pytest.raises(ValueError, match="outside"):
+        fitted.apply(scene[:50, :50], offset=(180, 0))
+
+
+def test_fit_clahe_on_dask_and_degenerate(client, camera):
+    lazy = da.from_array(camera, chunks=(90, 200))
+    fitted = histeq.fit_clahe(lazy, tiles=4)
+    np.testing.assert_array_equal(fitted.apply(lazy[100:300, 50:250], offset=(100, 50)).compute(),
+                                  histeq.clahe(camera, tiles=4)[100:300, 50:250])
+    nan = np.full((6, 7), np.nan, dtype=np.float32)
+    np.testing.assert_array_equal(histeq.fit_clahe(nan, tiles=2).apply(nan), histeq.clahe(nan, tiles=2))

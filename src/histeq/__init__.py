@@ -5,11 +5,11 @@ released) under a plain-Python API.  See ``help(histeq.equalize)``.
 """
 
 from ._kernels import get_num_threads, set_num_threads
-from .clahe import clahe
+from .clahe import ClaheMapping, clahe, fit_clahe
 from .equalize import equalize
 from .histogram import cumulative_distribution, histogram
 from .mapping import EqualizeMapping, fit_equalize
 from .matching import match, specify
 
-__all__ = ["equalize", "clahe", "match", "specify", "fit_equalize", "EqualizeMapping", "histogram", "cumulative_distribution", "set_num_threads", "get_num_threads"]
+__all__ = ["equalize", "clahe", "match", "specify", "fit_equalize", "EqualizeMapping", "fit_clahe", "ClaheMapping", "histogram", "cumulative_distribution", "set_num_threads", "get_num_threads"]
 __version__ = "0.1.0"

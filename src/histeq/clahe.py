@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import itertools
 import math
 import numbers
 
@@ -9,11 +12,11 @@ import numpy as np
 
 from . import _color, _validate
 from . import dask as _dask
-from ._kernels import DtypeInfo, core, resolve_threads
+from ._kernels import DtypeInfo, core, dtype_info, resolve_threads
 from ._layout import BatchLayout
 from ._spec import Spec, make_spec
 
-__all__ = ["clahe"]
+__all__ = ["clahe", "fit_clahe", "ClaheMapping"]
 
 #: Integer interpolation stays exact while weights x levels fit in this many bits.
 _EXACT_BITS = 50
@@ -247,86 +250,240 @@ def _clahe_dask(image, *, mask, axes, channel_axis, **kwargs):
 
 
 def _clahe_chunked(image, info, mask, grid, clip, spec, threads):
-    import dataclasses
-    import itertools
+    """One Dask image: tile histograms summed over the chunks, one ClaheMapping (delayed), each chunk
+    interpolated with its offset."""
+    from . import mapping
 
-    import dask
-    import dask.array as da
+    fixed, counted = _fixed_bins(image, info, mask, spec, lazy=True)
+    if not counted:  # as the in-memory kernel: the identity rescale of the whole image
+        return mapping._rescale(info, spec).apply(image, threads=threads)
+    fitted = _clahe_chunked_fit(image, info, mask, grid, clip, fixed)
+    return image.map_blocks(_interpolate_block, fitted, (0,) * image.ndim, threads, dtype=image.dtype)
+
+
+def _fixed_bins(image, info, mask, spec, lazy):
+    """(spec with the bins fixed, whether any pixel is counted).  A data range becomes the counted finite range
+    of the whole image, found first as the in-memory kernel does.  The kernel rescales an image with no counted
+    pixel (floats, masks, data ranges); the count is taken in those cases only."""
+    import dataclasses
 
     from . import mapping
 
-    nthreads = resolve_threads(threads)
-    if spec.data_range:  # the counted range first, as the in-memory kernel does
-        vmin, vmax, count = _dask.finite_range(image, mask)
-        if count == 0:
-            return mapping._rescale(info, spec).apply(image, threads=threads)
-        lo, hi = mapping._bin_range(vmin, vmax, info)
-        spec = dataclasses.replace(spec, data_range=False, lo=lo, hi=hi)
-    value_bits = None if info.is_float else int(spec.out_hi - spec.out_lo).bit_length()
-    plans = [_axis_plan(n, t, value_bits, len(grid)) for n, t in zip(image.shape, grid)]
-    bounds = [(plan[0][:t], plan[0][t:]) for plan, t in zip(plans, grid)]
+    if not (spec.data_range or info.is_float or mask is not None):
+        return spec, True
+    vmin, vmax, count = (_dask.finite_range if lazy else mapping._finite_range)(image, mask)
+    if not count or not spec.data_range:
+        return spec if not spec.data_range else dataclasses.replace(spec, data_range=False, lo=info.lo,
+                                                                   hi=info.hi), bool(count)
+    lo, hi = mapping._bin_range(vmin, vmax, info)
+    return dataclasses.replace(spec, data_range=False, lo=lo, hi=hi), True
+
+
+@functools.lru_cache(maxsize=32)
+def _plans(shape: tuple, tiles: tuple, value_bits: int | None):
+    plans = [_axis_plan(n, t, value_bits, len(tiles)) for n, t in zip(shape, tiles)]
     denominator = 1.0 if value_bits is None else float(math.prod(plan[4] for plan in plans))
-    nbins, compute = spec.nbins, info.compute
-    kernel = dict(nbins=nbins, lo=spec.lo, hi=spec.hi, nominal_lo=spec.nominal_lo, nominal_hi=spec.nominal_hi,
-                  out_lo=spec.out_lo, out_hi=spec.out_hi)
-
-    def tile_histograms(block, block_mask, origin):
-        """{tile: counts} over the tiles this chunk overlaps (a pixel on a tile boundary counts in both)."""
-        ranges = []
-        for d, (start, stop) in enumerate(bounds):
-            b0, b1 = origin[d], origin[d] + block.shape[d]
-            ranges.append([k for k in range(len(start)) if start[k] < b1 and stop[k] > b0])
-        found = {}
-        for ks in itertools.product(*ranges):
-            window = tuple(slice(max(bounds[d][0][k], origin[d]) - origin[d],
-                                 min(bounds[d][1][k], origin[d] + block.shape[d]) - origin[d])
-                           for d, k in enumerate(ks))
-            flat = np.ascontiguousarray(block[window], dtype=compute).reshape(1, -1)
-            flat_mask = None if block_mask is None else np.ascontiguousarray(block_mask[window]).reshape(1, -1)
-            counts = np.zeros((1, nbins), dtype=np.int64)
-            core.histogram(flat, flat_mask, counts, np.empty((1, 3)), nbins=nbins, data_range=False, lo=spec.lo,
-                           hi=spec.hi, threads=1)
-            found[int(np.ravel_multi_index(ks, grid))] = counts[0]
-        return found
-
-    chunk_mask = None if mask is None else da.broadcast_to(da.asarray(mask), image.shape).rechunk(image.chunks)
-    starts = [np.concatenate([[0], np.cumsum(c)[:-1]]) for c in image.chunks]
-    blocks = image.to_delayed()
-    masks = None if chunk_mask is None else chunk_mask.to_delayed()
-    parts = [dask.delayed(tile_histograms)(blocks[index], None if masks is None else masks[index],
-                                           tuple(int(starts[d][i]) for d, i in enumerate(index)))
-             for index in np.ndindex(*blocks.shape)]
-    maps = dask.delayed(_maps_of_tiles)(parts, info, grid, nbins, clip, kernel)
-    lower = [plan[1] for plan in plans]
-    w0 = [plan[2] for plan in plans]
-    w1 = [plan[3] for plan in plans]
-
-    def interpolate(block, tile_maps, block_info=None):
-        location = block_info[0]["array-location"]
-        identity, lut, level, slope = tile_maps
-        flat = np.ascontiguousarray(block, dtype=compute).reshape(1, -1)
-        out = np.empty_like(flat)
-        core.clahe_chunk(flat, out, np.array(block.shape, dtype=np.int64), np.array(grid, dtype=np.int64),
-                         np.concatenate([lower[d][a:b] for d, (a, b) in enumerate(location)]),
-                         np.concatenate([w0[d][a:b] for d, (a, b) in enumerate(location)]),
-                         np.concatenate([w1[d][a:b] for d, (a, b) in enumerate(location)]),
-                         identity, lut, level, slope, denominator=denominator, threads=nthreads, **kernel)
-        return out.reshape(block.shape).astype(info.dtype, copy=False)
-
-    return image.map_blocks(interpolate, maps, dtype=image.dtype)
+    return plans, denominator
 
 
-def _maps_of_tiles(parts, info, grid, nbins, clip, kernel):
-    """(identity, lut, level, slope) of every tile from the chunks' {tile: counts}."""
+def _tile_histograms(block, block_mask, origin, shape, grid, info, spec):
+    """{tile: counts} over the tiles that the chunk at ``origin`` overlaps (a pixel on a tile boundary counts in
+    both tiles), from the whole image's tile bounds."""
+    plans, _ = _plans(tuple(shape), tuple(grid), None)
+    ranges = []
+    for d, (plan, t) in enumerate(zip(plans, grid)):
+        start, stop = plan[0][:t], plan[0][t:]
+        ranges.append([k for k in range(t) if start[k] < origin[d] + block.shape[d] and stop[k] > origin[d]])
+    found = {}
+    for ks in itertools.product(*ranges):
+        window = tuple(slice(max(int(plans[d][0][k]), origin[d]) - origin[d],
+                             min(int(plans[d][0][grid[d] + k]), origin[d] + block.shape[d]) - origin[d])
+                       for d, k in enumerate(ks))
+        flat = np.ascontiguousarray(block[window], dtype=info.compute).reshape(1, -1)
+        flat_mask = None if block_mask is None else np.ascontiguousarray(block_mask[window]).reshape(1, -1)
+        counts = np.zeros((1, spec.nbins), dtype=np.int64)
+        core.histogram(flat, flat_mask, counts, np.empty((1, 3)), nbins=spec.nbins, data_range=False, lo=spec.lo,
+                       hi=spec.hi, threads=1)
+        found[int(np.ravel_multi_index(ks, grid))] = counts[0]
+    return found
+
+
+def _mapping_of_tiles(parts, info, shape, grid, clip, spec, rescale=False) -> "ClaheMapping":
+    """The ClaheMapping of the tiles' histograms, given as the chunks' {tile: counts}."""
+    nbins = spec.nbins
     hists = np.zeros((math.prod(grid), nbins), dtype=np.int64)
     for part in parts:
         for tile, counts in part.items():
             hists[tile] += counts
     identity = np.zeros(len(hists), dtype=np.uint8)
-    # The table's dtype picks the binding: integer tables, or (float64, empty) for float levels and slopes.
+    # The table's dtype picks the binding: integer tables, or float64 levels and slopes.
     if info.is_float:
-        lut, level, slope = np.empty((0, 0)), np.empty((len(hists), nbins + 1)), np.empty((len(hists), nbins + 1))
+        table, slope = np.empty((len(hists), nbins + 1)), np.empty((len(hists), nbins + 1))
+        core.clahe_maps(hists, identity, np.empty((0, 0)), table, slope, clip_limit=-1.0 if clip is None else clip,
+                        **_kernel_spec(spec))
     else:
-        lut, level, slope = np.empty((len(hists), nbins), dtype=info.compute), np.empty((0, 0)), np.empty((0, 0))
-    core.clahe_maps(hists, identity, lut, level, slope, clip_limit=-1.0 if clip is None else clip, **kernel)
-    return (identity, None, level, slope) if info.is_float else (identity, lut, None, None)
+        table, slope = np.empty((len(hists), nbins), dtype=info.compute), np.empty((0, 0))
+        core.clahe_maps(hists, identity, table, np.empty((0, 0)), np.empty((0, 0)),
+                        clip_limit=-1.0 if clip is None else clip, **_kernel_spec(spec))
+    return ClaheMapping(str(info.dtype), tuple(int(n) for n in shape), tuple(int(t) for t in grid), int(nbins),
+                        float(spec.lo), float(spec.hi), float(spec.nominal_lo), float(spec.nominal_hi),
+                        float(spec.out_lo), float(spec.out_hi), identity, table, slope, rescale)
+
+
+def _kernel_spec(spec) -> dict:
+    return dict(nbins=spec.nbins, lo=spec.lo, hi=spec.hi, nominal_lo=spec.nominal_lo, nominal_hi=spec.nominal_hi,
+                out_lo=spec.out_lo, out_hi=spec.out_hi)
+
+
+def _interpolate_block(block, fitted, offset, threads, block_info=None):
+    location = [(a + o, b + o) for (a, b), o in zip(block_info[0]["array-location"], offset)]
+    return fitted._interpolate(block, location, threads)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ClaheMapping:
+    """The tile mappings of a CLAHE, fitted on one image, to apply to it or to patches of it (any position).
+
+    Build it with :func:`fit_clahe`; save it with :meth:`save` (a ``.npz``
+    file, no pickle) and read it back with :meth:`load`.
+
+    Examples
+    --------
+    >>> import numpy as np, histeq
+    >>> scene = np.random.default_rng(2).integers(0, 3000, (120, 160), dtype=np.uint16)
+    >>> fitted = histeq.fit_clahe(scene, tiles=4)
+    >>> patch = fitted.apply(scene[40:80, 100:150], offset=(40, 100))
+    >>> np.array_equal(patch, histeq.clahe(scene, tiles=4)[40:80, 100:150])
+    True
+    """
+
+    dtype: str
+    shape: tuple
+    tiles: tuple
+    nbins: int
+    lo: float
+    hi: float
+    nominal_lo: float
+    nominal_hi: float
+    out_lo: float
+    out_hi: float
+    identity: np.ndarray = dataclasses.field(repr=False)
+    table: np.ndarray = dataclasses.field(repr=False)
+    slope: np.ndarray = dataclasses.field(repr=False)
+    rescale: bool = False  # no pixel was counted: the identity rescale, as clahe does
+
+    def apply(self, image, *, offset=None, threads=None):
+        """The CLAHE result of ``image``, a patch of the fitted image (same dtype and number of axes; NumPy or
+        Dask) whose first pixel sits at ``offset`` (default: the origin) in the fitted image."""
+        ndim = len(self.shape)
+        offset = tuple(int(o) for o in (offset if offset is not None else (0,) * ndim))
+        if len(offset) != ndim or np.ndim(image) != ndim:
+            raise ValueError(f"this mapping was fitted on a {ndim}-D image; got a {np.ndim(image)}-D patch and "
+                             f"offset {offset}")
+        if any(o < 0 or o + n > m for o, n, m in zip(offset, np.shape(image), self.shape)):
+            raise ValueError(f"a patch of shape {np.shape(image)} at {offset} lies outside the fitted image "
+                             f"{self.shape}")
+        if np.dtype(image.dtype) != np.dtype(self.dtype):
+            raise TypeError(f"this mapping was fitted on {self.dtype} images, got {image.dtype}")
+        if _dask.is_dask(image):
+            return image.map_blocks(_interpolate_block, self, offset, threads, dtype=image.dtype)
+        arr, _ = _validate.image(image)
+        return self._interpolate(arr, [(o, o + n) for o, n in zip(offset, arr.shape)], threads)
+
+    def _interpolate(self, block, location, threads):
+        info = dtype_info(np.dtype(self.dtype))
+        if self.rescale:
+            from . import mapping
+
+            return mapping._apply_rescale(block, self, info)
+        value_bits = None if info.is_float else int(self.out_hi - self.out_lo).bit_length()
+        plans, denominator = _plans(self.shape, self.tiles, value_bits)
+        flat = np.ascontiguousarray(block, dtype=info.compute).reshape(1, -1)
+        out = np.empty_like(flat)
+        lut, level, slope = (None, self.table, self.slope) if info.is_float else (self.table, None, None)
+        core.clahe_chunk(flat, out, np.array(block.shape, dtype=np.int64), np.array(self.tiles, dtype=np.int64),
+                         np.concatenate([plan[1][a:b] for plan, (a, b) in zip(plans, location)]),
+                         np.concatenate([plan[2][a:b] for plan, (a, b) in zip(plans, location)]),
+                         np.concatenate([plan[3][a:b] for plan, (a, b) in zip(plans, location)]),
+                         self.identity, lut, level, slope, denominator=denominator, threads=resolve_threads(threads),
+                         nbins=self.nbins, lo=self.lo, hi=self.hi, nominal_lo=self.nominal_lo,
+                         nominal_hi=self.nominal_hi, out_lo=self.out_lo, out_hi=self.out_hi)
+        return out.reshape(block.shape).astype(info.dtype, copy=False)
+
+    def save(self, path) -> None:
+        """Write the mapping to a ``.npz`` file (arrays and a JSON header; no pickle)."""
+        import json
+
+        from .io import atomic_writer
+
+        header = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                  if f.name not in ("identity", "table", "slope")}
+        with atomic_writer(path) as f:
+            np.savez(f, header=np.array(json.dumps(header)), identity=self.identity, table=self.table,
+                     slope=self.slope)
+
+    @classmethod
+    def load(cls, path) -> "ClaheMapping":
+        """Read a mapping written by :meth:`save`."""
+        import json
+
+        with np.load(path, allow_pickle=False) as archive:
+            header = json.loads(str(archive["header"]))
+            header["shape"], header["tiles"] = tuple(header["shape"]), tuple(header["tiles"])
+            return cls(identity=archive["identity"], table=archive["table"], slope=archive["slope"], **header)
+
+
+def fit_clahe(image, *, tiles=8, clip_limit=2.0, nbins=None, mask=None, in_range=None, out_range=None,
+              threads=None) -> ClaheMapping:
+    """Learn the tile mappings of CLAHE on one grey image (NumPy or Dask), to apply them to patches.
+
+    ``fit_clahe(x, **kw).apply(x)`` equals ``histeq.clahe(x, **kw)`` bit for
+    bit, and ``.apply(x[patch], offset=corner)`` equals that patch of it: fit
+    on a whole scene, then enhance tiles of it one at a time.  The arguments
+    mean what they mean in :func:`histeq.clahe`; the whole array is one image.
+
+    Returns
+    -------
+    ClaheMapping
+
+    Examples
+    --------
+    >>> import numpy as np, histeq
+    >>> scene = np.random.default_rng(3).integers(0, 200, (64, 96), dtype=np.uint8)
+    >>> fitted = histeq.fit_clahe(scene, tiles=(2, 3))
+    >>> np.array_equal(fitted.apply(scene), histeq.clahe(scene, tiles=(2, 3)))
+    True
+    """
+    lazy = _dask.is_dask(image)
+    arr, info = (image, dtype_info(image.dtype)) if lazy else _validate.image(image)
+    if arr.size == 0:
+        raise ValueError(f"image is empty (shape {arr.shape}); there is nothing to equalize")
+    grid = _tiles(tiles, tuple(arr.shape))
+    clip = _clip_limit(clip_limit)
+    m = mask if lazy and _dask.is_dask(mask) else _validate.mask(mask, tuple(arr.shape))
+    spec = make_spec(info, _validate.nbins(nbins), _validate.value_range(in_range, info, "in_range"),
+                     _validate.value_range(out_range, info, "out_range"))
+    spec, counted = _fixed_bins(arr, info, m, spec, lazy)
+    if not counted:
+        return _mapping_of_tiles([], info, arr.shape, grid, clip, spec, rescale=True)
+    if lazy:
+        import dask
+
+        return dask.compute(_clahe_chunked_fit(arr, info, m, grid, clip, spec))[0]
+    part = _tile_histograms(arr, m, (0,) * arr.ndim, arr.shape, grid, info, spec)
+    return _mapping_of_tiles([part], info, arr.shape, grid, clip, spec)
+
+
+def _clahe_chunked_fit(image, info, mask, grid, clip, spec):
+    import dask
+    import dask.array as da
+
+    chunk_mask = None if mask is None else da.broadcast_to(da.asarray(mask), image.shape).rechunk(image.chunks)
+    starts = [np.concatenate([[0], np.cumsum(c)[:-1]]) for c in image.chunks]
+    blocks = image.to_delayed()
+    masks = None if chunk_mask is None else chunk_mask.to_delayed()
+    parts = [dask.delayed(_tile_histograms)(blocks[index], None if masks is None else masks[index],
+                                            tuple(int(starts[d][i]) for d, i in enumerate(index)),
+                                            image.shape, grid, info, spec)
+             for index in np.ndindex(*blocks.shape)]
+    return dask.delayed(_mapping_of_tiles)(parts, info, image.shape, grid, clip, spec)
