@@ -79,9 +79,22 @@ def test_dask_mask_and_in_range(client, camera):
                                   histeq.equalize(floats, in_range=(0.1, 0.9)))
 
 
-def test_exact_on_dask_says_why_not(client, camera):
-    with pytest.raises(ValueError, match="global order"):
-        histeq.equalize(da.from_array(camera, chunks=100), exact=True)
+def test_exact_on_dask_runs_in_memory_when_it_fits(client, camera, monkeypatch):
+    from histeq import dask as histeq_dask
+
+    lazy = da.from_array(camera, chunks=100)
+    out, ties = histeq.equalize(lazy, exact=True, return_ties=True)
+    assert isinstance(out, da.Array) and out.chunks == lazy.chunks
+    expected, expected_ties = histeq.equalize(camera, exact=True, return_ties=True)
+    np.testing.assert_array_equal(out.compute(), expected)
+    assert ties == expected_ties
+    np.testing.assert_array_equal(histeq.specify(lazy, [1, 2, 3], exact=True).compute(),
+                                  histeq.specify(camera, [1, 2, 3], exact=True))
+    monkeypatch.setattr(histeq_dask, "_EXACT_BYTES_PER_PIXEL", 2**40)  # as if the image were huge
+    with pytest.raises(ValueError, match="orders all .* pixels at once"):
+        histeq.equalize(lazy, exact=True)
+    with pytest.raises(ValueError, match="orders all .* pixels at once"):
+        histeq.match(lazy, camera, exact=True)
 
 
 @pytest.mark.parametrize("dtype", INT_DTYPES + FLOAT_DTYPES)

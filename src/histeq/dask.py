@@ -10,6 +10,8 @@ spatial and channel axes are rechunked to single chunks when they are split).
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from ._kernels import core, dtype_info, resolve_threads
@@ -109,3 +111,27 @@ def equalize_global(arr, mask, nbins, in_range, out_range, threads):
     counts = histogram_counts(arr, mask, info, spec.nbins, lo, hi, nthreads, lazy=True)
     fitted = dask.delayed(_mapping.from_counts)(info, spec, lo, hi, counts)
     return arr.map_blocks(_mapping._apply_block, fitted, threads, dtype=arr.dtype)
+
+
+#: Bytes per pixel an exact ordering holds at once (keys, their radix buffers, the order, the result), at most.
+_EXACT_BYTES_PER_PIXEL = 64
+
+
+def exact_in_memory(image, mask, what, run):
+    """Exact ordering needs every pixel at once: ``run(image, mask)`` on the computed arrays when that fits in
+    half the available memory (a Dask array of the result comes back, with the ties when run returns them),
+    else a ValueError with the reason."""
+    import dask.array as da
+
+    need = image.size * _EXACT_BYTES_PER_PIXEL + image.nbytes
+    try:
+        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
+        available = need * 2
+    if need > available / 2:
+        raise ValueError(f"{what} orders all {image.size} pixels at once, which needs about {need / 2**30:.1f} GiB; "
+                         f"{available / 2**30:.1f} GiB are available: it cannot run chunk by chunk")
+    result = run(image.compute(), mask.compute() if is_dask(mask) else mask)
+    if isinstance(result, tuple):
+        return da.from_array(result[0], chunks=image.chunks), result[1]
+    return da.from_array(result, chunks=image.chunks)

@@ -141,8 +141,12 @@ def equalize(image, *, nbins=None, mask=None, axes=None, channel_axis=None, colo
     (1800, 1, 96, 96)
     """
     if _dask.is_dask(image):
+        if exact is not False or return_ties is not False:  # one global order: in memory, when it fits
+            return _dask.exact_in_memory(image, mask, "exact equalization", lambda x, m: equalize(
+                x, nbins=nbins, mask=m, axes=axes, channel_axis=channel_axis, color=color, in_range=in_range,
+                out_range=out_range, exact=exact, return_ties=return_ties, compat=compat, threads=threads))
         return _equalize_dask(image, nbins=nbins, mask=mask, axes=axes, channel_axis=channel_axis, color=color,
-                              in_range=in_range, out_range=out_range, exact=exact, compat=compat, threads=threads)
+                              in_range=in_range, out_range=out_range, compat=compat, threads=threads)
     arr, info, channel, spatial, m, nb, rin, rout = _validate.call(image, mask, nbins, in_range, out_range,
                                                                    channel_axis, axes)
     mode = _validate.choice(compat, "compat", _validate.COMPAT_MODES)
@@ -180,11 +184,8 @@ def equalize_grey(arr: np.ndarray, info: DtypeInfo, spatial: tuple[int, ...], ma
     return layout.restore(out).astype(info.dtype, copy=False)
 
 
-def _equalize_dask(image, *, mask, axes, channel_axis, exact, **kwargs):
+def _equalize_dask(image, *, mask, axes, channel_axis, **kwargs):
     """A Dask array: one global histogram for a whole grey array, otherwise blocks of whole images."""
-    if exact:
-        raise ValueError("exact equalization needs one global order of the pixels; on a Dask array call "
-                         "equalize(x.compute(), exact=True) when it fits in memory")
     info = _validate.dtype_info(image.dtype)
     if image.size == 0:
         raise ValueError(f"image is empty (shape {image.shape}); there is nothing to equalize")

@@ -579,9 +579,10 @@ def _lazy(image, mask, nbins, axes, channel_axis, color, exact, return_ties, thr
     from . import dask as _dask
 
     _check_flags(exact, return_ties)
-    if exact:
-        raise ValueError("exact specification needs one global order of the pixels; on a Dask array call it on "
-                         "x.compute() when it fits in memory")
+    if exact:  # one global order: in memory, when it fits
+        return _dask.exact_in_memory(image, mask, "exact specification", lambda x, m: blockwise(
+            x, m, nbins=nbins, axes=axes, channel_axis=channel_axis, color=color, exact=True,
+            return_ties=return_ties, threads=threads))
     info = _validate.dtype_info(image.dtype)
     if image.size == 0:
         raise ValueError(f"image is empty (shape {image.shape}); there is nothing to map")
