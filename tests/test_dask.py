@@ -135,9 +135,23 @@ def test_histogram_and_cdf_equal_in_memory(client, case, data):
     np.testing.assert_array_equal(cdf.compute(), histeq.cumulative_distribution(image, mask=mask)[0])
 
 
-def test_histogram_of_a_dask_batch_says_how(client):
-    with pytest.raises(ValueError, match="whole array"):
-        histeq.histogram(da.zeros((2, 4, 4), dtype=np.uint8, chunks=2), axes=(1, 2))
+def test_histogram_of_a_dask_batch_image_by_image(client, astronaut):
+    batch = np.random.default_rng(4).integers(0, 200, (7, 2, 12, 10), dtype=np.uint8)
+    mask = batch[0, 0] > 50
+    counts, edges = histeq.histogram(da.from_array(batch, chunks=(3, 1, 6, 10)), axes=(-2, -1), mask=mask)
+    expected_counts, expected_edges = histeq.histogram(batch, axes=(-2, -1), mask=mask)
+    assert counts.shape == expected_counts.shape
+    np.testing.assert_array_equal(counts.compute(), expected_counts)
+    np.testing.assert_array_equal(edges, expected_edges)
+    floats = np.random.default_rng(5).random((4, 9, 11))
+    counts, edges = histeq.histogram(da.from_array(floats, chunks=(3, 5, 11)), axes=(1, 2), nbins=16)
+    expected_counts, expected_edges = histeq.histogram(floats, axes=(1, 2), nbins=16)
+    np.testing.assert_array_equal(counts.compute(), expected_counts)
+    np.testing.assert_array_equal(edges.compute(), expected_edges)
+    counts, _ = histeq.histogram(da.from_array(astronaut, chunks=(100, 512, 3)), channel_axis=-1)
+    np.testing.assert_array_equal(counts.compute(), histeq.histogram(astronaut, channel_axis=-1)[0])
+    cdf, _ = histeq.cumulative_distribution(da.from_array(batch, chunks=(3, 1, 12, 10)), axes=(-2, -1))
+    np.testing.assert_array_equal(cdf.compute(), histeq.cumulative_distribution(batch, axes=(-2, -1))[0])
 
 
 @_fewer

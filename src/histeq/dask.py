@@ -70,25 +70,36 @@ def histogram_counts(arr, mask, info, nbins, lo, hi, threads, lazy=False):
     return total if lazy else total.compute()
 
 
-def by_image_blocks(arr, mask, spatial, channel, fn):
-    """fn(block, mask block or None) over blocks of whole images: the spatial and channel axes are made single
-    chunks (rechunked when split); batch axes keep their chunks, so a chunk of images is one task."""
+def whole_images(arr, mask, spatial, channel):
+    """(arr, mask) with the spatial and channel axes made single chunks (rechunked when split) and the mask, if
+    any, as a Dask array of arr's chunks with a size-1 channel axis; batch axes keep their chunks."""
     import dask.array as da
 
     keep = tuple(spatial) + (() if channel is None else (channel,))
     arr = arr.rechunk({a: -1 for a in keep})
     if mask is None:
-        return arr.map_blocks(fn, None, dtype=arr.dtype)
+        return arr, None
     grey_shape = tuple(n for a, n in enumerate(arr.shape) if a != channel)
     mask = da.broadcast_to(da.asarray(mask), grey_shape)
     if channel is not None:
         mask = da.expand_dims(mask, channel)
-    mask = mask.rechunk(tuple((1,) if a == channel else c for a, c in enumerate(arr.chunks)))
+    return arr, mask.rechunk(tuple((1,) if a == channel else c for a, c in enumerate(arr.chunks)))
+
+
+def by_image_blocks(arr, mask, spatial, channel, fn, **map_blocks):
+    """fn(block, mask block or None) over blocks of whole images (see whole_images): a chunk of images is one
+    task.  ``map_blocks`` keywords describe an output of another shape (drop_axis, new_axis, chunks, dtype)."""
+    import dask.array as da
+
+    arr, mask = whole_images(arr, mask, spatial, channel)
+    map_blocks.setdefault("dtype", arr.dtype)
+    if mask is None:
+        return arr.map_blocks(fn, None, **map_blocks)
 
     def with_mask(block, block_mask):
         return fn(block, block_mask if channel is None else np.squeeze(block_mask, channel))
 
-    return da.map_blocks(with_mask, arr, mask, dtype=arr.dtype)
+    return da.map_blocks(with_mask, arr, mask, **map_blocks)
 
 
 def equalize_global(arr, mask, nbins, in_range, out_range, threads):

@@ -103,8 +103,8 @@ def cumulative_distribution(image, *, nbins=None, mask=None, axes=None, channel_
 
 
 def _dask_histogram(image, nbins, mask, axes, channel_axis, in_range, threads):
-    """A Dask array as one grey image: per-chunk histograms summed lazily (the range found first for floats and
-    32-bit integers without ``in_range``)."""
+    """A Dask array.  One grey image: per-chunk histograms summed lazily (the range found first for floats and
+    32-bit integers without ``in_range``).  Batches and channels: one histogram per image, block by block."""
     import dask.array as da
 
     from . import mapping
@@ -112,13 +112,29 @@ def _dask_histogram(image, nbins, mask, axes, channel_axis, in_range, threads):
     info = _validate.dtype_info(image.dtype)
     if image.size == 0:
         raise ValueError(f"image is empty (shape {image.shape}); there is nothing to count")
-    if channel_axis is not None or (axes is not None and len(_validate.spatial_axes(axes, image.ndim, None))
-                                    != image.ndim):
-        raise ValueError("on a Dask array, histogram counts the whole array as one grey image (no axes or "
-                         "channel_axis); map it over blocks of images with dask.array.map_blocks instead")
+    channel = _validate.channel_axis(channel_axis, image.ndim)
+    spatial = _validate.spatial_axes(axes, image.ndim, channel)
+    grey_shape = tuple(n for a, n in enumerate(image.shape) if a != channel)
     if mask is not None and not _dask.is_dask(mask):
-        mask = _validate.mask(mask, tuple(image.shape))
+        mask = _validate.mask(mask, grey_shape)
     spec = make_spec(info, _validate.nbins(nbins), _validate.value_range(in_range, info, "in_range"), None)
+    if channel is not None or len(spatial) != image.ndim:  # one histogram per image, block by block
+        batch_axes = [a for a in range(image.ndim) if a not in spatial]
+
+        def part(which, width):
+            def of_block(block, block_mask):
+                return histogram(block, nbins=nbins, mask=block_mask, axes=spatial, channel_axis=channel,
+                                 in_range=in_range, threads=threads)[which]
+
+            whole, _ = _dask.whole_images(image, None, spatial, channel)
+            return _dask.by_image_blocks(image, mask, spatial, channel, of_block, drop_axis=list(spatial),
+                                         new_axis=len(batch_axes), dtype=np.int64 if which == 0 else np.float64,
+                                         chunks=tuple(whole.chunks[a] for a in batch_axes) + ((width,),))
+
+        counts = part(0, spec.nbins)
+        if spec.data_range:
+            return counts, part(1, spec.nbins + 1)
+        return counts, _edges(np.array(spec.lo), np.array(spec.hi), spec.nbins, info.is_float)
     lo, hi = spec.lo, spec.hi
     if spec.data_range:
         vmin, vmax, count = _dask.finite_range(image, mask)
