@@ -31,6 +31,10 @@ class Spec:
     def equalize_kwargs(self) -> dict:
         return dict(self.__dict__)
 
+    def table_kwargs(self) -> dict:
+        """The fixed bins and ranges of kernels given tables (no data range)."""
+        return {k: v for k, v in self.__dict__.items() if k != "data_range"}
+
 
 def make_spec(
     info: DtypeInfo,

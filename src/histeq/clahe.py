@@ -226,16 +226,9 @@ def _clahe_dask(image, *, mask, axes, channel_axis, **kwargs):
     """A Dask array.  One grey image: the tile grid anchored to the whole array, tile histograms summed over the
     chunks, one set of tile mappings, each chunk interpolated with its offset -- equal to the in-memory result for
     any chunking.  Batches and colour: block by block over whole images."""
-    info = _validate.dtype_info(image.dtype)
-    if image.size == 0:
-        raise ValueError(f"image is empty (shape {image.shape}); there is nothing to equalize")
-    channel = _validate.channel_axis(channel_axis, image.ndim)
-    spatial = _validate.spatial_axes(axes, image.ndim, channel)
-    grey_shape = tuple(n for a, n in enumerate(image.shape) if a != channel)
+    info, channel, spatial, mask = _dask.checked(image, mask, channel_axis, axes)
     grid = _tiles(kwargs["tiles"], tuple(image.shape[a] for a in spatial))
     clip = _clip_limit(kwargs["clip_limit"])
-    if mask is not None and not _dask.is_dask(mask):
-        mask = _validate.mask(mask, grey_shape)
     whole = channel is None and len(spatial) == image.ndim
     if whole and kwargs["color"] is None and kwargs["compat"] is None:
         spec = make_spec(info, _validate.nbins(kwargs["nbins"]),
@@ -320,19 +313,14 @@ def _mapping_of_tiles(parts, info, shape, grid, clip, spec, rescale=False) -> "C
     if info.is_float:
         table, slope = np.empty((len(hists), nbins + 1)), np.empty((len(hists), nbins + 1))
         core.clahe_maps(hists, identity, np.empty((0, 0)), table, slope, clip_limit=-1.0 if clip is None else clip,
-                        **_kernel_spec(spec))
+                        **spec.table_kwargs())
     else:
         table, slope = np.empty((len(hists), nbins), dtype=info.compute), np.empty((0, 0))
         core.clahe_maps(hists, identity, table, np.empty((0, 0)), np.empty((0, 0)),
-                        clip_limit=-1.0 if clip is None else clip, **_kernel_spec(spec))
+                        clip_limit=-1.0 if clip is None else clip, **spec.table_kwargs())
     return ClaheMapping(str(info.dtype), tuple(int(n) for n in shape), tuple(int(t) for t in grid), int(nbins),
                         float(spec.lo), float(spec.hi), float(spec.nominal_lo), float(spec.nominal_hi),
                         float(spec.out_lo), float(spec.out_hi), identity, table, slope, rescale)
-
-
-def _kernel_spec(spec) -> dict:
-    return dict(nbins=spec.nbins, lo=spec.lo, hi=spec.hi, nominal_lo=spec.nominal_lo, nominal_hi=spec.nominal_hi,
-                out_lo=spec.out_lo, out_hi=spec.out_hi)
 
 
 def _interpolate_block(block, fitted, offset, threads, block_info=None):

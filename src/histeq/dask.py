@@ -14,6 +14,7 @@ import os
 
 import numpy as np
 
+from . import _validate
 from ._kernels import core, dtype_info, resolve_threads
 
 __all__ = ["is_dask"]
@@ -22,6 +23,23 @@ __all__ = ["is_dask"]
 def is_dask(value) -> bool:
     """Whether ``value`` is a Dask array, without importing Dask."""
     return type(value).__module__.split(".")[0] == "dask" and hasattr(value, "map_blocks")
+
+
+def checked(image, mask, channel_axis, axes):
+    """(dtype entry, channel axis, spatial axes, mask) of a Dask call, checked as the in-memory calls check
+    theirs; a NumPy mask is validated, a Dask mask must be boolean with the image's shape (less channels)."""
+    info = _validate.dtype_info(image.dtype)
+    if image.size == 0:
+        raise ValueError(f"image is empty (shape {image.shape}); there is nothing to process")
+    channel = _validate.channel_axis(channel_axis, image.ndim)
+    spatial = _validate.spatial_axes(axes, image.ndim, channel)
+    grey_shape = tuple(n for a, n in enumerate(image.shape) if a != channel)
+    if mask is not None and not is_dask(mask):
+        mask = _validate.mask(mask, grey_shape)
+    elif mask is not None and (mask.dtype != bool or mask.shape != grey_shape):
+        raise ValueError(f"a Dask mask must be boolean with the image's shape {grey_shape}, got {mask.dtype} "
+                         f"{mask.shape}")
+    return info, channel, spatial, mask
 
 
 def _blocks(arr, mask):

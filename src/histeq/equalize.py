@@ -186,17 +186,7 @@ def equalize_grey(arr: np.ndarray, info: DtypeInfo, spatial: tuple[int, ...], ma
 
 def _equalize_dask(image, *, mask, axes, channel_axis, **kwargs):
     """A Dask array: one global histogram for a whole grey array, otherwise blocks of whole images."""
-    info = _validate.dtype_info(image.dtype)
-    if image.size == 0:
-        raise ValueError(f"image is empty (shape {image.shape}); there is nothing to equalize")
-    channel = _validate.channel_axis(channel_axis, image.ndim)
-    spatial = _validate.spatial_axes(axes, image.ndim, channel)
-    grey_shape = tuple(n for a, n in enumerate(image.shape) if a != channel)
-    if mask is not None and not _dask.is_dask(mask):
-        mask = _validate.mask(mask, grey_shape)
-    elif mask is not None and (mask.dtype != bool or mask.shape != grey_shape):
-        raise ValueError(f"a Dask mask must be boolean with the image's shape {grey_shape}, got {mask.dtype} "
-                         f"{mask.shape}")
+    info, channel, spatial, mask = _dask.checked(image, mask, channel_axis, axes)
     nbins = _validate.nbins(kwargs["nbins"])
     in_range = _validate.value_range(kwargs["in_range"], info, "in_range")
     out_range = _validate.value_range(kwargs["out_range"], info, "out_range")

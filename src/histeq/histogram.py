@@ -109,14 +109,7 @@ def _dask_histogram(image, nbins, mask, axes, channel_axis, in_range, threads):
 
     from . import mapping
 
-    info = _validate.dtype_info(image.dtype)
-    if image.size == 0:
-        raise ValueError(f"image is empty (shape {image.shape}); there is nothing to count")
-    channel = _validate.channel_axis(channel_axis, image.ndim)
-    spatial = _validate.spatial_axes(axes, image.ndim, channel)
-    grey_shape = tuple(n for a, n in enumerate(image.shape) if a != channel)
-    if mask is not None and not _dask.is_dask(mask):
-        mask = _validate.mask(mask, grey_shape)
+    info, channel, spatial, mask = _dask.checked(image, mask, channel_axis, axes)
     spec = make_spec(info, _validate.nbins(nbins), _validate.value_range(in_range, info, "in_range"), None)
     if channel is not None or len(spatial) != image.ndim:  # one histogram per image, block by block
         batch_axes = [a for a in range(image.ndim) if a not in spatial]
@@ -126,10 +119,11 @@ def _dask_histogram(image, nbins, mask, axes, channel_axis, in_range, threads):
                 return histogram(block, nbins=nbins, mask=block_mask, axes=spatial, channel_axis=channel,
                                  in_range=in_range, threads=threads)[which]
 
-            whole, _ = _dask.whole_images(image, None, spatial, channel)
+            # batch axes keep their chunks; the channel axis is one chunk
+            chunks = tuple((image.shape[a],) if a == channel else image.chunks[a] for a in batch_axes)
             return _dask.by_image_blocks(image, mask, spatial, channel, of_block, drop_axis=list(spatial),
                                          new_axis=len(batch_axes), dtype=np.int64 if which == 0 else np.float64,
-                                         chunks=tuple(whole.chunks[a] for a in batch_axes) + ((width,),))
+                                         chunks=chunks + ((width,),))
 
         counts = part(0, spec.nbins)
         if spec.data_range:

@@ -126,7 +126,7 @@ def _dask_reference_target(reference, reference_mask, info, nbins, threads):
     work = reference.astype(np.float64) if ref_info.kind == "wide" else reference
     bin_info = dtype_info(work.dtype)
     if bin_info.kind == "levels":
-        lo, hi, count = bin_info.lo, bin_info.hi, None
+        lo, hi = bin_info.lo, bin_info.hi
         bins = int(hi - lo + 1)
     else:
         vmin, vmax, count = _dask.finite_range(work, reference_mask)
@@ -583,14 +583,7 @@ def _lazy(image, mask, nbins, axes, channel_axis, color, exact, return_ties, thr
         return _dask.exact_in_memory(image, mask, "exact specification", lambda x, m: blockwise(
             x, m, nbins=nbins, axes=axes, channel_axis=channel_axis, color=color, exact=True,
             return_ties=return_ties, threads=threads))
-    info = _validate.dtype_info(image.dtype)
-    if image.size == 0:
-        raise ValueError(f"image is empty (shape {image.shape}); there is nothing to map")
-    channel = _validate.channel_axis(channel_axis, image.ndim)
-    spatial = _validate.spatial_axes(axes, image.ndim, channel)
-    grey_shape = tuple(n for a, n in enumerate(image.shape) if a != channel)
-    if mask is not None and not _dask.is_dask(mask):
-        mask = _validate.mask(mask, grey_shape)
+    info, channel, spatial, mask = _dask.checked(image, mask, channel_axis, axes)
     nb = _validate.nbins(nbins)
     if nb is not None and info.kind == "levels":
         raise ValueError(f"nbins applies to float and 32-bit integer images; {info.dtype} uses one bin per level")
