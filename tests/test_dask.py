@@ -223,3 +223,17 @@ def test_fit_clahe_on_dask_and_degenerate(client, camera):
                                   histeq.clahe(camera, tiles=4)[100:300, 50:250])
     nan = np.full((6, 7), np.nan, dtype=np.float32)
     np.testing.assert_array_equal(histeq.fit_clahe(nan, tiles=2).apply(nan), histeq.clahe(nan, tiles=2))
+
+
+def test_bad_dask_arguments(client, camera):
+    lazy = da.from_array(camera, chunks=100)
+    with pytest.raises(ValueError, match="Dask mask must be boolean"):
+        histeq.equalize(lazy, mask=lazy)
+    with pytest.raises(ValueError, match="Dask mask must be boolean"):
+        histeq.clahe(lazy, mask=(lazy > 3)[:10])
+    with pytest.raises(ValueError, match="empty"):
+        histeq.histogram(da.zeros((0, 4), dtype=np.uint8))
+    with pytest.raises(TypeError, match="unsupported image dtype"):
+        histeq.match(da.zeros((4, 4), dtype=np.int64), camera)
+    with pytest.raises(TypeError, match="fitted on uint8"):
+        histeq.fit_clahe(camera, tiles=2).apply(camera.astype(np.uint16))
