@@ -477,6 +477,10 @@ class ConstantDivisor {
     }
     bool exact() const { return exact_; }  // usable for every num < 2^31
     uint64_t operator()(uint64_t num) const { return static_cast<uint64_t>((num * multiplier_) >> shift_); }
+    // The same where exact(): a 32 x 32-bit product, which vectorizes.
+    uint32_t operator()(uint32_t num) const {
+        return static_cast<uint32_t>((uint64_t{num} * uint64_t{static_cast<uint32_t>(multiplier_)}) >> shift_);
+    }
 
    private:
     int shift_;
@@ -505,6 +509,8 @@ class HalfUpDivision {
         return q;
     }
     int64_t operator()(int64_t acc) const { return small_ ? at<true>(acc) : at<false>(acc); }
+    // Where small(), for 0 <= acc.
+    uint32_t at32(int32_t acc) const { return divide_(static_cast<uint32_t>(2 * acc + d_)); }
 
    private:
     int64_t d_, twice_;
@@ -574,10 +580,75 @@ void clahe_pixels_2d(const T* in, T* out, const AxisPlan& ay, const AxisPlan& ax
     }
 }
 
+// The weighted sums of a stretch of n pixels, rounded halves up and stored:
+// levels holds, per corner c, the left tile's levels at levels[2 c stride + i]
+// and the right tile's at levels[(2 c + 1) stride + i] (above out_lo).
+template <class T>
+void blend_stretch_small(const int32_t* levels, int64_t stride, int corners, const int64_t* weight,
+                         const int32_t* wl, const int32_t* wr, int64_t n, const HalfUpDivision& rounding,
+                         int64_t olo, int32_t* sum, T* out) {
+    dispatch([&]() HISTEQ_INLINE {
+        // Locals: stores of a char type T could alias anything captured.
+        const int32_t* __restrict left_weight = wl;
+        const int32_t* __restrict right_weight = wr;
+        int32_t* __restrict acc = sum;
+        T* __restrict dst = out;
+        const int64_t count = n, step = stride;
+        const int m = corners;
+        for (int64_t i = 0; i < count; ++i) acc[i] = 0;
+        for (int c = 0; c < m; ++c) {
+            const int32_t* __restrict l = levels + 2 * c * step;
+            const int32_t* __restrict r = l + step;
+            const int32_t w = static_cast<int32_t>(weight[c]);
+            for (int64_t i = 0; i < count; ++i) acc[i] += w * (left_weight[i] * l[i] + right_weight[i] * r[i]);
+        }
+        const HalfUpDivision round = rounding;
+        const int64_t low = olo;
+        for (int64_t i = 0; i < count; ++i) dst[i] = static_cast<T>(low + round.at32(acc[i]));
+    });
+}
+
+template <class T>
+void blend_stretch(const int32_t* levels, int64_t stride, int corners, const int64_t* weight, const double* wl,
+                   const double* wr, int64_t n, double denominator, int64_t olo, double* sum, T* out) {
+    dispatch([&]() HISTEQ_INLINE {
+        const double* __restrict left_weight = wl;
+        const double* __restrict right_weight = wr;
+        double* __restrict acc = sum;
+        T* __restrict dst = out;
+        const int64_t count = n, step = stride;
+        const int m = corners;
+        for (int64_t i = 0; i < count; ++i) acc[i] = 0;
+        for (int c = 0; c < m; ++c) {
+            const int32_t* __restrict l = levels + 2 * c * step;
+            const int32_t* __restrict r = l + step;
+            const double w = static_cast<double>(weight[c]);
+            for (int64_t i = 0; i < count; ++i)
+                acc[i] += w * (left_weight[i] * static_cast<double>(l[i]) + right_weight[i] * static_cast<double>(r[i]));
+        }
+        // floor((2 acc + d) / 2d): a guess from the reciprocal (truncation is
+        // floor here: num >= 0), corrected by one step each way; every product
+        // is an integer below 2^53, and the quotient is a level of at most 16 bits.
+        const double d = denominator, twice = 2 * denominator, inverse = 1 / twice;
+        const int32_t low = static_cast<int32_t>(olo);
+        for (int64_t i = 0; i < count; ++i) {
+            const double num = 2 * acc[i] + d;
+            const int32_t guess = static_cast<int32_t>(num * inverse);
+            const double rest = num - static_cast<double>(guess) * twice;
+            dst[i] = static_cast<T>(low + guess + (rest >= twice) - (rest < 0));
+        }
+    });
+}
+
 // Integer images with one bin per level, any number of axes: the sum over
-// the 2^ndim surrounding tiles is exact in int64 (levels above out_lo, integer
-// weights).  Tile t's level for value v is lut[origin[t] + v] (identity tiles
-// included); every pixel's value lies in the windows of the tiles it reads.
+// the 2^ndim surrounding tiles, exact (levels above out_lo, integer weights).
+// Tile t's level for value v is lut[origin[t] + v] (identity tiles included);
+// every pixel's value lies in the windows of the tiles it reads.
+//
+// Two passes per stretch of a row: the table reads (scalar: gathers are slow
+// on many CPUs, and the reads are what bounds this), then the weighted sums
+// and the rounding, vectorized -- in int32 where the sums fit, else in double,
+// which is exact below 2^53 (the weights are planned to keep sums below 2^51).
 template <class T>
 void clahe_pixels_levels(const T* in, T* out, const std::vector<AxisPlan>& axes, const Spec& spec, const T* lut,
                          const std::vector<int64_t>& origin, double denominator, int threads) {
@@ -588,19 +659,28 @@ void clahe_pixels_levels(const T* in, T* out, const std::vector<AxisPlan>& axes,
     for (int d = 0; d < ndim - 1; ++d) rows *= axes[d].n;
     std::vector<int64_t> tile_stride(ndim, 1);
     for (int d = ndim - 2; d >= 0; --d) tile_stride[d] = tile_stride[d + 1] * axes[d + 1].tiles;
-    std::vector<int64_t> wl(width), wr(width), run_start{0};
+    std::vector<int32_t> wl(width), wr(width);
+    std::vector<double> wl_real(width), wr_real(width);
+    std::vector<int64_t> run_start{0};
     for (int64_t x = 0; x < width; ++x) {
-        wl[x] = static_cast<int64_t>(last.w0[x]);
-        wr[x] = static_cast<int64_t>(last.w1[x]);
+        wl[x] = static_cast<int32_t>(std::min(last.w0[x], 0x1p30));  // used only when sums fit in int32
+        wr[x] = static_cast<int32_t>(std::min(last.w1[x], 0x1p30));
+        wl_real[x] = last.w0[x];
+        wr_real[x] = last.w1[x];
         if (x && last.lower[x] != last.lower[x - 1]) run_start.push_back(x);
     }
     run_start.push_back(width);
     const int64_t olo = static_cast<int64_t>(spec.out_lo), span = static_cast<int64_t>(spec.out_hi - spec.out_lo);
     const HalfUpDivision rounding(static_cast<int64_t>(denominator), span);
+    const bool small = rounding.small();
     const int row_corners = 1 << (ndim - 1);
+    constexpr int64_t kStretch = 256;
     parallel_for(rows, threads, std::max<int64_t>(1, kPixelGrain / width), [&](int, int64_t rb, int64_t re) {
         std::vector<int64_t> row_tile(row_corners), weight(row_corners), index(ndim);
-        std::vector<const T*> left_table(row_corners), right_table(row_corners);
+        // Per corner: the left and the right tile's levels above out_lo.
+        std::vector<int32_t> levels(2 * row_corners * kStretch);
+        std::vector<int32_t> sum32(kStretch);
+        std::vector<double> sum64(kStretch);
         for (int64_t row = rb; row < re; ++row) {
             int64_t rest = row;
             for (int a = ndim - 2; a >= 0; --a) {
@@ -623,50 +703,33 @@ void clahe_pixels_levels(const T* in, T* out, const std::vector<AxisPlan>& axes,
             }
             const T* src = in + row * width;
             T* dst = out + row * width;
-            // Unrolled for the common counts of row corners (2-D: 1 or 2).
-            auto runs = [&](auto kCorners, auto kSmall) {
-                constexpr int fixed = decltype(kCorners)::value;
-                const int corners = fixed ? fixed : used;
-                // Locals: stores of a char type T could alias anything captured.
-                const HalfUpDivision round = rounding;
-                const int64_t low = olo;
-                const T* fixed_left[fixed ? fixed : 1];
-                const T* fixed_right[fixed ? fixed : 1];
-                int64_t corner_weight[fixed ? fixed : 1];
-                for (int c = 0; c < fixed; ++c) corner_weight[c] = weight[c];
-                const T** lefts = fixed ? fixed_left : left_table.data();
-                const T** rights = fixed ? fixed_right : right_table.data();
-                const int64_t* weights = fixed ? corner_weight : weight.data();
-                const int64_t* __restrict left_weight = wl.data();
-                const int64_t* __restrict right_weight = wr.data();
-                T* __restrict row_out = dst;
-                for (size_t r = 0; r + 1 < run_start.size(); ++r) {
-                    const int64_t x0 = run_start[r], x1 = run_start[r + 1], kx = last.lower[x0];
-                    const int64_t kr = std::min(kx + 1, last.tiles - 1);
-                    for (int c = 0; c < corners; ++c) {
-                        lefts[c] = lut + origin[row_tile[c] + kx];
-                        rights[c] = lut + origin[row_tile[c] + kr];
-                    }
-                    for (int64_t x = x0; x < x1; ++x) {
-                        const int64_t v = static_cast<int64_t>(src[x]);
-                        int64_t acc = 0;
-                        for (int c = 0; c < corners; ++c) {
-                            acc += weights[c] * (left_weight[x] * (static_cast<int64_t>(lefts[c][v]) - low) +
-                                                 right_weight[x] * (static_cast<int64_t>(rights[c][v]) - low));
+            size_t run = 0;
+            for (int64_t s0 = 0; s0 < width; s0 += kStretch) {
+                const int64_t s1 = std::min(width, s0 + kStretch), n = s1 - s0;
+                for (; run_start[run + 1] <= s0; ++run) {
+                }
+                for (size_t r = run; run_start[r] < s1; ++r) {
+                    const int64_t x0 = std::max(run_start[r], s0), x1 = std::min(run_start[r + 1], s1);
+                    const int64_t kx = last.lower[x0], kr = std::min<int64_t>(kx + 1, last.tiles - 1);
+                    for (int c = 0; c < used; ++c) {
+                        const T* __restrict left = lut + origin[row_tile[c] + kx];
+                        const T* __restrict right = lut + origin[row_tile[c] + kr];
+                        int32_t* __restrict l = levels.data() + 2 * c * kStretch - s0;
+                        int32_t* __restrict rt = l + kStretch;
+                        for (int64_t x = x0; x < x1; ++x) {
+                            const int64_t v = static_cast<int64_t>(src[x]);
+                            l[x] = static_cast<int32_t>(static_cast<int64_t>(left[v]) - olo);
+                            rt[x] = static_cast<int32_t>(static_cast<int64_t>(right[v]) - olo);
                         }
-                        row_out[x] = static_cast<T>(low + round.template at<decltype(kSmall)::value>(acc));
                     }
                 }
-            };
-            using One = std::integral_constant<int, 1>;
-            using Two = std::integral_constant<int, 2>;
-            using Any = std::integral_constant<int, 0>;
-            if (rounding.small()) {
-                used == 1 ? runs(One{}, std::true_type{}) : used == 2 ? runs(Two{}, std::true_type{})
-                                                                       : runs(Any{}, std::true_type{});
-            } else {
-                used == 1 ? runs(One{}, std::false_type{}) : used == 2 ? runs(Two{}, std::false_type{})
-                                                                        : runs(Any{}, std::false_type{});
+                if (small) {
+                    blend_stretch_small(levels.data(), kStretch, used, weight.data(), wl.data() + s0, wr.data() + s0,
+                                        n, rounding, olo, sum32.data(), dst + s0);
+                } else {
+                    blend_stretch(levels.data(), kStretch, used, weight.data(), wl_real.data() + s0,
+                                  wr_real.data() + s0, n, denominator, olo, sum64.data(), dst + s0);
+                }
             }
         }
     });
