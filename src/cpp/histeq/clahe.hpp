@@ -17,6 +17,10 @@
 
 #include "equalize.hpp"
 
+#ifdef HISTEQ_X86
+#include <immintrin.h>
+#endif
+
 namespace histeq {
 
 // One spatial axis of the plan: n pixels, `tiles` tiles.  Tile k holds the
@@ -101,10 +105,48 @@ inline Clipped clip_histogram(const int64_t* counts, int64_t length, int64_t nbi
 // above t and n(k) counts those above: integer sums, then one formula per bin,
 // so no bin's value waits on another's rounding.  The histogram must be empty
 // below first.  Unclipped: the plain cumulative histogram.
-inline void clipped_cumulative(const int64_t* hist, int64_t first, int64_t width, const Clipped& c, double* cum) {
+#ifdef HISTEQ_X86
+// AVX-512, where the window's counts sum below 2^32: S and n packed in one
+// 64-bit lane (S << 32 | n), so one in-register prefix sum (three shifted
+// adds) carries both, eight bins at a time.
+__attribute__((target("avx512f,avx512dq,avx512vl"))) inline void clipped_cumulative_avx512(
+    const int64_t* counts, int64_t width, int64_t level, double t, double lift, double base, double* cum) {
+    const __m512i zero = _mm512_setzero_si512(), limit = _mm512_set1_epi64(level), one = _mm512_set1_epi64(1);
+    const __m512i low32 = _mm512_set1_epi64(0xffffffff), last = _mm512_set1_epi64(7);
+    const __m512d vt = _mm512_set1_pd(t), vlift = _mm512_set1_pd(lift);
+    const __m512d steps = _mm512_setr_pd(0, 1, 2, 3, 4, 5, 6, 7);
+    __m512i carry = zero;
+    for (int64_t k = 0; k < width; k += 8) {
+        const __mmask8 valid = static_cast<__mmask8>(width - k >= 8 ? 0xff : (1u << (width - k)) - 1);
+        const __m512i h = _mm512_maskz_loadu_epi64(valid, counts + k);
+        const __mmask8 over = _mm512_cmpgt_epi64_mask(h, limit);
+        __m512i packed = _mm512_mask_blend_epi64(over, _mm512_slli_epi64(h, 32), one);
+        packed = _mm512_add_epi64(packed, _mm512_alignr_epi64(packed, zero, 7));
+        packed = _mm512_add_epi64(packed, _mm512_alignr_epi64(packed, zero, 6));
+        packed = _mm512_add_epi64(packed, _mm512_alignr_epi64(packed, zero, 4));
+        packed = _mm512_add_epi64(packed, carry);
+        carry = _mm512_permutexvar_epi64(last, packed);
+        const __m512d below = _mm512_cvtepi64_pd(_mm512_srli_epi64(packed, 32));
+        const __m512d above = _mm512_cvtepi64_pd(_mm512_and_si512(packed, low32));
+        const __m512d position = _mm512_add_pd(_mm512_set1_pd(base + static_cast<double>(k)), steps);
+        const __m512d f = _mm512_add_pd(_mm512_add_pd(below, _mm512_mul_pd(above, vt)), _mm512_mul_pd(position, vlift));
+        _mm512_mask_storeu_pd(cum + k, valid, f);
+    }
+}
+#endif
+
+inline void clipped_cumulative(const int64_t* hist, int64_t first, int64_t width, const Clipped& c, double* cum,
+                               int64_t total) {
     const int64_t level = c.clipped ? floor_of(c.threshold) : std::numeric_limits<int64_t>::max();
-    // The integer prefix sums first (a 1-cycle chain), packed as below << 32 |
-    // over where they fit; then the rounding formula, independent per bin.
+    const double t = c.threshold, lift = c.lift, base = static_cast<double>(first + 1);
+#ifdef HISTEQ_X86
+    if (cpu_level() == 2 && total < (int64_t{1} << 32)) {
+        clipped_cumulative_avx512(hist + first, width, level, t, lift, base, cum);
+        return;
+    }
+#endif
+    // The integer prefix sums first (a 1-cycle chain), then the rounding
+    // formula, independent per bin.
     thread_local std::vector<int64_t> below, over;
     below.resize(width);
     over.resize(width);
@@ -116,7 +158,6 @@ inline void clipped_cumulative(const int64_t* hist, int64_t first, int64_t width
         below[k] = b;
         over[k] = o;
     }
-    const double t = c.threshold, lift = c.lift, base = static_cast<double>(first + 1);
     dispatch([&]() HISTEQ_INLINE {
         const int64_t* __restrict bs = below.data();
         const int64_t* __restrict os = over.data();
@@ -284,7 +325,7 @@ bool tile_mapping(const int64_t* hist, const Spec& spec, double clip, int64_t fi
     const Clipped c = clip_histogram(window, width, nbins, total, clip);
     const double span = spec.out_hi - spec.out_lo;
     if constexpr (is_float_v<T>) {
-        clipped_cumulative(hist, 0, nbins, c, cum);
+        clipped_cumulative(hist, 0, nbins, c, cum, total);
         level[0] = spec.out_lo;
         for (int64_t k = 1; k <= nbins; ++k) level[k] = spec.out_lo + span * (cum[k - 1] / cum[nbins - 1]);
         for (int64_t k = 0; k < nbins; ++k) slope[k] = level[k + 1] - level[k];
@@ -294,7 +335,7 @@ bool tile_mapping(const int64_t* hist, const Spec& spec, double clip, int64_t fi
     } else {
         // Every bin is lifted, so bin 0 is the first occupied: c_min = F(0);
         // the clipped histogram still sums to the pixel count.
-        clipped_cumulative(hist, first, width, c, cum);
+        clipped_cumulative(hist, first, width, c, cum, total);
         const double h0 = first == 0 ? static_cast<double>(hist[0]) : 0.0;
         const double c_min = (h0 > c.threshold ? c.threshold : h0) + c.lift;
         const double scale = span / (static_cast<double>(total) - c_min);
@@ -339,7 +380,13 @@ void clahe_tiles(const T* in, const bool* mask, const std::vector<AxisPlan>& axe
             tile_box(axes, tile, lo, hi);
             std::fill(hist + first, hist + first + width, int64_t{0});
             hist[nbins] = 0;
-            auto for_each_row = [&](auto&& fn) { for_each_box_row(lo, hi, stride, index, fn); };
+            auto for_each_row = [&](auto&& fn) {
+                if (ndim == 2) {  // most images: no index bookkeeping per (often short) row
+                    for (int64_t y = lo[0]; y < hi[0]; ++y) fn(y * stride[0] + lo[1], hi[1] - lo[1]);
+                } else {
+                    for_each_box_row(lo, hi, stride, index, fn);
+                }
+            };
             bool counted_bytes = false;
             int64_t area = 1;
             for (int d = 0; d < ndim; ++d) area *= hi[d] - lo[d];
@@ -580,6 +627,47 @@ void clahe_pixels_2d(const T* in, T* out, const AxisPlan& ay, const AxisPlan& ax
     }
 }
 
+// Phase one of clahe_pixels_levels: for x in [x0, x1), the levels above olo
+// of the left (tile kx) and right (tile kr) mapping of each corner's tile row,
+// to out[2 c stride + x - base] and out[(2 c + 1) stride + x - base].  The common corner
+// counts are unrolled, so that each value is read once for all its tables.
+template <class T>
+void gather_levels(const T* src, int64_t x0, int64_t x1, int64_t base, int corners, const int64_t* row_tile, int64_t kx,
+                   int64_t kr, const T* lut, const int64_t* origin, int64_t olo, int32_t* out, int64_t stride) {
+    auto unrolled = [&](auto fixed) {
+        constexpr int m = decltype(fixed)::value;
+        const T* left[m];
+        const T* right[m];
+        int32_t* to_left[m];
+        int32_t* to_right[m];
+        for (int c = 0; c < m; ++c) {
+            left[c] = lut + origin[row_tile[c] + kx];
+            right[c] = lut + origin[row_tile[c] + kr];
+            to_left[c] = out + 2 * c * stride;
+            to_right[c] = to_left[c] + stride;
+        }
+        const int32_t low = static_cast<int32_t>(olo);
+        for (int64_t x = x0; x < x1; ++x) {
+            const int64_t v = static_cast<int64_t>(src[x]);
+            for (int c = 0; c < m; ++c) {
+                to_left[c][x - base] = static_cast<int32_t>(left[c][v]) - low;
+                to_right[c][x - base] = static_cast<int32_t>(right[c][v]) - low;
+            }
+        }
+    };
+    switch (corners) {
+        case 1:
+            return unrolled(std::integral_constant<int, 1>{});
+        case 2:
+            return unrolled(std::integral_constant<int, 2>{});
+        case 4:
+            return unrolled(std::integral_constant<int, 4>{});
+        default:
+            for (int c = 0; c < corners; ++c) gather_levels(src, x0, x1, base, 1, row_tile + c, kx, kr, lut, origin, olo,
+                                                            out + 2 * c * stride, stride);
+    }
+}
+
 // The weighted sums of a stretch of n pixels, rounded halves up and stored:
 // levels holds, per corner c, the left tile's levels at levels[2 c stride + i]
 // and the right tile's at levels[(2 c + 1) stride + i] (above out_lo).
@@ -711,17 +799,8 @@ void clahe_pixels_levels(const T* in, T* out, const std::vector<AxisPlan>& axes,
                 for (size_t r = run; run_start[r] < s1; ++r) {
                     const int64_t x0 = std::max(run_start[r], s0), x1 = std::min(run_start[r + 1], s1);
                     const int64_t kx = last.lower[x0], kr = std::min<int64_t>(kx + 1, last.tiles - 1);
-                    for (int c = 0; c < used; ++c) {
-                        const T* __restrict left = lut + origin[row_tile[c] + kx];
-                        const T* __restrict right = lut + origin[row_tile[c] + kr];
-                        int32_t* __restrict l = levels.data() + 2 * c * kStretch - s0;
-                        int32_t* __restrict rt = l + kStretch;
-                        for (int64_t x = x0; x < x1; ++x) {
-                            const int64_t v = static_cast<int64_t>(src[x]);
-                            l[x] = static_cast<int32_t>(static_cast<int64_t>(left[v]) - olo);
-                            rt[x] = static_cast<int32_t>(static_cast<int64_t>(right[v]) - olo);
-                        }
-                    }
+                    gather_levels(src, x0, x1, s0, used, row_tile.data(), kx, kr, lut, origin.data(), olo,
+                                  levels.data(), kStretch);
                 }
                 if (small) {
                     blend_stretch_small(levels.data(), kStretch, used, weight.data(), wl.data() + s0, wr.data() + s0,
