@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <type_traits>
 #include <vector>
 
@@ -168,6 +169,31 @@ inline void clipped_cumulative(const int64_t* hist, int64_t first, int64_t width
     });
 }
 
+// A growable array whose new elements are left uninitialized: tables that
+// are written in full before they are read need no clearing (16-bit tables
+// of many tiles run to megabytes).
+template <class T>
+class Scratch {
+   public:
+    void resize(size_t n) {
+        if (n > capacity_) {
+            data_.reset(new T[n]);
+            capacity_ = n;
+        }
+        size_ = n;
+    }
+    bool empty() const { return size_ == 0; }
+    T* data() { return data_.get(); }
+    const T* data() const { return data_.get(); }
+    T* begin() { return data_.get(); }
+    T& operator[](size_t i) { return data_[i]; }
+    const T& operator[](size_t i) const { return data_[i]; }
+
+   private:
+    std::unique_ptr<T[]> data_;
+    size_t size_ = 0, capacity_ = 0;
+};
+
 template <class T>
 struct ClaheMaps {
     // Per tile: identity[tile] (nothing to equalize), and either integer
@@ -175,7 +201,7 @@ struct ClaheMaps {
     // first[tile] + width[tile]) that the pixels reading the tile's mapping
     // fall in, or float levels and slopes (nbins + 1 each).
     std::vector<char> identity;
-    std::vector<T> lut;
+    Scratch<T> lut;
     std::vector<int64_t> first, width, offset;
     std::vector<double> level, slope;
 
@@ -627,6 +653,22 @@ void clahe_pixels_2d(const T* in, T* out, const AxisPlan& ay, const AxisPlan& ax
     }
 }
 
+// Calls fn with the corner count as a constant where it is a common one
+// (1, 2, 4; the unrolled code keeps its sums in registers), else with 0.
+template <class Fn>
+void with_corner_count(int corners, Fn&& fn) {
+    switch (corners) {
+        case 1:
+            return fn(std::integral_constant<int, 1>{});
+        case 2:
+            return fn(std::integral_constant<int, 2>{});
+        case 4:
+            return fn(std::integral_constant<int, 4>{});
+        default:
+            return fn(std::integral_constant<int, 0>{});  // any count, summed in memory
+    }
+}
+
 // Phase one of clahe_pixels_levels: for x in [x0, x1), the levels above olo
 // of the left (tile kx) and right (tile kr) mapping of each corner's tile row,
 // to out[2 c stride + x - base] and out[(2 c + 1) stride + x - base].  The common corner
@@ -636,37 +678,34 @@ void gather_levels(const T* src, int64_t x0, int64_t x1, int64_t base, int corne
                    int64_t kr, const T* lut, const int64_t* origin, int64_t olo, int32_t* out, int64_t stride) {
     auto unrolled = [&](auto fixed) {
         constexpr int m = decltype(fixed)::value;
-        const T* left[m];
-        const T* right[m];
-        int32_t* to_left[m];
-        int32_t* to_right[m];
-        for (int c = 0; c < m; ++c) {
-            left[c] = lut + origin[row_tile[c] + kx];
-            right[c] = lut + origin[row_tile[c] + kr];
-            to_left[c] = out + 2 * c * stride;
-            to_right[c] = to_left[c] + stride;
-        }
-        const int32_t low = static_cast<int32_t>(olo);
-        for (int64_t x = x0; x < x1; ++x) {
-            const int64_t v = static_cast<int64_t>(src[x]);
+        if constexpr (m == 0) {
+            for (int c = 0; c < corners; ++c)
+                gather_levels(src, x0, x1, base, 1, row_tile + c, kx, kr, lut, origin, olo, out + 2 * c * stride,
+                              stride);
+        } else {
+            const T* left[m];
+            const T* right[m];
+            int32_t* to_left[m];
+            int32_t* to_right[m];
             for (int c = 0; c < m; ++c) {
-                to_left[c][x - base] = static_cast<int32_t>(left[c][v]) - low;
-                to_right[c][x - base] = static_cast<int32_t>(right[c][v]) - low;
+                left[c] = lut + origin[row_tile[c] + kx];
+                right[c] = lut + origin[row_tile[c] + kr];
+                to_left[c] = out + 2 * c * stride;
+                to_right[c] = to_left[c] + stride;
+            }
+            const int32_t low = static_cast<int32_t>(olo);
+            for (int64_t x = x0; x < x1; ++x) {
+                const int64_t v = static_cast<int64_t>(src[x]);
+                for (int c = 0; c < m; ++c) {
+                    to_left[c][x - base] = static_cast<int32_t>(left[c][v]) - low;
+                    to_right[c][x - base] = static_cast<int32_t>(right[c][v]) - low;
+                }
             }
         }
     };
-    switch (corners) {
-        case 1:
-            return unrolled(std::integral_constant<int, 1>{});
-        case 2:
-            return unrolled(std::integral_constant<int, 2>{});
-        case 4:
-            return unrolled(std::integral_constant<int, 4>{});
-        default:
-            for (int c = 0; c < corners; ++c) gather_levels(src, x0, x1, base, 1, row_tile + c, kx, kr, lut, origin, olo,
-                                                            out + 2 * c * stride, stride);
-    }
+    with_corner_count(corners, unrolled);
 }
+
 
 // The weighted sums of a stretch of n pixels, rounded halves up and stored:
 // levels holds, per corner c, the left tile's levels at levels[2 c stride + i]
@@ -675,56 +714,88 @@ template <class T>
 void blend_stretch_small(const int32_t* levels, int64_t stride, int corners, const int64_t* weight,
                          const int32_t* wl, const int32_t* wr, int64_t n, const HalfUpDivision& rounding,
                          int64_t olo, int32_t* sum, T* out) {
-    dispatch([&]() HISTEQ_INLINE {
-        // Locals: stores of a char type T could alias anything captured.
-        const int32_t* __restrict left_weight = wl;
-        const int32_t* __restrict right_weight = wr;
-        int32_t* __restrict acc = sum;
-        T* __restrict dst = out;
-        const int64_t count = n, step = stride;
-        const int m = corners;
-        for (int64_t i = 0; i < count; ++i) acc[i] = 0;
-        for (int c = 0; c < m; ++c) {
-            const int32_t* __restrict l = levels + 2 * c * step;
-            const int32_t* __restrict r = l + step;
-            const int32_t w = static_cast<int32_t>(weight[c]);
-            for (int64_t i = 0; i < count; ++i) acc[i] += w * (left_weight[i] * l[i] + right_weight[i] * r[i]);
-        }
-        const HalfUpDivision round = rounding;
-        const int64_t low = olo;
-        for (int64_t i = 0; i < count; ++i) dst[i] = static_cast<T>(low + round.at32(acc[i]));
+    with_corner_count(corners, [&](auto fixed) {
+        constexpr int kFixed = decltype(fixed)::value;
+        dispatch([&]() HISTEQ_INLINE {
+            // Locals: stores of a char type T could alias anything captured.
+            const int32_t* __restrict left_weight = wl;
+            const int32_t* __restrict right_weight = wr;
+            const int32_t* __restrict lv = levels;
+            int32_t* __restrict acc = sum;
+            T* __restrict dst = out;
+            const int64_t count = n, step = stride;
+            const HalfUpDivision round = rounding;
+            const int32_t low = static_cast<int32_t>(olo);
+            if constexpr (kFixed > 0) {
+                int32_t w[kFixed];
+                for (int c = 0; c < kFixed; ++c) w[c] = static_cast<int32_t>(weight[c]);
+                for (int64_t i = 0; i < count; ++i) {
+                    int32_t a = 0;
+                    for (int c = 0; c < kFixed; ++c)
+                        a += w[c] * (left_weight[i] * lv[2 * c * step + i] + right_weight[i] * lv[(2 * c + 1) * step + i]);
+                    dst[i] = static_cast<T>(low + static_cast<int32_t>(round.at32(a)));
+                }
+            } else {
+                for (int64_t i = 0; i < count; ++i) acc[i] = 0;
+                for (int c = 0; c < corners; ++c) {
+                    const int32_t* __restrict l = lv + 2 * c * step;
+                    const int32_t* __restrict r = l + step;
+                    const int32_t w = static_cast<int32_t>(weight[c]);
+                    for (int64_t i = 0; i < count; ++i) acc[i] += w * (left_weight[i] * l[i] + right_weight[i] * r[i]);
+                }
+                for (int64_t i = 0; i < count; ++i) dst[i] = static_cast<T>(low + static_cast<int32_t>(round.at32(acc[i])));
+            }
+        });
     });
 }
 
+// As blend_stretch_small, in double: exact while the sums stay below 2^53.
+// floor((2 acc + d) / 2d) is a guess from the reciprocal (truncation is floor
+// here: num >= 0), corrected by one step each way; every product is an
+// integer below 2^53, and the quotient a level of at most 16 bits.
 template <class T>
 void blend_stretch(const int32_t* levels, int64_t stride, int corners, const int64_t* weight, const double* wl,
                    const double* wr, int64_t n, double denominator, int64_t olo, double* sum, T* out) {
-    dispatch([&]() HISTEQ_INLINE {
-        const double* __restrict left_weight = wl;
-        const double* __restrict right_weight = wr;
-        double* __restrict acc = sum;
-        T* __restrict dst = out;
-        const int64_t count = n, step = stride;
-        const int m = corners;
-        for (int64_t i = 0; i < count; ++i) acc[i] = 0;
-        for (int c = 0; c < m; ++c) {
-            const int32_t* __restrict l = levels + 2 * c * step;
-            const int32_t* __restrict r = l + step;
-            const double w = static_cast<double>(weight[c]);
-            for (int64_t i = 0; i < count; ++i)
-                acc[i] += w * (left_weight[i] * static_cast<double>(l[i]) + right_weight[i] * static_cast<double>(r[i]));
-        }
-        // floor((2 acc + d) / 2d): a guess from the reciprocal (truncation is
-        // floor here: num >= 0), corrected by one step each way; every product
-        // is an integer below 2^53, and the quotient is a level of at most 16 bits.
-        const double d = denominator, twice = 2 * denominator, inverse = 1 / twice;
-        const int32_t low = static_cast<int32_t>(olo);
-        for (int64_t i = 0; i < count; ++i) {
-            const double num = 2 * acc[i] + d;
-            const int32_t guess = static_cast<int32_t>(num * inverse);
-            const double rest = num - static_cast<double>(guess) * twice;
-            dst[i] = static_cast<T>(low + guess + (rest >= twice) - (rest < 0));
-        }
+    with_corner_count(corners, [&](auto fixed) {
+        constexpr int kFixed = decltype(fixed)::value;
+        dispatch([&]() HISTEQ_INLINE {
+            const double* __restrict left_weight = wl;
+            const double* __restrict right_weight = wr;
+            const int32_t* __restrict lv = levels;
+            double* __restrict acc = sum;
+            T* __restrict dst = out;
+            const int64_t count = n, step = stride;
+            const double d = denominator, twice = 2 * denominator, inverse = 1 / twice;
+            const int32_t low = static_cast<int32_t>(olo);
+            auto rounded = [&](double a) HISTEQ_INLINE {
+                const double num = 2 * a + d;
+                const int32_t guess = static_cast<int32_t>(num * inverse);
+                const double rest = num - static_cast<double>(guess) * twice;
+                return static_cast<T>(low + guess + (rest >= twice) - (rest < 0));
+            };
+            if constexpr (kFixed > 0) {
+                double w[kFixed];
+                for (int c = 0; c < kFixed; ++c) w[c] = static_cast<double>(weight[c]);
+                for (int64_t i = 0; i < count; ++i) {
+                    double a = 0;
+                    for (int c = 0; c < kFixed; ++c)
+                        a += w[c] * (left_weight[i] * static_cast<double>(lv[2 * c * step + i]) +
+                                     right_weight[i] * static_cast<double>(lv[(2 * c + 1) * step + i]));
+                    dst[i] = rounded(a);
+                }
+            } else {
+                for (int64_t i = 0; i < count; ++i) acc[i] = 0;
+                for (int c = 0; c < corners; ++c) {
+                    const int32_t* __restrict l = lv + 2 * c * step;
+                    const int32_t* __restrict r = l + step;
+                    const double w = static_cast<double>(weight[c]);
+                    for (int64_t i = 0; i < count; ++i)
+                        acc[i] += w * (left_weight[i] * static_cast<double>(l[i]) +
+                                       right_weight[i] * static_cast<double>(r[i]));
+                }
+                for (int64_t i = 0; i < count; ++i) dst[i] = rounded(acc[i]);
+            }
+        });
     });
 }
 
