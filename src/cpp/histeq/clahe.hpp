@@ -109,12 +109,17 @@ inline Clipped clip_histogram(const int64_t* counts, int64_t length, int64_t nbi
 #ifdef HISTEQ_X86
 // AVX-512, where the window's counts sum below 2^32: S and n packed in one
 // 64-bit lane (S << 32 | n), so one in-register prefix sum (three shifted
-// adds) carries both, eight bins at a time.
-__attribute__((target("avx512f,avx512dq,avx512vl"))) inline void clipped_cumulative_avx512(
-    const int64_t* counts, int64_t width, int64_t level, double t, double lift, double base, double* cum) {
+// adds) carries both, eight bins at a time.  Out = double: F itself; an
+// integer type of at most 32 bits: the levels low + floor((F - shift) factor
+// + 1/2), as tile_mapping rounds them, without storing F.
+template <class Out>
+__attribute__((target("avx512f,avx512dq,avx512vl,avx512bw"))) void clipped_cumulative_avx512(
+    const int64_t* counts, int64_t width, int64_t level, double t, double lift, double base, Out* out,
+    double shift = 0, double factor = 0, int64_t low = 0) {
     const __m512i zero = _mm512_setzero_si512(), limit = _mm512_set1_epi64(level), one = _mm512_set1_epi64(1);
-    const __m512i low32 = _mm512_set1_epi64(0xffffffff), last = _mm512_set1_epi64(7);
-    const __m512d vt = _mm512_set1_pd(t), vlift = _mm512_set1_pd(lift);
+    const __m512i low32 = _mm512_set1_epi64(0xffffffff), last = _mm512_set1_epi64(7), vlow = _mm512_set1_epi64(low);
+    const __m512d vt = _mm512_set1_pd(t), vlift = _mm512_set1_pd(lift), vshift = _mm512_set1_pd(shift);
+    const __m512d vfactor = _mm512_set1_pd(factor), half = _mm512_set1_pd(0.5);
     const __m512d steps = _mm512_setr_pd(0, 1, 2, 3, 4, 5, 6, 7);
     __m512i carry = zero;
     for (int64_t k = 0; k < width; k += 8) {
@@ -131,7 +136,20 @@ __attribute__((target("avx512f,avx512dq,avx512vl"))) inline void clipped_cumulat
         const __m512d above = _mm512_cvtepi64_pd(_mm512_and_si512(packed, low32));
         const __m512d position = _mm512_add_pd(_mm512_set1_pd(base + static_cast<double>(k)), steps);
         const __m512d f = _mm512_add_pd(_mm512_add_pd(below, _mm512_mul_pd(above, vt)), _mm512_mul_pd(position, vlift));
-        _mm512_mask_storeu_pd(cum + k, valid, f);
+        if constexpr (std::is_same<Out, double>::value) {
+            _mm512_mask_storeu_pd(out + k, valid, f);
+        } else {
+            const __m512d x = _mm512_add_pd(_mm512_mul_pd(_mm512_sub_pd(f, vshift), vfactor), half);
+            const __m512i q = _mm512_add_epi64(vlow, _mm512_cvttpd_epi64(x));
+            if constexpr (sizeof(Out) == 1) {
+                _mm512_mask_cvtepi64_storeu_epi8(out + k, valid, q);
+            } else if constexpr (sizeof(Out) == 2) {
+                _mm512_mask_cvtepi64_storeu_epi16(out + k, valid, q);
+            } else {
+                static_assert(sizeof(Out) == 4, "levels of at most 32 bits");
+                _mm512_mask_cvtepi64_storeu_epi32(out + k, valid, q);
+            }
+        }
     }
 }
 #endif
@@ -142,7 +160,7 @@ inline void clipped_cumulative(const int64_t* hist, int64_t first, int64_t width
     const double t = c.threshold, lift = c.lift, base = static_cast<double>(first + 1);
 #ifdef HISTEQ_X86
     if (cpu_level() == 2 && total < (int64_t{1} << 32)) {
-        clipped_cumulative_avx512(hist + first, width, level, t, lift, base, cum);
+        clipped_cumulative_avx512<double>(hist + first, width, level, t, lift, base, cum);
         return;
     }
 #endif
@@ -361,11 +379,20 @@ bool tile_mapping(const int64_t* hist, const Spec& spec, double clip, int64_t fi
     } else {
         // Every bin is lifted, so bin 0 is the first occupied: c_min = F(0);
         // the clipped histogram still sums to the pixel count.
-        clipped_cumulative(hist, first, width, c, cum, total);
         const double h0 = first == 0 ? static_cast<double>(hist[0]) : 0.0;
         const double c_min = (h0 > c.threshold ? c.threshold : h0) + c.lift;
         const double scale = span / (static_cast<double>(total) - c_min);
         const int64_t olo = static_cast<int64_t>(spec.out_lo);
+#ifdef HISTEQ_X86
+        if constexpr (sizeof(T) <= 4) {
+            if (cpu_level() == 2 && total < (int64_t{1} << 32)) {
+                clipped_cumulative_avx512(hist + first, width, floor_of(c.threshold), c.threshold, c.lift,
+                                          static_cast<double>(first + 1), lut, c_min, scale, olo);
+                return true;
+            }
+        }
+#endif
+        clipped_cumulative(hist, first, width, c, cum, total);
         dispatch([&]() HISTEQ_INLINE {
             // Locals: T may be a char type, whose stores could alias the captures.
             const double* __restrict f = cum;
