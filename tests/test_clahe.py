@@ -39,6 +39,17 @@ def test_compiled_equals_reference(case):
     _assert_matches(out, ref.clahe(image, **kwargs))
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.uint16])
+def test_four_axes_against_reference(dtype):
+    # 2^3 tile corners per row: the interpolation's general (not unrolled) path.
+    rng = np.random.default_rng(4)
+    info = np.iinfo(dtype)
+    image = rng.integers(info.min, info.max, (5, 6, 4, 7), endpoint=True).astype(dtype)
+    for tiles, clip in [((2, 3, 2, 2), 2.0), ((3, 2, 1, 4), None)]:
+        np.testing.assert_array_equal(histeq.clahe(image, tiles=tiles, clip_limit=clip),
+                                      ref.clahe(image, tiles=tiles, clip_limit=clip))
+
+
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
 def test_real_image_against_reference(dtype):
     from skimage import data

@@ -697,130 +697,77 @@ void with_corner_count(int corners, Fn&& fn) {
 }
 
 // Phase one of clahe_pixels_levels: for x in [x0, x1), the levels above olo
-// of the left (tile kx) and right (tile kr) mapping of each corner's tile row,
-// to out[2 c stride + x - base] and out[(2 c + 1) stride + x - base].  The common corner
-// counts are unrolled, so that each value is read once for all its tables.
+// (at most 16 bits) of the left (tile kx) and the right (tile kr) mapping of
+// each corner's tile row, packed as left | right << 16 to out[c stride + x -
+// base].  The common corner counts are unrolled, so that each value is read
+// once for all its tables.
 template <class T>
-void gather_levels(const T* src, int64_t x0, int64_t x1, int64_t base, int corners, const int64_t* row_tile, int64_t kx,
-                   int64_t kr, const T* lut, const int64_t* origin, int64_t olo, int32_t* out, int64_t stride) {
-    auto unrolled = [&](auto fixed) {
-        constexpr int m = decltype(fixed)::value;
-        if constexpr (m == 0) {
-            for (int c = 0; c < corners; ++c)
-                gather_levels(src, x0, x1, base, 1, row_tile + c, kx, kr, lut, origin, olo, out + 2 * c * stride,
-                              stride);
-        } else {
-            const T* left[m];
-            const T* right[m];
-            int32_t* to_left[m];
-            int32_t* to_right[m];
-            for (int c = 0; c < m; ++c) {
-                left[c] = lut + origin[row_tile[c] + kx];
-                right[c] = lut + origin[row_tile[c] + kr];
-                to_left[c] = out + 2 * c * stride;
-                to_right[c] = to_left[c] + stride;
+void gather_levels(const T* src, int64_t x0, int64_t x1, int64_t base, int corners, const int64_t* row_tile,
+                   int64_t kx, int64_t kr, const T* lut, const int64_t* origin, int64_t olo, uint32_t* out,
+                   int64_t stride) {
+    with_corner_count(corners, [&](auto fixed) {
+        constexpr int kFixed = decltype(fixed)::value;
+        const int m = kFixed ? kFixed : corners;
+        for (int c0 = 0; c0 < m; c0 += kFixed ? kFixed : 1) {
+            constexpr int kTables = kFixed ? kFixed : 1;
+            const T* left[kTables];
+            const T* right[kTables];
+            uint32_t* to[kTables];
+            for (int c = 0; c < kTables; ++c) {
+                left[c] = lut + origin[row_tile[c0 + c] + kx];
+                right[c] = lut + origin[row_tile[c0 + c] + kr];
+                to[c] = out + (c0 + c) * stride - base;
             }
             const int32_t low = static_cast<int32_t>(olo);
             for (int64_t x = x0; x < x1; ++x) {
                 const int64_t v = static_cast<int64_t>(src[x]);
-                for (int c = 0; c < m; ++c) {
-                    to_left[c][x - base] = static_cast<int32_t>(left[c][v]) - low;
-                    to_right[c][x - base] = static_cast<int32_t>(right[c][v]) - low;
-                }
+                for (int c = 0; c < kTables; ++c)
+                    to[c][x] = static_cast<uint32_t>(static_cast<int32_t>(left[c][v]) - low) |
+                               static_cast<uint32_t>(static_cast<int32_t>(right[c][v]) - low) << 16;
             }
         }
-    };
-    with_corner_count(corners, unrolled);
+    });
 }
 
-
-// The weighted sums of a stretch of n pixels, rounded halves up and stored:
-// levels holds, per corner c, the left tile's levels at levels[2 c stride + i]
-// and the right tile's at levels[(2 c + 1) stride + i] (above out_lo).
-template <class T>
-void blend_stretch_small(const int32_t* levels, int64_t stride, int corners, const int64_t* weight,
-                         const int32_t* wl, const int32_t* wr, int64_t n, const HalfUpDivision& rounding,
-                         int64_t olo, int32_t* sum, T* out) {
+// Phase two: the weighted sums of a stretch of n pixels, rounded halves up
+// and stored (levels: gather_levels's pairs).  Acc = int32 where the sums fit
+// (HalfUpDivision::small), else double, exact below 2^53: floor((2 acc + d) /
+// 2d) is then a guess from the reciprocal (truncation is floor: num >= 0),
+// corrected by one step each way; every product is an integer below 2^53 and
+// the quotient a level of at most 16 bits.
+template <class Acc, class T>
+void blend_stretch(const uint32_t* levels, int64_t stride, int corners, const int64_t* weight, const Acc* wl,
+                   const Acc* wr, int64_t n, const HalfUpDivision& rounding, double denominator, int64_t olo, T* out) {
     with_corner_count(corners, [&](auto fixed) {
         constexpr int kFixed = decltype(fixed)::value;
         dispatch([&]() HISTEQ_INLINE {
             // Locals: stores of a char type T could alias anything captured.
-            const int32_t* __restrict left_weight = wl;
-            const int32_t* __restrict right_weight = wr;
-            const int32_t* __restrict lv = levels;
-            int32_t* __restrict acc = sum;
+            const Acc* __restrict left_weight = wl;
+            const Acc* __restrict right_weight = wr;
+            const uint32_t* __restrict pairs = levels;
             T* __restrict dst = out;
             const int64_t count = n, step = stride;
+            const int m = kFixed ? kFixed : corners;
             const HalfUpDivision round = rounding;
-            const int32_t low = static_cast<int32_t>(olo);
-            if constexpr (kFixed > 0) {
-                int32_t w[kFixed];
-                for (int c = 0; c < kFixed; ++c) w[c] = static_cast<int32_t>(weight[c]);
-                for (int64_t i = 0; i < count; ++i) {
-                    int32_t a = 0;
-                    for (int c = 0; c < kFixed; ++c)
-                        a += w[c] * (left_weight[i] * lv[2 * c * step + i] + right_weight[i] * lv[(2 * c + 1) * step + i]);
-                    dst[i] = static_cast<T>(low + static_cast<int32_t>(round.at32(a)));
-                }
-            } else {
-                for (int64_t i = 0; i < count; ++i) acc[i] = 0;
-                for (int c = 0; c < corners; ++c) {
-                    const int32_t* __restrict l = lv + 2 * c * step;
-                    const int32_t* __restrict r = l + step;
-                    const int32_t w = static_cast<int32_t>(weight[c]);
-                    for (int64_t i = 0; i < count; ++i) acc[i] += w * (left_weight[i] * l[i] + right_weight[i] * r[i]);
-                }
-                for (int64_t i = 0; i < count; ++i) dst[i] = static_cast<T>(low + static_cast<int32_t>(round.at32(acc[i])));
-            }
-        });
-    });
-}
-
-// As blend_stretch_small, in double: exact while the sums stay below 2^53.
-// floor((2 acc + d) / 2d) is a guess from the reciprocal (truncation is floor
-// here: num >= 0), corrected by one step each way; every product is an
-// integer below 2^53, and the quotient a level of at most 16 bits.
-template <class T>
-void blend_stretch(const int32_t* levels, int64_t stride, int corners, const int64_t* weight, const double* wl,
-                   const double* wr, int64_t n, double denominator, int64_t olo, double* sum, T* out) {
-    with_corner_count(corners, [&](auto fixed) {
-        constexpr int kFixed = decltype(fixed)::value;
-        dispatch([&]() HISTEQ_INLINE {
-            const double* __restrict left_weight = wl;
-            const double* __restrict right_weight = wr;
-            const int32_t* __restrict lv = levels;
-            double* __restrict acc = sum;
-            T* __restrict dst = out;
-            const int64_t count = n, step = stride;
             const double d = denominator, twice = 2 * denominator, inverse = 1 / twice;
             const int32_t low = static_cast<int32_t>(olo);
-            auto rounded = [&](double a) HISTEQ_INLINE {
-                const double num = 2 * a + d;
-                const int32_t guess = static_cast<int32_t>(num * inverse);
-                const double rest = num - static_cast<double>(guess) * twice;
-                return static_cast<T>(low + guess + (rest >= twice) - (rest < 0));
-            };
-            if constexpr (kFixed > 0) {
-                double w[kFixed];
-                for (int c = 0; c < kFixed; ++c) w[c] = static_cast<double>(weight[c]);
-                for (int64_t i = 0; i < count; ++i) {
-                    double a = 0;
-                    for (int c = 0; c < kFixed; ++c)
-                        a += w[c] * (left_weight[i] * static_cast<double>(lv[2 * c * step + i]) +
-                                     right_weight[i] * static_cast<double>(lv[(2 * c + 1) * step + i]));
-                    dst[i] = rounded(a);
+            Acc w[kFixed ? kFixed : 1];
+            for (int c = 0; c < kFixed; ++c) w[c] = static_cast<Acc>(weight[c]);
+            for (int64_t i = 0; i < count; ++i) {
+                Acc a = 0;
+                for (int c = 0; c < m; ++c) {
+                    const uint32_t pair = pairs[c * step + i];
+                    a += (kFixed ? w[c] : static_cast<Acc>(weight[c])) * (left_weight[i] * static_cast<Acc>(static_cast<int32_t>(pair & 0xffff)) +
+                                 right_weight[i] * static_cast<Acc>(static_cast<int32_t>(pair >> 16)));
                 }
-            } else {
-                for (int64_t i = 0; i < count; ++i) acc[i] = 0;
-                for (int c = 0; c < corners; ++c) {
-                    const int32_t* __restrict l = lv + 2 * c * step;
-                    const int32_t* __restrict r = l + step;
-                    const double w = static_cast<double>(weight[c]);
-                    for (int64_t i = 0; i < count; ++i)
-                        acc[i] += w * (left_weight[i] * static_cast<double>(l[i]) +
-                                       right_weight[i] * static_cast<double>(r[i]));
+                if constexpr (std::is_same<Acc, int32_t>::value) {
+                    dst[i] = static_cast<T>(low + static_cast<int32_t>(round.at32(a)));
+                } else {
+                    const double num = 2 * a + d;
+                    const int32_t guess = static_cast<int32_t>(num * inverse);
+                    const double rest = num - static_cast<double>(guess) * twice;
+                    dst[i] = static_cast<T>(low + guess + (rest >= twice) - (rest < 0));
                 }
-                for (int64_t i = 0; i < count; ++i) dst[i] = rounded(acc[i]);
             }
         });
     });
@@ -863,10 +810,8 @@ void clahe_pixels_levels(const T* in, T* out, const std::vector<AxisPlan>& axes,
     constexpr int64_t kStretch = 256;
     parallel_for(rows, threads, std::max<int64_t>(1, kPixelGrain / width), [&](int, int64_t rb, int64_t re) {
         std::vector<int64_t> row_tile(row_corners), weight(row_corners), index(ndim);
-        // Per corner: the left and the right tile's levels above out_lo.
-        std::vector<int32_t> levels(2 * row_corners * kStretch);
-        std::vector<int32_t> sum32(kStretch);
-        std::vector<double> sum64(kStretch);
+        // Per corner: the left and the right tile's levels, paired (gather_levels).
+        std::vector<uint32_t> levels(row_corners * kStretch);
         for (int64_t row = rb; row < re; ++row) {
             int64_t rest = row;
             for (int a = ndim - 2; a >= 0; --a) {
@@ -901,11 +846,11 @@ void clahe_pixels_levels(const T* in, T* out, const std::vector<AxisPlan>& axes,
                                   levels.data(), kStretch);
                 }
                 if (small) {
-                    blend_stretch_small(levels.data(), kStretch, used, weight.data(), wl.data() + s0, wr.data() + s0,
-                                        n, rounding, olo, sum32.data(), dst + s0);
+                    blend_stretch(levels.data(), kStretch, used, weight.data(), wl.data() + s0, wr.data() + s0, n,
+                                  rounding, denominator, olo, dst + s0);
                 } else {
                     blend_stretch(levels.data(), kStretch, used, weight.data(), wl_real.data() + s0,
-                                  wr_real.data() + s0, n, denominator, olo, sum64.data(), dst + s0);
+                                  wr_real.data() + s0, n, rounding, denominator, olo, dst + s0);
                 }
             }
         }
