@@ -13,6 +13,8 @@ fresh process:
    ``distributed.LocalCluster`` of ``--workers`` single-threaded workers
    (processes), reporting wall time and the peak resident memory of the
    scheduler's process and of every worker;
+   then, on the same cluster, a plain copy of the Zarr array (read and
+   written chunk by chunk, nothing computed): the I/O floor of any chunked run;
 2. in memory: the whole array loaded, the same call on it (all threads),
    reporting the time of the call alone.
 
@@ -67,8 +69,11 @@ if __name__ == "__main__":
         histeq.{call}(da.from_zarr("{path}/input.zarr"){kwargs}).to_zarr("{path}/dask.zarr")
         seconds = time.perf_counter() - start
         workers = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+        start = time.perf_counter()  # the floor: the same chunks read and written, nothing computed
+        da.from_zarr("{path}/input.zarr").to_zarr("{path}/copy.zarr")
+        copy = time.perf_counter() - start
     print(json.dumps({{"seconds": seconds, "client_peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-                      "worker_peaks": sorted(workers.values())}}))
+                      "worker_peaks": sorted(workers.values()), "copy": copy}}))
 """
 
 MEMORY = """
@@ -116,6 +121,8 @@ def main(argv=None) -> None:
     print(f"| Dask, {args.workers} workers, Zarr in and out | {lazy['seconds']:.1f} s | "
           f"{gib / lazy['seconds']:.2f} GiB/s | client {lazy['client_peak'] / mib:.0f} MiB, workers "
           + ", ".join(f"{p / mib:.0f}" for p in lazy["worker_peaks"]) + " MiB |")
+    print(f"| Dask, {args.workers} workers, Zarr copy only (read + write, nothing computed) | {lazy['copy']:.1f} s | "
+          f"{gib / lazy['copy']:.2f} GiB/s | |")
     print(f"| in memory, one call (array already loaded) | {memory['seconds']:.2f} s | "
           f"{gib / memory['seconds']:.2f} GiB/s | input + output: {2 * gib * 1024:.0f} MiB and more |")
     print(f"\nresults equal: {memory['equal']}")

@@ -261,6 +261,32 @@ def test_zarr_and_dask_chunk_by_chunk(tmp_path, camera, capsys):
     tifffile.imwrite(tiled, camera, tile=(128, 128))
     assert _run("equalize", tiled, "-o", tmp_path / "t.png", "--dask") == EXIT_OK
     np.testing.assert_array_equal(io.read_image(tmp_path / "t.png"), expected)
+    assert _run("equalize", store, "-o", tmp_path / "t.tif") == EXIT_OK  # written chunk by chunk
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "t.tif"), expected)
     assert _run("clahe", store, "-o", tmp_path / "c.zarr", "--tiles", "4", "6") == EXIT_OK
     np.testing.assert_array_equal(da.from_zarr(str(tmp_path / "c.zarr")).compute(),
                                   histeq.clahe(camera, tiles=(4, 6), clip_limit=2.0))
+
+
+@pytest.mark.parametrize("shape, chunks", [((300, 500), (64, 100)), ((300, 500, 3), (70, 90, 2)),
+                                           ((5, 60, 70), (2, 25, 30)), ((4, 50, 40, 4), (3, 20, 15, 4))])
+def test_tiff_written_chunk_by_chunk(tmp_path, shape, chunks):
+    da = pytest.importorskip("dask.array")
+    tifffile = pytest.importorskip("tifffile")
+    image = np.random.default_rng(0).integers(0, 65535, shape, endpoint=True).astype(np.uint16)
+    target = tmp_path / "out.tif"
+    io.write_tiff_chunked(target, da.from_array(image, chunks=chunks))
+    np.testing.assert_array_equal(tifffile.imread(target), image)
+    with tifffile.TiffFile(target) as tif:  # pages for the leading axes, RGB(A) for a last axis of 3 or 4
+        assert len(tif.pages) == (shape[0] if len(shape) - (shape[-1] in (3, 4)) == 3 else 1)
+        assert (tif.pages[0].photometric == tifffile.PHOTOMETRIC.RGB) == (shape[-1] in (3, 4))
+
+    def broken(block, block_info=None):
+        if block_info[0]["chunk-location"] == (0,) * len(shape):
+            raise RuntimeError("a chunk failed")
+        return block
+
+    with pytest.raises(RuntimeError, match="a chunk failed"):
+        io.write_tiff_chunked(target, da.from_array(image, chunks=chunks).map_blocks(broken, dtype=image.dtype))
+    np.testing.assert_array_equal(tifffile.imread(target), image)  # the earlier file, untouched
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.tif"]  # no temporary file left

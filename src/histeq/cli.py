@@ -44,7 +44,7 @@ examples:
   histeq specify cells.png -o out.png --histogram rayleigh --exact
   histeq equalize batch.npy -o out.npy --axes -2 -1       # (1800, 1, 96, 96): each image alone
   histeq equalize scene.zarr -o scene_eq.zarr             # larger than memory: chunk by chunk (Dask)
-  histeq clahe big.tif -o big_clahe.zarr --dask
+  histeq clahe big.tif -o big_clahe.tif --dask             # tiles read, and the output written, chunk by chunk
   histeq equalize cells.png -o out.png --mask roi.png --report figure.png
   histeq report scan.tif -o scan_report.pdf
   histeq demo                                             # writes histeq-demo/
@@ -114,7 +114,7 @@ def _add_files(p: argparse.ArgumentParser, method: str) -> None:
     files.add_argument("--jobs", type=_positive, help="files processed at once (default: all cores)")
     files.add_argument("--dask", action="store_true",
                        help="process chunk by chunk (Dask), for inputs larger than memory; implied by .zarr "
-                       "input; write .zarr to keep the output chunked")
+                       "input; a .zarr or .tif output is written chunk by chunk (.tif: uncompressed)")
     files.add_argument("--quiet", action="store_true", help="no progress and no summary")
     files.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
     files.add_argument("--report", type=Path, metavar="FIG",
@@ -430,7 +430,8 @@ class _Job:
 
     def _run_chunked(self, path: Path, target: Path) -> dict:
         """Zarr stores and --dask: the input opened lazily (Zarr, TIFF tiles/strips, else in memory), the
-        method's chunked path, a .zarr output written chunk by chunk (other formats are computed, then written)."""
+        method's chunked path, a .zarr or .tif output written chunk by chunk (other formats are computed, then
+        written)."""
         if self.args.report is not None:
             raise _FileError(f"{path}: --report draws in-memory images; not with chunked (Dask, .zarr) processing")
         opened: list = []
@@ -461,6 +462,8 @@ class _Job:
         try:
             if target.suffix.lower() == ".zarr":
                 _write_zarr(out, target)
+            elif target.suffix.lower() in (".tif", ".tiff"):
+                io.write_tiff_chunked(target, out)
             else:
                 io.write_file(target, {"image": out.compute()})
         except _FileError:

@@ -11,6 +11,7 @@ leaves a truncated file.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import BinaryIO, Iterator
 
 import numpy as np
 
-__all__ = ["read_image", "write_image", "read_file", "write_file", "atomic_writer", "is_color_file", "SUFFIXES"]
+__all__ = ["read_image", "write_image", "read_file", "write_file", "atomic_writer", "atomic_path", "write_tiff_chunked", "is_color_file", "SUFFIXES"]
 
 SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".npy", ".npz", ".dcm")
 
@@ -177,29 +178,78 @@ def write_image(path, array: np.ndarray) -> None:
 
 
 @contextlib.contextmanager
-def atomic_writer(path) -> Iterator[BinaryIO]:
-    """A binary file that replaces ``path`` only when the ``with`` block completes.
+def atomic_path(path) -> Iterator[Path]:
+    """A hidden temporary file beside ``path`` that replaces it only when the ``with`` block completes.
 
-    The data goes to a hidden temporary file in the same folder (so the final
-    rename is atomic), is flushed to disk, and then renamed over ``path``.  On
-    any error the temporary file is removed and ``path`` is untouched.
+    The file is flushed to disk, then renamed over ``path`` (atomic: same
+    folder).  On any error it is removed and ``path`` is untouched.
     """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp makes the file private (0600); a new image gets the usual permissions.
+        os.fchmod(fd, 0o666 & ~_UMASK)
         os.close(fd)
-        # Reopened by name: some writers (tifffile) want a file object with a path.
-        with open(tmp, "wb") as f:
-            # mkstemp makes the file private (0600); a new image gets the usual permissions.
-            os.fchmod(f.fileno(), 0o666 & ~_UMASK)
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
+        yield Path(tmp)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def atomic_writer(path) -> Iterator[BinaryIO]:
+    """A binary file that replaces ``path`` only when the ``with`` block completes (see atomic_path)."""
+    # Opened by name: some writers (tifffile) want a file object with a path.
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        yield f
+
+
+def write_tiff_chunked(path, array) -> None:
+    """Write a Dask array to an uncompressed TIFF block by block, atomically, in bounded memory.
+
+    tifffile lays out an empty contiguous image (BigTIFF when large: pages
+    for the leading axes, RGB/RGBA when the last axis has 3 or 4 entries);
+    each block is computed once and written to its place in the file.
+    """
+    import dask.array as da
+
+    tifffile = _need("tifffile")
+    colour = array.ndim in (3, 4) and array.shape[-1] in (3, 4)
+    if colour:
+        array = array.rechunk({array.ndim - 1: -1})  # whole pixels: one write per run of rows
+    with atomic_path(path) as tmp:
+        offset, _ = tifffile.imwrite(tmp, shape=array.shape, dtype=array.dtype, returnoffset=True,
+                                     photometric="rgb" if colour else "minisblack")
+        with open(tmp, "r+b") as f:
+            da.store(array, _FileRegion(f.fileno(), offset, array.shape, array.dtype), lock=False,
+                     scheduler="threads")
+
+
+class _FileRegion:
+    """A C-ordered array at ``offset`` of an open file, as a target of ``dask.array.store``."""
+
+    def __init__(self, fd: int, offset: int, shape: tuple, dtype) -> None:
+        self.fd, self.offset, self.shape, self.dtype = fd, offset, shape, np.dtype(dtype)
+        self.strides = [self.dtype.itemsize * math.prod(shape[k + 1:]) for k in range(len(shape))]
+
+    def __setitem__(self, key: tuple, block: np.ndarray) -> None:
+        block = np.ascontiguousarray(block, dtype=self.dtype)
+        starts = [k.start or 0 for k in key]
+        # Past the first axis (from the end) that the block does not span whole, its runs are contiguous.
+        cut = block.ndim - 1
+        while cut > 0 and block.shape[cut] == self.shape[cut]:
+            cut -= 1
+        base = self.offset + sum(s * st for s, st in zip(starts, self.strides))
+        for index in np.ndindex(*block.shape[:cut]):
+            position = base + sum(i * st for i, st in zip(index, self.strides))
+            os.pwrite(self.fd, block[index].tobytes(), position)
 
 
 def _write_npy(f, array, suffix, meta):
