@@ -54,7 +54,10 @@ struct Clipped {
 // integer comparisons, which vectorize.
 inline int64_t floor_of(double t) { return static_cast<int64_t>(t < 0x1p62 ? std::floor(t) : 0x1p62); }
 
-inline Clipped clip_histogram(const int64_t* counts, int64_t length, int64_t nbins, int64_t total, double clip) {
+// occupied: how many counts are above 0 (those above level 0 need no pass:
+// on small tiles, with few counts per bin, the iteration mostly ends there).
+inline Clipped clip_histogram(const int64_t* counts, int64_t length, int64_t nbins, int64_t total, int64_t occupied,
+                              double clip) {
     Clipped r{false, 0, 0};
     if (clip < 0) return r;
     const double count = static_cast<double>(nbins), mean = static_cast<double>(total) / count;
@@ -63,6 +66,10 @@ inline Clipped clip_histogram(const int64_t* counts, int64_t length, int64_t nbi
     // (how many counts exceed t, their sum)
     auto above = [&](double t, int64_t& sum) {
         const int64_t level = floor_of(t);
+        if (level == 0) {
+            sum = total;
+            return occupied;
+        }
         int64_t m = 0, s = 0;
         dispatch([&]() HISTEQ_INLINE {
             // Locals: sums through the captured references would go to memory.
@@ -366,7 +373,7 @@ bool tile_mapping(const int64_t* hist, const Spec& spec, double clip, int64_t fi
         total = sum;
     });
     if (occupied < 2) return false;
-    const Clipped c = clip_histogram(window, width, nbins, total, clip);
+    const Clipped c = clip_histogram(window, width, nbins, total, occupied, clip);
     const double span = spec.out_hi - spec.out_lo;
     if constexpr (is_float_v<T>) {
         clipped_cumulative(hist, 0, nbins, c, cum, total);
