@@ -278,47 +278,76 @@ inline std::vector<int64_t> pixel_strides(const std::vector<AxisPlan>& axes) {
     return stride;
 }
 
-// Per-tile bin windows for integer images: the pixels that read a tile's
-// mapping lie in it or in its neighbours (one tile along each axis), so its
-// table needs only the bins between their darkest and brightest value.  On
+// Per-tile bin windows for integer images: a tile's table needs only the bins
+// between the darkest and the brightest value of the pixels that read it.  On
 // images whose brightness varies across the field this is far less than the
-// whole image's range: less table to build, and less to keep in cache.
+// image's range: less table to build, and less to keep in cache.
+//
+// Along an axis, pixel i reads tiles lower[i] and lower[i] + 1 (only the first
+// when w1[i] = 0); put it in cell lower[i] + (w1[i] > 0) of tiles + 1 cells.
+// Then every reader of tile t lies in cells t or t + 1 along each axis (a
+// pixel with w1 = 0 reads one tile, which both of its cells' tiles include),
+// a box reaching from the centre of tile t - 1 to that of tile t + 1.
 template <class T, class Bins>
 void tile_windows(const T* in, const std::vector<AxisPlan>& axes, const Bins& bins, int threads,
                   ClaheMaps<T>& maps) {
     const int ndim = static_cast<int>(axes.size());
-    int64_t ntiles = 1;
-    for (const AxisPlan& a : axes) ntiles *= a.tiles;
-    const std::vector<int64_t> stride = pixel_strides(axes);
-    std::vector<int64_t> low(ntiles), high(ntiles);
-    parallel_for(ntiles, threads, 1, [&](int, int64_t tb, int64_t te) {
-        std::vector<int64_t> index(ndim), lo(ndim), hi(ndim);
-        for (int64_t tile = tb; tile < te; ++tile) {
-            tile_box(axes, tile, lo, hi);
-            T vmin = std::numeric_limits<T>::max(), vmax = std::numeric_limits<T>::lowest();
-            for_each_box_row(lo, hi, stride, index, [&](int64_t offset, int64_t length) {
-                dispatch([&]() HISTEQ_INLINE {
-                    const T* __restrict row = in + offset;
-                    T a = vmin, b = vmax;
-                    for (int64_t i = 0; i < length; ++i) {
-                        a = row[i] < a ? row[i] : a;
-                        b = row[i] > b ? row[i] : b;
+    std::vector<std::vector<int64_t>> cell(ndim);
+    std::vector<int64_t> cell_stride(ndim, 1);
+    for (int d = 0; d < ndim; ++d) {
+        cell[d].resize(axes[d].n);
+        for (int64_t i = 0; i < axes[d].n; ++i) cell[d][i] = axes[d].lower[i] + (axes[d].w1[i] > 0 ? 1 : 0);
+    }
+    for (int d = ndim - 2; d >= 0; --d) cell_stride[d] = cell_stride[d + 1] * (axes[d + 1].tiles + 1);
+    const int64_t ncells = cell_stride[0] * (axes[0].tiles + 1), width = axes[ndim - 1].n;
+    std::vector<int64_t> run_start{0};  // runs of a row in one cell
+    const std::vector<int64_t>& last_cell = cell[ndim - 1];
+    for (int64_t x = 1; x < width; ++x)
+        if (last_cell[x] != last_cell[x - 1]) run_start.push_back(x);
+    run_start.push_back(width);
+    int64_t rows = 1;
+    for (int d = 0; d < ndim - 1; ++d) rows *= axes[d].n;
+    const int64_t grain = std::max<int64_t>(1, kPixelGrain / std::max<int64_t>(width, 1));
+    const int workers = plan_workers(rows, threads, grain);
+    std::vector<T> low(workers * ncells, std::numeric_limits<T>::max());
+    std::vector<T> high(workers * ncells, std::numeric_limits<T>::lowest());
+    parallel_for(rows, threads, grain, [&](int w, int64_t rb, int64_t re) {
+        T* lo = low.data() + w * ncells;
+        T* hi = high.data() + w * ncells;
+        for (int64_t row = rb; row < re; ++row) {
+            int64_t rest = row, lead = 0;
+            for (int d = ndim - 2; d >= 0; --d) {
+                lead += cell[d][rest % axes[d].n] * cell_stride[d];
+                rest /= axes[d].n;
+            }
+            const T* src = in + row * width;
+            dispatch([&]() HISTEQ_INLINE {
+                for (size_t r = 0; r + 1 < run_start.size(); ++r) {
+                    const int64_t x0 = run_start[r], x1 = run_start[r + 1], c = lead + last_cell[x0];
+                    T a = lo[c], b = hi[c];
+                    for (int64_t x = x0; x < x1; ++x) {
+                        a = src[x] < a ? src[x] : a;
+                        b = src[x] > b ? src[x] : b;
                     }
-                    vmin = a;
-                    vmax = b;
-                });
+                    lo[c] = a;
+                    hi[c] = b;
+                }
             });
-            low[tile] = bins(static_cast<int64_t>(vmin));
-            high[tile] = bins(static_cast<int64_t>(vmax));
         }
     });
+    for (int w = 1; w < workers; ++w) {
+        for (int64_t c = 0; c < ncells; ++c) {
+            low[c] = std::min(low[c], low[w * ncells + c]);
+            high[c] = std::max(high[c], high[w * ncells + c]);
+        }
+    }
+    int64_t ntiles = 1;
+    for (const AxisPlan& a : axes) ntiles *= a.tiles;
     maps.first.resize(ntiles);
     maps.width.resize(ntiles);
     maps.offset.resize(ntiles);
-    std::vector<int64_t> k(ndim), step(ndim, 1);
-    for (int d = ndim - 2; d >= 0; --d) step[d] = step[d + 1] * axes[d + 1].tiles;
-    int64_t neighbours = 1;  // 3^ndim, the tile itself included
-    for (int d = 0; d < ndim; ++d) neighbours *= 3;
+    std::vector<int64_t> k(ndim);
+    const int corners = 1 << ndim;
     int64_t total = 0;
     for (int64_t tile = 0; tile < ntiles; ++tile) {
         int64_t rest = tile;
@@ -326,24 +355,19 @@ void tile_windows(const T* in, const std::vector<AxisPlan>& axes, const Bins& bi
             k[d] = rest % axes[d].tiles;
             rest /= axes[d].tiles;
         }
-        int64_t a = low[tile], b = high[tile];
-        for (int64_t n = 0; n < neighbours; ++n) {
-            int64_t r = n, other = 0;
-            bool inside = true;
-            for (int d = 0; d < ndim && inside; ++d) {
-                const int64_t j = k[d] + r % 3 - 1;
-                r /= 3;
-                inside = j >= 0 && j < axes[d].tiles;
-                other += j * step[d];
-            }
-            if (!inside) continue;
-            a = std::min(a, low[other]);
-            b = std::max(b, high[other]);
+        T a = std::numeric_limits<T>::max(), b = std::numeric_limits<T>::lowest();
+        for (int corner = 0; corner < corners; ++corner) {
+            int64_t c = 0;
+            for (int d = 0; d < ndim; ++d) c += (k[d] + ((corner >> d) & 1)) * cell_stride[d];
+            a = std::min(a, low[c]);  // an empty cell holds (max, lowest): no effect
+            b = std::max(b, high[c]);
         }
-        maps.first[tile] = a;
-        maps.width[tile] = b - a + 1;
+        const int64_t first = a <= b ? bins(static_cast<int64_t>(a)) : 0;
+        const int64_t bins_wide = a <= b ? bins(static_cast<int64_t>(b)) - first + 1 : 1;
+        maps.first[tile] = first;
+        maps.width[tile] = bins_wide;
         maps.offset[tile] = total;
-        total += b - a + 1;
+        total += bins_wide;
     }
     maps.lut.resize(total);
 }
