@@ -290,3 +290,23 @@ def test_tiff_written_chunk_by_chunk(tmp_path, shape, chunks):
         io.write_tiff_chunked(target, da.from_array(image, chunks=chunks).map_blocks(broken, dtype=image.dtype))
     np.testing.assert_array_equal(tifffile.imread(target), image)  # the earlier file, untouched
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.tif"]  # no temporary file left
+
+
+def test_a_tiff_too_big_for_memory_goes_chunk_by_chunk(tmp_path, camera, monkeypatch):
+    pytest.importorskip("dask.array")
+    tifffile = pytest.importorskip("tifffile")
+    from histeq import cli, dask as histeq_dask
+
+    chunked = []
+    run_chunked = cli._Job._run_chunked
+    monkeypatch.setattr(cli._Job, "_run_chunked", lambda job, *a: chunked.append(a) or run_chunked(job, *a))
+    source = tmp_path / "scene.tif"
+    tifffile.imwrite(source, camera, tile=(64, 64))
+    assert _run("clahe", source, "-o", tmp_path / "small.tif") == EXIT_OK
+    assert chunked == []  # fits: read whole
+    monkeypatch.setattr(histeq_dask, "available_memory", lambda: 4 * camera.nbytes - 1)
+    assert _run("clahe", source, "-o", tmp_path / "big.tif", "--tiles", "4") == EXIT_OK
+    assert len(chunked) == 1
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "big.tif"), histeq.clahe(camera, tiles=4))
+    assert _run("equalize", source, "-o", tmp_path / "shown.tif", "--report", tmp_path / "r.png") == EXIT_OK
+    assert len(chunked) == 1  # a report draws in-memory images

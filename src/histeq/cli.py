@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import argparse
 import glob
+import importlib.util
 import json
+import math
 import os
 import sys
 import time
@@ -114,7 +116,8 @@ def _add_files(p: argparse.ArgumentParser, method: str) -> None:
     files.add_argument("--jobs", type=_positive, help="files processed at once (default: all cores)")
     files.add_argument("--dask", action="store_true",
                        help="process chunk by chunk (Dask), for inputs larger than memory; implied by .zarr "
-                       "input; a .zarr or .tif output is written chunk by chunk (.tif: uncompressed)")
+                       "input and by a TIFF over a quarter of the free memory; a .zarr or .tif output is "
+                       "written chunk by chunk (.tif: uncompressed)")
     files.add_argument("--quiet", action="store_true", help="no progress and no summary")
     files.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
     files.add_argument("--report", type=Path, metavar="FIG",
@@ -391,7 +394,8 @@ class _Job:
 
     def run(self, path: Path, target: Path) -> dict:
         """Process one file; raises _FileError with one line naming it."""
-        if path.suffix.lower() == ".zarr" or target.suffix.lower() == ".zarr" or self.args.dask:
+        if (path.suffix.lower() == ".zarr" or target.suffix.lower() == ".zarr" or self.args.dask
+                or (self.args.report is None and _too_big_for_memory(path))):
             return self._run_chunked(path, target)
         import histeq
 
@@ -488,6 +492,25 @@ class _Job:
         if dest.kind in "iu":
             scaled = np.clip(np.floor(scaled + 0.5), dlo, dhi)
         return scaled.astype(dest)
+
+
+def _too_big_for_memory(path: Path) -> bool:
+    """A TIFF whose decoded image (from its header) would take more than a quarter of the free memory: input,
+    output and working space would not fit, so it goes chunk by chunk (when Dask is installed)."""
+    if path.suffix.lower() not in (".tif", ".tiff"):
+        return False
+    try:
+        import tifffile
+
+        with tifffile.TiffFile(path) as tif:
+            series = tif.series[0]
+            size = math.prod(series.shape) * series.dtype.itemsize
+    except Exception:  # noqa: BLE001 - the in-memory path reports an unreadable file
+        return False
+    from .dask import available_memory
+
+    available = available_memory()
+    return bool(available) and size > available / 4 and importlib.util.find_spec("dask") is not None
 
 
 def _open_lazy(path: Path, opened: list | None = None):

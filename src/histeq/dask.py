@@ -142,6 +142,14 @@ def equalize_global(arr, mask, nbins, in_range, out_range, threads):
     return arr.map_blocks(_mapping._apply_block, fitted, threads, dtype=arr.dtype)
 
 
+def available_memory() -> int:
+    """Free physical memory in bytes (0 where the system does not say)."""
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
+        return 0
+
+
 #: Bytes per pixel an exact ordering holds at once (keys, their radix buffers, the order, the result), at most.
 _EXACT_BYTES_PER_PIXEL = 64
 
@@ -153,10 +161,7 @@ def exact_in_memory(image, mask, what, run):
     import dask.array as da
 
     need = image.size * _EXACT_BYTES_PER_PIXEL + image.nbytes
-    try:
-        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
-        available = need * 2
+    available = available_memory() or need * 2
     if need > available / 2:
         raise ValueError(f"{what} orders all {image.size} pixels at once, which needs about {need / 2**30:.1f} GiB; "
                          f"{available / 2**30:.1f} GiB are available: it cannot run chunk by chunk")
