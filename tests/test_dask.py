@@ -105,6 +105,30 @@ def test_fit_apply_through_a_file_and_on_patches(tmp_path, camera, dtype):
         loaded.apply(scene.astype(np.float64) if np.dtype(dtype) != np.float64 else scene.astype(np.float32))
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.int32, np.float32])
+def test_fit_match_through_a_file_on_dask_and_patches(client, tmp_path, camera, astronaut, dtype):
+    def scaled(image):
+        return image.astype(dtype) if np.dtype(dtype).kind in "iu" else (image / 255).astype(dtype)
+
+    scene, reference = scaled(camera), scaled(astronaut[..., 1])
+    whole = histeq.match(scene, reference)
+    histeq.fit_match(da.from_array(scene, chunks=(100, 70)), da.from_array(reference, chunks=128)).save(
+        tmp_path / "match.npz")
+    loaded = histeq.EqualizeMapping.load(tmp_path / "match.npz")
+    np.testing.assert_array_equal(loaded.apply(scene[17:200, 300:301]), whole[17:200, 300:301])
+    np.testing.assert_array_equal(loaded.apply(da.from_array(scene, chunks=64)).compute(), whole)
+    weights = np.linspace(1, 0, 50)
+    fitted = histeq.fit_specify(da.from_array(scene, chunks=(100, 70)), weights, mask=camera > 30)
+    np.testing.assert_array_equal(fitted.apply(scene), histeq.specify(scene, weights, mask=camera > 30))
+    nan = np.full((4, 6), np.nan, dtype=np.float32)  # nothing counted: kept as it is
+    assert histeq.fit_match(nan, reference.astype(np.float32)).kind == "identity"
+    np.testing.assert_array_equal(histeq.fit_match(nan, reference.astype(np.float32)).apply(nan), nan)
+    with pytest.raises(ValueError, match="nbins applies"):
+        histeq.fit_match(camera, camera, nbins=10)
+    with pytest.raises(ValueError, match="no counted pixel"):
+        histeq.fit_match(scene, reference, reference_mask=np.zeros(reference.shape, bool))
+
+
 def test_fit_on_dask_and_degenerate_images(client):
     constant = np.full((20, 30), 7, dtype=np.uint16)
     mapping = histeq.fit_equalize(da.from_array(constant, chunks=7))

@@ -64,6 +64,25 @@ def test_specify_equals_reference(image, weights, data):
     _assert_matches(histeq.specify(image, weights, mask=mask), ref.specify(image, weights, mask=mask))
 
 
+@given(images(), images(max_dims=2), st.data())
+def test_fit_match_and_specify_equal_the_functions(image, reference, data):
+    mask = data.draw(st.none() | hnp.arrays(np.bool_, image.shape))
+    if not _has_counted(reference):
+        with pytest.raises(ValueError, match="no counted pixel"):
+            histeq.fit_match(image, reference)
+        return
+    fitted = histeq.fit_match(image, reference, mask=mask)
+    expected = histeq.match(image, reference, mask=mask)
+    np.testing.assert_array_equal(fitted.apply(image), expected)
+    # A patch through the same mapping is that patch of the whole result.
+    corner = tuple(data.draw(st.integers(0, n - 1)) for n in image.shape)
+    patch = tuple(slice(c, c + data.draw(st.integers(1, n - c))) for c, n in zip(corner, image.shape))
+    np.testing.assert_array_equal(fitted.apply(image[patch]), expected[patch])
+    name = data.draw(st.sampled_from(["uniform", "rayleigh", "exponential"]))
+    np.testing.assert_array_equal(histeq.fit_specify(image, name, mask=mask).apply(image),
+                                  histeq.specify(image, name, mask=mask))
+
+
 @pytest.mark.parametrize("name", list(real_grey_images()))
 def test_match_uint8_equals_skimage_rounded(name):
     """scikit-image's match_histograms returns float64 for uint8; ours is that, rounded (halves up)."""

@@ -17,13 +17,18 @@ __all__ = ["EqualizeMapping", "fit_equalize"]
 
 @dataclass(frozen=True)
 class EqualizeMapping:
-    """The mapping of a global equalization, as :func:`histeq.equalize` computes it.
+    """A global mapping of values: an equalization (:func:`fit_equalize`), a
+    matching (:func:`histeq.fit_match`) or a specification
+    (:func:`histeq.fit_specify`), as the functions of those names compute it.
 
     ``kind``: ``"table"`` (integers: ``table[k]`` is the output of bin ``k``
     of ``nbins`` over the levels [lo, hi]), ``"levels"`` (floats: the output
-    at each of the nbins + 1 edges of [lo, hi], linear in between) or
-    ``"rescale"`` (nothing to equalize: linear from [nominal_lo, nominal_hi]
-    to [out_lo, out_hi]).  Build it with :func:`fit_equalize`; save it with
+    at each of the nbins + 1 edges of [lo, hi], linear in between),
+    ``"segments"`` (floats and 32-bit integers: bin k of [lo, hi] maps
+    linearly from ``values[0, k]`` with slope ``values[1, k]`` per bin;
+    integers computed in float64 and rounded halves up), ``"rescale"``
+    (nothing to equalize: linear from [nominal_lo, nominal_hi] to [out_lo,
+    out_hi]) or ``"identity"`` (nothing counted: values kept).  Save it with
     :meth:`save` (a ``.npz`` file, no pickle) and read it back with
     :meth:`load`.
 
@@ -203,6 +208,17 @@ def _apply_block(block: np.ndarray, mapping: EqualizeMapping, threads) -> np.nda
         return block.copy()
     if mapping.kind == "rescale":
         return _apply_rescale(block, mapping, info)
+    if mapping.kind == "identity":
+        return block.copy()
+    if mapping.kind == "segments":
+        work_info = dtype_info(np.float64) if info.kind == "wide" else info
+        flat = np.ascontiguousarray(block, dtype=work_info.compute).reshape(1, -1)
+        out = np.empty_like(flat)
+        core.map_levels(flat, out, np.array([[mapping.lo, mapping.hi]]), np.ascontiguousarray(mapping.values[:1]),
+                        np.ascontiguousarray(mapping.values[1:]), threads=threads)
+        if info.kind == "wide":  # levels rounded halves up, within the dtype
+            out = np.clip(np.floor(out + 0.5), info.lo, info.hi)
+        return out.reshape(block.shape).astype(info.dtype, copy=False)
     if mapping.kind == "levels":
         flat = np.ascontiguousarray(block, dtype=info.compute).reshape(1, -1)
         out = np.empty_like(flat)

@@ -11,7 +11,7 @@ from . import _color, _validate, exact as _exact
 from ._kernels import FLOAT_NBINS, DtypeInfo, core, dtype_info, resolve_threads
 from ._layout import BatchLayout, grey_axes
 
-__all__ = ["match", "specify"]
+__all__ = ["match", "specify", "fit_match", "fit_specify"]
 
 DISTRIBUTIONS = ("uniform", "rayleigh", "exponential")
 _SLACK = 1e-12
@@ -199,44 +199,47 @@ def _bin_maps(counts: np.ndarray, target: Target) -> tuple[np.ndarray, np.ndarra
 def _map_dask(arr, info, mask, target, nbins, threads):
     """A whole grey Dask array onto one target: histograms reduced over the chunks, one mapping (delayed),
     applied block by block; equal to the in-memory result for any chunking."""
-    import dask
+    from . import mapping
 
+    fitted = _fit_target(arr, info, mask, target, nbins, threads, lazy=True)
+    return arr.map_blocks(mapping._apply_block, fitted, threads, dtype=info.dtype)
+
+
+def _fit_target(arr, info, mask, target, nbins, threads, lazy=False):
+    """The mapping of one whole grey image (NumPy or Dask) onto ``target``, as _map builds it: an
+    EqualizeMapping, or with ``lazy`` (Dask) a delayed one whose histogram is reduced over the chunks."""
     from . import dask as _dask, mapping
 
+    is_dask = _dask.is_dask(arr)
+    common = dict(dtype=str(info.dtype), nbins=0, nominal_lo=float(info.lo), nominal_hi=float(info.hi),
+                  out_lo=float(info.lo), out_hi=float(info.hi))
+
+    def histogram(work, work_info, bins, lo, hi):
+        if is_dask:
+            return _dask.histogram_counts(work, mask, work_info, bins, lo, hi, threads, lazy=lazy)
+        return mapping._counts(work, mask, work_info, bins, lo, hi, threads)
+
+    def later(fn, *args):
+        if not lazy:
+            return fn(*args)
+        import dask
+
+        return dask.delayed(fn)(*args)
+
     if info.kind == "levels":
-        counts = _dask.histogram_counts(arr, mask, info, int(info.hi - info.lo + 1), info.lo, info.hi, threads,
-                                        lazy=True)
-        table = dask.delayed(_level_table)(counts, target, info)
-        return arr.map_blocks(_apply_table, table, info, threads, dtype=info.dtype)
+        levels = int(info.hi - info.lo + 1)
+        counts = histogram(arr, info, levels, info.lo, info.hi)
+        return later(lambda c: mapping.EqualizeMapping(kind="table", lo=float(info.lo), hi=float(info.hi), **dict(
+            common, nbins=levels), values=_level_table(c, target, info).astype(np.int64)), counts)
     work = arr.astype(np.float64) if info.kind == "wide" else arr
     work_info = dtype_info(work.dtype)
-    vmin, vmax, count = _dask.finite_range(work, mask)
-    if count == 0:
-        return arr.copy()
+    vmin, vmax, count = (_dask.finite_range if is_dask else mapping._finite_range)(work, mask)
+    if count == 0:  # nothing counted: the image is left as it is
+        return mapping.EqualizeMapping(kind="identity", lo=0.0, hi=1.0, values=np.zeros(0), **common)
     lo, hi = mapping._bin_range(vmin, vmax, work_info)
-    counts = _dask.histogram_counts(work, mask, work_info, nbins, lo, hi, threads, lazy=True)
-    maps = dask.delayed(_bin_maps)(counts, target)
-    out = work.map_blocks(_apply_bin_maps, maps, lo, hi, threads, dtype=work.dtype)
-    if info.kind == "wide":
-        return out.map_blocks(lambda block: _round(block, info).astype(info.dtype), dtype=info.dtype)
-    return out
-
-
-def _apply_table(block, table, info, threads):
-    flat = np.ascontiguousarray(block, dtype=info.dtype).reshape(1, -1)
-    out = np.empty_like(flat)
-    core.apply_lut(flat, table[None, :], out, lo=int(info.lo), threads=resolve_threads(threads))
-    return out.reshape(block.shape)
-
-
-def _apply_bin_maps(block, maps, lo, hi, threads):
-    info = dtype_info(block.dtype)
-    flat = np.ascontiguousarray(block, dtype=info.compute).reshape(1, -1)
-    out = np.empty_like(flat)
-    levels, slopes = maps
-    core.map_levels(flat, out, np.array([[lo, hi]]), levels[None, :], slopes[None, :],
-                    threads=resolve_threads(threads))
-    return out.reshape(block.shape).astype(info.dtype, copy=False)
+    counts = histogram(work, work_info, nbins, lo, hi)
+    return later(lambda c: mapping.EqualizeMapping(kind="segments", lo=float(lo), hi=float(hi), **dict(
+        common, nbins=int(nbins)), values=np.stack(_bin_maps(c, target))), counts)
 
 
 def _restore(layout, out, info):
@@ -625,3 +628,81 @@ def equalize_exact(arr, info, channel, spatial, mask, mode, out_range, exact, re
 
     result, ties, batch_shape = _apply(arr, info, channel, spatial, mask, mode, make_targets, None, True, threads)
     return _finish(result, ties, batch_shape, return_ties)
+
+
+def _fit_image(image, mask, nbins):
+    """(array, info, mask, nbins) of the one grey image a fit_* function learns from, NumPy or Dask."""
+    from . import dask as _dask
+
+    if _dask.is_dask(image):
+        info, _, _, mask = _dask.checked(image, mask, None, None)
+        if image.size == 0:
+            raise ValueError(f"image is empty (shape {image.shape}); there is nothing to map")
+        arr = image
+    else:
+        arr, info = _validate.image(image)
+        mask = _validate.mask(mask, arr.shape)
+    nb = _validate.nbins(nbins)
+    if nb is not None and info.kind == "levels":
+        raise ValueError(f"nbins applies to float and 32-bit integer images; {info.dtype} uses one bin per level")
+    return arr, info, mask, nb or FLOAT_NBINS
+
+
+def fit_match(image, reference, *, mask=None, reference_mask=None, nbins=None, threads=None):
+    """Learn the matching of one grey image (NumPy or Dask) to ``reference``, to apply it elsewhere.
+
+    ``fit_match(x, ref, **kw).apply(x)`` equals ``histeq.match(x, ref, **kw)``
+    bit for bit; applied to a patch of ``x`` it gives that patch of the
+    result.  The whole array is one image; the arguments mean what they
+    mean in :func:`match`.  A Dask image or reference is reduced chunk by
+    chunk.
+
+    Returns
+    -------
+    EqualizeMapping
+        A table (integers of at most 16 bits) or per-bin segments (floats,
+        32-bit integers); :meth:`~histeq.EqualizeMapping.save` and
+        :meth:`~histeq.EqualizeMapping.load` keep it in a ``.npz`` file.
+
+    Examples
+    --------
+    Fit on a whole scene, apply to one of its tiles:
+
+    >>> import numpy as np, histeq
+    >>> rng = np.random.default_rng(0)
+    >>> scene, reference = rng.random((64, 64)), rng.random((32, 32)) ** 2
+    >>> fitted = histeq.fit_match(scene, reference)
+    >>> np.array_equal(fitted.apply(scene[:16, 8:24]), histeq.match(scene, reference)[:16, 8:24])
+    True
+    """
+    arr, info, m, nb = _fit_image(image, mask, nbins)
+    nthreads = resolve_threads(threads)
+    target = _dask_reference_target(reference, reference_mask, info, nb, nthreads)
+    return _fit_target(arr, info, m, target, nb, nthreads)
+
+
+def fit_specify(image, histogram, *, mask=None, nbins=None, out_range=None, alpha=0.4, threads=None):
+    """Learn the specification of one grey image (NumPy or Dask) to ``histogram``, to apply it elsewhere.
+
+    ``fit_specify(x, h, **kw).apply(x)`` equals ``histeq.specify(x, h, **kw)``
+    bit for bit; applied to a patch of ``x`` it gives that patch of the
+    result.  The whole array is one image; the arguments mean what they
+    mean in :func:`specify`.
+
+    Returns
+    -------
+    EqualizeMapping
+
+    Examples
+    --------
+    >>> import numpy as np, histeq
+    >>> scene = np.random.default_rng(0).integers(0, 256, (64, 64), dtype=np.uint8)
+    >>> fitted = histeq.fit_specify(scene, "rayleigh")
+    >>> np.array_equal(fitted.apply(scene[8:40, :32]), histeq.specify(scene, "rayleigh")[8:40, :32])
+    True
+    """
+    arr, info, m, nb = _fit_image(image, mask, nbins)
+    weights = _target_weights(histogram, alpha)
+    target = _specify_target(weights, alpha, info, _validate.value_range(out_range, info, "out_range"),
+                             "per-channel")
+    return _fit_target(arr, info, m, target, nb, resolve_threads(threads))
