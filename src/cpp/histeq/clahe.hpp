@@ -639,7 +639,6 @@ class HalfUpDivision {
         q += (q + 1) * twice_ <= num;
         return q;
     }
-    int64_t operator()(int64_t acc) const { return small_ ? at<true>(acc) : at<false>(acc); }
     // Where small(), for 0 <= acc.
     uint32_t at32(int32_t acc) const { return divide_(static_cast<uint32_t>(2 * acc + d_)); }
 
