@@ -264,3 +264,42 @@ def test_fuzz_the_binding(nbins, clip, denominator, tiles, lower):
                    nominal_hi=255, out_lo=0, out_hi=255, threads=2)
     except (ValueError, TypeError):
         pass
+
+
+_SIMD_SCRIPT = """
+import sys, numpy as np, histeq
+rng = np.random.default_rng(3)
+y, x = np.mgrid[0:150, 0:170] / 170
+field = 0.5 + 0.3 * np.sin(5 * x) * np.cos(3 * y) + rng.normal(0, 0.05, x.shape)
+images = {"u8": (field * 255).clip(0, 255).astype(np.uint8),
+          "u8 batch": rng.integers(20, 200, (12, 1, 96, 96), dtype=np.uint8),
+          "i8": (field * 255 - 128).clip(-128, 127).astype(np.int8),
+          "u16": (field * 65535).clip(0, 65535).astype(np.uint16),
+          "i16 volume": rng.normal(0, 3000, (20, 24, 28)).astype(np.int16),
+          "f32": field.astype(np.float32)}
+out = {}
+for name, image in images.items():
+    axes = (-2, -1) if "batch" in name else None
+    for clip in (2.0, None):
+        out[f"{name} {clip}"] = histeq.clahe(image, tiles=3 if image.ndim == 3 and axes is None else (4, 6),
+                                             clip_limit=clip, axes=axes)
+np.savez(sys.argv[1], **out)
+"""
+
+
+def test_every_instruction_set_gives_the_same_result(tmp_path):
+    # The kernels dispatch to AVX-512, AVX2 or baseline code at run time; HISTEQ_SIMD caps the choice.
+    import os
+    import subprocess
+    import sys
+
+    results = {}
+    for cap in ("", "avx2", "baseline"):
+        target = tmp_path / f"simd{cap}.npz"
+        subprocess.run([sys.executable, "-c", _SIMD_SCRIPT, str(target)], check=True,
+                       env=dict(os.environ, HISTEQ_SIMD=cap))
+        with np.load(target) as archive:
+            results[cap] = dict(archive)
+    for name, expected in results[""].items():
+        for cap in ("avx2", "baseline"):
+            np.testing.assert_array_equal(results[cap][name], expected, err_msg=f"{name}, HISTEQ_SIMD={cap}")

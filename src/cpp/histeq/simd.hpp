@@ -8,6 +8,9 @@
 // (-ffp-contract=off), so every variant computes bit-identical results.
 #pragma once
 
+#include <cstdlib>
+#include <cstring>
+
 #if defined(__GNUC__)
 #define HISTEQ_INLINE __attribute__((always_inline))
 #else
@@ -32,15 +35,22 @@ __attribute__((noinline, target("avx2,fma,bmi,bmi2,popcnt"))) void run_avx2(F& f
     f();
 }
 
-// 2: AVX-512 (F, BW, DQ, VL), 1: AVX2 with FMA, 0: baseline.
+// 2: AVX-512 (F, BW, DQ, VL), 1: AVX2 with FMA, 0: baseline.  The
+// environment variable HISTEQ_SIMD=avx2 or =baseline caps it (read once), so
+// that the tests can check every variant against the others on one machine.
 inline int cpu_level() {
     static const int level = [] {
         __builtin_cpu_init();
+        int found = 0;
         if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
             __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
-            return 2;
-        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 1;
-        return 0;
+            found = 2;
+        else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+            found = 1;
+        const char* cap = std::getenv("HISTEQ_SIMD");
+        if (cap && std::strcmp(cap, "baseline") == 0) return 0;
+        if (cap && std::strcmp(cap, "avx2") == 0) return found < 1 ? found : 1;
+        return found;
     }();
     return level;
 }
