@@ -283,12 +283,14 @@ for name, image in images.items():
     for clip in (2.0, None):
         out[f"{name} {clip}"] = histeq.clahe(image, tiles=3 if image.ndim == 3 and axes is None else (4, 6),
                                              clip_limit=clip, axes=axes)
+    out[f"{name} equalize"] = histeq.equalize(image, axes=axes)
+    out[f"{name} match"] = histeq.match(image, np.flip(image) ** 2)
 np.savez(sys.argv[1], **out)
 """
 
 
 def test_every_instruction_set_gives_the_same_result(tmp_path):
-    # The kernels dispatch to AVX-512, AVX2 or baseline code at run time; HISTEQ_SIMD caps the choice.
+    # CLAHE, equalize and match.  The kernels dispatch to AVX-512, AVX2 or baseline code at run time; HISTEQ_SIMD caps the choice.
     import os
     import subprocess
     import sys
