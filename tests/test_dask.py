@@ -261,3 +261,8 @@ def test_bad_dask_arguments(client, camera):
         histeq.match(da.zeros((4, 4), dtype=np.int64), camera)
     with pytest.raises(TypeError, match="fitted on uint8"):
         histeq.fit_clahe(camera, tiles=2).apply(camera.astype(np.uint16))
+    for fit in (histeq.fit_equalize, histeq.fit_clahe, lambda x, mask: histeq.fit_match(x, camera, mask=mask)):
+        with pytest.raises(ValueError, match="Dask mask must be boolean"):
+            fit(lazy, mask=(lazy > 3)[:10])
+        with pytest.raises(ValueError, match="empty"):
+            fit(da.zeros((0, 4), dtype=np.uint8), mask=None)

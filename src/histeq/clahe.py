@@ -443,12 +443,9 @@ def fit_clahe(image, *, tiles=8, clip_limit=2.0, nbins=None, mask=None, in_range
     True
     """
     lazy = _dask.is_dask(image)
-    arr, info = (image, dtype_info(image.dtype)) if lazy else _validate.image(image)
-    if arr.size == 0:
-        raise ValueError(f"image is empty (shape {arr.shape}); there is nothing to equalize")
+    arr, info, m = _dask.one_image(image, mask)
     grid = _tiles(tiles, tuple(arr.shape))
     clip = _clip_limit(clip_limit)
-    m = mask if lazy and _dask.is_dask(mask) else _validate.mask(mask, tuple(arr.shape))
     spec = make_spec(info, _validate.nbins(nbins), _validate.value_range(in_range, info, "in_range"),
                      _validate.value_range(out_range, info, "out_range"))
     spec, counted = _fixed_bins(arr, info, m, spec, lazy)

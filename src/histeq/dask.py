@@ -42,6 +42,16 @@ def checked(image, mask, channel_axis, axes):
     return info, channel, spatial, mask
 
 
+def one_image(image, mask):
+    """(array, dtype entry, mask) of one whole grey image, NumPy or Dask, as a fit_* function learns from it:
+    checked as the calls that take it check theirs."""
+    if is_dask(image):
+        info, _, _, mask = checked(image, mask, None, None)
+        return image, info, mask
+    arr, info = _validate.image(image)
+    return arr, info, _validate.mask(mask, arr.shape)
+
+
 def _blocks(arr, mask):
     import dask.array as da
 

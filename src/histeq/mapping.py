@@ -117,10 +117,7 @@ def fit_equalize(image, *, nbins=None, mask=None, in_range=None, out_range=None,
     from . import dask as _dask
 
     lazy = _dask.is_dask(image)
-    arr, info = (image, dtype_info(image.dtype)) if lazy else _validate.image(image)
-    if lazy and arr.size == 0:
-        raise ValueError(f"image is empty (shape {arr.shape}); there is nothing to equalize")
-    m = _validate.mask(mask, tuple(arr.shape)) if not (lazy and _dask.is_dask(mask)) else mask
+    arr, info, m = _dask.one_image(image, mask)
     spec = make_spec(info, _validate.nbins(nbins), _validate.value_range(in_range, info, "in_range"),
                      _validate.value_range(out_range, info, "out_range"))
     nthreads = resolve_threads(threads)

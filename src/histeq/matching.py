@@ -211,8 +211,11 @@ def _fit_target(arr, info, mask, target, nbins, threads, lazy=False):
     from . import dask as _dask, mapping
 
     is_dask = _dask.is_dask(arr)
-    common = dict(dtype=str(info.dtype), nbins=0, nominal_lo=float(info.lo), nominal_hi=float(info.hi),
-                  out_lo=float(info.lo), out_hi=float(info.hi))
+
+    def mapping_of(kind, lo, hi, bins, values):
+        return mapping.EqualizeMapping(dtype=str(info.dtype), kind=kind, lo=float(lo), hi=float(hi), nbins=int(bins),
+                                       nominal_lo=float(info.lo), nominal_hi=float(info.hi), out_lo=float(info.lo),
+                                       out_hi=float(info.hi), values=values)
 
     def histogram(work, work_info, bins, lo, hi):
         if is_dask:
@@ -229,17 +232,16 @@ def _fit_target(arr, info, mask, target, nbins, threads, lazy=False):
     if info.kind == "levels":
         levels = int(info.hi - info.lo + 1)
         counts = histogram(arr, info, levels, info.lo, info.hi)
-        return later(lambda c: mapping.EqualizeMapping(kind="table", lo=float(info.lo), hi=float(info.hi), **dict(
-            common, nbins=levels), values=_level_table(c, target, info).astype(np.int64)), counts)
+        return later(lambda c: mapping_of("table", info.lo, info.hi, levels,
+                                          _level_table(c, target, info).astype(np.int64)), counts)
     work = arr.astype(np.float64) if info.kind == "wide" else arr
     work_info = dtype_info(work.dtype)
     vmin, vmax, count = (_dask.finite_range if is_dask else mapping._finite_range)(work, mask)
     if count == 0:  # nothing counted: the image is left as it is
-        return mapping.EqualizeMapping(kind="identity", lo=0.0, hi=1.0, values=np.zeros(0), **common)
+        return mapping_of("identity", 0.0, 1.0, 0, np.zeros(0))
     lo, hi = mapping._bin_range(vmin, vmax, work_info)
     counts = histogram(work, work_info, nbins, lo, hi)
-    return later(lambda c: mapping.EqualizeMapping(kind="segments", lo=float(lo), hi=float(hi), **dict(
-        common, nbins=int(nbins)), values=np.stack(_bin_maps(c, target))), counts)
+    return later(lambda c: mapping_of("segments", lo, hi, nbins, np.stack(_bin_maps(c, target))), counts)
 
 
 def _restore(layout, out, info):
@@ -634,14 +636,7 @@ def _fit_image(image, mask, nbins):
     """(array, info, mask, nbins) of the one grey image a fit_* function learns from, NumPy or Dask."""
     from . import dask as _dask
 
-    if _dask.is_dask(image):
-        info, _, _, mask = _dask.checked(image, mask, None, None)
-        if image.size == 0:
-            raise ValueError(f"image is empty (shape {image.shape}); there is nothing to map")
-        arr = image
-    else:
-        arr, info = _validate.image(image)
-        mask = _validate.mask(mask, arr.shape)
+    arr, info, mask = _dask.one_image(image, mask)
     nb = _validate.nbins(nbins)
     if nb is not None and info.kind == "levels":
         raise ValueError(f"nbins applies to float and 32-bit integer images; {info.dtype} uses one bin per level")
