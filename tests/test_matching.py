@@ -333,6 +333,14 @@ def test_specify_value_per_image_of_a_colour_batch(astronaut):
     (lambda im: histeq.match(im, im, color="luma"), ValueError, "channel_axis"),
     (lambda im: histeq.equalize(im, exact=True, compat="opencv"), ValueError, "compat"),
     (lambda im: histeq.match(im, np.zeros(4, dtype=complex)), TypeError, "complex"),
+    (lambda im: histeq.fit_match(im, np.full(5, np.nan)), ValueError, "no counted pixel"),
+    (lambda im: histeq.fit_match(im, im, nbins=16), ValueError, "one bin per level"),
+    (lambda im: histeq.fit_match(im, im, mask=np.ones(3, bool)), ValueError, "mask"),
+    (lambda im: histeq.fit_match(np.zeros((0, 3), np.uint8), im), ValueError, "empty"),
+    (lambda im: histeq.fit_specify(im, [1, -1]), ValueError, "non-negative"),
+    (lambda im: histeq.fit_specify(im, np.ones(300)), ValueError, "levels"),
+    (lambda im: histeq.fit_specify(im, "gaussian"), ValueError, "unknown histogram"),
+    (lambda im: histeq.fit_specify(im.astype(complex), "uniform"), TypeError, "complex"),
 ])
 def test_bad_input(call, error, message):
     image = np.arange(64, dtype=np.uint8).reshape(8, 8)
