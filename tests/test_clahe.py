@@ -21,6 +21,11 @@ def clahe_case(draw, max_dims=3, max_side=9):
         kwargs["mask"] = draw(hnp.arrays(np.bool_, shape))
     if draw(st.booleans()):
         kwargs["nbins"] = draw(st.integers(2, 40))
+    if image.dtype.kind in "iu" and draw(st.booleans()):  # narrow spans: byte-sized levels of wider dtypes
+        info = np.iinfo(image.dtype)
+        lo = draw(st.integers(int(info.min), int(info.max) - 1))
+        span = draw(st.sampled_from([1, 100, 255, 256, int(info.max) - int(info.min)]))
+        kwargs["out_range"] = (lo, min(int(info.max), lo + span))
     return image, kwargs
 
 
@@ -48,6 +53,12 @@ def test_four_axes_against_reference(dtype):
     for tiles, clip in [((2, 3, 2, 2), 2.0), ((3, 2, 1, 4), None)]:
         np.testing.assert_array_equal(histeq.clahe(image, tiles=tiles, clip_limit=clip),
                                       ref.clahe(image, tiles=tiles, clip_limit=clip))
+
+
+def test_weights_of_16_bits_against_reference():
+    # Two tile centres 16385 pixels apart: weights over 2^15 along x, past the 8-bit path's 16-bit multiply-adds.
+    image = np.random.default_rng(6).integers(0, 256, (2, 16385), dtype=np.uint8)
+    np.testing.assert_array_equal(histeq.clahe(image, tiles=(1, 2)), ref.clahe(image, tiles=(1, 2)))
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
@@ -283,8 +294,11 @@ for name, image in images.items():
     for clip in (2.0, None):
         out[f"{name} {clip}"] = histeq.clahe(image, tiles=3 if image.ndim == 3 and axes is None else (4, 6),
                                              clip_limit=clip, axes=axes)
+    if image.dtype.kind in "iu":
+        out[f"{name} out_range"] = histeq.clahe(image, tiles=(3, 5), out_range=(10, 100), axes=(-2, -1))
     out[f"{name} equalize"] = histeq.equalize(image, axes=axes)
     out[f"{name} match"] = histeq.match(image, np.flip(image) ** 2)
+out["u8 long rows"] = histeq.clahe(np.tile(images["u8"][:2], 97)[:, :16385], tiles=(1, 2))  # weights >= 2^15
 np.savez(sys.argv[1], **out)
 """
 

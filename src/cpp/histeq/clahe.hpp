@@ -607,6 +607,8 @@ class ConstantDivisor {
         exact_ = shift_ < 64 && multiplier_ < (uint64_t{1} << 32);
     }
     bool exact() const { return exact_; }  // usable for every num < 2^31
+    uint32_t multiplier() const { return static_cast<uint32_t>(multiplier_); }  // where exact(); shift() >= 32 for d >= 2
+    int shift() const { return shift_; }
     uint64_t operator()(uint64_t num) const { return static_cast<uint64_t>((num * multiplier_) >> shift_); }
     // The same where exact(): a 32 x 32-bit product, which vectorizes.
     uint32_t operator()(uint32_t num) const {
@@ -641,6 +643,8 @@ class HalfUpDivision {
     }
     // Where small(), for 0 <= acc.
     uint32_t at32(int32_t acc) const { return divide_(static_cast<uint32_t>(2 * acc + d_)); }
+    int64_t denominator() const { return d_; }
+    const ConstantDivisor& twice_divisor() const { return divide_; }
 
    private:
     int64_t d_, twice_;
@@ -708,6 +712,171 @@ void clahe_pixels_2d(const T* in, T* out, const AxisPlan& ay, const AxisPlan& ax
     } else {
         blended_rows<T, int64_t, false>(in, out, ay, ax, first, nbins, table, olo, rounding, threads);
     }
+}
+
+#ifdef HISTEQ_X86
+// clahe_pixels_cells's tables from four byte tables, 64 entries at a time:
+// byte unpacks pair the tiles, word unpacks make the four-byte entries, and a
+// transpose of 128-bit lanes puts them in order.
+__attribute__((target("avx512f,avx512bw"))) inline void pack_cell_avx512(const uint8_t* tl, const uint8_t* bl,
+                                                                         const uint8_t* tr, const uint8_t* br,
+                                                                         int64_t n, uint8_t low, uint32_t* out) {
+    const __m512i offset = _mm512_set1_epi8(static_cast<char>(low));
+    for (int64_t k = 0; k < n; k += 64) {
+        const int64_t left = n - k;
+        const __mmask64 valid = left >= 64 ? ~__mmask64{0} : (__mmask64{1} << left) - 1;
+        const __m512i a = _mm512_sub_epi8(_mm512_maskz_loadu_epi8(valid, tl + k), offset);
+        const __m512i b = _mm512_sub_epi8(_mm512_maskz_loadu_epi8(valid, bl + k), offset);
+        const __m512i c = _mm512_sub_epi8(_mm512_maskz_loadu_epi8(valid, tr + k), offset);
+        const __m512i d = _mm512_sub_epi8(_mm512_maskz_loadu_epi8(valid, br + k), offset);
+        const __m512i ab_lo = _mm512_unpacklo_epi8(a, b), ab_hi = _mm512_unpackhi_epi8(a, b);
+        const __m512i cd_lo = _mm512_unpacklo_epi8(c, d), cd_hi = _mm512_unpackhi_epi8(c, d);
+        // r[i], 128-bit lane j: the entries 16 j + 4 i ... 16 j + 4 i + 3.
+        const __m512i r0 = _mm512_unpacklo_epi16(ab_lo, cd_lo), r1 = _mm512_unpackhi_epi16(ab_lo, cd_lo);
+        const __m512i r2 = _mm512_unpacklo_epi16(ab_hi, cd_hi), r3 = _mm512_unpackhi_epi16(ab_hi, cd_hi);
+        const __m512i t0 = _mm512_shuffle_i32x4(r0, r1, 0x44), t1 = _mm512_shuffle_i32x4(r2, r3, 0x44);
+        const __m512i t2 = _mm512_shuffle_i32x4(r0, r1, 0xee), t3 = _mm512_shuffle_i32x4(r2, r3, 0xee);
+        const __m512i entries[4] = {_mm512_shuffle_i32x4(t0, t1, 0x88), _mm512_shuffle_i32x4(t0, t1, 0xdd),
+                                    _mm512_shuffle_i32x4(t2, t3, 0x88), _mm512_shuffle_i32x4(t2, t3, 0xdd)};
+        for (int i = 0; i < 4 && 16 * i < left; ++i) {
+            const int64_t rest = left - 16 * i;
+            const __mmask16 m = rest >= 16 ? 0xffff : static_cast<__mmask16>((1u << rest) - 1);
+            _mm512_mask_storeu_epi32(out + k + 16 * i, m, entries[i]);
+        }
+    }
+}
+
+// clahe_pixels_cells's weighted sums for 8-bit output, 16 pixels at a time:
+// pairs(x) = wl[x] | wr[x] << 16 (each below 2^15), so that one multiply-add
+// of 16-bit pairs gives a tile row's horizontal sum; the rounding division by
+// 2d is a multiplication by m and a shift s >= 32 (ConstantDivisor), the high
+// halves of 32 x 32-bit products.
+__attribute__((target("avx512f,avx512bw,avx512vl"))) inline void blend_cells_avx512(
+    const uint32_t* packed, const int32_t* pairs, int32_t top_weight, int32_t bottom_weight, int64_t n, int32_t d,
+    uint32_t multiplier, int shift, uint8_t low, uint8_t* out) {
+    const __m512i bytes = _mm512_set1_epi32(0x00ff00ff), vt = _mm512_set1_epi32(top_weight);
+    const __m512i vb = _mm512_set1_epi32(bottom_weight), vd = _mm512_set1_epi32(d);
+    const __m512i vm = _mm512_set1_epi32(static_cast<int32_t>(multiplier)), vlow = _mm512_set1_epi32(low);
+    const __m128i rest_shift = _mm_cvtsi32_si128(shift - 32);
+    for (int64_t x = 0; x < n; x += 16) {
+        const __mmask16 valid = n - x >= 16 ? 0xffff : static_cast<__mmask16>((1u << (n - x)) - 1);
+        const __m512i p = _mm512_maskz_loadu_epi32(valid, packed + x);
+        const __m512i w = _mm512_maskz_loadu_epi32(valid, pairs + x);
+        const __m512i top = _mm512_madd_epi16(_mm512_and_si512(p, bytes), w);
+        const __m512i bottom = _mm512_madd_epi16(_mm512_and_si512(_mm512_srli_epi32(p, 8), bytes), w);
+        const __m512i acc = _mm512_add_epi32(_mm512_mullo_epi32(top, vt), _mm512_mullo_epi32(bottom, vb));
+        const __m512i num = _mm512_add_epi32(_mm512_add_epi32(acc, acc), vd);
+        const __m512i even = _mm512_srli_epi64(_mm512_mul_epu32(num, vm), 32);
+        const __m512i odd = _mm512_mul_epu32(_mm512_srli_epi64(num, 32), vm);
+        const __m512i high = _mm512_mask_blend_epi32(0xaaaa, even, odd);
+        const __m512i q = _mm512_add_epi32(_mm512_srl_epi32(high, rest_shift), vlow);
+        _mm_mask_storeu_epi8(out + x, valid, _mm512_cvtepi32_epi8(q));
+    }
+}
+#endif
+
+// 2-D integer images with one bin per level whose levels fit in a byte above
+// out_lo (8-bit output), where the weighted sums fit in int32
+// (HalfUpDivision::small): the cell between four tile centres gets one table
+// whose entries pack the four tiles' levels, so that a pixel reads one entry
+// instead of four.  Entry bytes: top-left, bottom-left, top-right,
+// bottom-right, so that the halves of (p & 0x00ff00ff) and (p >> 8 &
+// 0x00ff00ff) are the top and the bottom pair.  lut: ntiles x nbins levels for
+// the values first, first + 1, ...; cells are keyed by each axis's lower tile.
+template <class T>
+void clahe_pixels_cells(const T* in, T* out, const AxisPlan& ay, const AxisPlan& ax, const Spec& spec, const T* lut,
+                        int64_t first, int64_t nbins, double denominator, int threads, Scratch<uint32_t>& cells) {
+    const int64_t width = ax.n, ty = ay.tiles, tx = ax.tiles;
+    const int64_t olo = static_cast<int64_t>(spec.out_lo), span = static_cast<int64_t>(spec.out_hi - spec.out_lo);
+    const HalfUpDivision rounding(static_cast<int64_t>(denominator), span);
+    cells.resize(static_cast<size_t>(ty * tx * nbins));
+    for (int64_t ky = 0; ky < ty; ++ky) {
+        for (int64_t kx = 0; kx < tx; ++kx) {
+            const int64_t ky1 = std::min(ky + 1, ty - 1), kx1 = std::min(kx + 1, tx - 1);
+            uint32_t* cell = cells.data() + (ky * tx + kx) * nbins;
+#ifdef HISTEQ_X86
+            if constexpr (sizeof(T) == 1) {
+                if (cpu_level() == 2) {
+                    const auto* bytes = reinterpret_cast<const uint8_t*>(lut);
+                    pack_cell_avx512(bytes + (ky * tx + kx) * nbins, bytes + (ky1 * tx + kx) * nbins,
+                                     bytes + (ky * tx + kx1) * nbins, bytes + (ky1 * tx + kx1) * nbins, nbins,
+                                     static_cast<uint8_t>(olo), cell);
+                    continue;
+                }
+            }
+#endif
+            dispatch([&]() HISTEQ_INLINE {
+                const T* __restrict tl = lut + (ky * tx + kx) * nbins;
+                const T* __restrict bl = lut + (ky1 * tx + kx) * nbins;
+                const T* __restrict tr = lut + (ky * tx + kx1) * nbins;
+                const T* __restrict br = lut + (ky1 * tx + kx1) * nbins;
+                uint32_t* __restrict to = cell;
+                const uint32_t low = static_cast<uint32_t>(olo);
+                const int64_t n = nbins;
+                for (int64_t k = 0; k < n; ++k)
+                    to[k] = (static_cast<uint32_t>(tl[k]) - low) | (static_cast<uint32_t>(bl[k]) - low) << 8 |
+                            (static_cast<uint32_t>(tr[k]) - low) << 16 | (static_cast<uint32_t>(br[k]) - low) << 24;
+            });
+        }
+    }
+    std::vector<int32_t> wl(width), wr(width), pairs(width);
+    std::vector<int64_t> run_start{0};
+    bool short_weights = true;
+    for (int64_t x = 0; x < width; ++x) {
+        wl[x] = static_cast<int32_t>(ax.w0[x]);
+        wr[x] = static_cast<int32_t>(ax.w1[x]);
+        short_weights = short_weights && wl[x] < (1 << 15) && wr[x] < (1 << 15);
+        pairs[x] = static_cast<int32_t>(static_cast<uint32_t>(wl[x]) | static_cast<uint32_t>(wr[x]) << 16);
+        if (x && ax.lower[x] != ax.lower[x - 1]) run_start.push_back(x);
+    }
+    run_start.push_back(width);
+#ifdef HISTEQ_X86
+    const bool fast_blend = sizeof(T) == 1 && cpu_level() == 2 && short_weights;
+#endif
+    parallel_for(ay.n, threads, std::max<int64_t>(1, kPixelGrain / width), [&](int, int64_t yb, int64_t ye) {
+        std::vector<uint32_t> packed(width);
+        for (int64_t y = yb; y < ye; ++y) {
+            const uint32_t* row_cells = cells.data() + ay.lower[y] * tx * nbins - first;
+            const T* src = in + y * width;
+            T* dst = out + y * width;
+            uint32_t* p = packed.data();
+            for (size_t r = 0; r + 1 < run_start.size(); ++r) {
+                const int64_t x0 = run_start[r], x1 = run_start[r + 1];
+                const uint32_t* __restrict cell = row_cells + ax.lower[x0] * nbins;
+                for (int64_t x = x0; x < x1; ++x) p[x] = cell[static_cast<int64_t>(src[x])];
+            }
+            const int32_t wt = static_cast<int32_t>(ay.w0[y]), wb = static_cast<int32_t>(ay.w1[y]);
+#ifdef HISTEQ_X86
+            if constexpr (sizeof(T) == 1) {
+                if (fast_blend) {
+                    const ConstantDivisor& divide = rounding.twice_divisor();
+                    blend_cells_avx512(p, pairs.data(), wt, wb, width, static_cast<int32_t>(rounding.denominator()),
+                                       divide.multiplier(), divide.shift(), static_cast<uint8_t>(olo),
+                                       reinterpret_cast<uint8_t*>(dst));
+                    continue;
+                }
+            }
+#endif
+            dispatch([&]() HISTEQ_INLINE {
+                // Locals: stores of a char type T could alias anything captured.
+                const uint32_t* __restrict pairs = p;
+                const int32_t* __restrict left = wl.data();
+                const int32_t* __restrict right = wr.data();
+                T* __restrict to = dst;
+                const HalfUpDivision round = rounding;
+                const int32_t top_weight = wt, bottom_weight = wb, low = static_cast<int32_t>(olo);
+                const int64_t n = width;
+                for (int64_t x = 0; x < n; ++x) {
+                    const uint32_t v = pairs[x];
+                    const int32_t top = left[x] * static_cast<int32_t>(v & 0xff) +
+                                        right[x] * static_cast<int32_t>((v >> 16) & 0xff);
+                    const int32_t bottom = left[x] * static_cast<int32_t>((v >> 8) & 0xff) +
+                                           right[x] * static_cast<int32_t>(v >> 24);
+                    to[x] = static_cast<T>(low + static_cast<int32_t>(round.at32(top_weight * top + bottom_weight * bottom)));
+                }
+            });
+        }
+    });
 }
 
 // Calls fn with the corner count as a constant where it is a common one
@@ -898,6 +1067,7 @@ void clahe_batch(const T* in, const bool* mask, T* out, int64_t batch, int64_t p
     const int workers = image_workers(batch, threads);
     std::vector<ClaheMaps<T>> maps(workers);
     std::vector<std::vector<int32_t>> tables(workers);
+    std::vector<Scratch<uint32_t>> cell_tables(workers);
     for (ClaheMaps<T>& m : maps) {
         m.identity.resize(ntiles);
         if constexpr (is_float_v<T>) {
@@ -935,10 +1105,17 @@ void clahe_batch(const T* in, const bool* mask, T* out, int64_t batch, int64_t p
                 constexpr bool kDirect = std::is_same<std::decay_t<decltype(bins)>, DirectBins>::value;
                 const int64_t first = bins(static_cast<int64_t>(all.vmin));
                 const int64_t width = bins(static_cast<int64_t>(all.vmax)) - first + 1;
-                // 2-D 8-bit: rows blended from tables over the image's range.  Large tables
-                // (16-bit, many tiles): each tile's spans only what the pixels around it hold.
-                const bool blend = kDirect && axes.size() == 2 && width * axes[1].tiles <= 2 * axes[1].n;
-                if (!blend && ntiles * width >= (int64_t{1} << 16)) {
+                // Tables over the image's range where they are small, or small next to the
+                // image's rows; else (16-bit, many tiles) each tile's spans only what the
+                // pixels around it hold.  2-D with levels of a byte: packed cell tables; else
+                // 2-D 8-bit on wide images: rows blended vertically first.
+                const bool wide = kDirect && axes.size() == 2 && width * axes[1].tiles <= 2 * axes[1].n;
+                const bool uniform = wide || ntiles * width < (int64_t{1} << 16);
+                const int64_t span = static_cast<int64_t>(s.out_hi - s.out_lo);
+                const bool cells = kDirect && uniform && axes.size() == 2 && span < 256 &&
+                                   HalfUpDivision(static_cast<int64_t>(denominator), span).small();
+                const bool blend = wide && !cells;
+                if (!uniform) {
                     tile_windows(src, axes, bins, inner, m);
                 } else {
                     m.uniform(ntiles, first, width);
@@ -952,7 +1129,10 @@ void clahe_batch(const T* in, const bool* mask, T* out, int64_t batch, int64_t p
                         const int64_t first_value = bins.lo + m.first[tile];
                         for (int64_t k = 0; k < m.width[tile]; ++k) lut[k] = rescale(static_cast<T>(first_value + k), s);
                     }
-                    if (blend) {
+                    if (cells) {
+                        clahe_pixels_cells(src, dst, axes[0], axes[1], s, m.lut.data(), bins.lo + first, width,
+                                           denominator, inner, cell_tables[w]);
+                    } else if (blend) {
                         const int64_t olo = static_cast<int64_t>(s.out_lo);
                         std::vector<int32_t>& table = tables[w];
                         table.resize(ntiles * width);
