@@ -283,11 +283,11 @@ inline std::vector<int64_t> pixel_strides(const std::vector<AxisPlan>& axes) {
 // images whose brightness varies across the field this is far less than the
 // image's range: less table to build, and less to keep in cache.
 //
-// Along an axis, pixel i reads tiles lower[i] and lower[i] + 1 (only the first
-// when w1[i] = 0); put it in cell lower[i] + (w1[i] > 0) of tiles + 1 cells.
-// Then every reader of tile t lies in cells t or t + 1 along each axis (a
-// pixel with w1 = 0 reads one tile, which both of its cells' tiles include),
-// a box reaching from the centre of tile t - 1 to that of tile t + 1.
+// Along an axis, pixel i reads tiles lower[i] and min(lower[i] + 1, tiles -
+// 1), the second with weight w1[i], which may be 0 (borders, tile centres):
+// the interpolation reads it all the same, so the windows must hold such
+// values too.  Put pixel i in cell lower[i]; every reader of tile t then lies
+// in cells t - 1 or t along each axis.
 template <class T, class Bins>
 void tile_windows(const T* in, const std::vector<AxisPlan>& axes, const Bins& bins, int threads,
                   ClaheMaps<T>& maps) {
@@ -296,10 +296,10 @@ void tile_windows(const T* in, const std::vector<AxisPlan>& axes, const Bins& bi
     std::vector<int64_t> cell_stride(ndim, 1);
     for (int d = 0; d < ndim; ++d) {
         cell[d].resize(axes[d].n);
-        for (int64_t i = 0; i < axes[d].n; ++i) cell[d][i] = axes[d].lower[i] + (axes[d].w1[i] > 0 ? 1 : 0);
+        for (int64_t i = 0; i < axes[d].n; ++i) cell[d][i] = axes[d].lower[i];
     }
-    for (int d = ndim - 2; d >= 0; --d) cell_stride[d] = cell_stride[d + 1] * (axes[d + 1].tiles + 1);
-    const int64_t ncells = cell_stride[0] * (axes[0].tiles + 1), width = axes[ndim - 1].n;
+    for (int d = ndim - 2; d >= 0; --d) cell_stride[d] = cell_stride[d + 1] * axes[d + 1].tiles;
+    const int64_t ncells = cell_stride[0] * axes[0].tiles, width = axes[ndim - 1].n;
     std::vector<int64_t> run_start{0};  // runs of a row in one cell
     const std::vector<int64_t>& last_cell = cell[ndim - 1];
     for (int64_t x = 1; x < width; ++x)
@@ -358,7 +358,7 @@ void tile_windows(const T* in, const std::vector<AxisPlan>& axes, const Bins& bi
         T a = std::numeric_limits<T>::max(), b = std::numeric_limits<T>::lowest();
         for (int corner = 0; corner < corners; ++corner) {
             int64_t c = 0;
-            for (int d = 0; d < ndim; ++d) c += (k[d] + ((corner >> d) & 1)) * cell_stride[d];
+            for (int d = 0; d < ndim; ++d) c += std::max<int64_t>(k[d] - ((corner >> d) & 1), 0) * cell_stride[d];
             a = std::min(a, low[c]);  // an empty cell holds (max, lowest): no effect
             b = std::max(b, high[c]);
         }
