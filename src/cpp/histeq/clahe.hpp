@@ -229,6 +229,7 @@ struct ClaheMaps {
     Scratch<T> lut;
     std::vector<int64_t> first, width, offset;
     std::vector<double> level, slope;
+    Scratch<int64_t> hists;  // clahe_tiles's, per worker: each tile clears the bins it counts in
 
     // Every tile over the same bins.
     void uniform(int64_t ntiles, int64_t first_bin, int64_t bins) {
@@ -288,9 +289,13 @@ inline std::vector<int64_t> pixel_strides(const std::vector<AxisPlan>& axes) {
 // the interpolation reads it all the same, so the windows must hold such
 // values too.  Put pixel i in cell lower[i]; every reader of tile t then lies
 // in cells t - 1 or t along each axis.
+//
+// layer_tiles > 0: the tables of each layer of layer_tiles tiles (along the
+// first axis) in one of two slots, layer k in slot k % 2, one after another
+// within it; else every table after the other.
 template <class T, class Bins>
 void tile_windows(const T* in, const std::vector<AxisPlan>& axes, const Bins& bins, int threads,
-                  ClaheMaps<T>& maps) {
+                  ClaheMaps<T>& maps, int64_t layer_tiles) {
     const int ndim = static_cast<int>(axes.size());
     std::vector<std::vector<int64_t>> cell(ndim);
     std::vector<int64_t> cell_stride(ndim, 1);
@@ -369,6 +374,16 @@ void tile_windows(const T* in, const std::vector<AxisPlan>& axes, const Bins& bi
         maps.offset[tile] = total;
         total += bins_wide;
     }
+    if (layer_tiles > 0 && layer_tiles < ntiles) {
+        int64_t slot = 0;
+        for (int64_t t0 = 0; t0 < ntiles; t0 += layer_tiles)
+            slot = std::max(slot, maps.offset[t0 + layer_tiles - 1] + maps.width[t0 + layer_tiles - 1] - maps.offset[t0]);
+        for (int64_t t0 = 0; t0 < ntiles; t0 += layer_tiles) {
+            const int64_t shift = (t0 / layer_tiles % 2) * slot - maps.offset[t0];
+            for (int64_t t = t0; t < t0 + layer_tiles; ++t) maps.offset[t] += shift;
+        }
+        total = 2 * slot;
+    }
     maps.lut.resize(total);
 }
 
@@ -439,25 +454,24 @@ bool tile_mapping(const int64_t* hist, const Spec& spec, double clip, int64_t fi
     return true;
 }
 
-// Histograms and mappings of every tile of one image.
+// Histograms and mappings of the tiles [tile_begin, tile_end) of one image.
 template <class T, class Bins>
 void clahe_tiles(const T* in, const bool* mask, const std::vector<AxisPlan>& axes, const Spec& spec,
-                 const Bins& bins, double clip, int threads, ClaheMaps<T>& maps) {
+                 const Bins& bins, double clip, int threads, ClaheMaps<T>& maps, int64_t tile_begin,
+                 int64_t tile_end) {
     const int ndim = static_cast<int>(axes.size());
     const int64_t nbins = spec.nbins;
-    int64_t ntiles = 1;
-    for (const AxisPlan& a : axes) ntiles *= a.tiles;
     const std::vector<int64_t> stride = pixel_strides(axes);
-    const int workers = plan_workers(ntiles, threads, 1);
+    const int workers = plan_workers(tile_end - tile_begin, threads, 1);
     // Floats count pixels that are not counted in a spare bin.
-    std::vector<int64_t> hists(static_cast<size_t>(workers) * (nbins + 1));
+    maps.hists.resize(static_cast<size_t>(workers) * (nbins + 1));
     int64_t widest = nbins;
     if constexpr (!is_float_v<T>) widest = *std::max_element(maps.width.begin(), maps.width.end());
-    parallel_for(ntiles, threads, 1, [&](int w, int64_t tb, int64_t te) {
-        int64_t* hist = hists.data() + static_cast<size_t>(w) * (nbins + 1);
+    parallel_for(tile_end - tile_begin, threads, 1, [&](int w, int64_t tb, int64_t te) {
+        int64_t* hist = maps.hists.data() + static_cast<size_t>(w) * (nbins + 1);
         std::vector<double> cum(widest);
         std::vector<int64_t> index(ndim), lo(ndim), hi(ndim);
-        for (int64_t tile = tb; tile < te; ++tile) {
+        for (int64_t tile = tile_begin + tb; tile < tile_begin + te; ++tile) {
             // Integer counts land in the tile's window of bins only.
             const int64_t first = is_float_v<T> ? 0 : maps.first[tile];
             const int64_t width = is_float_v<T> ? nbins : maps.width[tile];
@@ -983,12 +997,11 @@ void blend_stretch(const uint32_t* levels, int64_t stride, int corners, const in
 // which is exact below 2^53 (the weights are planned to keep sums below 2^51).
 template <class T>
 void clahe_pixels_levels(const T* in, T* out, const std::vector<AxisPlan>& axes, const Spec& spec, const T* lut,
-                         const std::vector<int64_t>& origin, double denominator, int threads) {
+                         const std::vector<int64_t>& origin, double denominator, int threads, int64_t row_begin,
+                         int64_t row_end) {
     const int ndim = static_cast<int>(axes.size());
     const AxisPlan& last = axes[ndim - 1];
     const int64_t width = last.n;
-    int64_t rows = 1;
-    for (int d = 0; d < ndim - 1; ++d) rows *= axes[d].n;
     std::vector<int64_t> tile_stride(ndim, 1);
     for (int d = ndim - 2; d >= 0; --d) tile_stride[d] = tile_stride[d + 1] * axes[d + 1].tiles;
     std::vector<int32_t> wl(width), wr(width);
@@ -1007,11 +1020,11 @@ void clahe_pixels_levels(const T* in, T* out, const std::vector<AxisPlan>& axes,
     const bool small = rounding.small();
     const int row_corners = 1 << (ndim - 1);
     constexpr int64_t kStretch = 256;
-    parallel_for(rows, threads, std::max<int64_t>(1, kPixelGrain / width), [&](int, int64_t rb, int64_t re) {
+    parallel_for(row_end - row_begin, threads, std::max<int64_t>(1, kPixelGrain / width), [&](int, int64_t rb, int64_t re) {
         std::vector<int64_t> row_tile(row_corners), weight(row_corners), index(ndim);
         // Per corner: the left and the right tile's levels, paired (gather_levels).
         std::vector<uint32_t> levels(row_corners * kStretch);
-        for (int64_t row = rb; row < re; ++row) {
+        for (int64_t row = row_begin + rb; row < row_begin + re; ++row) {
             int64_t rest = row;
             for (int a = ndim - 2; a >= 0; --a) {
                 index[a] = rest % axes[a].n;
@@ -1095,7 +1108,7 @@ void clahe_batch(const T* in, const bool* mask, T* out, int64_t batch, int64_t p
         }
         if constexpr (is_float_v<T>) {
             const FloatBins bins(s.lo, s.hi, s.nbins);
-            clahe_tiles(src, sel, axes, s, bins, clip, inner, maps[w]);
+            clahe_tiles(src, sel, axes, s, bins, clip, inner, maps[w], 0, ntiles);
             clahe_pixels(src, dst, axes, s, bins, maps[w], denominator, inner);
         } else {
             // Tables are kept only for the bins the image's values fall in.
@@ -1115,39 +1128,69 @@ void clahe_batch(const T* in, const bool* mask, T* out, int64_t batch, int64_t p
                 const bool cells = kDirect && uniform && axes.size() == 2 && span < 256 &&
                                    HalfUpDivision(static_cast<int64_t>(denominator), span).small();
                 const bool blend = wide && !cells;
+                // Windowed levels of 2 or more axes: the tiles built a layer at a time (along
+                // the first axis), each layer's tables filling one of two slots, and the rows
+                // that read the last two layers interpolated before the next layer is built:
+                // a quarter of the memory at 8 tiles, and the tables read while still cached.
+                const bool layered = kDirect && !uniform && axes.size() >= 2;
+                const int64_t layer_tiles = ntiles / axes[0].tiles;
                 if (!uniform) {
-                    tile_windows(src, axes, bins, inner, m);
+                    tile_windows(src, axes, bins, inner, m, layered ? layer_tiles : 0);
                 } else {
                     m.uniform(ntiles, first, width);
                 }
-                clahe_tiles(src, sel, axes, s, bins, clip, inner, m);
-                if constexpr (kDirect) {
-                    // One bin per level: identity tiles become tables too.
-                    for (int64_t tile = 0; tile < ntiles; ++tile) {
-                        if (!m.identity[tile]) continue;
-                        T* lut = m.lut.data() + m.offset[tile];
-                        const int64_t first_value = bins.lo + m.first[tile];
-                        for (int64_t k = 0; k < m.width[tile]; ++k) lut[k] = rescale(static_cast<T>(first_value + k), s);
+                auto build = [&](int64_t tile_begin, int64_t tile_end) {
+                    clahe_tiles(src, sel, axes, s, bins, clip, inner, m, tile_begin, tile_end);
+                    if constexpr (kDirect) {
+                        // One bin per level: identity tiles become tables too.
+                        for (int64_t tile = tile_begin; tile < tile_end; ++tile) {
+                            if (!m.identity[tile]) continue;
+                            T* lut = m.lut.data() + m.offset[tile];
+                            const int64_t first_value = bins.lo + m.first[tile];
+                            for (int64_t k = 0; k < m.width[tile]; ++k)
+                                lut[k] = rescale(static_cast<T>(first_value + k), s);
+                        }
                     }
-                    if (cells) {
-                        clahe_pixels_cells(src, dst, axes[0], axes[1], s, m.lut.data(), bins.lo + first, width,
-                                           denominator, inner, cell_tables[w]);
-                    } else if (blend) {
-                        const int64_t olo = static_cast<int64_t>(s.out_lo);
-                        std::vector<int32_t>& table = tables[w];
-                        table.resize(ntiles * width);
-                        for (int64_t j = 0; j < ntiles * width; ++j)
-                            table[j] = static_cast<int32_t>(static_cast<int64_t>(m.lut[j]) - olo);
-                        clahe_pixels_2d(src, dst, axes[0], axes[1], s, bins.lo + first, width, table, denominator,
-                                        inner);
-                    } else {
-                        std::vector<int64_t> origin(ntiles);
-                        for (int64_t tile = 0; tile < ntiles; ++tile)
-                            origin[tile] = m.offset[tile] - m.first[tile] - bins.lo;
-                        clahe_pixels_levels(src, dst, axes, s, m.lut.data(), origin, denominator, inner);
+                };
+                if constexpr (kDirect) {
+                    if (cells || blend) {
+                        build(0, ntiles);
+                        if (cells) {
+                            clahe_pixels_cells(src, dst, axes[0], axes[1], s, m.lut.data(), bins.lo + first, width,
+                                               denominator, inner, cell_tables[w]);
+                        } else {
+                            const int64_t olo = static_cast<int64_t>(s.out_lo);
+                            std::vector<int32_t>& table = tables[w];
+                            table.resize(ntiles * width);
+                            for (int64_t j = 0; j < ntiles * width; ++j)
+                                table[j] = static_cast<int32_t>(static_cast<int64_t>(m.lut[j]) - olo);
+                            clahe_pixels_2d(src, dst, axes[0], axes[1], s, bins.lo + first, width, table,
+                                            denominator, inner);
+                        }
+                        return;
+                    }
+                    std::vector<int64_t> origin(ntiles);
+                    for (int64_t tile = 0; tile < ntiles; ++tile)
+                        origin[tile] = m.offset[tile] - m.first[tile] - bins.lo;
+                    const int64_t rows = pixels / axes.back().n;
+                    if (!layered) {
+                        build(0, ntiles);
+                        clahe_pixels_levels(src, dst, axes, s, m.lut.data(), origin, denominator, inner, 0, rows);
+                        return;
+                    }
+                    const int64_t rows_per_index = rows / axes[0].n;
+                    build(0, layer_tiles);
+                    int64_t i = 0;  // along the first axis: the rows of layer k have lower = k
+                    for (int64_t k = 0; k < axes[0].tiles; ++k) {
+                        if (k + 1 < axes[0].tiles) build((k + 1) * layer_tiles, (k + 2) * layer_tiles);
+                        const int64_t i0 = i;
+                        while (i < axes[0].n && axes[0].lower[i] == k) ++i;
+                        clahe_pixels_levels(src, dst, axes, s, m.lut.data(), origin, denominator, inner,
+                                            i0 * rows_per_index, i * rows_per_index);
                     }
                     return;
                 }
+                build(0, ntiles);
                 clahe_pixels(src, dst, axes, s, bins, maps[w], denominator, inner);
             });
         }
@@ -1198,7 +1241,9 @@ void clahe_chunk(const T* in, T* out, const std::vector<AxisPlan>& axes, const S
             if constexpr (std::is_same<std::decay_t<decltype(bins)>, DirectBins>::value) {
                 std::vector<int64_t> origin(ntiles);
                 for (int64_t tile = 0; tile < ntiles; ++tile) origin[tile] = tile * nbins - bins.lo;
-                clahe_pixels_levels(in, out, axes, spec, maps.lut.data(), origin, denominator, threads);
+                int64_t rows = 1;
+                for (size_t d = 0; d + 1 < axes.size(); ++d) rows *= axes[d].n;
+                clahe_pixels_levels(in, out, axes, spec, maps.lut.data(), origin, denominator, threads, 0, rows);
             } else {
                 clahe_pixels(in, out, axes, spec, bins, maps, denominator, threads);
             }
