@@ -178,6 +178,16 @@ def test_batch_equals_each_image(dtype):
         np.testing.assert_array_equal(out[i, 0], histeq.clahe(batch[i, 0], tiles=(3, 4)))
 
 
+@pytest.mark.parametrize("dtype", [np.uint16, np.int16])
+def test_sums_beyond_int32_against_reference(dtype):
+    # Weight denominators 40 x 46 x 58 times 16-bit levels pass 2^31: the exact sums in double, not int32.
+    info = np.iinfo(dtype)
+    volume = np.random.default_rng(7).integers(info.min, info.max, (20, 23, 29), endpoint=True).astype(dtype)
+    for clip in (2.0, None):
+        np.testing.assert_array_equal(histeq.clahe(volume, tiles=(3, 2, 4), clip_limit=clip),
+                                      ref.clahe(volume, tiles=(3, 2, 4), clip_limit=clip))
+
+
 def test_volume_and_slices_differ_but_volume_matches_reference():
     volume = np.random.default_rng(4).integers(0, 4096, (6, 10, 12), dtype=np.uint16)
     out = histeq.clahe(volume, tiles=(2, 2, 3))
@@ -298,6 +308,7 @@ for name, image in images.items():
         out[f"{name} out_range"] = histeq.clahe(image, tiles=(3, 5), out_range=(10, 100), axes=(-2, -1))
     out[f"{name} equalize"] = histeq.equalize(image, axes=axes)
     out[f"{name} match"] = histeq.match(image, np.flip(image) ** 2)
+out["u8 odd volume"] = histeq.clahe(np.resize(images["u8"], (101, 103, 107)), tiles=2)  # sums beyond int32
 out["u8 long rows"] = histeq.clahe(np.tile(images["u8"][:2], 97)[:, :16385], tiles=(1, 2))  # weights >= 2^15
 np.savez(sys.argv[1], **out)
 """

@@ -467,11 +467,18 @@ void clahe_tiles(const T* in, const bool* mask, const std::vector<AxisPlan>& axe
     maps.hists.resize(static_cast<size_t>(workers) * (nbins + 1));
     int64_t widest = nbins;
     if constexpr (!is_float_v<T>) widest = *std::max_element(maps.width.begin(), maps.width.end());
-    parallel_for(tile_end - tile_begin, threads, 1, [&](int w, int64_t tb, int64_t te) {
+    struct TileScratch {
+        std::vector<double> cum;
+        std::vector<int64_t> index, lo, hi;
+    };
+    std::vector<TileScratch> scratch(workers, TileScratch{std::vector<double>(widest), std::vector<int64_t>(ndim),
+                                                  std::vector<int64_t>(ndim), std::vector<int64_t>(ndim)});
+    // Tiles one at a time to whichever worker is free: their costs differ with their windows.
+    parallel_items(tile_end - tile_begin, threads, [&](int w, int64_t item) {
         int64_t* hist = maps.hists.data() + static_cast<size_t>(w) * (nbins + 1);
-        std::vector<double> cum(widest);
-        std::vector<int64_t> index(ndim), lo(ndim), hi(ndim);
-        for (int64_t tile = tile_begin + tb; tile < tile_begin + te; ++tile) {
+        auto& [cum, index, lo, hi] = scratch[w];
+        {
+            const int64_t tile = tile_begin + item;
             // Integer counts land in the tile's window of bins only.
             const int64_t first = is_float_v<T> ? 0 : maps.first[tile];
             const int64_t width = is_float_v<T> ? nbins : maps.width[tile];
@@ -986,6 +993,57 @@ void blend_stretch(const uint32_t* levels, int64_t stride, int corners, const in
     });
 }
 
+#ifdef HISTEQ_X86
+// blend_stretch's double path for outputs of at most 16 bits, 16 pixels at a
+// time, where the horizontal weights are below 2^15: each corner's horizontal
+// sum wl L + wr R is one multiply-add of 16-bit pairs in int32 (the levels
+// biased by -2^15 to fit signed words, bias = 2^15 (wl + wr) added back),
+// exact; the weighted sum over the corners and the rounding as blend_stretch.
+// floor((2 acc + d) / 2d) of eight sums, as blend_stretch rounds them.
+__attribute__((target("avx512f,avx512dq,avx512vl"))) inline __m256i halves_up_avx512(__m512d acc, __m512d d,
+                                                                                   __m512d twice, __m512d inverse) {
+    const __m512d num = _mm512_add_pd(_mm512_add_pd(acc, acc), d);
+    const __m256i guess = _mm512_cvttpd_epi32(_mm512_mul_pd(num, inverse));
+    const __m512d rest = _mm512_sub_pd(num, _mm512_mul_pd(_mm512_cvtepi32_pd(guess), twice));
+    const __m256i one = _mm256_set1_epi32(1);
+    const __m256i up = _mm256_maskz_mov_epi32(_mm512_cmp_pd_mask(rest, twice, _CMP_GE_OQ), one);
+    const __m256i down = _mm256_maskz_mov_epi32(_mm512_cmp_pd_mask(rest, _mm512_setzero_pd(), _CMP_LT_OQ), one);
+    return _mm256_sub_epi32(_mm256_add_epi32(guess, up), down);
+}
+
+template <class T>
+__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl"))) void blend_pairs_avx512(
+    const uint32_t* levels, int64_t stride, int corners, const int64_t* weight, const int32_t* weight_pairs,
+    const int32_t* bias, int64_t n, double denominator, int32_t low, T* out) {
+    static_assert(sizeof(T) <= 2, "levels of at most 16 bits");
+    const __m512i flip = _mm512_set1_epi32(static_cast<int32_t>(0x80008000u)), vlow = _mm512_set1_epi32(low);
+    const __m512d d = _mm512_set1_pd(denominator), twice = _mm512_set1_pd(2 * denominator);
+    const __m512d inverse = _mm512_set1_pd(1 / (2 * denominator));
+    for (int64_t x = 0; x < n; x += 16) {
+        const __mmask16 valid = n - x >= 16 ? 0xffff : static_cast<__mmask16>((1u << (n - x)) - 1);
+        const __m512i w = _mm512_maskz_loadu_epi32(valid, weight_pairs + x);
+        const __m512i b = _mm512_maskz_loadu_epi32(valid, bias + x);
+        __m512d lo = _mm512_setzero_pd(), hi = _mm512_setzero_pd();
+        for (int c = 0; c < corners; ++c) {
+            const __m512i p = _mm512_xor_si512(_mm512_maskz_loadu_epi32(valid, levels + c * stride + x), flip);
+            const __m512i h = _mm512_add_epi32(_mm512_madd_epi16(p, w), b);
+            const __m512d wc = _mm512_set1_pd(static_cast<double>(weight[c]));
+            lo = _mm512_add_pd(lo, _mm512_mul_pd(_mm512_cvtepi32_pd(_mm512_castsi512_si256(h)), wc));
+            hi = _mm512_add_pd(hi, _mm512_mul_pd(_mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(h, 1)), wc));
+        }
+        const __m512i q = _mm512_add_epi32(
+            _mm512_inserti64x4(_mm512_castsi256_si512(halves_up_avx512(lo, d, twice, inverse)),
+                               halves_up_avx512(hi, d, twice, inverse), 1),
+            vlow);
+        if constexpr (sizeof(T) == 1) {
+            _mm_mask_storeu_epi8(out + x, valid, _mm512_cvtepi32_epi8(q));
+        } else {
+            _mm256_mask_storeu_epi16(out + x, valid, _mm512_cvtepi32_epi16(q));
+        }
+    }
+}
+#endif
+
 // Integer images with one bin per level, any number of axes: the sum over
 // the 2^ndim surrounding tiles, exact (levels above out_lo, integer weights).
 // Tile t's level for value v is lut[origin[t] + v] (identity tiles included);
@@ -1004,17 +1062,24 @@ void clahe_pixels_levels(const T* in, T* out, const std::vector<AxisPlan>& axes,
     const int64_t width = last.n;
     std::vector<int64_t> tile_stride(ndim, 1);
     for (int d = ndim - 2; d >= 0; --d) tile_stride[d] = tile_stride[d + 1] * axes[d + 1].tiles;
-    std::vector<int32_t> wl(width), wr(width);
+    std::vector<int32_t> wl(width), wr(width), weight_pairs(width), bias(width);
     std::vector<double> wl_real(width), wr_real(width);
     std::vector<int64_t> run_start{0};
+    bool short_weights = true;
     for (int64_t x = 0; x < width; ++x) {
         wl[x] = static_cast<int32_t>(std::min(last.w0[x], 0x1p30));  // used only when sums fit in int32
         wr[x] = static_cast<int32_t>(std::min(last.w1[x], 0x1p30));
         wl_real[x] = last.w0[x];
         wr_real[x] = last.w1[x];
+        short_weights = short_weights && wl[x] < (1 << 15) && wr[x] < (1 << 15);
+        weight_pairs[x] = static_cast<int32_t>(static_cast<uint32_t>(wl[x]) | static_cast<uint32_t>(wr[x]) << 16);
+        bias[x] = (wl[x] + wr[x]) << 15;
         if (x && last.lower[x] != last.lower[x - 1]) run_start.push_back(x);
     }
     run_start.push_back(width);
+#ifdef HISTEQ_X86
+    const bool fast_blend = sizeof(T) <= 2 && cpu_level() == 2 && short_weights;
+#endif
     const int64_t olo = static_cast<int64_t>(spec.out_lo), span = static_cast<int64_t>(spec.out_hi - spec.out_lo);
     const HalfUpDivision rounding(static_cast<int64_t>(denominator), span);
     const bool small = rounding.small();
@@ -1057,6 +1122,15 @@ void clahe_pixels_levels(const T* in, T* out, const std::vector<AxisPlan>& axes,
                     gather_levels(src, x0, x1, s0, used, row_tile.data(), kx, kr, lut, origin.data(), olo,
                                   levels.data(), kStretch);
                 }
+#ifdef HISTEQ_X86
+                if constexpr (sizeof(T) <= 2) {
+                    if (!small && fast_blend) {
+                        blend_pairs_avx512(levels.data(), kStretch, used, weight.data(), weight_pairs.data() + s0,
+                                           bias.data() + s0, n, denominator, static_cast<int32_t>(olo), dst + s0);
+                        continue;
+                    }
+                }
+#endif
                 if (small) {
                     blend_stretch(levels.data(), kStretch, used, weight.data(), wl.data() + s0, wr.data() + s0, n,
                                   rounding, denominator, olo, dst + s0);
@@ -1132,8 +1206,10 @@ void clahe_batch(const T* in, const bool* mask, T* out, int64_t batch, int64_t p
                 // the first axis), each layer's tables filling one of two slots, and the rows
                 // that read the last two layers interpolated before the next layer is built:
                 // a quarter of the memory at 8 tiles, and the tables read while still cached.
-                const bool layered = kDirect && !uniform && axes.size() >= 2;
+                // Only where a layer has tiles enough to keep the threads busy (measured: a
+                // 2-D image's 8 tiles per layer build slower than its 64 at once).
                 const int64_t layer_tiles = ntiles / axes[0].tiles;
+                const bool layered = kDirect && !uniform && axes.size() >= 2 && layer_tiles >= 32;
                 if (!uniform) {
                     tile_windows(src, axes, bins, inner, m, layered ? layer_tiles : 0);
                 } else {

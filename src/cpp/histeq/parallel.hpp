@@ -2,6 +2,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <exception>
 #include <mutex>
@@ -47,6 +48,17 @@ void parallel_for(int64_t n, int threads, int64_t grain, Fn&& fn) {
     run(0);
     for (auto& t : pool) t.join();
     if (error) std::rethrow_exception(error);
+}
+
+// Calls fn(worker, item) for every item of [0, n), the items handed out one
+// at a time to whichever worker is free: for items of uneven cost whose
+// results do not depend on the worker that computes them.
+template <class Fn>
+void parallel_items(int64_t n, int threads, Fn&& fn) {
+    std::atomic<int64_t> next{0};
+    parallel_for(plan_workers(n, threads, 1), threads, 1, [&](int w, int64_t, int64_t) {
+        for (int64_t item = next++; item < n; item = next++) fn(w, item);
+    });
 }
 
 }  // namespace histeq
