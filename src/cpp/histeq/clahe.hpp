@@ -1090,11 +1090,33 @@ void clahe_pixels_levels(const T* in, T* out, const std::vector<AxisPlan>& axes,
     const bool small = rounding.small();
     const int row_corners = 1 << (ndim - 1);
     constexpr int64_t kStretch = 256;
+    // With 3 or more axes, the rows band by band along the second axis (a band:
+    // the same lower tile), each band's rows for every index of the first axis:
+    // a band reads a quarter of the two layers' tables, which then stay in cache
+    // (measured: 128^3 16-bit, 10% faster than row by row).  row_begin and
+    // row_end bound whole indices of the first axis.
+    std::vector<int64_t> order;
+    if (ndim >= 3) {
+        const int64_t n1 = axes[1].n;
+        int64_t inner = 1;
+        for (int a = 2; a < ndim - 1; ++a) inner *= axes[a].n;
+        const int64_t i0b = row_begin / (n1 * inner), i0e = row_end / (n1 * inner);
+        order.reserve(row_end - row_begin);
+        for (int64_t b = 0; b < n1;) {
+            int64_t e = b;
+            while (e < n1 && axes[1].lower[e] == axes[1].lower[b]) ++e;
+            for (int64_t i0 = i0b; i0 < i0e; ++i0)
+                for (int64_t i1 = b; i1 < e; ++i1)
+                    for (int64_t r = 0; r < inner; ++r) order.push_back((i0 * n1 + i1) * inner + r);
+            b = e;
+        }
+    }
     parallel_for(row_end - row_begin, threads, std::max<int64_t>(1, kPixelGrain / width), [&](int, int64_t rb, int64_t re) {
         std::vector<int64_t> row_tile(row_corners), weight(row_corners), index(ndim);
         // Per corner: the left and the right tile's levels, paired (gather_levels).
         std::vector<uint32_t> levels(row_corners * kStretch);
-        for (int64_t row = row_begin + rb; row < row_begin + re; ++row) {
+        for (int64_t step = rb; step < re; ++step) {
+            const int64_t row = order.empty() ? row_begin + step : order[step];
             int64_t rest = row;
             for (int a = ndim - 2; a >= 0; --a) {
                 index[a] = rest % axes[a].n;
