@@ -188,6 +188,15 @@ def test_sums_beyond_int32_against_reference(dtype):
                                       ref.clahe(volume, tiles=(3, 2, 4), clip_limit=clip))
 
 
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_volume_built_layer_by_layer_against_reference(threads):
+    # 16-bit windows and 32 tiles per layer along the first axis: tables built and read a layer at a time.
+    volume = np.random.default_rng(8).integers(0, 65535, (12, 16, 17), endpoint=True).astype(np.uint16)
+    volume[:4] //= 8  # layers of different windows
+    np.testing.assert_array_equal(histeq.clahe(volume, tiles=(3, 4, 8), threads=threads),
+                                  ref.clahe(volume, tiles=(3, 4, 8)))
+
+
 def test_volume_and_slices_differ_but_volume_matches_reference():
     volume = np.random.default_rng(4).integers(0, 4096, (6, 10, 12), dtype=np.uint16)
     out = histeq.clahe(volume, tiles=(2, 2, 3))

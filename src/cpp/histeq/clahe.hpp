@@ -463,13 +463,14 @@ bool tile_mapping(const int64_t* hist, const Spec& spec, double clip, int64_t fi
 template <class T, class Bins>
 void clahe_tiles(const T* in, const bool* mask, const std::vector<AxisPlan>& axes, const Spec& spec,
                  const Bins& bins, double clip, int threads, ClaheMaps<T>& maps, int64_t tile_begin,
-                 int64_t tile_end) {
+                 int64_t tile_end, int slot = -1) {
     const int ndim = static_cast<int>(axes.size());
     const int64_t nbins = spec.nbins;
     const std::vector<int64_t> stride = pixel_strides(axes);
     const int workers = plan_workers(tile_end - tile_begin, threads, 1);
-    // Floats count pixels that are not counted in a spare bin.
-    maps.hists.resize(static_cast<size_t>(workers) * (nbins + 1));
+    // Floats count pixels that are not counted in a spare bin.  slot >= 0: one
+    // thread, histogram slot `slot` of maps.hists, which the caller sized.
+    if (slot < 0) maps.hists.resize(static_cast<size_t>(workers) * (nbins + 1));
     int64_t widest = nbins;
     if constexpr (!is_float_v<T>) widest = *std::max_element(maps.width.begin(), maps.width.end());
     struct TileScratch {
@@ -480,7 +481,7 @@ void clahe_tiles(const T* in, const bool* mask, const std::vector<AxisPlan>& axe
                                                   std::vector<int64_t>(ndim), std::vector<int64_t>(ndim)});
     // Tiles one at a time to whichever worker is free: their costs differ with their windows.
     parallel_items(tile_end - tile_begin, threads, [&](int w, int64_t item) {
-        int64_t* hist = maps.hists.data() + static_cast<size_t>(w) * (nbins + 1);
+        int64_t* hist = maps.hists.data() + static_cast<size_t>(slot >= 0 ? slot : w) * (nbins + 1);
         auto& [cum, index, lo, hi] = scratch[w];
         {
             const int64_t tile = tile_begin + item;
@@ -1061,7 +1062,7 @@ __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl"))) void blend_pairs_a
 template <class T>
 void clahe_pixels_levels(const T* in, T* out, const std::vector<AxisPlan>& axes, const Spec& spec, const T* lut,
                          const std::vector<int64_t>& origin, double denominator, int threads, int64_t row_begin,
-                         int64_t row_end) {
+                         int64_t row_end, int part = 0, int parts = 1) {
     const int ndim = static_cast<int>(axes.size());
     const AxisPlan& last = axes[ndim - 1];
     const int64_t width = last.n;
@@ -1094,7 +1095,8 @@ void clahe_pixels_levels(const T* in, T* out, const std::vector<AxisPlan>& axes,
     // the same lower tile), each band's rows for every index of the first axis:
     // a band reads a quarter of the two layers' tables, which then stay in cache
     // (measured: 128^3 16-bit, 10% faster than row by row).  row_begin and
-    // row_end bound whole indices of the first axis.
+    // row_end bound whole indices of the first axis.  parts > 1: one thread,
+    // the part-th of `parts` equal shares of these rows.
     std::vector<int64_t> order;
     if (ndim >= 3) {
         const int64_t n1 = axes[1].n;
@@ -1111,7 +1113,11 @@ void clahe_pixels_levels(const T* in, T* out, const std::vector<AxisPlan>& axes,
             b = e;
         }
     }
-    parallel_for(row_end - row_begin, threads, std::max<int64_t>(1, kPixelGrain / width), [&](int, int64_t rb, int64_t re) {
+    const int64_t steps = row_end - row_begin;
+    const int64_t share_begin = steps * part / parts, share_end = steps * (part + 1) / parts;
+    parallel_for(share_end - share_begin, parts > 1 ? 1 : threads, std::max<int64_t>(1, kPixelGrain / width),
+                 [&](int, int64_t share_rb, int64_t share_re) {
+        const int64_t rb = share_begin + share_rb, re = share_begin + share_re;
         std::vector<int64_t> row_tile(row_corners), weight(row_corners), index(ndim);
         // Per corner: the left and the right tile's levels, paired (gather_levels).
         std::vector<uint32_t> levels(row_corners * kStretch);
@@ -1258,8 +1264,9 @@ void clahe_batch(const T* in, const bool* mask, T* out, int64_t batch, int64_t p
                 } else {
                     m.uniform(ntiles, first, width);
                 }
-                auto build = [&](int64_t tile_begin, int64_t tile_end) {
-                    clahe_tiles(src, sel, axes, s, bins, clip, inner, m, tile_begin, tile_end);
+                // slot >= 0: one thread of a parallel region, with that histogram slot.
+                auto build = [&](int64_t tile_begin, int64_t tile_end, int slot = -1) {
+                    clahe_tiles(src, sel, axes, s, bins, clip, slot >= 0 ? 1 : inner, m, tile_begin, tile_end, slot);
                     if constexpr (kDirect) {
                         // One bin per level: identity tiles become tables too.
                         for (int64_t tile = tile_begin; tile < tile_end; ++tile) {
@@ -1298,15 +1305,47 @@ void clahe_batch(const T* in, const bool* mask, T* out, int64_t batch, int64_t p
                         return;
                     }
                     const int64_t rows_per_index = rows / axes[0].n;
-                    build(0, layer_tiles);
-                    int64_t i = 0;  // along the first axis: the rows of layer k have lower = k
-                    for (int64_t k = 0; k < axes[0].tiles; ++k) {
-                        if (k + 1 < axes[0].tiles) build((k + 1) * layer_tiles, (k + 2) * layer_tiles);
-                        const int64_t i0 = i;
-                        while (i < axes[0].n && axes[0].lower[i] == k) ++i;
-                        clahe_pixels_levels(src, dst, axes, s, m.lut.data(), origin, denominator, inner,
-                                            i0 * rows_per_index, i * rows_per_index);
-                    }
+                    // One parallel region (starting threads costs about 50 us each time),
+                    // its phases separated by a barrier: building layer k + 1 (equal shares
+                    // of its tiles), then the rows of layer k (lower = k along the first
+                    // axis, equal shares), which read layers k and k + 1; the next build
+                    // overwrites layer k's slot.  A worker that fails skips the remaining
+                    // phases' work but still meets every barrier.
+                    std::vector<int64_t> layer_rows(axes[0].tiles + 1, 0);
+                    for (int64_t i = 0; i < axes[0].n; ++i) layer_rows[axes[0].lower[i] + 1] = i + 1;
+                    for (int64_t k = 1; k <= axes[0].tiles; ++k) layer_rows[k] = std::max(layer_rows[k], layer_rows[k - 1]);
+                    const int team = plan_workers(layer_tiles, inner, 1);
+                    m.hists.resize(static_cast<size_t>(team) * (s.nbins + 1));
+                    Barrier barrier(team);
+                    std::atomic<bool> failed{false};
+                    parallel_for(team, team, 1, [&](int w, int64_t, int64_t) {
+                        std::exception_ptr error;
+                        auto phase = [&](auto&& work) {
+                            if (!failed.load()) {
+                                try {
+                                    work();
+                                } catch (...) {
+                                    failed.store(true);
+                                    error = std::current_exception();
+                                }
+                            }
+                            barrier.wait();
+                        };
+                        auto build_share = [&](int64_t k) {
+                            build(k * layer_tiles + layer_tiles * w / team, k * layer_tiles + layer_tiles * (w + 1) / team,
+                                  w);
+                        };
+                        phase([&] { build_share(0); });
+                        for (int64_t k = 0; k < axes[0].tiles; ++k) {
+                            if (k + 1 < axes[0].tiles) phase([&] { build_share(k + 1); });
+                            phase([&] {
+                                clahe_pixels_levels(src, dst, axes, s, m.lut.data(), origin, denominator, 1,
+                                                    layer_rows[k] * rows_per_index, layer_rows[k + 1] * rows_per_index,
+                                                    w, team);
+                            });
+                        }
+                        if (error) std::rethrow_exception(error);
+                    });
                     return;
                 }
                 build(0, ntiles);
