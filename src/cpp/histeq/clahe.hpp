@@ -886,7 +886,7 @@ void clahe_pixels_cells(const T* in, T* out, const AxisPlan& ay, const AxisPlan&
 #endif
             dispatch([&]() HISTEQ_INLINE {
                 // Locals: stores of a char type T could alias anything captured.
-                const uint32_t* __restrict pairs = p;
+                const uint32_t* __restrict entries = p;
                 const int32_t* __restrict left = wl.data();
                 const int32_t* __restrict right = wr.data();
                 T* __restrict to = dst;
@@ -894,7 +894,7 @@ void clahe_pixels_cells(const T* in, T* out, const AxisPlan& ay, const AxisPlan&
                 const int32_t top_weight = wt, bottom_weight = wb, low = static_cast<int32_t>(olo);
                 const int64_t n = width;
                 for (int64_t x = 0; x < n; ++x) {
-                    const uint32_t v = pairs[x];
+                    const uint32_t v = entries[x];
                     const int32_t top = left[x] * static_cast<int32_t>(v & 0xff) +
                                         right[x] * static_cast<int32_t>((v >> 16) & 0xff);
                     const int32_t bottom = left[x] * static_cast<int32_t>((v >> 8) & 0xff) +
@@ -1000,11 +1000,6 @@ void blend_stretch(const uint32_t* levels, int64_t stride, int corners, const in
 }
 
 #ifdef HISTEQ_X86
-// blend_stretch's double path for outputs of at most 16 bits, 16 pixels at a
-// time, where the horizontal weights are below 2^15: each corner's horizontal
-// sum wl L + wr R is one multiply-add of 16-bit pairs in int32 (the levels
-// biased by -2^15 to fit signed words, bias = 2^15 (wl + wr) added back),
-// exact; the weighted sum over the corners and the rounding as blend_stretch.
 // floor((2 acc + d) / 2d) of eight sums, as blend_stretch rounds them.
 __attribute__((target("avx512f,avx512dq,avx512vl"))) inline __m256i halves_up_avx512(__m512d acc, __m512d d,
                                                                                    __m512d twice, __m512d inverse) {
@@ -1017,6 +1012,11 @@ __attribute__((target("avx512f,avx512dq,avx512vl"))) inline __m256i halves_up_av
     return _mm256_sub_epi32(_mm256_add_epi32(guess, up), down);
 }
 
+// blend_stretch's double path for outputs of at most 16 bits, 16 pixels at a
+// time, where the horizontal weights are below 2^15: each corner's horizontal
+// sum wl L + wr R is one multiply-add of 16-bit pairs in int32 (the levels
+// biased by -2^15 to fit signed words, bias = 2^15 (wl + wr) added back),
+// exact; the weighted sum over the corners and the rounding as blend_stretch.
 template <class T>
 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl"))) void blend_pairs_avx512(
     const uint32_t* levels, int64_t stride, int corners, const int64_t* weight, const int32_t* weight_pairs,
@@ -1318,7 +1318,7 @@ void clahe_batch(const T* in, const bool* mask, T* out, int64_t batch, int64_t p
                     m.hists.resize(static_cast<size_t>(team) * (s.nbins + 1));
                     Barrier barrier(team);
                     std::atomic<bool> failed{false};
-                    parallel_for(team, team, 1, [&](int w, int64_t, int64_t) {
+                    parallel_for(team, team, 1, [&](int member, int64_t, int64_t) {
                         std::exception_ptr error;
                         auto phase = [&](auto&& work) {
                             if (!failed.load()) {
@@ -1332,8 +1332,8 @@ void clahe_batch(const T* in, const bool* mask, T* out, int64_t batch, int64_t p
                             barrier.wait();
                         };
                         auto build_share = [&](int64_t k) {
-                            build(k * layer_tiles + layer_tiles * w / team, k * layer_tiles + layer_tiles * (w + 1) / team,
-                                  w);
+                            build(k * layer_tiles + layer_tiles * member / team,
+                                  k * layer_tiles + layer_tiles * (member + 1) / team, member);
                         };
                         phase([&] { build_share(0); });
                         for (int64_t k = 0; k < axes[0].tiles; ++k) {
@@ -1341,7 +1341,7 @@ void clahe_batch(const T* in, const bool* mask, T* out, int64_t batch, int64_t p
                             phase([&] {
                                 clahe_pixels_levels(src, dst, axes, s, m.lut.data(), origin, denominator, 1,
                                                     layer_rows[k] * rows_per_index, layer_rows[k + 1] * rows_per_index,
-                                                    w, team);
+                                                    member, team);
                             });
                         }
                         if (error) std::rethrow_exception(error);
