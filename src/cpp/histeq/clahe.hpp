@@ -514,6 +514,14 @@ void clahe_tiles(const T* in, const bool* mask, const std::vector<AxisPlan>& axe
                     for_each_row([&](int64_t offset, int64_t length) {
                         count_range(in, mask, offset, offset + length, bins, hist);
                     });
+                } else if (std::is_same<Bins, DirectBins>::value && !mask) {
+                    // One bin per level, no mask: count directly, the bin offset in a register.
+                    const int64_t lo = -bins(0);
+                    int64_t* __restrict counts = hist;
+                    for_each_row([&](int64_t offset, int64_t length) {
+                        const T* __restrict row = in + offset;
+                        for (int64_t i = 0; i < length; ++i) ++counts[static_cast<int64_t>(row[i]) - lo];
+                    });
                 } else {  // short rows: count directly, without per-call set-up
                     for_each_row([&](int64_t offset, int64_t length) {
                         for (int64_t i = offset; i < offset + length; ++i)
