@@ -94,6 +94,11 @@ def clahe(image, *, tiles=8, clip_limit=2.0, nbins=None, mask=None, axes=None, c
     ndim`` bits (16-bit 2-D images: axes up to 65536 pixels; 16-bit volumes:
     about 1000).  Beyond that an axis's weights are rounded to that many bits.
 
+    Memory: besides the output, the tile tables (for 16-bit images, each
+    tile's spans the values around it; volumes build them a layer of tiles
+    at a time).  The calling thread keeps up to 16 MiB of them per worker
+    for its next call, which saves faulting in fresh pages every call.
+
     References
     ----------
     .. [1] S. M. Pizer et al., "Adaptive histogram equalization and its
