@@ -195,6 +195,12 @@ def test_volume_built_layer_by_layer_against_reference(threads):
     volume[:4] //= 8  # layers of different windows
     np.testing.assert_array_equal(histeq.clahe(volume, tiles=(3, 4, 8), threads=threads),
                                   ref.clahe(volume, tiles=(3, 4, 8)))
+    for shape, tiles in [((6, 64), (2, 32)), ((5, 66), (1, 33))]:  # 2-D; a single layer
+        image = np.random.default_rng(9).integers(0, 65535, shape, endpoint=True).astype(np.uint16)
+        np.testing.assert_array_equal(histeq.clahe(image, tiles=tiles, threads=threads), ref.clahe(image, tiles=tiles))
+    mask = np.random.default_rng(threads).random(volume.shape) < 0.7
+    np.testing.assert_array_equal(histeq.clahe(volume, tiles=(3, 4, 8), mask=mask, threads=threads),
+                                  ref.clahe(volume, tiles=(3, 4, 8), mask=mask))
 
 
 def test_volume_and_slices_differ_but_volume_matches_reference():
