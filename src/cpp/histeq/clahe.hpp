@@ -381,8 +381,10 @@ void tile_windows(const T* in, const std::vector<AxisPlan>& axes, const Bins& bi
     }
     if (layer_tiles > 0 && layer_tiles < ntiles) {
         int64_t slot = 0;
-        for (int64_t t0 = 0; t0 < ntiles; t0 += layer_tiles)
-            slot = std::max(slot, maps.offset[t0 + layer_tiles - 1] + maps.width[t0 + layer_tiles - 1] - maps.offset[t0]);
+        for (int64_t t0 = 0; t0 < ntiles; t0 += layer_tiles) {
+            const int64_t last = t0 + layer_tiles - 1;
+            slot = std::max(slot, maps.offset[last] + maps.width[last] - maps.offset[t0]);
+        }
         for (int64_t t0 = 0; t0 < ntiles; t0 += layer_tiles) {
             const int64_t shift = (t0 / layer_tiles % 2) * slot - maps.offset[t0];
             for (int64_t t = t0; t < t0 + layer_tiles; ++t) maps.offset[t] += shift;
@@ -483,58 +485,56 @@ void clahe_tiles(const T* in, const bool* mask, const std::vector<AxisPlan>& axe
     parallel_items(tile_end - tile_begin, threads, [&](int w, int64_t item) {
         int64_t* hist = maps.hists.data() + static_cast<size_t>(slot >= 0 ? slot : w) * (nbins + 1);
         auto& [cum, index, lo, hi] = scratch[w];
-        {
-            const int64_t tile = tile_begin + item;
-            // Integer counts land in the tile's window of bins only.
-            const int64_t first = is_float_v<T> ? 0 : maps.first[tile];
-            const int64_t width = is_float_v<T> ? nbins : maps.width[tile];
-            tile_box(axes, tile, lo, hi);
-            std::fill(hist + first, hist + first + width, int64_t{0});
-            hist[nbins] = 0;
-            auto for_each_row = [&](auto&& fn) {
-                if (ndim == 2) {  // most images: no index bookkeeping per (often short) row
-                    for (int64_t y = lo[0]; y < hi[0]; ++y) fn(y * stride[0] + lo[1], hi[1] - lo[1]);
-                } else {
-                    for_each_box_row(lo, hi, stride, index, fn);
-                }
-            };
-            bool counted_bytes = false;
-            int64_t area = 1;
-            for (int d = 0; d < ndim; ++d) area *= hi[d] - lo[d];
-            if constexpr (sizeof(T) == 1 && std::is_same<Bins, DirectBins>::value) {
-                if (!mask && area >= 4096) {  // one byte counter across the rows; small tiles count directly
-                    ByteCounter<T> counter;
-                    for_each_row([&](int64_t offset, int64_t length) { counter.add(in + offset, length, hist); });
-                    counter.flush(hist);
-                    counted_bytes = true;
-                }
+        const int64_t tile = tile_begin + item;
+        // Integer counts land in the tile's window of bins only.
+        const int64_t first = is_float_v<T> ? 0 : maps.first[tile];
+        const int64_t width = is_float_v<T> ? nbins : maps.width[tile];
+        tile_box(axes, tile, lo, hi);
+        std::fill(hist + first, hist + first + width, int64_t{0});
+        hist[nbins] = 0;
+        auto for_each_row = [&](auto&& fn) {
+            if (ndim == 2) {  // most images: no index bookkeeping per (often short) row
+                for (int64_t y = lo[0]; y < hi[0]; ++y) fn(y * stride[0] + lo[1], hi[1] - lo[1]);
+            } else {
+                for_each_box_row(lo, hi, stride, index, fn);
             }
-            if (!counted_bytes) {
-                if constexpr (is_float_v<T>) {
-                    for_each_row([&](int64_t offset, int64_t length) {
-                        count_range(in, mask, offset, offset + length, bins, hist);
-                    });
-                } else if (std::is_same<Bins, DirectBins>::value && !mask) {
-                    // One bin per level, no mask: count directly, the bin offset in a register.
-                    const int64_t lo = -bins(0);
-                    int64_t* __restrict counts = hist;
-                    for_each_row([&](int64_t offset, int64_t length) {
-                        const T* __restrict row = in + offset;
-                        for (int64_t i = 0; i < length; ++i) ++counts[static_cast<int64_t>(row[i]) - lo];
-                    });
-                } else {  // short rows: count directly, without per-call set-up
-                    for_each_row([&](int64_t offset, int64_t length) {
-                        for (int64_t i = offset; i < offset + length; ++i)
-                            if (!mask || mask[i]) ++hist[bins(static_cast<int64_t>(in[i]))];
-                    });
-                }
+        };
+        bool counted_bytes = false;
+        int64_t area = 1;
+        for (int d = 0; d < ndim; ++d) area *= hi[d] - lo[d];
+        if constexpr (sizeof(T) == 1 && std::is_same<Bins, DirectBins>::value) {
+            if (!mask && area >= 4096) {  // one byte counter across the rows; small tiles count directly
+                ByteCounter<T> counter;
+                for_each_row([&](int64_t offset, int64_t length) { counter.add(in + offset, length, hist); });
+                counter.flush(hist);
+                counted_bytes = true;
             }
-            const bool mapped = tile_mapping<T>(hist, spec, clip, first, width, cum.data(),
-                                                maps.lut.empty() ? nullptr : maps.lut.data() + maps.offset[tile],
-                                                maps.level.empty() ? nullptr : maps.level.data() + tile * (nbins + 1),
-                                                maps.slope.empty() ? nullptr : maps.slope.data() + tile * (nbins + 1));
-            maps.identity[tile] = !mapped;
         }
+        if (!counted_bytes) {
+            if constexpr (is_float_v<T>) {
+                for_each_row([&](int64_t offset, int64_t length) {
+                    count_range(in, mask, offset, offset + length, bins, hist);
+                });
+            } else if (std::is_same<Bins, DirectBins>::value && !mask) {
+                // One bin per level, no mask: count directly, the bin offset in a register.
+                const int64_t shift = bins(0);
+                int64_t* __restrict counts = hist;
+                for_each_row([&](int64_t offset, int64_t length) {
+                    const T* __restrict row = in + offset;
+                    for (int64_t i = 0; i < length; ++i) ++counts[static_cast<int64_t>(row[i]) + shift];
+                });
+            } else {  // short rows: count directly, without per-call set-up
+                for_each_row([&](int64_t offset, int64_t length) {
+                    for (int64_t i = offset; i < offset + length; ++i)
+                        if (!mask || mask[i]) ++hist[bins(static_cast<int64_t>(in[i]))];
+                });
+            }
+        }
+        const bool mapped = tile_mapping<T>(hist, spec, clip, first, width, cum.data(),
+                                            maps.lut.empty() ? nullptr : maps.lut.data() + maps.offset[tile],
+                                            maps.level.empty() ? nullptr : maps.level.data() + tile * (nbins + 1),
+                                            maps.slope.empty() ? nullptr : maps.slope.data() + tile * (nbins + 1));
+        maps.identity[tile] = !mapped;
     });
 }
 
@@ -642,7 +642,8 @@ class ConstantDivisor {
         exact_ = shift_ < 64 && multiplier_ < (uint64_t{1} << 32);
     }
     bool exact() const { return exact_; }  // usable for every num < 2^31
-    uint32_t multiplier() const { return static_cast<uint32_t>(multiplier_); }  // where exact(); shift() >= 32 for d >= 2
+    // Where exact(); shift() >= 32 for d >= 2.
+    uint32_t multiplier() const { return static_cast<uint32_t>(multiplier_); }
     int shift() const { return shift_; }
     uint64_t operator()(uint64_t num) const { return static_cast<uint64_t>((num * multiplier_) >> shift_); }
     // The same where exact(): a 32 x 32-bit product, which vectorizes.
@@ -907,7 +908,8 @@ void clahe_pixels_cells(const T* in, T* out, const AxisPlan& ay, const AxisPlan&
                                         right[x] * static_cast<int32_t>((v >> 16) & 0xff);
                     const int32_t bottom = left[x] * static_cast<int32_t>((v >> 8) & 0xff) +
                                            right[x] * static_cast<int32_t>(v >> 24);
-                    to[x] = static_cast<T>(low + static_cast<int32_t>(round.at32(top_weight * top + bottom_weight * bottom)));
+                    const int32_t acc = top_weight * top + bottom_weight * bottom;
+                    to[x] = static_cast<T>(low + static_cast<int32_t>(round.at32(acc)));
                 }
             });
         }
@@ -1321,7 +1323,8 @@ void clahe_batch(const T* in, const bool* mask, T* out, int64_t batch, int64_t p
                     // phases' work but still meets every barrier.
                     std::vector<int64_t> layer_rows(axes[0].tiles + 1, 0);
                     for (int64_t i = 0; i < axes[0].n; ++i) layer_rows[axes[0].lower[i] + 1] = i + 1;
-                    for (int64_t k = 1; k <= axes[0].tiles; ++k) layer_rows[k] = std::max(layer_rows[k], layer_rows[k - 1]);
+                    for (int64_t k = 1; k <= axes[0].tiles; ++k)
+                        layer_rows[k] = std::max(layer_rows[k], layer_rows[k - 1]);
                     const int team = plan_workers(layer_tiles, inner, 1);
                     m.hists.resize(static_cast<size_t>(team) * (s.nbins + 1));
                     Barrier barrier(team);
