@@ -61,12 +61,12 @@ def test_weights_of_16_bits_against_reference():
     np.testing.assert_array_equal(histeq.clahe(image, tiles=(1, 2)), ref.clahe(image, tiles=(1, 2)))
 
 
-@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
-def test_real_image_against_reference(dtype):
+@pytest.mark.parametrize("dtype, scale", [(np.uint8, 1), (np.uint16, 257), (np.uint16, 16), (np.int16, 16),
+                                          (np.float32, 1 / 255)])
+def test_real_image_against_reference(dtype, scale):
     from skimage import data
 
-    image = data.camera()[100:160:2, 200:290:2]
-    image = (image / 255).astype(dtype) if dtype == np.float32 else image.astype(dtype) * (257 if dtype == np.uint16 else 1)
+    image = (data.camera()[100:160:2, 200:290:2].astype(np.float64) * scale).astype(dtype)
     for tiles, clip in [((3, 4), 2.0), ((5, 2), None), (1, 3.0)]:
         np.testing.assert_array_equal(histeq.clahe(image, tiles=tiles, clip_limit=clip),
                                       ref.clahe(image, tiles=tiles, clip_limit=clip))
@@ -115,6 +115,41 @@ def test_one_tile_with_clipping_is_clipped_global_equalization(camera):
     cum = np.cumsum(np.minimum(hist, t)) + np.arange(1, 257) * lift
     lut = np.floor((cum - cum[0]) * (255 / (camera.size - cum[0])) + 0.5).astype(np.uint8)
     np.testing.assert_array_equal(histeq.clahe(camera, tiles=1, clip_limit=2.0), lut[camera])
+
+
+@pytest.mark.parametrize("bits", [10, 12, 14])
+def test_deep_data_clip_as_their_8bit_version(camera, bits):
+    # 10-14-bit data in uint16 (opencv issues 4770, 5953): the limit measured on all 65536 bins clipped
+    # everything and the output kept 0..4305 of 0..65535, 122 grey levels off.  Now: as the 8-bit image.
+    out = histeq.clahe(camera.astype(np.uint16) << (bits - 8))
+    assert np.abs(out / 257 - histeq.clahe(camera)).mean() < 2
+    assert int(out.max()) - int(out.min()) >= 0.95 * 65535
+
+
+def test_ct_and_float_data_clip_as_their_8bit_version(camera):
+    ct = camera.astype(np.int16) * 16 - 1024  # Hounsfield units -1024..3056
+    out = histeq.clahe(ct).astype(np.float64) + 32768
+    assert np.abs(out / 257 - histeq.clahe(camera)).mean() < 2
+    assert out.max() - out.min() >= 0.95 * 65535
+    as_float = histeq.clahe(camera / 255)
+    assert np.abs(as_float * 255 - histeq.clahe(camera)).mean() < 2
+
+
+def test_dense_12bit_data_clip_as_their_8bit_quantization(camera):
+    noisy = (camera.astype(np.uint16) << 4) + np.random.default_rng(0).integers(0, 16, camera.shape, dtype=np.uint16)
+    out = histeq.clahe(noisy)
+    assert np.abs(out / 257 - histeq.clahe((noisy >> 4).astype(np.uint8))).mean() < 2
+    assert len(np.unique(out)) > 4 * len(np.unique(histeq.clahe(camera)))  # the precision of 12 bits is kept
+
+
+def test_opencv_rule_kept_for_8bit_and_compat(camera):
+    # The 8-bit rule (limit on all 256 bins) is unchanged, and compat='opencv' keeps OpenCV's 16-bit rule.
+    import cv2
+
+    deep = camera.astype(np.uint16) << 4
+    np.testing.assert_array_equal(histeq.clahe(deep, compat="opencv", tiles=(8, 8)),
+                                  cv2.createCLAHE(2.0, (8, 8)).apply(deep))
+    assert int(histeq.clahe(deep, compat="opencv", tiles=(8, 8)).max()) < 8192
 
 
 def test_clipping_never_leaves_a_bin_above_the_limit():
@@ -280,11 +315,12 @@ def test_opencv_compat_refuses_what_opencv_cannot_do():
 @given(
     nbins=st.integers(-3, 300),
     clip=st.floats(allow_nan=True, allow_infinity=True),
+    groups=st.integers(-1, 300),
     denominator=st.floats(allow_nan=True, allow_infinity=True),
     tiles=st.tuples(st.integers(-1, 12), st.integers(-1, 12)),
     lower=st.integers(-2, 12),
 )
-def test_fuzz_the_binding(nbins, clip, denominator, tiles, lower):
+def test_fuzz_the_binding(nbins, clip, groups, denominator, tiles, lower):
     from histeq._kernels import core
 
     image = np.random.default_rng(0).integers(0, 256, (1, 60), dtype=np.uint8)
@@ -296,7 +332,7 @@ def test_fuzz_the_binding(nbins, clip, denominator, tiles, lower):
     weights = np.ones(16)
     try:
         core.clahe(image, None, np.empty_like(image), shape, t, bounds, lowers, weights, weights, clip_limit=clip,
-                   denominator=denominator, nbins=nbins, data_range=False, lo=0, hi=255, nominal_lo=0,
+                   clip_groups=groups, denominator=denominator, nbins=nbins, data_range=False, lo=0, hi=255, nominal_lo=0,
                    nominal_hi=255, out_lo=0, out_hi=255, threads=2)
     except (ValueError, TypeError):
         pass

@@ -186,8 +186,9 @@ def test_fuzz_the_map_levels_binding(dtype, lo, hi, nbins, level, threads):
     ranges=st.tuples(_wild, _wild),
     table_rows=st.integers(0, 5),
     threads=st.integers(-1, 3),
+    groups=st.integers(-1, 300),
 )
-def test_fuzz_the_chunked_clahe_bindings(dtype, tiles, lower, nbins, ranges, table_rows, threads):
+def test_fuzz_the_chunked_clahe_bindings(dtype, tiles, lower, nbins, ranges, table_rows, threads, groups):
     """Any tile plan or table shape is either refused or stays in bounds: no crash."""
     image = (np.arange(12) % 5).astype(dtype).reshape(1, 12)
     lo, hi = ranges
@@ -198,8 +199,8 @@ def test_fuzz_the_chunked_clahe_bindings(dtype, tiles, lower, nbins, ranges, tab
     identity = np.zeros(table_rows, np.uint8)
     hists = np.ones((table_rows, width), np.int64)
     for call in (
-        lambda: core.clahe_maps(hists, identity, lut, level, level.copy(), clip_limit=2.0, nbins=nbins, lo=lo, hi=hi,
-                                nominal_lo=0, nominal_hi=255, out_lo=0, out_hi=255),
+        lambda: core.clahe_maps(hists, identity, lut, level, level.copy(), clip_limit=2.0, clip_groups=groups,
+                                nbins=nbins, lo=lo, hi=hi, nominal_lo=0, nominal_hi=255, out_lo=0, out_hi=255),
         lambda: core.clahe_chunk(image, np.empty_like(image), np.array([3, 4], np.int64), np.array(tiles, np.int64),
                                  np.array(lower, np.int32), np.ones(len(lower)), np.ones(len(lower)), identity,
                                  None if image.dtype.kind == "f" else lut.astype(image.dtype),

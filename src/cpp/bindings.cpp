@@ -198,6 +198,13 @@ void equalize_luma(In<T, 3> rgb, Mask mask, Out<T, 3> out, int64_t nbins, bool d
                                 spec, threads);
 }
 
+// A clip limit (negative: none) and its number of bin groups (0: all bins).
+void require_clip(double clip_limit, int64_t clip_groups) {
+    if (std::isnan(clip_limit)) throw std::invalid_argument("clip_limit must not be NaN");
+    if (clip_groups < 0 || clip_groups > (int64_t{1} << 24))
+        throw std::invalid_argument("clip_groups must be between 0 and 2**24");
+}
+
 // The tile plan comes from Python (histeq.clahe); it is checked here so that no
 // plan can make the kernel read or write out of bounds.
 std::vector<histeq::AxisPlan> axis_plans(const In<int64_t, 1>& shape, const In<int64_t, 1>& tiles,
@@ -238,15 +245,15 @@ std::vector<histeq::AxisPlan> axis_plans(const In<int64_t, 1>& shape, const In<i
 
 template <class T>
 void clahe(In<T> image, Mask mask, Out<T> out, In<int64_t, 1> shape, In<int64_t, 1> tiles, In<int64_t, 1> bounds,
-           In<int32_t, 1> lower, In<double, 1> w0, In<double, 1> w1, double clip_limit, double denominator,
-           int64_t nbins, bool data_range, double lo, double hi, double nominal_lo, double nominal_hi, double out_lo,
-           double out_hi, int threads) {
+           In<int32_t, 1> lower, In<double, 1> w0, In<double, 1> w1, double clip_limit, int64_t clip_groups,
+           double denominator, int64_t nbins, bool data_range, double lo, double hi, double nominal_lo,
+           double nominal_hi, double out_lo, double out_hi, int threads) {
     require_same_shape(image, out, "out");
     if (mask) require_same_shape(image, *mask, "mask");
     require_threads(threads);
     const histeq::Spec spec = make_spec<T>(nbins, data_range, lo, hi, nominal_lo, nominal_hi, out_lo, out_hi);
     const std::vector<histeq::AxisPlan> plans = axis_plans(shape, tiles, bounds, lower, w0, w1, image.shape(1));
-    if (std::isnan(clip_limit)) throw std::invalid_argument("clip_limit must not be NaN");
+    require_clip(clip_limit, clip_groups);
     if (!(denominator >= 1 && denominator < 0x1p51)) throw std::invalid_argument("denominator out of range");
     double ntiles = 1;
     for (const auto& a : plans) ntiles *= static_cast<double>(a.tiles);
@@ -255,7 +262,7 @@ void clahe(In<T> image, Mask mask, Out<T> out, In<int64_t, 1> shape, In<int64_t,
     const bool* m = mask ? mask->data() : nullptr;
     nb::gil_scoped_release release;
     histeq::clahe_batch(image.data(), m, out.data(), image.shape(0), image.shape(1), plans, spec, clip_limit,
-                        denominator, threads);
+                        clip_groups, denominator, threads);
 }
 
 template <class T>
@@ -326,13 +333,13 @@ void map_levels(In<T> image, Out<T> out, In<double> ranges, In<double> levels, I
 // whatever the image's precision): levels and slopes per tile.
 template <class T>
 void clahe_maps(In<int64_t> hists, Out<uint8_t, 1> identity, Out<T> lut, Out<double> level, Out<double> slope,
-                double clip_limit, int64_t nbins, double lo, double hi, double nominal_lo, double nominal_hi,
-                double out_lo, double out_hi) {
+                double clip_limit, int64_t clip_groups, int64_t nbins, double lo, double hi, double nominal_lo,
+                double nominal_hi, double out_lo, double out_hi) {
     const histeq::Spec spec = make_spec<T>(nbins, false, lo, hi, nominal_lo, nominal_hi, out_lo, out_hi);
     const size_t ntiles = hists.shape(0);
     if (hists.shape(1) != static_cast<size_t>(nbins)) throw std::invalid_argument("hists must be (tiles, nbins)");
     if (identity.shape(0) != ntiles) throw std::invalid_argument("identity needs one entry per tile");
-    if (std::isnan(clip_limit)) throw std::invalid_argument("clip_limit must not be NaN");
+    require_clip(clip_limit, clip_groups);
     for (size_t j = 0; j < hists.size(); ++j)
         if (hists.data()[j] < 0) throw std::invalid_argument("histogram counts must not be negative");
     if constexpr (histeq::is_float_v<T>) {
@@ -344,7 +351,7 @@ void clahe_maps(In<int64_t> hists, Out<uint8_t, 1> identity, Out<T> lut, Out<dou
             throw std::invalid_argument("lut must be (tiles, nbins)");
     }
     nb::gil_scoped_release release;
-    histeq::clahe_maps_from<T>(hists.data(), static_cast<int64_t>(ntiles), spec, clip_limit,
+    histeq::clahe_maps_from<T>(hists.data(), static_cast<int64_t>(ntiles), spec, clip_limit, clip_groups,
                                reinterpret_cast<char*>(identity.data()),
                                histeq::is_float_v<T> ? nullptr : lut.data(),
                                histeq::is_float_v<T> ? level.data() : nullptr,
@@ -403,8 +410,8 @@ template <class T>
 void def_grey(nb::module_& m) {
     if constexpr (!std::is_same<T, float>::value) {  // float and double images share the double binding
         m.def("clahe_maps", &clahe_maps<T>, "hists"_a.noconvert(), "identity"_a.noconvert(), "lut"_a.noconvert(),
-              "level"_a.noconvert(), "slope"_a.noconvert(), "clip_limit"_a, "nbins"_a, "lo"_a, "hi"_a,
-              "nominal_lo"_a, "nominal_hi"_a, "out_lo"_a, "out_hi"_a);
+              "level"_a.noconvert(), "slope"_a.noconvert(), "clip_limit"_a, "clip_groups"_a, "nbins"_a, "lo"_a,
+              "hi"_a, "nominal_lo"_a, "nominal_hi"_a, "out_lo"_a, "out_hi"_a);
     }
     m.def("clahe_chunk", &clahe_chunk<T>, "image"_a.noconvert(), "out"_a.noconvert(), "shape"_a.noconvert(),
           "tiles"_a.noconvert(), "lower"_a.noconvert(), "w0"_a.noconvert(), "w1"_a.noconvert(),
@@ -422,8 +429,8 @@ void def_grey(nb::module_& m) {
           "threads"_a);
     m.def("clahe", &clahe<T>, "image"_a.noconvert(), "mask"_a.noconvert().none(), "out"_a.noconvert(),
           "shape"_a.noconvert(), "tiles"_a.noconvert(), "bounds"_a.noconvert(), "lower"_a.noconvert(),
-          "w0"_a.noconvert(), "w1"_a.noconvert(), "clip_limit"_a, "denominator"_a, "nbins"_a, "data_range"_a,
-          "lo"_a, "hi"_a, "nominal_lo"_a, "nominal_hi"_a, "out_lo"_a, "out_hi"_a, "threads"_a);
+          "w0"_a.noconvert(), "w1"_a.noconvert(), "clip_limit"_a, "clip_groups"_a, "denominator"_a, "nbins"_a,
+          "data_range"_a, "lo"_a, "hi"_a, "nominal_lo"_a, "nominal_hi"_a, "out_lo"_a, "out_hi"_a, "threads"_a);
     m.def("histogram", &histogram<T>, "image"_a.noconvert(), "mask"_a.noconvert().none(), "counts"_a.noconvert(),
           "ranges"_a.noconvert(), "nbins"_a, "data_range"_a, "lo"_a, "hi"_a, "threads"_a);
 }

@@ -35,6 +35,8 @@ FLOAT_NBINS = 4096
 WIDE_INT_NBINS = 65536
 #: Upper bound on nbins: a histogram per image must stay small.
 MAX_NBINS = 1 << 24
+#: CLAHE's clip limit is measured on this many groups of bins (the levels of an 8-bit image).
+CLIP_GROUPS = 256
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,12 @@ class DtypeInfo:
     @property
     def is_float(self) -> bool:
         return self.kind == "float"
+
+    @property
+    def clip_groups(self) -> int:
+        """CLAHE's clip rule: 0 measures the limit on all bins (OpenCV's rule; 8-bit images), else on this
+        many groups of bins over the image's counted range, so that deeper data clip as 8-bit data do."""
+        return 0 if self.dtype.itemsize == 1 else CLIP_GROUPS
 
     @property
     def default_nbins(self) -> int:

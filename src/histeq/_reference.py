@@ -296,6 +296,45 @@ def _clipped_cumulative(hist, clip_limit):
     return (below_sum + over_count * t) + np.arange(1, len(hist) + 1) * lift, True
 
 
+def _grouped_cumulative(hist, clip_limit, groups, first, last):
+    """(F, clipped, F(first)) with the clip limit measured on groups of the bins [first, last] (see histeq.clahe).
+
+    The bins [first, last] (S of them) form G = min(groups, S) groups, bin b in group
+    floor((2 (b - first) + 1) G / 2S).  The group totals H are clipped by clip_threshold; a bin keeps
+    the share min(H, t) / H of its count and the lift spreads evenly over its group's bins:
+
+        F(b) = (S_g + n_g t + g lift) + P(b) min(H_g, t) / H_g + (b - start_g + 1) (lift / w_g)
+
+    with S_g and n_g the totals of the groups before g not above t and their number above it, P(b) the
+    counts of the group up to b, w_g its width.  F is 0 below ``first`` and the pixel count above ``last``.
+    """
+    hist = np.asarray(hist, dtype=np.int64)
+    span = last - first + 1
+    count = min(groups, span)
+    group = [(2 * (b - first) + 1) * count // (2 * span) for b in range(first, last + 1)]
+    sums = np.bincount(group, weights=hist[first:last + 1], minlength=count).astype(np.int64)
+    clipped = clip_threshold(sums, clip_limit)
+    if clipped is None:
+        return np.cumsum(hist.astype(np.float64)), False, None
+    t, lift = clipped
+    widths = np.bincount(group, minlength=count)
+    starts = first + np.concatenate([[0], np.cumsum(widths)[:-1]])
+    over = sums > t
+    below_before = np.concatenate([[0], np.cumsum(np.where(over, 0, sums))[:-1]])  # exact integers
+    over_before = np.concatenate([[0], np.cumsum(over)[:-1]])
+    base = (below_before.astype(np.float64) + over_before.astype(np.float64) * t) + np.arange(count) * lift
+    share = np.ones(count)
+    np.divide(t, sums.astype(np.float64), out=share, where=over)
+    step = lift / widths.astype(np.float64)
+    bins, g = np.arange(first, last + 1), np.array(group)
+    running = np.cumsum(hist[first:last + 1])
+    partial = running - (running[starts - first] - hist[starts])[g]  # the group's counts up to b
+    cum = np.zeros(len(hist))
+    cum[last + 1:] = float(hist.sum())
+    cum[first:last + 1] = (base[g] + partial.astype(np.float64) * share[g]) + (bins - starts[g] + 1) * step[g]
+    return cum, True, cum[first]
+
+
 def _tile_members(n, t, k):
     """Pixels i of tile k along an axis of n pixels and t tiles: 2kn <= (2i+1)t <= 2(k+1)n."""
     return [i for i in range(n) if 2 * k * n <= (2 * i + 1) * t <= 2 * (k + 1) * n]
@@ -328,13 +367,16 @@ def clahe(image, tiles=8, clip_limit=2.0, nbins=None, mask=None, in_range=None, 
         return _rescale(image, info, in_range, out_range)
     lo, hi, nbins = _bins(info, nbins, in_range, counted)
     full_mask = np.ones(image.shape, bool) if mask is None else np.broadcast_to(mask, image.shape)
+    # The clip rule: all bins (8-bit), or groups over the bins the counted values occupy.
+    occupied = np.flatnonzero(histogram(image, nbins, mask, (lo, hi))[0])
+    groups = (info.clip_groups, int(occupied[0]), int(occupied[-1])) if info.clip_groups else None
 
     # One mapping per tile, from the tile's counted pixels, over the image's bins.
     mappings = {}
     for tile in itertools.product(*(range(t) for t in tiles)):
         box = np.ix_(*(_tile_members(n, t, k) for n, t, k in zip(image.shape, tiles, tile)))
         counts, _ = histogram(image[box], nbins, full_mask[box], (lo, hi))
-        mappings[tile] = _tile_mapping(counts, clip_limit, info, (lo, hi, nbins), in_range, out_range)
+        mappings[tile] = _tile_mapping(counts, clip_limit, info, (lo, hi, nbins), in_range, out_range, groups)
 
     out = np.empty(image.shape, dtype=np.float64 if info.is_float else object)
     for index in itertools.product(*(range(n) for n in image.shape)):
@@ -367,20 +409,24 @@ def clahe(image, tiles=8, clip_limit=2.0, nbins=None, mask=None, in_range=None, 
     return out.astype(image.dtype)
 
 
-def _tile_mapping(counts, clip_limit, info, bins, in_range, out_range):
+def _tile_mapping(counts, clip_limit, info, bins, in_range, out_range, groups):
     """A tile's map from a value to its output: global equalization of the clipped histogram.
 
     Integer images get integer levels (then interpolated between tiles
     exactly); floats the piecewise-linear map of equalize.  A tile with fewer
     than two occupied bins has nothing to equalize and maps by the identity
-    rescale, as equalize does.
+    rescale, as equalize does.  ``groups``: None (the limit on all bins), or
+    (groups, first, last) of _grouped_cumulative.
     """
     lo, hi, nbins = bins
     olo, ohi = out_range if out_range is not None else (info.lo, info.hi)
     if (counts > 0).sum() < 2:
         # .item(): a Python int for integer images, so that the interpolation stays exact.
         return lambda v: _rescale(np.array([v]), info, in_range, out_range)[0].item()
-    cum, is_clipped = _clipped_cumulative(counts, clip_limit)
+    if groups is not None and clip_limit is not None:
+        cum, is_clipped, c_min = _grouped_cumulative(counts, clip_limit, *groups)
+    else:
+        (cum, is_clipped), c_min = _clipped_cumulative(counts, clip_limit), None
     if info.is_float:
         below = np.concatenate([[0.0], cum])
         level = olo + (ohi - olo) * (below / below[-1])
@@ -394,13 +440,17 @@ def _tile_mapping(counts, clip_limit, info, bins, in_range, out_range):
 
         return mapped
     first = int(np.flatnonzero(cum)[0])
-    c_min, total, span = float(cum[first]), float(cum[-1]), float(ohi) - float(olo)
+    span = float(ohi) - float(olo)
     if not is_clipped:  # exactly equalize's rule
+        c_min, total = float(cum[first]), float(cum[-1])
         lut = [int(olo) + int(np.floor(span * (float(c) - c_min) / (total - c_min) + 0.5)) if k >= first
                else int(olo) for k, c in enumerate(cum)]
-    else:  # every bin lifted, so first == 0; the clipped histogram still sums to the pixel count
+    else:  # the clipped histogram still sums to the pixel count
+        # Ungrouped, every bin is lifted, so bin 0 is the first occupied; grouped, the bottom of the counted
+        # range is, and the bins below it map to the bottom.
+        c_min = float(cum[0]) if c_min is None else c_min
         scale = span / (float(counts.sum()) - c_min)
-        lut = [int(olo) + int(np.floor((float(c) - c_min) * scale + 0.5)) for c in cum]
+        lut = [int(olo) + int(np.floor(max(float(c) - c_min, 0.0) * scale + 0.5)) for c in cum]
     return lambda v: lut[int(_int_bin(np.array([v]), lo, hi, nbins)[0])]
 
 

@@ -43,8 +43,12 @@ def clahe(image, *, tiles=8, clip_limit=2.0, nbins=None, mask=None, axes=None, c
     clip_limit : float or None, optional
         Largest slope of a tile's mapping relative to plain equalization: the
         histogram is clipped at ``clip_limit`` times its mean bin height and
-        the clipped counts are spread evenly over all bins, repeatedly, so that
-        no bin ends above the limit.  At least 1 (1 makes each tile's mapping
+        the clipped counts are spread evenly over the bins, repeatedly, so that
+        no bin ends above the limit.  8-bit images measure it on their 256
+        bins (as OpenCV); every other dtype on 256 groups of the bins its
+        counted values span, so that 12-bit data in uint16, CT data in int16
+        and floats are clipped as their 8-bit version would be, keeping every
+        level (see Notes).  At least 1 (1 makes each tile's mapping
         linear); None: no clipping (plain adaptive equalization).  Default 2.
         scikit-image's normalized ``clip_limit=k`` (with its ``nbins=256``)
         corresponds to ``clip_limit = k * 256`` here; OpenCV's ``clipLimit``
@@ -83,7 +87,20 @@ def clahe(image, *, tiles=8, clip_limit=2.0, nbins=None, mask=None, axes=None, c
     is not flip-equivariant; ``compat='opencv'`` reproduces that.)
 
     A tile's mapping is :func:`histeq.equalize`'s rule applied to its clipped
-    histogram, so one tile without clipping equals global equalization.  A
+    histogram, so one tile without clipping equals global equalization.
+
+    Clip rule for dtypes wider than a byte and floats: the bins from the
+    image's lowest to its highest counted value (``S`` of them) form
+    ``G = min(256, S)`` groups of consecutive bins, bin ``b`` in group
+    ``floor((2 (b - first) + 1) G / 2S)``.  The groups' totals are clipped at
+    ``clip_limit`` times their mean and the clipped mass spread over the
+    groups as above; within a group every bin keeps its share of the group's
+    clipped total and the group's lift is spread evenly over its bins.  On
+    data with 256 levels or fewer per group this is exactly the 8-bit rule
+    on the data quantized to 256 levels, refined by every level's own count;
+    the limit measured on all 65536 bins (OpenCV's 16-bit rule, kept by
+    ``compat='opencv'``) would clip all but the widest-spread data to a
+    near-identity map.  A
     tile with fewer than two occupied bins (a constant region, or one whose
     pixels are all masked out) has nothing to equalize and keeps the identity
     rescale; a constant image is returned unchanged.  NaN stays NaN.
@@ -221,7 +238,7 @@ def _clahe_grey(arr: np.ndarray, info: DtypeInfo, spatial: tuple[int, ...], mask
     out = np.empty_like(flat)
     core.clahe(flat, flat_mask, out, np.array(layout.spatial_shape, dtype=np.int64), np.array(tiles, dtype=np.int64),
                np.concatenate(bounds), np.concatenate(lower), np.concatenate(w0), np.concatenate(w1),
-               clip_limit=-1.0 if clip is None else clip,
+               clip_limit=-1.0 if clip is None else clip, clip_groups=info.clip_groups,
                denominator=1.0 if value_bits is None else float(math.prod(denominators)),
                threads=threads, **spec.equalize_kwargs())
     return layout.restore(out).astype(info.dtype, copy=False)
@@ -318,11 +335,12 @@ def _mapping_of_tiles(parts, info, shape, grid, clip, spec, rescale=False) -> "C
     if info.is_float:
         table, slope = np.empty((len(hists), nbins + 1)), np.empty((len(hists), nbins + 1))
         core.clahe_maps(hists, identity, np.empty((0, 0)), table, slope, clip_limit=-1.0 if clip is None else clip,
-                        **spec.table_kwargs())
+                        clip_groups=info.clip_groups, **spec.table_kwargs())
     else:
         table, slope = np.empty((len(hists), nbins), dtype=info.compute), np.empty((0, 0))
         core.clahe_maps(hists, identity, table, np.empty((0, 0)), np.empty((0, 0)),
-                        clip_limit=-1.0 if clip is None else clip, **spec.table_kwargs())
+                        clip_limit=-1.0 if clip is None else clip, clip_groups=info.clip_groups,
+                        **spec.table_kwargs())
     return ClaheMapping(str(info.dtype), tuple(int(n) for n in shape), tuple(int(t) for t in grid), int(nbins),
                         float(spec.lo), float(spec.hi), float(spec.nominal_lo), float(spec.nominal_hi),
                         float(spec.out_lo), float(spec.out_hi), identity, table, slope, rescale)

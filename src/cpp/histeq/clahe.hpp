@@ -16,6 +16,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "clip.hpp"
 #include "equalize.hpp"
 
 #ifdef HISTEQ_X86
@@ -35,164 +36,6 @@ struct AxisPlan {
     const double* w0;
     const double* w1;
 };
-
-// Clipping with redistribution: h' = min(h, t) + (c - t), c = clip x the mean
-// bin height, where t <= c solves sum(max(h - t, 0)) = nbins (c - t).  The
-// clipped mass lifts every bin equally and no bin ends above c, unlike a single
-// redistribution pass.  Newton's method from t = c is exact on this convex
-// piecewise-linear equation: it stops on the piece that holds the root, and t
-// is that piece's root, nbins c - (sum of the bins above t)) / (nbins - their
-// count).  Empty bins are never above t >= 0, so `counts` may hold any subset
-// of the bins that includes the occupied ones.
-struct Clipped {
-    bool clipped;      // false: h' = h
-    double threshold;  // t
-    double lift;       // c - t
-};
-
-// For an integer count h and 0 <= t < 2^62, h > t exactly when h > floor(t):
-// integer comparisons, which vectorize.
-inline int64_t floor_of(double t) { return static_cast<int64_t>(t < 0x1p62 ? std::floor(t) : 0x1p62); }
-
-// occupied: how many counts are above 0 (those above level 0 need no pass:
-// on small tiles, with few counts per bin, the iteration mostly ends there).
-inline Clipped clip_histogram(const int64_t* counts, int64_t length, int64_t nbins, int64_t total, int64_t occupied,
-                              double clip) {
-    Clipped r{false, 0, 0};
-    if (clip < 0) return r;
-    const double count = static_cast<double>(nbins), mean = static_cast<double>(total) / count;
-    double limit = clip * static_cast<double>(total) / count;
-    limit = limit > mean ? limit : mean;
-    // (how many counts exceed t, their sum)
-    auto above = [&](double t, int64_t& sum) {
-        const int64_t level = floor_of(t);
-        if (level == 0) {
-            sum = total;
-            return occupied;
-        }
-        int64_t m = 0, s = 0;
-        dispatch([&]() HISTEQ_INLINE {
-            // Locals: sums through the captured references would go to memory.
-            const int64_t* __restrict c = counts;
-            const int64_t n = length, l = level;
-            int64_t mm = 0, ss = 0;
-            for (int64_t j = 0; j < n; ++j) {
-                mm += c[j] > l;
-                ss += c[j] > l ? c[j] : 0;
-            }
-            m = mm;
-            s = ss;
-        });
-        sum = s;
-        return m;
-    };
-    int64_t sum = 0, m = above(limit, sum);
-    if (m == 0) return r;
-    r.clipped = true;
-    double t = limit;
-    for (;;) {
-        if (m == nbins) {  // the limit is the mean: every bin becomes the mean
-            r.threshold = 0;
-            r.lift = mean;
-            return r;
-        }
-        t = (count * limit - static_cast<double>(sum)) / static_cast<double>(nbins - m);
-        int64_t next_sum = 0;
-        const int64_t next = above(t, next_sum);
-        if (next == m) break;
-        m = next;
-        sum = next_sum;
-    }
-    r.threshold = t;
-    r.lift = limit - t;
-    return r;
-}
-
-// The cumulative clipped histogram F(k) = S(k) + n(k) t + (k + 1) lift at the
-// bins [first, first + width), where S(k) sums the counts up to k that are not
-// above t and n(k) counts those above: integer sums, then one formula per bin,
-// so no bin's value waits on another's rounding.  The histogram must be empty
-// below first.  Unclipped: the plain cumulative histogram.
-#ifdef HISTEQ_X86
-// AVX-512, where the window's counts sum below 2^32: S and n packed in one
-// 64-bit lane (S << 32 | n), so one in-register prefix sum (three shifted
-// adds) carries both, eight bins at a time.  Out = double: F itself; an
-// integer type of at most 32 bits: the levels low + floor((F - shift) factor
-// + 1/2), as tile_mapping rounds them, without storing F.
-template <class Out>
-__attribute__((target("avx512f,avx512dq,avx512vl,avx512bw"))) void clipped_cumulative_avx512(
-    const int64_t* counts, int64_t width, int64_t level, double t, double lift, double base, Out* out,
-    double shift = 0, double factor = 0, int64_t low = 0) {
-    const __m512i zero = _mm512_setzero_si512(), limit = _mm512_set1_epi64(level), one = _mm512_set1_epi64(1);
-    const __m512i low32 = _mm512_set1_epi64(0xffffffff), last = _mm512_set1_epi64(7), vlow = _mm512_set1_epi64(low);
-    const __m512d vt = _mm512_set1_pd(t), vlift = _mm512_set1_pd(lift), vshift = _mm512_set1_pd(shift);
-    const __m512d vfactor = _mm512_set1_pd(factor), half = _mm512_set1_pd(0.5);
-    const __m512d steps = _mm512_setr_pd(0, 1, 2, 3, 4, 5, 6, 7);
-    __m512i carry = zero;
-    for (int64_t k = 0; k < width; k += 8) {
-        const __mmask8 valid = static_cast<__mmask8>(width - k >= 8 ? 0xff : (1u << (width - k)) - 1);
-        const __m512i h = _mm512_maskz_loadu_epi64(valid, counts + k);
-        const __mmask8 over = _mm512_cmpgt_epi64_mask(h, limit);
-        __m512i packed = _mm512_mask_blend_epi64(over, _mm512_slli_epi64(h, 32), one);
-        packed = _mm512_add_epi64(packed, _mm512_alignr_epi64(packed, zero, 7));
-        packed = _mm512_add_epi64(packed, _mm512_alignr_epi64(packed, zero, 6));
-        packed = _mm512_add_epi64(packed, _mm512_alignr_epi64(packed, zero, 4));
-        packed = _mm512_add_epi64(packed, carry);
-        carry = _mm512_permutexvar_epi64(last, packed);
-        const __m512d below = _mm512_cvtepi64_pd(_mm512_srli_epi64(packed, 32));
-        const __m512d above = _mm512_cvtepi64_pd(_mm512_and_si512(packed, low32));
-        const __m512d position = _mm512_add_pd(_mm512_set1_pd(base + static_cast<double>(k)), steps);
-        const __m512d f = _mm512_add_pd(_mm512_add_pd(below, _mm512_mul_pd(above, vt)), _mm512_mul_pd(position, vlift));
-        if constexpr (std::is_same<Out, double>::value) {
-            _mm512_mask_storeu_pd(out + k, valid, f);
-        } else {
-            const __m512d x = _mm512_add_pd(_mm512_mul_pd(_mm512_sub_pd(f, vshift), vfactor), half);
-            const __m512i q = _mm512_add_epi64(vlow, _mm512_cvttpd_epi64(x));
-            if constexpr (sizeof(Out) == 1) {
-                _mm512_mask_cvtepi64_storeu_epi8(out + k, valid, q);
-            } else if constexpr (sizeof(Out) == 2) {
-                _mm512_mask_cvtepi64_storeu_epi16(out + k, valid, q);
-            } else {
-                static_assert(sizeof(Out) == 4, "levels of at most 32 bits");
-                _mm512_mask_cvtepi64_storeu_epi32(out + k, valid, q);
-            }
-        }
-    }
-}
-#endif
-
-inline void clipped_cumulative(const int64_t* hist, int64_t first, int64_t width, const Clipped& c, double* cum,
-                               int64_t total) {
-    const int64_t level = c.clipped ? floor_of(c.threshold) : std::numeric_limits<int64_t>::max();
-    const double t = c.threshold, lift = c.lift, base = static_cast<double>(first + 1);
-#ifdef HISTEQ_X86
-    if (cpu_level() == 2 && total < (int64_t{1} << 32)) {
-        clipped_cumulative_avx512<double>(hist + first, width, level, t, lift, base, cum);
-        return;
-    }
-#endif
-    // The integer prefix sums first (a 1-cycle chain), then the rounding
-    // formula, independent per bin.
-    thread_local std::vector<int64_t> below, over;
-    below.resize(width);
-    over.resize(width);
-    int64_t b = 0, o = 0;
-    for (int64_t k = 0; k < width; ++k) {
-        const int64_t h = hist[first + k], is_over = h > level;
-        b += h & (is_over - 1);  // branch-free: which bins are over is unpredictable
-        o += is_over;
-        below[k] = b;
-        over[k] = o;
-    }
-    dispatch([&]() HISTEQ_INLINE {
-        const int64_t* __restrict bs = below.data();
-        const int64_t* __restrict os = over.data();
-        double* __restrict f = cum;
-        const int64_t n = width;
-        for (int64_t k = 0; k < n; ++k)
-            f[k] = (static_cast<double>(bs[k]) + static_cast<double>(os[k]) * t) + (base + static_cast<double>(k)) * lift;
-    });
-}
 
 // A growable array whose new elements are left uninitialized: tables that
 // are written in full before they are read need no clearing (16-bit tables
@@ -395,15 +238,16 @@ void tile_windows(const T* in, const std::vector<AxisPlan>& axes, const Bins& bi
 }
 
 // The mapping of one tile from its histogram: global equalization of the
-// clipped histogram, whose cumulative sum is F (clipped_cumulative; integers:
-// levels rounded halves up, exactly equalizing_lut's when nothing is clipped;
-// floats: the piecewise-linear map of equalize_float).  Integer levels are
-// written for the bins [first, first + width) only, to lut[0, width); the
-// histogram must be empty outside them, so the work is O(width).  False when
-// fewer than two bins are occupied.  cum: width entries.
+// clipped histogram, whose cumulative sum is F (clipped_cumulative, or
+// grouped_cumulative for a grouped rule; integers: levels rounded halves up,
+// exactly equalizing_lut's when nothing is clipped; floats: the
+// piecewise-linear map of equalize_float).  Integer levels are written for
+// the bins [first, first + width) only, to lut[0, width); the histogram must
+// be empty outside them, so the work is O(width).  False when fewer than two
+// bins are occupied.  cum: width entries.
 template <class T>
-bool tile_mapping(const int64_t* hist, const Spec& spec, double clip, int64_t first, int64_t width, double* cum,
-                  T* lut, double* level, double* slope) {
+bool tile_mapping(const int64_t* hist, const Spec& spec, const ClipRule& clip, int64_t first, int64_t width,
+                  double* cum, T* lut, double* level, double* slope) {
     const int64_t nbins = spec.nbins;
     const int64_t* window = hist + first;
     int64_t occupied = 0, total = 0;
@@ -419,52 +263,62 @@ bool tile_mapping(const int64_t* hist, const Spec& spec, double clip, int64_t fi
         total = sum;
     });
     if (occupied < 2) return false;
-    const Clipped c = clip_histogram(window, width, nbins, total, occupied, clip);
     const double span = spec.out_hi - spec.out_lo;
+    // Grouped: F in cum, and c_min its value at the bottom of the counted range.
+    double c_min = 0;
+    const bool grouped = clip.grouped() && grouped_cumulative(hist, first, width, clip, total, cum, c_min);
+    const Clipped c = grouped || clip.grouped() ? Clipped{false, 0, 0}
+                                                : clip_histogram(window, width, nbins, total, occupied, clip.limit);
     if constexpr (is_float_v<T>) {
-        clipped_cumulative(hist, 0, nbins, c, cum, total);
+        if (!grouped) clipped_cumulative(hist, 0, nbins, c, cum, total);
         level[0] = spec.out_lo;
         for (int64_t k = 1; k <= nbins; ++k) level[k] = spec.out_lo + span * (cum[k - 1] / cum[nbins - 1]);
         for (int64_t k = 0; k < nbins; ++k) slope[k] = level[k + 1] - level[k];
         slope[nbins] = 0;
-    } else if (!c.clipped) {
+        return true;
+    }
+    if (!grouped && !c.clipped) {
         equalizing_lut(hist, spec, lut, first, width);
-    } else {
+        return true;
+    }
+    const int64_t olo = static_cast<int64_t>(spec.out_lo);
+    if (!grouped) {
         // Every bin is lifted, so bin 0 is the first occupied: c_min = F(0);
         // the clipped histogram still sums to the pixel count.
         const double h0 = first == 0 ? static_cast<double>(hist[0]) : 0.0;
-        const double c_min = (h0 > c.threshold ? c.threshold : h0) + c.lift;
-        const double scale = span / (static_cast<double>(total) - c_min);
-        const int64_t olo = static_cast<int64_t>(spec.out_lo);
+        c_min = (h0 > c.threshold ? c.threshold : h0) + c.lift;
 #ifdef HISTEQ_X86
         if constexpr (sizeof(T) <= 4) {
             if (cpu_level() == 2 && total < (int64_t{1} << 32)) {
                 clipped_cumulative_avx512(hist + first, width, floor_of(c.threshold), c.threshold, c.lift,
-                                          static_cast<double>(first + 1), lut, c_min, scale, olo);
+                                          static_cast<double>(first + 1), lut, c_min,
+                                          span / (static_cast<double>(total) - c_min), olo);
                 return true;
             }
         }
 #endif
         clipped_cumulative(hist, first, width, c, cum, total);
-        dispatch([&]() HISTEQ_INLINE {
-            // Locals: T may be a char type, whose stores could alias the captures.
-            const double* __restrict f = cum;
-            T* __restrict out = lut;
-            const int64_t n = width, low = olo;
-            const double shift = c_min, factor = scale;
-            for (int64_t k = 0; k < n; ++k) {
-                const double x = (f[k] - shift) * factor + 0.5;
-                out[k] = static_cast<T>(low + static_cast<int64_t>(x));  // x >= 0.5: truncation is floor
-            }
-        });
     }
+    const double scale = span / (static_cast<double>(total) - c_min);
+    dispatch([&]() HISTEQ_INLINE {
+        // Locals: T may be a char type, whose stores could alias the captures.
+        const double* __restrict f = cum;
+        T* __restrict out = lut;
+        const int64_t n = width, low = olo;
+        const double shift = c_min, factor = scale;
+        for (int64_t k = 0; k < n; ++k) {
+            // Bins below the counted range (grouped) sit below c_min: the bottom level.
+            const double x = (f[k] > shift ? f[k] - shift : 0.0) * factor + 0.5;
+            out[k] = static_cast<T>(low + static_cast<int64_t>(x));  // x >= 0.5: truncation is floor
+        }
+    });
     return true;
 }
 
 // Histograms and mappings of the tiles [tile_begin, tile_end) of one image.
 template <class T, class Bins>
 void clahe_tiles(const T* in, const bool* mask, const std::vector<AxisPlan>& axes, const Spec& spec,
-                 const Bins& bins, double clip, int threads, ClaheMaps<T>& maps, int64_t tile_begin,
+                 const Bins& bins, const ClipRule& clip, int threads, ClaheMaps<T>& maps, int64_t tile_begin,
                  int64_t tile_end, int slot = -1) {
     const int ndim = static_cast<int>(axes.size());
     const int64_t nbins = spec.nbins;
@@ -1188,8 +1042,8 @@ void clahe_pixels_levels(const T* in, T* out, const std::vector<AxisPlan>& axes,
 
 template <class T>
 void clahe_batch(const T* in, const bool* mask, T* out, int64_t batch, int64_t pixels,
-                 const std::vector<AxisPlan>& axes, const Spec& spec, double clip, double denominator,
-                 int threads) {
+                 const std::vector<AxisPlan>& axes, const Spec& spec, double clip_limit, int64_t clip_groups,
+                 double denominator, int threads) {
     int64_t ntiles = 1;
     for (const AxisPlan& a : axes) ntiles *= a.tiles;
     const int64_t nbins = spec.nbins;
@@ -1226,21 +1080,27 @@ void clahe_batch(const T* in, const bool* mask, T* out, int64_t batch, int64_t p
         T* dst = out + image * pixels;
         const bool* sel = mask ? mask + image * pixels : nullptr;
         Spec s = spec;
+        ClipRule clip{clip_limit, clip_groups};
+        Stats counted_stats{};
         if (s.data_range || is_float_v<T> || sel) {
             // No pixel counted anywhere: the identity rescale, as equalize does.
-            const Stats st = image_stats(src, sel, pixels, inner);
-            if (st.count == 0) {
+            counted_stats = image_stats(src, sel, pixels, inner);
+            if (counted_stats.count == 0) {
                 apply_rescale(src, dst, pixels, s, inner);
                 return;
             }
             if (s.data_range) {
-                const auto range = bin_range<T>(s, st);
+                const auto range = bin_range<T>(s, counted_stats);
                 s.lo = range.first;
                 s.hi = range.second;
             }
         }
         if constexpr (is_float_v<T>) {
             const FloatBins bins(s.lo, s.hi, s.nbins);
+            if (clip.grouped()) {
+                clip.lo = bins(bins.clip(counted_stats.vmin));
+                clip.hi = bins(bins.clip(counted_stats.vmax));
+            }
             clahe_tiles(src, sel, axes, s, bins, clip, inner, maps[w], 0, ntiles);
             clahe_pixels(src, dst, axes, s, bins, maps[w], denominator, inner);
         } else {
@@ -1251,6 +1111,9 @@ void clahe_batch(const T* in, const bool* mask, T* out, int64_t batch, int64_t p
                 constexpr bool kDirect = std::is_same<std::decay_t<decltype(bins)>, DirectBins>::value;
                 const int64_t first = bins(static_cast<int64_t>(all.vmin));
                 const int64_t width = bins(static_cast<int64_t>(all.vmax)) - first + 1;
+                const Stats& counted = sel ? counted_stats : all;
+                clip.lo = bins(static_cast<int64_t>(counted.vmin));
+                clip.hi = bins(static_cast<int64_t>(counted.vmax));
                 // Tables over the image's range where they are small, or small next to the
                 // image's rows; else (16-bit, many tiles) each tile's spans only what the
                 // pixels around it hold.  2-D with levels of a byte: packed cell tables; else
@@ -1374,10 +1237,18 @@ void clahe_batch(const T* in, const bool* mask, T* out, int64_t batch, int64_t p
 // (ntiles x nbins, integers; identity tiles rescaled when one bin per level)
 // or level/slope (ntiles x (nbins + 1), floats).
 template <class T>
-void clahe_maps_from(const int64_t* hists, int64_t ntiles, const Spec& spec, double clip, char* identity, T* lut,
-                     double* level, double* slope) {
+void clahe_maps_from(const int64_t* hists, int64_t ntiles, const Spec& spec, double clip_limit, int64_t clip_groups,
+                     char* identity, T* lut, double* level, double* slope) {
     const int64_t nbins = spec.nbins;
     std::vector<double> cum(nbins);
+    // The counted range: every counted pixel lies in some tile.
+    ClipRule clip{clip_limit, clip_groups, nbins, -1};
+    for (int64_t j = 0; j < ntiles * nbins; ++j) {
+        if (hists[j]) {
+            clip.lo = std::min(clip.lo, j % nbins);
+            clip.hi = std::max(clip.hi, j % nbins);
+        }
+    }
     for (int64_t tile = 0; tile < ntiles; ++tile) {
         const bool mapped = tile_mapping<T>(hists + tile * nbins, spec, clip, 0, nbins, cum.data(),
                                             lut ? lut + tile * nbins : nullptr,
