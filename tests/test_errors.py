@@ -167,15 +167,22 @@ def test_fuzz_the_exact_order_binding(dtype, shape, pad, offsets, shell_start, p
 
 @given(
     dtype=st.sampled_from(["float32", "float64"]),
-    lo=_wild, hi=_wild, nbins=st.integers(0, 40), level=_wild, threads=st.integers(-1, 3),
+    lo=_wild, hi=_wild, nbins=st.integers(-1, 40), level=_wild, threads=st.integers(-1, 3),
+    starts=st.lists(st.floats(-2, 42) | st.just(np.nan), max_size=50), offset=st.integers(-2, 60),
 )
-def test_fuzz_the_map_levels_binding(dtype, lo, hi, nbins, level, threads):
+def test_fuzz_the_map_pieces_binding(dtype, lo, hi, nbins, level, threads, starts, offset):
+    """Any pieces are either refused or stay in bounds: no crash."""
     image = np.array([[0, 1, -1, np.nan, np.inf, -np.inf, 1e30, 3.5]], dtype=dtype)
-    levels = np.full((1, nbins + 1), level)
-    try:
-        core.map_levels(image, np.empty_like(image), np.array([[lo, hi]]), levels, levels.copy(), threads=threads)
-    except (ValueError, TypeError):
-        pass
+    for start in (np.arange(max(nbins, 0) + 1.0), np.sort(np.array(starts, dtype=np.float64)),
+                  np.array(starts, dtype=np.float64)):
+        levels = np.full(start.size, level)
+        for offsets in (np.array([0, start.size]), np.array([0, offset])):
+            try:
+                core.map_pieces(image, np.empty_like(image), np.array([[lo, hi]]), nbins=nbins,
+                                offsets=offsets.astype(np.int64), start=start, level=levels, slope=levels.copy(),
+                                threads=threads)
+            except ValueError:
+                pass
 
 
 @given(

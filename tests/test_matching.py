@@ -174,6 +174,54 @@ def test_specify_named_distributions(camera):
     assert np.median(histeq.specify(camera, "rayleigh", alpha=0.2)) < np.median(histeq.specify(camera, "uniform"))
 
 
+def test_match_constant_float_reference_gives_that_value():
+    # Was [1.0, 1.00008, 1.5]: the constant's bin is widened to [0.5, 1.5] so that it has a width.
+    from skimage.exposure import match_histograms
+
+    image = np.array([0.1, 0.5, 0.9])
+    np.testing.assert_array_equal(histeq.match(image, np.ones(3)), match_histograms(image, np.ones(3)))
+    np.testing.assert_array_equal(histeq.match(image, np.ones(3), exact=True), np.ones(3))
+    np.testing.assert_array_equal(histeq.fit_match(image, np.ones(3)).apply(image), np.ones(3))
+    int32 = np.iinfo(np.int32)  # another dtype's reference, in the image's units through the nominal ranges
+    np.testing.assert_allclose(histeq.match(image, np.array([7, 7], np.int32)),
+                               np.full(3, (7 - int32.min) / (int32.max - int32.min)), rtol=1e-15)
+    np.testing.assert_array_equal(histeq.match(image, np.array([2.0, np.nan, 2.0])), [2, 2, 2])
+    batch_reference = np.array([[3.0, 3.0], [0.2, 0.4]])  # one constant reference image of two
+    out = histeq.match(np.stack([image, image]), batch_reference, axes=-1)
+    np.testing.assert_array_equal(out[0], [3, 3, 3])
+    assert 0.2 <= out[1].min() and out[1].max() <= 0.4
+
+
+def test_specify_never_outputs_where_the_target_has_no_mass():
+    # Was 1.0 for the brightest pixel: the quantile at 1 ran on through the empty last bin.
+    out = histeq.specify(np.linspace(0, 1, 11), [0, 1, 0])
+    assert out.min() >= 1 / 3 and out.max() <= 2 / 3
+
+
+@given(images(dtypes=FLOAT_DTYPES, nan=False), st.lists(st.sampled_from([0.0, 0.0, 1.0, 2.5]), min_size=1,
+                                                         max_size=7))
+def test_specify_outputs_lie_in_occupied_bins(image, weights):
+    if not any(weights):
+        weights[0] = 1.0
+    edges = np.linspace(0, 1, len(weights) + 1)
+    occupied = [(edges[k], edges[k + 1]) for k, w in enumerate(weights) if w]
+    out = histeq.specify(image, weights).astype(np.float64)
+    finite = out[np.isfinite(image)]
+    slack = np.finfo(image.dtype).eps  # the output is rounded to the image's dtype
+    assert all(any(a - slack <= v <= b + slack for a, b in occupied) for v in finite.ravel())
+
+
+@given(images(dtypes=FLOAT_DTYPES, nan=False), images(dtypes=FLOAT_DTYPES, nan=False))
+def test_match_outputs_lie_within_the_reference_range(image, reference):
+    finite = reference[np.isfinite(reference)].astype(np.float64)
+    if finite.size == 0 or not np.isfinite(image).any():
+        return
+    out = histeq.match(image, reference).astype(np.float64)[np.isfinite(image)]
+    # the output is rounded to the image's dtype
+    slack = 2 * np.finfo(image.dtype).eps * max(1.0, np.abs(finite).max())
+    assert finite.min() - slack <= out.min() and out.max() <= finite.max() + slack
+
+
 def test_specify_matlab_style_two_levels():
     image = np.arange(8, dtype=np.uint8).reshape(2, 4)
     out = histeq.specify(image, [1, 1])

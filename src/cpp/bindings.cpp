@@ -16,6 +16,7 @@
 #include "histeq/color.hpp"
 #include "histeq/equalize.hpp"
 #include "histeq/exact.hpp"
+#include "histeq/pieces.hpp"
 
 namespace nb = nanobind;
 using namespace nb::literals;
@@ -310,22 +311,38 @@ void exact_order(In<T> padded, Out<int64_t> order, Out<int64_t, 1> ties, In<int6
 }
 
 template <class T>
-void map_levels(In<T> image, Out<T> out, In<double> ranges, In<double> levels, In<double> slopes, int threads) {
+void map_pieces(In<T> image, Out<T> out, In<double> ranges, int64_t nbins, In<int64_t, 1> offsets,
+                In<double, 1> start, In<double, 1> level, In<double, 1> slope, int threads) {
     require_same_shape(image, out, "out");
     require_threads(threads);
-    if (ranges.shape(0) != image.shape(0) || ranges.shape(1) != 2)
+    const size_t batch = image.shape(0);
+    if (ranges.shape(0) != batch || ranges.shape(1) != 2)
         throw std::invalid_argument("ranges must have shape (batch, 2)");
-    if (levels.shape(0) != image.shape(0) || levels.shape(1) < 2 || levels.shape(1) > (size_t{1} << 24) + 1)
-        throw std::invalid_argument("levels must have shape (batch, nbins + 1) with 1 <= nbins <= 2**24");
-    require_same_shape(levels, slopes, "slopes");
-    for (size_t b = 0; b < ranges.shape(0); ++b) {
+    if (nbins < 1 || nbins > (int64_t{1} << 24)) throw std::invalid_argument("nbins must be between 1 and 2**24");
+    const size_t count = start.shape(0);
+    if (level.shape(0) != count || slope.shape(0) != count)
+        throw std::invalid_argument("start, level and slope need one entry per piece");
+    if (offsets.shape(0) != batch + 1 || offsets(0) != 0 || offsets(batch) != static_cast<int64_t>(count))
+        throw std::invalid_argument("offsets must run from 0 to the number of pieces, one more than the batch");
+    for (size_t j = 0; j < count; ++j) {
+        if (!(std::isfinite(start(j)) && std::isfinite(level(j)) && std::isfinite(slope(j))))
+            throw std::invalid_argument("pieces must be finite");
+    }
+    std::vector<histeq::Pieces> pieces;
+    for (size_t b = 0; b < batch; ++b) {
         const double lo = ranges(b, 0), hi = ranges(b, 1);
         if (!(std::isfinite(lo) && std::isfinite(hi) && std::isfinite(hi - lo) && lo < hi))
             throw std::invalid_argument("each range must be finite with lo < hi");
+        const int64_t p0 = offsets(b), p1 = offsets(b + 1);
+        if (p0 > p1) throw std::invalid_argument("offsets must not decrease");
+        for (int64_t p = p0 + 1; p < p1; ++p)
+            if (!(start(p - 1) < start(p))) throw std::invalid_argument("an image's pieces must start in order");
+        pieces.push_back(histeq::Pieces{start.data() + p0, level.data() + p0, slope.data() + p0, p1 - p0});
+        histeq::first_pieces(pieces.back(), nbins);  // throws unless every bin edge starts a piece
     }
     nb::gil_scoped_release release;
-    histeq::map_levels_batch(image.data(), out.data(), image.shape(0), image.shape(1), ranges.data(), levels.data(),
-                             slopes.data(), static_cast<int64_t>(levels.shape(1)) - 1, threads);
+    histeq::map_pieces_batch(image.data(), out.data(), static_cast<int64_t>(batch), image.shape(1), ranges.data(),
+                             nbins, pieces, threads);
 }
 
 // Tile mappings from summed tile histograms (chunked CLAHE).  Integers: a
@@ -421,8 +438,9 @@ void def_grey(nb::module_& m) {
     m.def("exact_order", &exact_order<T>, "padded"_a.noconvert(), "order"_a.noconvert(), "ties"_a.noconvert(),
           "shape"_a.noconvert(), "pad"_a, "offsets"_a.noconvert(), "shell_start"_a.noconvert(), "threads"_a);
     if constexpr (histeq::is_float_v<T>) {
-        m.def("map_levels", &map_levels<T>, "image"_a.noconvert(), "out"_a.noconvert(), "ranges"_a.noconvert(),
-              "levels"_a.noconvert(), "slopes"_a.noconvert(), "threads"_a);
+        m.def("map_pieces", &map_pieces<T>, "image"_a.noconvert(), "out"_a.noconvert(), "ranges"_a.noconvert(),
+              "nbins"_a, "offsets"_a.noconvert(), "start"_a.noconvert(), "level"_a.noconvert(),
+              "slope"_a.noconvert(), "threads"_a);
     }
     m.def("equalize", &equalize<T>, "image"_a.noconvert(), "mask"_a.noconvert().none(), "out"_a.noconvert(),
           "nbins"_a, "data_range"_a, "lo"_a, "hi"_a, "nominal_lo"_a, "nominal_hi"_a, "out_lo"_a, "out_hi"_a,

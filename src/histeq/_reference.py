@@ -489,8 +489,11 @@ def _discrete_target(levels, counts):
 
 
 def _continuous_target(edges, counts):
-    cum = np.concatenate([[0.0], np.cumsum(np.asarray(counts, dtype=np.float64))])
-    return list(cum / cum[-1]), np.asarray(edges, dtype=np.float64)
+    """Mass spread evenly inside each bin, from the first occupied bin's lower edge to the last one's upper edge."""
+    occupied = np.flatnonzero(counts)
+    first, last = occupied[0], occupied[-1]
+    cum = np.concatenate([[0.0], np.cumsum(np.asarray(counts, dtype=np.float64)[first:last + 1])])
+    return list(cum / cum[-1]), np.asarray(edges, dtype=np.float64)[first:last + 2]
 
 
 def _reference_target(reference, reference_mask, info, nbins):
@@ -504,6 +507,8 @@ def _reference_target(reference, reference_mask, info, nbins):
     counted = _counted(values, reference_mask)
     if counted.size == 0:
         raise ValueError("the reference has no counted pixel")
+    if counted.min() == counted.max():  # all the mass at one value
+        return [1.0], _in_units([counted[0]], ref_info, info), info.kind == "levels", False
     lo, hi, _ = _bins(dtype_info(np.float64), None, None, counted)
     counts, _ = histogram(values, nbins or FLOAT_NBINS, reference_mask, (lo, hi))
     edges = _in_units(np.linspace(lo, hi, len(counts) + 1), ref_info, info)
@@ -537,13 +542,21 @@ def _map_to_target(image, target, mask, nbins):
     lo, hi, nb = _bins(dtype_info(np.float64), nbins or FLOAT_NBINS, None, counted)
     counts, _ = histogram(x, nb, mask, (lo, hi))
     below = np.concatenate([[0.0], np.cumsum(counts)]) / counts.sum()
-    # bin k: from the value just above the fraction below it to the value just below the fraction at its top
-    level = np.array([_quantile(q, fraction, value) for q in below])
-    top = np.array([_quantile(q, fraction, value, left=True) for q in below[1:]])
-    slope = np.append(np.maximum(top - level[:-1], 0.0), 0.0)
+    # Q(F(x)): the target's quantile of the pixel's fraction, F linear inside each bin.  Where no knot of Q
+    # lies inside a bin's fractions, Q(F) is linear on the bin: from Q at its bottom to Q just below its top.
     t = _position(np.clip(x, lo, hi), lo, hi, nb)
-    k = np.minimum(np.floor(np.nan_to_num(t)), nb).astype(np.int64)
-    out = np.where(np.isnan(x), np.nan, level[k] + (t - k) * slope[k])
+    out = np.full(x.shape, np.nan)
+    for index in zip(*np.nonzero(~np.isnan(x))):
+        k = min(int(np.floor(t[index])), nb)
+        if k == nb:
+            out[index] = _quantile(1.0, fraction, value)
+            continue
+        f0, f1 = below[k], below[k + 1]
+        bottom = _quantile(f0, fraction, value)
+        if not any(f0 < f < f1 for f in fraction):
+            out[index] = bottom + (t[index] - k) * max(_quantile(f1, fraction, value, left=True) - bottom, 0.0)
+        else:
+            out[index] = _quantile(f0 + (t[index] - k) * (f1 - f0), fraction, value)
     if info.is_float:
         return out.astype(image.dtype)
     return _round_levels(out, info).astype(image.dtype)

@@ -24,9 +24,11 @@ class EqualizeMapping:
     ``kind``: ``"table"`` (integers: ``table[k]`` is the output of bin ``k``
     of ``nbins`` over the levels [lo, hi]), ``"levels"`` (floats: the output
     at each of the nbins + 1 edges of [lo, hi], linear in between),
-    ``"segments"`` (floats and 32-bit integers: bin k of [lo, hi] maps
-    linearly from ``values[0, k]`` with slope ``values[1, k]`` per bin;
-    integers computed in float64 and rounded halves up), ``"rescale"``
+    ``"pieces"`` (floats and 32-bit integers: a value at position t, in bins
+    of [lo, hi], maps to ``values[1, p] + (t - values[0, p]) values[2, p]``
+    for the last piece p starting at or below t; every bin edge starts a
+    piece; integers computed in float64 and rounded halves up; files of
+    the former kind ``"segments"``, one piece per bin, still load), ``"rescale"``
     (nothing to equalize: linear from [nominal_lo, nominal_hi] to [out_lo,
     out_hi]) or ``"identity"`` (nothing counted: values kept).  Save it with
     :meth:`save` (a ``.npz`` file, no pickle) and read it back with
@@ -207,21 +209,12 @@ def _apply_block(block: np.ndarray, mapping: EqualizeMapping, threads) -> np.nda
         return _apply_rescale(block, mapping, info)
     if mapping.kind == "identity":
         return block.copy()
-    if mapping.kind == "segments":
+    if mapping.kind in ("pieces", "segments", "levels"):
         work_info = dtype_info(np.float64) if info.kind == "wide" else info
         flat = np.ascontiguousarray(block, dtype=work_info.compute).reshape(1, -1)
-        out = np.empty_like(flat)
-        core.map_levels(flat, out, np.array([[mapping.lo, mapping.hi]]), np.ascontiguousarray(mapping.values[:1]),
-                        np.ascontiguousarray(mapping.values[1:]), threads=threads)
+        out = map_pieces(flat, np.array([[mapping.lo, mapping.hi]]), mapping.nbins, [_pieces_of(mapping)], threads)
         if info.kind == "wide":  # levels rounded halves up, within the dtype
             out = np.clip(np.floor(out + 0.5), info.lo, info.hi)
-        return out.reshape(block.shape).astype(info.dtype, copy=False)
-    if mapping.kind == "levels":
-        flat = np.ascontiguousarray(block, dtype=info.compute).reshape(1, -1)
-        out = np.empty_like(flat)
-        levels = mapping.values[None, :]
-        slopes = np.append(np.diff(mapping.values), 0.0)[None, :]
-        core.map_levels(flat, out, np.array([[mapping.lo, mapping.hi]]), levels, slopes, threads=threads)
         return out.reshape(block.shape).astype(info.dtype, copy=False)
     if info.kind == "levels":  # one table entry per level of the dtype, then the kernel's lookup
         levels = np.arange(info.lo, info.hi + 1, dtype=np.int64)
@@ -232,6 +225,30 @@ def _apply_block(block: np.ndarray, mapping: EqualizeMapping, threads) -> np.nda
         return out.reshape(block.shape)
     # 32-bit integers: too many levels for a full table; bins computed here
     return mapping.values[_bins_of(block, mapping.lo, mapping.hi, mapping.nbins)].astype(info.dtype)
+
+
+def _pieces_of(mapping: EqualizeMapping) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(start, level, slope) of a mapping of kind "pieces", "segments" or "levels"."""
+    if mapping.kind == "pieces":
+        return mapping.values[0], mapping.values[1], mapping.values[2]
+    edges = np.arange(mapping.nbins + 1, dtype=np.float64)
+    if mapping.kind == "segments":  # one piece per bin: (levels, slopes)
+        return edges, mapping.values[0], mapping.values[1]
+    return edges, mapping.values, np.append(np.diff(mapping.values), 0.0)
+
+
+def map_pieces(flat: np.ndarray, ranges: np.ndarray, nbins: int, pieces: list, threads: int) -> np.ndarray:
+    """Every image b of a float (B, P) array through its piecewise-linear map ``pieces[b]`` = (start, level,
+    slope), its bins over ``ranges[b]``: a value at position t (in bins) maps to level[p] + (t - start[p])
+    slope[p], p the last piece starting at or below t."""
+    lengths = [len(start) for start, _, _ in pieces]
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    start, level, slope = (np.ascontiguousarray(np.concatenate([p[i] for p in pieces]), dtype=np.float64)
+                           for i in range(3))
+    out = np.empty_like(flat)
+    core.map_pieces(flat, out, np.ascontiguousarray(ranges, dtype=np.float64), nbins=int(nbins), offsets=offsets,
+                    start=start, level=level, slope=slope, threads=threads)
+    return out
 
 
 def _apply_rescale(block, mapping, info):

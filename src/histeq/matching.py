@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import _color, _validate, exact as _exact
+from . import _color, _validate, exact as _exact, mapping
 from ._kernels import FLOAT_NBINS, DtypeInfo, core, dtype_info, resolve_threads
 from ._layout import BatchLayout, grey_axes
 
@@ -62,8 +62,17 @@ def _discrete(levels: np.ndarray, weights: np.ndarray, step: bool = False) -> Ta
 
 
 def _continuous(edges: np.ndarray, weights: np.ndarray) -> Target:
+    # Without the empty bins at either end, the quantile function's ends are where the mass starts and ends.
+    occupied = np.flatnonzero(weights)
+    first, last = occupied[0], occupied[-1]
+    weights, edges = weights[first:last + 1], np.asarray(edges, dtype=np.float64)[first:last + 2]
     cum = np.concatenate([[0.0], np.cumsum(weights, dtype=np.float64)])
-    return Target(cum / cum[-1], np.asarray(edges, dtype=np.float64), False)
+    return Target(cum / cum[-1], edges, False)
+
+
+def _point(value: float, discrete: bool) -> Target:
+    """All the mass at one value: every quantile is that value."""
+    return Target(np.ones(1), np.array([value], dtype=np.float64), discrete)
 
 
 def _to_scale(values: np.ndarray, source: DtypeInfo, dest: DtypeInfo) -> np.ndarray:
@@ -95,16 +104,29 @@ def _reference_targets(ref, ref_info, info, spatial, ref_mask, nbins, threads, d
     """One target per image of the reference (its layout along ``spatial``)."""
     # 32-bit integers are binned as float64 values, over [min, max], as images are in _map.
     bin_info = dtype_info(np.float64) if ref_info.kind == "wide" else ref_info
-    counts, ranges = _histograms(*_flatten(ref, bin_info, spatial, ref_mask), bin_info, nbins, threads)
-    return [_target_of_histogram(counts[b], ranges[b], ref_info, info, discrete) for b in range(counts.shape[0])]
+    layout, flat, flat_mask = _flatten(ref, bin_info, spatial, ref_mask)
+    counts, ranges = _histograms(layout, flat, flat_mask, bin_info, nbins, threads)
+
+    def only_value(b):  # of a binned reference image whose counted pixels all share one value
+        values = flat[b] if flat_mask is None else flat[b][flat_mask[b]]
+        return values[np.isfinite(values)][0]
+
+    return [_target_of_histogram(counts[b], ranges[b], ref_info, info, discrete, lambda: only_value(b))
+            for b in range(counts.shape[0])]
 
 
-def _target_of_histogram(counts, bin_range, ref_info, info, discrete):
-    """The target of a reference's histogram ``counts`` over ``bin_range`` (lo, hi, counted)."""
+def _target_of_histogram(counts, bin_range, ref_info, info, discrete, only_value):
+    """The target of a reference's histogram ``counts`` over ``bin_range`` (lo, hi, counted).
+
+    A binned reference (floats, 32-bit integers) over its own range occupies its first and last bins unless
+    all its counted pixels share one value, ``only_value()``: the target is then that value alone (its bin,
+    widened to have a width, holds no other)."""
     if bin_range[2] == 0:
         raise ValueError("the reference has no counted pixel (all masked, or all NaN/infinite)")
     if ref_info.kind == "levels":
         return _discrete(_to_scale(np.arange(ref_info.lo, ref_info.hi + 1), ref_info, info), counts)
+    if np.count_nonzero(counts) == 1:
+        return _point(float(_to_scale(np.float64(only_value()), ref_info, info)), discrete)
     edges = _to_scale(np.linspace(bin_range[0], bin_range[1], counts.size + 1), ref_info, info)
     if discrete:  # an integer image (at most 16 bits) takes the bins' centres as its levels
         return _discrete((edges[:-1] + edges[1:]) / 2, counts)
@@ -114,7 +136,7 @@ def _target_of_histogram(counts, bin_range, ref_info, info, discrete):
 def _dask_reference_target(reference, reference_mask, info, nbins, threads):
     """The target of a whole reference image for a whole grey Dask image: a Dask reference is reduced chunk by
     chunk (its range first, then its histogram)."""
-    from . import dask as _dask, mapping
+    from . import dask as _dask
 
     discrete = info.kind == "levels"
     if not _dask.is_dask(reference):
@@ -134,7 +156,7 @@ def _dask_reference_target(reference, reference_mask, info, nbins, threads):
             raise ValueError("the reference has no counted pixel (all masked, or all NaN/infinite)")
         (lo, hi), bins = mapping._bin_range(vmin, vmax, bin_info), nbins
     counts = _dask.histogram_counts(work, reference_mask, bin_info, bins, lo, hi, threads)
-    return _target_of_histogram(counts, (lo, hi, counts.sum()), ref_info, info, discrete)
+    return _target_of_histogram(counts, (lo, hi, counts.sum()), ref_info, info, discrete, lambda: vmin)
 
 
 def _map(arr, info, spatial, mask, targets, target_of, nbins, exact, threads):
@@ -161,16 +183,12 @@ def _map(arr, info, spatial, mask, targets, target_of, nbins, exact, threads):
         out = np.empty_like(flat)
         core.apply_lut(flat, tables, out, lo=int(info.lo), threads=threads)
         return layout.restore(out), None
-    out = np.empty_like(flat)
     keep = ranges[:, 2] == 0  # nothing counted: the image is left as it is
-    levels = np.zeros((layout.batch, counts.shape[1] + 1), dtype=np.float64)
-    slopes = np.zeros_like(levels)
-    for b in range(layout.batch):
-        if not keep[b]:
-            levels[b], slopes[b] = _bin_maps(counts[b], targets[target_of[b]])
+    nothing = (np.arange(counts.shape[1] + 1.0),) + (np.zeros(counts.shape[1] + 1),) * 2
+    pieces = [nothing if keep[b] else _pieces(counts[b], targets[target_of[b]]) for b in range(layout.batch)]
     bin_ranges = np.ascontiguousarray(ranges[:, :2])
     bin_ranges[keep] = (0.0, 1.0)
-    core.map_levels(flat, out, bin_ranges, levels, slopes, threads=threads)
+    out = mapping.map_pieces(flat, bin_ranges, counts.shape[1], pieces, threads)
     out[keep] = flat[keep]
     return _restore(layout, out, info), None
 
@@ -184,23 +202,41 @@ def _level_table(counts: np.ndarray, target: Target, info: DtypeInfo) -> np.ndar
     return _round(target.quantile(np.cumsum(counts) / total), info).astype(info.dtype)
 
 
-def _bin_maps(counts: np.ndarray, target: Target) -> tuple[np.ndarray, np.ndarray]:
-    """(levels, slopes), nbins + 1 each, of a float image with histogram ``counts`` (at least one count).
+def _pieces(counts: np.ndarray, target: Target) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(start, level, slope) of the pieces of Q(F(t)) for a float image with histogram ``counts`` (at least one
+    count), t a value's position in bins: F the fraction of pixels below it (linear inside each bin), Q the
+    target's quantile function.
 
-    Bin k maps linearly from the target's value just above the fraction below the bin to its value just below
-    the fraction up to the bin's top, so that gaps in the target fall between bins."""
-    fraction = np.concatenate([[0.0], np.cumsum(counts)]) / counts.sum()
-    levels = target.quantile(fraction)
-    slopes = np.zeros_like(levels)
-    slopes[:-1] = np.maximum(target.quantile(fraction[1:], left=True) - levels[:-1], 0.0)
-    return levels, slopes
+    Each bin edge starts a piece, and so does every knot of Q that falls strictly inside a bin's fractions: a
+    piece is then linear in t, and a jump of Q over a gap in the target falls between pieces, so no value maps
+    into the gap.  A piece maps from Q just above the fraction at its start to Q just below the fraction at its
+    end (the next start)."""
+    nbins = counts.size
+    below = np.concatenate([[0.0], np.cumsum(counts)]) / counts.sum()
+    knots = np.unique(target.fraction)
+    k = np.clip(np.searchsorted(below, knots, side="right") - 1, 0, nbins - 1)
+    inside = (knots > below[k]) & (knots < below[k + 1])
+    k, knots = k[inside], knots[inside]
+    # A knot is a break strictly inside its bin, even where its position rounds to an edge.
+    split = k + (knots - below[k]) / (below[k + 1] - below[k])
+    margin = np.spacing(k + 1.0)  # the resolution of positions in the bin
+    split = np.clip(split, k + margin, k + 1.0 - margin)
+    # Each start's fractions: the least (where the piece before it ends) and the greatest (where it begins) of
+    # the knots that share its position.
+    start, group = np.unique(np.concatenate([np.arange(nbins + 1.0), split]), return_inverse=True)
+    fractions = np.concatenate([below, knots])
+    ends, begins = np.full(start.size, np.inf), np.full(start.size, -np.inf)
+    np.minimum.at(ends, group, fractions)
+    np.maximum.at(begins, group, fractions)
+    level = target.quantile(begins)
+    slope = np.zeros_like(level)
+    slope[:-1] = np.maximum(target.quantile(ends[1:], left=True) - level[:-1], 0.0) / np.diff(start)
+    return start, level, slope
 
 
 def _map_dask(arr, info, mask, target, nbins, threads):
     """A whole grey Dask array onto one target: histograms reduced over the chunks, one mapping (delayed),
     applied block by block; equal to the in-memory result for any chunking."""
-    from . import mapping
-
     fitted = _fit_target(arr, info, mask, target, nbins, threads, lazy=True)
     return arr.map_blocks(mapping._apply_block, fitted, threads, dtype=info.dtype)
 
@@ -208,7 +244,7 @@ def _map_dask(arr, info, mask, target, nbins, threads):
 def _fit_target(arr, info, mask, target, nbins, threads, lazy=False):
     """The mapping of one whole grey image (NumPy or Dask) onto ``target``, as _map builds it: an
     EqualizeMapping, or with ``lazy`` (Dask) a delayed one whose histogram is reduced over the chunks."""
-    from . import dask as _dask, mapping
+    from . import dask as _dask
 
     is_dask = _dask.is_dask(arr)
 
@@ -241,7 +277,7 @@ def _fit_target(arr, info, mask, target, nbins, threads, lazy=False):
         return mapping_of("identity", 0.0, 1.0, 0, np.zeros(0))
     lo, hi = mapping._bin_range(vmin, vmax, work_info)
     counts = histogram(work, work_info, nbins, lo, hi)
-    return later(lambda c: mapping_of("segments", lo, hi, nbins, np.stack(_bin_maps(c, target))), counts)
+    return later(lambda c: mapping_of("pieces", lo, hi, nbins, np.stack(_pieces(c, target))), counts)
 
 
 def _restore(layout, out, info):

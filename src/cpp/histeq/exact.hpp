@@ -241,24 +241,4 @@ void exact_order_batch(const T* padded, int64_t batch, int64_t padded_pixels, co
     });
 }
 
-// Floating-point images through per-image piecewise-linear maps over nbins
-// equal bins of [ranges[b, 0], ranges[b, 1]]: a value at position t (in bins)
-// inside bin k maps to levels[b, k] + (t - k) slopes[b, k]; from the top edge
-// up, to levels[b, nbins].
-template <class T>
-void map_levels_batch(const T* in, T* out, int64_t batch, int64_t pixels, const double* ranges, const double* levels,
-                      const double* slopes, int64_t nbins, int threads) {
-    for_each_image(batch, threads, [&](int64_t b, int inner, int) {
-        const FloatBins bins(ranges[2 * b], ranges[2 * b + 1], nbins);
-        const double* level = levels + b * (nbins + 1);
-        std::vector<double> slope(slopes + b * (nbins + 1), slopes + (b + 1) * (nbins + 1));
-        slope[nbins] = 0;
-        parallel_for(pixels, inner, kPixelGrain, [&](int, int64_t s, int64_t e) {
-            dispatch([&]() HISTEQ_INLINE {
-                map_floats(in + b * pixels + s, out + b * pixels + s, e - s, bins, level, slope.data());
-            });
-        });
-    });
-}
-
 }  // namespace histeq
