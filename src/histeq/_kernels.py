@@ -98,7 +98,7 @@ _TABLE: dict[np.dtype, DtypeInfo] = {
     )
 }
 
-SUPPORTED = ", ".join(str(d) for d in _TABLE)
+SUPPORTED = ", ".join(str(d) for d in _TABLE) + " (and int64, uint64 as int32, uint32)"
 
 
 def dtype_info(dtype: np.dtype) -> DtypeInfo:

@@ -7,6 +7,8 @@ a native-byte-order array.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 import numbers
 from typing import NamedTuple, Sequence
@@ -19,17 +21,82 @@ COLOR_MODES = ("lightness", "luma", "value", "per-channel")
 COMPAT_MODES = ("opencv", "pillow", "skimage")
 
 
-def image(image: object, name: str = "image") -> tuple[np.ndarray, DtypeInfo]:
-    """The image as a native-byte-order ndarray (a view when possible) and its dtype entry."""
+#: 64-bit integers are computed as the 32-bit integers of the same signedness (NumPy's default integer).
+_NARROW = {np.dtype(np.int64): np.dtype(np.int32), np.dtype(np.uint64): np.dtype(np.uint32)}
+
+
+def as_array(image: object, name: str = "image") -> np.ndarray:
+    """``image`` as an ndarray (lists and nested sequences too), or a TypeError."""
     if isinstance(image, np.ndarray):
-        arr = image
-    else:
-        try:
-            arr = np.asarray(image)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"{name} must be an array, got {type(image).__name__}: {exc}") from exc
+        return image
+    try:
+        return np.asarray(image)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be an array, got {type(image).__name__}: {exc}") from exc
+
+
+def narrowed(image: object, name: str = "image"):
+    """(image, None), or for a 64-bit integer image (NumPy, Dask, or a sequence of Python ints) the same values
+    as 32-bit integers and the 64-bit dtype.  The values must fit: a ValueError says so otherwise (for Dask,
+    when the block is computed)."""
+    from . import dask as _dask
+
+    if not _dask.is_dask(image):
+        image = as_array(image, name)
+    narrow = _NARROW.get(np.dtype(image.dtype).newbyteorder("="))
+    if narrow is None:
+        return image, None
+    if _dask.is_dask(image):
+        return image.map_blocks(_narrow_block, narrow, name, dtype=narrow), np.dtype(image.dtype)
+    return _narrow_block(image, narrow, name), image.dtype
+
+
+def keeps_64bit(func):
+    """A public function or method whose ``image`` may be a 64-bit integer image: computed as 32-bit integers
+    (see narrowed), its result given back in the image's 64-bit dtype."""
+    position = list(inspect.signature(func).parameters).index("image")
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        if len(args) <= position:
+            return func(*args, **kwargs)
+        image, wide = narrowed(args[position])
+        args = args[:position] + (image,) + args[position + 1:]
+        return widened(func(*args, **kwargs), image.dtype, wide)
+
+    return wrapper
+
+
+def _narrow_block(block: np.ndarray, narrow: np.dtype, name: str) -> np.ndarray:
+    if block.size:
+        low, high = block.min(), block.max()
+        limits = np.iinfo(narrow)
+        if low < limits.min or high > limits.max:
+            raise ValueError(f"{name} of dtype {block.dtype} holds values in [{low}, {high}]; 64-bit integer "
+                             f"images are computed as {narrow} and must lie in [{limits.min}, {limits.max}]: "
+                             "shift or scale them, or convert to float64")
+    return block.astype(narrow)
+
+
+def widened(result, narrow: np.dtype, wide: np.dtype | None):
+    """A function's result for a 64-bit image computed as ``narrow``: its images back in the 64-bit dtype."""
+    if wide is None:
+        return result
+    if isinstance(result, tuple):
+        return (widened(result[0], narrow, wide),) + result[1:]
+    from . import dask as _dask
+
+    is_array = isinstance(result, np.ndarray) or _dask.is_dask(result)
+    return result.astype(wide) if is_array and result.dtype == narrow else result
+
+
+def image(image: object, name: str = "image") -> tuple[np.ndarray, DtypeInfo]:
+    """The image as a native-byte-order ndarray (a view when possible) and its dtype entry; 64-bit integers as
+    32-bit ones (see narrowed)."""
+    arr = as_array(image, name)
     if arr.dtype.kind in "OUSVMm":
         raise TypeError(f"{name} must be a numeric array, got dtype {arr.dtype}")
+    arr, _ = narrowed(arr, name)
     info = dtype_info(arr.dtype)
     if arr.ndim == 0:
         raise ValueError(f"{name} must have at least one dimension, got a 0-d array")

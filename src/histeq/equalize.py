@@ -13,6 +13,7 @@ from ._spec import Spec, make_spec
 __all__ = ["equalize"]
 
 
+@_validate.keeps_64bit
 def equalize(image, *, nbins=None, mask=None, axes=None, channel_axis=None, color=None, in_range=None,
              out_range=None, exact=False, return_ties=False, compat=None, threads=None):
     """Global histogram equalization of every image of a batch.
@@ -23,7 +24,9 @@ def equalize(image, *, nbins=None, mask=None, axes=None, channel_axis=None, colo
     Parameters
     ----------
     image : (..., M, N[, ...][, C]) ndarray
-        uint8, int8, uint16, int16, uint32, int32, float16, float32 or float64.
+        uint8, int8, uint16, int16, uint32, int32, float16, float32 or float64;
+        int64 and uint64 (and sequences of Python ints) are computed as int32
+        and uint32 (their values must fit) and given back in 64 bits.
         2-D, 3-D or n-D; see ``axes`` for batches and ``channel_axis`` for colour.
     nbins : int, optional
         Number of histogram bins.  Default: one per level for integers of at

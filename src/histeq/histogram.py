@@ -13,6 +13,7 @@ from ._spec import make_spec
 __all__ = ["histogram", "cumulative_distribution"]
 
 
+@_validate.keeps_64bit
 def histogram(image, *, nbins=None, mask=None, axes=None, channel_axis=None, in_range=None, threads=None):
     """Histogram of every image of a batch.
 
@@ -67,6 +68,7 @@ def histogram(image, *, nbins=None, mask=None, axes=None, channel_axis=None, in_
     return counts, edges
 
 
+@_validate.keeps_64bit
 def cumulative_distribution(image, *, nbins=None, mask=None, axes=None, channel_axis=None, in_range=None,
                             threads=None):
     """Cumulative distribution of every image of a batch.
