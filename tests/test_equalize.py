@@ -244,38 +244,6 @@ def test_lists_are_accepted():
     np.testing.assert_array_equal(histeq.equalize((1, 5, 3)), histeq.equalize(np.array([1, 5, 3], np.int32)))
 
 
-@pytest.mark.parametrize("wide, narrow", [(np.int64, np.int32), (np.uint64, np.uint32)])
-def test_64bit_integers_are_computed_as_32bit(wide, narrow, camera):
-    # Was "TypeError: unsupported image dtype int64" for equalize(np.arange(100).reshape(10, 10)).
-    image = camera.astype(wide) * 1000 + 7
-    as32 = image.astype(narrow)
-    mask = camera > 20
-    for func, kwargs in [(histeq.equalize, {}), (histeq.equalize, dict(mask=mask, out_range=(10, 5000))),
-                         (histeq.clahe, dict(tiles=4)), (histeq.specify, dict(histogram="rayleigh")),
-                         (histeq.match, dict(reference=camera.T.astype(wide))),
-                         (histeq.equalize, dict(exact=True))]:
-        out = func(image, **kwargs)
-        expected = func(as32, **{k: (v.astype(narrow) if k == "reference" else v) for k, v in kwargs.items()})
-        assert out.dtype == wide
-        np.testing.assert_array_equal(out, expected)
-    np.testing.assert_array_equal(histeq.histogram(image)[0], histeq.histogram(as32)[0])
-    np.testing.assert_array_equal(histeq.fit_equalize(image).apply(image[:50]), histeq.equalize(image)[:50])
-    assert histeq.fit_clahe(image, tiles=4).apply(image).dtype == wide
-    np.testing.assert_array_equal(histeq.equalize(np.arange(100).reshape(10, 10)),
-                                  histeq.equalize(np.arange(100, dtype=np.int32).reshape(10, 10)))
-
-
-def test_64bit_dask_images(camera):
-    import dask.array as da
-
-    image = camera.astype(np.int64)
-    lazy = histeq.equalize(da.from_array(image, chunks=128))
-    assert lazy.dtype == np.int64
-    np.testing.assert_array_equal(lazy.compute(), histeq.equalize(image))
-    with pytest.raises(ValueError, match="computed as int32"):
-        histeq.equalize(da.from_array(image + 2**40, chunks=128)).compute()
-
-
 @given(hnp.arrays(np.uint8, hnp.array_shapes(min_dims=2, max_dims=2, max_side=30)))
 def test_uint8_compiled_matches_opencv_within_one_level(image):
     import cv2

@@ -51,20 +51,65 @@ def narrowed(image: object, name: str = "image"):
     return _narrow_block(image, narrow, name), image.dtype
 
 
-def keeps_64bit(func):
-    """A public function or method whose ``image`` may be a 64-bit integer image: computed as 32-bit integers
-    (see narrowed), its result given back in the image's 64-bit dtype."""
-    position = list(inspect.signature(func).parameters).index("image")
+def public(func):
+    """The input conventions every public function (or ``apply`` method) shares, around its ``image``.
+
+    - A 64-bit integer image is computed as 32-bit integers (see narrowed) and its result given back in the
+      64-bit dtype.
+    - A masked array (``numpy.ma``) is taken as its data, its mask as ``mask``: a pixel feeds the histogram
+      only where it is unmasked (in every channel, with ``channel_axis``) and ``mask`` (when given) is True.
+      The result is a masked array with the input's mask; every pixel is transformed, as with ``mask``.
+      ``reference`` (match) likewise, its mask as ``reference_mask``.
+    """
+    signature = inspect.signature(func)
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        if len(args) <= position:
+        try:
+            bound = signature.bind(*args, **kwargs)
+        except TypeError:
+            return func(*args, **kwargs)  # let the call itself report the bad arguments
+        arguments = bound.arguments
+        if "image" not in arguments:
             return func(*args, **kwargs)
-        image, wide = narrowed(args[position])
-        args = args[:position] + (image,) + args[position + 1:]
-        return widened(func(*args, **kwargs), image.dtype, wide)
+        image, hidden = _unmasked(arguments, signature, "image", "mask")
+        if "reference" in arguments:
+            arguments["reference"], _ = _unmasked(arguments, signature, "reference", "reference_mask")
+        image, wide = narrowed(image)
+        arguments["image"] = image
+        result = widened(func(*bound.args, **bound.kwargs), image.dtype, wide)
+        return result if hidden is None else _remasked(result, hidden)
 
     return wrapper
+
+
+def _unmasked(arguments: dict, signature: inspect.Signature, name: str, mask_name: str):
+    """(plain array, its numpy.ma mask or None) of ``arguments[name]``; the mask joins ``arguments[mask_name]``
+    where the function takes one."""
+    value = arguments[name]
+    if not isinstance(value, np.ma.MaskedArray):
+        return value, None
+    hidden = np.ma.getmaskarray(value)
+    data = np.ma.getdata(value)
+    counted = ~hidden
+    channel = arguments.get("channel_axis")
+    if channel is not None and name == "image":
+        counted = counted.all(axis=channel_axis(channel, data.ndim))
+    explicit = arguments.get(mask_name)
+    if explicit is not None:
+        counted = counted & mask(explicit, counted.shape)
+    if mask_name in signature.parameters:
+        arguments[mask_name] = counted
+    return data, hidden
+
+
+def _remasked(result, hidden: np.ndarray):
+    """A result for a masked image: its image as a masked array with the input's mask."""
+    if isinstance(result, tuple):
+        return (_remasked(result[0], hidden),) + result[1:]
+    if isinstance(result, np.ndarray) and result.shape == hidden.shape:
+        return np.ma.masked_array(result, mask=hidden.copy())
+    return result
 
 
 def _narrow_block(block: np.ndarray, narrow: np.dtype, name: str) -> np.ndarray:

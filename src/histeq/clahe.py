@@ -22,7 +22,7 @@ __all__ = ["clahe", "fit_clahe", "ClaheMapping"]
 _EXACT_BITS = 50
 
 
-@_validate.keeps_64bit
+@_validate.public
 def clahe(image, *, tiles=8, clip_limit=2.0, nbins=None, mask=None, axes=None, channel_axis=None, color=None,
           in_range=None, out_range=None, compat=None, threads=None):
     """Contrast-limited adaptive histogram equalization of every image of a batch.
@@ -384,7 +384,7 @@ class ClaheMapping:
     slope: np.ndarray = dataclasses.field(repr=False)
     rescale: bool = False  # no pixel was counted: the identity rescale, as clahe does
 
-    @_validate.keeps_64bit
+    @_validate.public
     def apply(self, image, *, offset=None, threads=None):
         """The CLAHE result of ``image``, a patch of the fitted image (same dtype and number of axes; NumPy or
         Dask) whose first pixel sits at ``offset`` (default: the origin) in the fitted image."""
@@ -446,7 +446,7 @@ class ClaheMapping:
             return cls(identity=archive["identity"], table=archive["table"], slope=archive["slope"], **header)
 
 
-@_validate.keeps_64bit
+@_validate.public
 def fit_clahe(image, *, tiles=8, clip_limit=2.0, nbins=None, mask=None, in_range=None, out_range=None,
               threads=None) -> ClaheMapping:
     """Learn the tile mappings of CLAHE on one grey image (NumPy or Dask), to apply them to patches.

@@ -13,7 +13,7 @@ from ._spec import Spec, make_spec
 __all__ = ["equalize"]
 
 
-@_validate.keeps_64bit
+@_validate.public
 def equalize(image, *, nbins=None, mask=None, axes=None, channel_axis=None, color=None, in_range=None,
              out_range=None, exact=False, return_ties=False, compat=None, threads=None):
     """Global histogram equalization of every image of a batch.
@@ -36,6 +36,8 @@ def equalize(image, *, nbins=None, mask=None, axes=None, channel_axis=None, colo
         Only pixels where ``mask`` is True feed the histogram; every pixel is
         transformed.  Shape of the image without the channel axis, or
         broadcastable to it (a single (M, N) mask serves a whole batch).
+        A masked array's own mask (``numpy.ma``) joins it: its masked pixels
+        are not counted, and the result is a masked array with that mask.
     axes : int or tuple of int, optional
         The spatial axes that make up one image.  Every other axis except
         ``channel_axis`` is a batch axis: each image gets its own histogram,

@@ -13,7 +13,7 @@ from ._spec import make_spec
 __all__ = ["histogram", "cumulative_distribution"]
 
 
-@_validate.keeps_64bit
+@_validate.public
 def histogram(image, *, nbins=None, mask=None, axes=None, channel_axis=None, in_range=None, threads=None):
     """Histogram of every image of a batch.
 
@@ -68,7 +68,7 @@ def histogram(image, *, nbins=None, mask=None, axes=None, channel_axis=None, in_
     return counts, edges
 
 
-@_validate.keeps_64bit
+@_validate.public
 def cumulative_distribution(image, *, nbins=None, mask=None, axes=None, channel_axis=None, in_range=None,
                             threads=None):
     """Cumulative distribution of every image of a batch.

@@ -58,7 +58,7 @@ class EqualizeMapping:
     out_hi: float
     values: np.ndarray = field(repr=False)
 
-    @_validate.keeps_64bit
+    @_validate.public
     def apply(self, image, *, threads=None):
         """Map ``image`` (same dtype as the fitted one, any shape; NumPy or Dask) through the mapping.
 
@@ -96,7 +96,7 @@ class EqualizeMapping:
             return cls(values=archive["values"], **header)
 
 
-@_validate.keeps_64bit
+@_validate.public
 def fit_equalize(image, *, nbins=None, mask=None, in_range=None, out_range=None, threads=None) -> EqualizeMapping:
     """Learn the global equalization of one grey image (NumPy or Dask), to apply it elsewhere.
 

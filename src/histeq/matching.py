@@ -362,7 +362,7 @@ def _finish(result, ties, layout_shape, return_ties):
     return result, (int(ties) if ties.ndim == 0 else ties)
 
 
-@_validate.keeps_64bit
+@_validate.public
 def match(image, reference, *, mask=None, reference_mask=None, nbins=None, axes=None, channel_axis=None,
           color=None, exact=False, return_ties=False, threads=None):
     """Map an image so that its histogram follows a reference image's.
@@ -489,7 +489,7 @@ def _named_weights(name: str, count: int, alpha: float) -> np.ndarray:
     return alpha * np.exp(-alpha * x)
 
 
-@_validate.keeps_64bit
+@_validate.public
 def specify(image, histogram, *, mask=None, nbins=None, axes=None, channel_axis=None, color=None,
             out_range=None, alpha=0.4, exact=False, return_ties=False, threads=None):
     """Map an image so that its histogram follows a given one.
@@ -682,7 +682,7 @@ def _fit_image(image, mask, nbins):
     return arr, info, mask, nb or FLOAT_NBINS
 
 
-@_validate.keeps_64bit
+@_validate.public
 def fit_match(image, reference, *, mask=None, reference_mask=None, nbins=None, threads=None):
     """Learn the matching of one grey image (NumPy or Dask) to ``reference``, to apply it elsewhere.
 
@@ -716,7 +716,7 @@ def fit_match(image, reference, *, mask=None, reference_mask=None, nbins=None, t
     return _fit_target(arr, info, m, target, nb, nthreads)
 
 
-@_validate.keeps_64bit
+@_validate.public
 def fit_specify(image, histogram, *, mask=None, nbins=None, out_range=None, alpha=0.4, threads=None):
     """Learn the specification of one grey image (NumPy or Dask) to ``histogram``, to apply it elsewhere.
 
