@@ -82,3 +82,32 @@ def test_masked_reference_and_colour(camera, astronaut):
 def test_masked_array_with_a_bad_mask_argument(camera):
     with pytest.raises(ValueError, match="mask of shape"):
         histeq.equalize(np.ma.masked_less(camera, 10), mask=np.ones((3, 3), bool))
+
+
+@pytest.mark.parametrize("call", [
+    lambda photo: histeq.clahe(photo),
+    lambda photo: histeq.equalize(photo, color="luma"),
+    lambda photo: histeq.specify(photo, "uniform", color="value"),
+    lambda photo: histeq.equalize(photo, mask=np.ones(photo.shape[:2], bool)),
+])
+@pytest.mark.parametrize("channels", [3, 4])
+def test_errors_on_colour_shaped_arrays_say_pass_channel_axis(astronaut, call, channels):
+    # Was: "tiles 8 must be between 1 and the axis length ..." about a tiles the user never passed.
+    photo = np.concatenate([astronaut, astronaut[..., :1]], axis=-1)[..., :channels]
+    with pytest.raises((TypeError, ValueError), match="pass channel_axis=-1 for a colour image"):
+        call(photo)
+
+
+def test_no_colour_hint_where_it_does_not_apply(camera):
+    with pytest.raises(ValueError) as info:
+        histeq.clahe(camera[:, :5], tiles=8)
+    assert "channel_axis" not in str(info.value)
+    with pytest.raises(ValueError) as info:
+        histeq.clahe(np.zeros((8, 8, 3), np.uint8), channel_axis=-1, tiles=9)
+    assert "pass channel_axis" not in str(info.value)
+
+
+def test_photo_without_channel_axis_is_one_grey_volume(astronaut):
+    # As the README says: every value of every channel in one histogram, one table for all three channels.
+    out = histeq.equalize(astronaut)
+    np.testing.assert_array_equal(out, histeq.equalize(astronaut.reshape(-1)).reshape(astronaut.shape))

@@ -56,6 +56,8 @@ def public(func):
 
     - A 64-bit integer image is computed as 32-bit integers (see narrowed) and its result given back in the
       64-bit dtype.
+    - An error on an array whose last axis holds 3 or 4 entries, without ``channel_axis``, says how to pass a
+      colour image (it is never guessed from the shape).
     - A masked array (``numpy.ma``) is taken as its data, its mask as ``mask``: a pixel feeds the histogram
       only where it is unmasked (in every channel, with ``channel_axis``) and ``mask`` (when given) is True.
       The result is a masked array with the input's mask; every pixel is transformed, as with ``mask``.
@@ -77,7 +79,15 @@ def public(func):
             arguments["reference"], _ = _unmasked(arguments, signature, "reference", "reference_mask")
         image, wide = narrowed(image)
         arguments["image"] = image
-        result = widened(func(*bound.args, **bound.kwargs), image.dtype, wide)
+        try:
+            result = func(*bound.args, **bound.kwargs)
+        except (TypeError, ValueError) as exc:
+            if type(exc) in (TypeError, ValueError) and arguments.get("channel_axis") is None and \
+                    np.ndim(image) >= 2 and np.shape(image)[-1] in (3, 4):
+                raise type(exc)(f"{exc} (the last axis has {np.shape(image)[-1]} entries: pass channel_axis=-1 "
+                                "for a colour image)") from exc
+            raise
+        result = widened(result, image.dtype, wide)
         return result if hidden is None else _remasked(result, hidden)
 
     return wrapper
