@@ -125,7 +125,87 @@ def test_dicom_round_trip_keeps_the_header(tmp_path):
     out = pydicom.dcmread(tmp_path / "ct_clahe.dcm")
     assert out.PatientName == original.PatientName and out.Modality == original.Modality
     assert out.pixel_array.dtype == original.pixel_array.dtype
-    np.testing.assert_array_equal(out.pixel_array, histeq.clahe(original.pixel_array, tiles=4, clip_limit=2.0))
+    pixels = original.pixel_array
+    np.testing.assert_array_equal(out.pixel_array, histeq.clahe(pixels, tiles=4, clip_limit=2.0,
+                                                                out_range=(int(pixels.min()), int(pixels.max()))))
+
+
+def _dicom_file(tmp_path, name):
+    from pathlib import Path
+
+    from pydicom.data import get_testdata_file
+
+    source = tmp_path / name
+    source.write_bytes(Path(get_testdata_file(name)).read_bytes())
+    return source
+
+
+def test_dicom_output_is_a_derived_image_viewers_show_as_it_is(tmp_path):
+    # Was: pixels spread over -32768..32767 under the input's window 600/1600 (almost pure black and white),
+    # and the input's SOPInstanceUID kept (two different images with one identity).
+    pydicom = pytest.importorskip("pydicom")
+    source = _dicom_file(tmp_path, "MR_small.dcm")
+    original = pydicom.dcmread(source)
+    assert _run("equalize", source, "-o", tmp_path / "eq.dcm") == EXIT_OK
+    assert _run("equalize", source, "-o", tmp_path / "again.dcm") == EXIT_OK
+    out, again = pydicom.dcmread(tmp_path / "eq.dcm"), pydicom.dcmread(tmp_path / "again.dcm")
+    pixels = out.pixel_array
+    lo, hi = int(original.pixel_array.min()), int(original.pixel_array.max())
+    assert (int(pixels.min()), int(pixels.max())) == (lo, hi)  # the input's stored range
+    np.testing.assert_array_equal(pixels, histeq.equalize(original.pixel_array, out_range=(lo, hi)))
+    # The window shows exactly that range: DICOM's linear window maps c - 1/2 -+ (w - 1)/2 to black and white.
+    centre, width = float(out.WindowCenter), float(out.WindowWidth)
+    assert centre - 0.5 - (width - 1) / 2 == lo and centre - 0.5 + (width - 1) / 2 == hi
+    assert (out.SmallestImagePixelValue, out.LargestImagePixelValue) == (lo, hi)
+    assert out.SOPInstanceUID != original.SOPInstanceUID
+    assert out.file_meta.MediaStorageSOPInstanceUID == out.SOPInstanceUID
+    assert out.SeriesInstanceUID != original.SeriesInstanceUID
+    assert again.SeriesInstanceUID == out.SeriesInstanceUID  # one derived series per source series and operation
+    assert list(out.ImageType)[:2] == ["DERIVED", "SECONDARY"]
+    assert "histeq equalize" in out.DerivationDescription
+    assert out.SourceImageSequence[0].ReferencedSOPInstanceUID == original.SOPInstanceUID
+    assert out.StudyInstanceUID == original.StudyInstanceUID and out.PatientID == original.PatientID
+
+
+def test_dicom_with_rescale_gets_a_window_in_rescaled_units(tmp_path):
+    pydicom = pytest.importorskip("pydicom")
+    source = _dicom_file(tmp_path, "CT_small.dcm")  # RescaleIntercept -1024: Hounsfield units
+    assert _run("equalize", source, "-o", tmp_path / "eq.dcm") == EXIT_OK
+    out = pydicom.dcmread(tmp_path / "eq.dcm")
+    pixels = out.pixel_array.astype(float) * float(out.RescaleSlope) + float(out.RescaleIntercept)
+    centre, width = float(out.WindowCenter), float(out.WindowWidth)
+    assert centre - 0.5 - (width - 1) / 2 == pixels.min() and centre - 0.5 + (width - 1) / 2 == pixels.max()
+    assert list(out.ImageType)[:2] == ["DERIVED", "SECONDARY"]
+
+
+def test_dicom_to_8bit_png_rescales_from_the_data_range(tmp_path):
+    # Was a flat grey PNG of 9 levels: int16's nominal range mapped onto 0..255.
+    pytest.importorskip("pydicom")
+    source = _dicom_file(tmp_path, "MR_small.dcm")
+    assert _run("equalize", source, "-o", tmp_path / "eq.png", "--dtype", "uint8") == EXIT_OK
+    png = io.read_image(tmp_path / "eq.png")
+    assert png.dtype == np.uint8 and png.min() == 0 and png.max() == 255 and len(np.unique(png)) > 200
+
+
+def test_dicom_report_draws_the_data_range(tmp_path, monkeypatch):
+    pydicom = pytest.importorskip("pydicom")
+    from histeq import plot
+
+    drawn = {}
+    real = plot.before_after
+
+    def spy(original, result, **kwargs):
+        drawn.update(kwargs, original=original, result=result)
+        return real(original, result, **kwargs)
+
+    monkeypatch.setattr(plot, "before_after", spy)
+    source = _dicom_file(tmp_path, "MR_small.dcm")
+    assert _run("report", source, "-o", tmp_path / "report.png") == EXIT_OK
+    pixels = pydicom.dcmread(source).pixel_array
+    assert drawn["value_range"] == (int(pixels.min()), int(pixels.max()))
+    figure = real(drawn["original"], drawn["result"], value_range=drawn["value_range"])
+    shown = figure.axes[0].images[0].get_array()
+    assert shown.min() == 0 and shown.max() == 1  # not a dark band of int16's range
 
 
 def test_resolution_metadata_is_kept(tmp_path, camera):
@@ -310,3 +390,17 @@ def test_a_tiff_too_big_for_memory_goes_chunk_by_chunk(tmp_path, camera, monkeyp
     np.testing.assert_array_equal(tifffile.imread(tmp_path / "big.tif"), histeq.clahe(camera, tiles=4))
     assert _run("equalize", source, "-o", tmp_path / "shown.tif", "--report", tmp_path / "r.png") == EXIT_OK
     assert len(chunked) == 1  # a report draws in-memory images
+
+
+@pytest.mark.parametrize("version, keyword", [("3.0.1", "enforce_file_format"), ("2.4.4", "write_like_original")])
+def test_dicom_is_saved_with_either_pydicom(version, keyword):
+    # Was pydicom-3 only (save_as(enforce_file_format=True)), while pyproject admitted pydicom 2.3.
+    from histeq import _dicom
+
+    class Dataset:
+        def save_as(self, file, **kwargs):
+            self.kwargs = kwargs
+
+    dataset = Dataset()
+    _dicom._save_as(dataset, None, version)
+    assert list(dataset.kwargs) == [keyword] and dataset.kwargs[keyword] is (keyword == "enforce_file_format")

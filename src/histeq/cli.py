@@ -356,13 +356,19 @@ class _Job:
                 raise _UsageError(f"--histogram {args.histogram} --alpha {args.alpha}: {exc}") from exc
             self.extra["alpha"] = args.alpha
 
-    def kwargs(self, path: Path, image, channel_axis):
+    def kwargs(self, path: Path, image, channel_axis, stored: bool = False):
+        """The method's keywords for one image; ``stored``: a DICOM image, whose results keep its stored range."""
         args = self.args
         kw = dict(axes=args.axes, channel_axis=channel_axis, color=args.color, threads=self.threads,
                   nbins=args.nbins)
         for name in ("in_range", "out_range"):
             if hasattr(args, name):
                 kw[name] = _range(getattr(args, name))
+        if stored and "out_range" in kw and kw["out_range"] is None and channel_axis is None and \
+                not getattr(args, "compat", None):
+            from . import _dicom
+
+            kw["out_range"] = _dicom.stored_range(image)
         if getattr(args, "exact", False):
             kw["exact"] = True
         if getattr(args, "compat", None):
@@ -403,18 +409,21 @@ class _Job:
 
         arrays, meta = _read(path)
         method = getattr(histeq, self.method)
-        results = {}
+        results, value_range = {}, None
         for name, image in arrays.items():
             channel_axis = self.args.channel_axis
             if channel_axis is None and io.is_color_file(path, image):
                 channel_axis = -1
             if channel_axis is None and self.args.color is not None:
                 raise _FileError(f"{path}: --color {self.args.color} needs a colour image (shape {image.shape})")
+            kwargs = self.kwargs(path, image, channel_axis, stored="dicom" in meta)
             try:
-                out = method(image, **self.kwargs(path, image, channel_axis))
+                out = method(image, **kwargs)
             except (ValueError, TypeError) as exc:
                 raise _FileError(f"{path}: {exc}") from exc
-            results[name] = self._convert(out)
+            value_range = kwargs.get("out_range")
+            results[name] = self._convert(out, value_range)
+        meta["operation"] = self.operation()
         try:
             io.write_file(target, results, meta)
         except Exception as exc:  # noqa: BLE001 - encoders and the file system raise anything
@@ -429,7 +438,8 @@ class _Job:
             if channel_axis is None and io.is_color_file(path, image):
                 channel_axis = -1
             _write_report(report, image, out if out.dtype == image.dtype else None, channel_axis,
-                          self.args.axes, titles=("original", self.method))
+                          self.args.axes, titles=("original", self.method),
+                          value_range=value_range if "dicom" in meta else None)
         return {"input": str(path), "output": str(target), "status": "ok"}
 
     def _run_chunked(self, path: Path, target: Path) -> dict:
@@ -476,8 +486,20 @@ class _Job:
             raise _FileError(f"cannot write {target}: {_reason(exc)}") from exc
         return {"input": str(path), "output": str(target), "status": "ok"}
 
-    def _convert(self, out):
-        """--dtype: a linear map between the nominal ranges (integers: the dtype's range; floats: [0, 1])."""
+    def operation(self) -> str:
+        """What a run does, in words (a DICOM output records it as its derivation)."""
+        words = {"equalize": "histogram equalization", "clahe": "CLAHE", "match": "histogram matching",
+                 "specify": "histogram specification"}[self.method]
+        if self.method == "clahe":
+            words += f", tiles {' x '.join(map(str, self.args.tiles or [8]))}, clip limit {self.args.clip_limit}"
+        if getattr(self.args, "exact", False):
+            words += ", exact"
+        return f"{self.method} ({words})"
+
+    def _convert(self, out, value_range=None):
+        """--dtype: a linear map from the range the result was mapped into (``value_range``: its out_range;
+        by default the nominal range: the dtype's range for integers, [0, 1] for floats) to the new dtype's
+        nominal range."""
         import numpy as np
 
         if self.args.dtype is None or out.dtype == np.dtype(self.args.dtype):
@@ -487,7 +509,7 @@ class _Job:
         def nominal(dt):
             return (float(np.iinfo(dt).min), float(np.iinfo(dt).max)) if dt.kind in "iu" else (0.0, 1.0)
 
-        (slo, shi), (dlo, dhi) = nominal(source), nominal(dest)
+        (slo, shi), (dlo, dhi) = (value_range or nominal(source)), nominal(dest)
         scaled = dlo + (out.astype(np.float64) - slo) * ((dhi - dlo) / (shi - slo))
         if dest.kind in "iu":
             scaled = np.clip(np.floor(scaled + 0.5), dlo, dhi)
@@ -552,9 +574,11 @@ def _write_zarr(array, target: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _write_report(path: Path, original, result, channel_axis, axes=None, titles=("original", "equalized")) -> None:
+def _write_report(path: Path, original, result, channel_axis, axes=None, titles=("original", "equalized"),
+                  value_range=None) -> None:
     """The before/after figure of one image; a contact sheet of a sample for a batch (``axes``).  Without a
-    result (None), the original's global equalization is drawn."""
+    result (None), the original's global equalization is drawn.  ``value_range``: the values both are shown
+    over (a DICOM image's stored range), which the equalization maps into too."""
     import numpy as np
 
     from .equalize import equalize
@@ -562,19 +586,21 @@ def _write_report(path: Path, original, result, channel_axis, axes=None, titles=
     from .plot import before_after, contact_sheet
 
     if result is None:
-        result = equalize(original, channel_axis=channel_axis, axes=axes)
+        result = equalize(original, channel_axis=channel_axis, axes=axes,
+                          out_range=value_range if channel_axis is None else None)
         titles = (titles[0], "equalized")
     spatial = original.ndim - (channel_axis is not None)
     if axes is not None and spatial > 2:
         figure = contact_sheet(original, result, axes=axes, channel_axis=channel_axis, titles=titles)
     elif spatial == 2:
-        figure = before_after(original, result, channel_axis=channel_axis, titles=titles)
+        figure = before_after(original, result, channel_axis=channel_axis, titles=titles, value_range=value_range)
     elif spatial == 3:  # a stack: its middle slice
         index = [slice(None)] * original.ndim
         index[0] = original.shape[0] // 2
         figure = before_after(original[tuple(index)], result[tuple(index)],
                               channel_axis=None if channel_axis is None else channel_axis - (channel_axis > 0),
-                              titles=(f"{titles[0]} (slice {original.shape[0] // 2})", titles[1]))
+                              titles=(f"{titles[0]} (slice {original.shape[0] // 2})", titles[1]),
+                              value_range=value_range)
     else:
         raise ValueError(f"a report draws 2-D images, stacks or batches (--axes); this one has shape "
                          f"{np.shape(original)}")
@@ -675,7 +701,12 @@ def _report(args) -> int:
     channel_axis = args.channel_axis
     if channel_axis is None and io.is_color_file(args.input, image):
         channel_axis = -1
-    _write_report(target, image, None, channel_axis, args.axes)
+    value_range = None
+    if args.input.suffix.lower() == ".dcm":
+        from . import _dicom
+
+        value_range = _dicom.stored_range(image)
+    _write_report(target, image, None, channel_axis, args.axes, value_range=value_range)
     print(f"report: {target}")
     return EXIT_OK
 

@@ -58,7 +58,8 @@ def _png_is_16bit_colour(path: Path) -> bool:
 
 def read_file(path) -> tuple[dict[str, np.ndarray], dict]:
     """The arrays of a file (one, named ``"image"``, except in ``.npz`` files) and the metadata worth keeping
-    (TIFF resolution, PNG/JPEG dpi, the DICOM dataset)."""
+    (TIFF resolution, PNG/JPEG dpi, the DICOM dataset).  :func:`write_file` takes ``meta["operation"]``
+    besides, the words that a DICOM output records as its derivation."""
     path = Path(path)
     suffix = _suffix(path)
     if suffix == ".npz":
@@ -68,11 +69,10 @@ def read_file(path) -> tuple[dict[str, np.ndarray], dict]:
             raise ValueError(f"{path} holds no arrays")
         return arrays, {}
     if suffix == ".dcm":
-        pydicom = _need("pydicom", "dicom")
-        dataset = pydicom.dcmread(path)
-        if "PixelData" not in dataset:
-            raise ValueError(f"{path} is a DICOM file without pixel data")
-        return {"image": dataset.pixel_array}, {"dicom": dataset}
+        from . import _dicom
+
+        pixels, dataset = _dicom.read(path)
+        return {"image": pixels}, {"dicom": dataset}
     meta: dict = {}
     if suffix in (".tif", ".tiff"):
         tifffile = _need("tifffile")
@@ -108,27 +108,15 @@ def write_file(path, arrays: dict[str, np.ndarray], meta: dict | None = None) ->
     (array,) = arrays.values()
     array = np.asarray(array)
     if suffix == ".dcm":
-        _write_dicom(path, array, meta.get("dicom"))
+        from . import _dicom
+
+        if meta.get("dicom") is None:
+            raise ValueError("DICOM output needs a DICOM input (its header is kept); write .tif or .npy instead")
+        _dicom.write(path, array, meta["dicom"], meta.get("operation", "processing"))
         return
     writer = {".npy": _write_npy, ".tif": _write_tiff, ".tiff": _write_tiff}.get(suffix, _write_pil_or_png)
     with atomic_writer(path) as f:
         writer(f, array, suffix, meta)
-
-
-def _write_dicom(path, array, dataset):
-    if dataset is None:
-        raise ValueError("DICOM output needs a DICOM input (its header is kept); write .tif or .npy instead")
-    pydicom = _need("pydicom", "dicom")
-    expected = dataset.pixel_array
-    if array.dtype != expected.dtype or array.shape != expected.shape:
-        raise ValueError(f"DICOM output keeps the input's {expected.dtype} {expected.shape} pixels; "
-                         f"got {array.dtype} {array.shape}")
-    out = dataset.copy()
-    if out.file_meta.TransferSyntaxUID.is_compressed:  # the pixels are written back uncompressed
-        out.file_meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
-    out.PixelData = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
-    with atomic_writer(path) as f:
-        out.save_as(f, enforce_file_format=True)
 
 
 def read_image(path) -> np.ndarray:

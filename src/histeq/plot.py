@@ -16,16 +16,25 @@ def _grey(image: np.ndarray, channel_axis: int | None) -> np.ndarray:
     return (0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]).astype(image.dtype)
 
 
-def _shown(image: np.ndarray, channel_axis: int | None) -> np.ndarray:
-    if channel_axis is not None:
-        image = np.moveaxis(image, channel_axis, -1)
+def _value_range(image: np.ndarray, value_range=None) -> tuple[float, float]:
+    """What black and white stand for: ``value_range``, else the dtype's range (integers) or [0, 1]."""
+    if value_range is not None:
+        return value_range
     if image.dtype.kind in "ui":
         info = np.iinfo(image.dtype)
-        return (image.astype(np.float64) - info.min) / (info.max - info.min)
-    return np.clip(np.nan_to_num(image.astype(np.float64)), 0, 1)
+        return int(info.min), int(info.max)
+    return 0.0, 1.0
 
 
-def before_after(original, result, *, channel_axis=None, titles=("original", "equalized"), nbins=256):
+def _shown(image: np.ndarray, channel_axis: int | None, value_range=None) -> np.ndarray:
+    if channel_axis is not None:
+        image = np.moveaxis(image, channel_axis, -1)
+    lo, hi = _value_range(image, value_range)
+    return np.clip((np.nan_to_num(image.astype(np.float64)) - lo) / (hi - lo), 0, 1)
+
+
+def before_after(original, result, *, channel_axis=None, titles=("original", "equalized"), nbins=256,
+                 value_range=None):
     """A matplotlib Figure: both images above their histograms and cumulative distributions.
 
     Parameters
@@ -40,6 +49,10 @@ def before_after(original, result, *, channel_axis=None, titles=("original", "eq
         Column titles.
     nbins : int
         Bins of the plotted histograms.
+    value_range : (lo, hi), optional
+        The values shown black and white, and the histograms' range, for both
+        images (e.g. a DICOM image's stored range).  Default: the dtype's range
+        for integers, [0, 1] for floats.
 
     Returns
     -------
@@ -54,27 +67,23 @@ def before_after(original, result, *, channel_axis=None, titles=("original", "eq
     axes = fig.subplots(2, 2, height_ratios=(3, 2))
     for column, (image, title) in enumerate(zip((original, result), titles)):
         ax = axes[0, column]
-        shown = _shown(image, channel_axis)
+        shown = _shown(image, channel_axis, value_range)
         ax.imshow(shown, cmap="gray" if shown.ndim == 2 else None, vmin=0, vmax=1, interpolation="nearest")
         ax.set_title(title)
         ax.set_axis_off()
         grey = _grey(image, channel_axis)
-        info_range = None
-        if grey.dtype.kind in "ui":
-            ii = np.iinfo(grey.dtype)
-            info_range = (int(ii.min), int(ii.max))
-        elif grey.dtype.kind == "f":
-            info_range = (0.0, 1.0)
+        info_range = _value_range(grey, value_range)
         counts, edges = histogram(grey, nbins=nbins, in_range=info_range)
         cdf, centers = cumulative_distribution(grey, nbins=nbins, in_range=info_range)
         hist_ax = axes[1, column]
         hist_ax.bar(edges[:-1], counts, width=np.diff(edges), align="edge", color="0.35" if channel_axis is None
-                    else "0.75")
+                    else "0.75", label="luma (BT.601)")
         if channel_axis is not None:
             channels = np.moveaxis(image, channel_axis, -1)
-            for c, colour in enumerate(("tab:red", "tab:green", "tab:blue")):
+            for c, (colour, name) in enumerate(zip(("tab:red", "tab:green", "tab:blue"), ("red", "green", "blue"))):
                 channel_counts, _ = histogram(channels[..., c], nbins=nbins, in_range=info_range)
-                hist_ax.step(edges[:-1], channel_counts, where="post", color=colour, linewidth=0.8)
+                hist_ax.step(edges[:-1], channel_counts, where="post", color=colour, linewidth=0.8, label=name)
+            hist_ax.legend(loc="upper left", fontsize="small", frameon=False)
         hist_ax.set_xlim(edges[0], edges[-1])
         hist_ax.set_xlabel("level")
         hist_ax.set_ylabel("pixels per bin")
