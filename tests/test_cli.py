@@ -166,12 +166,32 @@ def test_bad_options_are_usage_errors(tmp_path, grey, capsys):
     with pytest.raises(SystemExit) as exit_info:
         _run("equalize", source, tmp_path / "out.png", "--color", "hsl")
     assert exit_info.value.code == EXIT_USAGE
-    # a colour mode for a grey file fails that file (in a folder, the colour files still go through)
-    assert _run("equalize", source, tmp_path / "out.png", "--color", "luma") == EXIT_FAILED
-    assert "colour image" in capsys.readouterr().err
-    assert _run("equalize", source, tmp_path / "out.png", "--nbins", "1") == EXIT_FAILED
-    assert "nbins" in capsys.readouterr().err
-    assert _folder_files(tmp_path) == ["in.png"]
+    # Options no image could take stop the run before any file is touched (were one error per file, exit 1).
+    for options in (["--nbins", "1"], ["--compat", "opencv", "--exact"], ["--in-range", "200", "100"],
+                    ["--compat", "opencv", "--color", "luma"], ["--out-range", "9", "9"]):
+        assert _run("equalize", source, tmp_path / "out" / "o.png", *options) == EXIT_USAGE
+        assert "error" in capsys.readouterr().err
+    assert _run("clahe", source, tmp_path / "out" / "o.png", "--compat", "opencv", "--mask", source) == EXIT_USAGE
+    assert _folder_files(tmp_path) == ["in.png"]  # no output folder either
+    # An option only some files refuse (a range beyond 8 bits) is those files' error.
+    assert _run("equalize", source, tmp_path / "out" / "o.png", "--in-range", "0", "4095") == EXIT_FAILED
+    assert "outside the uint8 range" in capsys.readouterr().err
+    assert _folder_files(tmp_path) == ["in.png"]  # the failed file left no folder behind
+
+
+def test_colour_options_on_grey_files_apply_to_their_one_channel(tmp_path, grey, astronaut, capsys):
+    # Was "--color luma needs a colour image": the README's own glob example failed on grey files.
+    io.write_image(tmp_path / "grey.png", grey)
+    io.write_image(tmp_path / "photo.png", astronaut)
+    assert _run("equalize", str(tmp_path / "*.png"), "--suffix", "_eq", "--color", "luma") == EXIT_OK
+    assert capsys.readouterr().err.count("note: --color luma applies to colour images") == 1
+    np.testing.assert_array_equal(io.read_image(tmp_path / "grey_eq.png"), histeq.equalize(grey))
+    np.testing.assert_array_equal(io.read_image(tmp_path / "photo_eq.png"),
+                                  histeq.equalize(astronaut, channel_axis=-1, color="luma"))
+    # Re-running the glob: this run's outputs are not its inputs (was coffee_eq_eq_eq.png).
+    for _ in range(2):
+        assert _run("equalize", str(tmp_path / "*.png"), "--suffix", "_eq", "--overwrite", "--quiet") == EXIT_OK
+    assert _folder_files(tmp_path) == ["grey.png", "grey_eq.png", "photo.png", "photo_eq.png"]
 
 
 def test_a_result_the_format_cannot_hold_is_not_written(tmp_path, grey, capsys):

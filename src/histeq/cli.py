@@ -17,7 +17,6 @@ start-up stay fast.
 from __future__ import annotations
 
 import argparse
-import glob
 import importlib.util
 import json
 import math
@@ -27,12 +26,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from ._cli_files import FORMATS, Planned, UsageError, plan
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 METHODS = ("equalize", "clahe", "match", "specify")
-# Kept in step with histeq.io.SUFFIXES, which is not imported here to keep start-up light.
-SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".npy", ".npz", ".dcm", ".zarr")
-FORMATS = {"png": ".png", "jpeg": ".jpg", "jpg": ".jpg", "tiff": ".tif", "tif": ".tif", "npy": ".npy",
-           "npz": ".npz", "dicom": ".dcm", "zarr": ".zarr"}
 
 
 _EXAMPLES = """\
@@ -53,8 +50,10 @@ examples:
 """
 
 
-class _UsageError(Exception):
-    """A bad option detected after parsing: reported like argparse's own errors."""
+def _examples(command: str) -> str:
+    """The examples of one command (``histeq COMMAND --help``); ``histeq --help`` shows them all."""
+    lines = [line for line in _EXAMPLES.splitlines()[1:] if line.split()[1] == command]
+    return "examples:\n" + "\n".join(lines) + "\n" if lines else ""
 
 
 class _FileError(Exception):
@@ -90,6 +89,35 @@ def _clip_limit(text: str):
     return value
 
 
+def _int_list(text: str) -> list[int]:
+    """One int or a comma-separated list of them (``-2,-1``)."""
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected integers (e.g. -2 -1 or -2,-1), got {text!r}") from None
+
+
+#: Options whose values may be negative comma lists, which argparse would take for options (``--axes -2,-1``).
+_LIST_OPTIONS = ("--axes", "--tiles")
+
+
+def _joined_lists(argv: list[str]) -> list[str]:
+    """``--axes -2,-1`` as ``--axes=-2,-1``, which argparse reads as a value."""
+    out: list[str] = []
+    for token in argv:
+        if out and out[-1] in _LIST_OPTIONS and token[:1] == "-" and "," in token and \
+                all(part.strip().lstrip("-").isdigit() for part in token.split(",") if part.strip()):
+            out[-1] = f"{out[-1]}={token}"
+        else:
+            out.append(token)
+    return out
+
+
+def _flat(values):
+    """Lists of ints from nargs="+" with _int_list, flattened."""
+    return None if values is None else [v for part in values for v in part]
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -100,11 +128,16 @@ def _positive(text: str) -> int:
     return value
 
 
+def _positive_list(text: str) -> list[int]:
+    """One positive int or a comma-separated list of them (``8,8``)."""
+    return [_positive(part) for part in text.split(",") if part.strip()]
+
+
 def _add_files(p: argparse.ArgumentParser, method: str) -> None:
     files = p.add_argument_group("files")
     files.add_argument("inputs", metavar="INPUT", nargs="+", type=Path,
                        help="files, folders or glob patterns (IN OUT: one file to one file)")
-    files.add_argument("-o", "--output", type=Path, metavar="OUT",
+    files.add_argument("-o", "--output", metavar="OUT",
                        help="output file (one input) or folder (mirrors the input tree)")
     files.add_argument("--suffix", metavar="S", help="write next to each input, as NAME + S + extension")
     files.add_argument("--in-place", action="store_true", help="replace each input with its result")
@@ -126,8 +159,8 @@ def _add_files(p: argparse.ArgumentParser, method: str) -> None:
     opts = p.add_argument_group(f"{method} options (the keywords of histeq.{method})")
     opts.add_argument("--mask", type=Path, metavar="FILE",
                       help="image or .npy of the input's size; only its non-zero pixels feed the histogram")
-    opts.add_argument("--axes", type=int, nargs="+", metavar="AXIS",
-                      help="spatial axes of one image of an array batch, e.g. --axes -2 -1")
+    opts.add_argument("--axes", type=_int_list, nargs="+", metavar="AXIS",
+                      help="spatial axes of one image of an array batch, e.g. --axes -2 -1 or --axes -2,-1")
     opts.add_argument("--channel-axis", type=int, metavar="AXIS",
                       help="colour axis of a NumPy array (image files: found from the format)")
     opts.add_argument("--color", choices=("lightness", "luma", "value", "per-channel"),
@@ -145,7 +178,7 @@ def _add_files(p: argparse.ArgumentParser, method: str) -> None:
         opts.add_argument("--compat", choices=("opencv", "pillow", "skimage") if method == "equalize" else ("opencv",),
                           help="reproduce a peer library's result")
     if method == "clahe":
-        opts.add_argument("--tiles", type=_positive, nargs="+", metavar="N",
+        opts.add_argument("--tiles", type=_positive_list, nargs="+", metavar="N",
                           help="tiles per spatial axis, one number or one per axis (default: 8, at most the size)")
         opts.add_argument("--clip-limit", type=_clip_limit, default=2.0, metavar="C",
                           help="maximum slope, a multiple of the mean bin height, or 'none' (default: 2)")
@@ -172,101 +205,34 @@ def _parser() -> argparse.ArgumentParser:
     }
     for method in METHODS:
         p = commands.add_parser(
-            method, help=summaries[method], epilog=_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+            method, help=summaries[method], epilog=_examples(method),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
             description=f"{summaries[method].capitalize()} of images (PNG, JPEG, TIFF incl. multi-page stacks; "
             "8/16 bit; grey, RGB, RGBA), NumPy .npy/.npz arrays and DICOM.  Outputs keep the input's dtype, "
             "shape and format unless --dtype/--format say otherwise.")
         _add_files(p, method)
 
     report = commands.add_parser(
-        "report", help="draw an image next to its equalization, with histograms",
+        "report", help="draw an image next to its equalization, with histograms", epilog=_examples("report"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Draw the image and its global equalization side by side, with their histograms and "
         "cumulative distributions (colour: luma); for an array batch (--axes), a contact sheet of a sample.")
     report.add_argument("input", metavar="IN", type=Path, help="image or array file")
     report.add_argument("-o", "--output", type=Path, metavar="FIG", help="figure (.png, .pdf, .svg; default: "
                         "IN's name + _report.png, next to it)")
-    report.add_argument("--axes", type=int, nargs="+", metavar="AXIS", help="spatial axes of an array batch")
+    report.add_argument("--axes", type=_int_list, nargs="+", metavar="AXIS",
+                        help="spatial axes of an array batch, e.g. --axes -2 -1 or --axes -2,-1")
     report.add_argument("--channel-axis", type=int, metavar="AXIS", help="colour axis of a NumPy array")
     report.add_argument("--overwrite", action="store_true", help="replace FIG if it exists")
 
     demo = commands.add_parser(
-        "demo", help="equalize the bundled sample image and draw the before/after figure",
+        "demo", help="equalize the bundled sample image and draw the before/after figure", epilog=_examples("demo"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Equalize the sample image shipped with histeq (a synthetic low-contrast micrograph) and "
         "write the result and a before/after figure with histograms and cumulative distributions.")
     demo.add_argument("-o", "--output-dir", type=Path, default=Path("histeq-demo"), metavar="DIR",
                       help="folder for the results (default: ./histeq-demo)")
     return parser
-
-
-# --- inputs and outputs ------------------------------------------------------------------------------------------
-
-def _expand(inputs: list[Path], recursive: bool) -> list[tuple[Path, Path | None]]:
-    """(file, path relative to its input folder or None) for every input, in order, without repeats."""
-    found: list[tuple[Path, Path | None]] = []
-    for item in inputs:
-        text = str(item)
-        if item.is_dir() and item.suffix.lower() != ".zarr":
-            pattern = "**/*" if recursive else "*"
-            files = sorted(p for p in item.glob(pattern) if p.is_file() and p.suffix.lower() in SUFFIXES
-                           and not p.name.startswith("."))
-            found += [(p, p.relative_to(item)) for p in files]
-        elif not item.exists() and glob.has_magic(text):
-            matches = sorted(Path(p) for p in glob.glob(text, recursive=recursive))
-            if not matches:
-                raise _UsageError(f"no file matches {text}")
-            found += [(p, None) for p in matches if p.is_file()]
-        else:
-            found.append((item, None))
-    seen, unique = set(), []
-    for path, rel in found:
-        key = os.path.abspath(path)
-        if key not in seen:
-            seen.add(key)
-            unique.append((path, rel))
-    if not unique:
-        raise _UsageError("no input files (folders are searched for " + ", ".join(SUFFIXES) + ")")
-    return unique
-
-
-def _plan(args) -> list[tuple[Path, Path]]:
-    """(input, output) pairs, checked before any file is read or written."""
-    inputs, output = list(args.inputs), args.output
-    placements = sum(x is not None and x is not False for x in (output, args.suffix, args.in_place))
-    if placements == 0 and len(inputs) == 2 and not inputs[0].is_dir() and not glob.has_magic(str(inputs[0])):
-        inputs, output = inputs[:1], inputs[1]  # histeq METHOD IN OUT
-        placements = 1
-    if placements != 1:
-        raise _UsageError("say where results go: -o OUT, --suffix S or --in-place (exactly one)")
-    files = _expand(inputs, args.recursive)
-    new_suffix = FORMATS[args.format] if args.format else None
-    single = len(files) == 1 and files[0][1] is None
-    pairs = []
-    for path, rel in files:
-        suffix = new_suffix or path.suffix
-        if args.in_place:
-            target = path if new_suffix is None else path.with_suffix(new_suffix)
-        elif args.suffix is not None:
-            target = path.with_name(path.stem + args.suffix + suffix)
-        elif single and not (output.is_dir() and output.suffix.lower() != ".zarr") and not str(output).endswith(os.sep):
-            target = output if new_suffix is None else output.with_suffix(new_suffix)
-        else:
-            target = output / (rel if rel is not None else Path(path.name))
-            target = target.with_suffix(suffix)
-        pairs.append((path, target))
-    for path, target in pairs:
-        for name in (path, target):
-            if name.suffix.lower() not in SUFFIXES:
-                raise _UsageError(f"{name}: unsupported file type; supported: {', '.join(SUFFIXES)}")
-        same = target.exists() and path.exists() and target.resolve() == path.resolve()
-        if same and not args.in_place:
-            raise _UsageError(f"the output for {path} is the input itself; histeq never overwrites its input "
-                              "unless --in-place")
-        if target.exists() and not same and not args.overwrite:
-            raise _UsageError(f"{target} exists; pass --overwrite to replace it")
-    targets = [os.path.abspath(t) for _, t in pairs]
-    if len(set(targets)) != len(targets):
-        raise _UsageError("two inputs would be written to the same output; use -o DIR with folders, or --suffix")
-    return pairs
 
 
 # --- one file ----------------------------------------------------------------------------------------------------
@@ -300,9 +266,9 @@ def _read_one(path: Path, option: str | None = None):
     except _FileError as exc:
         if option is None:
             raise
-        raise _UsageError(f"{option}: {exc}") from exc
+        raise UsageError(f"{option}: {exc}") from exc
     if len(arrays) != 1:
-        raise _UsageError(f"{path} holds {len(arrays)} arrays; give a file with one")
+        raise UsageError(f"{path} holds {len(arrays)} arrays; give a file with one")
     return next(iter(arrays.values()))
 
 
@@ -327,7 +293,7 @@ def _weights(text: str):
             return np.loadtxt(path, delimiter="," if "," in path.read_text() else None, ndmin=1)
         return np.array([float(w) for w in text.split(",")])
     except (OSError, ValueError) as exc:
-        raise _UsageError(f"--histogram {text}: not a name, weights or a readable weights file ({_reason(exc)})")
+        raise UsageError(f"--histogram {text}: not a name, weights or a readable weights file ({_reason(exc)})")
 
 
 class _Job:
@@ -353,8 +319,35 @@ class _Job:
             try:
                 self.extra["histogram"] = _target_weights(_weights(args.histogram), args.alpha)
             except (ValueError, TypeError) as exc:
-                raise _UsageError(f"--histogram {args.histogram} --alpha {args.alpha}: {exc}") from exc
+                raise UsageError(f"--histogram {args.histogram} --alpha {args.alpha}: {exc}") from exc
             self.extra["alpha"] = args.alpha
+        self._check_options()
+
+    def _check_options(self) -> None:
+        """Options that no image could take (``--compat opencv --exact``, ``--in-range 200 100``, ...) are a
+        usage error before any file is touched: the method is tried on small stand-in images of the dtypes
+        files come in, and the options fail only when every stand-in refuses them.  (An option that only some
+        files refuse, such as a range beyond 8 bits, is those files' error.)"""
+        import numpy as np
+
+        import histeq
+
+        method = getattr(histeq, self.method)
+        colour = self.args.color not in (None, "per-channel")
+        tiles = self.args.tiles if self.method == "clahe" and self.args.tiles else [8]
+        ndim = max([2, len(tiles)] + [a + 1 if a >= 0 else -a for a in self.args.axes or []])
+        shape = self.mask.shape if self.mask is not None else (max(16, *tiles),) * ndim
+        errors = []
+        for dtype in (np.uint16, np.uint8, np.float64, np.int16, np.int32):
+            stand_in = np.zeros(shape + ((3,) if colour else ()), dtype)
+            stand_in.flat[::2] = 1
+            try:
+                kwargs = self.kwargs(Path("options"), stand_in, -1 if colour else None)
+                method(stand_in, **kwargs)
+                return
+            except (ValueError, TypeError) as exc:
+                errors.append(exc)
+        raise UsageError(str(errors[0]).split(" (the last axis has")[0])
 
     def kwargs(self, path: Path, image, channel_axis, stored: bool = False):
         """The method's keywords for one image; ``stored``: a DICOM image, whose results keep its stored range."""
@@ -398,8 +391,9 @@ class _Job:
             return tuple(min(8, n) for n in sizes)
         return tiles[0] if len(tiles) == 1 else tuple(tiles)
 
-    def run(self, path: Path, target: Path) -> dict:
+    def run(self, item: Planned) -> dict:
         """Process one file; raises _FileError with one line naming it."""
+        path, target = item.source, item.target
         if (path.suffix.lower() == ".zarr" or target.suffix.lower() == ".zarr" or self.args.dask
                 or (self.args.report is None and _too_big_for_memory(path))):
             return self._run_chunked(path, target)
@@ -409,14 +403,16 @@ class _Job:
 
         arrays, meta = _read(path)
         method = getattr(histeq, self.method)
-        results, value_range = {}, None
+        results, value_range, note = {}, None, None
         for name, image in arrays.items():
             channel_axis = self.args.channel_axis
             if channel_axis is None and io.is_color_file(path, image):
                 channel_axis = -1
-            if channel_axis is None and self.args.color is not None:
-                raise _FileError(f"{path}: --color {self.args.color} needs a colour image (shape {image.shape})")
             kwargs = self.kwargs(path, image, channel_axis, stored="dicom" in meta)
+            if channel_axis is None and kwargs.get("color") is not None:
+                # A grey image's one channel is its lightness, luma and value alike.
+                kwargs["color"] = None
+                note = f"--color {self.args.color} applies to colour images; grey images are processed as they are"
             try:
                 out = method(image, **kwargs)
             except (ValueError, TypeError) as exc:
@@ -424,23 +420,16 @@ class _Job:
             value_range = kwargs.get("out_range")
             results[name] = self._convert(out, value_range)
         meta["operation"] = self.operation()
-        try:
-            io.write_file(target, results, meta)
-        except Exception as exc:  # noqa: BLE001 - encoders and the file system raise anything
-            raise _FileError(f"cannot write {target}: {_reason(exc)}") from exc
-        if self.args.report is not None:
-            report = self.args.report
-            if self.files > 1 or report.is_dir():
-                report.mkdir(parents=True, exist_ok=True)
-                report = report / f"{path.stem}_report.png"
+        _write(target, lambda: io.write_file(target, results, meta))
+        if item.report is not None:
             image, out = next(iter(arrays.values())), next(iter(results.values()))
             channel_axis = self.args.channel_axis
             if channel_axis is None and io.is_color_file(path, image):
                 channel_axis = -1
-            _write_report(report, image, out if out.dtype == image.dtype else None, channel_axis,
-                          self.args.axes, titles=("original", self.method),
-                          value_range=value_range if "dicom" in meta else None)
-        return {"input": str(path), "output": str(target), "status": "ok"}
+            _write(item.report, lambda: _write_report(
+                item.report, image, out if out.dtype == image.dtype else None, channel_axis, self.args.axes,
+                titles=("original", _DONE[self.method]), value_range=value_range if "dicom" in meta else None))
+        return {"input": str(path), "output": str(target), "status": "ok", **({"note": note} if note else {})}
 
     def _run_chunked(self, path: Path, target: Path) -> dict:
         """Zarr stores and --dask: the input opened lazily (Zarr, TIFF tiles/strips, else in memory), the
@@ -473,17 +462,15 @@ class _Job:
             raise _FileError(f"{path}: {exc}") from exc
         if self.args.dtype is not None:
             out = out.map_blocks(self._convert, dtype=self.args.dtype)
-        try:
+        def write():
             if target.suffix.lower() == ".zarr":
                 _write_zarr(out, target)
             elif target.suffix.lower() in (".tif", ".tiff"):
                 io.write_tiff_chunked(target, out)
             else:
                 io.write_file(target, {"image": out.compute()})
-        except _FileError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - encoders and the file system raise anything
-            raise _FileError(f"cannot write {target}: {_reason(exc)}") from exc
+
+        _write(target, write)
         return {"input": str(path), "output": str(target), "status": "ok"}
 
     def operation(self) -> str:
@@ -514,6 +501,36 @@ class _Job:
         if dest.kind in "iu":
             scaled = np.clip(np.floor(scaled + 0.5), dlo, dhi)
         return scaled.astype(dest)
+
+
+#: Report titles of each method's result.
+_DONE = {"equalize": "equalized", "clahe": "CLAHE", "match": "matched", "specify": "specified"}
+
+
+def _write(target: Path, write) -> None:
+    """Run ``write`` (an atomic writer of ``target``), creating the folders it needs only now, and removing
+    those it created when the write fails: a failed file leaves nothing behind."""
+    from . import io
+
+    created = []
+    folder = target.parent
+    while folder != folder.parent and not folder.exists():
+        created.append(folder)
+        folder = folder.parent
+    try:
+        for made in reversed(created):
+            made.mkdir(exist_ok=True)
+        write()
+    except Exception as exc:  # noqa: BLE001 - encoders and the file system raise anything
+        for made in created:
+            try:
+                made.rmdir()
+            except OSError:  # not empty: another file of the run went there
+                break
+        if isinstance(exc, _FileError):
+            raise
+        hint = f" (convert with --dtype {exc.dtype})" if isinstance(exc, io.FormatError) and exc.dtype else ""
+        raise _FileError(f"cannot write {target}: {_reason(exc)}{hint}") from exc
 
 
 def _too_big_for_memory(path: Path) -> bool:
@@ -639,13 +656,11 @@ def _start_worker(job: _Job) -> None:
     _WORKER_JOB = job
 
 
-def _one(pair: tuple[Path, Path], job: _Job | None = None) -> dict:
+def _one(item: Planned, job: _Job | None = None) -> dict:
     job = job or _WORKER_JOB
-    source, target = pair
+    source, target = item.source, item.target
     try:
-        if target.parent != Path(""):
-            target.parent.mkdir(parents=True, exist_ok=True)
-        return job.run(source, target)
+        return job.run(item)
     except _FileError as exc:
         return {"input": str(source), "output": str(target), "status": "failed", "error": str(exc)}
     except OSError as exc:
@@ -657,8 +672,13 @@ def _method(args) -> int:
     from functools import partial
     from multiprocessing import get_context
 
-    pairs = _plan(args)
+    pairs, found = plan(args, args.output)
     job = _Job(args, len(pairs))
+    if found.skipped_folders and not (args.quiet or args.json):
+        names = ", ".join(str(p) for p in found.skipped_folders[:3]) + (", ..." if len(found.skipped_folders) > 3
+                                                                         else "")
+        print(f"histeq {args.command}: note: {len(found.skipped_folders)} subfolder(s) skipped ({names}); "
+              "pass -r to include them", file=sys.stderr)
     start = time.perf_counter()
     results, failed = [], 0
     progress = _Progress(len(pairs), not (args.quiet or args.json))
@@ -669,10 +689,15 @@ def _method(args) -> int:
     else:
         pool = ThreadPoolExecutor(max_workers=job.jobs)
         run_one = partial(_one, job=job)
+    notes: set = set()
     with pool:
         for result in pool.map(run_one, pairs, chunksize=1 if isinstance(pool, ThreadPoolExecutor) else 8):
             results.append(result)
             progress.step(result["input"])
+            if result.get("note") and result["note"] not in notes and not (args.quiet or args.json):
+                notes.add(result["note"])
+                sys.stderr.write(("\n" if progress.enabled else "") + f"histeq {args.command}: note: "
+                                 f"{result['note']}\n")
             if result["status"] == "failed":
                 failed += 1
                 if not args.json:
@@ -696,7 +721,7 @@ def _report(args) -> int:
 
     target = args.output or args.input.with_name(args.input.stem + "_report.png")
     if target.exists() and not args.overwrite:
-        raise _UsageError(f"{target} exists; pass --overwrite to replace it")
+        raise UsageError(f"{target} exists; pass --overwrite to replace it")
     image = _read_one(args.input, "IN")
     channel_axis = args.channel_axis
     if channel_axis is None and io.is_color_file(args.input, image):
@@ -731,14 +756,48 @@ def _demo(args) -> int:
     return EXIT_OK
 
 
+def _commands(parser: argparse.ArgumentParser) -> dict:
+    """The subcommands' parsers, by name."""
+    return parser._subparsers._group_actions[0].choices  # noqa: SLF001 - argparse keeps them there
+
+
+def _parse(parser: argparse.ArgumentParser, argv: list[str]):
+    """Parsed arguments; an unknown option gets the nearest options of every command as a hint."""
+    args, unknown = parser.parse_known_args(_joined_lists(argv))
+    if unknown:
+        import difflib
+
+        known = {}
+        for name, sub in _commands(parser).items():
+            for action in sub._actions:  # noqa: SLF001 - argparse keeps them there
+                for option in action.option_strings:
+                    known.setdefault(option, []).append(name)
+        hints = []
+        for word in unknown:
+            if not word.startswith("-"):
+                continue
+            for option in difflib.get_close_matches(word.split("=")[0], known, n=2, cutoff=0.75):
+                commands = known[option]
+                where = "" if args.command in commands else f" (an option of histeq {' and '.join(commands)})"
+                hints.append(f"{option}{where}")
+        message = f"unrecognized arguments: {' '.join(unknown)}"
+        if hints:
+            message += "; did you mean " + " or ".join(hints) + "?"
+        _commands(parser)[args.command].error(message)
+    for name in ("axes", "tiles"):
+        if getattr(args, name, None) is not None:
+            setattr(args, name, _flat(getattr(args, name)))
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    args = _parse(parser, sys.argv[1:] if argv is None else list(argv))
     run = {"report": _report, "demo": _demo}.get(args.command, _method)
     try:
         return run(args)
-    except _UsageError as exc:
-        parser.print_usage(sys.stderr)
+    except UsageError as exc:
+        _commands(parser)[args.command].print_usage(sys.stderr)
         print(f"histeq {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

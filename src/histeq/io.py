@@ -19,7 +19,8 @@ from typing import BinaryIO, Iterator
 
 import numpy as np
 
-__all__ = ["read_image", "write_image", "read_file", "write_file", "atomic_writer", "atomic_path", "write_tiff_chunked", "is_color_file", "SUFFIXES"]
+__all__ = ["read_image", "write_image", "read_file", "write_file", "atomic_writer", "atomic_path",
+           "write_tiff_chunked", "is_color_file", "FormatError", "SUFFIXES"]
 
 SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".npy", ".npz", ".dcm")
 
@@ -250,13 +251,32 @@ def _write_tiff(f, array, suffix, meta):
     _need("tifffile").imwrite(f, array, photometric="rgb" if colour else "minisblack", **kept)
 
 
-def _write_pil_or_png(f, array, suffix, meta):
+class FormatError(ValueError):
+    """An array that a file format cannot hold; ``dtype``: one it holds, to convert to (None: none will do)."""
+
+    def __init__(self, message: str, dtype: str | None = None):
+        super().__init__(message)
+        self.dtype = dtype
+
+
+def _check_pil_or_png(array, suffix):
+    """What PNG (uint8, uint16) and JPEG (uint8, no alpha) hold: one message for every dtype they refuse."""
+    jpeg = suffix in (".jpg", ".jpeg")
     colour = array.ndim == 3 and array.shape[-1] in (3, 4)
     if array.ndim not in (2, 3) or (array.ndim == 3 and not colour):
-        raise ValueError(f"{suffix} holds 2-D grey or RGB(A) images, got shape {array.shape}; use .tif or .npy")
+        raise FormatError(f"{suffix} holds 2-D grey or RGB(A) images, got shape {array.shape}; use .tif or .npy")
+    held = ("uint8",) if jpeg else ("uint8", "uint16")
+    if array.dtype.name not in held:
+        raise FormatError(f"{'JPEG' if jpeg else 'PNG'} holds {' or '.join(held)} images, this one is "
+                          f"{array.dtype}; convert it, or write .tif or .npy", "uint8" if jpeg else "uint16")
+    if jpeg and colour and array.shape[-1] == 4:
+        raise FormatError("JPEG has no alpha channel; write RGBA images as .png or .tif")
+
+
+def _write_pil_or_png(f, array, suffix, meta):
+    _check_pil_or_png(array, suffix)
+    colour = array.ndim == 3 and array.shape[-1] in (3, 4)
     if array.dtype == np.uint16 and colour:
-        if suffix != ".png":
-            raise ValueError("16-bit colour images can be written as .png, .tif or .npy, not JPEG")
         png = _need("png")
         planes = array.shape[-1]
         writer = png.Writer(array.shape[1], array.shape[0], bitdepth=16, greyscale=False, alpha=planes == 4)
@@ -266,15 +286,9 @@ def _write_pil_or_png(f, array, suffix, meta):
     from PIL import Image
 
     if array.dtype == np.uint16:
-        if suffix != ".png":
-            raise ValueError("16-bit images can be written as .png, .tif or .npy, not JPEG")
         Image.fromarray(array).save(f, format="PNG", **({"dpi": meta["dpi"]} if "dpi" in meta else {}))
-    elif array.dtype == np.uint8:
-        if suffix in (".jpg", ".jpeg") and colour and array.shape[-1] == 4:
-            raise ValueError("JPEG has no alpha channel; write RGBA images as .png or .tif")
+    else:
         options = {"quality": 95} if suffix in (".jpg", ".jpeg") else {}
         if "dpi" in meta:
             options["dpi"] = meta["dpi"]
         Image.fromarray(array).save(f, format="JPEG" if suffix in (".jpg", ".jpeg") else "PNG", **options)
-    else:
-        raise ValueError(f"{suffix} holds uint8 or uint16 images, got {array.dtype}; use .tif or .npy")

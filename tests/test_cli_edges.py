@@ -1,0 +1,138 @@
+"""The command line's rough edges, each a regression test: reports, option checks, names and messages."""
+
+import numpy as np
+import pytest
+
+import histeq
+from histeq import io
+from histeq.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
+
+
+def _run(*argv):
+    try:
+        return main([str(a) for a in argv])
+    except SystemExit as exc:  # argparse's own errors
+        return exc.code
+
+
+def _tree(root):
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+@pytest.fixture()
+def twins(tmp_path, camera):
+    """photos/a.png and photos/sub/a.png: two files of one name."""
+    root = tmp_path / "photos"
+    (root / "sub").mkdir(parents=True)
+    io.write_image(root / "a.png", camera[::4, ::4])
+    io.write_image(root / "sub" / "a.png", camera[::-4, ::4])
+    return root
+
+
+def test_reports_mirror_the_input_tree(tmp_path, twins, capsys):
+    # Was: both wrote a_report.png (one lost) and "2 done" was printed.
+    assert _run("equalize", twins, "-r", "-o", tmp_path / "out", "--report", tmp_path / "reports") == EXIT_OK
+    assert _tree(tmp_path / "reports") == ["a_report.png", "sub/a_report.png"]
+    assert _tree(tmp_path / "out") == ["a.png", "sub/a.png"]
+
+
+def test_one_overwrite_rule_for_outputs_and_reports(tmp_path, camera, capsys):
+    # Was: --report fig.png replaced an existing file without --overwrite (histeq report refused).
+    source, figure = tmp_path / "in.png", tmp_path / "fig.png"
+    io.write_image(source, camera)
+    figure.write_bytes(b"keep me")
+    assert _run("equalize", source, "-o", tmp_path / "out.png", "--report", figure) == EXIT_USAGE
+    assert "fig.png exists; pass --overwrite" in capsys.readouterr().err
+    assert figure.read_bytes() == b"keep me" and not (tmp_path / "out.png").exists()
+    assert _run("equalize", source, "-o", tmp_path / "out.png", "--report", figure, "--overwrite") == EXIT_OK
+    assert figure.read_bytes() != b"keep me"
+    assert _run("report", source, "-o", figure) == EXIT_USAGE
+
+
+def test_report_titles_name_the_result(tmp_path, camera, monkeypatch):
+    # Was "equalize" in a run's report and "equalized" in histeq report.
+    from histeq import plot
+
+    titles = []
+    real = plot.before_after
+    monkeypatch.setattr(plot, "before_after", lambda *a, **k: titles.append(k["titles"]) or real(*a, **k))
+    source = tmp_path / "in.png"
+    io.write_image(source, camera)
+    for command, extra in [("equalize", []), ("clahe", []), ("specify", []),
+                           ("match", ["--reference", source])]:
+        assert _run(command, source, "-o", tmp_path / f"{command}.png", "--report", tmp_path / f"{command}_r.png",
+                    *extra) == EXIT_OK
+    assert _run("report", source) == EXIT_OK
+    assert titles == [("original", "equalized"), ("original", "CLAHE"), ("original", "specified"),
+                      ("original", "matched"), ("original", "equalized")]
+
+
+@pytest.mark.parametrize("axes", [["--axes", "-2,-1"], ["--axes=-2,-1"], ["--axes", "-2", "-1"], ["--axes", "2,3"]])
+def test_axes_as_comma_lists(tmp_path, axes):
+    # Was rejected: argparse took -2,-1 for an option.
+    batch = np.random.default_rng(0).integers(0, 150, (3, 1, 12, 10), dtype=np.uint8)
+    np.save(tmp_path / "b.npy", batch)
+    assert _run("equalize", tmp_path / "b.npy", "-o", tmp_path / "o.npy", *axes) == EXIT_OK
+    np.testing.assert_array_equal(np.load(tmp_path / "o.npy"), histeq.equalize(batch, axes=(-2, -1)))
+    assert _run("clahe", tmp_path / "b.npy", "-o", tmp_path / "c.npy", *axes, "--tiles", "2,3") == EXIT_OK
+    np.testing.assert_array_equal(np.load(tmp_path / "c.npy"), histeq.clahe(batch, axes=(-2, -1), tiles=(2, 3)))
+
+
+def test_output_with_a_trailing_slash_is_a_folder(tmp_path, camera):
+    # Was "newdir: unsupported file type".
+    io.write_image(tmp_path / "in.png", camera)
+    assert _run("equalize", tmp_path / "in.png", "-o", str(tmp_path / "newdir") + "/") == EXIT_OK
+    assert _tree(tmp_path / "newdir") == ["in.png"]
+
+
+@pytest.mark.parametrize("dtype", [np.int16, np.uint16, np.float32])
+def test_jpeg_of_another_dtype_says_to_convert(tmp_path, dtype, capsys):
+    # Were contradictory messages, neither mentioning --dtype uint8.
+    np.save(tmp_path / "x.npy", (np.arange(64 * 64).reshape(64, 64) % 200).astype(dtype))
+    assert _run("equalize", tmp_path / "x.npy", "-o", tmp_path / "x.jpg") == EXIT_FAILED
+    err = capsys.readouterr().err
+    assert f"JPEG holds uint8 images, this one is {np.dtype(dtype)}" in err and "--dtype uint8" in err
+    assert not (tmp_path / "x.jpg").exists()
+    assert _run("equalize", tmp_path / "x.npy", "-o", tmp_path / "x.jpg", "--dtype", "uint8") == EXIT_OK
+
+
+def test_a_missing_input_is_reported_before_an_existing_output(tmp_path, capsys):
+    # Was "out.png exists; pass --overwrite", about a run that could not have read its input.
+    (tmp_path / "out.png").write_bytes(b"x")
+    assert _run("equalize", tmp_path / "missing.png", "-o", tmp_path / "out.png") == EXIT_FAILED
+    err = capsys.readouterr().err
+    assert "missing.png" in err and "exists" not in err
+
+
+def test_unknown_options_get_a_hint(tmp_path, camera, capsys):
+    # Was a bare "unrecognized arguments: --tile 8".
+    io.write_image(tmp_path / "in.png", camera)
+    assert _run("equalize", tmp_path / "in.png", "-o", tmp_path / "o.png", "--tile", "8") == EXIT_USAGE
+    assert "did you mean --tiles (an option of histeq clahe)" in capsys.readouterr().err
+    assert _run("clahe", tmp_path / "in.png", "-o", tmp_path / "o.png", "--clip-limt", "3") == EXIT_USAGE
+    assert "did you mean --clip-limit?" in capsys.readouterr().err
+
+
+def test_each_command_shows_its_own_examples(capsys):
+    # Was the 13-line example block of every command under each one.
+    assert _run("clahe", "--help") == 0
+    examples = capsys.readouterr().out.split("examples:")[1]
+    lines = [line for line in examples.splitlines() if line.strip()]
+    assert lines and all(line.split()[1] == "clahe" for line in lines)
+
+
+def test_format_and_output_name_must_agree(tmp_path, camera, capsys):
+    # Was: --format jpg silently wrote out.jpg for -o out.png.
+    io.write_image(tmp_path / "in.png", camera)
+    assert _run("equalize", tmp_path / "in.png", "-o", tmp_path / "out.png", "--format", "jpg") == EXIT_USAGE
+    assert "names a .png file but --format is jpg" in capsys.readouterr().err
+    assert _run("equalize", tmp_path / "in.png", "-o", tmp_path / "out.jpeg", "--format", "jpg") == EXIT_OK
+    assert _tree(tmp_path) == ["in.png", "out.jpeg"]
+
+
+def test_subfolders_skipped_without_recursion_are_mentioned(tmp_path, twins, capsys):
+    # Were skipped without a word.
+    assert _run("equalize", twins, "-o", tmp_path / "out") == EXIT_OK
+    err = capsys.readouterr().err
+    assert "1 subfolder(s) skipped" in err and "pass -r to include them" in err
+    assert _tree(tmp_path / "out") == ["a.png"]
