@@ -136,3 +136,74 @@ def test_subfolders_skipped_without_recursion_are_mentioned(tmp_path, twins, cap
     err = capsys.readouterr().err
     assert "1 subfolder(s) skipped" in err and "pass -r to include them" in err
     assert _tree(tmp_path / "out") == ["a.png"]
+
+
+@pytest.fixture(scope="module")
+def icc():
+    from pathlib import Path
+
+    pydicom_data = pytest.importorskip("pydicom.data")
+    return Path(pydicom_data.get_testdata_file("crayons.icc")).read_bytes()  # a real ICC profile
+
+
+@pytest.mark.parametrize("source, target", [("p.jpg", "o.jpg"), ("p.png", "o.png"), ("p.jpg", "o.png"),
+                                            ("p.png", "o.jpg"), ("p.jpg", "o.tif")])
+def test_photos_keep_exif_orientation_and_icc_profile(tmp_path, astronaut, icc, source, target):
+    # Were dropped: phone portraits came out sideways, wide-gamut photos changed colour.
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees to show
+    exif[0x010F] = "Phone"
+    photo = Image.fromarray(astronaut[:120, :160])
+    photo.save(tmp_path / source, exif=exif.tobytes(), icc_profile=icc)
+    assert _run("equalize", tmp_path / source, "-o", tmp_path / target) == EXIT_OK
+    if target.endswith("tif"):  # TIFF has its own orientation tag (274, as in EXIF)
+        tifffile = pytest.importorskip("tifffile")
+        with tifffile.TiffFile(tmp_path / target) as tif:
+            assert tif.pages[0].tags["Orientation"].value == 6
+        assert _run("equalize", tmp_path / target, "-o", tmp_path / "back.jpg") == EXIT_OK
+        target = "back.jpg"
+    with Image.open(tmp_path / target) as out:
+        assert out.getexif().get(0x0112) == 6  # the stored pixels and their orientation, kept together
+        if target != "back.jpg":
+            assert out.getexif().get(0x010F) == "Phone"
+        assert out.info.get("icc_profile") == icc
+
+
+def test_16bit_colour_png_keeps_its_metadata(tmp_path, astronaut, icc):
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x0112] = 3
+    pixels = astronaut[:40, :50].astype(np.uint16) * 257
+    io.write_file(tmp_path / "p16.png", {"image": pixels}, {"icc_profile": icc, "exif": exif.tobytes()})
+    assert _run("clahe", tmp_path / "p16.png", "-o", tmp_path / "o16.png") == EXIT_OK
+    with Image.open(tmp_path / "o16.png") as out:
+        assert out.getexif().get(0x0112) == 3 and out.info.get("icc_profile") == icc
+    assert io.read_image(tmp_path / "o16.png").dtype == np.uint16
+
+
+def test_tiff_keeps_imagej_ome_and_geotiff_metadata(tmp_path, icc):
+    tifffile = pytest.importorskip("tifffile")
+    volume = (np.random.default_rng(0).random((4, 30, 40)) * 4000).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "ij.tif", volume, imagej=True, resolution=(3.0, 3.0),
+                     metadata={"spacing": 2.5, "unit": "micron", "axes": "ZYX"})
+    assert _run("clahe", tmp_path / "ij.tif", "-o", tmp_path / "ij_out.tif") == EXIT_OK
+    with tifffile.TiffFile(tmp_path / "ij_out.tif") as tif:
+        assert tif.is_imagej and tif.series[0].axes == "ZYX"
+        assert tif.imagej_metadata["spacing"] == 2.5 and tif.imagej_metadata["unit"] == "micron"
+    tifffile.imwrite(tmp_path / "in.ome.tif", volume, ome=True, metadata={"axes": "ZYX", "PhysicalSizeX": 0.5})
+    assert _run("equalize", tmp_path / "in.ome.tif", "-o", tmp_path / "out.ome.tif") == EXIT_OK
+    with tifffile.TiffFile(tmp_path / "out.ome.tif") as tif:
+        assert tif.is_ome and 'PhysicalSizeX="0.5"' in tif.ome_metadata
+    geo = [(33550, 12, 3, (0.5, 0.5, 0.0), True), (33922, 12, 6, (0, 0, 0, 100.0, 200.0, 0), True),
+           (34735, 3, 8, (1, 1, 0, 1, 1024, 0, 1, 1), True)]
+    tifffile.imwrite(tmp_path / "geo.tif", volume[0], extratags=geo, iccprofile=icc)
+    assert _run("equalize", tmp_path / "geo.tif", "-o", tmp_path / "geo_out.tif") == EXIT_OK
+    with tifffile.TiffFile(tmp_path / "geo_out.tif") as tif:
+        tags = tif.pages[0].tags
+        assert tags["ModelPixelScaleTag"].value == (0.5, 0.5, 0.0)
+        assert tags["ModelTiepointTag"].value == (0, 0, 0, 100.0, 200.0, 0)
+        assert tags["GeoKeyDirectoryTag"].value == (1, 1, 0, 1, 1024, 0, 1, 1)
+        assert bytes(tags["InterColorProfile"].value) == icc

@@ -59,7 +59,8 @@ def _png_is_16bit_colour(path: Path) -> bool:
 
 def read_file(path) -> tuple[dict[str, np.ndarray], dict]:
     """The arrays of a file (one, named ``"image"``, except in ``.npz`` files) and the metadata worth keeping
-    (TIFF resolution, PNG/JPEG dpi, the DICOM dataset).  :func:`write_file` takes ``meta["operation"]``
+    (TIFF resolution, tags and ImageJ/OME metadata, PNG/JPEG dpi, EXIF and ICC profile, the DICOM dataset;
+    see ``histeq._file_metadata``).  :func:`write_file` takes ``meta["operation"]``
     besides, the words that a DICOM output records as its derivation."""
     path = Path(path)
     suffix = _suffix(path)
@@ -74,16 +75,14 @@ def read_file(path) -> tuple[dict[str, np.ndarray], dict]:
 
         pixels, dataset = _dicom.read(path)
         return {"image": pixels}, {"dicom": dataset}
+    from . import _file_metadata
+
     meta: dict = {}
     if suffix in (".tif", ".tiff"):
         tifffile = _need("tifffile")
         with tifffile.TiffFile(path) as tif:
             image = tif.asarray()
-            tags = tif.pages[0].tags
-            if "XResolution" in tags and "YResolution" in tags:
-                meta["resolution"] = (tags["XResolution"].value, tags["YResolution"].value)
-                if "ResolutionUnit" in tags:
-                    meta["resolutionunit"] = int(tags["ResolutionUnit"].value)
+            meta = _file_metadata.read_tiff(tif)
         return {"image": image}, meta
     if suffix in (".png", ".jpg", ".jpeg"):
         _need("PIL")
@@ -92,6 +91,7 @@ def read_file(path) -> tuple[dict[str, np.ndarray], dict]:
         with Image.open(path) as im:
             if "dpi" in im.info:
                 meta["dpi"] = tuple(float(d) for d in im.info["dpi"])
+            meta.update(_file_metadata.read_photo(im))
     return {"image": read_image(path)}, meta
 
 
@@ -246,9 +246,11 @@ def _write_npy(f, array, suffix, meta):
 
 
 def _write_tiff(f, array, suffix, meta):
+    from . import _file_metadata
+
     colour = array.ndim in (3, 4) and array.shape[-1] in (3, 4)
-    kept = {key: meta[key] for key in ("resolution", "resolutionunit") if key in meta}
-    _need("tifffile").imwrite(f, array, photometric="rgb" if colour else "minisblack", **kept)
+    _need("tifffile").imwrite(f, array, photometric="rgb" if colour else "minisblack",
+                              **_file_metadata.tiff_options(meta, array))
 
 
 class FormatError(ValueError):
@@ -276,19 +278,23 @@ def _check_pil_or_png(array, suffix):
 def _write_pil_or_png(f, array, suffix, meta):
     _check_pil_or_png(array, suffix)
     colour = array.ndim == 3 and array.shape[-1] in (3, 4)
+    from . import _file_metadata
+
     if array.dtype == np.uint16 and colour:
+        import io as _bytes_io
+
         png = _need("png")
         planes = array.shape[-1]
         writer = png.Writer(array.shape[1], array.shape[0], bitdepth=16, greyscale=False, alpha=planes == 4)
-        writer.write(f, array.reshape(array.shape[0], -1))
+        buffer = _bytes_io.BytesIO()
+        writer.write(buffer, array.reshape(array.shape[0], -1))
+        f.write(_file_metadata.png_with_metadata(buffer.getvalue(), meta))
         return
     _need("PIL")
     from PIL import Image
 
-    if array.dtype == np.uint16:
-        Image.fromarray(array).save(f, format="PNG", **({"dpi": meta["dpi"]} if "dpi" in meta else {}))
-    else:
-        options = {"quality": 95} if suffix in (".jpg", ".jpeg") else {}
-        if "dpi" in meta:
-            options["dpi"] = meta["dpi"]
-        Image.fromarray(array).save(f, format="JPEG" if suffix in (".jpg", ".jpeg") else "PNG", **options)
+    jpeg = suffix in (".jpg", ".jpeg")
+    options = dict(_file_metadata.pillow_options(meta), **({"quality": 95} if jpeg else {}))
+    if "dpi" in meta:
+        options["dpi"] = meta["dpi"]
+    Image.fromarray(array).save(f, format="JPEG" if jpeg else "PNG", **options)
