@@ -207,3 +207,14 @@ def test_tiff_keeps_imagej_ome_and_geotiff_metadata(tmp_path, icc):
         assert tags["ModelTiepointTag"].value == (0, 0, 0, 100.0, 200.0, 0)
         assert tags["GeoKeyDirectoryTag"].value == (1, 1, 0, 1, 1024, 0, 1, 1)
         assert bytes(tags["InterColorProfile"].value) == icc
+
+
+def test_colour_report_has_a_legend(astronaut):
+    # The R/G/B curves had no legend.
+    from histeq.plot import before_after
+
+    figure = before_after(astronaut, histeq.equalize(astronaut, channel_axis=-1), channel_axis=-1)
+    histogram_axes = [ax for ax in figure.axes if ax.get_legend() is not None]
+    assert len(histogram_axes) == 2
+    labels = [text.get_text() for text in histogram_axes[0].get_legend().get_texts()]
+    assert sorted(labels) == ["blue", "green", "luma (BT.601)", "red"]
