@@ -64,9 +64,14 @@ def public(func):
       ``reference`` (match) likewise, its mask as ``reference_mask``.
     """
     signature = inspect.signature(func)
+    position = list(signature.parameters).index("image")
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
+        explained = kwargs.get("channel_axis") is not None  # a colour-shaped image needs no hint then
+        if len(args) > position and _plain(args[position], explained=explained) and \
+                _plain(kwargs.get("reference"), args[1:2], explained=True):
+            return func(*args, **kwargs)  # the common case, at no cost: nothing to convert or to explain
         try:
             bound = signature.bind(*args, **kwargs)
         except TypeError:
@@ -91,6 +96,17 @@ def public(func):
         return result if hidden is None else _remasked(result, hidden)
 
     return wrapper
+
+
+def _plain(value, positional=(), explained=False) -> bool:
+    """Whether an image (or a reference: the keyword, else the second positional argument) needs none of the
+    conventions of ``public``: an ndarray, not 64-bit integers, and (unless ``explained``) not shaped like a
+    colour image."""
+    value = positional[0] if value is None and positional else value
+    if value is None:
+        return True
+    return type(value) is np.ndarray and not (value.dtype.kind in "iu" and value.dtype.itemsize == 8) and \
+        (explained or not (value.ndim >= 2 and value.shape[-1] in (3, 4)))
 
 
 def _unmasked(arguments: dict, signature: inspect.Signature, name: str, mask_name: str):
