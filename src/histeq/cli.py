@@ -352,8 +352,9 @@ class _Job:
     def kwargs(self, path: Path, image, channel_axis, stored: bool = False):
         """The method's keywords for one image; ``stored``: a DICOM image, whose results keep its stored range."""
         args = self.args
-        kw = dict(axes=args.axes, channel_axis=channel_axis, color=args.color, threads=self.threads,
-                  nbins=args.nbins)
+        # A grey image's one channel is its lightness, luma and value alike: colour options leave it as it is.
+        kw = dict(axes=args.axes, channel_axis=channel_axis, color=None if channel_axis is None else args.color,
+                  threads=self.threads, nbins=args.nbins)
         for name in ("in_range", "out_range"):
             if hasattr(args, name):
                 kw[name] = _range(getattr(args, name))
@@ -409,10 +410,7 @@ class _Job:
             if channel_axis is None and io.is_color_file(path, image):
                 channel_axis = -1
             kwargs = self.kwargs(path, image, channel_axis, stored="dicom" in meta)
-            if channel_axis is None and kwargs.get("color") is not None:
-                # A grey image's one channel is its lightness, luma and value alike.
-                kwargs["color"] = None
-                note = f"--color {self.args.color} applies to colour images; grey images are processed as they are"
+            note = note or self._grey_note(channel_axis)
             try:
                 out = method(image, **kwargs)
             except (ValueError, TypeError) as exc:
@@ -462,6 +460,7 @@ class _Job:
             raise _FileError(f"{path}: {exc}") from exc
         if self.args.dtype is not None:
             out = out.map_blocks(self._convert, dtype=self.args.dtype)
+
         def write():
             if target.suffix.lower() == ".zarr":
                 _write_zarr(out, target)
@@ -471,7 +470,13 @@ class _Job:
                 io.write_file(target, {"image": out.compute()})
 
         _write(target, write)
-        return {"input": str(path), "output": str(target), "status": "ok"}
+        note = self._grey_note(channel_axis)
+        return {"input": str(path), "output": str(target), "status": "ok", **({"note": note} if note else {})}
+
+    def _grey_note(self, channel_axis) -> str | None:
+        if channel_axis is None and self.args.color not in (None, "per-channel"):
+            return f"--color {self.args.color} applies to colour images; grey images are processed as they are"
+        return None
 
     def operation(self) -> str:
         """What a run does, in words (a DICOM output records it as its derivation)."""
