@@ -267,8 +267,9 @@ bool tile_mapping(const int64_t* hist, const Spec& spec, const ClipRule& clip, i
     // Grouped: F in cum, and c_min its value at the bottom of the counted range.
     double c_min = 0;
     const bool grouped = clip.grouped() && grouped_cumulative(hist, first, width, clip, total, cum, c_min);
-    const Clipped c = grouped || clip.grouped() ? Clipped{false, 0, 0}
-                                                : clip_histogram(window, width, nbins, total, occupied, clip.limit);
+    // A grouped rule that clips nothing leaves the plain cumulative histogram.
+    const Clipped c = clip.grouped() ? Clipped{false, 0, 0}
+                                     : clip_histogram(window, width, nbins, total, occupied, clip.limit);
     if constexpr (is_float_v<T>) {
         if (!grouped) clipped_cumulative(hist, 0, nbins, c, cum, total);
         level[0] = spec.out_lo;
