@@ -11,6 +11,7 @@ leaves a truncated file.
 from __future__ import annotations
 
 import contextlib
+import errno
 import math
 import os
 import tempfile
@@ -238,7 +239,18 @@ class _FileRegion:
         base = self.offset + sum(s * st for s, st in zip(starts, self.strides))
         for index in np.ndindex(*block.shape[:cut]):
             position = base + sum(i * st for i, st in zip(index, self.strides))
-            os.pwrite(self.fd, block[index].tobytes(), position)
+            write_at(self.fd, block[index].tobytes(), position)
+
+
+def write_at(fd: int, data: bytes, position: int) -> None:
+    """All of ``data`` at ``position``: ``os.pwrite`` may write less than asked (a full disk, a signal), and
+    writing nothing at all is a full disk."""
+    view = memoryview(data)
+    while view:
+        written = os.pwrite(fd, view, position)
+        if written <= 0:
+            raise OSError(errno.ENOSPC, f"no space left on device (wrote {position} bytes)")
+        view, position = view[written:], position + written
 
 
 def _write_npy(f, array, suffix, meta):
