@@ -303,9 +303,9 @@ def test_each_subcommand_as_a_real_process(tmp_path, camera, command):
 
 
 def test_many_files_go_through_worker_processes(tmp_path, folder, monkeypatch, capsys):
-    from histeq import cli
+    from histeq import _cli_workers
 
-    monkeypatch.setattr(cli, "_PROCESSES_FROM", 2)
+    monkeypatch.setattr(_cli_workers, "PROCESSES_FROM", 2)
     (folder / "broken.png").write_bytes(b"not a png")
     assert _run("equalize", folder, "-o", tmp_path / "out", "-r", "--jobs", "2", "--json") == EXIT_FAILED
     summary = json.loads(capsys.readouterr().out)

@@ -54,3 +54,101 @@ def test_chunked_tiff_on_a_full_disk_fails_and_leaves_nothing(tmp_path, array_fi
     assert _run("equalize", source, "-o", tmp_path / "out.tif", "--dask") == EXIT_FAILED
     assert "No space left on device" in capsys.readouterr().err or failure == "nothing written"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["arr.npy"]  # no output, no temporary
+
+
+# --- 2. signals, worker processes and stale temporaries -------------------------------------------------------
+
+
+@pytest.fixture()
+def many_files(tmp_path):
+    """160 PNGs: the process pool's size of run."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    for k in range(160):
+        io.write_image(folder / f"{k:03d}.png", rng.integers(0, 150, (160, 160), dtype=np.uint8))
+    return folder
+
+
+def _start(argv):
+    import subprocess
+    import sys
+
+    return subprocess.Popen([sys.executable, "-m", "histeq", *map(str, argv)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_outputs(out, process, count=3):
+    import time
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        if out.exists() and len(list(out.glob("*.png"))) >= count:
+            return
+        time.sleep(0.02)
+    pytest.skip("the run ended before it could be interrupted")
+
+
+def _temporaries(folder):
+    return [p.name for p in folder.rglob("*") if ".histeq-" in p.name]
+
+
+def test_sigterm_is_handled_like_ctrl_c(tmp_path, many_files):
+    # Was: workers and the resource tracker kept running (and writing), temporaries were left behind.
+    import signal
+
+    psutil = pytest.importorskip("psutil")
+    out = tmp_path / "out"
+    process = _start(["equalize", many_files, "-o", out, "--jobs", "2"])
+    _wait_for_outputs(out, process)
+    children = psutil.Process(process.pid).children(recursive=True)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 143 and "terminated" in err
+    psutil.wait_procs(children, timeout=10)
+    assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+    assert _temporaries(out) == []
+    assert len(list(out.glob("*.png"))) < 160  # it stopped
+
+
+def test_workers_die_with_a_killed_command(tmp_path, many_files):
+    # Was: after kill -9 the workers went on, held stdout/stderr, and subprocess.run(capture_output=True) hung.
+    import signal
+
+    psutil = pytest.importorskip("psutil")
+    out = tmp_path / "out"
+    process = _start(["equalize", many_files, "-o", out, "--jobs", "2"])
+    _wait_for_outputs(out, process)
+    children = psutil.Process(process.pid).children(recursive=True)
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=60)  # the pipes close: nobody holds them
+    gone, alive = psutil.wait_procs(children, timeout=10)
+    assert not [c for c in alive if c.status() != psutil.STATUS_ZOMBIE]
+
+
+def test_stale_temporaries_of_dead_runs_are_removed_by_the_next(tmp_path, camera):
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()  # a process that no longer runs
+    out = tmp_path / "out"
+    out.mkdir()
+    stale = [out / f".a.png.histeq-{dead}-x1y2z3.tmp", out / f".b.zarr.histeq-{dead}-q9w8e7"]
+    stale[0].write_bytes(b"half an image")
+    stale[1].mkdir()
+    kept = [out / f".a.png.histeq-{os.getpid()}-abc123.tmp", out / ".notes.tmp", out / "c.histeq-1-x.tmp"]
+    for path in kept:
+        path.write_bytes(b"not ours to remove")
+    io.write_image(tmp_path / "a.png", camera)
+    assert _run("equalize", tmp_path / "a.png", "-o", out / "a.png") == EXIT_OK
+    assert not any(p.exists() for p in stale)
+    assert all(p.exists() for p in kept)
+
+
+def test_names_up_to_the_file_system_limit(tmp_path, camera):
+    # Was "File name too long" for 242-255 bytes: the temporary's name added to the target's.
+    name = "x" * 251 + ".png"
+    io.write_image(tmp_path / "a.png", camera)
+    assert _run("equalize", tmp_path / "a.png", "-o", tmp_path / name) == EXIT_OK
+    np.testing.assert_array_equal(io.read_image(tmp_path / name), histeq.equalize(camera))

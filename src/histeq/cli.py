@@ -7,9 +7,9 @@
 
 Inputs are files, folders (``-r``: with their subfolders) or glob patterns.
 Exit codes: 0 success, 1 some file could not be processed (the others were),
-2 usage error (bad options: nothing was touched), 130 interrupted.  Outputs are
-written atomically; an input is overwritten only with ``--in-place``, an
-existing output only with ``--overwrite``.  Heavy imports (NumPy, the core,
+2 usage error (bad options: nothing was touched), 130 interrupted (Ctrl-C),
+143 terminated (SIGTERM).  Outputs are written atomically; an input is
+overwritten only with ``--in-place``, an existing output only with ``--overwrite``.  Heavy imports (NumPy, the core,
 Pillow, matplotlib) happen only once a command runs, so that ``--help`` and
 start-up stay fast.
 """
@@ -579,21 +579,20 @@ def _open_lazy(path: Path, opened: list | None = None):
 def _write_zarr(array, target: Path) -> None:
     """Write a Dask array to a Zarr store chunk by chunk, atomically: into a hidden folder beside the target,
     renamed into place when complete (a replaced store is removed only after that)."""
-    import shutil
-    import tempfile
+    from . import _temporary
 
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent or "."))
+    staging = Path(_temporary.new_folder(target))
     try:
         array.to_zarr(str(staging / "store.zarr"))
         if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent or "."))
+            old = Path(_temporary.new_folder(target))
             os.replace(target, old / "store.zarr")
             os.replace(staging / "store.zarr", target)
-            shutil.rmtree(old, ignore_errors=True)
+            _temporary.remove(str(old))
         else:
             os.replace(staging / "store.zarr", target)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        _temporary.remove(str(staging))
 
 
 def _write_report(path: Path, original, result, channel_axis, axes=None, titles=("original", "equalized"),
@@ -651,9 +650,6 @@ class _Progress:
 
 
 _WORKER_JOB: _Job | None = None
-# Many files: worker processes, as reading and writing small files holds the GIL
-# most of the time; few files: threads, which start at once.
-_PROCESSES_FROM = 64
 
 
 def _start_worker(job: _Job) -> None:
@@ -673,9 +669,9 @@ def _one(item: Planned, job: _Job | None = None) -> dict:
 
 
 def _method(args) -> int:
-    from concurrent.futures import ProcessPoolExecutor
     from functools import partial
-    from multiprocessing import get_context
+
+    from . import _cli_workers
 
     pairs, found = plan(args, args.output)
     job = _Job(args, len(pairs))
@@ -687,29 +683,23 @@ def _method(args) -> int:
     start = time.perf_counter()
     results, failed = [], 0
     progress = _Progress(len(pairs), not (args.quiet or args.json))
-    if job.jobs > 1 and len(pairs) >= _PROCESSES_FROM:
-        pool = ProcessPoolExecutor(job.jobs, mp_context=get_context("spawn"), initializer=_start_worker,
-                                   initargs=(job,))
-        run_one = _one
-    else:
-        pool = ThreadPoolExecutor(max_workers=job.jobs)
-        run_one = partial(_one, job=job)
+    pool = _cli_workers.pool(job.jobs, len(pairs), _start_worker, (job,))
+    run_one = partial(_one, job=job) if isinstance(pool, ThreadPoolExecutor) else _one
     notes: set = set()
-    with pool:
-        for result in pool.map(run_one, pairs, chunksize=1 if isinstance(pool, ThreadPoolExecutor) else 8):
-            results.append(result)
-            progress.step(result["input"])
-            if result.get("note") and result["note"] not in notes and not (args.quiet or args.json):
-                notes.add(result["note"])
-                sys.stderr.write(("\n" if progress.enabled else "") + f"histeq {args.command}: note: "
-                                 f"{result['note']}\n")
-            if result["status"] == "failed":
-                failed += 1
-                if not args.json:
-                    sys.stderr.write(("\n" if progress.enabled else "") + f"histeq {args.command}: error: "
-                                     f"{result['error']}\n")
-            elif not (args.quiet or args.json) and len(pairs) == 1:
-                print(f"{result['input']} -> {result['output']}")
+    for result in _cli_workers.run_all(pool, run_one, pairs):
+        results.append(result)
+        progress.step(result["input"])
+        if result.get("note") and result["note"] not in notes and not (args.quiet or args.json):
+            notes.add(result["note"])
+            sys.stderr.write(("\n" if progress.enabled else "") + f"histeq {args.command}: note: "
+                             f"{result['note']}\n")
+        if result["status"] == "failed":
+            failed += 1
+            if not args.json:
+                sys.stderr.write(("\n" if progress.enabled else "") + f"histeq {args.command}: error: "
+                                 f"{result['error']}\n")
+        elif not (args.quiet or args.json) and len(pairs) == 1:
+            print(f"{result['input']} -> {result['output']}")
     progress.close()
     seconds = time.perf_counter() - start
     if args.json:
@@ -799,8 +789,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = _parse(parser, sys.argv[1:] if argv is None else list(argv))
     run = {"report": _report, "demo": _demo}.get(args.command, _method)
+    from . import _cli_workers
+
     try:
-        return run(args)
+        with _cli_workers.sigterm_raises():
+            return run(args)
+    except _cli_workers.Terminated:
+        print("histeq: terminated", file=sys.stderr)
+        return _cli_workers.EXIT_TERMINATED
     except UsageError as exc:
         _commands(parser)[args.command].print_usage(sys.stderr)
         print(f"histeq {args.command}: error: {exc}", file=sys.stderr)

@@ -14,7 +14,6 @@ import contextlib
 import errno
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
@@ -172,14 +171,17 @@ def atomic_path(path) -> Iterator[Path]:
     """A hidden temporary file beside ``path`` that replaces it only when the ``with`` block completes.
 
     The file is flushed to disk, then renamed over ``path`` (atomic: same
-    folder).  On any error it is removed and ``path`` is untouched.
+    folder).  On any error it is removed and ``path`` is untouched; a
+    process killed outright leaves it to the next run into that folder
+    (see ``histeq._temporary``).
     """
+    from . import _temporary
+
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = _temporary.new_file(path)
     try:
         # mkstemp makes the file private (0600); a new image gets the usual permissions.
-        os.fchmod(fd, 0o666 & ~_UMASK)
-        os.close(fd)
+        os.chmod(tmp, 0o666 & ~_UMASK)
         yield Path(tmp)
         fd = os.open(tmp, os.O_RDONLY)
         try:
@@ -187,9 +189,9 @@ def atomic_path(path) -> Iterator[Path]:
         finally:
             os.close(fd)
         os.replace(tmp, path)
+        _temporary.done(tmp)
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        _temporary.remove(tmp)
         raise
 
 

@@ -1,0 +1,111 @@
+"""The command line's workers: threads for a few files, processes for many, and how they stop.
+
+- SIGTERM is handled like Ctrl-C: no new file is started, files being
+  written are finished (threads) or their temporaries removed (processes),
+  and the command exits 143 (130 for Ctrl-C).
+- Worker processes die with the command, however it ends (SIGKILL too): on
+  Linux the kernel sends them SIGTERM when it goes (PR_SET_PDEATHSIG),
+  elsewhere a watcher thread notices; on SIGTERM a worker removes the
+  temporaries it was writing and exits at once.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+
+#: Many files: worker processes, as reading and writing small files holds the GIL most of the time; few
+#: files: threads, which start at once.
+PROCESSES_FROM = 64
+EXIT_TERMINATED = 143
+
+
+class Terminated(Exception):
+    """SIGTERM reached the command."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
+class sigterm_raises:  # noqa: N801 - used as a statement: ``with sigterm_raises():``
+    """Within the block, SIGTERM raises Terminated in the main thread, as Ctrl-C raises KeyboardInterrupt;
+    the handler before it is put back after."""
+
+    def __enter__(self):
+        self.previous = None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGTERM, _on_sigterm)
+        return self
+
+    def __exit__(self, *exc_info):
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
+
+
+def _worker_sigterm(signum, frame):
+    from . import _temporary
+
+    _temporary.remove_in_flight()
+    os._exit(EXIT_TERMINATED)
+
+
+def _die_with(parent: int) -> None:
+    """SIGTERM to this process when ``parent`` is gone."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.prctl(1, signal.SIGTERM, 0, 0, 0) == 0:  # PR_SET_PDEATHSIG
+                if os.getppid() != parent:  # it went before the request took effect
+                    os.kill(os.getpid(), signal.SIGTERM)
+                return
+        except (OSError, AttributeError):
+            pass
+
+    def watch():
+        while os.getppid() == parent:
+            threading.Event().wait(0.5)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _start_worker(parent: int, initializer, args) -> None:
+    signal.signal(signal.SIGTERM, _worker_sigterm)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the command stops the workers
+    _die_with(parent)
+    initializer(*args)
+
+
+def pool(jobs: int, count: int, initializer, args) -> Executor:
+    """Threads, or (many files, several jobs) spawned processes that run ``initializer(*args)`` first."""
+    if jobs > 1 and count >= PROCESSES_FROM:
+        from multiprocessing import get_context
+
+        return ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), initializer=_start_worker,
+                                   initargs=(os.getpid(), initializer, args))
+    return ThreadPoolExecutor(max_workers=jobs)
+
+
+def run_all(executor: Executor, fn, items):
+    """``fn`` of every item, in order; on any exception (Ctrl-C, SIGTERM) the pool is stopped first."""
+    try:
+        yield from executor.map(fn, items, chunksize=8 if isinstance(executor, ProcessPoolExecutor) else 1)
+    except BaseException:
+        stop(executor)
+        raise
+    executor.shutdown(wait=True)
+
+
+def stop(executor: Executor) -> None:
+    """No new item starts; threads finish the file they write, processes are told to stop (SIGTERM)."""
+    if isinstance(executor, ProcessPoolExecutor):
+        for process in list((executor._processes or {}).values()):  # noqa: SLF001 - no public way to signal them
+            if process.is_alive():
+                process.terminate()
+    executor.shutdown(wait=True, cancel_futures=True)
