@@ -152,3 +152,71 @@ def test_names_up_to_the_file_system_limit(tmp_path, camera):
     io.write_image(tmp_path / "a.png", camera)
     assert _run("equalize", tmp_path / "a.png", "-o", tmp_path / name) == EXIT_OK
     np.testing.assert_array_equal(io.read_image(tmp_path / name), histeq.equalize(camera))
+
+
+# --- 3. fitted mappings agree with the functions -----------------------------------------------------------
+
+
+from conftest import any_images  # noqa: E402
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from hypothesis.extra import numpy as hnp  # noqa: E402
+
+
+@st.composite
+def fit_case(draw):
+    image = draw(any_images(max_dims=2, max_side=9))
+    if draw(st.booleans()):
+        image = image.astype(image.dtype.newbyteorder(">" if image.dtype.byteorder in "<=" else "<"))
+    kwargs = {}
+    if draw(st.booleans()):
+        kwargs["mask"] = draw(hnp.arrays(np.bool_, image.shape))
+    info = np.iinfo(image.dtype) if image.dtype.kind in "iu" else None
+    if draw(st.booleans()):
+        lo = draw(st.integers(int(info.min), int(info.max) - 1)) if info else draw(st.floats(-60, 59))
+        hi = draw(st.integers(lo + 1, int(info.max))) if info else lo + draw(st.floats(0.5, 100))
+        kwargs["in_range"] = (lo, hi)
+    if draw(st.booleans()):
+        lo = draw(st.integers(int(info.min), int(info.max) - 1)) if info else draw(st.floats(-2, 1))
+        hi = draw(st.integers(lo + 1, int(info.max))) if info else lo + draw(st.floats(0.5, 3))
+        kwargs["out_range"] = (lo, hi)
+    return image, kwargs
+
+
+def _same(a, b):
+    np.testing.assert_array_equal(np.asarray(a).astype(np.float64), np.asarray(b).astype(np.float64))
+    assert a.dtype.newbyteorder("=") == b.dtype.newbyteorder("=")
+
+
+@given(fit_case())
+def test_fit_equalize_apply_equals_equalize(case):
+    # Was: fit_equalize(np.full((4, 4), 0.5), in_range=(0, 1)).apply(x) gave 0.0 where equalize gave 0.5.
+    image, kwargs = case
+    _same(histeq.fit_equalize(image, **kwargs).apply(image), histeq.equalize(image, **kwargs))
+
+
+@given(fit_case(), st.data())
+def test_fit_clahe_apply_equals_clahe(case, data):
+    # Was: TypeError "this mapping was fitted on uint16 images, got >u2" for any non-native byte order.
+    image, kwargs = case
+    kwargs["tiles"] = tuple(data.draw(st.integers(1, n)) for n in image.shape)
+    kwargs["clip_limit"] = data.draw(st.none() | st.floats(1, 5))
+    _same(histeq.fit_clahe(image, **kwargs).apply(image), histeq.clahe(image, **kwargs))
+
+
+def test_fit_examples_of_the_issue():
+    constant = np.full((4, 4), 0.5)
+    np.testing.assert_array_equal(histeq.fit_equalize(constant, in_range=(0, 1)).apply(constant),
+                                  histeq.equalize(constant, in_range=(0, 1)))
+    swapped = np.arange(64, dtype=">u2").reshape(8, 8) * 100
+    np.testing.assert_array_equal(histeq.fit_clahe(swapped, tiles=2).apply(swapped), histeq.clahe(swapped, tiles=2))
+
+
+@given(fit_case(), any_images(max_dims=2, max_side=6))
+def test_fit_match_and_specify_apply_equal_the_functions_in_any_byte_order(case, reference):
+    image, kwargs = case
+    mask = kwargs.get("mask")
+    if np.isfinite(reference.astype(np.float64)).any():
+        _same(histeq.fit_match(image, reference, mask=mask).apply(image), histeq.match(image, reference, mask=mask))
+    _same(histeq.fit_specify(image, "rayleigh", mask=mask).apply(image),
+          histeq.specify(image, "rayleigh", mask=mask))

@@ -87,8 +87,8 @@ def public(func):
         try:
             result = func(*bound.args, **bound.kwargs)
         except (TypeError, ValueError) as exc:
-            if type(exc) in (TypeError, ValueError) and arguments.get("channel_axis") is None and \
-                    np.ndim(image) >= 2 and np.shape(image)[-1] in (3, 4):
+            if type(exc) in (TypeError, ValueError) and "channel_axis" in signature.parameters and \
+                    arguments.get("channel_axis") is None and np.ndim(image) >= 2 and np.shape(image)[-1] in (3, 4):
                 raise type(exc)(f"{exc} (the last axis has {np.shape(image)[-1]} entries: pass channel_axis=-1 "
                                 "for a colour image)") from exc
             raise

@@ -396,7 +396,7 @@ class ClaheMapping:
         if any(o < 0 or o + n > m for o, n, m in zip(offset, np.shape(image), self.shape)):
             raise ValueError(f"a patch of shape {np.shape(image)} at {offset} lies outside the fitted image "
                              f"{self.shape}")
-        if np.dtype(image.dtype) != np.dtype(self.dtype):
+        if dtype_info(image.dtype).dtype != np.dtype(self.dtype):  # any byte order
             raise TypeError(f"this mapping was fitted on {self.dtype} images, got {image.dtype}")
         if _dask.is_dask(image):
             return image.map_blocks(_interpolate_block, self, offset, threads, dtype=image.dtype)

@@ -126,11 +126,12 @@ def fit_equalize(image, *, nbins=None, mask=None, in_range=None, out_range=None,
                      _validate.value_range(out_range, info, "out_range"))
     nthreads = resolve_threads(threads)
     lo, hi = spec.lo, spec.hi
-    if spec.data_range:
+    if spec.data_range or info.is_float:  # floats: a constant image is rescaled, whatever the bins (as equalize)
         vmin, vmax, count = (_dask.finite_range if lazy else _finite_range)(arr, m)
         if count == 0 or (info.is_float and vmin == vmax):
             return _rescale(info, spec)
-        lo, hi = _bin_range(vmin, vmax, info)
+        if spec.data_range:
+            lo, hi = _bin_range(vmin, vmax, info)
     counts = (_dask.histogram_counts if lazy else _counts)(arr, m, info, spec.nbins, lo, hi, nthreads)
     return from_counts(info, spec, lo, hi, counts)
 
