@@ -316,11 +316,12 @@ def test_opencv_compat_refuses_what_opencv_cannot_do():
     nbins=st.integers(-3, 300),
     clip=st.floats(allow_nan=True, allow_infinity=True),
     groups=st.integers(-1, 300),
+    budget=st.sampled_from([float("nan"), -1.0, 0.0, 10.0, 2.0**30]),
     denominator=st.floats(allow_nan=True, allow_infinity=True),
     tiles=st.tuples(st.integers(-1, 12), st.integers(-1, 12)),
     lower=st.integers(-2, 12),
 )
-def test_fuzz_the_binding(nbins, clip, groups, denominator, tiles, lower):
+def test_fuzz_the_binding(nbins, clip, groups, budget, denominator, tiles, lower):
     from histeq._kernels import core
 
     image = np.random.default_rng(0).integers(0, 256, (1, 60), dtype=np.uint8)
@@ -332,7 +333,8 @@ def test_fuzz_the_binding(nbins, clip, groups, denominator, tiles, lower):
     weights = np.ones(16)
     try:
         core.clahe(image, None, np.empty_like(image), shape, t, bounds, lowers, weights, weights, clip_limit=clip,
-                   clip_groups=groups, denominator=denominator, nbins=nbins, data_range=False, lo=0, hi=255,
+                   clip_groups=groups, denominator=denominator, table_budget=budget, nbins=nbins, data_range=False,
+                   lo=0, hi=255,
                    nominal_lo=0, nominal_hi=255, out_lo=0, out_hi=255, threads=2)
     except ValueError:  # a TypeError would be a call that never reached the kernel
         pass

@@ -247,8 +247,8 @@ std::vector<histeq::AxisPlan> axis_plans(const In<int64_t, 1>& shape, const In<i
 template <class T>
 void clahe(In<T> image, Mask mask, Out<T> out, In<int64_t, 1> shape, In<int64_t, 1> tiles, In<int64_t, 1> bounds,
            In<int32_t, 1> lower, In<double, 1> w0, In<double, 1> w1, double clip_limit, int64_t clip_groups,
-           double denominator, int64_t nbins, bool data_range, double lo, double hi, double nominal_lo,
-           double nominal_hi, double out_lo, double out_hi, int threads) {
+           double denominator, double table_budget, int64_t nbins, bool data_range, double lo, double hi,
+           double nominal_lo, double nominal_hi, double out_lo, double out_hi, int threads) {
     require_same_shape(image, out, "out");
     if (mask) require_same_shape(image, *mask, "mask");
     require_threads(threads);
@@ -256,6 +256,7 @@ void clahe(In<T> image, Mask mask, Out<T> out, In<int64_t, 1> shape, In<int64_t,
     const std::vector<histeq::AxisPlan> plans = axis_plans(shape, tiles, bounds, lower, w0, w1, image.shape(1));
     require_clip(clip_limit, clip_groups);
     if (!(denominator >= 1 && denominator < 0x1p51)) throw std::invalid_argument("denominator out of range");
+    if (!(table_budget > 0)) throw std::invalid_argument("table_budget must be positive");
     double ntiles = 1;
     for (const auto& a : plans) ntiles *= static_cast<double>(a.tiles);
     if (ntiles * static_cast<double>(nbins + 1) > 0x1p31)
@@ -263,7 +264,7 @@ void clahe(In<T> image, Mask mask, Out<T> out, In<int64_t, 1> shape, In<int64_t,
     const bool* m = mask ? mask->data() : nullptr;
     nb::gil_scoped_release release;
     histeq::clahe_batch(image.data(), m, out.data(), image.shape(0), image.shape(1), plans, spec, clip_limit,
-                        clip_groups, denominator, threads);
+                        clip_groups, denominator, table_budget, threads);
 }
 
 template <class T>
@@ -447,8 +448,8 @@ void def_grey(nb::module_& m) {
           "threads"_a);
     m.def("clahe", &clahe<T>, "image"_a.noconvert(), "mask"_a.noconvert().none(), "out"_a.noconvert(),
           "shape"_a.noconvert(), "tiles"_a.noconvert(), "bounds"_a.noconvert(), "lower"_a.noconvert(),
-          "w0"_a.noconvert(), "w1"_a.noconvert(), "clip_limit"_a, "clip_groups"_a, "denominator"_a, "nbins"_a,
-          "data_range"_a, "lo"_a, "hi"_a, "nominal_lo"_a, "nominal_hi"_a, "out_lo"_a, "out_hi"_a, "threads"_a);
+          "w0"_a.noconvert(), "w1"_a.noconvert(), "clip_limit"_a, "clip_groups"_a, "denominator"_a,
+          "table_budget"_a, "nbins"_a, "data_range"_a, "lo"_a, "hi"_a, "nominal_lo"_a, "nominal_hi"_a, "out_lo"_a, "out_hi"_a, "threads"_a);
     m.def("histogram", &histogram<T>, "image"_a.noconvert(), "mask"_a.noconvert().none(), "counts"_a.noconvert(),
           "ranges"_a.noconvert(), "nbins"_a, "data_range"_a, "lo"_a, "hi"_a, "threads"_a);
 }

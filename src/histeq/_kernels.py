@@ -37,6 +37,23 @@ WIDE_INT_NBINS = 65536
 MAX_NBINS = 1 << 24
 #: CLAHE's clip limit is measured on this many groups of bins (the levels of an 8-bit image).
 CLIP_GROUPS = 256
+#: Working memory a call may take for histograms and tables, besides its input and output: this many bytes,
+#: or 16 times the input's when that is more.  No sane call needs more (e.g. 2**24 bins for 16 tiny images);
+#: a ValueError says so before anything is allocated.
+TABLE_BUDGET = 256 << 20
+
+
+def table_budget(image_bytes: int) -> int:
+    """The bytes of tables a call on an input of ``image_bytes`` may take."""
+    return max(TABLE_BUDGET, 16 * int(image_bytes))
+
+
+def require_tables(needed: float, image_bytes: int, what: str) -> None:
+    """A ValueError when ``what`` would need more table memory than a call on this input may take."""
+    budget = table_budget(image_bytes)
+    if needed > budget:
+        raise ValueError(f"{what} would need {needed / 2**20:,.0f} MiB of histograms and tables, over the "
+                         f"{budget / 2**20:,.0f} MiB a call on this input may take; use fewer bins or tiles")
 
 
 @dataclass(frozen=True)

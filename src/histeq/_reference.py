@@ -605,9 +605,10 @@ def _shell_offsets(ndim, count=5):
 def exact_order(image):
     """(order, ties) of one image: pixel indices (raster order) sorted by value, then by the sums of the
     neighbours in each shell (image padded symmetrically; NaN neighbours and NaN sums count 0), then by index;
-    NaN last.
+    NaN last.  Axes of length 1 are dropped first: they hold no neighbours.
     ties: pixels whose value and shell sums all equal the previous pixel's in that order."""
     image = np.asarray(image)
+    image = image.reshape(tuple(n for n in image.shape if n > 1) or (image.size,))
     floats = image.dtype.kind == "f"
     values = image.astype(np.float64) if floats else image.astype(np.int64)
     shells = _shell_offsets(image.ndim)

@@ -12,7 +12,7 @@ import numpy as np
 
 from . import _color, _validate
 from . import dask as _dask
-from ._kernels import DtypeInfo, core, dtype_info, resolve_threads
+from ._kernels import DtypeInfo, core, dtype_info, require_tables, resolve_threads, table_budget
 from ._layout import BatchLayout
 from ._spec import Spec, make_spec
 
@@ -241,6 +241,7 @@ def _clahe_grey(arr: np.ndarray, info: DtypeInfo, spatial: tuple[int, ...], mask
                np.concatenate(bounds), np.concatenate(lower), np.concatenate(w0), np.concatenate(w1),
                clip_limit=-1.0 if clip is None else clip, clip_groups=info.clip_groups,
                denominator=1.0 if value_bits is None else float(math.prod(denominators)),
+               table_budget=float(table_budget(arr.nbytes)),
                threads=threads, **spec.equalize_kwargs())
     return layout.restore(out).astype(info.dtype, copy=False)
 
@@ -270,6 +271,7 @@ def _clahe_chunked(image, info, mask, grid, clip, spec, threads):
     interpolated with its offset."""
     from . import mapping
 
+    _require_fitted_tables(info, image.shape, grid, spec.nbins)
     fixed, counted = _fixed_bins(image, info, mask, spec, lazy=True)
     if not counted:  # as the in-memory kernel: the identity rescale of the whole image
         return mapping._rescale(info, spec).apply(image, threads=threads)
@@ -322,6 +324,14 @@ def _tile_histograms(block, block_mask, origin, shape, grid, info, spec):
                        hi=spec.hi, threads=1)
         found[int(np.ravel_multi_index(ks, grid))] = counts[0]
     return found
+
+
+def _require_fitted_tables(info, shape, grid, nbins) -> None:
+    """Fitted tile mappings keep every tile's histogram and table over all the bins (no windows, unlike
+    clahe's): refused when no sane call needs that much."""
+    table_bytes = 16 * (nbins + 1) if info.is_float else np.dtype(info.compute).itemsize * nbins
+    require_tables(math.prod(grid) * (8 * nbins + table_bytes), math.prod(shape) * info.dtype.itemsize,
+                   f"fitted CLAHE mappings of {math.prod(grid)} tiles over {nbins} bins")
 
 
 def _mapping_of_tiles(parts, info, shape, grid, clip, spec, rescale=False) -> "ClaheMapping":
@@ -474,6 +484,7 @@ def fit_clahe(image, *, tiles=8, clip_limit=2.0, nbins=None, mask=None, in_range
     clip = _clip_limit(clip_limit)
     spec = make_spec(info, _validate.nbins(nbins), _validate.value_range(in_range, info, "in_range"),
                      _validate.value_range(out_range, info, "out_range"))
+    _require_fitted_tables(info, arr.shape, grid, spec.nbins)
     spec, counted = _fixed_bins(arr, info, m, spec, lazy)
     if not counted:
         return _mapping_of_tiles([], info, arr.shape, grid, clip, spec, rescale=True)

@@ -6,7 +6,7 @@ import numpy as np
 
 from . import _color, _compat, _validate, matching
 from . import dask as _dask
-from ._kernels import DtypeInfo, core, resolve_threads
+from ._kernels import DtypeInfo, core, require_tables, resolve_threads
 from ._layout import BatchLayout
 from ._spec import Spec, make_spec
 
@@ -182,6 +182,7 @@ def equalize_grey(arr: np.ndarray, info: DtypeInfo, spatial: tuple[int, ...], ma
                   threads: int) -> np.ndarray:
     """Equalize every image of ``arr`` (no channel axis; ``mask`` has ``arr``'s shape)."""
     layout = BatchLayout(arr.shape, spatial)
+    require_tables(24 * spec.nbins * min(threads, layout.batch), arr.nbytes, f"histograms of {spec.nbins} bins")
     flat = layout.flatten(arr, info.compute)
     flat_mask = None if mask is None else layout.flatten(mask)
     out = np.empty_like(flat)

@@ -39,10 +39,13 @@ def order(flat: np.ndarray, layout: BatchLayout, threads: int) -> tuple[np.ndarr
     """(order, ties) of every image of ``flat`` (B, P): pixel indices sorted by (value, neighbour shell sums,
     raster index), NaN last; ``ties[b]``: how many pixels have the same value and shell sums as the one before
     them in that order (ordered by raster index alone)."""
-    ndim = len(layout.spatial_shape)
+    # Axes of length 1 hold no neighbours (padding would only repeat the pixel): the order is that of the
+    # image without them, and their cost nothing.
+    spatial_shape = tuple(n for n in layout.spatial_shape if n > 1) or (layout.pixels,)
+    ndim = len(spatial_shape)
     shell_offsets = shells(ndim)
     pad = max(max(abs(c) for d in shell for c in d) for shell in shell_offsets)
-    images = flat.reshape((layout.batch,) + layout.spatial_shape)
+    images = flat.reshape((layout.batch,) + spatial_shape)
     padded = np.pad(images, [(0, 0)] + [(pad, pad)] * ndim, mode="symmetric")
     strides = np.array([int(np.prod(padded.shape[2 + a:])) for a in range(ndim)], dtype=np.int64)
     offsets = np.array([int(np.dot(d, strides)) for shell in shell_offsets for d in shell], dtype=np.int64)
@@ -50,7 +53,7 @@ def order(flat: np.ndarray, layout: BatchLayout, threads: int) -> tuple[np.ndarr
     result = np.empty((layout.batch, layout.pixels), dtype=np.int64)
     ties = np.empty(layout.batch, dtype=np.int64)
     core.exact_order(np.ascontiguousarray(padded.reshape(layout.batch, -1)), result, ties,
-                     np.array(layout.spatial_shape, dtype=np.int64), pad, offsets, shell_start, threads=threads)
+                     np.array(spatial_shape, dtype=np.int64), pad, offsets, shell_start, threads=threads)
     return result, ties
 
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from . import _validate
 from . import dask as _dask
-from ._kernels import core, resolve_threads
+from ._kernels import core, require_tables, resolve_threads
 from ._layout import BatchLayout
 from ._spec import make_spec
 
@@ -143,6 +143,9 @@ def _dask_histogram(image, nbins, mask, axes, channel_axis, in_range, threads):
 def _batch_histogram(arr, info, spatial, mask, spec, threads):
     """Counts, edges and counted-pixel totals of every image, in the caller's batch shape."""
     layout = BatchLayout(arr.shape, spatial)
+    edges = 8 * (spec.nbins + 1) * (layout.batch if spec.data_range else 1)
+    require_tables(8 * layout.batch * spec.nbins * 2 + edges, arr.nbytes,
+                   f"{layout.batch} histogram(s) of {spec.nbins} bins")
     flat = layout.flatten(arr, info.compute)
     flat_mask = None if mask is None else layout.flatten(mask)
     counts = np.empty((layout.batch, spec.nbins), dtype=np.int64)

@@ -8,7 +8,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _color, _validate, exact as _exact, mapping
-from ._kernels import FLOAT_NBINS, DtypeInfo, core, dtype_info, resolve_threads
+from ._kernels import FLOAT_NBINS, DtypeInfo, core, dtype_info, require_tables, resolve_threads, table_budget
 from ._layout import BatchLayout, grey_axes
 
 __all__ = ["match", "specify", "fit_match", "fit_specify"]
@@ -88,13 +88,13 @@ def _flatten(arr, info, spatial, mask):
     return layout, layout.flatten(arr, info.compute), None if mask is None else layout.flatten(mask)
 
 
-def _histograms(layout, flat, flat_mask, info, nbins, threads):
-    """Counts (B, bins) and bin ranges (B, 3: lo, hi, counted) of every image, one bin per level for integers of
-    at most 16 bits, otherwise ``nbins`` over each image's finite range."""
+def _histograms(flat, flat_mask, info, nbins, threads):
+    """Counts (B, bins) and bin ranges (B, 3: lo, hi, counted) of every image of ``flat`` (B, P), one bin per
+    level for integers of at most 16 bits, otherwise ``nbins`` over each image's finite range."""
     levels = info.kind == "levels"
     count = int(info.hi - info.lo + 1) if levels else nbins
-    counts = np.empty((layout.batch, count), dtype=np.int64)
-    ranges = np.empty((layout.batch, 3), dtype=np.float64)
+    counts = np.empty((flat.shape[0], count), dtype=np.int64)
+    ranges = np.empty((flat.shape[0], 3), dtype=np.float64)
     core.histogram(flat, flat_mask, counts, ranges, nbins=count, data_range=not levels, lo=info.lo, hi=info.hi,
                    threads=threads)
     return counts, ranges
@@ -104,8 +104,11 @@ def _reference_targets(ref, ref_info, info, spatial, ref_mask, nbins, threads, d
     """One target per image of the reference (its layout along ``spatial``)."""
     # 32-bit integers are binned as float64 values, over [min, max], as images are in _map.
     bin_info = dtype_info(np.float64) if ref_info.kind == "wide" else ref_info
-    layout, flat, flat_mask = _flatten(ref, bin_info, spatial, ref_mask)
-    counts, ranges = _histograms(layout, flat, flat_mask, bin_info, nbins, threads)
+    _, flat, flat_mask = _flatten(ref, bin_info, spatial, ref_mask)
+    require_tables(_TABLE_BYTES_PER_BIN * flat.shape[0] * (nbins if bin_info.kind != "levels" else
+                                                           int(bin_info.hi - bin_info.lo + 1)),
+                   flat.nbytes, f"{flat.shape[0]} reference histogram(s)")
+    counts, ranges = _histograms(flat, flat_mask, bin_info, nbins, threads)
 
     def only_value(b):  # of a binned reference image whose counted pixels all share one value
         values = flat[b] if flat_mask is None else flat[b][flat_mask[b]]
@@ -178,20 +181,37 @@ def _map(arr, info, spatial, mask, targets, target_of, nbins, exact, threads):
         if info.is_float:
             out[np.isnan(flat)] = np.nan
         return layout.restore(out), ties
-    counts, ranges = _histograms(layout, flat, flat_mask, work_info, nbins, threads)
+    out = np.empty_like(flat)
+    # Images a group at a time, so that their histograms and tables stay within a bounded size.
+    bins = int(work_info.hi - work_info.lo + 1) if work_info.kind == "levels" else nbins
+    group = max(1, table_budget(flat.nbytes) // (2 * _TABLE_BYTES_PER_BIN * bins))
+    for g0 in range(0, layout.batch, group):
+        part = slice(g0, min(g0 + group, layout.batch))
+        out[part] = _map_group(flat[part], None if flat_mask is None else flat_mask[part], work_info, info,
+                               [targets[t] for t in target_of[part]], nbins, threads)
+    return (layout.restore(out) if work_info.kind == "levels" else _restore(layout, out, info)), None
+
+
+#: Bytes per histogram bin that mapping an image takes: its count, and its table entry or pieces.
+_TABLE_BYTES_PER_BIN = 64
+
+
+def _map_group(flat, flat_mask, work_info, info, targets, nbins, threads):
+    """The images of ``flat`` (G, P), each mapped onto its target."""
+    counts, ranges = _histograms(flat, flat_mask, work_info, nbins, threads)
+    out = np.empty_like(flat)
     if work_info.kind == "levels":
-        tables = np.stack([_level_table(counts[b], targets[target_of[b]], info) for b in range(layout.batch)])
-        out = np.empty_like(flat)
+        tables = np.stack([_level_table(counts[b], target, info) for b, target in enumerate(targets)])
         core.apply_lut(flat, tables, out, lo=int(info.lo), threads=threads)
-        return layout.restore(out), None
+        return out
     keep = ranges[:, 2] == 0  # nothing counted: the image is left as it is
     nothing = (np.arange(counts.shape[1] + 1.0),) + (np.zeros(counts.shape[1] + 1),) * 2
-    pieces = [nothing if keep[b] else _pieces(counts[b], targets[target_of[b]]) for b in range(layout.batch)]
+    pieces = [nothing if keep[b] else _pieces(counts[b], target) for b, target in enumerate(targets)]
     bin_ranges = np.ascontiguousarray(ranges[:, :2])
     bin_ranges[keep] = (0.0, 1.0)
     out = mapping.map_pieces(flat, bin_ranges, counts.shape[1], pieces, threads)
     out[keep] = flat[keep]
-    return _restore(layout, out, info), None
+    return out
 
 
 def _level_table(counts: np.ndarray, target: Target, info: DtypeInfo) -> np.ndarray:

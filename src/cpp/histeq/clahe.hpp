@@ -141,9 +141,19 @@ inline std::vector<int64_t> pixel_strides(const std::vector<AxisPlan>& axes) {
 // layer_tiles > 0: the tables of each layer of layer_tiles tiles (along the
 // first axis) in one of two slots, layer k in slot k % 2, one after another
 // within it; else every table after the other.
+// Tile tables beyond `budget` bytes (no sane call needs them): refused before they are allocated.
+inline void require_tables(double bytes, double budget) {
+    if (bytes > budget) {
+        throw std::invalid_argument("CLAHE would need " + std::to_string(static_cast<int64_t>(bytes / 1048576)) +
+                                    " MiB of histograms and tables (tiles x bins), over the " +
+                                    std::to_string(static_cast<int64_t>(budget / 1048576)) +
+                                    " MiB a call on this input may take; use fewer bins or tiles");
+    }
+}
+
 template <class T, class Bins>
 void tile_windows(const T* in, const std::vector<AxisPlan>& axes, const Bins& bins, int threads,
-                  ClaheMaps<T>& maps, int64_t layer_tiles) {
+                  ClaheMaps<T>& maps, int64_t layer_tiles, double budget) {
     const int ndim = static_cast<int>(axes.size());
     std::vector<std::vector<int64_t>> cell(ndim);
     std::vector<int64_t> cell_stride(ndim, 1);
@@ -234,6 +244,7 @@ void tile_windows(const T* in, const std::vector<AxisPlan>& axes, const Bins& bi
         }
         total = 2 * slot;
     }
+    require_tables(static_cast<double>(total) * sizeof(T), budget);
     maps.lut.resize(total);
 }
 
@@ -1044,7 +1055,7 @@ void clahe_pixels_levels(const T* in, T* out, const std::vector<AxisPlan>& axes,
 template <class T>
 void clahe_batch(const T* in, const bool* mask, T* out, int64_t batch, int64_t pixels,
                  const std::vector<AxisPlan>& axes, const Spec& spec, double clip_limit, int64_t clip_groups,
-                 double denominator, int threads) {
+                 double denominator, double table_budget, int threads) {
     int64_t ntiles = 1;
     for (const AxisPlan& a : axes) ntiles *= a.tiles;
     const int64_t nbins = spec.nbins;
@@ -1054,6 +1065,10 @@ void clahe_batch(const T* in, const bool* mask, T* out, int64_t batch, int64_t p
     // volume's 3 MB of tables took 2-3 ms more on fresh memory, with 2 threads).
     constexpr size_t kKeptBytes = size_t{16} << 20;
     const int workers = image_workers(batch, threads);
+    if constexpr (is_float_v<T>) {
+        require_tables(static_cast<double>(workers) * static_cast<double>(ntiles) * static_cast<double>(nbins + 1) * 16,
+                       table_budget);
+    }
     thread_local std::vector<ClaheMaps<T>> kept;
     if (kept.size() < static_cast<size_t>(workers)) kept.resize(workers);
     std::vector<ClaheMaps<T>>& maps = kept;
@@ -1134,7 +1149,7 @@ void clahe_batch(const T* in, const bool* mask, T* out, int64_t batch, int64_t p
                 const int64_t layer_tiles = ntiles / axes[0].tiles;
                 const bool layered = kDirect && !uniform && axes.size() >= 2 && layer_tiles >= 32;
                 if (!uniform) {
-                    tile_windows(src, axes, bins, inner, m, layered ? layer_tiles : 0);
+                    tile_windows(src, axes, bins, inner, m, layered ? layer_tiles : 0, table_budget / workers);
                 } else {
                     m.uniform(ntiles, first, width);
                 }
