@@ -259,3 +259,46 @@ def test_singleton_axes_cost_nothing_in_exact_ordering():
     out = histeq.equalize(image.reshape((1,) * 8 + (4, 4)), exact=True)
     assert time.perf_counter() - start < 1
     np.testing.assert_array_equal(out.reshape(4, 4), histeq.equalize(image, exact=True))
+
+
+# --- 5. undefined behaviour at the seam ----------------------------------------------------------------------
+
+
+def _unaligned(array):
+    """The same values in a view one byte off its natural alignment."""
+    buffer = np.zeros(array.nbytes + 1, np.uint8)
+    view = np.frombuffer(buffer.data, dtype=array.dtype, count=array.size, offset=1).reshape(array.shape)
+    view[...] = array
+    return view
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.int32, np.float32, np.float64])
+def test_unaligned_views_are_copied_before_the_kernels(dtype):
+    # Reached the kernels unchanged: UBSan reported misaligned loads at 18 lines.
+    image = (np.random.default_rng(0).random((24, 20, 3)) * 1000).astype(dtype)
+    view = _unaligned(image)
+    assert not view.flags.aligned
+    for call in (lambda x: histeq.equalize(x), lambda x: histeq.clahe(x, tiles=2),
+                 lambda x: histeq.match(x, x[::-1]), lambda x: histeq.histogram(x)[0],
+                 lambda x: histeq.equalize(x, channel_axis=-1, color="per-channel"),
+                 lambda x: histeq.fit_equalize(x).apply(x)):
+        np.testing.assert_array_equal(call(view), call(image))
+    if dtype != np.int32:  # colour modes take unsigned integers and floats
+        np.testing.assert_array_equal(histeq.equalize(view, channel_axis=-1), histeq.equalize(image, channel_axis=-1))
+
+
+def test_many_spatial_axes_are_refused_or_dropped_not_miscomputed():
+    # 33 or more axes shifted a 32-bit int by 32 (wrong output); 29-32 gave std::bad_alloc.
+    with pytest.raises(ValueError, match="at most 16 spatial axes"):
+        histeq.clahe(np.zeros((2,) * 17, np.uint8), tiles=1)
+    image = np.random.default_rng(0).integers(0, 200, (1,) * 33 + (12, 10)).astype(np.uint8)
+    out = histeq.clahe(image, tiles=(1,) * 33 + (3, 2))  # singleton axes are dropped: they change nothing
+    np.testing.assert_array_equal(out.reshape(12, 10), histeq.clahe(image.reshape(12, 10), tiles=(3, 2)))
+    from histeq._kernels import core
+
+    flat = np.zeros((1, 2**17), np.uint8)
+    with pytest.raises(ValueError, match="at most 16 spatial axes"):
+        core.clahe(flat, None, flat.copy(), np.full(17, 2, np.int64), np.ones(17, np.int64),
+                   np.tile([0, 2], 17).astype(np.int64), np.zeros(34, np.int32), np.ones(34), np.zeros(34),
+                   clip_limit=2.0, clip_groups=0, denominator=1.0, table_budget=1e9, nbins=256, data_range=False,
+                   lo=0, hi=255, nominal_lo=0, nominal_hi=255, out_lo=0, out_hi=255, threads=1)

@@ -199,6 +199,9 @@ void equalize_luma(In<T, 3> rgb, Mask mask, Out<T, 3> out, int64_t nbins, bool d
                                 spec, threads);
 }
 
+// CLAHE interpolates between 2**axes tile corners, counted in an int.
+constexpr size_t kMaxAxes = 16;
+
 // A clip limit (negative: none) and its number of bin groups (0: all bins).
 void require_clip(double clip_limit, int64_t clip_groups) {
     if (std::isnan(clip_limit)) throw std::invalid_argument("clip_limit must not be NaN");
@@ -213,6 +216,7 @@ std::vector<histeq::AxisPlan> axis_plans(const In<int64_t, 1>& shape, const In<i
                                          const In<double, 1>& w0, const In<double, 1>& w1, size_t pixels) {
     const size_t ndim = shape.shape(0);
     if (ndim < 1 || tiles.shape(0) != ndim) throw std::invalid_argument("shape and tiles need one entry per axis");
+    if (ndim > kMaxAxes) throw std::invalid_argument("at most 16 spatial axes (2**axes tile corners per pixel)");
     size_t product = 1, bound_count = 0, pixel_count = 0;
     for (size_t d = 0; d < ndim; ++d) {
         if (shape(d) < 1 || tiles(d) < 1 || tiles(d) > shape(d))
@@ -388,6 +392,7 @@ void clahe_chunk(In<T> image, Out<T> out, In<int64_t, 1> shape, In<int64_t, 1> t
     const histeq::Spec spec = make_spec<T>(nbins, false, lo, hi, nominal_lo, nominal_hi, out_lo, out_hi);
     const size_t ndim = shape.shape(0);
     if (ndim < 1 || tiles.shape(0) != ndim) throw std::invalid_argument("shape and tiles need one entry per axis");
+    if (ndim > kMaxAxes) throw std::invalid_argument("at most 16 spatial axes (2**axes tile corners per pixel)");
     size_t pixels = 1, along = 0, ntiles = 1;
     for (size_t d = 0; d < ndim; ++d) {
         if (shape(d) < 1 || tiles(d) < 1) throw std::invalid_argument("every axis needs a size and tiles >= 1");

@@ -169,6 +169,8 @@ def image(image: object, name: str = "image") -> tuple[np.ndarray, DtypeInfo]:
         raise TypeError(f"{name} must be a numeric array, got dtype {arr.dtype}")
     arr, _ = narrowed(arr, name)
     info = dtype_info(arr.dtype)
+    if not arr.flags.aligned:  # a view at an odd byte offset: the kernels read whole, aligned values
+        arr = arr.copy()
     if arr.ndim == 0:
         raise ValueError(f"{name} must have at least one dimension, got a 0-d array")
     if arr.size == 0:

@@ -228,16 +228,31 @@ def _axis_plan(n: int, t: int, value_bits: int | None, ndim: int):
     return np.concatenate([start, stop]), lower.astype(np.int32), w0, w1, denominator
 
 
+#: A pixel is interpolated between 2**axes tiles: beyond this many axes (of length > 1), no sane call.
+MAX_AXES = 16
+
+
+def _without_singletons(shape: tuple[int, ...], tiles: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The spatial shape and tiles without axes of length 1 (at least one axis), at most MAX_AXES of them."""
+    kept = [a for a, n in enumerate(shape) if n > 1] or [0]
+    if len(kept) > MAX_AXES:
+        raise ValueError(f"CLAHE interpolates each pixel between 2**axes tiles; it takes at most {MAX_AXES} "
+                         f"spatial axes longer than 1, got {len(kept)}")
+    return tuple(shape[a] for a in kept), tuple(tiles[a] for a in kept)
+
+
 def _clahe_grey(arr: np.ndarray, info: DtypeInfo, spatial: tuple[int, ...], mask: np.ndarray | None, spec: Spec,
                 threads: int, tiles: tuple[int, ...], clip: float | None) -> np.ndarray:
     layout = BatchLayout(arr.shape, spatial)
     flat = layout.flatten(arr, info.compute)
     flat_mask = None if mask is None else layout.flatten(mask)
+    # An axis of length 1 is one tile whose neighbour has weight 0: dropped, it changes nothing.
+    shape, tiles = _without_singletons(layout.spatial_shape, tiles)
     value_bits = None if np.dtype(info.compute).kind == "f" else int(spec.out_hi - spec.out_lo).bit_length()
-    plans = [_axis_plan(n, t, value_bits, len(tiles)) for n, t in zip(layout.spatial_shape, tiles)]
+    plans = [_axis_plan(n, t, value_bits, len(tiles)) for n, t in zip(shape, tiles)]
     bounds, lower, w0, w1, denominators = (list(part) for part in zip(*plans))
     out = np.empty_like(flat)
-    core.clahe(flat, flat_mask, out, np.array(layout.spatial_shape, dtype=np.int64), np.array(tiles, dtype=np.int64),
+    core.clahe(flat, flat_mask, out, np.array(shape, dtype=np.int64), np.array(tiles, dtype=np.int64),
                np.concatenate(bounds), np.concatenate(lower), np.concatenate(w0), np.concatenate(w1),
                clip_limit=-1.0 if clip is None else clip, clip_groups=info.clip_groups,
                denominator=1.0 if value_bits is None else float(math.prod(denominators)),
@@ -481,6 +496,8 @@ def fit_clahe(image, *, tiles=8, clip_limit=2.0, nbins=None, mask=None, in_range
     lazy = _dask.is_dask(image)
     arr, info, m = _dask.one_image(image, mask)
     grid = _tiles(tiles, tuple(arr.shape))
+    if arr.ndim > MAX_AXES:  # fitted mappings keep every axis
+        raise ValueError(f"fit_clahe takes at most {MAX_AXES} axes, got {arr.ndim}")
     clip = _clip_limit(clip_limit)
     spec = make_spec(info, _validate.nbins(nbins), _validate.value_range(in_range, info, "in_range"),
                      _validate.value_range(out_range, info, "out_range"))
