@@ -302,3 +302,36 @@ def test_many_spatial_axes_are_refused_or_dropped_not_miscomputed():
                    np.tile([0, 2], 17).astype(np.int64), np.zeros(34, np.int32), np.ones(34), np.zeros(34),
                    clip_limit=2.0, clip_groups=0, denominator=1.0, table_budget=1e9, nbins=256, data_range=False,
                    lo=0, hi=255, nominal_lo=0, nominal_hi=255, out_lo=0, out_hi=255, threads=1)
+
+
+# --- 6. every argument checked where it enters ------------------------------------------------------------
+
+
+def test_threads_beyond_any_machine_are_refused_clearly(camera):
+    # Was nanobind's "incompatible function arguments".
+    for threads in (2**31, 2**40, 2**15 + 1):
+        with pytest.raises(ValueError, match="threads must be between 1 and 32768"):
+            histeq.equalize(camera, threads=threads)
+    with pytest.raises(ValueError, match="threads must be between"):
+        histeq.set_num_threads(2**31)
+
+
+@pytest.mark.parametrize("name, alpha", [("rayleigh", 1e-300), ("rayleigh", 1e-10), ("exponential", 1e300),
+                                         ("exponential", 1e10)])
+def test_extreme_alpha_says_so(camera, name, alpha):
+    # Was OverflowError, IndexError (matching.py:61) or every pixel set to one value.
+    with pytest.raises(ValueError, match=f"alpha={alpha!r} puts all the weight of the {name} distribution"):
+        histeq.specify(camera, name, alpha=alpha)
+
+
+@pytest.mark.parametrize("name, alpha", [("rayleigh", 1e300), ("exponential", 1e-300), ("rayleigh", 0.4)])
+def test_large_or_small_alpha_that_leaves_a_distribution_works(camera, name, alpha):
+    out = histeq.specify(camera, name, alpha=alpha)
+    assert out.dtype == camera.dtype and len(np.unique(out)) > 50
+
+
+def test_huge_weights_are_the_same_target(camera):
+    # Were a constant image (their sum overflowed), and with exact=True NumPy's "negative repeats".
+    for exact in (False, True):
+        np.testing.assert_array_equal(histeq.specify(camera, [1e308, 1e308, 2e307], exact=exact),
+                                      histeq.specify(camera, [10, 10, 2], exact=exact))

@@ -151,11 +151,15 @@ def get_num_threads() -> int:
     return _num_threads if _num_threads is not None else _core.hardware_threads()
 
 
+#: More threads than any machine has cores for (the kernels take a C int).
+MAX_THREADS = 1 << 15
+
+
 def _check_threads(n: object) -> int:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
         raise TypeError(f"threads must be a positive int or None, got {type(n).__name__}")
-    if n < 1:
-        raise ValueError(f"threads must be >= 1, got {n}")
+    if not 1 <= n <= MAX_THREADS:
+        raise ValueError(f"threads must be between 1 and {MAX_THREADS}, got {n}")
     return int(n)
 
 

@@ -501,12 +501,22 @@ def match(image, reference, *, mask=None, reference_mask=None, nbins=None, axes=
 
 
 def _named_weights(name: str, count: int, alpha: float) -> np.ndarray:
+    """Weights of a named distribution over ``count`` levels at x = (k + 1/2) / count, the largest 1: computed
+    from their logarithms, so that no alpha overflows; an alpha that leaves one level all the weight is
+    refused (it would set every pixel to one value)."""
     x = (np.arange(count) + 0.5) / count
     if name == "uniform":
         return np.ones(count)
-    if name == "rayleigh":
-        return x / alpha**2 * np.exp(-(x**2) / (2 * alpha**2))
-    return alpha * np.exp(-alpha * x)
+    with np.errstate(over="ignore", divide="ignore", under="ignore", invalid="ignore"):
+        if name == "rayleigh":
+            log = np.log(x) - 0.5 * (x / alpha) ** 2  # x / alpha^2 exp(-x^2 / 2 alpha^2), less its constant
+        else:
+            log = -alpha * x  # alpha exp(-alpha x), less its constant
+        weights = np.exp(log - log.max())
+    if not np.isfinite(log.max()) or np.count_nonzero(weights > 1e-12) < 2:
+        raise ValueError(f"alpha={alpha!r} puts all the weight of the {name} distribution on one of the {count} "
+                         "output levels (x runs from 0 to 1 across them); choose an alpha nearer 1")
+    return weights
 
 
 @_validate.public
@@ -617,9 +627,9 @@ def _target_weights(histogram, alpha):
         raise ValueError(f"histogram must be a non-empty 1-D array, got shape {weights.shape}")
     if not np.all(np.isfinite(weights)) or np.any(weights < 0):
         raise ValueError("histogram weights must be finite and non-negative")
-    if not weights.sum() > 0:
+    if not weights.max() > 0:
         raise ValueError("histogram weights are all zero: there is no target")
-    return weights
+    return weights / weights.max()  # the same target, and sums that cannot overflow (weights of 1e308)
 
 
 def _specify_target(weights, alpha, info, out_range, mode):
