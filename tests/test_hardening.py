@@ -337,3 +337,34 @@ def test_huge_weights_are_the_same_target(camera):
     for exact in (False, True):
         np.testing.assert_array_equal(histeq.specify(camera, [1e308, 1e308, 2e307], exact=exact),
                                       histeq.specify(camera, [10, 10, 2], exact=exact))
+
+
+# --- 7. one rule each, with and without exact ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mask", [np.zeros(4, bool), False])
+def test_nothing_counted_follows_out_range_with_exact_too(mask):
+    # Was: exact=True returned the input, ignoring out_range.
+    image = np.array([10, 20, 30, 40], np.uint8)
+    expected = histeq.equalize(image, mask=mask, out_range=(100, 200))
+    np.testing.assert_array_equal(expected, 100 + np.round(image.astype(int) * 100 / 255).astype(int))
+    np.testing.assert_array_equal(histeq.equalize(image, mask=mask, out_range=(100, 200), exact=True), expected)
+    floats = np.array([np.nan, np.nan])
+    np.testing.assert_array_equal(histeq.equalize(floats, exact=True), histeq.equalize(floats))
+
+
+def test_infinities_map_to_the_ends_with_exact_too():
+    # Was 0.5 for [inf] with exact=True and 1.0 without.
+    np.testing.assert_array_equal(histeq.equalize(np.array([np.inf]), exact=True), [1.0])
+    out = histeq.equalize(np.array([-np.inf, 0.2, 0.5, np.inf, np.nan]), exact=True, out_range=(2.0, 4.0))
+    assert out[0] == 2.0 and out[3] == 4.0 and np.isnan(out[4]) and 2 < out[1] < out[2] < 4
+    matched = histeq.match(np.array([-np.inf, 0.3, np.inf]), np.array([5.0, 6.0, 7.0]), exact=True)
+    assert matched[0] == 5.0 and matched[2] == 7.0
+
+
+def test_ranges_no_float_can_honour_are_refused():
+    # Were NaN from finite input, and inf with a RuntimeWarning.
+    with pytest.raises(ValueError, match="too narrow"):
+        histeq.equalize(np.zeros(3), in_range=(0.0, 5e-324))
+    with pytest.raises(ValueError, match="beyond what float16 holds"):
+        histeq.equalize(np.arange(3, dtype=np.float16), out_range=(0, 70000))

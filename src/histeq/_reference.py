@@ -635,19 +635,21 @@ def exact_order(image):
     return order, int(same.sum())
 
 
-def exact_values(image, by_rank, mask=None):
+def exact_values(image, by_rank, mask=None, uncounted=None, ends=None):
     """Exact specification of one image: the counted pixel of rank r (in exact_order) gets by_rank(n)[r], n the
-    number of counted pixels; an uncounted pixel gets the value of the next counted pixel in the order (the
-    highest value when none follows); NaN stays NaN."""
+    number of counted pixels (NaN and infinite values are not counted); an uncounted pixel gets the value of the
+    next counted pixel in the order (the highest value when none follows), except that NaN stays NaN and -inf
+    and +inf take the target's ``ends`` (lo, hi).  With no counted pixel: ``uncounted(image)``, by default the
+    image itself."""
     image = np.asarray(image)
     order, _ = exact_order(image)
     flat = image.ravel()
     counted = np.ones(flat.size, dtype=bool) if mask is None else np.broadcast_to(mask, image.shape).ravel().copy()
     if image.dtype.kind == "f":
-        counted &= ~np.isnan(flat)
+        counted &= np.isfinite(flat)
     n = int(counted.sum())
     if n == 0:
-        return image.copy()
+        return image.copy() if uncounted is None else uncounted(image)
     values = by_rank(n)
     out = np.empty(flat.size, dtype=np.float64)
     seen = 0
@@ -655,5 +657,6 @@ def exact_values(image, by_rank, mask=None):
         out[i] = values[min(seen, n - 1)]
         seen += bool(counted[i])
     if image.dtype.kind == "f":
+        out[flat == -np.inf], out[flat == np.inf] = ends
         out[np.isnan(flat)] = np.nan
     return out.reshape(image.shape).astype(image.dtype)

@@ -261,6 +261,10 @@ def value_range(value: object, info: DtypeInfo, name: str) -> tuple[float, float
         raise ValueError(f"{name} must have lo < hi, got {value!r}")
     if not math.isfinite(hi - lo):
         raise ValueError(f"{name} {value!r} is too wide: hi - lo overflows float64")
+    if not math.isfinite(1.0 / (hi - lo)):
+        raise ValueError(f"{name} {value!r} is too narrow: 1 / (hi - lo) overflows float64")
+    if info.is_float and name == "out_range" and max(abs(lo), abs(hi)) > float(np.finfo(info.dtype).max):
+        raise ValueError(f"{name} {value!r} lies beyond what {info.dtype} holds (+-{np.finfo(info.dtype).max})")
     if not info.is_float:
         if lo != int(lo) or hi != int(hi):
             raise ValueError(f"{name} must hold integers for {info.dtype} images, got {value!r}")

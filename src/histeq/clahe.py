@@ -289,7 +289,7 @@ def _clahe_chunked(image, info, mask, grid, clip, spec, threads):
     _require_fitted_tables(info, image.shape, grid, spec.nbins)
     fixed, counted = _fixed_bins(image, info, mask, spec, lazy=True)
     if not counted:  # as the in-memory kernel: the identity rescale of the whole image
-        return mapping._rescale(info, spec).apply(image, threads=threads)
+        return mapping.rescale(info, spec).apply(image, threads=threads)
     fitted = _clahe_chunked_fit(image, info, mask, grid, clip, fixed)
     return image.map_blocks(_interpolate_block, fitted, (0,) * image.ndim, threads, dtype=image.dtype)
 

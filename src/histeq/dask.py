@@ -145,7 +145,7 @@ def equalize_global(arr, mask, nbins, in_range, out_range, threads):
     if spec.data_range:  # the range first, as the in-memory kernel does
         vmin, vmax, count = finite_range(arr, mask)
         if count == 0 or (info.is_float and vmin == vmax):
-            return _mapping._rescale(info, spec).apply(arr, threads=threads)
+            return _mapping.rescale(info, spec).apply(arr, threads=threads)
         lo, hi = _mapping._bin_range(vmin, vmax, info)
     counts = histogram_counts(arr, mask, info, spec.nbins, lo, hi, nthreads, lazy=True)
     fitted = dask.delayed(_mapping.from_counts)(info, spec, lo, hi, counts)

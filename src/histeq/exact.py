@@ -58,12 +58,12 @@ def order(flat: np.ndarray, layout: BatchLayout, threads: int) -> tuple[np.ndarr
 
 
 def assign(flat: np.ndarray, pixel_order: np.ndarray, counted: np.ndarray | None, by_rank,
-           dtype: np.dtype) -> np.ndarray:
+           dtype: np.dtype, uncounted=None) -> np.ndarray:
     """(B, P) of ``dtype``: pixel ``pixel_order[b, r]`` gets ``by_rank(b, n)[k]``, k the number of counted pixels
     before it in the order (at most n - 1), n the image's count of counted pixels.  So the counted pixels take
     the n values in order and every other pixel the value of the next counted pixel (the last when none
-    follows).  ``counted``
-    None: every pixel counts."""
+    follows).  ``counted`` None: every pixel counts.  An image with no counted pixel becomes
+    ``uncounted(its values)``, by default itself."""
     out = np.empty(flat.shape, dtype=dtype)
     for b in range(flat.shape[0]):
         if counted is None:  # every pixel counts: rank r gets value r
@@ -72,7 +72,7 @@ def assign(flat: np.ndarray, pixel_order: np.ndarray, counted: np.ndarray | None
         in_order = counted[b][pixel_order[b]]
         n = int(in_order.sum())
         if n == 0:
-            out[b] = flat[b]
+            out[b] = flat[b] if uncounted is None else uncounted(flat[b])
             continue
         rank = np.cumsum(in_order) - in_order
         out[b, pixel_order[b]] = by_rank(b, n)[np.minimum(rank, n - 1)]

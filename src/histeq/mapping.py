@@ -129,7 +129,7 @@ def fit_equalize(image, *, nbins=None, mask=None, in_range=None, out_range=None,
     if spec.data_range or info.is_float:  # floats: a constant image is rescaled, whatever the bins (as equalize)
         vmin, vmax, count = (_dask.finite_range if lazy else _finite_range)(arr, m)
         if count == 0 or (info.is_float and vmin == vmax):
-            return _rescale(info, spec)
+            return rescale(info, spec)
         if spec.data_range:
             lo, hi = _bin_range(vmin, vmax, info)
     counts = (_dask.histogram_counts if lazy else _counts)(arr, m, info, spec.nbins, lo, hi, nthreads)
@@ -144,13 +144,13 @@ def from_counts(info: DtypeInfo, spec, lo: float, hi: float, counts: np.ndarray)
     total = int(counts.sum())
     if info.is_float:
         if total == 0:
-            return _rescale(info, spec)
+            return rescale(info, spec)
         below = np.concatenate([[0.0], np.cumsum(counts).astype(np.float64)])
         levels = spec.out_lo + (spec.out_hi - spec.out_lo) * (below / float(total))
         return EqualizeMapping(kind="levels", values=levels, **common)
     occupied = np.flatnonzero(counts)
     if occupied.size == 0 or total == int(counts[occupied[0]]):
-        return _rescale(info, spec)
+        return rescale(info, spec)
     c_min = int(counts[occupied[0]])
     cum = np.cumsum(counts).astype(object)
     span, denominator = int(spec.out_hi - spec.out_lo), total - c_min
@@ -160,7 +160,8 @@ def from_counts(info: DtypeInfo, spec, lo: float, hi: float, counts: np.ndarray)
     return EqualizeMapping(kind="table", values=np.array(table, dtype=np.int64), **common)
 
 
-def _rescale(info, spec) -> EqualizeMapping:
+def rescale(info, spec) -> EqualizeMapping:
+    """The identity rule of equalize (nothing to equalize): linear from the nominal range to the output range."""
     return EqualizeMapping(dtype=str(info.dtype), kind="rescale", lo=float(spec.lo), hi=float(spec.hi),
                            nbins=int(spec.nbins), nominal_lo=float(spec.nominal_lo), nominal_hi=float(spec.nominal_hi),
                            out_lo=float(spec.out_lo), out_hi=float(spec.out_hi), values=np.zeros(0))

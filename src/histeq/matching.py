@@ -163,23 +163,17 @@ def _dask_reference_target(reference, reference_mask, info, nbins, threads):
     return _target_of_histogram(counts, (lo, hi, counts.sum()), ref_info, info, discrete, lambda: vmin)
 
 
-def _map(arr, info, spatial, mask, targets, target_of, nbins, exact, threads):
-    """Map every image of ``arr`` (no channel axis) onto ``targets[target_of[b]]``; (result, ties or None)."""
+def _map(arr, info, spatial, mask, targets, target_of, nbins, exact, threads, uncounted=None):
+    """Map every image of ``arr`` (no channel axis) onto ``targets[target_of[b]]``; (result, ties or None).
+
+    ``uncounted(values)``: what an image with no counted pixel becomes under ``exact`` (default: itself)."""
     work_info = info
     if info.kind == "wide":  # 32-bit integers are exact in float64: map there, round back
         arr = arr.astype(np.float64)
         work_info = dtype_info(np.float64)
     layout, flat, flat_mask = _flatten(arr, work_info, spatial, mask)
     if exact:
-        pixel_order, ties = _exact.order(flat, layout, threads)
-        counted = flat_mask
-        if work_info.is_float and np.isnan(flat).any():
-            counted = ~np.isnan(flat) if counted is None else counted & ~np.isnan(flat)
-        out = _exact.assign(flat, pixel_order, counted,
-                            lambda b, n: _round(targets[target_of[b]].by_rank(n), info).astype(info.dtype),
-                            info.dtype)
-        if info.is_float:
-            out[np.isnan(flat)] = np.nan
+        out, ties = _map_exact(flat, flat_mask, layout, info, targets, target_of, threads, uncounted)
         return layout.restore(out), ties
     out = np.empty_like(flat)
     # Images a group at a time, so that their histograms and tables stay within a bounded size.
@@ -190,6 +184,28 @@ def _map(arr, info, spatial, mask, targets, target_of, nbins, exact, threads):
         out[part] = _map_group(flat[part], None if flat_mask is None else flat_mask[part], work_info, info,
                                [targets[t] for t in target_of[part]], nbins, threads)
     return (layout.restore(out) if work_info.kind == "levels" else _restore(layout, out, info)), None
+
+
+def _map_exact(flat, flat_mask, layout, info, targets, target_of, threads, uncounted):
+    """Exact specification of the images of ``flat`` (B, P): (out, ties).  NaN and infinite values are not
+    counted, as in the histograms of the other paths: NaN stays NaN, -inf and +inf take the two ends of the
+    target."""
+    pixel_order, ties = _exact.order(flat, layout, threads)
+    counted = flat_mask
+    if info.is_float or flat.dtype.kind == "f":
+        finite = np.isfinite(flat)
+        if not finite.all():
+            counted = finite if counted is None else counted & finite
+    out = _exact.assign(flat, pixel_order, counted,
+                        lambda b, n: _round(targets[target_of[b]].by_rank(n), info).astype(info.dtype),
+                        info.dtype, uncounted)
+    if info.is_float:
+        for b in range(flat.shape[0]):
+            target = targets[target_of[b]]
+            out[b][flat[b] == -np.inf] = target.quantile(np.float64(0.0))
+            out[b][flat[b] == np.inf] = target.quantile(np.float64(1.0))
+        out[np.isnan(flat)] = np.nan
+    return out, ties
 
 
 #: Bytes per histogram bin that mapping an image takes: its count, and its table entry or pieces.
@@ -324,15 +340,17 @@ def _prepare(image, mask, nbins, axes, channel_axis, color, exact, return_ties, 
     return arr, info, channel, spatial, m, mode, nb or FLOAT_NBINS, resolve_threads(threads)
 
 
-def _apply(arr, info, channel, spatial, mask, mode, make_targets, nbins, exact, threads):
+def _apply(arr, info, channel, spatial, mask, mode, make_targets, nbins, exact, threads, uncounted=None):
     """Map every image of ``arr`` (grey, channel by channel, or the intensity of colour images) onto its target.
 
     make_targets(info, shape, spatial) gives (targets, target_of) for the images actually mapped: ``arr``
-    itself, or its intensity (no channel axis).  Returns (result, ties, batch shape of the ties)."""
+    itself, or its intensity (no channel axis); ``uncounted(values, info)`` what an image with no counted
+    pixel becomes (see _map).  Returns (result, ties, batch shape of the ties)."""
     if mode == "per-channel":
         targets, target_of = make_targets(info, arr.shape, spatial)
         result, ties = _map(arr, info, spatial, _validate.channel_mask(mask, channel, arr.shape), targets,
-                            target_of, nbins, exact, threads)
+                            target_of, nbins, exact, threads,
+                            None if uncounted is None else lambda values: uncounted(values, info))
         return result, ties, BatchLayout(arr.shape, spatial).batch_shape
     grey_info = _color.intensity_info(info, mode)
     grey_shape = tuple(n for a, n in enumerate(arr.shape) if a != channel)
@@ -342,7 +360,7 @@ def _apply(arr, info, channel, spatial, mask, mode, make_targets, nbins, exact, 
 
     def map_intensity(intensity, intensity_info, axes, grey_mask, _spec, threads):
         mapped, image_ties = _map(intensity, intensity_info, axes, grey_mask, targets, target_of, nbins, exact,
-                                  threads)
+                                  threads, None if uncounted is None else lambda v: uncounted(v, intensity_info))
         ties.append(image_ties)
         return mapped
 
@@ -697,7 +715,15 @@ def equalize_exact(arr, info, channel, spatial, mask, mode, out_range, exact, re
             target = _continuous(np.array([out_lo, out_hi]), np.ones(1))
         return [target], np.zeros(BatchLayout(shape, image_spatial).batch, dtype=np.int64)
 
-    result, ties, batch_shape = _apply(arr, info, channel, spatial, mask, mode, make_targets, None, True, threads)
+    def uncounted(values, values_info):  # nothing to equalize: equalize's identity rescale
+        from ._spec import make_spec
+
+        nominal = (0.0, 100.0) if mode == "lightness" else None
+        spec = make_spec(values_info, None, nominal, out_range if mode == "per-channel" else nominal)
+        return mapping.rescale(values_info, spec).apply(values.astype(values_info.dtype, copy=False))
+
+    result, ties, batch_shape = _apply(arr, info, channel, spatial, mask, mode, make_targets, None, True, threads,
+                                       uncounted)
     return _finish(result, ties, batch_shape, return_ties)
 
 
