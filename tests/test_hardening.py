@@ -368,3 +368,75 @@ def test_ranges_no_float_can_honour_are_refused():
         histeq.equalize(np.zeros(3), in_range=(0.0, 5e-324))
     with pytest.raises(ValueError, match="beyond what float16 holds"):
         histeq.equalize(np.arange(3, dtype=np.float16), out_range=(0, 70000))
+
+
+# --- 8. a mapping file is a foreign input ------------------------------------------------------------------------
+
+
+def _crafted(path, header, **arrays):
+    import json
+
+    np.savez(path, header=np.array(header if isinstance(header, str) else json.dumps(header)), **arrays)
+    return path
+
+
+def _valid_equalize_header(kind="table", nbins=256, **changes):
+    header = dict(dtype="uint8", kind=kind, lo=0.0, hi=255.0, nbins=nbins, nominal_lo=0.0, nominal_hi=255.0,
+                  out_lo=0.0, out_hi=255.0)
+    header.update(changes)
+    return header
+
+
+@pytest.mark.parametrize("header, values, field", [
+    (_valid_equalize_header(kind="mystery"), np.zeros(256, np.int64), "kind"),  # was applied as a table
+    (_valid_equalize_header(nbins=10), np.zeros(256, np.int64), "values"),  # was IndexError
+    (_valid_equalize_header(kind="levels"), np.full(257, np.nan), "values"),  # was a silent 0
+    (_valid_equalize_header(lo=5.0, hi=5.0), np.zeros(256, np.int64), "lo, hi"),  # was ZeroDivisionError
+    (_valid_equalize_header(nbins=10**30), np.zeros(3), "nbins"),  # was OverflowError
+    (_valid_equalize_header(dtype="object"), np.zeros(256, np.int64), "dtype"),
+    (_valid_equalize_header(), np.full(256, 10**6), "values"),
+    ("[" * 100000 + "]" * 100000, np.zeros(3), "header"),  # was RecursionError
+    ({"dtype": "uint8"}, np.zeros(3), "header"),
+    (_valid_equalize_header(kind="pieces", nbins=2), np.array([[0.0, 2.0], [0, 1], [1, 1]]), "values"),
+])
+def test_crafted_equalize_mappings_are_refused(tmp_path, header, values, field):
+    path = _crafted(tmp_path / "m.npz", header, values=values)
+    with pytest.raises(ValueError, match=f"not a valid histeq mapping file: {field}"):
+        histeq.EqualizeMapping.load(path)
+
+
+def _clahe_header(**changes):
+    header = dict(dtype="uint8", shape=[16, 16], tiles=[2, 2], nbins=256, lo=0.0, hi=255.0, nominal_lo=0.0,
+                  nominal_hi=255.0, out_lo=0.0, out_hi=255.0, rescale=False)
+    header.update(changes)
+    return header
+
+
+def _clahe_arrays(tiles=4, nbins=256):
+    return dict(identity=np.zeros(tiles, np.uint8), table=np.zeros((tiles, nbins), np.uint8), slope=np.zeros((0, 0)))
+
+
+@pytest.mark.parametrize("header, arrays, field", [
+    (_clahe_header(shape=[2] * 33, tiles=[1] * 33), _clahe_arrays(1), "shape"),  # was a shift by 33
+    (_clahe_header(shape=[2**40]), _clahe_arrays(), "shape"),  # would allocate 8 TiB
+    (_clahe_header(tiles=[4, 4]), _clahe_arrays(), "identity"),
+    (_clahe_header(tiles=[32, 2]), _clahe_arrays(64), "tiles"),
+    (_clahe_header(nbins=0), _clahe_arrays(), "nbins"),
+    (_clahe_header(rescale="yes"), _clahe_arrays(), "rescale"),
+    (_clahe_header(), dict(_clahe_arrays(), table=np.zeros((4, 256), np.float32)), "table"),
+])
+def test_crafted_clahe_mappings_are_refused(tmp_path, header, arrays, field):
+    path = _crafted(tmp_path / "c.npz", header, **arrays)
+    with pytest.raises(ValueError, match=f"not a valid histeq mapping file: {field}"):
+        histeq.ClaheMapping.load(path)
+
+
+def test_saved_mappings_still_load(tmp_path, camera):
+    for fitted, cls in [(histeq.fit_equalize(camera), histeq.EqualizeMapping),
+                        (histeq.fit_match(camera / 255, camera.T / 255), histeq.EqualizeMapping),
+                        (histeq.fit_clahe(camera, tiles=4), histeq.ClaheMapping),
+                        (histeq.fit_clahe(camera / 255, tiles=3), histeq.ClaheMapping)]:
+        fitted.save(tmp_path / "m.npz")
+        loaded = cls.load(tmp_path / "m.npz")
+        image = camera if fitted.dtype == "uint8" else camera / 255
+        np.testing.assert_array_equal(loaded.apply(image), fitted.apply(image))

@@ -462,13 +462,39 @@ class ClaheMapping:
 
     @classmethod
     def load(cls, path) -> "ClaheMapping":
-        """Read a mapping written by :meth:`save`."""
-        import json
+        """Read a mapping written by :meth:`save`: every field checked against the arrays the file holds (a
+        ValueError names what is wrong)."""
+        from . import _mapping_file
+        from .mapping import _DTYPES
 
-        with np.load(path, allow_pickle=False) as archive:
-            header = json.loads(str(archive["header"]))
-            header["shape"], header["tiles"] = tuple(header["shape"]), tuple(header["tiles"])
-            return cls(identity=archive["identity"], table=archive["table"], slope=archive["slope"], **header)
+        fields = tuple(f.name for f in dataclasses.fields(cls) if f.name not in ("identity", "table", "slope"))
+        checked = _mapping_file.read(path, fields, ("identity", "table", "slope"))
+        info = dtype_info(checked.choice("dtype", _DTYPES))
+        # An axis's interpolation plan takes about 40 bytes per pixel along it: 2**24 pixels is 640 MiB.
+        shape = checked.ints("shape", 1, 1 << 24, MAX_AXES)
+        tiles = checked.ints("tiles", 1, 1 << 24, MAX_AXES)
+        if len(tiles) != len(shape) or any(t > n for t, n in zip(tiles, shape)):
+            checked.fail("tiles", f"must hold one count per axis of {shape}, each at most its length")
+        nbins = checked.number("nbins", integer=True, low=1, high=1 << 24)
+        for low, high in (("lo", "hi"), ("nominal_lo", "nominal_hi"), ("out_lo", "out_hi")):
+            checked.range(low, high)
+        if not isinstance(checked.header["rescale"], bool):
+            checked.fail("rescale", f"must be true or false, got {checked.header['rescale']!r}")
+        ntiles = math.prod(tiles)  # the arrays must hold as many: their size bounds it
+        identity = checked.array("identity", (ntiles,), "u")
+        if identity.size and identity.max() > 1:
+            checked.fail("identity", "must hold 0 or 1")
+        if checked.header["rescale"]:  # nothing was counted: no tables
+            pass
+        elif info.is_float:
+            checked.array("table", (ntiles, nbins + 1), "f")
+            checked.array("slope", (ntiles, nbins + 1), "f")
+        else:
+            table = checked.array("table", (ntiles, nbins), "iu")
+            if table.dtype != info.compute:
+                checked.fail("table", f"must be {info.compute}, got {table.dtype}")
+        header = dict(checked.header, shape=shape, tiles=tiles)
+        return cls(identity=identity, table=checked.arrays["table"], slope=checked.arrays["slope"], **header)
 
 
 @_validate.public

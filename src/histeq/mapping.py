@@ -83,17 +83,48 @@ class EqualizeMapping:
         """Write the mapping to a ``.npz`` file (arrays and a JSON header; no pickle)."""
         from .io import atomic_writer
 
-        header = {name: getattr(self, name) for name in ("dtype", "kind", "lo", "hi", "nbins", "nominal_lo",
-                                                         "nominal_hi", "out_lo", "out_hi")}
+        header = {name: getattr(self, name) for name in _FIELDS}
         with atomic_writer(Path(path)) as f:
             np.savez(f, header=np.array(json.dumps(header)), values=self.values)
 
     @classmethod
     def load(cls, path) -> "EqualizeMapping":
-        """Read a mapping written by :meth:`save`."""
-        with np.load(path, allow_pickle=False) as archive:
-            header = json.loads(str(archive["header"]))
-            return cls(values=archive["values"], **header)
+        """Read a mapping written by :meth:`save`: every field checked against the arrays the file holds (a
+        ValueError names what is wrong)."""
+        from . import _mapping_file
+
+        checked = _mapping_file.read(path, _FIELDS, ("values",))
+        info = dtype_info(checked.choice("dtype", _DTYPES))
+        kind = checked.choice("kind", _KINDS)
+        nbins = checked.number("nbins", integer=True, low=0 if kind in ("rescale", "identity") else 1,
+                               high=1 << 24)
+        checked.range("lo", "hi")
+        for low, high in (("nominal_lo", "nominal_hi"), ("out_lo", "out_hi")):
+            lo, hi = checked.range(low, high)
+            if not info.is_float and not (info.lo <= lo and hi <= info.hi and lo == int(lo) and hi == int(hi)):
+                checked.fail(f"{low}, {high}", f"must be integers inside the {info.dtype} range")
+        values = checked.arrays["values"]
+        if kind == "table":
+            checked.array("values", (nbins,), "iu")
+            if values.size and not (info.lo <= values.min() and values.max() <= info.hi):
+                checked.fail("values", f"must lie inside the {info.dtype} range")
+        elif kind == "levels":
+            checked.array("values", (nbins + 1,), "f")
+        elif kind == "segments":
+            checked.array("values", (2, nbins + 1), "f")
+        elif kind == "pieces":
+            if values.ndim != 2 or values.shape[0] != 3:
+                checked.fail("values", f"must have shape (3, pieces), got {values.shape}")
+            checked.array("values", values.shape, "f")
+            start = values[0]
+            if not (np.all(np.diff(start) > 0) and np.isin(np.arange(nbins + 1), start).all()):
+                checked.fail("values", "must start pieces in ascending order at every bin edge 0..nbins")
+        return cls(values=values, **checked.header)
+
+
+_FIELDS = ("dtype", "kind", "lo", "hi", "nbins", "nominal_lo", "nominal_hi", "out_lo", "out_hi")
+_KINDS = ("table", "levels", "pieces", "segments", "rescale", "identity")
+_DTYPES = ("uint8", "int8", "uint16", "int16", "uint32", "int32", "float16", "float32", "float64")
 
 
 @_validate.public
