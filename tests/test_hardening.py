@@ -440,3 +440,34 @@ def test_saved_mappings_still_load(tmp_path, camera):
         loaded = cls.load(tmp_path / "m.npz")
         image = camera if fitted.dtype == "uint8" else camera / 255
         np.testing.assert_array_equal(loaded.apply(image), fitted.apply(image))
+
+
+# --- 9. the command line ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ["input", "--mask", "--reference"])
+def test_a_fifo_is_refused_not_read_forever(tmp_path, camera, capsys, role):
+    # Was: a FIFO given as input blocked forever.
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    io.write_image(tmp_path / "a.png", camera)
+    argv = {"input": ["equalize", fifo, "-o", tmp_path / "o.png"],
+            "--mask": ["equalize", tmp_path / "a.png", "-o", tmp_path / "o.png", "--mask", fifo],
+            "--reference": ["match", tmp_path / "a.png", "-o", tmp_path / "o.png", "--reference", fifo]}[role]
+    assert _run(*argv) == 2
+    assert "not a regular file" in capsys.readouterr().err
+
+
+def test_a_tiff_that_fails_to_decode_on_the_chunked_path_is_a_read_error(tmp_path, capsys):
+    # Was reported as "cannot write".
+    tifffile = pytest.importorskip("tifffile")
+    pytest.importorskip("dask")
+    source = tmp_path / "tiled.tif"
+    tifffile.imwrite(source, np.zeros((256, 256), np.uint8), tile=(64, 64), compression="zlib")
+    data = bytearray(source.read_bytes())
+    data[-600:-100] = b"\xff" * 500  # corrupt the last tiles' compressed data
+    source.write_bytes(bytes(data))
+    assert _run("equalize", source, "-o", tmp_path / "out.tif", "--dask") == EXIT_FAILED
+    err = capsys.readouterr().err
+    assert f"cannot read {source}" in err and "cannot write" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiled.tif"]

@@ -60,6 +60,7 @@ def expand(inputs: list[Path], recursive: bool) -> Found:
                 raise UsageError(f"no file matches {text}")
             found += [(p, None) for p in matches if p.is_file() or p.suffix.lower() == ".zarr"]
         else:  # a missing file fails on its own, as a corrupt one does
+            require_regular(item)
             found.append((item, None))
     seen, unique = set(), []
     for path, rel in found:
@@ -70,6 +71,13 @@ def expand(inputs: list[Path], recursive: bool) -> Found:
     if not unique:
         raise UsageError("no input files (folders are searched for " + ", ".join(SUFFIXES) + ")")
     return Found(unique, skipped)
+
+
+def require_regular(path: Path) -> None:
+    """A FIFO, device or socket would block a read, or never end: only regular files (and Zarr folders)."""
+    if path.exists() and not path.is_file() and not path.is_dir():
+        raise UsageError(f"{path}: not a regular file (a FIFO, device or socket); histeq reads regular files, "
+                         "folders and Zarr stores")
 
 
 def _same_format(a: str, b: str) -> bool:

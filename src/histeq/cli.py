@@ -256,6 +256,9 @@ def _read(path: Path):
 def _read_one(path: Path, option: str | None = None):
     """The one array of a file (a Zarr store: lazily); for an option's file (mask, reference) a failure is a
     usage error."""
+    from ._cli_files import require_regular
+
+    require_regular(path)
     try:
         if path.suffix.lower() == ".zarr":
             try:
@@ -564,16 +567,36 @@ def _open_lazy(path: Path, opened: list | None = None):
 
     suffix = path.suffix.lower()
     if suffix == ".zarr":
-        return da.from_zarr(str(path))
+        return _read_lazily(path, str(path))
     if suffix in (".tif", ".tiff") and opened is not None:
         import tifffile
 
         store = tifffile.imread(path, aszarr=True)
         opened.append(store)
-        return da.from_zarr(store)
+        return _read_lazily(path, store)
     from . import io
 
     return da.from_array(io.read_image(path))
+
+
+def _read_lazily(path: Path, store):
+    """The Zarr array in ``store`` (``path``'s) as a Dask array of its own chunks, whose reading errors say
+    that ``path`` could not be read (they surface while the output is written, chunk by chunk)."""
+    import dask.array as da
+    import numpy as np
+    import zarr
+
+    stored = zarr.open(store, mode="r")
+
+    def read(block_info=None):
+        region = tuple(slice(a, b) for a, b in block_info[None]["array-location"])
+        try:
+            return np.asarray(stored[region])
+        except Exception as exc:  # noqa: BLE001 - decoders raise anything on a corrupt file
+            raise _FileError(f"cannot read {path}: {_reason(exc)}") from exc
+
+    chunks = da.core.normalize_chunks(stored.chunks, stored.shape)
+    return da.map_blocks(read, chunks=chunks, dtype=stored.dtype, meta=np.empty((0,) * stored.ndim, stored.dtype))
 
 
 def _write_zarr(array, target: Path) -> None:
