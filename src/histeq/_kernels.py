@@ -77,6 +77,16 @@ class DtypeInfo:
     def is_float(self) -> bool:
         return self.kind == "float"
 
+    def cast(self, values: np.ndarray) -> np.ndarray:
+        """``values`` (results) in this dtype: integers rounded halves up, and both clipped to what the dtype
+        holds (a float16 image matched to a reference above 65504 gets 65504, not inf); an infinity that was
+        passed through (an image left as it is) stays one."""
+        if self.is_float:
+            largest = float(np.finfo(self.dtype).max)
+            clipped = np.where(np.isinf(values), values, np.clip(values, -largest, largest))
+            return clipped.astype(self.dtype, copy=False)
+        return np.clip(np.floor(values + 0.5), self.lo, self.hi).astype(self.dtype)
+
     @property
     def clip_groups(self) -> int:
         """CLAHE's clip rule: 0 measures the limit on all bins (OpenCV's rule; 8-bit images), else on this

@@ -571,6 +571,7 @@ def match(image, reference, mask=None, reference_mask=None, nbins=None):
 def _specify_target(weights, info, out_range):
     lo, hi = out_range if out_range is not None else (info.lo, info.hi)
     weights = np.asarray(weights, dtype=np.float64)
+    weights = weights / weights.max()  # relative weights: the largest 1 (what underflows next to it is none)
     if info.kind == "levels":
         step = (hi - lo) / (len(weights) - 1) if len(weights) > 1 else 0.0
         levels = [np.floor(lo + j * step + 0.5) for j in range(len(weights))]

@@ -248,9 +248,7 @@ def _apply_block(block: np.ndarray, mapping: EqualizeMapping, threads) -> np.nda
         work_info = dtype_info(np.float64) if info.kind == "wide" else info
         flat = np.ascontiguousarray(block, dtype=work_info.compute).reshape(1, -1)
         out = map_pieces(flat, np.array([[mapping.lo, mapping.hi]]), mapping.nbins, [_pieces_of(mapping)], threads)
-        if info.kind == "wide":  # levels rounded halves up, within the dtype
-            out = np.clip(np.floor(out + 0.5), info.lo, info.hi)
-        return out.reshape(block.shape).astype(info.dtype, copy=False)
+        return info.cast(out.reshape(block.shape))
     if info.kind == "levels":  # one table entry per level of the dtype, then the kernel's lookup
         levels = np.arange(info.lo, info.hi + 1, dtype=np.int64)
         table = mapping.values[_bins_of(levels, mapping.lo, mapping.hi, mapping.nbins)].astype(info.dtype)

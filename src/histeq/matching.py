@@ -197,7 +197,7 @@ def _map_exact(flat, flat_mask, layout, info, targets, target_of, threads, uncou
         if not finite.all():
             counted = finite if counted is None else counted & finite
     out = _exact.assign(flat, pixel_order, counted,
-                        lambda b, n: _round(targets[target_of[b]].by_rank(n), info).astype(info.dtype),
+                        lambda b, n: info.cast(targets[target_of[b]].by_rank(n)),
                         info.dtype, uncounted)
     if info.is_float:
         for b in range(flat.shape[0]):
@@ -236,7 +236,7 @@ def _level_table(counts: np.ndarray, target: Target, info: DtypeInfo) -> np.ndar
     total = counts.sum()
     if total == 0:
         return np.arange(info.lo, info.hi + 1).astype(info.dtype)
-    return _round(target.quantile(np.cumsum(counts) / total), info).astype(info.dtype)
+    return info.cast(target.quantile(np.cumsum(counts) / total))
 
 
 def _pieces(counts: np.ndarray, target: Target) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -254,10 +254,11 @@ def _pieces(counts: np.ndarray, target: Target) -> tuple[np.ndarray, np.ndarray,
     k = np.clip(np.searchsorted(below, knots, side="right") - 1, 0, nbins - 1)
     inside = (knots > below[k]) & (knots < below[k + 1])
     k, knots = k[inside], knots[inside]
-    # A knot is a break strictly inside its bin, even where its position rounds to an edge.
+    # A knot is a break strictly inside its bin: where its position rounds to an edge, the nearest position
+    # inside (no pixel's position lies between the two).
     split = k + (knots - below[k]) / (below[k + 1] - below[k])
-    margin = np.spacing(k + 1.0)  # the resolution of positions in the bin
-    split = np.clip(split, k + margin, k + 1.0 - margin)
+    split = np.where(split > k, split, np.nextafter(k.astype(np.float64), np.inf))
+    split = np.where(split < k + 1, split, np.nextafter(k + 1.0, -np.inf))
     # Each start's fractions: the least (where the piece before it ends) and the greatest (where it begins) of
     # the knots that share its position.
     start, group = np.unique(np.concatenate([np.arange(nbins + 1.0), split]), return_inverse=True)
@@ -267,7 +268,9 @@ def _pieces(counts: np.ndarray, target: Target) -> tuple[np.ndarray, np.ndarray,
     np.maximum.at(begins, group, fractions)
     level = target.quantile(begins)
     slope = np.zeros_like(level)
-    slope[:-1] = np.maximum(target.quantile(ends[1:], left=True) - level[:-1], 0.0) / np.diff(start)
+    with np.errstate(over="ignore"):  # a piece narrower than a float's resolution: its rise is never reached
+        slope[:-1] = np.maximum(target.quantile(ends[1:], left=True) - level[:-1], 0.0) / np.diff(start)
+    slope = np.minimum(slope, np.finfo(np.float64).max)
     return start, level, slope
 
 
@@ -318,17 +321,7 @@ def _fit_target(arr, info, mask, target, nbins, threads, lazy=False):
 
 
 def _restore(layout, out, info):
-    result = layout.restore(out)
-    if not info.is_float:
-        return _round(result, info).astype(info.dtype)
-    return result.astype(info.dtype, copy=False)
-
-
-def _round(values: np.ndarray, info: DtypeInfo) -> np.ndarray:
-    """Integer levels: rounded halves up, clipped to the dtype's range."""
-    if info.is_float:
-        return values
-    return np.clip(np.floor(values + 0.5), info.lo, info.hi)
+    return info.cast(layout.restore(out))
 
 
 def _prepare(image, mask, nbins, axes, channel_axis, color, exact, return_ties, threads):
