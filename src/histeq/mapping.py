@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from . import _validate
-from ._kernels import DtypeInfo, core, dtype_info, resolve_threads
+from ._kernels import DtypeInfo, core, dtype_info, require_tables, resolve_threads
 from ._spec import make_spec
 
 __all__ = ["EqualizeMapping", "fit_equalize"]
@@ -156,6 +157,7 @@ def fit_equalize(image, *, nbins=None, mask=None, in_range=None, out_range=None,
     spec = make_spec(info, _validate.nbins(nbins), _validate.value_range(in_range, info, "in_range"),
                      _validate.value_range(out_range, info, "out_range"))
     nthreads = resolve_threads(threads)
+    require_tables(24 * spec.nbins, math.prod(arr.shape) * info.dtype.itemsize, f"histograms of {spec.nbins} bins")
     lo, hi = spec.lo, spec.hi
     if spec.data_range or info.is_float:  # floats: a constant image is rescaled, whatever the bins (as equalize)
         vmin, vmax, count = (_dask.finite_range if lazy else _finite_range)(arr, m)

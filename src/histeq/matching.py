@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import NamedTuple
 
@@ -178,6 +179,7 @@ def _map(arr, info, spatial, mask, targets, target_of, nbins, exact, threads, un
     out = np.empty_like(flat)
     # Images a group at a time, so that their histograms and tables stay within a bounded size.
     bins = int(work_info.hi - work_info.lo + 1) if work_info.kind == "levels" else nbins
+    require_tables(_TABLE_BYTES_PER_BIN * bins, flat.nbytes, f"matching over {bins} bins")
     group = max(1, table_budget(flat.nbytes) // (2 * _TABLE_BYTES_PER_BIN * bins))
     for g0 in range(0, layout.batch, group):
         part = slice(g0, min(g0 + group, layout.batch))
@@ -287,6 +289,9 @@ def _fit_target(arr, info, mask, target, nbins, threads, lazy=False):
     from . import dask as _dask
 
     is_dask = _dask.is_dask(arr)
+    bins = int(info.hi - info.lo + 1) if info.kind == "levels" else nbins
+    require_tables(_TABLE_BYTES_PER_BIN * bins, math.prod(arr.shape) * info.dtype.itemsize,
+                   f"matching over {bins} bins")
 
     def mapping_of(kind, lo, hi, bins, values):
         return mapping.EqualizeMapping(dtype=str(info.dtype), kind=kind, lo=float(lo), hi=float(hi), nbins=int(bins),
