@@ -93,21 +93,27 @@ def _temporaries(folder):
     return [p.name for p in folder.rglob("*") if ".histeq-" in p.name]
 
 
-def test_sigterm_is_handled_like_ctrl_c(tmp_path, many_files):
-    # Was: workers and the resource tracker kept running (and writing), temporaries were left behind.
-    import signal
-
+def _interrupt(tmp_path, many_files, sig):
+    """A process-pool run into tmp_path/out, sent ``sig`` once it has written a few files: (process, its
+    stderr, the processes it had started, which are gone or zombies once it has ended, the output folder)."""
     psutil = pytest.importorskip("psutil")
     out = tmp_path / "out"
     process = _start(["equalize", many_files, "-o", out, "--jobs", "2"])
     _wait_for_outputs(out, process)
     children = psutil.Process(process.pid).children(recursive=True)
-    process.send_signal(signal.SIGTERM)
-    _, err = process.communicate(timeout=60)
+    process.send_signal(sig)
+    _, err = process.communicate(timeout=60)  # the pipes close: nobody else holds them
+    _, alive = psutil.wait_procs(children, timeout=10)
+    return process, err, [c for c in alive if c.status() != psutil.STATUS_ZOMBIE], out
+
+
+def test_sigterm_is_handled_like_ctrl_c(tmp_path, many_files):
+    # Was: workers and the resource tracker kept running (and writing), temporaries were left behind.
+    import signal
+
+    process, err, left, out = _interrupt(tmp_path, many_files, signal.SIGTERM)
     assert process.returncode == 143 and "terminated" in err
-    psutil.wait_procs(children, timeout=10)
-    assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
-    assert _temporaries(out) == []
+    assert left == [] and _temporaries(out) == []
     assert len(list(out.glob("*.png"))) < 160  # it stopped
 
 
@@ -115,15 +121,8 @@ def test_workers_die_with_a_killed_command(tmp_path, many_files):
     # Was: after kill -9 the workers went on, held stdout/stderr, and subprocess.run(capture_output=True) hung.
     import signal
 
-    psutil = pytest.importorskip("psutil")
-    out = tmp_path / "out"
-    process = _start(["equalize", many_files, "-o", out, "--jobs", "2"])
-    _wait_for_outputs(out, process)
-    children = psutil.Process(process.pid).children(recursive=True)
-    process.send_signal(signal.SIGKILL)
-    process.communicate(timeout=60)  # the pipes close: nobody holds them
-    gone, alive = psutil.wait_procs(children, timeout=10)
-    assert not [c for c in alive if c.status() != psutil.STATUS_ZOMBIE]
+    _, _, left, _ = _interrupt(tmp_path, many_files, signal.SIGKILL)
+    assert left == []
 
 
 def test_stale_temporaries_of_dead_runs_are_removed_by_the_next(tmp_path, camera):
