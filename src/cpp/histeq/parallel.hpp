@@ -1,4 +1,4 @@
-// Thread pool-free parallel loop: the one place where histeq starts threads.
+// Parallel loops over index ranges, run by the persistent worker pool.
 #pragma once
 
 #include <algorithm>
@@ -8,6 +8,8 @@
 #include <mutex>
 #include <thread>
 #include <vector>
+
+#include "pool.hpp"
 
 namespace histeq {
 
@@ -19,9 +21,10 @@ inline int plan_workers(int64_t n, int threads, int64_t grain) {
     return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, chunks)));
 }
 
-// Calls fn(worker, begin, end) over a static, contiguous split of [0, n).
-// Static splitting keeps results independent of timing: every worker owns a
-// fixed range, so reductions merged in worker order are deterministic.
+// Calls fn(worker, begin, end) over a static, contiguous split of [0, n),
+// the workers on the persistent pool (pool.hpp).  Static splitting keeps
+// results independent of timing: every worker owns a fixed range, so
+// reductions merged in worker order are deterministic.
 template <class Fn>
 void parallel_for(int64_t n, int threads, int64_t grain, Fn&& fn) {
     const int workers = plan_workers(n, threads, grain);
@@ -32,7 +35,7 @@ void parallel_for(int64_t n, int threads, int64_t grain, Fn&& fn) {
     }
     std::exception_ptr error;
     std::mutex error_lock;
-    auto run = [&](int w) {
+    run_workers(workers, [&](int w) {
         const int64_t begin = n * w / workers;
         const int64_t end = n * (w + 1) / workers;
         try {
@@ -41,19 +44,13 @@ void parallel_for(int64_t n, int threads, int64_t grain, Fn&& fn) {
             std::lock_guard<std::mutex> guard(error_lock);
             if (!error) error = std::current_exception();
         }
-    };
-    std::vector<std::thread> pool;
-    pool.reserve(workers - 1);
-    for (int w = 1; w < workers; ++w) pool.emplace_back(run, w);
-    run(0);
-    for (auto& t : pool) t.join();
+    });
     if (error) std::rethrow_exception(error);
 }
 
 // A reusable barrier for the `count` workers of one parallel_for: wait()
-// returns once all of them have called it.  Waits spin (yielding): the
-// phases it separates are short, and starting threads anew for each phase
-// costs about 50 us (measured on a 2-core VM).
+// returns once all of them have called it (run_workers runs them all at
+// once).  Waits spin (yielding): the phases it separates are short.
 class Barrier {
    public:
     explicit Barrier(int count) : count_(count) {}
