@@ -9,7 +9,6 @@ cannot slip through.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +23,8 @@ except ImportError as exc:  # pragma: no cover - exercised only on broken instal
         "which needs a C++17 compiler (g++ or clang++) and CMake >= 3.18 "
         "(fetched from PyPI automatically)."
     ) from exc
+
+from ._threads import get_num_threads, resolve_threads, set_num_threads  # noqa: E402 - re-exported for the kernels
 
 __all__ = ["DtypeInfo", "dtype_info", "set_num_threads", "get_num_threads", "resolve_threads", "core"]
 
@@ -141,45 +142,3 @@ def dtype_info(dtype: np.dtype) -> DtypeInfo:
             hint = "; equalize np.abs(image) or the real part of a complex image"
         raise TypeError(f"unsupported image dtype {dtype}; supported dtypes: {SUPPORTED}{hint}")
     return info
-
-
-_num_threads: int | None = None
-
-
-def set_num_threads(n: int | None) -> None:
-    """Set the default number of threads of every kernel (``None``: all cores).
-
-    The ``threads=`` argument of a call overrides it.  The environment variable
-    ``HISTEQ_NUM_THREADS`` gives the default at import.
-    """
-    global _num_threads
-    _num_threads = None if n is None else _check_threads(n)
-
-
-def get_num_threads() -> int:
-    """The number of threads a call without ``threads=`` uses."""
-    return _num_threads if _num_threads is not None else _core.hardware_threads()
-
-
-#: More threads than any machine has cores for (the kernels take a C int).
-MAX_THREADS = 1 << 15
-
-
-def _check_threads(n: object) -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-        raise TypeError(f"threads must be a positive int or None, got {type(n).__name__}")
-    if not 1 <= n <= MAX_THREADS:
-        raise ValueError(f"threads must be between 1 and {MAX_THREADS}, got {n}")
-    return int(n)
-
-
-def resolve_threads(threads: int | None) -> int:
-    return get_num_threads() if threads is None else _check_threads(threads)
-
-
-_env_threads = os.environ.get("HISTEQ_NUM_THREADS")
-if _env_threads:
-    try:
-        set_num_threads(int(_env_threads))
-    except ValueError as exc:
-        raise ValueError(f"HISTEQ_NUM_THREADS must be a positive integer, got {_env_threads!r}") from exc
