@@ -304,9 +304,66 @@ def case_exact_volume(repeat):
     }, repeat)
 
 
+def case_per_call_equalize_96(repeat):
+    import cv2
+
+    image = np.random.default_rng(8).integers(20, 200, (96, 96), dtype=np.uint8)
+    return "equalize one 96x96 uint8, per call", _time({
+        "histeq": lambda: histeq.equalize(image),
+        "cv2.equalizeHist": lambda: cv2.equalizeHist(image),
+    }, repeat)
+
+
+def case_per_call_equalize_4(repeat):
+    import cv2
+
+    image = np.random.default_rng(9).integers(20, 200, (4, 4), dtype=np.uint8)
+    return "equalize one 4x4 uint8, per call", _time({
+        "histeq": lambda: histeq.equalize(image),
+        "cv2.equalizeHist": lambda: cv2.equalizeHist(image),
+    }, repeat)
+
+
+def case_per_call_clahe_96(repeat):
+    import cv2
+
+    image = np.random.default_rng(10).integers(20, 200, (96, 96), dtype=np.uint8)
+    clahe = cv2.createCLAHE(2.0, (8, 8))
+    return "CLAHE one 96x96 uint8, 8x8, per call", _time({
+        "histeq": lambda: histeq.clahe(image, tiles=8, clip_limit=2.0),
+        "cv2 CLAHE": lambda: clahe.apply(image),
+    }, repeat)
+
+
+def _thread_counts():
+    cores = histeq.get_num_threads()
+    counts, n = [], 1
+    while n < cores:
+        counts.append(n)
+        n *= 2
+    return counts + [cores] + ([16] if cores < 16 else [])  # 16 on a small machine: oversubscribed
+
+
+def case_threads_equalize(repeat):
+    img = _camera(2048).astype(np.uint8)
+    return "equalize uint8 2048x2048 by threads", _time(
+        {"histeq": lambda: histeq.equalize(img)} |
+        {f"histeq threads={t}": (lambda t=t: histeq.equalize(img, threads=t)) for t in _thread_counts()}, repeat)
+
+
+def case_threads_clahe(repeat):
+    rng = np.random.default_rng(2)
+    img = (_camera(2048) * 180 + rng.integers(0, 180, (2048, 2048))).astype(np.uint16)
+    return "CLAHE uint16 2048x2048 by threads", _time(
+        {"histeq": lambda: histeq.clahe(img, tiles=8, clip_limit=2.0)} |
+        {f"histeq threads={t}": (lambda t=t: histeq.clahe(img, tiles=8, clip_limit=2.0, threads=t))
+         for t in _thread_counts()}, max(3, repeat // 3))
+
+
 CASES = [case_uint8, case_batch, case_uint16, case_float32, case_rgb_luma, case_rgb_lightness, case_clahe_uint8,
          case_clahe_uint16, case_clahe_batch, case_clahe_volume, case_match_float32, case_match_rgb, case_exact,
-         case_exact_uint16, case_exact_volume]
+         case_exact_uint16, case_exact_volume, case_per_call_equalize_96, case_per_call_equalize_4,
+         case_per_call_clahe_96, case_threads_equalize, case_threads_clahe]
 
 
 def main(argv=None):
@@ -324,7 +381,8 @@ def main(argv=None):
         ours = medians["histeq"]
         for name, t in medians.items():
             ratio = "" if name == "histeq" else f"{ours / t:.3f} ({t / ours:.1f}x faster)" if t > ours else f"{ours / t:.3f}"
-            print(f"| {title} | {name} | {t * 1e3:.2f} ms | {ratio} |")
+            shown = f"{t * 1e6:.1f} us" if t < 1e-3 else f"{t * 1e3:.2f} ms"
+            print(f"| {title} | {name} | {shown} | {ratio} |")
     if not args.case:
         print("\n| input | peak NumPy memory during equalize / input size |")
         print("|---|---|")

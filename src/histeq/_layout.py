@@ -17,7 +17,9 @@ class BatchLayout:
     def __init__(self, shape: tuple[int, ...], axes: tuple[int, ...]):
         batch = [a for a in range(len(shape)) if a not in axes]
         self.perm = tuple(batch) + tuple(axes)
-        self.inverse = tuple(int(i) for i in np.argsort(self.perm))
+        # In order already (one image, or batch axes first): no transposes, which small calls feel.
+        self.ordered = self.perm == tuple(range(len(shape)))
+        self.inverse = self.perm if self.ordered else tuple(int(i) for i in np.argsort(self.perm))
         self.batch_shape = tuple(shape[a] for a in batch)
         self.spatial_shape = tuple(shape[a] for a in axes)
         self.batch = math.prod(self.batch_shape)
@@ -26,13 +28,14 @@ class BatchLayout:
     def flatten(self, array: np.ndarray, dtype: np.dtype | None = None, channels: bool = False) -> np.ndarray:
         """(B, P), or (B, P, C) with ``channels``: ``array`` then has a trailing channel axis, kept last."""
         extra = (len(self.perm),) if channels else ()
-        moved = np.transpose(array, self.perm + extra)
+        moved = array if self.ordered else np.transpose(array, self.perm + extra)
         return np.ascontiguousarray(moved, dtype=dtype).reshape((self.batch, self.pixels) + moved.shape[len(self.perm):])
 
     def restore(self, flat: np.ndarray, channels: bool = False) -> np.ndarray:
         extra = (len(self.perm),) if channels else ()
         shape = self.batch_shape + self.spatial_shape + flat.shape[2:]
-        return np.transpose(flat.reshape(shape), self.inverse + extra)
+        restored = flat.reshape(shape)
+        return restored if self.ordered else np.transpose(restored, self.inverse + extra)
 
 
 def grey_axes(axes: tuple[int, ...], channel: int) -> tuple[int, ...]:

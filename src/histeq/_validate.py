@@ -43,9 +43,10 @@ def narrowed(image: object, name: str = "image"):
 
     if not _dask.is_dask(image):
         image = as_array(image, name)
-    narrow = _NARROW.get(np.dtype(image.dtype).newbyteorder("="))
-    if narrow is None:
+    dtype = image.dtype
+    if dtype.kind not in "iu" or dtype.itemsize != 8:  # the common case, at once
         return image, None
+    narrow = _NARROW[np.dtype(dtype).newbyteorder("=")]
     if _dask.is_dask(image):
         return image.map_blocks(_narrow_block, narrow, name, dtype=narrow), np.dtype(image.dtype)
     return _narrow_block(image, narrow, name), image.dtype

@@ -241,6 +241,19 @@ def _without_singletons(shape: tuple[int, ...], tiles: tuple[int, ...]) -> tuple
     return tuple(shape[a] for a in kept), tuple(tiles[a] for a in kept)
 
 
+@functools.lru_cache(maxsize=64)
+def _kernel_plan(shape: tuple, tiles: tuple, value_bits: int | None) -> tuple:
+    """The kernel's tile plan (shape, tiles, bounds, lower, w0, w1 arrays, read-only, and the weights'
+    common denominator) of one image shape: kept, as calls on images of one shape come in series."""
+    plans = [_axis_plan(n, t, value_bits, len(tiles)) for n, t in zip(shape, tiles)]
+    bounds, lower, w0, w1, denominators = (list(part) for part in zip(*plans))
+    arrays = (np.array(shape, dtype=np.int64), np.array(tiles, dtype=np.int64), np.concatenate(bounds),
+              np.concatenate(lower), np.concatenate(w0), np.concatenate(w1))
+    for array in arrays:
+        array.flags.writeable = False
+    return arrays + (1.0 if value_bits is None else float(math.prod(denominators)),)
+
+
 def _clahe_grey(arr: np.ndarray, info: DtypeInfo, spatial: tuple[int, ...], mask: np.ndarray | None, spec: Spec,
                 threads: int, tiles: tuple[int, ...], clip: float | None) -> np.ndarray:
     layout = BatchLayout(arr.shape, spatial)
@@ -249,15 +262,11 @@ def _clahe_grey(arr: np.ndarray, info: DtypeInfo, spatial: tuple[int, ...], mask
     # An axis of length 1 is one tile whose neighbour has weight 0: dropped, it changes nothing.
     shape, tiles = _without_singletons(layout.spatial_shape, tiles)
     value_bits = None if np.dtype(info.compute).kind == "f" else int(spec.out_hi - spec.out_lo).bit_length()
-    plans = [_axis_plan(n, t, value_bits, len(tiles)) for n, t in zip(shape, tiles)]
-    bounds, lower, w0, w1, denominators = (list(part) for part in zip(*plans))
+    *plan, denominator = _kernel_plan(shape, tiles, value_bits)
     out = np.empty_like(flat)
-    core.clahe(flat, flat_mask, out, np.array(shape, dtype=np.int64), np.array(tiles, dtype=np.int64),
-               np.concatenate(bounds), np.concatenate(lower), np.concatenate(w0), np.concatenate(w1),
-               clip_limit=-1.0 if clip is None else clip, clip_groups=info.clip_groups,
-               denominator=1.0 if value_bits is None else float(math.prod(denominators)),
-               table_budget=float(table_budget(arr.nbytes)),
-               threads=threads, **spec.equalize_kwargs())
+    core.clahe(flat, flat_mask, out, *plan, clip_limit=-1.0 if clip is None else clip, clip_groups=info.clip_groups,
+               denominator=denominator, table_budget=float(table_budget(arr.nbytes)), threads=threads,
+               **spec.equalize_kwargs())
     return layout.restore(out).astype(info.dtype, copy=False)
 
 
