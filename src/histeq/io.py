@@ -170,10 +170,18 @@ def write_image(path, array: np.ndarray) -> None:
 def atomic_path(path) -> Iterator[Path]:
     """A hidden temporary file beside ``path`` that replaces it only when the ``with`` block completes.
 
-    The file is flushed to disk, then renamed over ``path`` (atomic: same
-    folder).  On any error it is removed and ``path`` is untouched; a
-    process killed outright leaves it to the next run into that folder
-    (see ``histeq._temporary``).
+    The file is renamed over ``path`` once complete (atomic: same folder), so
+    an interrupted or failed write never leaves a truncated ``path``.  On any
+    error it is removed and ``path`` is untouched; a process killed outright
+    leaves it to the next run into that folder (see ``histeq._temporary``).
+
+    Durability: when ``path`` exists (an overwrite, ``--in-place``), the new
+    data are flushed to disk (fsync) before the rename, so that even a power
+    failure leaves the old file or the new one, never an empty one.  A new
+    file is renamed without fsync, as ``cv2.imwrite`` and most tools write:
+    a power failure in the seconds after may lose it, but nothing that
+    existed before (an fsync per file cost about 1.7 ms, most of the time of
+    a folder of small images).
     """
     from . import _temporary
 
@@ -183,11 +191,12 @@ def atomic_path(path) -> Iterator[Path]:
         # mkstemp makes the file private (0600); a new image gets the usual permissions.
         os.chmod(tmp, 0o666 & ~_UMASK)
         yield Path(tmp)
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        if path.exists():  # durability where it protects data: see the docstring
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
         os.replace(tmp, path)
         _temporary.done(tmp)
     except BaseException:
