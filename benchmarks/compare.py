@@ -304,24 +304,22 @@ def case_exact_volume(repeat):
     }, repeat)
 
 
-def case_per_call_equalize_96(repeat):
+def _per_call_equalize(side, seed):
     import cv2
 
-    image = np.random.default_rng(8).integers(20, 200, (96, 96), dtype=np.uint8)
-    return "equalize one 96x96 uint8, per call", _time({
+    image = np.random.default_rng(seed).integers(20, 200, (side, side), dtype=np.uint8)
+    return f"equalize one {side}x{side} uint8, per call", _time({
         "histeq": lambda: histeq.equalize(image),
         "cv2.equalizeHist": lambda: cv2.equalizeHist(image),
-    }, repeat)
+    }, 5)
+
+
+def case_per_call_equalize_96(repeat):
+    return _per_call_equalize(96, 8)
 
 
 def case_per_call_equalize_4(repeat):
-    import cv2
-
-    image = np.random.default_rng(9).integers(20, 200, (4, 4), dtype=np.uint8)
-    return "equalize one 4x4 uint8, per call", _time({
-        "histeq": lambda: histeq.equalize(image),
-        "cv2.equalizeHist": lambda: cv2.equalizeHist(image),
-    }, repeat)
+    return _per_call_equalize(4, 9)
 
 
 def case_per_call_clahe_96(repeat):
