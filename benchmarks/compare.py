@@ -304,22 +304,22 @@ def case_exact_volume(repeat):
     }, repeat)
 
 
-def _per_call_equalize(side, seed):
+def _per_call_equalize(side, seed, repeat):
     import cv2
 
     image = np.random.default_rng(seed).integers(20, 200, (side, side), dtype=np.uint8)
     return f"equalize one {side}x{side} uint8, per call", _time({
         "histeq": lambda: histeq.equalize(image),
         "cv2.equalizeHist": lambda: cv2.equalizeHist(image),
-    }, 5)
+    }, repeat)
 
 
 def case_per_call_equalize_96(repeat):
-    return _per_call_equalize(96, 8)
+    return _per_call_equalize(96, 8, repeat)
 
 
 def case_per_call_equalize_4(repeat):
-    return _per_call_equalize(4, 9)
+    return _per_call_equalize(4, 9, repeat)
 
 
 def case_per_call_clahe_96(repeat):
