@@ -333,6 +333,47 @@ def case_per_call_clahe_96(repeat):
     }, repeat)
 
 
+def case_compat_clahe(repeat):
+    import cv2
+
+    img = _camera(2048).astype(np.uint8)
+    clahe = cv2.createCLAHE(2.0, (8, 8))
+    assert np.array_equal(histeq.clahe(img, tiles=8, compat="opencv"), clahe.apply(img))
+    return "CLAHE compat='opencv' uint8 2048x2048", _time({
+        "histeq": lambda: histeq.clahe(img, tiles=8, compat="opencv"),
+        "cv2 CLAHE": lambda: clahe.apply(img),
+    }, repeat)
+
+
+def case_compat_clahe_uint16(repeat):
+    import cv2
+
+    img = (_camera(2048) * 180).astype(np.uint16)
+    clahe = cv2.createCLAHE(2.0, (8, 8))
+    return "CLAHE compat='opencv' uint16 2048x2048", _time({
+        "histeq": lambda: histeq.clahe(img, tiles=8, compat="opencv"),
+        "cv2 CLAHE": lambda: clahe.apply(img),
+    }, repeat)
+
+
+def case_compat_clahe_batch(repeat):
+    import cv2
+
+    batch = np.random.default_rng(1).integers(20, 200, (1800, 1, 96, 96), dtype=np.uint8)
+    clahe = cv2.createCLAHE(2.0, (8, 8))
+
+    def cv2_loop():
+        out = np.empty_like(batch)
+        for i in range(batch.shape[0]):
+            out[i, 0] = clahe.apply(batch[i, 0])
+        return out
+
+    return "CLAHE compat='opencv' batch (1800,1,96,96) uint8", _time({
+        "histeq": lambda: histeq.clahe(batch, axes=(-2, -1), tiles=8, compat="opencv"),
+        "cv2 CLAHE loop": cv2_loop,
+    }, max(3, repeat // 3))
+
+
 def _thread_counts():
     cores = histeq.get_num_threads()
     counts, n = [], 1
@@ -361,7 +402,8 @@ def case_threads_clahe(repeat):
 CASES = [case_uint8, case_batch, case_uint16, case_float32, case_rgb_luma, case_rgb_lightness, case_clahe_uint8,
          case_clahe_uint16, case_clahe_batch, case_clahe_volume, case_match_float32, case_match_rgb, case_exact,
          case_exact_uint16, case_exact_volume, case_per_call_equalize_96, case_per_call_equalize_4,
-         case_per_call_clahe_96, case_threads_equalize, case_threads_clahe]
+         case_per_call_clahe_96, case_compat_clahe, case_compat_clahe_uint16, case_compat_clahe_batch,
+         case_threads_equalize, case_threads_clahe]
 
 
 def main(argv=None):

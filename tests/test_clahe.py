@@ -185,6 +185,20 @@ def test_opencv_uint16_bit_for_bit(clip):
     np.testing.assert_array_equal(ours, cv2.createCLAHE(clip or 0, (6, 4)).apply(image))
 
 
+@given(st.sampled_from([np.uint8, np.uint16]), st.integers(2, 70), st.integers(2, 70),
+       st.sampled_from([0.0, 0.3, 1.0, 2.0, 4.0, 40.0]), st.data())
+def test_opencv_bit_for_bit_on_any_size_and_clip(dtype, height, width, clip, data):
+    # Every padding case (one axis a multiple of the tiles, tiles wholly in the padding) and the clip limits
+    # below 1 that OpenCV takes (0: none), against cv2 itself.
+    import cv2
+
+    tiles = (data.draw(st.integers(1, min(height, 9))), data.draw(st.integers(1, min(width, 9))))
+    top = 256 if dtype == np.uint8 else data.draw(st.sampled_from([4096, 65536]))
+    image = np.random.default_rng(data.draw(st.integers(0, 99))).integers(0, top, (height, width)).astype(dtype)
+    ours = histeq.clahe(image, tiles=tiles, clip_limit=clip, compat="opencv")
+    np.testing.assert_array_equal(ours, cv2.createCLAHE(clip, (tiles[1], tiles[0])).apply(image))
+
+
 def test_opencv_batch_is_each_image():
     import cv2
     from skimage import data

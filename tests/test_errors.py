@@ -220,3 +220,21 @@ def test_fuzz_the_chunked_clahe_bindings(dtype, tiles, lower, nbins, ranges, tab
             call()
         except (ValueError, TypeError):
             pass
+
+
+@given(
+    dtype=st.sampled_from(["uint8", "uint16"]),
+    sizes=st.tuples(st.integers(-1, 12), st.integers(-1, 12)),
+    tiles=st.tuples(st.integers(-1, 13), st.integers(-1, 13)),
+    tile=st.tuples(st.integers(-1, 14), st.integers(-1, 14)),
+    limit=st.integers(-2, 100),
+    threads=st.integers(-1, 3),
+)
+def test_fuzz_the_opencv_clahe_binding(dtype, sizes, tiles, tile, limit, threads):
+    """Any plan is either refused or stays in bounds: no crash."""
+    image = (np.arange(2 * 60) % 200).astype(dtype).reshape(2, 60)
+    try:
+        core.clahe_opencv(image, np.empty_like(image), height=sizes[0], width=sizes[1], tiles_y=tiles[0],
+                          tiles_x=tiles[1], tile_h=tile[0], tile_w=tile[1], limit=limit, threads=threads)
+    except ValueError:
+        pass

@@ -121,8 +121,9 @@ def _skimage(flat, flat_mask, info, nbins, threads):
 
 
 def clahe_opencv(arr: np.ndarray, info: DtypeInfo, spatial: tuple[int, ...], tiles: tuple[int, int],
-                 clip: float | None) -> np.ndarray:
-    """cv2.createCLAHE(clip, (tiles_x, tiles_y)).apply, image by image, with OpenCV's arithmetic.
+                 clip: float | None, threads: int) -> np.ndarray:
+    """cv2.createCLAHE(clip, (tiles_x, tiles_y)).apply, image by image, with OpenCV's arithmetic (in the
+    compiled core, clahe_opencv.hpp).
 
     OpenCV pads the bottom and right edges (mirrored, without repeating the
     edge) up to a multiple of the tiles -- both edges whenever either size is
@@ -130,54 +131,22 @@ def clahe_opencv(arr: np.ndarray, info: DtypeInfo, spatial: tuple[int, ...], til
     ``max(int(clip * area / bins), 1)``, hands the clipped counts out evenly
     with the remainder on every ``bins // remainder``-th bin from the first,
     and interpolates the tile tables in float32, rounding halves to even.
-    ``clip=None`` is OpenCV's clipLimit 0: no clipping.
+    ``clip=None`` (or at most 0) is OpenCV's clipLimit 0: no clipping.
     """
     if info.dtype not in (np.uint8, np.uint16):
         raise TypeError(f"compat='opencv' CLAHE takes uint8 or uint16 images (as cv2.CLAHE), got {info.dtype}")
     if len(spatial) != 2:
         raise ValueError(f"compat='opencv' CLAHE works on 2-D images; got {len(spatial)} spatial axes")
     layout = BatchLayout(arr.shape, spatial)
-    images = layout.flatten(arr).reshape((layout.batch,) + layout.spatial_shape)
-    out = np.stack([_clahe_opencv_image(image, tiles, clip, info) for image in images])
-    return layout.restore(out.reshape(layout.batch, layout.pixels))
-
-
-def _clahe_opencv_image(image, tiles, clip, info):
-    bins = 256 if info.dtype == np.uint8 else 65536
+    height, width = layout.spatial_shape
     ty, tx = tiles
-    height, width = image.shape
-    source = image
-    if height % ty or width % tx:
-        source = np.pad(image, ((0, ty - height % ty), (0, tx - width % tx)), mode="reflect")
-    tile_h, tile_w = source.shape[0] // ty, source.shape[1] // tx
-    area = tile_h * tile_w
-    lut_scale = np.float32(bins - 1) / np.float32(area)
-    limit = max(int(clip * area / bins), 1) if clip is not None else 0
-    luts = np.empty((ty, tx, bins), dtype=info.dtype)
-    for j in range(ty):
-        for i in range(tx):
-            tile = source[j * tile_h:(j + 1) * tile_h, i * tile_w:(i + 1) * tile_w]
-            hist = np.bincount(tile.ravel(), minlength=bins).astype(np.int64)
-            if limit > 0:
-                excess = int(np.maximum(hist - limit, 0).sum())
-                hist = np.minimum(hist, limit) + excess // bins
-                residual = excess % bins
-                if residual:
-                    hist[np.arange(0, bins, max(bins // residual, 1))[:residual]] += 1
-            scaled = np.cumsum(hist).astype(np.float32) * lut_scale
-            luts[j, i] = np.clip(np.rint(scaled), 0, bins - 1)
-
-    def axis(n, tile, count):
-        position = np.arange(n).astype(np.float32) * (np.float32(1.0) / np.float32(tile)) - np.float32(0.5)
-        low = np.floor(position).astype(np.int64)
-        frac = position - low.astype(np.float32)
-        return np.maximum(low, 0), np.minimum(low + 1, count - 1), frac, np.float32(1.0) - frac
-
-    y1, y2, ya, ya1 = axis(height, tile_h, ty)
-    x1, x2, xa, xa1 = axis(width, tile_w, tx)
-    v = image.astype(np.int64)
-    table = luts.astype(np.float32)
-    r1, r2, c1, c2 = y1[:, None], y2[:, None], x1[None, :], x2[None, :]
-    res = ((table[r1, c1, v] * xa1 + table[r1, c2, v] * xa) * ya1[:, None]
-           + (table[r2, c1, v] * xa1 + table[r2, c2, v] * xa) * ya[:, None])
-    return np.clip(np.rint(res), 0, bins - 1).astype(info.dtype)
+    padded = (height, width) if not (height % ty or width % tx) else (height + ty - height % ty,
+                                                                      width + tx - width % tx)
+    tile_h, tile_w = padded[0] // ty, padded[1] // tx
+    bins = 256 if info.dtype == np.uint8 else 65536
+    limit = max(int(clip * tile_h * tile_w / bins), 1) if clip is not None and clip > 0 else 0
+    flat = layout.flatten(arr)
+    out = np.empty_like(flat)
+    core.clahe_opencv(flat, out, height=height, width=width, tiles_y=ty, tiles_x=tx, tile_h=tile_h, tile_w=tile_w,
+                      limit=limit, threads=threads)
+    return layout.restore(out)

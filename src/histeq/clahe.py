@@ -145,8 +145,8 @@ def clahe(image, *, tiles=8, clip_limit=2.0, nbins=None, mask=None, axes=None, c
     arr, info, channel, spatial, m, nb, rin, rout = _validate.call(image, mask, nbins, in_range, out_range,
                                                                    channel_axis, axes)
     grid = _tiles(tiles, tuple(arr.shape[a] for a in spatial))
-    clip = _clip_limit(clip_limit)
     mode = _validate.choice(compat, "compat", ("opencv",))
+    clip = _clip_limit(clip_limit, opencv=mode is not None)
     nthreads = resolve_threads(threads)
     if mode is not None:
         from ._compat import clahe_opencv
@@ -154,7 +154,7 @@ def clahe(image, *, tiles=8, clip_limit=2.0, nbins=None, mask=None, axes=None, c
         if channel is not None or any(a is not None for a in (m, nb, rin, rout, color)):
             raise ValueError("compat='opencv' takes a grey 2-D image (or a batch of them) and no mask, nbins, "
                              "in_range, out_range or color: cv2.CLAHE has none")
-        return clahe_opencv(arr, info, spatial, grid, clip)
+        return clahe_opencv(arr, info, spatial, grid, clip, nthreads)
     color_mode = _color.resolve_mode(color, channel, arr.shape, info, default="lightness")
 
     def grey(a, i, axes_, mask_, spec, threads_):
@@ -185,11 +185,14 @@ def _tiles(tiles: object, sizes: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(int(t) for t in items)
 
 
-def _clip_limit(clip_limit: object) -> float | None:
+def _clip_limit(clip_limit: object, opencv: bool = False) -> float | None:
+    """A clip limit of at least 1, or None; ``opencv``: any finite number OpenCV takes (at most 0: none)."""
     if clip_limit is None:
         return None
     if isinstance(clip_limit, bool) or not isinstance(clip_limit, numbers.Real):
         raise TypeError(f"clip_limit must be a number or None, got {type(clip_limit).__name__}")
+    if opencv and math.isfinite(clip_limit):
+        return float(clip_limit) if clip_limit > 0 else None
     if not math.isfinite(clip_limit) or clip_limit < 1:
         raise ValueError(f"clip_limit must be a finite number >= 1 (a multiple of the mean bin height), got "
                          f"{clip_limit!r}; scikit-image's normalized clip_limit k is k * 256 here")
