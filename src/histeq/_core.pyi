@@ -33,6 +33,9 @@ def clahe_maps(hists: NDArray[np.int64], identity: NDArray[np.uint8], lut: Level
                level: NDArray[np.float64], slope: NDArray[np.float64], *, clip_limit: float, clip_groups: int,
                nbins: int, lo: float, hi: float, nominal_lo: float, nominal_hi: float, out_lo: float,
                out_hi: float) -> None: ...
+def clahe_opencv(image: NDArray[np.uint8] | NDArray[np.uint16], out: NDArray[np.uint8] | NDArray[np.uint16], *,
+                 height: int, width: int, tiles_y: int, tiles_x: int, tile_h: int, tile_w: int, limit: int,
+                 threads: int) -> None: ...
 def clahe_chunk(image: Grey, out: Grey, shape: NDArray[np.int64], tiles: NDArray[np.int64], lower: NDArray[np.int32],
                 w0: NDArray[np.float64], w1: NDArray[np.float64], identity: NDArray[np.uint8], lut: Grey | None,
                 level: NDArray[np.float64] | None, slope: NDArray[np.float64] | None, *, denominator: float, nbins: int,
