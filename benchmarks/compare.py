@@ -190,22 +190,26 @@ def case_clahe_uint8(repeat):
 
 
 def case_clahe_uint16(repeat):
-    import cv2
-
     rng = np.random.default_rng(2)
     img = (_camera(2048) * 180 + rng.integers(0, 180, (2048, 2048))).astype(np.uint16)
+    return _against_cv2_clahe("CLAHE uint16 2048x2048, 8x8, clip 2", img, repeat, clip_limit=2.0)
+
+
+def _against_cv2_clahe(title, image, repeat, **kwargs):
+    """histeq.clahe(image, tiles=8, **kwargs) against cv2.createCLAHE(2, (8, 8)).apply."""
+    import cv2
+
     clahe = cv2.createCLAHE(2.0, (8, 8))
-    return "CLAHE uint16 2048x2048, 8x8, clip 2", _time({
-        "histeq": lambda: histeq.clahe(img, tiles=8, clip_limit=2.0),
-        "cv2 CLAHE": lambda: clahe.apply(img),
+    return title, _time({
+        "histeq": lambda: histeq.clahe(image, tiles=8, **kwargs),
+        "cv2 CLAHE": lambda: clahe.apply(image),
     }, repeat)
 
 
-def case_clahe_batch(repeat):
+def _cv2_clahe_loop(batch):
+    """cv2.createCLAHE(2, (8, 8)).apply over each image of a (N, 1, H, W) batch, as a contender."""
     import cv2
 
-    rng = np.random.default_rng(1)
-    batch = rng.integers(20, 200, (1800, 1, 96, 96), dtype=np.uint8)
     clahe = cv2.createCLAHE(2.0, (8, 8))
 
     def cv2_loop():
@@ -214,6 +218,12 @@ def case_clahe_batch(repeat):
             out[i, 0] = clahe.apply(batch[i, 0])
         return out
 
+    return cv2_loop
+
+
+def case_clahe_batch(repeat):
+    batch = np.random.default_rng(1).integers(20, 200, (1800, 1, 96, 96), dtype=np.uint8)
+    cv2_loop = _cv2_clahe_loop(batch)
     contenders = {
         "histeq": lambda: histeq.clahe(batch, axes=(-2, -1), tiles=8, clip_limit=2.0),
         "cv2 CLAHE loop": cv2_loop,
@@ -323,51 +333,26 @@ def case_per_call_equalize_4(repeat):
 
 
 def case_per_call_clahe_96(repeat):
-    import cv2
-
     image = np.random.default_rng(10).integers(20, 200, (96, 96), dtype=np.uint8)
-    clahe = cv2.createCLAHE(2.0, (8, 8))
-    return "CLAHE one 96x96 uint8, 8x8, per call", _time({
-        "histeq": lambda: histeq.clahe(image, tiles=8, clip_limit=2.0),
-        "cv2 CLAHE": lambda: clahe.apply(image),
-    }, repeat)
+    return _against_cv2_clahe("CLAHE one 96x96 uint8, 8x8, per call", image, repeat, clip_limit=2.0)
 
 
 def case_compat_clahe(repeat):
     import cv2
 
     img = _camera(2048).astype(np.uint8)
-    clahe = cv2.createCLAHE(2.0, (8, 8))
-    assert np.array_equal(histeq.clahe(img, tiles=8, compat="opencv"), clahe.apply(img))
-    return "CLAHE compat='opencv' uint8 2048x2048", _time({
-        "histeq": lambda: histeq.clahe(img, tiles=8, compat="opencv"),
-        "cv2 CLAHE": lambda: clahe.apply(img),
-    }, repeat)
+    assert np.array_equal(histeq.clahe(img, tiles=8, compat="opencv"), cv2.createCLAHE(2.0, (8, 8)).apply(img))
+    return _against_cv2_clahe("CLAHE compat='opencv' uint8 2048x2048", img, repeat, compat="opencv")
 
 
 def case_compat_clahe_uint16(repeat):
-    import cv2
-
     img = (_camera(2048) * 180).astype(np.uint16)
-    clahe = cv2.createCLAHE(2.0, (8, 8))
-    return "CLAHE compat='opencv' uint16 2048x2048", _time({
-        "histeq": lambda: histeq.clahe(img, tiles=8, compat="opencv"),
-        "cv2 CLAHE": lambda: clahe.apply(img),
-    }, repeat)
+    return _against_cv2_clahe("CLAHE compat='opencv' uint16 2048x2048", img, repeat, compat="opencv")
 
 
 def case_compat_clahe_batch(repeat):
-    import cv2
-
     batch = np.random.default_rng(1).integers(20, 200, (1800, 1, 96, 96), dtype=np.uint8)
-    clahe = cv2.createCLAHE(2.0, (8, 8))
-
-    def cv2_loop():
-        out = np.empty_like(batch)
-        for i in range(batch.shape[0]):
-            out[i, 0] = clahe.apply(batch[i, 0])
-        return out
-
+    cv2_loop = _cv2_clahe_loop(batch)
     return "CLAHE compat='opencv' batch (1800,1,96,96) uint8", _time({
         "histeq": lambda: histeq.clahe(batch, axes=(-2, -1), tiles=8, compat="opencv"),
         "cv2 CLAHE loop": cv2_loop,
