@@ -24,13 +24,9 @@ sys.meta_path[:] = [f for f in sys.meta_path if "ScikitBuildRedirectingFinder" n
 PY
 
 cd "$root"
-PYTHONPATH="$out/site${PYTHONPATH:+:$PYTHONPATH}" \
-LD_PRELOAD="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libstdc++.so)" \
-ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:${ASAN_OPTIONS:-}" \
-UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:${UBSAN_OPTIONS:-}" \
-    python -c "import histeq, sys; print('sanitized histeq from', histeq.__file__, file=sys.stderr)" && \
-PYTHONPATH="$out/site${PYTHONPATH:+:$PYTHONPATH}" \
-LD_PRELOAD="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libstdc++.so)" \
-ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:${ASAN_OPTIONS:-}" \
-UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:${UBSAN_OPTIONS:-}" \
-    python -m pytest -p no:cacheprovider "$@"
+export PYTHONPATH="$out/site${PYTHONPATH:+:$PYTHONPATH}"
+export LD_PRELOAD="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libstdc++.so)"
+export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:${ASAN_OPTIONS:-}"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:${UBSAN_OPTIONS:-}"
+python -c "import histeq, sys; print('sanitized histeq from', histeq.__file__, file=sys.stderr)"
+python -m pytest -p no:cacheprovider "$@"

@@ -344,8 +344,8 @@ void map_pieces(In<T> image, Out<T> out, In<double> ranges, int64_t nbins, In<in
         for (int64_t p = p0 + 1; p < p1; ++p)
             if (!(start(p - 1) < start(p))) throw std::invalid_argument("an image's pieces must start in order");
         pieces.push_back(histeq::Pieces{start.data() + p0, level.data() + p0, slope.data() + p0, p1 - p0});
-        histeq::first_pieces(pieces.back(), nbins);  // throws unless every bin edge starts a piece
     }
+    // map_pieces_batch refuses pieces that leave a bin edge unstarted, before it writes a pixel.
     nb::gil_scoped_release release;
     histeq::map_pieces_batch(image.data(), out.data(), static_cast<int64_t>(batch), image.shape(1), ranges.data(),
                              nbins, pieces, threads);
@@ -481,7 +481,8 @@ void def_grey(nb::module_& m) {
     m.def("clahe", &clahe<T>, "image"_a.noconvert(), "mask"_a.noconvert().none(), "out"_a.noconvert(),
           "shape"_a.noconvert(), "tiles"_a.noconvert(), "bounds"_a.noconvert(), "lower"_a.noconvert(),
           "w0"_a.noconvert(), "w1"_a.noconvert(), "clip_limit"_a, "clip_groups"_a, "denominator"_a,
-          "table_budget"_a, "nbins"_a, "data_range"_a, "lo"_a, "hi"_a, "nominal_lo"_a, "nominal_hi"_a, "out_lo"_a, "out_hi"_a, "threads"_a);
+          "table_budget"_a, "nbins"_a, "data_range"_a, "lo"_a, "hi"_a, "nominal_lo"_a, "nominal_hi"_a, "out_lo"_a,
+          "out_hi"_a, "threads"_a);
     m.def("histogram", &histogram<T>, "image"_a.noconvert(), "mask"_a.noconvert().none(), "counts"_a.noconvert(),
           "ranges"_a.noconvert(), "nbins"_a, "data_range"_a, "lo"_a, "hi"_a, "threads"_a);
 }

@@ -126,7 +126,9 @@ _TABLE: dict[np.dtype, DtypeInfo] = {
     )
 }
 
-SUPPORTED = ", ".join(str(d) for d in _TABLE) + " (and int64, uint64 as int32, uint32)"
+#: The names of the dtypes the kernels compute.
+DTYPE_NAMES = tuple(str(d) for d in _TABLE)
+SUPPORTED = ", ".join(DTYPE_NAMES) + " (and int64, uint64 as int32, uint32)"
 
 
 def dtype_info(dtype: np.dtype) -> DtypeInfo:

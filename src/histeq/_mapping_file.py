@@ -13,6 +13,8 @@ import numbers
 
 import numpy as np
 
+from ._kernels import DTYPE_NAMES, DtypeInfo, dtype_info
+
 #: A header is a few hundred bytes; a larger one is not ours.
 _HEADER_CHARS = 1 << 16
 
@@ -48,6 +50,10 @@ class Checked:
         if not isinstance(value, str) or value not in options:
             self.fail(field, f"must be one of {', '.join(map(str, options))}, got {value!r}")
         return value
+
+    def dtype(self, field: str = "dtype") -> DtypeInfo:
+        """The dtype table's entry of a dtype name."""
+        return dtype_info(self.choice(field, DTYPE_NAMES))
 
     def range(self, low: str, high: str) -> tuple[float, float]:
         lo, hi = self.number(low), self.number(high)

@@ -477,11 +477,10 @@ class ClaheMapping:
         """Read a mapping written by :meth:`save`: every field checked against the arrays the file holds (a
         ValueError names what is wrong)."""
         from . import _mapping_file
-        from .mapping import _DTYPES
 
         fields = tuple(f.name for f in dataclasses.fields(cls) if f.name not in ("identity", "table", "slope"))
         checked = _mapping_file.read(path, fields, ("identity", "table", "slope"))
-        info = dtype_info(checked.choice("dtype", _DTYPES))
+        info = checked.dtype()
         # An axis's interpolation plan takes about 40 bytes per pixel along it: 2**24 pixels is 640 MiB.
         shape = checked.ints("shape", 1, 1 << 24, MAX_AXES)
         tiles = checked.ints("tiles", 1, 1 << 24, MAX_AXES)
@@ -496,12 +495,10 @@ class ClaheMapping:
         identity = checked.array("identity", (ntiles,), "u")
         if identity.size and identity.max() > 1:
             checked.fail("identity", "must hold 0 or 1")
-        if checked.header["rescale"]:  # nothing was counted: no tables
-            pass
-        elif info.is_float:
+        if info.is_float and not checked.header["rescale"]:  # rescale: nothing was counted, no tables
             checked.array("table", (ntiles, nbins + 1), "f")
             checked.array("slope", (ntiles, nbins + 1), "f")
-        else:
+        elif not checked.header["rescale"]:
             table = checked.array("table", (ntiles, nbins), "iu")
             if table.dtype != info.compute:
                 checked.fail("table", f"must be {info.compute}, got {table.dtype}")

@@ -407,11 +407,9 @@ class _Job:
 
         arrays, meta = _read(path)
         method = getattr(histeq, self.method)
-        results, value_range, note = {}, None, None
+        results, channel_axes, value_range, note = {}, {}, None, None
         for name, image in arrays.items():
-            channel_axis = self.args.channel_axis
-            if channel_axis is None and io.is_color_file(path, image):
-                channel_axis = -1
+            channel_axes[name] = channel_axis = _channel_axis(self.args.channel_axis, path, image)
             kwargs = self.kwargs(path, image, channel_axis, stored="dicom" in meta)
             note = note or self._grey_note(channel_axis)
             try:
@@ -423,12 +421,10 @@ class _Job:
         meta["operation"] = self.operation()
         _write(target, lambda: io.write_file(target, results, meta))
         if item.report is not None:
-            image, out = next(iter(arrays.values())), next(iter(results.values()))
-            channel_axis = self.args.channel_axis
-            if channel_axis is None and io.is_color_file(path, image):
-                channel_axis = -1
+            first = next(iter(arrays))
+            image, out = arrays[first], results[first]
             _write(item.report, lambda: _write_report(
-                item.report, image, out if out.dtype == image.dtype else None, channel_axis, self.args.axes,
+                item.report, image, out if out.dtype == image.dtype else None, channel_axes[first], self.args.axes,
                 titles=("original", _DONE[self.method]), value_range=value_range if "dicom" in meta else None))
         return {"input": str(path), "output": str(target), "status": "ok", **({"note": note} if note else {})}
 
@@ -454,9 +450,7 @@ class _Job:
             image = _open_lazy(path, opened)
         except Exception as exc:  # noqa: BLE001 - decoders raise anything on a corrupt file
             raise _FileError(f"cannot read {path}: {_reason(exc)}") from exc
-        channel_axis = self.args.channel_axis
-        if channel_axis is None and io.is_color_file(path, image):
-            channel_axis = -1
+        channel_axis = _channel_axis(self.args.channel_axis, path, image)
         try:
             out = getattr(histeq, self.method)(image, **self.kwargs(path, image, channel_axis))
         except (ValueError, TypeError) as exc:
@@ -509,6 +503,13 @@ class _Job:
         if dest.kind in "iu":
             scaled = np.clip(np.floor(scaled + 0.5), dlo, dhi)
         return scaled.astype(dest)
+
+
+def _channel_axis(given: int | None, path: Path, image) -> int | None:
+    """The colour axis of a file's array: --channel-axis, else the last axis of a colour image file."""
+    from . import io
+
+    return -1 if given is None and io.is_color_file(path, image) else given
 
 
 #: Report titles of each method's result.
@@ -735,15 +736,11 @@ def _method(args) -> int:
 
 
 def _report(args) -> int:
-    from . import io
-
     target = args.output or args.input.with_name(args.input.stem + "_report.png")
     if target.exists() and not args.overwrite:
         raise UsageError(f"{target} exists; pass --overwrite to replace it")
     image = _read_one(args.input, "IN")
-    channel_axis = args.channel_axis
-    if channel_axis is None and io.is_color_file(args.input, image):
-        channel_axis = -1
+    channel_axis = _channel_axis(args.channel_axis, args.input, image)
     value_range = None
     if args.input.suffix.lower() == ".dcm":
         from . import _dicom

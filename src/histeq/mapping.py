@@ -95,7 +95,7 @@ class EqualizeMapping:
         from . import _mapping_file
 
         checked = _mapping_file.read(path, _FIELDS, ("values",))
-        info = dtype_info(checked.choice("dtype", _DTYPES))
+        info = checked.dtype()
         kind = checked.choice("kind", _KINDS)
         nbins = checked.number("nbins", integer=True, low=0 if kind in ("rescale", "identity") else 1,
                                high=1 << 24)
@@ -125,7 +125,6 @@ class EqualizeMapping:
 
 _FIELDS = ("dtype", "kind", "lo", "hi", "nbins", "nominal_lo", "nominal_hi", "out_lo", "out_hi")
 _KINDS = ("table", "levels", "pieces", "segments", "rescale", "identity")
-_DTYPES = ("uint8", "int8", "uint16", "int16", "uint32", "int32", "float16", "float32", "float64")
 
 
 @_validate.public

@@ -11,6 +11,7 @@ import numpy as np
 from . import _color, _validate, exact as _exact, mapping
 from ._kernels import FLOAT_NBINS, DtypeInfo, core, dtype_info, require_tables, resolve_threads, table_budget
 from ._layout import BatchLayout, grey_axes
+from ._spec import make_spec
 
 __all__ = ["match", "specify", "fit_match", "fit_specify"]
 
@@ -87,6 +88,14 @@ def _to_scale(values: np.ndarray, source: DtypeInfo, dest: DtypeInfo) -> np.ndar
 def _flatten(arr, info, spatial, mask):
     layout = BatchLayout(arr.shape, spatial)
     return layout, layout.flatten(arr, info.compute), None if mask is None else layout.flatten(mask)
+
+
+def _bin_count(info: DtypeInfo, nbins: int, image_bytes: int) -> int:
+    """The bins of an image's histogram: one per level for integers of at most 16 bits, otherwise ``nbins``;
+    a ValueError when their tables would take more than a call on ``image_bytes`` may."""
+    bins = int(info.hi - info.lo + 1) if info.kind == "levels" else nbins
+    require_tables(_TABLE_BYTES_PER_BIN * bins, image_bytes, f"matching over {bins} bins")
+    return bins
 
 
 def _histograms(flat, flat_mask, info, nbins, threads):
@@ -167,7 +176,8 @@ def _dask_reference_target(reference, reference_mask, info, nbins, threads):
 def _map(arr, info, spatial, mask, targets, target_of, nbins, exact, threads, uncounted=None):
     """Map every image of ``arr`` (no channel axis) onto ``targets[target_of[b]]``; (result, ties or None).
 
-    ``uncounted(values)``: what an image with no counted pixel becomes under ``exact`` (default: itself)."""
+    ``uncounted(values, info)``: what an image with no counted pixel becomes under ``exact`` (default:
+    itself)."""
     work_info = info
     if info.kind == "wide":  # 32-bit integers are exact in float64: map there, round back
         arr = arr.astype(np.float64)
@@ -178,8 +188,7 @@ def _map(arr, info, spatial, mask, targets, target_of, nbins, exact, threads, un
         return layout.restore(out), ties
     out = np.empty_like(flat)
     # Images a group at a time, so that their histograms and tables stay within a bounded size.
-    bins = int(work_info.hi - work_info.lo + 1) if work_info.kind == "levels" else nbins
-    require_tables(_TABLE_BYTES_PER_BIN * bins, flat.nbytes, f"matching over {bins} bins")
+    bins = _bin_count(work_info, nbins, flat.nbytes)
     group = max(1, table_budget(flat.nbytes) // (2 * _TABLE_BYTES_PER_BIN * bins))
     for g0 in range(0, layout.batch, group):
         part = slice(g0, min(g0 + group, layout.batch))
@@ -200,7 +209,7 @@ def _map_exact(flat, flat_mask, layout, info, targets, target_of, threads, uncou
             counted = finite if counted is None else counted & finite
     out = _exact.assign(flat, pixel_order, counted,
                         lambda b, n: info.cast(targets[target_of[b]].by_rank(n)),
-                        info.dtype, uncounted)
+                        info.dtype, None if uncounted is None else lambda values: uncounted(values, info))
     if info.is_float:
         for b in range(flat.shape[0]):
             target = targets[target_of[b]]
@@ -289,9 +298,7 @@ def _fit_target(arr, info, mask, target, nbins, threads, lazy=False):
     from . import dask as _dask
 
     is_dask = _dask.is_dask(arr)
-    bins = int(info.hi - info.lo + 1) if info.kind == "levels" else nbins
-    require_tables(_TABLE_BYTES_PER_BIN * bins, math.prod(arr.shape) * info.dtype.itemsize,
-                   f"matching over {bins} bins")
+    bins = _bin_count(info, nbins, math.prod(arr.shape) * info.dtype.itemsize)
 
     def mapping_of(kind, lo, hi, bins, values):
         return mapping.EqualizeMapping(dtype=str(info.dtype), kind=kind, lo=float(lo), hi=float(hi), nbins=int(bins),
@@ -311,9 +318,8 @@ def _fit_target(arr, info, mask, target, nbins, threads, lazy=False):
         return dask.delayed(fn)(*args)
 
     if info.kind == "levels":
-        levels = int(info.hi - info.lo + 1)
-        counts = histogram(arr, info, levels, info.lo, info.hi)
-        return later(lambda c: mapping_of("table", info.lo, info.hi, levels,
+        counts = histogram(arr, info, bins, info.lo, info.hi)
+        return later(lambda c: mapping_of("table", info.lo, info.hi, bins,
                                           _level_table(c, target, info).astype(np.int64)), counts)
     work = arr.astype(np.float64) if info.kind == "wide" else arr
     work_info = dtype_info(work.dtype)
@@ -347,8 +353,7 @@ def _apply(arr, info, channel, spatial, mask, mode, make_targets, nbins, exact, 
     if mode == "per-channel":
         targets, target_of = make_targets(info, arr.shape, spatial)
         result, ties = _map(arr, info, spatial, _validate.channel_mask(mask, channel, arr.shape), targets,
-                            target_of, nbins, exact, threads,
-                            None if uncounted is None else lambda values: uncounted(values, info))
+                            target_of, nbins, exact, threads, uncounted)
         return result, ties, BatchLayout(arr.shape, spatial).batch_shape
     grey_info = _color.intensity_info(info, mode)
     grey_shape = tuple(n for a, n in enumerate(arr.shape) if a != channel)
@@ -358,7 +363,7 @@ def _apply(arr, info, channel, spatial, mask, mode, make_targets, nbins, exact, 
 
     def map_intensity(intensity, intensity_info, axes, grey_mask, _spec, threads):
         mapped, image_ties = _map(intensity, intensity_info, axes, grey_mask, targets, target_of, nbins, exact,
-                                  threads, None if uncounted is None else lambda v: uncounted(v, intensity_info))
+                                  threads, uncounted)
         ties.append(image_ties)
         return mapped
 
@@ -714,8 +719,6 @@ def equalize_exact(arr, info, channel, spatial, mask, mode, out_range, exact, re
         return [target], np.zeros(BatchLayout(shape, image_spatial).batch, dtype=np.int64)
 
     def uncounted(values, values_info):  # nothing to equalize: equalize's identity rescale
-        from ._spec import make_spec
-
         nominal = (0.0, 100.0) if mode == "lightness" else None
         spec = make_spec(values_info, None, nominal, out_range if mode == "per-channel" else nominal)
         return mapping.rescale(values_info, spec).apply(values.astype(values_info.dtype, copy=False))
@@ -749,8 +752,8 @@ def fit_match(image, reference, *, mask=None, reference_mask=None, nbins=None, t
     Returns
     -------
     EqualizeMapping
-        A table (integers of at most 16 bits) or per-bin segments (floats,
-        32-bit integers); :meth:`~histeq.EqualizeMapping.save` and
+        A table (integers of at most 16 bits) or piecewise-linear pieces
+        (floats, 32-bit integers); :meth:`~histeq.EqualizeMapping.save` and
         :meth:`~histeq.EqualizeMapping.load` keep it in a ``.npz`` file.
 
     Examples

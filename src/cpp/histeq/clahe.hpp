@@ -127,6 +127,16 @@ inline std::vector<int64_t> pixel_strides(const std::vector<AxisPlan>& axes) {
     return stride;
 }
 
+// Tile tables beyond `budget` bytes (no sane call needs them): refused before they are allocated.
+inline void require_tables(double bytes, double budget) {
+    if (bytes > budget) {
+        throw std::invalid_argument("CLAHE would need " + std::to_string(static_cast<int64_t>(bytes / 1048576)) +
+                                    " MiB of histograms and tables (tiles x bins), over the " +
+                                    std::to_string(static_cast<int64_t>(budget / 1048576)) +
+                                    " MiB a call on this input may take; use fewer bins or tiles");
+    }
+}
+
 // Per-tile bin windows for integer images: a tile's table needs only the bins
 // between the darkest and the brightest value of the pixels that read it.  On
 // images whose brightness varies across the field this is far less than the
@@ -140,17 +150,8 @@ inline std::vector<int64_t> pixel_strides(const std::vector<AxisPlan>& axes) {
 //
 // layer_tiles > 0: the tables of each layer of layer_tiles tiles (along the
 // first axis) in one of two slots, layer k in slot k % 2, one after another
-// within it; else every table after the other.
-// Tile tables beyond `budget` bytes (no sane call needs them): refused before they are allocated.
-inline void require_tables(double bytes, double budget) {
-    if (bytes > budget) {
-        throw std::invalid_argument("CLAHE would need " + std::to_string(static_cast<int64_t>(bytes / 1048576)) +
-                                    " MiB of histograms and tables (tiles x bins), over the " +
-                                    std::to_string(static_cast<int64_t>(budget / 1048576)) +
-                                    " MiB a call on this input may take; use fewer bins or tiles");
-    }
-}
-
+// within it; else every table after the other.  Tables over `budget` bytes
+// are refused (require_tables).
 template <class T, class Bins>
 void tile_windows(const T* in, const std::vector<AxisPlan>& axes, const Bins& bins, int threads,
                   ClaheMaps<T>& maps, int64_t layer_tiles, double budget) {
