@@ -60,6 +60,28 @@ def test_a_forked_child_computes_and_exits():
     assert done.stdout.split()[-2:] == ["0", "True"]  # (an editable install prints its rebuild first)
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_pool_threads_leave_signals_to_the_main_thread():
+    # Was: a SIGTERM taken by a pool thread left a main thread blocked in a read asleep (a worker process of the
+    # command line outlived its killed parent).  Every thread the pool starts must block SIGINT and SIGTERM.
+    done = _python("""
+        import os, signal, numpy as np, histeq
+        image = np.random.default_rng(0).integers(0, 200, (1024, 1024), dtype=np.uint8)
+        before = set(os.listdir("/proc/self/task"))  # the main thread and other libraries' (OpenBLAS)
+        histeq.equalize(image, threads=4)
+        histeq.clahe(image, threads=4)
+        for task in sorted(set(os.listdir("/proc/self/task")) - before | {str(os.getpid())}):
+            with open(f"/proc/self/task/{task}/status") as f:
+                blocked = int(next(line for line in f if line.startswith("SigBlk")).split()[1], 16)
+            takes = [s for s in (signal.SIGINT, signal.SIGTERM) if not blocked >> (s - 1) & 1]
+            print("main" if int(task) == os.getpid() else "worker", len(takes))
+    """)
+    assert done.returncode == 0, done.stderr
+    threads = [line.split() for line in done.stdout.splitlines() if line.startswith(("main", "worker"))]
+    assert ["main", "2"] in threads and len(threads) >= 4
+    assert all(takes == "0" for who, takes in threads if who == "worker")
+
+
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs CPU affinity")
 def test_the_default_is_the_cpus_the_process_may_use():
     done = _python("""

@@ -4,9 +4,9 @@
   written are finished (threads) or their temporaries removed (processes),
   and the command exits 143 (130 for Ctrl-C).
 - Worker processes die with the command, however it ends (SIGKILL too): on
-  Linux the kernel sends them SIGTERM when it goes (PR_SET_PDEATHSIG),
-  elsewhere a watcher thread notices; on SIGTERM a worker removes the
-  temporaries it was writing and exits at once.
+  Linux the kernel sends them SIGTERM when it goes (PR_SET_PDEATHSIG), and a
+  watcher thread notices within half a second everywhere; either way a worker
+  removes the temporaries it was writing and exits at once.
 """
 
 from __future__ import annotations
@@ -47,6 +47,10 @@ class sigterm_raises:  # noqa: N801 - used as a statement: ``with sigterm_raises
 
 
 def _worker_sigterm(signum, frame):
+    _exit_terminated()
+
+
+def _exit_terminated() -> None:
     from . import _temporary
 
     _temporary.remove_in_flight()
@@ -54,23 +58,26 @@ def _worker_sigterm(signum, frame):
 
 
 def _die_with(parent: int) -> None:
-    """SIGTERM to this process when ``parent`` is gone."""
+    """Exit (removing this worker's temporaries) when ``parent`` is gone.
+
+    On Linux the kernel sends SIGTERM at once (PR_SET_PDEATHSIG).  A watcher
+    thread checks twice a second too, and exits by itself: a signal handler
+    runs only when the main thread next runs, and one blocked in a read of
+    the task queue may never do so.
+    """
     if sys.platform.startswith("linux"):
         try:
             import ctypes
 
             libc = ctypes.CDLL(None, use_errno=True)
-            if libc.prctl(1, signal.SIGTERM, 0, 0, 0) == 0:  # PR_SET_PDEATHSIG
-                if os.getppid() != parent:  # it went before the request took effect
-                    os.kill(os.getpid(), signal.SIGTERM)
-                return
+            libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
         except (OSError, AttributeError):
             pass
 
     def watch():
         while os.getppid() == parent:
             threading.Event().wait(0.5)
-        os.kill(os.getpid(), signal.SIGTERM)
+        _exit_terminated()
 
     threading.Thread(target=watch, daemon=True).start()
 

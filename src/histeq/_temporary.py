@@ -15,8 +15,8 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import secrets
 import shutil
-import tempfile
 import threading
 from pathlib import Path
 
@@ -24,7 +24,8 @@ from pathlib import Path
 _NAME_BYTES = 120
 _STALE = re.compile(r"^\..*\.histeq-(\d+)-[A-Za-z0-9_]+(\.tmp)?$")
 
-_lock = threading.Lock()
+#: Re-entrant: a signal handler that removes the temporaries runs in whichever thread holds it.
+_lock = threading.RLock()
 _in_flight: set[str] = set()
 _cleaned: set[str] = set()
 
@@ -40,21 +41,28 @@ def _folder(target: Path) -> str:
 
 def new_file(target: Path) -> str:
     """A new private temporary file beside ``target`` (closed), registered as in flight."""
-    remove_stale(_folder(target))
-    fd, path = tempfile.mkstemp(prefix=_prefix(target), suffix=".tmp", dir=_folder(target))
-    os.close(fd)
-    with _lock:
-        _in_flight.add(path)
-    return path
+    return _registered(target, ".tmp", lambda p: os.close(os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)))
 
 
 def new_folder(target: Path) -> str:
     """A new temporary folder beside ``target``, registered as in flight."""
-    remove_stale(_folder(target))
-    path = tempfile.mkdtemp(prefix=_prefix(target), dir=_folder(target))
-    with _lock:
-        _in_flight.add(path)
-    return path
+    return _registered(target, "", lambda p: os.mkdir(p, 0o700))
+
+
+def _registered(target: Path, suffix: str, create) -> str:
+    """A new name beside ``target``, registered as in flight *before* ``create`` makes it, so that a signal at
+    any moment finds every temporary this process made."""
+    folder = _folder(target)
+    remove_stale(folder)
+    while True:
+        path = os.path.join(folder, _prefix(target) + secrets.token_hex(4) + suffix)
+        with _lock:
+            _in_flight.add(path)
+        try:
+            create(path)
+            return path
+        except FileExistsError:  # another thread of this process drew the same name
+            done(path)
 
 
 def done(path: str) -> None:

@@ -188,7 +188,7 @@ def atomic_path(path) -> Iterator[Path]:
     path = Path(path)
     tmp = _temporary.new_file(path)
     try:
-        # mkstemp makes the file private (0600); a new image gets the usual permissions.
+        # new_file makes the file private (0600); a new image gets the usual permissions.
         os.chmod(tmp, 0o666 & ~_UMASK)
         yield Path(tmp)
         if path.exists():  # durability where it protects data: see the docstring
@@ -299,16 +299,14 @@ def _check_pil_or_png(array, suffix):
 
 
 def _write_pil_or_png(f, array, suffix, meta):
-    _check_pil_or_png(array, suffix)
-    colour = array.ndim == 3 and array.shape[-1] in (3, 4)
     from . import _file_metadata
 
-    if array.dtype == np.uint16 and colour:
+    _check_pil_or_png(array, suffix)
+    if array.dtype == np.uint16 and array.ndim == 3:  # 16-bit colour, which Pillow cannot write: pypng
         import io as _bytes_io
 
         png = _need("png")
-        planes = array.shape[-1]
-        writer = png.Writer(array.shape[1], array.shape[0], bitdepth=16, greyscale=False, alpha=planes == 4)
+        writer = png.Writer(array.shape[1], array.shape[0], bitdepth=16, greyscale=False, alpha=array.shape[-1] == 4)
         buffer = _bytes_io.BytesIO()
         writer.write(buffer, array.reshape(array.shape[0], -1))
         f.write(_file_metadata.png_with_metadata(buffer.getvalue(), meta))

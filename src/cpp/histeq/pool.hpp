@@ -17,13 +17,35 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #if defined(__unix__) || defined(__APPLE__)
 #include <pthread.h>
+#include <signal.h>
 #endif
 
 namespace histeq {
+
+// A thread that never takes the process's signals.  The kernel hands a signal
+// such as SIGTERM or SIGINT to any thread that does not block it, and Python
+// runs its handler only when the main thread next runs: taken by a worker, it
+// would leave a main thread blocked in a read asleep (a Ctrl-C or a parent's
+// death unheard).  Faults (SIGSEGV and the like) stay with the thread.
+template <class Fn, class... Args>
+std::thread signal_free_thread(Fn&& fn, Args&&... args) {
+#if defined(__unix__) || defined(__APPLE__)
+    sigset_t blocked, previous;
+    sigfillset(&blocked);
+    for (int fault : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP}) sigdelset(&blocked, fault);
+    pthread_sigmask(SIG_SETMASK, &blocked, &previous);  // the new thread inherits the mask
+    struct Restore {
+        sigset_t* mask;
+        ~Restore() { pthread_sigmask(SIG_SETMASK, mask, nullptr); }
+    } restore{&previous};
+#endif
+    return std::thread(std::forward<Fn>(fn), std::forward<Args>(args)...);
+}
 
 class Pool {
    public:
@@ -82,7 +104,7 @@ class Pool {
     static void run_on_new_threads(int workers, const std::function<void(int)>& task) {
         std::vector<std::thread> threads;
         threads.reserve(workers - 1);
-        for (int w = 1; w < workers; ++w) threads.emplace_back(task, w);
+        for (int w = 1; w < workers; ++w) threads.push_back(signal_free_thread(task, w));
         task(0);
         for (auto& t : threads) t.join();
     }
@@ -93,7 +115,7 @@ class Pool {
         const uint64_t now = generation_.load(std::memory_order_acquire);
         while (threads_ < static_cast<size_t>(needed)) {
             const int index = static_cast<int>(++threads_);
-            std::thread([this, index, now] { serve(index, now); }).detach();
+            signal_free_thread([this, index, now] { serve(index, now); }).detach();
         }
     }
 
