@@ -44,6 +44,20 @@ def test_compiled_equals_reference(case):
     _assert_matches(out, ref.clahe(image, **kwargs))
 
 
+@given(hnp.arrays(st.sampled_from([np.uint8, np.uint16]), hnp.array_shapes(min_dims=2, max_dims=2, max_side=24)),
+       st.data())
+def test_the_lean_path_equals_the_reference_and_the_full_path(image, data):
+    # A 2-D 8/16-bit image with an int tile count and a number clip limit takes the lean path when it can;
+    # threads= forces the full path.  Transposed views and singleton axes fall back to it.
+    tiles = data.draw(st.integers(1, min(image.shape)))
+    clip = data.draw(st.sampled_from([2, 1.0]) | st.floats(1, 6))
+    view = image.T if data.draw(st.booleans()) else image
+    out = histeq.clahe(view, tiles=tiles, clip_limit=clip)
+    np.testing.assert_array_equal(out, ref.clahe(view, tiles=tiles, clip_limit=clip))
+    np.testing.assert_array_equal(out, histeq.clahe(view, tiles=tiles, clip_limit=clip,
+                                                    threads=histeq.get_num_threads()))
+
+
 @pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.uint16])
 def test_four_axes_against_reference(dtype):
     # 2^3 tile corners per row: the interpolation's general (not unrolled) path.

@@ -235,6 +235,34 @@ def test_any_memory_layout(case, layout):
     assert out.dtype.name == image.dtype.name
 
 
+@given(hnp.arrays(st.sampled_from([np.uint8, np.uint16]), hnp.array_shapes(min_dims=1, max_dims=4, max_side=9)),
+       st.sampled_from(["contiguous", "transpose", "stride", "readonly", "byteswap"]))
+def test_the_lean_path_equals_the_reference_and_the_full_path(image, layout):
+    # equalize(image) with every default takes the core's lean path when it can; threads= forces the full path.
+    swapped = image.byteswap().view(image.dtype.newbyteorder())
+    view = {"contiguous": image, "transpose": image.T, "stride": np.repeat(image, 2, axis=-1)[..., ::2],
+            "readonly": image.copy(), "byteswap": swapped}[layout]
+    view.flags.writeable = layout != "readonly"
+    out = histeq.equalize(view)
+    np.testing.assert_array_equal(out, ref.equalize(view))
+    np.testing.assert_array_equal(out, histeq.equalize(view, threads=histeq.get_num_threads()))
+    assert out.dtype == image.dtype and out.flags.c_contiguous and not np.shares_memory(out, view)
+
+
+def test_the_lean_path_declines_what_it_does_not_cover():
+    from histeq._kernels import core
+
+    image = np.arange(60, dtype=np.uint8).reshape(6, 10)
+    unaligned = np.zeros(41, np.uint8)[1:].view(np.uint16)
+    for other in (image.T, image[:, ::2], image[:0], image.astype(np.int8), image.astype(np.float32), unaligned):
+        assert core.equalize_default(other, np.empty(other.shape, other.dtype), 1) is False
+    assert core.equalize_default(image, np.empty(image.shape, np.uint16), 1) is False  # out of another dtype
+    with pytest.raises(ValueError, match="shape"):
+        core.equalize_default(image, np.empty((10, 6), np.uint8), 1)
+    with pytest.raises(ValueError, match="threads"):
+        core.equalize_default(image, np.empty_like(image), 0)
+
+
 def test_lists_are_accepted():
     assert histeq.equalize([[0.0, 0.5], [0.25, 1.0]]).dtype == np.float64
     # A list of Python ints becomes NumPy's default integer, int64: computed as int32, given back as int64.

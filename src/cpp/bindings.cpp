@@ -79,6 +79,45 @@ void equalize(In<T> image, Mask mask, Out<T> out, int64_t nbins, bool data_range
     histeq::equalize_batch(image.data(), m, out.data(), image.shape(0), image.shape(1), spec, threads);
 }
 
+// Whether `a` is a C-contiguous array of T, aligned for it, and not empty: what
+// the typed bindings would accept as a flattened (1, size) image.
+template <class T, class A>
+bool plain_array_of(const A& a) {
+    if (a.dtype() != nb::dtype<T>() || a.size() == 0 || reinterpret_cast<uintptr_t>(a.data()) % alignof(T) != 0)
+        return false;
+    int64_t expected = 1;
+    for (size_t d = a.ndim(); d-- > 0;) {
+        if (a.shape(d) != 1 && a.stride(d) != expected) return false;
+        expected *= static_cast<int64_t>(a.shape(d));
+    }
+    return true;
+}
+
+template <class T>
+bool equalize_levels_whole(const nb::ndarray<nb::ro, nb::device::cpu>& image, nb::ndarray<nb::device::cpu>& out,
+                           int threads) {
+    if (!plain_array_of<T>(image) || !plain_array_of<T>(out)) return false;
+    require_same_shape(image, out, "out");
+    const double top = static_cast<double>(std::numeric_limits<T>::max());
+    const histeq::Spec spec{int64_t{1} << (8 * sizeof(T)), false, 0, top, 0, top, 0, top};
+    const auto* in = static_cast<const T*>(image.data());
+    auto* result = static_cast<T*>(out.data());
+    const auto pixels = static_cast<int64_t>(image.size());
+    nb::gil_scoped_release release;
+    histeq::equalize_batch(in, nullptr, result, 1, pixels, spec, threads);
+    return true;
+}
+
+// The lean path of equalize's commonest call: one uint8 or uint16 image (of
+// any number of dimensions, C-contiguous, aligned, native byte order) with
+// every argument at its default.  It equals the typed `equalize` with the
+// dtype's default Spec on the image flattened to (1, size).  Anything else
+// returns false untouched, and the caller takes the full path.
+bool equalize_default(nb::ndarray<nb::ro, nb::device::cpu> image, nb::ndarray<nb::device::cpu> out, int threads) {
+    require_threads(threads);
+    return equalize_levels_whole<uint8_t>(image, out, threads) || equalize_levels_whole<uint16_t>(image, out, threads);
+}
+
 template <class T>
 void histogram(In<T> image, Mask mask, Out<int64_t> counts, Out<double> ranges, int64_t nbins, bool data_range,
                double lo, double hi, int threads) {
@@ -517,6 +556,7 @@ void def_lut(nb::module_& m) {
 
 NB_MODULE(_core, m) {
     m.doc() = "histeq's compiled kernels; use the histeq package, not this module.";
+    m.def("equalize_default", &equalize_default, "image"_a.noconvert(), "out"_a.noconvert(), "threads"_a);
     def_grey<uint8_t>(m);
     def_grey<int8_t>(m);
     def_grey<uint16_t>(m);

@@ -8,6 +8,8 @@ for ``equalize_luma``, (batch, pixels, channels).  Use the histeq package, not
 this module: the dtype table in ``histeq._kernels`` picks what to call.
 """
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -18,6 +20,8 @@ Levels = NDArray[np.uint8] | NDArray[np.int8] | NDArray[np.uint16] | NDArray[np.
 def pool_size() -> int: ...
 def equalize(image: Grey, mask: NDArray[np.bool_] | None, out: Grey, *, nbins: int, data_range: bool, lo: float,
              hi: float, nominal_lo: float, nominal_hi: float, out_lo: float, out_hi: float, threads: int) -> None: ...
+# The lean path: True when it equalized a C-contiguous uint8/uint16 image whole with the dtype's defaults, else False.
+def equalize_default(image: NDArray[Any], out: NDArray[Any], threads: int) -> bool: ...
 def histogram(image: Grey, mask: NDArray[np.bool_] | None, counts: NDArray[np.int64], ranges: NDArray[np.float64], *,
               nbins: int, data_range: bool, lo: float, hi: float, threads: int) -> None: ...
 def clahe(image: Grey, mask: NDArray[np.bool_] | None, out: Grey, shape: NDArray[np.int64], tiles: NDArray[np.int64],

@@ -69,10 +69,14 @@ def public(func):
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        explained = kwargs.get("channel_axis") is not None  # a colour-shaped image needs no hint then
-        if len(args) > position and _plain(args[position], explained=explained) and \
-                _plain(kwargs.get("reference"), args[1:2], explained=True):
-            return func(*args, **kwargs)  # the common case, at no cost: nothing to convert or to explain
+        if len(args) > position and _plain(args[position]) and _plain(kwargs.get("reference"), args[1:2]):
+            try:
+                return func(*args, **kwargs)  # the common case, at no cost: nothing to convert
+            except (TypeError, ValueError) as exc:
+                hinted = _colour_hint(exc, args[position], kwargs.get("channel_axis"), signature)
+                if hinted is None:
+                    raise
+                raise hinted from exc
         try:
             bound = signature.bind(*args, **kwargs)
         except TypeError:
@@ -88,26 +92,33 @@ def public(func):
         try:
             result = func(*bound.args, **bound.kwargs)
         except (TypeError, ValueError) as exc:
-            if type(exc) in (TypeError, ValueError) and "channel_axis" in signature.parameters and \
-                    arguments.get("channel_axis") is None and np.ndim(image) >= 2 and np.shape(image)[-1] in (3, 4):
-                raise type(exc)(f"{exc} (the last axis has {np.shape(image)[-1]} entries: pass channel_axis=-1 "
-                                "for a colour image)") from exc
-            raise
+            hinted = _colour_hint(exc, image, arguments.get("channel_axis"), signature)
+            if hinted is None:
+                raise
+            raise hinted from exc
         result = widened(result, image.dtype, wide)
         return result if hidden is None else _remasked(result, hidden)
 
     return wrapper
 
 
-def _plain(value, positional=(), explained=False) -> bool:
+def _plain(value, positional=()) -> bool:
     """Whether an image (or a reference: the keyword, else the second positional argument) needs none of the
-    conventions of ``public``: an ndarray, not 64-bit integers, and (unless ``explained``) not shaped like a
-    colour image."""
+    conversions of ``public``: an ndarray, not of 64-bit integers."""
     value = positional[0] if value is None and positional else value
     if value is None:
         return True
-    return type(value) is np.ndarray and not (value.dtype.kind in "iu" and value.dtype.itemsize == 8) and \
-        (explained or not (value.ndim >= 2 and value.shape[-1] in (3, 4)))
+    return type(value) is np.ndarray and not (value.dtype.kind in "iu" and value.dtype.itemsize == 8)
+
+
+def _colour_hint(exc: Exception, image, channel, signature: inspect.Signature) -> Exception | None:
+    """``exc`` again, saying how to pass a colour image, when the image's last axis holds 3 or 4 entries and
+    the function takes a ``channel_axis`` that was not given; else None."""
+    if type(exc) in (TypeError, ValueError) and "channel_axis" in signature.parameters and channel is None and \
+            np.ndim(image) >= 2 and np.shape(image)[-1] in (3, 4):
+        return type(exc)(f"{exc} (the last axis has {np.shape(image)[-1]} entries: pass channel_axis=-1 for a "
+                         "colour image)")
+    return None
 
 
 def _unmasked(arguments: dict, signature: inspect.Signature, name: str, mask_name: str):

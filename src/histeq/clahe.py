@@ -12,7 +12,7 @@ import numpy as np
 
 from . import _color, _validate
 from . import dask as _dask
-from ._kernels import DtypeInfo, core, dtype_info, require_tables, resolve_threads, table_budget
+from ._kernels import DtypeInfo, core, dtype_info, get_num_threads, require_tables, resolve_threads, table_budget
 from ._layout import BatchLayout
 from ._spec import Spec, make_spec
 
@@ -138,6 +138,13 @@ def clahe(image, *, tiles=8, clip_limit=2.0, nbins=None, mask=None, axes=None, c
     >>> np.array_equal(histeq.clahe(image[:, ::-1], tiles=4), limited[:, ::-1])
     True
     """
+    if type(image) is np.ndarray and image.ndim == 2 and (image.dtype is _UINT8 or image.dtype is _UINT16) and \
+            type(tiles) is int and type(clip_limit) in (float, int) and nbins is None and mask is None and \
+            axes is None and channel_axis is None and color is None and in_range is None and out_range is None and \
+            compat is None and threads is None:
+        out = _clahe_default(image, tiles, clip_limit)
+        if out is not None:
+            return out
     if _dask.is_dask(image):
         return _clahe_dask(image, tiles=tiles, clip_limit=clip_limit, nbins=nbins, mask=mask, axes=axes,
                            channel_axis=channel_axis, color=color, in_range=in_range, out_range=out_range,
@@ -166,6 +173,35 @@ def clahe(image, *, tiles=8, clip_limit=2.0, nbins=None, mask=None, axes=None, c
         return _color.equalize(arr, info, channel, spatial, m, color_mode, nb, rin, nthreads, grey, fused=False)
     m = _validate.channel_mask(m, channel, arr.shape)
     return grey(arr, info, spatial, m, make_spec(info, nb, rin, rout), nthreads)
+
+
+#: The lean path's dtypes, as NumPy's own descriptors (a byte-swapped dtype is not one of them).
+_UINT8, _UINT16 = np.dtype(np.uint8), np.dtype(np.uint16)
+
+
+def _clahe_default(image: np.ndarray, tiles: int, clip_limit: float) -> np.ndarray | None:
+    """The commonest call, one 2-D 8- or 16-bit image with a tile count and a clip limit, in one step (a
+    per-sample transform pays little more than the kernel): what the full path computes, or None where the
+    full path would check or lay out more (it then takes the call)."""
+    rows, cols = image.shape
+    if not (1 < rows and 1 < cols and 1 <= tiles <= min(rows, cols) and 1 <= clip_limit < math.inf and
+            image.flags.c_contiguous and image.flags.aligned):
+        return None
+    info, value_bits, spec = _default_spec(image.dtype)
+    *plan, denominator = _kernel_plan(image.shape, (tiles, tiles), value_bits)
+    out = np.empty_like(image)
+    core.clahe(image.reshape(1, -1), None, out.reshape(1, -1), *plan, clip_limit=float(clip_limit),
+               clip_groups=info.clip_groups, denominator=denominator, table_budget=float(table_budget(image.nbytes)),
+               threads=get_num_threads(), **spec)
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def _default_spec(dtype: np.dtype) -> tuple[DtypeInfo, int, dict]:
+    """(dtype entry, bits of the output range, the kernel's binning arguments) of a dtype's defaults."""
+    info = dtype_info(dtype)
+    spec = make_spec(info, None, None, None)
+    return info, int(spec.out_hi - spec.out_lo).bit_length(), spec.equalize_kwargs()
 
 
 def _tiles(tiles: object, sizes: tuple[int, ...]) -> tuple[int, ...]:

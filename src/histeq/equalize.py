@@ -6,11 +6,15 @@ import numpy as np
 
 from . import _color, _compat, _validate, matching
 from . import dask as _dask
-from ._kernels import DtypeInfo, core, require_tables, resolve_threads
+from ._kernels import DtypeInfo, core, get_num_threads, require_tables, resolve_threads
 from ._layout import BatchLayout
 from ._spec import Spec, make_spec
 
 __all__ = ["equalize"]
+
+#: The lean path's dtypes, as NumPy's own descriptors: a byte-swapped or otherwise unusual dtype is not one of
+#: them, and takes the full path.
+_UINT8, _UINT16 = np.dtype(np.uint8), np.dtype(np.uint16)
 
 
 @_validate.public
@@ -145,6 +149,14 @@ def equalize(image, *, nbins=None, mask=None, axes=None, channel_axis=None, colo
     >>> histeq.equalize(batch, axes=(-2, -1)).shape
     (1800, 1, 96, 96)
     """
+    if type(image) is np.ndarray and (image.dtype is _UINT8 or image.dtype is _UINT16) and nbins is None and \
+            mask is None and axes is None and channel_axis is None and color is None and in_range is None and \
+            out_range is None and exact is False and return_ties is False and compat is None and threads is None:
+        # The commonest call, one 8- or 16-bit image with every default, in one step (a per-sample transform
+        # pays little more than the kernel).  The core declines what the full path would treat otherwise.
+        out = np.empty(image.shape, image.dtype)
+        if core.equalize_default(image, out, get_num_threads()):
+            return out
     if _dask.is_dask(image):
         if exact is not False or return_ties is not False:  # one global order: in memory, when it fits
             return _dask.exact_in_memory(image, mask, "exact equalization", lambda x, m: equalize(
