@@ -359,6 +359,18 @@ def case_compat_clahe_batch(repeat):
     }, max(3, repeat // 3))
 
 
+def case_compat_pillow_rgb(repeat):
+    from PIL import Image, ImageOps
+
+    rgb = _astronaut(2048)
+    picture = Image.fromarray(rgb)
+    assert np.array_equal(histeq.equalize(rgb, channel_axis=-1, compat="pillow"), np.asarray(ImageOps.equalize(picture)))
+    return "equalize compat='pillow' RGB 2048x2048", _time({
+        "histeq": lambda: histeq.equalize(rgb, channel_axis=-1, compat="pillow"),
+        "PIL.ImageOps.equalize": lambda: ImageOps.equalize(picture),
+    }, repeat)
+
+
 def _thread_counts():
     cores = histeq.get_num_threads()
     counts, n = [], 1
@@ -388,6 +400,7 @@ CASES = [case_uint8, case_batch, case_uint16, case_float32, case_rgb_luma, case_
          case_clahe_uint16, case_clahe_batch, case_clahe_volume, case_match_float32, case_match_rgb, case_exact,
          case_exact_uint16, case_exact_volume, case_per_call_equalize_96, case_per_call_equalize_4,
          case_per_call_clahe_96, case_compat_clahe, case_compat_clahe_uint16, case_compat_clahe_batch,
+         case_compat_pillow_rgb,
          case_threads_equalize, case_threads_clahe]
 
 

@@ -391,6 +391,10 @@ for name, image in images.items():
     out[f"{name} match"] = histeq.match(image, np.flip(image) ** 2)
 out["u8 odd volume"] = histeq.clahe(np.resize(images["u8"], (101, 103, 107)), tiles=2)  # sums beyond int32
 out["u8 long rows"] = histeq.clahe(np.tile(images["u8"][:2], 97)[:, :16385], tiles=(1, 2))  # weights >= 2^15
+for name in ("u8", "u8 batch", "u16"):  # OpenCV's rule, its tables and blend; 2 tiles: tiles of >= 1024 pixels
+    axes = (-2, -1) if "batch" in name else None
+    for tiles in (2, (4, 6)):
+        out[f"{name} opencv {tiles}"] = histeq.clahe(images[name], tiles=tiles, compat="opencv", axes=axes)
 np.savez(sys.argv[1], **out)
 """
 
