@@ -391,6 +391,11 @@ for name, image in images.items():
     out[f"{name} match"] = histeq.match(image, np.flip(image) ** 2)
 out["u8 odd volume"] = histeq.clahe(np.resize(images["u8"], (101, 103, 107)), tiles=2)  # sums beyond int32
 out["u8 long rows"] = histeq.clahe(np.tile(images["u8"][:2], 97)[:, :16385], tiles=(1, 2))  # weights >= 2^15
+rgb = np.stack([images["u8"], np.roll(images["u8"], 7, axis=1) // 2, 255 - images["u8"]], axis=-1)[:, :167]
+for rule in ("opencv", "pillow"):  # the peers' global tables, 1, 3 and 4 interleaved channels
+    out[f"{rule} grey"] = histeq.equalize(images["u8"], compat=rule)
+    out[f"{rule} rgb"] = histeq.equalize(rgb, channel_axis=-1, compat=rule)
+    out[f"{rule} rgba"] = histeq.equalize(np.concatenate([rgb, rgb[..., :1]], -1), channel_axis=-1, compat=rule)
 for name in ("u8", "u8 batch", "u16"):  # OpenCV's rule, its tables and blend; 2 tiles: tiles of >= 1024 pixels
     axes = (-2, -1) if "batch" in name else None
     for tiles in (2, (4, 6)):

@@ -26,6 +26,8 @@ def test_opencv_bit_exact_on_generated_images(image):
     import cv2
 
     np.testing.assert_array_equal(histeq.equalize(image, compat="opencv"), cv2.equalizeHist(image))
+    # A contiguous image takes the one-image path, a transposed view the full one.
+    np.testing.assert_array_equal(histeq.equalize(image.T, compat="opencv"), cv2.equalizeHist(image.T.copy()))
 
 
 def test_opencv_batch_and_per_channel(astronaut):
@@ -67,6 +69,55 @@ def test_pillow_bit_exact_rgb_and_mask(astronaut):
                   elements=st.integers(0, 255) | st.integers(7, 9)))
 def test_pillow_bit_exact_on_generated_images(image):
     np.testing.assert_array_equal(histeq.equalize(image, compat="pillow"), _pillow(image))
+    np.testing.assert_array_equal(histeq.equalize(image.T, compat="pillow"), _pillow(image.T.copy()))
+
+
+@given(st.sampled_from(["opencv", "pillow"]), st.integers(1, 3), st.integers(1, 5), st.integers(1, 300),
+       st.booleans(), st.sampled_from([1, 2, 3]), st.data())
+def test_compiled_peers_equal_the_reference(rule, batch, channels, pixels, masked, threads, data):
+    # Batches, any number of interleaved channels and masks, which the peers themselves cannot take.
+    from histeq import _reference as ref
+    from histeq._kernels import core
+
+    levels = st.integers(0, 255) | st.integers(40, 43)
+    image = data.draw(hnp.arrays(np.uint8, (batch, pixels, channels), elements=levels))
+    mask = data.draw(hnp.arrays(np.bool_, (batch, pixels))) if masked and rule == "pillow" else None
+    out = np.empty_like(image)
+    core.equalize_peer(image, mask, out, rule=rule, threads=threads)
+    np.testing.assert_array_equal(out, ref.equalize_peer(image, rule, mask))
+
+
+def test_compiled_peers_on_a_large_colour_batch_in_any_layout(astronaut):
+    # Large enough for several workers and the vectorized tables; the channel axis anywhere.
+    batch = np.stack([astronaut, astronaut[::-1] // 2 + 40])
+    for rule in ("opencv", "pillow"):
+        out = histeq.equalize(np.moveaxis(batch, -1, 1), axes=(2, 3), channel_axis=1, compat=rule)
+        flat = batch.reshape(2, -1, 3)
+        expected = ref_peer(flat, rule).reshape(batch.shape)
+        np.testing.assert_array_equal(np.moveaxis(out, 1, -1), expected)
+        rgba = np.concatenate([astronaut, astronaut[..., :1]], axis=-1)
+        np.testing.assert_array_equal(histeq.equalize(rgba, channel_axis=-1, compat=rule),
+                                      ref_peer(rgba.reshape(1, -1, 4), rule).reshape(rgba.shape))
+
+
+def ref_peer(image, rule):
+    from histeq import _reference as ref
+
+    return ref.equalize_peer(image, rule)
+
+
+def test_the_peer_binding_refuses_bad_arguments():
+    from histeq._kernels import core
+
+    image = np.zeros((1, 10, 3), np.uint8)
+    with pytest.raises(ValueError, match="rule"):
+        core.equalize_peer(image, None, np.empty_like(image), rule="matlab", threads=1)
+    with pytest.raises(ValueError, match="mask"):
+        core.equalize_peer(image, np.ones((1, 9), bool), np.empty_like(image), rule="pillow", threads=1)
+    with pytest.raises(ValueError, match="shape"):
+        core.equalize_peer(image, None, np.empty((1, 10, 4), np.uint8), rule="pillow", threads=1)
+    with pytest.raises(TypeError):
+        core.equalize_peer(image.astype(np.uint16), None, np.empty((1, 10, 3), np.uint16), rule="pillow", threads=1)
 
 
 def _skimage_cases():

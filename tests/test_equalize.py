@@ -254,7 +254,8 @@ def test_the_lean_path_declines_what_it_does_not_cover():
 
     image = np.arange(60, dtype=np.uint8).reshape(6, 10)
     unaligned = np.zeros(41, np.uint8)[1:].view(np.uint16)
-    for other in (image.T, image[:, ::2], image[:0], image.astype(np.int8), image.astype(np.float32), unaligned):
+    for other in (image.T, image[:, ::2], image[:0], image[0, 0, ...], image.astype(np.int8), image.astype(np.float32),
+                  unaligned):
         assert core.equalize_default(other, np.empty(other.shape, other.dtype), 1) is False
     assert core.equalize_default(image, np.empty(image.shape, np.uint16), 1) is False  # out of another dtype
     with pytest.raises(ValueError, match="shape"):

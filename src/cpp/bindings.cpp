@@ -4,6 +4,7 @@
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
 #include <nanobind/stl/optional.h>
+#include <nanobind/stl/string.h>
 
 #include <cmath>
 #include <cstdint>
@@ -17,6 +18,7 @@
 #include "histeq/color.hpp"
 #include "histeq/equalize.hpp"
 #include "histeq/exact.hpp"
+#include "histeq/peer_equalize.hpp"
 #include "histeq/pieces.hpp"
 
 namespace nb = nanobind;
@@ -79,11 +81,12 @@ void equalize(In<T> image, Mask mask, Out<T> out, int64_t nbins, bool data_range
     histeq::equalize_batch(image.data(), m, out.data(), image.shape(0), image.shape(1), spec, threads);
 }
 
-// Whether `a` is a C-contiguous array of T, aligned for it, and not empty: what
-// the typed bindings would accept as a flattened (1, size) image.
+// Whether `a` is a C-contiguous array of T, aligned for it, with at least one
+// dimension and not empty: an image the full path would take as it is.
 template <class T, class A>
 bool plain_array_of(const A& a) {
-    if (a.dtype() != nb::dtype<T>() || a.size() == 0 || reinterpret_cast<uintptr_t>(a.data()) % alignof(T) != 0)
+    if (a.dtype() != nb::dtype<T>() || a.ndim() == 0 || a.size() == 0 ||
+        reinterpret_cast<uintptr_t>(a.data()) % alignof(T) != 0)
         return false;
     int64_t expected = 1;
     for (size_t d = a.ndim(); d-- > 0;) {
@@ -390,6 +393,23 @@ void map_pieces(In<T> image, Out<T> out, In<double> ranges, int64_t nbins, In<in
                              nbins, pieces, threads);
 }
 
+// The peers' global equalization (compat='opencv' or 'pillow') of (batch, pixels, channels) uint8 images; the
+// mask, when given, is (batch, pixels).
+void equalize_peer(In<uint8_t, 3> image, std::optional<In<bool>> mask, Out<uint8_t, 3> out, const std::string& rule,
+                   int threads) {
+    require_same_shape(image, out, "out");
+    require_threads(threads);
+    if (mask && (mask->shape(0) != image.shape(0) || mask->shape(1) != image.shape(1)))
+        throw std::invalid_argument("mask must have shape (batch, pixels)");
+    if (image.shape(2) < 1 || image.shape(2) > 1024) throw std::invalid_argument("channels must be in [1, 1024]");
+    if (rule != "opencv" && rule != "pillow") throw std::invalid_argument("rule must be 'opencv' or 'pillow'");
+    const histeq::PeerRule peer = rule == "opencv" ? histeq::PeerRule::opencv : histeq::PeerRule::pillow;
+    const bool* m = mask ? mask->data() : nullptr;
+    nb::gil_scoped_release release;
+    histeq::equalize_peer_batch(image.data(), m, out.data(), static_cast<int64_t>(image.shape(0)),
+                                static_cast<int64_t>(image.shape(1)), static_cast<int>(image.shape(2)), peer, threads);
+}
+
 // OpenCV's CLAHE (compat='opencv'): tile size and count limit from Python.
 template <class T>
 void clahe_opencv(In<T> image, Out<T> out, int64_t height, int64_t width, int64_t tiles_y, int64_t tiles_x,
@@ -557,6 +577,8 @@ void def_lut(nb::module_& m) {
 NB_MODULE(_core, m) {
     m.doc() = "histeq's compiled kernels; use the histeq package, not this module.";
     m.def("equalize_default", &equalize_default, "image"_a.noconvert(), "out"_a.noconvert(), "threads"_a);
+    m.def("equalize_peer", &equalize_peer, "image"_a.noconvert(), "mask"_a.noconvert().none(), "out"_a.noconvert(),
+          "rule"_a, "threads"_a);
     def_grey<uint8_t>(m);
     def_grey<int8_t>(m);
     def_grey<uint16_t>(m);

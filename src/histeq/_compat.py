@@ -1,46 +1,50 @@
 """Reproductions of the peers' equalization conventions (``compat=``).
 
-Each peer's rule is a table from the histogram, so the compiled histogram and
-table kernels do the pixel work; only the small per-image tables are built
-here, with the peer's own arithmetic (OpenCV's float32 scale and
-round-half-even, Pillow's integer steps, scikit-image's interpolation between
-bin centres).
+Each peer's rule is a table from the histogram.  OpenCV's and Pillow's
+(float32 scale and round-half-even; integer steps) are built and applied in
+the compiled core (peer_equalize.hpp, clahe_opencv.hpp); scikit-image's
+interpolation between bin centres is built here over the compiled histogram.
+The NumPy references of the first two are in ``_reference``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from . import _validate
 from ._kernels import MAX_NBINS, DtypeInfo, core
-from ._layout import BatchLayout
+from ._layout import BatchLayout, grey_axes
 from ._spec import make_spec
 
 #: scikit-image's default number of bins for float images.
 SKIMAGE_NBINS = 256
 
 
-def equalize(arr: np.ndarray, info: DtypeInfo, mode: str, spatial: tuple[int, ...], mask: np.ndarray | None,
-             nbins: int | None, in_range, out_range, threads: int) -> np.ndarray:
+def equalize(arr: np.ndarray, info: DtypeInfo, mode: str, channel: int | None, spatial: tuple[int, ...],
+             mask: np.ndarray | None, nbins: int | None, in_range, out_range, threads: int) -> np.ndarray:
+    """``arr`` equalized as the peer ``mode`` does, each image and channel alone; ``mask`` has the image's shape
+    without the channel axis."""
     if in_range is not None or out_range is not None:
         raise ValueError(f"compat={mode!r} takes no in_range or out_range: the peer has none")
-    if mode != "skimage":
-        if info.dtype != np.uint8:
-            raise TypeError(f"compat={mode!r} reproduces a uint8-only function; got {info.dtype}")
-        if nbins is not None:
-            raise ValueError(f"compat={mode!r} takes no nbins: the peer always uses 256")
-        if mode == "opencv" and mask is not None:
-            raise ValueError("compat='opencv' takes no mask: cv2.equalizeHist has none (compat='pillow' has one)")
-    layout = BatchLayout(arr.shape, spatial)
-    flat = layout.flatten(arr)
-    flat_mask = None if mask is None else layout.flatten(mask)
     if mode == "skimage":
-        out = _skimage(flat, flat_mask, info, nbins or SKIMAGE_NBINS, threads)
-    else:
-        counts = _counts(flat, flat_mask, info, threads)
-        table = _opencv_table(counts) if mode == "opencv" else _pillow_table(counts)
-        out = np.empty_like(flat)
-        core.apply_lut(flat, table, out, lo=0, threads=threads)
-    return layout.restore(out)
+        layout = BatchLayout(arr.shape, spatial)
+        mask = _validate.channel_mask(mask, channel, arr.shape)
+        flat_mask = None if mask is None else layout.flatten(mask)
+        return layout.restore(_skimage(layout.flatten(arr), flat_mask, info, nbins or SKIMAGE_NBINS, threads))
+    if info.dtype != np.uint8:
+        raise TypeError(f"compat={mode!r} reproduces a uint8-only function; got {info.dtype}")
+    if nbins is not None:
+        raise ValueError(f"compat={mode!r} takes no nbins: the peer always uses 256")
+    if mode == "opencv" and mask is not None:
+        raise ValueError("compat='opencv' takes no mask: cv2.equalizeHist has none (compat='pillow' has one)")
+    # The compiled core takes the channels interleaved, last, as a colour image stores them (no reordering).
+    pixels = arr[..., None] if channel is None else np.moveaxis(arr, channel, -1)
+    layout = BatchLayout(pixels.shape[:-1], spatial if channel is None else grey_axes(spatial, channel))
+    flat = layout.flatten(pixels, channels=True)
+    out = np.empty_like(flat)
+    core.equalize_peer(flat, None if mask is None else layout.flatten(mask), out, rule=mode, threads=threads)
+    result = layout.restore(out, channels=True)
+    return result[..., 0] if channel is None else np.moveaxis(result, -1, channel)
 
 
 def _counts(flat, flat_mask, info, threads, spec=None):
@@ -49,36 +53,6 @@ def _counts(flat, flat_mask, info, threads, spec=None):
     ranges = np.empty((flat.shape[0], 3), dtype=np.float64)
     core.histogram(flat, flat_mask, counts, ranges, threads=threads, **spec.histogram_kwargs())
     return counts
-
-
-def _opencv_table(counts: np.ndarray) -> np.ndarray:
-    """cv2.equalizeHist: lut = saturate(rint(float32(cum - h[first]) * float32(255 / (N - h[first]))))."""
-    rows = np.arange(counts.shape[0])
-    first = np.argmax(counts > 0, axis=1)
-    h_first = counts[rows, first]
-    total = counts.sum(axis=1)
-    constant = h_first == total
-    denominator = np.where(constant, 1, total - h_first).astype(np.float32)
-    scale = (np.float32(255.0) / denominator)[:, None]
-    cum = np.cumsum(counts, axis=1) - h_first[:, None]
-    table = np.rint(cum.astype(np.float32) * scale)
-    table = np.clip(table, 0, 255).astype(np.uint8)
-    # OpenCV leaves a constant image unchanged.
-    table[constant] = np.arange(256, dtype=np.uint8)
-    return table
-
-
-def _pillow_table(counts: np.ndarray) -> np.ndarray:
-    """PIL.ImageOps.equalize: lut[i] = (step // 2 + sum(h[:i])) // step, step = (N - h[last]) // 255."""
-    rows = np.arange(counts.shape[0])
-    last = counts.shape[1] - 1 - np.argmax(counts[:, ::-1] > 0, axis=1)
-    step = (counts.sum(axis=1) - counts[rows, last]) // 255
-    identity = ((counts > 0).sum(axis=1) <= 1) | (step == 0)
-    step = np.where(identity, 1, step)[:, None]
-    below = np.cumsum(counts, axis=1) - counts
-    table = np.clip((step // 2 + below) // step, 0, 255).astype(np.uint8)
-    table[identity] = np.arange(256, dtype=np.uint8)
-    return table
 
 
 def _skimage(flat, flat_mask, info, nbins, threads):

@@ -147,6 +147,42 @@ def equalize(image, nbins=None, mask=None, in_range=None, out_range=None):
     return np.array(table, dtype=object)[bins].astype(image.dtype).reshape(image.shape)
 
 
+# --- the peers' global equalization (compat) -----------------------------
+
+
+def _opencv_equalize_table(counts):
+    """cv2.equalizeHist's table: saturate(rint(float32(c - h[first]) * float32(255 / (N - h[first]))))."""
+    first = int(np.argmax(counts > 0))
+    total = int(counts.sum())
+    if counts[first] == total:  # one level, or nothing counted: OpenCV leaves the image as it is
+        return np.arange(256, dtype=np.uint8)
+    scale = np.float32(255.0) / np.float32(total - counts[first])
+    levels = np.rint((np.cumsum(counts) - counts[first]).astype(np.float32) * scale)
+    return np.clip(levels, 0, 255).astype(np.uint8)
+
+
+def _pillow_equalize_table(counts):
+    """PIL.ImageOps.equalize's table: (step // 2 + h[0] + ... + h[i - 1]) // step, step = (N - h[last]) // 255."""
+    occupied = np.flatnonzero(counts)
+    step = 0 if occupied.size <= 1 else (int(counts.sum()) - int(counts[occupied[-1]])) // 255
+    if step == 0:
+        return np.arange(256, dtype=np.uint8)
+    below = np.cumsum(counts) - counts
+    return np.minimum((step // 2 + below) // step, 255).astype(np.uint8)
+
+
+def equalize_peer(image, rule, mask=None):
+    """compat='opencv' or 'pillow' on a (batch, pixels, channels) uint8 array: each image and channel through
+    the peer's table of its histogram (``mask``: (batch, pixels), the pixels counted)."""
+    table = {"opencv": _opencv_equalize_table, "pillow": _pillow_equalize_table}[rule]
+    out = np.empty_like(image)
+    for b in range(image.shape[0]):
+        counted = image[b] if mask is None else image[b][mask[b]]
+        for c in range(image.shape[2]):
+            out[b, :, c] = table(np.bincount(counted[:, c], minlength=256))[image[b, :, c]]
+    return out
+
+
 # --- colour ----------------------------------------------------------------
 
 _SRGB_TO_XYZ = np.array([[0.4124564, 0.3575761, 0.1804375],

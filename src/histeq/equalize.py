@@ -15,6 +15,8 @@ __all__ = ["equalize"]
 #: The lean path's dtypes, as NumPy's own descriptors: a byte-swapped or otherwise unusual dtype is not one of
 #: them, and takes the full path.
 _UINT8, _UINT16 = np.dtype(np.uint8), np.dtype(np.uint16)
+#: The compat modes of the compiled peer kernel.
+_PEERS = ("opencv", "pillow")
 
 
 @_validate.public
@@ -149,13 +151,11 @@ def equalize(image, *, nbins=None, mask=None, axes=None, channel_axis=None, colo
     >>> histeq.equalize(batch, axes=(-2, -1)).shape
     (1800, 1, 96, 96)
     """
-    if type(image) is np.ndarray and (image.dtype is _UINT8 or image.dtype is _UINT16) and nbins is None and \
-            mask is None and axes is None and channel_axis is None and color is None and in_range is None and \
-            out_range is None and exact is False and return_ties is False and compat is None and threads is None:
-        # The commonest call, one 8- or 16-bit image with every default, in one step (a per-sample transform
-        # pays little more than the kernel).  The core declines what the full path would treat otherwise.
-        out = np.empty(image.shape, image.dtype)
-        if core.equalize_default(image, out, get_num_threads()):
+    if type(image) is np.ndarray and nbins is None and mask is None and axes is None and channel_axis is None and \
+            color is None and in_range is None and out_range is None and exact is False and return_ties is False \
+            and threads is None:
+        out = _one_image(image, compat)
+        if out is not None:
             return out
     if _dask.is_dask(image):
         if exact is not False or return_ties is not False:  # one global order: in memory, when it fits
@@ -184,10 +184,28 @@ def equalize(image, *, nbins=None, mask=None, axes=None, channel_axis=None, colo
             raise ValueError(f"out_range applies to grey and per-channel equalization, not color={color_mode!r}")
         return _color.equalize(arr, info, channel, spatial, m, color_mode, nb, rin, nthreads, equalize_grey,
                               fused=True)
-    m = _validate.channel_mask(m, channel, arr.shape)
     if mode is not None:
-        return _compat.equalize(arr, info, mode, spatial, m, nb, rin, rout, nthreads)
+        return _compat.equalize(arr, info, mode, channel, spatial, m, nb, rin, rout, nthreads)
+    m = _validate.channel_mask(m, channel, arr.shape)
     return equalize_grey(arr, info, spatial, m, make_spec(info, nb, rin, rout), nthreads)
+
+
+def _one_image(image: np.ndarray, compat: object) -> np.ndarray | None:
+    """The commonest calls, one 8- or 16-bit image (the peers': 8-bit) with every other argument at its default,
+    in one step, so that a per-sample transform pays little more than the kernel; None where the full path
+    would check or lay out more (it then takes the call)."""
+    if compat is None:
+        if image.dtype is _UINT8 or image.dtype is _UINT16:
+            out = np.empty(image.shape, image.dtype)
+            if core.equalize_default(image, out, get_num_threads()):  # it declines other layouts
+                return out
+    elif type(compat) is str and compat in _PEERS and image.dtype is _UINT8 and image.ndim and image.size and \
+            image.flags.c_contiguous and image.flags.aligned:
+        out = np.empty(image.shape, image.dtype)
+        core.equalize_peer(image.reshape(1, -1, 1), None, out.reshape(1, -1, 1), rule=compat,
+                           threads=get_num_threads())
+        return out
+    return None
 
 
 def equalize_grey(arr: np.ndarray, info: DtypeInfo, spatial: tuple[int, ...], mask: np.ndarray | None, spec: Spec,
