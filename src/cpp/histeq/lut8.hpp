@@ -45,7 +45,7 @@ inline bool cpu_has_vbmi() {
 
 inline void lut8(const uint8_t* src, const uint8_t* table, uint8_t* dst, int64_t n, uint8_t flip) {
 #ifdef HISTEQ_X86
-    if (cpu_has_vbmi()) return lut8_vbmi(src, table, dst, n, flip);
+    if (cpu_level() == 2 && cpu_has_vbmi()) return lut8_vbmi(src, table, dst, n, flip);  // HISTEQ_SIMD caps it
 #endif
     lut8_scalar(src, table, dst, n, flip);
 }
