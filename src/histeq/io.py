@@ -75,24 +75,18 @@ def read_file(path) -> tuple[dict[str, np.ndarray], dict]:
 
         pixels, dataset = _dicom.read(path)
         return {"image": pixels}, {"dicom": dataset}
-    from . import _file_metadata
-
-    meta: dict = {}
     if suffix in (".tif", ".tiff"):
+        from . import _file_metadata
+
         tifffile = _need("tifffile")
         with tifffile.TiffFile(path) as tif:
             image = tif.asarray()
             meta = _file_metadata.read_tiff(tif)
         return {"image": image}, meta
     if suffix in (".png", ".jpg", ".jpeg"):
-        _need("PIL")
-        from PIL import Image
-
-        with Image.open(path) as im:
-            if "dpi" in im.info:
-                meta["dpi"] = tuple(float(d) for d in im.info["dpi"])
-            meta.update(_file_metadata.read_photo(im))
-    return {"image": read_image(path)}, meta
+        image, meta = _read_with_pillow(path, suffix, photo_metadata=True)
+        return {"image": image}, meta
+    return {"image": read_image(path)}, {}
 
 
 def write_file(path, arrays: dict[str, np.ndarray], meta: dict | None = None) -> None:
@@ -133,25 +127,41 @@ def read_image(path) -> np.ndarray:
         return np.load(path, allow_pickle=False)
     if suffix in (".tif", ".tiff"):
         return _need("tifffile").imread(path)
-    if suffix == ".png" and _png_is_16bit_colour(path):
-        # Pillow reduces 16-bit colour PNGs to 8 bits; pypng keeps them.
-        png = _need("png")
-        with open(path, "rb") as f:
-            width, height, rows, info = png.Reader(file=f).asDirect()
-            pixels = np.vstack([np.asarray(r, dtype=np.uint16) for r in rows])
-        return pixels.reshape(height, width, info["planes"])
+    return _read_with_pillow(path, suffix)[0]
+
+
+def _read_with_pillow(path: Path, suffix: str, photo_metadata: bool = False) -> tuple[np.ndarray, dict]:
+    """The pixels of a file Pillow opens (16-bit colour PNGs: pypng's), and with ``photo_metadata`` its dpi,
+    EXIF block and ICC profile, from one opening of the file."""
     _need("PIL")
     from PIL import Image
 
+    meta: dict = {}
     with Image.open(path) as im:
+        if photo_metadata:
+            from . import _file_metadata
+
+            if "dpi" in im.info:
+                meta["dpi"] = tuple(float(d) for d in im.info["dpi"])
+            meta.update(_file_metadata.read_photo(im))
+        if suffix == ".png" and im.mode in ("RGB", "RGBA") and _png_is_16bit_colour(path):
+            return _read_16bit_colour_png(path), meta  # Pillow reduces these to 8 bits; pypng keeps them
         if im.mode == "P":
             im = im.convert("RGBA" if "transparency" in im.info else "RGB")
         elif im.mode in ("1", "CMYK", "YCbCr", "LAB", "HSV"):
             im = im.convert("L" if im.mode == "1" else "RGB")
         array = np.asarray(im)
-    if array.dtype == np.int32 and path.suffix.lower() == ".png":  # mode "I" from a 16-bit grey PNG
+    if array.dtype == np.int32 and suffix == ".png":  # mode "I" from a 16-bit grey PNG
         array = array.astype(np.uint16)
-    return array
+    return array, meta
+
+
+def _read_16bit_colour_png(path: Path) -> np.ndarray:
+    png = _need("png")
+    with open(path, "rb") as f:
+        width, height, rows, info = png.Reader(file=f).asDirect()
+        pixels = np.vstack([np.asarray(r, dtype=np.uint16) for r in rows])
+    return pixels.reshape(height, width, info["planes"])
 
 
 def is_color_file(path, array: np.ndarray) -> bool:
