@@ -13,6 +13,7 @@ Each is hidden beside its target and named ``.NAME.histeq-PID-XXXXXXXX[.tmp]``
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import re
 import secrets
@@ -26,6 +27,8 @@ _STALE = re.compile(r"^\..*\.histeq-(\d+)-[A-Za-z0-9_]+(\.tmp)?$")
 
 #: Re-entrant: a signal handler that removes the temporaries runs in whichever thread holds it.
 _lock = threading.RLock()
+#: Names are unique within a process (the PID is in them): a counter, from a random start.
+_serial = itertools.count(secrets.randbits(32))
 _in_flight: set[str] = set()
 _cleaned: set[str] = set()
 
@@ -40,8 +43,9 @@ def _folder(target: Path) -> str:
 
 
 def new_file(target: Path) -> str:
-    """A new private temporary file beside ``target`` (closed), registered as in flight."""
-    return _registered(target, ".tmp", lambda p: os.close(os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)))
+    """A new temporary file beside ``target`` (closed, with the usual permissions of a new file: 0666 less the
+    umask), registered as in flight."""
+    return _registered(target, ".tmp", lambda p: os.close(os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)))
 
 
 def new_folder(target: Path) -> str:
@@ -55,13 +59,13 @@ def _registered(target: Path, suffix: str, create) -> str:
     folder = _folder(target)
     remove_stale(folder)
     while True:
-        path = os.path.join(folder, _prefix(target) + secrets.token_hex(4) + suffix)
+        path = os.path.join(folder, f"{_prefix(target)}{next(_serial) & 0xFFFFFFFF:08x}{suffix}")
         with _lock:
             _in_flight.add(path)
         try:
             create(path)
             return path
-        except FileExistsError:  # another thread of this process drew the same name
+        except FileExistsError:  # left by an earlier process of the same PID
             done(path)
 
 

@@ -25,17 +25,6 @@ __all__ = ["read_image", "write_image", "read_file", "write_file", "atomic_write
 SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".npy", ".npz", ".dcm")
 
 
-def _read_umask() -> int:
-    # The only portable way to read the umask is to set it; done once, at import,
-    # so that no thread ever sees the temporary value.
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return umask
-
-
-_UMASK = _read_umask()
-
-
 def _suffix(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
@@ -198,8 +187,6 @@ def atomic_path(path) -> Iterator[Path]:
     path = Path(path)
     tmp = _temporary.new_file(path)
     try:
-        # new_file makes the file private (0600); a new image gets the usual permissions.
-        os.chmod(tmp, 0o666 & ~_UMASK)
         yield Path(tmp)
         if path.exists():  # durability where it protects data: see the docstring
             fd = os.open(tmp, os.O_RDONLY)
