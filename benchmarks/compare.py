@@ -253,6 +253,19 @@ def case_clahe_volume(repeat):
     }, 1)
 
 
+def case_clahe_volume_full_range(repeat):
+    from skimage import exposure
+
+    rng = np.random.default_rng(6)
+    z, y, x = np.mgrid[0:128, 0:128, 0:128] / 128
+    field = 0.5 + 0.3 * np.sin(6 * x) * np.cos(4 * y) + 0.15 * z + rng.normal(0, 0.02, x.shape)
+    volume = np.clip(field / field.max() * 65535, 0, 65535).astype(np.uint16)  # over the whole 16-bit range
+    return "CLAHE 3-D uint16 128^3 over all 65536 levels, 8x8x8", _time({
+        "histeq": lambda: histeq.clahe(volume, tiles=8, clip_limit=2.0),
+        "skimage.equalize_adapthist": lambda: exposure.equalize_adapthist(volume, kernel_size=16, clip_limit=2 / 256),
+    }, 1)
+
+
 def case_match_float32(repeat):
     from skimage import data, exposure, transform
 
@@ -397,7 +410,8 @@ def case_threads_clahe(repeat):
 
 
 CASES = [case_uint8, case_batch, case_uint16, case_float32, case_rgb_luma, case_rgb_lightness, case_clahe_uint8,
-         case_clahe_uint16, case_clahe_batch, case_clahe_volume, case_match_float32, case_match_rgb, case_exact,
+         case_clahe_uint16, case_clahe_batch, case_clahe_volume, case_clahe_volume_full_range,
+         case_match_float32, case_match_rgb, case_exact,
          case_exact_uint16, case_exact_volume, case_per_call_equalize_96, case_per_call_equalize_4,
          case_per_call_clahe_96, case_compat_clahe, case_compat_clahe_uint16, case_compat_clahe_batch,
          case_compat_pillow_rgb,
