@@ -48,7 +48,7 @@ void opencv_tile_histogram(const T* src, int64_t height, int64_t width, int64_t 
                            int64_t x1, int64_t* h, int64_t* split) {
     constexpr int64_t bins = sizeof(T) == 1 ? 256 : 65536;
     const int64_t inside = std::min(x1, width);
-    const bool four = sizeof(T) == 1 && (y1 - y0) * (x1 - x0) >= 1024;
+    const bool four = sizeof(T) == 1 && (y1 - y0) * (x1 - x0) >= 1024;  // `split` holds 4 * bins then
     if (four) std::fill(split, split + 4 * bins, int64_t{0});
     for (int64_t y = y0; y < y1; ++y) {
         const T* row = src + mirrored(y, height) * width;
@@ -93,46 +93,60 @@ void opencv_clip(int64_t* __restrict h, int64_t limit) {
     }
 }
 
-// OpenCV's table: level k = min(rint(float(h[0] + ... + h[k]) * scale), top), in single precision.
-template <int64_t bins>
-void opencv_table_scalar(const int64_t* __restrict h, float scale, float top, float* __restrict out) {
+// OpenCV's table: level k = min(rint(float(h[0] + ... + h[k]) * scale), top), in single precision, held in
+// the image's type as OpenCV holds it.
+template <class T>
+void opencv_table_scalar(const int64_t* __restrict h, float scale, float top, T* __restrict out) {
+    constexpr int64_t bins = sizeof(T) == 1 ? 256 : 65536;
     int64_t sum = 0;
     for (int64_t k = 0; k < bins; ++k) {
         sum += h[k];
-        out[k] = std::min(nearest_even(static_cast<float>(sum) * scale), top);  // never below 0
+        out[k] = static_cast<T>(std::min(nearest_even(static_cast<float>(sum) * scale), top));  // never below 0
     }
 }
 
 #ifdef HISTEQ_X86
-// The same, eight bins at a time: an in-register prefix sum (three shifted
-// adds) and the same single-precision conversion, product and rounding.
-template <int64_t bins>
-__attribute__((target("avx512f,avx512dq,avx512vl"))) void opencv_table_avx512(const int64_t* h, float scale, float top,
-                                                                             float* out) {
-    const __m512i zero = _mm512_setzero_si512(), last = _mm512_set1_epi64(7);
-    const __m256 vscale = _mm256_set1_ps(scale), vtop = _mm256_set1_ps(top), shift = _mm256_set1_ps(8388608.0f);
+// The same, sixteen bins at a time, for tiles of fewer than 2^31 pixels (the
+// counts and their sums fit 32 bits, and convert to float as the 64-bit ones
+// would): an in-register prefix sum (four shifted adds), the same
+// single-precision product and rounding.
+template <class T>
+__attribute__((target("avx512f,avx512dq,avx512vl,avx512bw"))) void opencv_table_avx512(const int64_t* h, float scale,
+                                                                                      float top, T* out) {
+    constexpr int64_t bins = sizeof(T) == 1 ? 256 : 65536;
+    const __m512i zero = _mm512_setzero_si512(), last = _mm512_set1_epi32(15);
+    const __m512 vscale = _mm512_set1_ps(scale), vtop = _mm512_set1_ps(top), shift = _mm512_set1_ps(8388608.0f);
     __m512i carry = zero;
-    for (int64_t k = 0; k < bins; k += 8) {  // bins is 256 or 65536
-        __m512i sum = _mm512_loadu_si512(h + k);
-        sum = _mm512_add_epi64(sum, _mm512_alignr_epi64(sum, zero, 7));
-        sum = _mm512_add_epi64(sum, _mm512_alignr_epi64(sum, zero, 6));
-        sum = _mm512_add_epi64(sum, _mm512_alignr_epi64(sum, zero, 4));
-        sum = _mm512_add_epi64(sum, carry);
-        carry = _mm512_permutexvar_epi64(last, sum);
-        const __m256 level = _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(_mm512_cvtepi64_ps(sum), vscale), shift), shift);
-        _mm256_storeu_ps(out + k, _mm256_min_ps(level, vtop));
+    for (int64_t k = 0; k < bins; k += 16) {  // bins is 256 or 65536
+        const __m256i low = _mm512_cvtepi64_epi32(_mm512_loadu_si512(h + k));
+        const __m256i high = _mm512_cvtepi64_epi32(_mm512_loadu_si512(h + k + 8));
+        __m512i sum = _mm512_inserti64x4(_mm512_castsi256_si512(low), high, 1);
+        sum = _mm512_add_epi32(sum, _mm512_alignr_epi32(sum, zero, 15));
+        sum = _mm512_add_epi32(sum, _mm512_alignr_epi32(sum, zero, 14));
+        sum = _mm512_add_epi32(sum, _mm512_alignr_epi32(sum, zero, 12));
+        sum = _mm512_add_epi32(sum, _mm512_alignr_epi32(sum, zero, 8));
+        sum = _mm512_add_epi32(sum, carry);
+        carry = _mm512_permutexvar_epi32(last, sum);
+        const __m512 level = _mm512_sub_ps(_mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(sum), vscale), shift), shift);
+        const __m512i q = _mm512_cvttps_epi32(_mm512_min_ps(level, vtop));
+        if constexpr (sizeof(T) == 1)
+            _mm512_mask_cvtepi32_storeu_epi8(out + k, 0xffff, q);
+        else
+            _mm512_mask_cvtepi32_storeu_epi16(out + k, 0xffff, q);
     }
 }
 #endif
 
+// The tables of every tile of one image: table + tile * bins.
 template <class T>
 void opencv_tile_tables(const T* src, int64_t height, int64_t width, int64_t tiles_y, int64_t tiles_x,
-                        int64_t tile_h, int64_t tile_w, int64_t limit, int threads, float* table) {
+                        int64_t tile_h, int64_t tile_w, int64_t limit, int threads, T* table) {
     constexpr int64_t bins = sizeof(T) == 1 ? 256 : 65536;
     const float scale = static_cast<float>(bins - 1) / static_cast<float>(tile_h * tile_w);
     const float top = static_cast<float>(bins - 1);
+    const bool split_counts = sizeof(T) == 1 && tile_h * tile_w >= 1024;  // as opencv_tile_histogram decides
     parallel_for(tiles_y * tiles_x, threads, 1, [&](int, int64_t begin, int64_t end) {
-        std::vector<int64_t> hist(bins), split(sizeof(T) == 1 ? 4 * bins : 0);
+        std::vector<int64_t> hist(bins), split(split_counts ? 4 * bins : 0);
         for (int64_t tile = begin; tile < end; ++tile) {
             const int64_t j = tile / tiles_x, i = tile % tiles_x;
             int64_t* h = hist.data();
@@ -141,12 +155,12 @@ void opencv_tile_tables(const T* src, int64_t height, int64_t width, int64_t til
                                   split.data());
             if (limit > 0) opencv_clip<bins>(h, limit);
 #ifdef HISTEQ_X86
-            if (cpu_level() == 2) {
-                opencv_table_avx512<bins>(h, scale, top, table + tile * bins);
+            if (cpu_level() == 2 && tile_h * tile_w < (int64_t{1} << 31)) {
+                opencv_table_avx512<T>(h, scale, top, table + tile * bins);
                 continue;
             }
 #endif
-            opencv_table_scalar<bins>(h, scale, top, table + tile * bins);
+            opencv_table_scalar<T>(h, scale, top, table + tile * bins);
         }
     });
 }
@@ -172,41 +186,102 @@ struct OpencvAxis {
 };
 
 // One output row: OpenCV's blend of the four tables around each pixel, in single precision, in OpenCV's
-// order of operations.  Everything the loop reads is a local, so that the compiler can keep it in
-// registers and gather 16 entries at a time.
+// order of operations.
 template <class T>
-HISTEQ_INLINE inline void blend_row(const T* __restrict row, T* __restrict out, int64_t width,
-                                    const float* __restrict top, const float* __restrict bottom, float ya, float ya1,
+HISTEQ_INLINE inline void blend_row(const T* __restrict row, T* __restrict out, int64_t begin, int64_t width,
+                                    const T* __restrict top, const T* __restrict bottom, float ya, float ya1,
                                     const OpencvAxis& xs) {
     const int32_t* __restrict lo = xs.low.data();
     const int32_t* __restrict hi = xs.high.data();
     const float* __restrict wx = xs.weight.data();
     const float* __restrict rx = xs.rest.data();
     const float top_level = sizeof(T) == 1 ? 255.0f : 65535.0f;
-    for (int64_t x = 0; x < width; ++x) {
+    for (int64_t x = begin; x < width; ++x) {
         const int32_t v = row[x], left = lo[x] + v, right = hi[x] + v;
         const float xa = wx[x], xa1 = rx[x];
-        const float result = (top[left] * xa1 + top[right] * xa) * ya1 + (bottom[left] * xa1 + bottom[right] * xa) * ya;
+        const float tl = top[left], tr = top[right], bl = bottom[left], br = bottom[right];
+        const float result = (tl * xa1 + tr * xa) * ya1 + (bl * xa1 + br * xa) * ya;
         const float level = nearest_even(result);  // the weights sum to 1: never below 0
         out[x] = static_cast<T>(std::min(level, top_level));
     }
 }
 
+#ifdef HISTEQ_X86
+// Sixteen table entries as floats: the 32 bits at each entry's address, masked
+// to T (the tables end in padding for the overreach).
 template <class T>
-void clahe_opencv_image(const T* src, T* dst, int64_t height, int64_t width, int64_t tiles_y, int64_t tiles_x,
-                        int64_t tile_h, int64_t tile_w, int64_t limit, int threads) {
-    constexpr int64_t bins = sizeof(T) == 1 ? 256 : 65536;
-    // Every entry is written before it is read: not zeroed first (64 KiB per image of a batch).
-    const std::unique_ptr<float[]> table(new float[tiles_y * tiles_x * bins]);
-    opencv_tile_tables(src, height, width, tiles_y, tiles_x, tile_h, tile_w, limit, threads, table.get());
-    const OpencvAxis ys(height, tile_h, tiles_y, tiles_x * bins), xs(width, tile_w, tiles_x, bins);
-    parallel_for(height, threads, std::max<int64_t>(1, kPixelGrain / std::max<int64_t>(width, 1)),
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"))) inline __m512 gathered_levels(const T* table,
+                                                                                           __m512i index) {
+    const __m512i keep = _mm512_set1_epi32(sizeof(T) == 1 ? 0xff : 0xffff);
+    return _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_i32gather_epi32(index, table, sizeof(T)), keep));
+}
+
+// blend_row, sixteen pixels at a time.
+template <class T>
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"))) void blend_row_avx512(
+    const T* row, T* out, int64_t width, const T* top, const T* bottom, float ya, float ya1, const OpencvAxis& xs) {
+    const __m512 vya = _mm512_set1_ps(ya), vya1 = _mm512_set1_ps(ya1), shift = _mm512_set1_ps(8388608.0f);
+    const __m512 top_level = _mm512_set1_ps(sizeof(T) == 1 ? 255.0f : 65535.0f);
+    int64_t x = 0;
+    for (; x + 16 <= width; x += 16) {
+        __m512i v;
+        if constexpr (sizeof(T) == 1)
+            v = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + x)));
+        else
+            v = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + x)));
+        const __m512i left = _mm512_add_epi32(_mm512_loadu_si512(xs.low.data() + x), v);
+        const __m512i right = _mm512_add_epi32(_mm512_loadu_si512(xs.high.data() + x), v);
+        const __m512 xa = _mm512_loadu_ps(xs.weight.data() + x), xa1 = _mm512_loadu_ps(xs.rest.data() + x);
+        const __m512 upper = _mm512_add_ps(_mm512_mul_ps(gathered_levels(top, left), xa1), _mm512_mul_ps(gathered_levels(top, right), xa));
+        const __m512 lower =
+            _mm512_add_ps(_mm512_mul_ps(gathered_levels(bottom, left), xa1), _mm512_mul_ps(gathered_levels(bottom, right), xa));
+        const __m512 result = _mm512_add_ps(_mm512_mul_ps(upper, vya1), _mm512_mul_ps(lower, vya));
+        const __m512 level = _mm512_min_ps(_mm512_sub_ps(_mm512_add_ps(result, shift), shift), top_level);
+        const __m512i q = _mm512_cvttps_epi32(level);
+        if constexpr (sizeof(T) == 1)
+            _mm512_mask_cvtepi32_storeu_epi8(out + x, 0xffff, q);
+        else
+            _mm512_mask_cvtepi32_storeu_epi16(out + x, 0xffff, q);
+    }
+    blend_row(row, out, x, width, top, bottom, ya, ya1, xs);
+}
+#endif
+
+// One call's geometry: each row's and column's two tiles and weights, shared by the images of a batch.
+struct OpencvGrid {
+    int64_t height, width, tiles_y, tiles_x, tile_h, tile_w, limit;
+    OpencvAxis ys, xs;
+
+    OpencvGrid(int64_t height, int64_t width, int64_t tiles_y, int64_t tiles_x, int64_t tile_h, int64_t tile_w,
+               int64_t limit, int64_t bins)
+        : height(height), width(width), tiles_y(tiles_y), tiles_x(tiles_x), tile_h(tile_h), tile_w(tile_w),
+          limit(limit), ys(height, tile_h, tiles_y, tiles_x * bins), xs(width, tile_w, tiles_x, bins) {}
+};
+
+// One image; `table` holds tiles_y * tiles_x * bins entries and 4 bytes of padding for the blend's 32-bit gathers.
+template <class T>
+void clahe_opencv_image(const T* src, T* dst, const OpencvGrid& grid, T* table, int threads) {
+    const int64_t width = grid.width;
+    opencv_tile_tables(src, grid.height, width, grid.tiles_y, grid.tiles_x, grid.tile_h, grid.tile_w, grid.limit,
+                       threads, table);
+#ifdef HISTEQ_X86
+    const bool wide = cpu_level() == 2;
+#endif
+    parallel_for(grid.height, threads, std::max<int64_t>(1, kPixelGrain / std::max<int64_t>(width, 1)),
                  [&](int, int64_t begin, int64_t end) {
         for (int64_t y = begin; y < end; ++y) {
-            const float* top = table.get() + ys.low[y];
-            const float* bottom = table.get() + ys.high[y];
-            const float ya = ys.weight[y], ya1 = ys.rest[y];
-            dispatch([&]() HISTEQ_INLINE { blend_row(src + y * width, dst + y * width, width, top, bottom, ya, ya1, xs); });
+            const T* top = table + grid.ys.low[y];
+            const T* bottom = table + grid.ys.high[y];
+            const float ya = grid.ys.weight[y], ya1 = grid.ys.rest[y];
+#ifdef HISTEQ_X86
+            if (wide) {
+                blend_row_avx512(src + y * width, dst + y * width, width, top, bottom, ya, ya1, grid.xs);
+                continue;
+            }
+#endif
+            dispatch([&]() HISTEQ_INLINE {
+                blend_row(src + y * width, dst + y * width, 0, width, top, bottom, ya, ya1, grid.xs);
+            });
         }
     });
 }
@@ -214,10 +289,17 @@ void clahe_opencv_image(const T* src, T* dst, int64_t height, int64_t width, int
 template <class T>
 void clahe_opencv_batch(const T* in, T* out, int64_t batch, int64_t height, int64_t width, int64_t tiles_y,
                         int64_t tiles_x, int64_t tile_h, int64_t tile_w, int64_t limit, int threads) {
-    const int64_t pixels = height * width;
-    for_each_image(batch, threads, [&](int64_t b, int inner, int) {
-        clahe_opencv_image(in + b * pixels, out + b * pixels, height, width, tiles_y, tiles_x, tile_h, tile_w, limit,
-                           inner);
+    constexpr int64_t bins = sizeof(T) == 1 ? 256 : 65536;
+    const OpencvGrid grid(height, width, tiles_y, tiles_x, tile_h, tile_w, limit, bins);
+    const int64_t pixels = height * width, stride = tiles_y * tiles_x * bins + 4 / sizeof(T);
+    // One table set per worker, reused image after image; every entry is written before it is read, so only
+    // the padding is cleared.
+    const int workers = image_workers(batch, threads);
+    std::unique_ptr<T[]> tables(new T[workers * stride]);
+    for (int w = 0; w < workers; ++w) std::fill(tables.get() + w * stride + stride - 4 / sizeof(T),
+                                                tables.get() + (w + 1) * stride, T{0});
+    for_each_image(batch, threads, [&](int64_t b, int inner, int w) {
+        clahe_opencv_image(in + b * pixels, out + b * pixels, grid, tables.get() + w * stride, inner);
     });
 }
 
