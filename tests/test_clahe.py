@@ -338,6 +338,15 @@ def test_opencv_compat_refuses_what_opencv_cannot_do():
         histeq.clahe(np.zeros((8, 8), np.float32), tiles=2, compat="opencv")
     with pytest.raises(ValueError, match="2-D"):
         histeq.clahe(np.zeros((8, 8, 8), np.uint8), tiles=2, compat="opencv")
+    # Tables of 65536 entries for each of 4096 x 4096 tiles: refused before anything is allocated.
+    with pytest.raises(ValueError, match="tables"):
+        histeq.clahe(np.zeros((4096, 4096), np.uint16), tiles=4096, compat="opencv")
+    from histeq._kernels import core
+
+    image = np.zeros((1, 4096 * 4096), np.uint16)
+    with pytest.raises(ValueError, match="2\\^31"):
+        core.clahe_opencv(image, np.empty_like(image), height=4096, width=4096, tiles_y=4096, tiles_x=4096,
+                          tile_h=1, tile_w=1, limit=0, threads=1)
 
 
 @given(

@@ -425,6 +425,9 @@ void clahe_opencv(In<T> image, Out<T> out, int64_t height, int64_t width, int64_
         tile_w > width + 1)
         throw std::invalid_argument("the tiles must cover the image, padded by at most a tile per axis");
     if (limit < 0) throw std::invalid_argument("the clip count must not be negative");
+    // The blend addresses the tables with 32-bit offsets.
+    if (tiles_y * tiles_x * (sizeof(T) == 1 ? 256 : 65536) >= (int64_t{1} << 31))
+        throw std::invalid_argument("too many tiles: their tables would exceed 2^31 entries");
     nb::gil_scoped_release release;
     histeq::clahe_opencv_batch(image.data(), out.data(), static_cast<int64_t>(image.shape(0)), height, width,
                                tiles_y, tiles_x, tile_h, tile_w, limit, threads);

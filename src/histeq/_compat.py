@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _validate
-from ._kernels import MAX_NBINS, DtypeInfo, core
+from ._kernels import MAX_NBINS, DtypeInfo, core, require_tables
 from ._layout import BatchLayout, grey_axes
 from ._spec import make_spec
 
@@ -118,6 +118,8 @@ def clahe_opencv(arr: np.ndarray, info: DtypeInfo, spatial: tuple[int, ...], til
                                                                       width + tx - width % tx)
     tile_h, tile_w = padded[0] // ty, padded[1] // tx
     bins = 256 if info.dtype == np.uint8 else 65536
+    require_tables(ty * tx * bins * info.dtype.itemsize * min(threads, layout.batch), arr.nbytes,
+                   f"OpenCV's tables for {ty}x{tx} tiles")
     limit = max(int(clip * tile_h * tile_w / bins), 1) if clip is not None and clip > 0 else 0
     flat = layout.flatten(arr)
     out = np.empty_like(flat)
