@@ -165,6 +165,30 @@ def test_opencv_rule_kept_for_8bit_and_compat(camera):
     assert int(histeq.clahe(deep, compat="opencv", tiles=(8, 8)).max()) < 8192
 
 
+def test_a_case_computed_by_hand():
+    # 4x4 pixels in 2x2 tiles of 2x2, no clipping.  The left tiles hold 0 and 50 twice each: their map (equalize's
+    # rule, N = 4, c_min = 2) sends levels below 50 to 0 and 50 and above to 255.  The right tiles hold 100 and
+    # 150: below 150 -> 0, 150 and above -> 255.  Top and bottom tiles are alike, so only columns blend: pixel
+    # centres of columns 1 and 2 lie 1/4 and 3/4 of the way from the left tiles' centre to the right ones'.
+    image = np.array([[0, 50, 100, 150], [50, 0, 150, 100]] * 2, np.uint8)
+    row0 = [0, round(0.75 * 255), round(0.25 * 255), 255]  # 50: 3/4 of 255; 100: 1/4 of 255
+    row1 = [255, 0, 255, 0]  # 150: 1/4 * 255 + 3/4 * 255
+    np.testing.assert_array_equal(histeq.clahe(image, tiles=2, clip_limit=None), [row0, row1] * 2)
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(12, 24), st.integers(12, 24), st.sampled_from([1, 2, 3]))
+def test_invariant_under_strictly_increasing_intensity_maps(seed, height, width, tiles):
+    # Equalization depends on the order of the levels and their counts only; so does CLAHE without clipping
+    # (clipping spreads the excess over every bin, so the spacing of the levels would count).
+    rng = np.random.default_rng(seed)
+    # Tiles of at least 4 x 4 pixels from 100 levels: none holds a single level (which would keep the identity).
+    image = rng.integers(0, 100, (height, width)).astype(np.uint8)
+    levels = np.sort(rng.choice(256, 100, replace=False)).astype(np.uint8)  # a strictly increasing map
+    np.testing.assert_array_equal(histeq.equalize(levels[image]), histeq.equalize(image))
+    np.testing.assert_array_equal(histeq.clahe(levels[image], tiles=tiles, clip_limit=None),
+                                  histeq.clahe(image, tiles=tiles, clip_limit=None))
+
+
 def test_clipping_never_leaves_a_bin_above_the_limit():
     # OpenCV's single pass leaves bins above the limit (opencv issue 25837).
     hist = np.array([1000, 0, 0, 0, 0, 0, 0, 40] + [1] * 8)
