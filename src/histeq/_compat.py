@@ -117,7 +117,7 @@ def clahe_opencv(arr: np.ndarray, info: DtypeInfo, spatial: tuple[int, ...], til
     padded = (height, width) if not (height % ty or width % tx) else (height + ty - height % ty,
                                                                       width + tx - width % tx)
     tile_h, tile_w = padded[0] // ty, padded[1] // tx
-    bins = 256 if info.dtype == np.uint8 else 65536
+    bins = info.default_nbins  # one per level: 256 or 65536
     require_tables(ty * tx * bins * info.dtype.itemsize * min(threads, layout.batch), arr.nbytes,
                    f"OpenCV's tables for {ty}x{tx} tiles")
     limit = max(int(clip * tile_h * tile_w / bins), 1) if clip is not None and clip > 0 else 0
