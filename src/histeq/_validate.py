@@ -295,7 +295,7 @@ def choice(value: object, name: str, options: Sequence[str], allow_none: bool = 
 
 
 class Call(NamedTuple):
-    """The arguments every equalization function shares, checked (unpack it)."""
+    """The arguments every equalization function shares, checked; read by name (call.mask, call.nbins, ...)."""
 
     arr: np.ndarray
     info: DtypeInfo

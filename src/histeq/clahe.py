@@ -149,8 +149,8 @@ def clahe(image, *, tiles=8, clip_limit=2.0, nbins=None, mask=None, axes=None, c
         return _clahe_dask(image, tiles=tiles, clip_limit=clip_limit, nbins=nbins, mask=mask, axes=axes,
                            channel_axis=channel_axis, color=color, in_range=in_range, out_range=out_range,
                            compat=compat, threads=threads)
-    arr, info, channel, spatial, m, nb, rin, rout = _validate.call(image, mask, nbins, in_range, out_range,
-                                                                   channel_axis, axes)
+    call = _validate.call(image, mask, nbins, in_range, out_range, channel_axis, axes)
+    arr, info, channel, spatial = call.arr, call.info, call.channel, call.spatial
     grid = _tiles(tiles, tuple(arr.shape[a] for a in spatial))
     mode = _validate.choice(compat, "compat", ("opencv",))
     clip = _clip_limit(clip_limit, opencv=mode is not None)
@@ -158,21 +158,21 @@ def clahe(image, *, tiles=8, clip_limit=2.0, nbins=None, mask=None, axes=None, c
     if mode is not None:
         from ._compat import clahe_opencv
 
-        if channel is not None or any(a is not None for a in (m, nb, rin, rout, color)):
+        if channel is not None or any(a is not None for a in (call.mask, call.nbins, call.in_range, call.out_range,
+                                                               color)):
             raise ValueError("compat='opencv' takes a grey 2-D image (or a batch of them) and no mask, nbins, "
                              "in_range, out_range or color: cv2.CLAHE has none")
         return clahe_opencv(arr, info, spatial, grid, clip, nthreads)
     color_mode = _color.resolve_mode(color, channel, arr.shape, info, default="lightness")
-
-    def grey(a, i, axes_, mask_, spec, threads_):
-        return _clahe_grey(a, i, axes_, mask_, spec, threads_, grid, clip)
-
+    grey = functools.partial(_clahe_grey, tiles=grid, clip=clip)
     if channel is not None and color_mode != "per-channel":
-        if rout is not None:
+        if call.out_range is not None:
             raise ValueError(f"out_range applies to grey and per-channel CLAHE, not color={color_mode!r}")
-        return _color.equalize(arr, info, channel, spatial, m, color_mode, nb, rin, nthreads, grey, fused=False)
-    m = _validate.channel_mask(m, channel, arr.shape)
-    return grey(arr, info, spatial, m, make_spec(info, nb, rin, rout), nthreads)
+        return _color.equalize(arr, info, channel, spatial, call.mask, color_mode, call.nbins, call.in_range,
+                               nthreads, grey, fused=False)
+    mask_per_channel = _validate.channel_mask(call.mask, channel, arr.shape)
+    return grey(arr, info, spatial, mask_per_channel, make_spec(info, call.nbins, call.in_range, call.out_range),
+                nthreads)
 
 
 #: The lean path's dtypes, as NumPy's own descriptors (a byte-swapped dtype is not one of them).

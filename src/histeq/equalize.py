@@ -164,30 +164,32 @@ def equalize(image, *, nbins=None, mask=None, axes=None, channel_axis=None, colo
                 out_range=out_range, exact=exact, return_ties=return_ties, compat=compat, threads=threads))
         return _equalize_dask(image, nbins=nbins, mask=mask, axes=axes, channel_axis=channel_axis, color=color,
                               in_range=in_range, out_range=out_range, compat=compat, threads=threads)
-    arr, info, channel, spatial, m, nb, rin, rout = _validate.call(image, mask, nbins, in_range, out_range,
-                                                                   channel_axis, axes)
+    call = _validate.call(image, mask, nbins, in_range, out_range, channel_axis, axes)
+    arr, info, channel, spatial = call.arr, call.info, call.channel, call.spatial
     mode = _validate.choice(compat, "compat", _validate.COMPAT_MODES)
     color_mode = _color.resolve_mode(color, channel, arr.shape, info, default="per-channel" if mode else "lightness")
     nthreads = resolve_threads(threads)
     if exact is not False or return_ties is not False:
         if mode is not None:
             raise ValueError(f"exact equalization has no compat mode; got compat={mode!r}")
-        if rout is not None and color_mode != "per-channel":
+        if call.out_range is not None and color_mode != "per-channel":
             raise ValueError(f"out_range applies to grey and per-channel equalization, not color={color_mode!r}")
-        return matching.equalize_exact(arr, info, channel, spatial, m, color_mode, rout, exact, return_ties,
-                                       nthreads)
+        return matching.equalize_exact(arr, info, channel, spatial, call.mask, color_mode, call.out_range, exact,
+                                       return_ties, nthreads)
 
     if channel is not None and color_mode != "per-channel":
         if mode is not None:
             raise ValueError(f"compat={mode!r} equalizes colour images per channel; got color={color_mode!r}")
-        if rout is not None:
+        if call.out_range is not None:
             raise ValueError(f"out_range applies to grey and per-channel equalization, not color={color_mode!r}")
-        return _color.equalize(arr, info, channel, spatial, m, color_mode, nb, rin, nthreads, equalize_grey,
-                              fused=True)
+        return _color.equalize(arr, info, channel, spatial, call.mask, color_mode, call.nbins, call.in_range,
+                               nthreads, equalize_grey, fused=True)
     if mode is not None:
-        return _compat.equalize(arr, info, mode, channel, spatial, m, nb, rin, rout, nthreads)
-    m = _validate.channel_mask(m, channel, arr.shape)
-    return equalize_grey(arr, info, spatial, m, make_spec(info, nb, rin, rout), nthreads)
+        return _compat.equalize(arr, info, mode, channel, spatial, call.mask, call.nbins, call.in_range,
+                                call.out_range, nthreads)
+    mask_per_channel = _validate.channel_mask(call.mask, channel, arr.shape)
+    return equalize_grey(arr, info, spatial, mask_per_channel, make_spec(info, call.nbins, call.in_range,
+                                                                          call.out_range), nthreads)
 
 
 def _one_image(image: np.ndarray, compat: object) -> np.ndarray | None:

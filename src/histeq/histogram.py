@@ -61,10 +61,11 @@ def histogram(image, *, nbins=None, mask=None, axes=None, channel_axis=None, in_
     """
     if _dask.is_dask(image):
         return _dask_histogram(image, nbins, mask, axes, channel_axis, in_range, threads)
-    arr, info, channel, spatial, m, nb, rin, _ = _validate.call(image, mask, nbins, in_range, None, channel_axis,
-                                                                axes)
-    m = _validate.channel_mask(m, channel, arr.shape)
-    counts, edges, _ = _batch_histogram(arr, info, spatial, m, make_spec(info, nb, rin, None), resolve_threads(threads))
+    call = _validate.call(image, mask, nbins, in_range, None, channel_axis, axes)
+    mask_per_channel = _validate.channel_mask(call.mask, call.channel, call.arr.shape)
+    spec = make_spec(call.info, call.nbins, call.in_range, None)
+    counts, edges, _ = _batch_histogram(call.arr, call.info, call.spatial, mask_per_channel, spec,
+                                        resolve_threads(threads))
     return counts, edges
 
 

@@ -336,12 +336,14 @@ def _restore(layout, out, info):
 
 
 def _prepare(image, mask, nbins, axes, channel_axis, color, exact, return_ties, threads):
-    arr, info, channel, spatial, m, nb, _, _ = _validate.call(image, mask, nbins, None, None, channel_axis, axes)
-    mode = _color.resolve_mode(color, channel, arr.shape, info, default="per-channel")
+    call = _validate.call(image, mask, nbins, None, None, channel_axis, axes)
+    mode = _color.resolve_mode(color, call.channel, call.arr.shape, call.info, default="per-channel")
     _check_flags(exact, return_ties)
-    if nb is not None and info.kind == "levels":
-        raise ValueError(f"nbins applies to float and 32-bit integer images; {info.dtype} uses one bin per level")
-    return arr, info, channel, spatial, m, mode, nb or FLOAT_NBINS, resolve_threads(threads)
+    if call.nbins is not None and call.info.kind == "levels":
+        raise ValueError(f"nbins applies to float and 32-bit integer images; {call.info.dtype} uses one bin per "
+                         "level")
+    return (call.arr, call.info, call.channel, call.spatial, call.mask, mode, call.nbins or FLOAT_NBINS,
+            resolve_threads(threads))
 
 
 def _apply(arr, info, channel, spatial, mask, mode, make_targets, nbins, exact, threads, uncounted=None):
@@ -493,11 +495,12 @@ def match(image, reference, *, mask=None, reference_mask=None, nbins=None, axes=
     """
     if _dask_of(image):
         return _lazy(image, mask, nbins, axes, channel_axis, color, exact, return_ties, threads,
-                     lambda info, nb, nthreads: _dask_reference_target(reference, reference_mask, info, nb, nthreads),
+                     lambda info, bin_count, nthreads: _dask_reference_target(reference, reference_mask, info,
+                                                                              bin_count, nthreads),
                      lambda block, block_mask, **kw: match(block, reference, mask=block_mask,
                                                            reference_mask=reference_mask, **kw))
-    arr, info, channel, spatial, m, mode, nb, nthreads = _prepare(image, mask, nbins, axes, channel_axis, color,
-                                                                  exact, return_ties, threads)
+    arr, info, channel, spatial, checked_mask, mode, bin_count, nthreads = _prepare(
+        image, mask, nbins, axes, channel_axis, color, exact, return_ties, threads)
     ref, ref_info = _validate.image(reference, "reference")
     # The reference's channel axis is the image's, counted from the end (a batch may share one RGB reference).
     ref_channel = None if channel is None else channel - arr.ndim + ref.ndim
@@ -514,10 +517,11 @@ def match(image, reference, *, mask=None, reference_mask=None, nbins=None, axes=
     def make_targets(image_info, shape, image_spatial):
         image_channel = channel if mode == "per-channel" else None  # colour modes map channel-free intensities
         ref_spatial, target_of = _pairing(shape, image_spatial, ref.shape, image_channel, ref_channel)
-        return _reference_targets(ref, ref_info, image_info, ref_spatial, ref_mask, nb, nthreads,
+        return _reference_targets(ref, ref_info, image_info, ref_spatial, ref_mask, bin_count, nthreads,
                                   image_info.kind == "levels"), target_of
 
-    result, ties, batch_shape = _apply(arr, info, channel, spatial, m, mode, make_targets, nb, exact, nthreads)
+    result, ties, batch_shape = _apply(arr, info, channel, spatial, checked_mask, mode, make_targets, bin_count, exact,
+                                       nthreads)
     return _finish(result, ties, batch_shape, return_ties)
 
 
@@ -611,25 +615,26 @@ def specify(image, histogram, *, mask=None, nbins=None, axes=None, channel_axis=
            [255, 255]], dtype=uint8)
     """
     if _dask_of(image):
-        def grey_target(info, nb, nthreads):
-            rout = _validate.value_range(out_range, info, "out_range")
-            return _specify_target(_target_weights(histogram, alpha), alpha, info, rout, "per-channel")
+        def grey_target(info, bin_count, nthreads):
+            out_bounds = _validate.value_range(out_range, info, "out_range")
+            return _specify_target(_target_weights(histogram, alpha), alpha, info, out_bounds, "per-channel")
 
         return _lazy(image, mask, nbins, axes, channel_axis, color, exact, return_ties, threads, grey_target,
                      lambda block, block_mask, **kw: specify(block, histogram, mask=block_mask, out_range=out_range,
                                                              alpha=alpha, **kw))
-    arr, info, channel, spatial, m, mode, nb, nthreads = _prepare(image, mask, nbins, axes, channel_axis, color,
-                                                                  exact, return_ties, threads)
-    rout = _validate.value_range(out_range, info, "out_range")
-    if rout is not None and mode != "per-channel":
+    arr, info, channel, spatial, checked_mask, mode, bin_count, nthreads = _prepare(
+        image, mask, nbins, axes, channel_axis, color, exact, return_ties, threads)
+    out_bounds = _validate.value_range(out_range, info, "out_range")
+    if out_bounds is not None and mode != "per-channel":
         raise ValueError(f"out_range applies to grey and per-channel images, not color={mode!r}")
     weights = _target_weights(histogram, alpha)
 
     def make_targets(image_info, shape, image_spatial):
-        return [_specify_target(weights, alpha, image_info, rout, mode)], np.zeros(
+        return [_specify_target(weights, alpha, image_info, out_bounds, mode)], np.zeros(
             BatchLayout(shape, image_spatial).batch, dtype=np.int64)
 
-    result, ties, batch_shape = _apply(arr, info, channel, spatial, m, mode, make_targets, nb, exact, nthreads)
+    result, ties, batch_shape = _apply(arr, info, channel, spatial, checked_mask, mode, make_targets, bin_count, exact,
+                                       nthreads)
     return _finish(result, ties, batch_shape, return_ties)
 
 
@@ -679,13 +684,13 @@ def _lazy(image, mask, nbins, axes, channel_axis, color, exact, return_ties, thr
             x, m, nbins=nbins, axes=axes, channel_axis=channel_axis, color=color, exact=True,
             return_ties=return_ties, threads=threads))
     info, channel, spatial, mask = _dask.checked(image, mask, channel_axis, axes)
-    nb = _validate.nbins(nbins)
-    if nb is not None and info.kind == "levels":
+    bin_count = _validate.nbins(nbins)
+    if bin_count is not None and info.kind == "levels":
         raise ValueError(f"nbins applies to float and 32-bit integer images; {info.dtype} uses one bin per level")
     nthreads = resolve_threads(threads)
     if channel is None and len(spatial) == image.ndim and color is None:
-        nb = nb or FLOAT_NBINS
-        return _map_dask(image, info, mask, grey_target(info, nb, nthreads), nb, nthreads)
+        bin_count = bin_count or FLOAT_NBINS
+        return _map_dask(image, info, mask, grey_target(info, bin_count, nthreads), bin_count, nthreads)
 
     def one_block(block, block_mask):
         return blockwise(block, block_mask, nbins=nbins, axes=spatial, channel_axis=channel, color=color,
@@ -733,10 +738,10 @@ def _fit_image(image, mask, nbins):
     from . import dask as _dask
 
     arr, info, mask = _dask.one_image(image, mask)
-    nb = _validate.nbins(nbins)
-    if nb is not None and info.kind == "levels":
+    bin_count = _validate.nbins(nbins)
+    if bin_count is not None and info.kind == "levels":
         raise ValueError(f"nbins applies to float and 32-bit integer images; {info.dtype} uses one bin per level")
-    return arr, info, mask, nb or FLOAT_NBINS
+    return arr, info, mask, bin_count or FLOAT_NBINS
 
 
 @_validate.public
@@ -767,10 +772,10 @@ def fit_match(image, reference, *, mask=None, reference_mask=None, nbins=None, t
     >>> np.array_equal(fitted.apply(scene[:16, 8:24]), histeq.match(scene, reference)[:16, 8:24])
     True
     """
-    arr, info, m, nb = _fit_image(image, mask, nbins)
+    arr, info, checked_mask, bin_count = _fit_image(image, mask, nbins)
     nthreads = resolve_threads(threads)
-    target = _dask_reference_target(reference, reference_mask, info, nb, nthreads)
-    return _fit_target(arr, info, m, target, nb, nthreads)
+    target = _dask_reference_target(reference, reference_mask, info, bin_count, nthreads)
+    return _fit_target(arr, info, checked_mask, target, bin_count, nthreads)
 
 
 @_validate.public
@@ -794,8 +799,8 @@ def fit_specify(image, histogram, *, mask=None, nbins=None, out_range=None, alph
     >>> np.array_equal(fitted.apply(scene[8:40, :32]), histeq.specify(scene, "rayleigh")[8:40, :32])
     True
     """
-    arr, info, m, nb = _fit_image(image, mask, nbins)
+    arr, info, checked_mask, bin_count = _fit_image(image, mask, nbins)
     weights = _target_weights(histogram, alpha)
     target = _specify_target(weights, alpha, info, _validate.value_range(out_range, info, "out_range"),
                              "per-channel")
-    return _fit_target(arr, info, m, target, nb, resolve_threads(threads))
+    return _fit_target(arr, info, checked_mask, target, bin_count, resolve_threads(threads))
