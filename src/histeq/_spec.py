@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from ._kernels import DtypeInfo
 
 
@@ -51,3 +53,26 @@ def make_spec(
         data_range = in_range is None
     out_lo, out_hi = out_range if out_range is not None else (info.lo, info.hi)
     return Spec(count, data_range, lo, hi, lo, hi, out_lo, out_hi)
+
+
+def bin_range(vmin: float, vmax: float, info: DtypeInfo) -> tuple[float, float]:
+    """The bins of an image's own range, as the kernels choose them (floats: widened when constant)."""
+    lo, hi = float(vmin), float(vmax)
+    if info.is_float:
+        if lo == hi:
+            lo, hi = lo - 0.5, hi + 0.5
+        if lo == hi:
+            lo, hi = float(np.nextafter(lo, -np.inf)), float(np.nextafter(hi, np.inf))
+        if not np.isfinite(hi - lo):
+            raise ValueError(f"the image's values span [{vmin}, {vmax}], too wide for finite bins")
+    return lo, hi
+
+
+def finite_range(arr: np.ndarray, mask) -> tuple[float, float, int]:
+    """(min, max, count) of the counted finite values of ``arr`` ((0, 0, 0) when there are none)."""
+    values = arr if mask is None else arr[np.broadcast_to(mask, arr.shape)]
+    if arr.dtype.kind == "f":
+        values = values[np.isfinite(values)]
+    if values.size == 0:
+        return 0.0, 0.0, 0
+    return float(values.min()), float(values.max()), int(values.size)

@@ -14,7 +14,7 @@ from . import _color, _validate
 from . import dask as _dask
 from ._kernels import DtypeInfo, core, dtype_info, get_num_threads, require_tables, resolve_threads, table_budget
 from ._layout import BatchLayout
-from ._spec import Spec, make_spec
+from ._spec import Spec, bin_range, finite_range, make_spec
 
 __all__ = ["clahe", "fit_clahe", "ClaheMapping"]
 
@@ -348,15 +348,13 @@ def _fixed_bins(image, info, mask, spec, lazy):
     pixel (floats, masks, data ranges); the count is taken in those cases only."""
     import dataclasses
 
-    from . import mapping
-
     if not (spec.data_range or info.is_float or mask is not None):
         return spec, True
-    vmin, vmax, count = (_dask.finite_range if lazy else mapping._finite_range)(image, mask)
+    vmin, vmax, count = (_dask.finite_range if lazy else finite_range)(image, mask)
     if not count or not spec.data_range:
         return spec if not spec.data_range else dataclasses.replace(spec, data_range=False, lo=info.lo,
                                                                    hi=info.hi), bool(count)
-    lo, hi = mapping._bin_range(vmin, vmax, info)
+    lo, hi = bin_range(vmin, vmax, info)
     return dataclasses.replace(spec, data_range=False, lo=lo, hi=hi), True
 
 
@@ -481,7 +479,7 @@ class ClaheMapping:
         if self.rescale:
             from . import mapping
 
-            return mapping._apply_rescale(block, self, info)
+            return mapping.apply_rescale(block, self, info)
         value_bits = None if info.is_float else int(self.out_hi - self.out_lo).bit_length()
         plans, denominator = _plans(self.shape, self.tiles, value_bits)
         flat = np.ascontiguousarray(block, dtype=info.compute).reshape(1, -1)

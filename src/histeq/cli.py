@@ -317,10 +317,10 @@ class _Job:
             if args.reference_mask is not None:
                 self.extra["reference_mask"] = _read_one(args.reference_mask, "--reference-mask") != 0
         if self.method == "specify":
-            from .matching import _target_weights
+            from .matching import target_weights
 
             try:
-                self.extra["histogram"] = _target_weights(_weights(args.histogram), args.alpha)
+                self.extra["histogram"] = target_weights(_weights(args.histogram), args.alpha)
             except (ValueError, TypeError) as exc:
                 raise UsageError(f"--histogram {args.histogram} --alpha {args.alpha}: {exc}") from exc
             self.extra["alpha"] = args.alpha

@@ -136,7 +136,7 @@ def equalize_global(arr, mask, nbins, in_range, out_range, threads):
     import dask
 
     from . import mapping as _mapping
-    from ._spec import make_spec
+    from ._spec import bin_range, make_spec
 
     info = dtype_info(arr.dtype)
     spec = make_spec(info, nbins, in_range, out_range)
@@ -146,10 +146,10 @@ def equalize_global(arr, mask, nbins, in_range, out_range, threads):
         vmin, vmax, count = finite_range(arr, mask)
         if count == 0 or (info.is_float and vmin == vmax):
             return _mapping.rescale(info, spec).apply(arr, threads=threads)
-        lo, hi = _mapping._bin_range(vmin, vmax, info)
+        lo, hi = bin_range(vmin, vmax, info)
     counts = histogram_counts(arr, mask, info, spec.nbins, lo, hi, nthreads, lazy=True)
     fitted = dask.delayed(_mapping.from_counts)(info, spec, lo, hi, counts)
-    return arr.map_blocks(_mapping._apply_block, fitted, threads, dtype=arr.dtype)
+    return arr.map_blocks(_mapping.apply_block, fitted, threads, dtype=arr.dtype)
 
 
 def available_memory() -> int:

@@ -8,7 +8,7 @@ from . import _validate
 from . import dask as _dask
 from ._kernels import core, require_tables, resolve_threads
 from ._layout import BatchLayout
-from ._spec import make_spec
+from ._spec import bin_range, make_spec
 
 __all__ = ["histogram", "cumulative_distribution"]
 
@@ -110,8 +110,6 @@ def _dask_histogram(image, nbins, mask, axes, channel_axis, in_range, threads):
     32-bit integers without ``in_range``).  Batches and channels: one histogram per image, block by block."""
     import dask.array as da
 
-    from . import mapping
-
     info, channel, spatial, mask = _dask.checked(image, mask, channel_axis, axes)
     spec = make_spec(info, _validate.nbins(nbins), _validate.value_range(in_range, info, "in_range"), None)
     if channel is not None or len(spatial) != image.ndim:  # one histogram per image, block by block
@@ -135,7 +133,7 @@ def _dask_histogram(image, nbins, mask, axes, channel_axis, in_range, threads):
     lo, hi = spec.lo, spec.hi
     if spec.data_range:
         vmin, vmax, count = _dask.finite_range(image, mask)
-        lo, hi = mapping._bin_range(vmin, vmax, info) if count else (0.0, 1.0 if info.is_float else 0.0)
+        lo, hi = bin_range(vmin, vmax, info) if count else (0.0, 1.0 if info.is_float else 0.0)
     counts = _dask.histogram_counts(image, mask, info, spec.nbins, lo, hi, resolve_threads(threads), lazy=True)
     return (da.from_delayed(counts, (spec.nbins,), dtype=np.int64),
             _edges(np.array(lo), np.array(hi), spec.nbins, info.is_float))

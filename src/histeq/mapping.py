@@ -11,7 +11,7 @@ import numpy as np
 
 from . import _validate
 from ._kernels import DtypeInfo, core, dtype_info, require_tables, resolve_threads
-from ._spec import make_spec
+from ._spec import bin_range, finite_range, make_spec
 
 __all__ = ["EqualizeMapping", "fit_equalize"]
 
@@ -74,11 +74,11 @@ class EqualizeMapping:
         from . import dask as _dask
 
         if _dask.is_dask(image):
-            return image.map_blocks(_apply_block, self, threads, dtype=np.dtype(self.dtype))
+            return image.map_blocks(apply_block, self, threads, dtype=np.dtype(self.dtype))
         arr, info = _validate.image(image)
         if info.dtype != np.dtype(self.dtype):
             raise TypeError(f"this mapping was fitted on {self.dtype} images, got {info.dtype}")
-        return _apply_block(arr, self, threads)
+        return apply_block(arr, self, threads)
 
     def save(self, path) -> None:
         """Write the mapping to a ``.npz`` file (arrays and a JSON header; no pickle)."""
@@ -159,12 +159,12 @@ def fit_equalize(image, *, nbins=None, mask=None, in_range=None, out_range=None,
     require_tables(24 * spec.nbins, math.prod(arr.shape) * info.dtype.itemsize, f"histograms of {spec.nbins} bins")
     lo, hi = spec.lo, spec.hi
     if spec.data_range or info.is_float:  # floats: a constant image is rescaled, whatever the bins (as equalize)
-        vmin, vmax, count = (_dask.finite_range if lazy else _finite_range)(arr, m)
+        vmin, vmax, count = (_dask.finite_range if lazy else finite_range)(arr, m)
         if count == 0 or (info.is_float and vmin == vmax):
             return rescale(info, spec)
         if spec.data_range:
-            lo, hi = _bin_range(vmin, vmax, info)
-    counts = (_dask.histogram_counts if lazy else _counts)(arr, m, info, spec.nbins, lo, hi, nthreads)
+            lo, hi = bin_range(vmin, vmax, info)
+    counts = (_dask.histogram_counts if lazy else counts_in_bins)(arr, m, info, spec.nbins, lo, hi, nthreads)
     return from_counts(info, spec, lo, hi, counts)
 
 
@@ -199,29 +199,8 @@ def rescale(info, spec) -> EqualizeMapping:
                            out_lo=float(spec.out_lo), out_hi=float(spec.out_hi), values=np.zeros(0))
 
 
-def _bin_range(vmin: float, vmax: float, info: DtypeInfo) -> tuple[float, float]:
-    """The bins of an image's own range, as the kernels choose them (floats: widened when constant)."""
-    lo, hi = float(vmin), float(vmax)
-    if info.is_float:
-        if lo == hi:
-            lo, hi = lo - 0.5, hi + 0.5
-        if lo == hi:
-            lo, hi = float(np.nextafter(lo, -np.inf)), float(np.nextafter(hi, np.inf))
-        if not np.isfinite(hi - lo):
-            raise ValueError(f"the image's values span [{vmin}, {vmax}], too wide for finite bins")
-    return lo, hi
-
-
-def _finite_range(arr, mask):
-    values = arr if mask is None else arr[np.broadcast_to(mask, arr.shape)]
-    if arr.dtype.kind == "f":
-        values = values[np.isfinite(values)]
-    if values.size == 0:
-        return 0.0, 0.0, 0
-    return float(values.min()), float(values.max()), int(values.size)
-
-
-def _counts(arr, mask, info, nbins, lo, hi, threads):
+def counts_in_bins(arr, mask, info, nbins, lo, hi, threads):
+    """The histogram of the counted pixels of ``arr`` (one image) over ``nbins`` fixed bins of [lo, hi]."""
     flat = np.ascontiguousarray(arr, dtype=info.compute).reshape(1, -1)
     flat_mask = None if mask is None else np.ascontiguousarray(np.broadcast_to(mask, arr.shape)).reshape(1, -1)
     counts = np.empty((1, nbins), dtype=np.int64)
@@ -236,13 +215,13 @@ def _bins_of(values: np.ndarray, lo: float, hi: float, nbins: int) -> np.ndarray
     return (2 * v + 1) * nbins // (2 * (int(hi) - int(lo) + 1))
 
 
-def _apply_block(block: np.ndarray, mapping: EqualizeMapping, threads) -> np.ndarray:
+def apply_block(block: np.ndarray, mapping: EqualizeMapping, threads) -> np.ndarray:
     info = dtype_info(block.dtype)
     threads = resolve_threads(threads)
     if block.size == 0:
         return block.copy()
     if mapping.kind == "rescale":
-        return _apply_rescale(block, mapping, info)
+        return apply_rescale(block, mapping, info)
     if mapping.kind == "identity":
         return block.copy()
     if mapping.kind in ("pieces", "segments", "levels"):
@@ -285,7 +264,7 @@ def map_pieces(flat: np.ndarray, ranges: np.ndarray, nbins: int, pieces: list, t
     return out
 
 
-def _apply_rescale(block, mapping, info):
+def apply_rescale(block, mapping, info):
     """The identity rule of equalize: linear from the nominal range to the output range."""
     nlo, nhi, olo, ohi = mapping.nominal_lo, mapping.nominal_hi, mapping.out_lo, mapping.out_hi
     if info.is_float:

@@ -11,7 +11,7 @@ import numpy as np
 from . import _color, _validate, exact as _exact, mapping
 from ._kernels import FLOAT_NBINS, DtypeInfo, core, dtype_info, require_tables, resolve_threads, table_budget
 from ._layout import BatchLayout, grey_axes
-from ._spec import make_spec
+from ._spec import bin_range, finite_range, make_spec
 
 __all__ = ["match", "specify", "fit_match", "fit_specify"]
 
@@ -128,19 +128,19 @@ def _reference_targets(ref, ref_info, info, spatial, ref_mask, nbins, threads, d
             for b in range(counts.shape[0])]
 
 
-def _target_of_histogram(counts, bin_range, ref_info, info, discrete, only_value):
-    """The target of a reference's histogram ``counts`` over ``bin_range`` (lo, hi, counted).
+def _target_of_histogram(counts, binned, ref_info, info, discrete, only_value):
+    """The target of a reference's histogram ``counts`` over ``binned`` (lo, hi, counted).
 
     A binned reference (floats, 32-bit integers) over its own range occupies its first and last bins unless
     all its counted pixels share one value, ``only_value()``: the target is then that value alone (its bin,
     widened to have a width, holds no other)."""
-    if bin_range[2] == 0:
+    if binned[2] == 0:
         raise ValueError("the reference has no counted pixel (all masked, or all NaN/infinite)")
     if ref_info.kind == "levels":
         return _discrete(_to_scale(np.arange(ref_info.lo, ref_info.hi + 1), ref_info, info), counts)
     if np.count_nonzero(counts) == 1:
         return _point(float(_to_scale(np.float64(only_value()), ref_info, info)), discrete)
-    edges = _to_scale(np.linspace(bin_range[0], bin_range[1], counts.size + 1), ref_info, info)
+    edges = _to_scale(np.linspace(binned[0], binned[1], counts.size + 1), ref_info, info)
     if discrete:  # an integer image (at most 16 bits) takes the bins' centres as its levels
         return _discrete((edges[:-1] + edges[1:]) / 2, counts)
     return _continuous(edges, counts)
@@ -168,7 +168,7 @@ def _dask_reference_target(reference, reference_mask, info, nbins, threads):
         vmin, vmax, count = _dask.finite_range(work, reference_mask)
         if count == 0:
             raise ValueError("the reference has no counted pixel (all masked, or all NaN/infinite)")
-        (lo, hi), bins = mapping._bin_range(vmin, vmax, bin_info), nbins
+        (lo, hi), bins = bin_range(vmin, vmax, bin_info), nbins
     counts = _dask.histogram_counts(work, reference_mask, bin_info, bins, lo, hi, threads)
     return _target_of_histogram(counts, (lo, hi, counts.sum()), ref_info, info, discrete, lambda: vmin)
 
@@ -289,7 +289,7 @@ def _map_dask(arr, info, mask, target, nbins, threads):
     """A whole grey Dask array onto one target: histograms reduced over the chunks, one mapping (delayed),
     applied block by block; equal to the in-memory result for any chunking."""
     fitted = _fit_target(arr, info, mask, target, nbins, threads, lazy=True)
-    return arr.map_blocks(mapping._apply_block, fitted, threads, dtype=info.dtype)
+    return arr.map_blocks(mapping.apply_block, fitted, threads, dtype=info.dtype)
 
 
 def _fit_target(arr, info, mask, target, nbins, threads, lazy=False):
@@ -308,7 +308,7 @@ def _fit_target(arr, info, mask, target, nbins, threads, lazy=False):
     def histogram(work, work_info, bins, lo, hi):
         if is_dask:
             return _dask.histogram_counts(work, mask, work_info, bins, lo, hi, threads, lazy=lazy)
-        return mapping._counts(work, mask, work_info, bins, lo, hi, threads)
+        return mapping.counts_in_bins(work, mask, work_info, bins, lo, hi, threads)
 
     def later(fn, *args):
         if not lazy:
@@ -323,10 +323,10 @@ def _fit_target(arr, info, mask, target, nbins, threads, lazy=False):
                                           _level_table(c, target, info).astype(np.int64)), counts)
     work = arr.astype(np.float64) if info.kind == "wide" else arr
     work_info = dtype_info(work.dtype)
-    vmin, vmax, count = (_dask.finite_range if is_dask else mapping._finite_range)(work, mask)
+    vmin, vmax, count = (_dask.finite_range if is_dask else finite_range)(work, mask)
     if count == 0:  # nothing counted: the image is left as it is
         return mapping_of("identity", 0.0, 1.0, 0, np.zeros(0))
-    lo, hi = mapping._bin_range(vmin, vmax, work_info)
+    lo, hi = bin_range(vmin, vmax, work_info)
     counts = histogram(work, work_info, nbins, lo, hi)
     return later(lambda c: mapping_of("pieces", lo, hi, nbins, np.stack(_pieces(c, target))), counts)
 
@@ -617,7 +617,7 @@ def specify(image, histogram, *, mask=None, nbins=None, axes=None, channel_axis=
     if _dask_of(image):
         def grey_target(info, bin_count, nthreads):
             out_bounds = _validate.value_range(out_range, info, "out_range")
-            return _specify_target(_target_weights(histogram, alpha), alpha, info, out_bounds, "per-channel")
+            return _specify_target(target_weights(histogram, alpha), alpha, info, out_bounds, "per-channel")
 
         return _lazy(image, mask, nbins, axes, channel_axis, color, exact, return_ties, threads, grey_target,
                      lambda block, block_mask, **kw: specify(block, histogram, mask=block_mask, out_range=out_range,
@@ -627,7 +627,7 @@ def specify(image, histogram, *, mask=None, nbins=None, axes=None, channel_axis=
     out_bounds = _validate.value_range(out_range, info, "out_range")
     if out_bounds is not None and mode != "per-channel":
         raise ValueError(f"out_range applies to grey and per-channel images, not color={mode!r}")
-    weights = _target_weights(histogram, alpha)
+    weights = target_weights(histogram, alpha)
 
     def make_targets(image_info, shape, image_spatial):
         return [_specify_target(weights, alpha, image_info, out_bounds, mode)], np.zeros(
@@ -638,7 +638,7 @@ def specify(image, histogram, *, mask=None, nbins=None, axes=None, channel_axis=
     return _finish(result, ties, batch_shape, return_ties)
 
 
-def _target_weights(histogram, alpha):
+def target_weights(histogram, alpha):
     """specify's ``histogram`` and ``alpha``, checked: a distribution's name or float64 weights."""
     if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not (np.isfinite(alpha) and alpha > 0):
         raise ValueError(f"alpha must be a positive finite number, got {alpha!r}")
@@ -800,7 +800,7 @@ def fit_specify(image, histogram, *, mask=None, nbins=None, out_range=None, alph
     True
     """
     arr, info, checked_mask, bin_count = _fit_image(image, mask, nbins)
-    weights = _target_weights(histogram, alpha)
+    weights = target_weights(histogram, alpha)
     target = _specify_target(weights, alpha, info, _validate.value_range(out_range, info, "out_range"),
                              "per-channel")
     return _fit_target(arr, info, checked_mask, target, bin_count, resolve_threads(threads))
