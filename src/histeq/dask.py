@@ -1,7 +1,7 @@
-"""Dask arrays: global mappings chunk by chunk, batches block by block.
+"""Dask arrays: the histograms and ranges of chunked arrays, and batches block by block.
 
 Dask is imported only when a Dask array arrives (``pip install 'histeq[dask]'``).
-Global equalization, matching and specification reduce per-chunk histograms
+Global equalization (``mapping.equalize_dask``), matching and specification reduce per-chunk histograms
 to one, derive one mapping (lazily, as a delayed object) and apply it block
 by block, so the result equals the in-memory one bit for bit for any chunking.  Batches (``axes``)
 and colour images are processed one block of whole images at a time (the
@@ -15,7 +15,7 @@ import os
 import numpy as np
 
 from . import _validate
-from ._kernels import core, dtype_info, resolve_threads
+from ._kernels import core
 
 __all__ = ["is_dask"]
 
@@ -128,28 +128,6 @@ def by_image_blocks(arr, mask, spatial, channel, fn, **map_blocks):
         return fn(block, block_mask if channel is None else np.squeeze(block_mask, channel))
 
     return da.map_blocks(with_mask, arr, mask, **map_blocks)
-
-
-def equalize_global(arr, mask, nbins, in_range, out_range, threads):
-    """Global equalization of a grey Dask array: one histogram over every chunk, one mapping (delayed),
-    applied block by block."""
-    import dask
-
-    from . import mapping as _mapping
-    from ._spec import bin_range, make_spec
-
-    info = dtype_info(arr.dtype)
-    spec = make_spec(info, nbins, in_range, out_range)
-    nthreads = resolve_threads(threads)
-    lo, hi = spec.lo, spec.hi
-    if spec.data_range:  # the range first, as the in-memory kernel does
-        vmin, vmax, count = finite_range(arr, mask)
-        if count == 0 or (info.is_float and vmin == vmax):
-            return _mapping.rescale(info, spec).apply(arr, threads=threads)
-        lo, hi = bin_range(vmin, vmax, info)
-    counts = histogram_counts(arr, mask, info, spec.nbins, lo, hi, nthreads, lazy=True)
-    fitted = dask.delayed(_mapping.from_counts)(info, spec, lo, hi, counts)
-    return arr.map_blocks(_mapping.apply_block, fitted, threads, dtype=arr.dtype)
 
 
 def available_memory() -> int:

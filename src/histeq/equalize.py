@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _color, _compat, _validate, matching
+from . import _color, _compat, _validate, mapping, matching
 from . import dask as _dask
 from ._kernels import DtypeInfo, core, get_num_threads, require_tables, resolve_threads
 from ._layout import BatchLayout
@@ -229,7 +229,7 @@ def _equalize_dask(image, *, mask, axes, channel_axis, **kwargs):
     in_range = _validate.value_range(kwargs["in_range"], info, "in_range")
     out_range = _validate.value_range(kwargs["out_range"], info, "out_range")
     if channel is None and len(spatial) == image.ndim and kwargs["color"] is None and kwargs["compat"] is None:
-        return _dask.equalize_global(image, mask, nbins, in_range, out_range, kwargs["threads"])
+        return mapping.equalize_dask(image, mask, nbins, in_range, out_range, kwargs["threads"])
 
     def one_block(block, block_mask):
         return equalize(block, mask=block_mask, axes=spatial, channel_axis=channel, **kwargs)

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from . import _validate
+from . import dask as _dask
 from ._kernels import DtypeInfo, core, dtype_info, require_tables, resolve_threads
 from ._spec import bin_range, finite_range, make_spec
 
@@ -71,8 +72,6 @@ class EqualizeMapping:
         >>> mapping.apply(np.array([40, 20, 10, 30], dtype=np.uint8))
         array([255, 128,   0, 128], dtype=uint8)
         """
-        from . import dask as _dask
-
         if _dask.is_dask(image):
             return image.map_blocks(apply_block, self, threads, dtype=np.dtype(self.dtype))
         arr, info = _validate.image(image)
@@ -149,8 +148,6 @@ def fit_equalize(image, *, nbins=None, mask=None, in_range=None, out_range=None,
     >>> np.array_equal(mapping.apply(scene[:16, :16]), histeq.equalize(scene)[:16, :16])
     True
     """
-    from . import dask as _dask
-
     lazy = _dask.is_dask(image)
     arr, info, m = _dask.one_image(image, mask)
     spec = make_spec(info, _validate.nbins(nbins), _validate.value_range(in_range, info, "in_range"),
@@ -197,6 +194,25 @@ def rescale(info, spec) -> EqualizeMapping:
     return EqualizeMapping(dtype=str(info.dtype), kind="rescale", lo=float(spec.lo), hi=float(spec.hi),
                            nbins=int(spec.nbins), nominal_lo=float(spec.nominal_lo), nominal_hi=float(spec.nominal_hi),
                            out_lo=float(spec.out_lo), out_hi=float(spec.out_hi), values=np.zeros(0))
+
+
+def equalize_dask(arr, mask, nbins, in_range, out_range, threads):
+    """Global equalization of a grey Dask array: one histogram over every chunk, one mapping (delayed),
+    applied block by block."""
+    import dask
+
+    info = dtype_info(arr.dtype)
+    spec = make_spec(info, nbins, in_range, out_range)
+    nthreads = resolve_threads(threads)
+    lo, hi = spec.lo, spec.hi
+    if spec.data_range:  # the range first, as the in-memory kernel does
+        vmin, vmax, count = _dask.finite_range(arr, mask)
+        if count == 0 or (info.is_float and vmin == vmax):
+            return rescale(info, spec).apply(arr, threads=threads)
+        lo, hi = bin_range(vmin, vmax, info)
+    counts = _dask.histogram_counts(arr, mask, info, spec.nbins, lo, hi, nthreads, lazy=True)
+    fitted = dask.delayed(from_counts)(info, spec, lo, hi, counts)
+    return arr.map_blocks(apply_block, fitted, threads, dtype=arr.dtype)
 
 
 def counts_in_bins(arr, mask, info, nbins, lo, hi, threads):
