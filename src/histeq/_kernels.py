@@ -126,6 +126,10 @@ _TABLE: dict[np.dtype, DtypeInfo] = {
     )
 }
 
+#: NumPy's own uint8 and uint16 descriptors: the one-image fast paths take arrays whose dtype *is* one of these
+#: (a byte-swapped or otherwise unusual dtype is another object, and takes the general path).
+UINT8, UINT16 = np.dtype(np.uint8), np.dtype(np.uint16)
+
 #: The names of the dtypes the kernels compute.
 DTYPE_NAMES = tuple(str(d) for d in _TABLE)
 SUPPORTED = ", ".join(DTYPE_NAMES) + " (and int64, uint64 as int32, uint32)"

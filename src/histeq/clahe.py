@@ -12,7 +12,8 @@ import numpy as np
 
 from . import _color, _validate
 from . import dask as _dask
-from ._kernels import DtypeInfo, core, dtype_info, get_num_threads, require_tables, resolve_threads, table_budget
+from ._kernels import (UINT8, UINT16, DtypeInfo, core, dtype_info, get_num_threads, require_tables, resolve_threads,
+                       table_budget)
 from ._layout import BatchLayout
 from ._spec import Spec, bin_range, finite_range, make_spec
 
@@ -138,7 +139,7 @@ def clahe(image, *, tiles=8, clip_limit=2.0, nbins=None, mask=None, axes=None, c
     >>> np.array_equal(histeq.clahe(image[:, ::-1], tiles=4), limited[:, ::-1])
     True
     """
-    if type(image) is np.ndarray and image.ndim == 2 and (image.dtype is _UINT8 or image.dtype is _UINT16) and \
+    if type(image) is np.ndarray and image.ndim == 2 and (image.dtype is UINT8 or image.dtype is UINT16) and \
             type(tiles) is int and type(clip_limit) in (float, int) and nbins is None and mask is None and \
             axes is None and channel_axis is None and color is None and in_range is None and out_range is None and \
             compat is None and threads is None:
@@ -175,10 +176,6 @@ def clahe(image, *, tiles=8, clip_limit=2.0, nbins=None, mask=None, axes=None, c
                 nthreads)
 
 
-#: The lean path's dtypes, as NumPy's own descriptors (a byte-swapped dtype is not one of them).
-_UINT8, _UINT16 = np.dtype(np.uint8), np.dtype(np.uint16)
-
-
 def _clahe_default(image: np.ndarray, tiles: int, clip_limit: float) -> np.ndarray | None:
     """The commonest call, one 2-D 8- or 16-bit image with a tile count and a clip limit, in one step (a
     per-sample transform pays little more than the kernel): what the full path computes, or None where the
@@ -201,7 +198,12 @@ def _default_spec(dtype: np.dtype) -> tuple[DtypeInfo, int, dict]:
     """(dtype entry, bits of the output range, the kernel's binning arguments) of a dtype's defaults."""
     info = dtype_info(dtype)
     spec = make_spec(info, None, None, None)
-    return info, int(spec.out_hi - spec.out_lo).bit_length(), spec.equalize_kwargs()
+    return info, _value_bits(info, spec.out_lo, spec.out_hi), spec.equalize_kwargs()
+
+
+def _value_bits(info: DtypeInfo, out_lo: float, out_hi: float) -> int | None:
+    """Bits of the output levels, which bound the exact integer interpolation's weights (None: floats)."""
+    return None if info.is_float else int(out_hi - out_lo).bit_length()
 
 
 def _tiles(tiles: object, sizes: tuple[int, ...]) -> tuple[int, ...]:
@@ -300,8 +302,7 @@ def _clahe_grey(arr: np.ndarray, info: DtypeInfo, spatial: tuple[int, ...], mask
     flat_mask = None if mask is None else layout.flatten(mask)
     # An axis of length 1 is one tile whose neighbour has weight 0: dropped, it changes nothing.
     shape, tiles = _without_singletons(layout.spatial_shape, tiles)
-    value_bits = None if np.dtype(info.compute).kind == "f" else int(spec.out_hi - spec.out_lo).bit_length()
-    *plan, denominator = _kernel_plan(shape, tiles, value_bits)
+    *plan, denominator = _kernel_plan(shape, tiles, _value_bits(info, spec.out_lo, spec.out_hi))
     out = np.empty_like(flat)
     core.clahe(flat, flat_mask, out, *plan, clip_limit=-1.0 if clip is None else clip, clip_groups=info.clip_groups,
                denominator=denominator, table_budget=float(table_budget(arr.nbytes)), threads=threads,
@@ -480,8 +481,7 @@ class ClaheMapping:
             from . import mapping
 
             return mapping.apply_rescale(block, self, info)
-        value_bits = None if info.is_float else int(self.out_hi - self.out_lo).bit_length()
-        plans, denominator = _plans(self.shape, self.tiles, value_bits)
+        plans, denominator = _plans(self.shape, self.tiles, _value_bits(info, self.out_lo, self.out_hi))
         flat = np.ascontiguousarray(block, dtype=info.compute).reshape(1, -1)
         out = np.empty_like(flat)
         lut, level, slope = (None, self.table, self.slope) if info.is_float else (self.table, None, None)

@@ -6,15 +6,12 @@ import numpy as np
 
 from . import _color, _compat, _validate, mapping, matching
 from . import dask as _dask
-from ._kernels import DtypeInfo, core, get_num_threads, require_tables, resolve_threads
+from ._kernels import UINT8, UINT16, DtypeInfo, core, get_num_threads, require_tables, resolve_threads
 from ._layout import BatchLayout
 from ._spec import Spec, make_spec
 
 __all__ = ["equalize"]
 
-#: The lean path's dtypes, as NumPy's own descriptors: a byte-swapped or otherwise unusual dtype is not one of
-#: them, and takes the full path.
-_UINT8, _UINT16 = np.dtype(np.uint8), np.dtype(np.uint16)
 #: The compat modes of the compiled peer kernel.
 _PEERS = ("opencv", "pillow")
 
@@ -197,11 +194,11 @@ def _one_image(image: np.ndarray, compat: object) -> np.ndarray | None:
     in one step, so that a per-sample transform pays little more than the kernel; None where the full path
     would check or lay out more (it then takes the call)."""
     if compat is None:
-        if image.dtype is _UINT8 or image.dtype is _UINT16:
+        if image.dtype is UINT8 or image.dtype is UINT16:
             out = np.empty(image.shape, image.dtype)
             if core.equalize_default(image, out, get_num_threads()):  # it declines other layouts
                 return out
-    elif type(compat) is str and compat in _PEERS and image.dtype is _UINT8 and image.ndim and image.size and \
+    elif type(compat) is str and compat in _PEERS and image.dtype is UINT8 and image.ndim and image.size and \
             image.flags.c_contiguous and image.flags.aligned:
         out = np.empty(image.shape, image.dtype)
         core.equalize_peer(image.reshape(1, -1, 1), None, out.reshape(1, -1, 1), rule=compat,

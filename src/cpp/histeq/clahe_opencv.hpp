@@ -40,32 +40,33 @@ inline int64_t mirrored(int64_t i, int64_t n) {
     return i < n ? i : period - i;
 }
 
-// The histogram of one (padded) tile.  8-bit tiles of many pixels count into
-// four histograms in turn: runs of one level (smooth areas) would otherwise
-// make each increment wait for the previous one's store.
+// The histogram of one (padded) tile.  8-bit tiles of many pixels go through
+// equalize's ByteCounter, whose interleaved counters keep runs of one level
+// (smooth areas) from waiting on each increment's store.
 template <class T>
 void opencv_tile_histogram(const T* src, int64_t height, int64_t width, int64_t y0, int64_t y1, int64_t x0,
-                           int64_t x1, int64_t* h, int64_t* split) {
-    constexpr int64_t bins = sizeof(T) == 1 ? 256 : 65536;
-    const int64_t inside = std::min(x1, width);
-    const bool four = sizeof(T) == 1 && (y1 - y0) * (x1 - x0) >= 1024;  // `split` holds 4 * bins then
-    if (four) std::fill(split, split + 4 * bins, int64_t{0});
+                           int64_t x1, int64_t* h) {
+    const int64_t inside = std::min(x1, width), counted = std::max<int64_t>(inside - x0, 0);
+    auto count_padding = [&](const T* row) {  // right padding, mirrored
+        for (int64_t x = std::max(inside, x0); x < x1; ++x) ++h[row[mirrored(x, width)]];
+    };
+    if constexpr (sizeof(T) == 1) {
+        if ((y1 - y0) * (x1 - x0) >= 1024) {
+            ByteCounter<T> counter;
+            for (int64_t y = y0; y < y1; ++y) {
+                const T* row = src + mirrored(y, height) * width;
+                counter.add(row + x0, counted, h);
+                count_padding(row);
+            }
+            counter.flush(h);
+            return;
+        }
+    }
     for (int64_t y = y0; y < y1; ++y) {
         const T* row = src + mirrored(y, height) * width;
-        int64_t x = x0;
-        if (four) {
-            for (; x + 4 <= inside; x += 4) {
-                ++split[row[x]];
-                ++split[bins + row[x + 1]];
-                ++split[2 * bins + row[x + 2]];
-                ++split[3 * bins + row[x + 3]];
-            }
-        }
-        for (; x < inside; ++x) ++h[row[x]];
-        for (x = std::max(inside, x0); x < x1; ++x) ++h[row[mirrored(x, width)]];  // right padding
+        for (int64_t x = x0; x < inside; ++x) ++h[row[x]];
+        count_padding(row);
     }
-    if (four)
-        for (int64_t k = 0; k < bins; ++k) h[k] += split[k] + split[bins + k] + split[2 * bins + k] + split[3 * bins + k];
 }
 
 // OpenCV's clip: counts above `limit` cut to it, the excess handed out evenly,
@@ -144,15 +145,13 @@ void opencv_tile_tables(const T* src, int64_t height, int64_t width, int64_t til
     constexpr int64_t bins = sizeof(T) == 1 ? 256 : 65536;
     const float scale = static_cast<float>(bins - 1) / static_cast<float>(tile_h * tile_w);
     const float top = static_cast<float>(bins - 1);
-    const bool split_counts = sizeof(T) == 1 && tile_h * tile_w >= 1024;  // as opencv_tile_histogram decides
     parallel_for(tiles_y * tiles_x, threads, 1, [&](int, int64_t begin, int64_t end) {
-        std::vector<int64_t> hist(bins), split(split_counts ? 4 * bins : 0);
+        std::vector<int64_t> hist(bins);
         for (int64_t tile = begin; tile < end; ++tile) {
             const int64_t j = tile / tiles_x, i = tile % tiles_x;
             int64_t* h = hist.data();
             std::fill(h, h + bins, int64_t{0});
-            opencv_tile_histogram(src, height, width, j * tile_h, (j + 1) * tile_h, i * tile_w, (i + 1) * tile_w, h,
-                                  split.data());
+            opencv_tile_histogram(src, height, width, j * tile_h, (j + 1) * tile_h, i * tile_w, (i + 1) * tile_w, h);
             if (limit > 0) opencv_clip<bins>(h, limit);
 #ifdef HISTEQ_X86
             if (cpu_level() == 2 && tile_h * tile_w < (int64_t{1} << 31)) {
@@ -232,9 +231,10 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"))) void blend_row_avx
         const __m512i left = _mm512_add_epi32(_mm512_loadu_si512(xs.low.data() + x), v);
         const __m512i right = _mm512_add_epi32(_mm512_loadu_si512(xs.high.data() + x), v);
         const __m512 xa = _mm512_loadu_ps(xs.weight.data() + x), xa1 = _mm512_loadu_ps(xs.rest.data() + x);
-        const __m512 upper = _mm512_add_ps(_mm512_mul_ps(gathered_levels(top, left), xa1), _mm512_mul_ps(gathered_levels(top, right), xa));
-        const __m512 lower =
-            _mm512_add_ps(_mm512_mul_ps(gathered_levels(bottom, left), xa1), _mm512_mul_ps(gathered_levels(bottom, right), xa));
+        const __m512 upper = _mm512_add_ps(_mm512_mul_ps(gathered_levels(top, left), xa1),
+                                           _mm512_mul_ps(gathered_levels(top, right), xa));
+        const __m512 lower = _mm512_add_ps(_mm512_mul_ps(gathered_levels(bottom, left), xa1),
+                                           _mm512_mul_ps(gathered_levels(bottom, right), xa));
         const __m512 result = _mm512_add_ps(_mm512_mul_ps(upper, vya1), _mm512_mul_ps(lower, vya));
         const __m512 level = _mm512_min_ps(_mm512_sub_ps(_mm512_add_ps(result, shift), shift), top_level);
         const __m512i q = _mm512_cvttps_epi32(level);

@@ -67,24 +67,10 @@ inline void pillow_equalize_table(const int64_t* h, uint8_t* table) {
 }
 
 // Adds the counted pixels [begin, end) of one image to `channels` histograms
-// of 256 levels each.  A grey image without a mask counts into four
-// histograms in turn, so that runs of one level do not wait on each other.
+// of 256 levels each; a grey image without a mask through equalize's count_bytes.
 inline void peer_histograms(const uint8_t* pixels, const bool* mask, int64_t begin, int64_t end, int channels,
                             int64_t* hist) {
-    if (channels == 1 && !mask) {
-        std::vector<int64_t> split(4 * kLevels8, 0);
-        int64_t i = begin;
-        for (; i + 4 <= end; i += 4) {
-            ++split[pixels[i]];
-            ++split[kLevels8 + pixels[i + 1]];
-            ++split[2 * kLevels8 + pixels[i + 2]];
-            ++split[3 * kLevels8 + pixels[i + 3]];
-        }
-        for (; i < end; ++i) ++hist[pixels[i]];
-        for (int64_t k = 0; k < kLevels8; ++k)
-            hist[k] += split[k] + split[kLevels8 + k] + split[2 * kLevels8 + k] + split[3 * kLevels8 + k];
-        return;
-    }
+    if (channels == 1 && !mask) return count_bytes(pixels + begin, end - begin, hist);
     for (int64_t i = begin; i < end; ++i) {
         if (mask && !mask[i]) continue;
         const uint8_t* pixel = pixels + i * channels;
