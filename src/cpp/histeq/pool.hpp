@@ -129,11 +129,14 @@ class Pool {
                 std::unique_lock<std::mutex> guard(lock_);
                 wake_.wait(guard, [&] { return generation_.load(std::memory_order_acquire) != seen; });
             }
-            seen = generation_.load(std::memory_order_acquire);
             const std::function<void(int)>* task;
             int active;
             {
+                // The generation, its task and its worker count are read together: read apart, a worker
+                // could take a newer call's task under an older generation, run it twice (the second time
+                // after its caller returned) and count itself done twice.
                 std::lock_guard<std::mutex> guard(lock_);
+                seen = generation_.load(std::memory_order_acquire);
                 task = task_;
                 active = active_;
             }
