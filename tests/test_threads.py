@@ -40,6 +40,15 @@ def test_one_and_many_workers_agree(camera):
         np.testing.assert_array_equal(histeq.clahe(big, threads=threads), histeq.clahe(big, threads=1))
 
 
+def test_back_to_back_calls_with_changing_thread_counts(camera):
+    # Was: a parked worker could take a newer call's task under an older generation and run it twice, after its
+    # caller had returned (a segfault on 16 cores when calls with different thread counts followed each other).
+    image = np.tile(camera, (2, 2))
+    expected = histeq.equalize(image, threads=1)
+    for k in range(300):
+        np.testing.assert_array_equal(histeq.equalize(image, threads=(1, 16, 2, 7, 3)[k % 5]), expected)
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_a_forked_child_computes_and_exits():
     # A child has none of the parent's pool threads: it must neither hang nor share them.
