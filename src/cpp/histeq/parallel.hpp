@@ -69,6 +69,31 @@ class Barrier {
     std::atomic<int> arrived_{0}, generation_{0};
 };
 
+// Calls fn(member, phase) on each of `team` workers for phase = 0, 1, ...,
+// phases - 1, every member finishing a phase before any starts the next.  A
+// member that throws makes every member skip the remaining phases' work (all
+// still meet each barrier, so none waits forever); the first error is rethrown.
+template <class Fn>
+void parallel_phases(int team, int64_t phases, Fn&& fn) {
+    Barrier barrier(team);
+    std::atomic<bool> failed{false};
+    parallel_for(team, team, 1, [&](int member, int64_t, int64_t) {
+        std::exception_ptr error;
+        for (int64_t phase = 0; phase < phases; ++phase) {
+            if (!failed.load(std::memory_order_acquire)) {
+                try {
+                    fn(member, phase);
+                } catch (...) {
+                    failed.store(true, std::memory_order_release);
+                    error = std::current_exception();
+                }
+            }
+            barrier.wait();
+        }
+        if (error) std::rethrow_exception(error);
+    });
+}
+
 // Calls fn(worker, item) for every item of [0, n), the items handed out one
 // at a time to whichever worker is free: for items of uneven cost whose
 // results do not depend on the worker that computes them.
