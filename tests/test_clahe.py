@@ -406,11 +406,11 @@ def test_fuzz_the_binding(nbins, clip, groups, budget, denominator, tiles, lower
                              np.zeros(max(t[1], 0)), np.full(max(t[1], 0), 10)]).astype(np.int64)
     lowers = np.full(16, lower, np.int32)
     weights = np.ones(16)
-    try:
-        core.clahe(image, None, np.empty_like(image), shape, t, bounds, lowers, weights, weights, clip_limit=clip,
-                   clip_groups=groups, denominator=denominator, table_budget=budget, nbins=nbins, data_range=False,
-                   lo=0, hi=255,
-                   nominal_lo=0, nominal_hi=255, out_lo=0, out_hi=255, threads=2)
+    try:  # the plan and the spec are checked where they are made, the rest by the call
+        plan = core.TilePlan(shape, t, bounds, lowers, weights, weights, denominator)
+        spec = core.Spec(nbins, False, 0, 255, 0, 255, 0, 255)
+        core.clahe(image, None, np.empty_like(image), plan, spec, clip_limit=clip, clip_groups=groups,
+                   table_budget=budget, threads=2)
     except ValueError:  # a TypeError would be a call that never reached the kernel
         pass
 

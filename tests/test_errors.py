@@ -93,8 +93,8 @@ def test_other_channel_counts_work_per_channel():
 
 def test_the_binding_refuses_implicit_conversion():
     out = np.empty((1, 4), np.uint8)
-    kwargs = dict(nbins=256, data_range=False, lo=0, hi=255, nominal_lo=0, nominal_hi=255, out_lo=0, out_hi=255,
-                  threads=1)
+    spec = core.Spec(nbins=256, data_range=False, lo=0, hi=255, nominal_lo=0, nominal_hi=255, out_lo=0, out_hi=255)
+    kwargs = dict(spec=spec, threads=1)
     with pytest.raises(TypeError):
         core.equalize(np.zeros((1, 4), np.int64), None, out, **kwargs)
     with pytest.raises(TypeError):  # non-contiguous
@@ -106,7 +106,11 @@ def test_the_binding_refuses_implicit_conversion():
     with pytest.raises(ValueError, match="threads"):
         core.equalize(np.zeros((1, 4), np.uint8), None, out, **{**kwargs, "threads": 0})
     with pytest.raises(ValueError, match="output range"):  # once a division by zero (SIGFPE)
-        core.equalize(np.arange(4, dtype=np.uint8).reshape(1, 4), None, out, **{**kwargs, "out_lo": 1, "out_hi": 0})
+        core.Spec(nbins=256, data_range=False, lo=0, hi=255, nominal_lo=0, nominal_hi=255, out_lo=1, out_hi=0)
+    with pytest.raises(ValueError, match="integral ranges inside the dtype"):  # the dtype's rules, per call
+        core.equalize(np.zeros((1, 4), np.uint8), None, out, core.Spec(256, False, 0, 255, 0, 255, 0, 300), 1)
+    with pytest.raises(TypeError):  # a spec is a core.Spec, not its fields
+        core.equalize(np.zeros((1, 4), np.uint8), None, out, {"nbins": 256}, 1)
     with pytest.raises(ValueError, match="entry for every level"):
         core.apply_lut(np.zeros((1, 4), np.uint8), np.zeros((1, 10), np.uint8), out, lo=0, threads=1)
 
@@ -133,12 +137,12 @@ def test_fuzz_the_binding(dtype, nbins, ranges, threads, data_range, with_mask):
     out = np.empty_like(image)
     counts = np.empty((2, max(nbins, 1)), np.int64)
     lo, hi, nominal_lo, nominal_hi, out_lo, out_hi = ranges
+    def spec():
+        return core.Spec(nbins, data_range, lo, hi, nominal_lo, nominal_hi, out_lo, out_hi)
+
     for call in (
-        lambda: core.equalize(image, mask, out, nbins=nbins, data_range=data_range, lo=lo, hi=hi,
-                              nominal_lo=nominal_lo, nominal_hi=nominal_hi, out_lo=out_lo, out_hi=out_hi,
-                              threads=threads),
-        lambda: core.histogram(image, mask, counts, np.empty((2, 3)), nbins=nbins, data_range=data_range, lo=lo,
-                               hi=hi, threads=threads),
+        lambda: core.equalize(image, mask, out, spec(), threads=threads),
+        lambda: core.histogram(image, mask, counts, np.empty((2, 3)), spec(), threads=threads),
     ):
         try:
             call()
@@ -206,15 +210,20 @@ def test_fuzz_the_chunked_clahe_bindings(dtype, tiles, lower, nbins, ranges, tab
     level = np.zeros((table_rows, width + 1))
     identity = np.zeros(table_rows, np.uint8)
     hists = np.ones((table_rows, width), np.int64)
+    def spec():
+        return core.Spec(nbins, False, lo, hi, 0, 255, 0, 255)
+
+    def plan():
+        return core.TilePlan(np.array([3, 4], np.int64), np.array(tiles, np.int64), None, np.array(lower, np.int32),
+                             np.ones(len(lower)), np.ones(len(lower)), 1.0)
+
     for call in (
-        lambda: core.clahe_maps(hists, identity, lut, level, level.copy(), clip_limit=2.0, clip_groups=groups,
-                                nbins=nbins, lo=lo, hi=hi, nominal_lo=0, nominal_hi=255, out_lo=0, out_hi=255),
-        lambda: core.clahe_chunk(image, np.empty_like(image), np.array([3, 4], np.int64), np.array(tiles, np.int64),
-                                 np.array(lower, np.int32), np.ones(len(lower)), np.ones(len(lower)), identity,
+        lambda: core.clahe_float_maps(hists, identity, level, level.copy(), spec(), 2.0, groups),
+        lambda: core.clahe_tables(hists, identity, lut, spec(), 2.0, groups),
+        lambda: core.clahe_chunk(image, np.empty_like(image), plan(), spec(), identity,
                                  None if image.dtype.kind == "f" else lut.astype(image.dtype),
                                  level if image.dtype.kind == "f" else None,
-                                 level.copy() if image.dtype.kind == "f" else None, denominator=1.0, nbins=nbins,
-                                 lo=lo, hi=hi, nominal_lo=0, nominal_hi=255, out_lo=0, out_hi=255, threads=threads),
+                                 level.copy() if image.dtype.kind == "f" else None, threads=threads),
     ):
         try:
             call()

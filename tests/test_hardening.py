@@ -297,10 +297,8 @@ def test_many_spatial_axes_are_refused_or_dropped_not_miscomputed():
 
     flat = np.zeros((1, 2**17), np.uint8)
     with pytest.raises(ValueError, match="at most 16 spatial axes"):
-        core.clahe(flat, None, flat.copy(), np.full(17, 2, np.int64), np.ones(17, np.int64),
-                   np.tile([0, 2], 17).astype(np.int64), np.zeros(34, np.int32), np.ones(34), np.zeros(34),
-                   clip_limit=2.0, clip_groups=0, denominator=1.0, table_budget=1e9, nbins=256, data_range=False,
-                   lo=0, hi=255, nominal_lo=0, nominal_hi=255, out_lo=0, out_hi=255, threads=1)
+        core.TilePlan(np.full(17, 2, np.int64), np.ones(17, np.int64), np.tile([0, 2], 17).astype(np.int64),
+                      np.zeros(34, np.int32), np.ones(34), np.zeros(34), 1.0)
 
 
 # --- 6. every argument checked where it enters ------------------------------------------------------------

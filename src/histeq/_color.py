@@ -102,5 +102,5 @@ def _equalize_luma(rgb, info, axes, mask, nbins, in_range, threads):
     flat_mask = None if mask is None else layout.flatten(mask)
     out = np.empty_like(flat)
     spec = make_spec(info, nbins, in_range, None)
-    core.equalize_luma(flat, flat_mask, out, threads=threads, **spec.equalize_kwargs())
+    core.equalize_luma(flat, flat_mask, out, spec.core, threads=threads)
     return layout.restore(out, channels=True)

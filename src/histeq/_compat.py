@@ -51,7 +51,7 @@ def _counts(flat, flat_mask, info, threads, spec=None):
     spec = spec or make_spec(info, None, None, None)
     counts = np.empty((flat.shape[0], spec.nbins), dtype=np.int64)
     ranges = np.empty((flat.shape[0], 3), dtype=np.float64)
-    core.histogram(flat, flat_mask, counts, ranges, threads=threads, **spec.histogram_kwargs())
+    core.histogram(flat, flat_mask, counts, ranges, spec.core, threads=threads)
     return counts
 
 

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 
-from ._kernels import DtypeInfo
+from ._kernels import DtypeInfo, core
 
 
 @dataclass(frozen=True)
 class Spec:
-    """Keyword arguments of the equalize/histogram kernels.
+    """One call's bins and ranges, as the kernels take them (``core``).
 
     Integer dtypes of at most 16 bits get one bin per level of ``in_range``
     (default: the dtype's range); 32-bit integers and floats are binned over
@@ -27,15 +28,20 @@ class Spec:
     out_lo: float
     out_hi: float
 
-    def histogram_kwargs(self) -> dict:
-        return dict(nbins=self.nbins, data_range=self.data_range, lo=self.lo, hi=self.hi)
+    def __getstate__(self) -> dict:
+        """The fields only: the bound ``core`` spec is made again where the spec is unpickled (Dask workers)."""
+        return {name: value for name, value in self.__dict__.items() if name != "core"}
 
-    def equalize_kwargs(self) -> dict:
-        return dict(self.__dict__)
+    @functools.cached_property
+    def core(self) -> core.Spec:
+        """The kernels' checked ``core.Spec``, made once per spec (a ValueError where a range is not finite)."""
+        return core.Spec(self.nbins, self.data_range, self.lo, self.hi, self.nominal_lo, self.nominal_hi,
+                         self.out_lo, self.out_hi)
 
-    def table_kwargs(self) -> dict:
-        """The fixed bins and ranges of kernels given tables (no data range)."""
-        return {k: v for k, v in self.__dict__.items() if k != "data_range"}
+
+def histogram_bins(nbins: int, lo: float, hi: float, data_range: bool = False) -> core.Spec:
+    """The ``core.Spec`` of a histogram kernel's call, which reads the bins only."""
+    return core.Spec(nbins, data_range, lo, hi, 0.0, 1.0, 0.0, 1.0)
 
 
 def make_spec(

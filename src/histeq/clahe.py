@@ -15,7 +15,7 @@ from . import dask as _dask
 from ._kernels import (UINT8, UINT16, DtypeInfo, core, dtype_info, get_num_threads, require_tables, resolve_threads,
                        table_budget)
 from ._layout import BatchLayout
-from ._spec import Spec, bin_range, finite_range, make_spec
+from ._spec import Spec, bin_range, finite_range, histogram_bins, make_spec
 
 __all__ = ["clahe", "fit_clahe", "ClaheMapping"]
 
@@ -185,20 +185,19 @@ def _clahe_default(image: np.ndarray, tiles: int, clip_limit: float) -> np.ndarr
             image.flags.c_contiguous and image.flags.aligned):
         return None
     info, value_bits, spec = _default_spec(image.dtype)
-    *plan, denominator = _kernel_plan(image.shape, (tiles, tiles), value_bits)
     out = np.empty_like(image)
-    core.clahe(image.reshape(1, -1), None, out.reshape(1, -1), *plan, clip_limit=float(clip_limit),
-               clip_groups=info.clip_groups, denominator=denominator, table_budget=float(table_budget(image.nbytes)),
-               threads=get_num_threads(), **spec)
+    core.clahe(image.reshape(1, -1), None, out.reshape(1, -1), _kernel_plan(image.shape, (tiles, tiles), value_bits),
+               spec, clip_limit=float(clip_limit), clip_groups=info.clip_groups,
+               table_budget=float(table_budget(image.nbytes)), threads=get_num_threads())
     return out
 
 
 @functools.lru_cache(maxsize=None)
-def _default_spec(dtype: np.dtype) -> tuple[DtypeInfo, int, dict]:
-    """(dtype entry, bits of the output range, the kernel's binning arguments) of a dtype's defaults."""
+def _default_spec(dtype: np.dtype) -> tuple[DtypeInfo, int, core.Spec]:
+    """(dtype entry, bits of the output range, the kernel's spec) of a dtype's defaults."""
     info = dtype_info(dtype)
     spec = make_spec(info, None, None, None)
-    return info, _value_bits(info, spec.out_lo, spec.out_hi), spec.equalize_kwargs()
+    return info, _value_bits(info, spec.out_lo, spec.out_hi), spec.core
 
 
 def _value_bits(info: DtypeInfo, out_lo: float, out_hi: float) -> int | None:
@@ -283,16 +282,13 @@ def _without_singletons(shape: tuple[int, ...], tiles: tuple[int, ...]) -> tuple
 
 
 @functools.lru_cache(maxsize=64)
-def _kernel_plan(shape: tuple, tiles: tuple, value_bits: int | None) -> tuple:
-    """The kernel's tile plan (shape, tiles, bounds, lower, w0, w1 arrays, read-only, and the weights'
-    common denominator) of one image shape: kept, as calls on images of one shape come in series."""
-    plans = [_axis_plan(n, t, value_bits, len(tiles)) for n, t in zip(shape, tiles)]
-    bounds, lower, w0, w1, denominators = (list(part) for part in zip(*plans))
-    arrays = (np.array(shape, dtype=np.int64), np.array(tiles, dtype=np.int64), np.concatenate(bounds),
-              np.concatenate(lower), np.concatenate(w0), np.concatenate(w1))
-    for array in arrays:
-        array.flags.writeable = False
-    return arrays + (1.0 if value_bits is None else float(math.prod(denominators)),)
+def _kernel_plan(shape: tuple, tiles: tuple, value_bits: int | None) -> core.TilePlan:
+    """The kernel's tile plan of one image shape (tile bounds, each pixel's tiles and weights, the weights'
+    common denominator), checked once by the core: kept, as calls on images of one shape come in series."""
+    plans, denominator = _plans(shape, tiles, value_bits)
+    bounds, lower, w0, w1, _ = (list(part) for part in zip(*plans))
+    return core.TilePlan(np.array(shape, dtype=np.int64), np.array(tiles, dtype=np.int64), np.concatenate(bounds),
+                         np.concatenate(lower), np.concatenate(w0), np.concatenate(w1), denominator)
 
 
 def _clahe_grey(arr: np.ndarray, info: DtypeInfo, spatial: tuple[int, ...], mask: np.ndarray | None, spec: Spec,
@@ -302,11 +298,10 @@ def _clahe_grey(arr: np.ndarray, info: DtypeInfo, spatial: tuple[int, ...], mask
     flat_mask = None if mask is None else layout.flatten(mask)
     # An axis of length 1 is one tile whose neighbour has weight 0: dropped, it changes nothing.
     shape, tiles = _without_singletons(layout.spatial_shape, tiles)
-    *plan, denominator = _kernel_plan(shape, tiles, _value_bits(info, spec.out_lo, spec.out_hi))
+    plan = _kernel_plan(shape, tiles, _value_bits(info, spec.out_lo, spec.out_hi))
     out = np.empty_like(flat)
-    core.clahe(flat, flat_mask, out, *plan, clip_limit=-1.0 if clip is None else clip, clip_groups=info.clip_groups,
-               denominator=denominator, table_budget=float(table_budget(arr.nbytes)), threads=threads,
-               **spec.equalize_kwargs())
+    core.clahe(flat, flat_mask, out, plan, spec.core, clip_limit=-1.0 if clip is None else clip,
+               clip_groups=info.clip_groups, table_budget=float(table_budget(arr.nbytes)), threads=threads)
     return layout.restore(out).astype(info.dtype, copy=False)
 
 
@@ -382,8 +377,8 @@ def _tile_histograms(block, block_mask, origin, shape, grid, info, spec):
         flat = np.ascontiguousarray(block[window], dtype=info.compute).reshape(1, -1)
         flat_mask = None if block_mask is None else np.ascontiguousarray(block_mask[window]).reshape(1, -1)
         counts = np.zeros((1, spec.nbins), dtype=np.int64)
-        core.histogram(flat, flat_mask, counts, np.empty((1, 3)), nbins=spec.nbins, data_range=False, lo=spec.lo,
-                       hi=spec.hi, threads=1)
+        core.histogram(flat, flat_mask, counts, np.empty((1, 3)), histogram_bins(spec.nbins, spec.lo, spec.hi),
+                       threads=1)
         found[int(np.ravel_multi_index(ks, grid))] = counts[0]
     return found
 
@@ -404,16 +399,13 @@ def _mapping_of_tiles(parts, info, shape, grid, clip, spec, rescale=False) -> "C
         for tile, counts in part.items():
             hists[tile] += counts
     identity = np.zeros(len(hists), dtype=np.uint8)
-    # The table's dtype picks the binding: integer tables, or float64 levels and slopes.
-    if info.is_float:
+    clip_limit = -1.0 if clip is None else clip
+    if info.is_float:  # float64 levels and slopes
         table, slope = np.empty((len(hists), nbins + 1)), np.empty((len(hists), nbins + 1))
-        core.clahe_maps(hists, identity, np.empty((0, 0)), table, slope, clip_limit=-1.0 if clip is None else clip,
-                        clip_groups=info.clip_groups, **spec.table_kwargs())
-    else:
+        core.clahe_float_maps(hists, identity, table, slope, spec.core, clip_limit, info.clip_groups)
+    else:  # tables of the image's levels
         table, slope = np.empty((len(hists), nbins), dtype=info.compute), np.empty((0, 0))
-        core.clahe_maps(hists, identity, table, np.empty((0, 0)), np.empty((0, 0)),
-                        clip_limit=-1.0 if clip is None else clip, clip_groups=info.clip_groups,
-                        **spec.table_kwargs())
+        core.clahe_tables(hists, identity, table, spec.core, clip_limit, info.clip_groups)
     return ClaheMapping(str(info.dtype), tuple(int(n) for n in shape), tuple(int(t) for t in grid), int(nbins),
                         float(spec.lo), float(spec.hi), float(spec.nominal_lo), float(spec.nominal_hi),
                         float(spec.out_lo), float(spec.out_hi), identity, table, slope, rescale)
@@ -485,13 +477,12 @@ class ClaheMapping:
         flat = np.ascontiguousarray(block, dtype=info.compute).reshape(1, -1)
         out = np.empty_like(flat)
         lut, level, slope = (None, self.table, self.slope) if info.is_float else (self.table, None, None)
-        core.clahe_chunk(flat, out, np.array(block.shape, dtype=np.int64), np.array(self.tiles, dtype=np.int64),
-                         np.concatenate([plan[1][a:b] for plan, (a, b) in zip(plans, location)]),
-                         np.concatenate([plan[2][a:b] for plan, (a, b) in zip(plans, location)]),
-                         np.concatenate([plan[3][a:b] for plan, (a, b) in zip(plans, location)]),
-                         self.identity, lut, level, slope, denominator=denominator, threads=resolve_threads(threads),
-                         nbins=self.nbins, lo=self.lo, hi=self.hi, nominal_lo=self.nominal_lo,
-                         nominal_hi=self.nominal_hi, out_lo=self.out_lo, out_hi=self.out_hi)
+        chunk_plan = core.TilePlan(np.array(block.shape, dtype=np.int64), np.array(self.tiles, dtype=np.int64), None,
+                                   *(np.concatenate([plan[part][a:b] for plan, (a, b) in zip(plans, location)])
+                                     for part in (1, 2, 3)), denominator)
+        spec = Spec(self.nbins, False, self.lo, self.hi, self.nominal_lo, self.nominal_hi, self.out_lo, self.out_hi)
+        core.clahe_chunk(flat, out, chunk_plan, spec.core, self.identity, lut, level, slope,
+                         threads=resolve_threads(threads))
         return out.reshape(block.shape).astype(info.dtype, copy=False)
 
     def save(self, path) -> None:

@@ -16,6 +16,7 @@ import numpy as np
 
 from . import _validate
 from ._kernels import core
+from ._spec import histogram_bins
 
 __all__ = ["is_dask"]
 
@@ -89,8 +90,7 @@ def histogram_counts(arr, mask, info, nbins, lo, hi, threads, lazy=False):
         flat_mask = None if block_mask is None else np.ascontiguousarray(block_mask).reshape(1, -1)
         counts = np.zeros((1, nbins), dtype=np.int64)
         if flat.size:
-            core.histogram(flat, flat_mask, counts, np.empty((1, 3)), nbins=nbins, data_range=False, lo=lo, hi=hi,
-                           threads=threads)
+            core.histogram(flat, flat_mask, counts, np.empty((1, 3)), histogram_bins(nbins, lo, hi), threads=threads)
         return counts[0]
 
     parts = [dask.delayed(part)(b, m) for b, m in zip(*_blocks(arr, mask))]

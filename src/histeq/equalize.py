@@ -215,7 +215,7 @@ def equalize_grey(arr: np.ndarray, info: DtypeInfo, spatial: tuple[int, ...], ma
     flat = layout.flatten(arr, info.compute)
     flat_mask = None if mask is None else layout.flatten(mask)
     out = np.empty_like(flat)
-    core.equalize(flat, flat_mask, out, threads=threads, **spec.equalize_kwargs())
+    core.equalize(flat, flat_mask, out, spec.core, threads=threads)
     return layout.restore(out).astype(info.dtype, copy=False)
 
 

@@ -149,7 +149,7 @@ def _batch_histogram(arr, info, spatial, mask, spec, threads):
     flat_mask = None if mask is None else layout.flatten(mask)
     counts = np.empty((layout.batch, spec.nbins), dtype=np.int64)
     ranges = np.empty((layout.batch, 3), dtype=np.float64)
-    core.histogram(flat, flat_mask, counts, ranges, threads=threads, **spec.histogram_kwargs())
+    core.histogram(flat, flat_mask, counts, ranges, spec.core, threads=threads)
     shape = layout.batch_shape
     if spec.data_range:
         edges = _edges(ranges[:, 0:1], ranges[:, 1:2], spec.nbins, info.is_float).reshape(shape + (-1,))

@@ -12,7 +12,7 @@ import numpy as np
 from . import _validate
 from . import dask as _dask
 from ._kernels import DtypeInfo, core, dtype_info, require_tables, resolve_threads
-from ._spec import bin_range, finite_range, make_spec
+from ._spec import bin_range, finite_range, histogram_bins, make_spec
 
 __all__ = ["EqualizeMapping", "fit_equalize"]
 
@@ -220,8 +220,7 @@ def counts_in_bins(arr, mask, info, nbins, lo, hi, threads):
     flat = np.ascontiguousarray(arr, dtype=info.compute).reshape(1, -1)
     flat_mask = None if mask is None else np.ascontiguousarray(np.broadcast_to(mask, arr.shape)).reshape(1, -1)
     counts = np.empty((1, nbins), dtype=np.int64)
-    core.histogram(flat, flat_mask, counts, np.empty((1, 3)), nbins=nbins, data_range=False, lo=lo, hi=hi,
-                   threads=threads)
+    core.histogram(flat, flat_mask, counts, np.empty((1, 3)), histogram_bins(nbins, lo, hi), threads=threads)
     return counts[0]
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from . import _color, _validate, exact as _exact, mapping
 from ._kernels import FLOAT_NBINS, DtypeInfo, core, dtype_info, require_tables, resolve_threads, table_budget
 from ._layout import BatchLayout, grey_axes
-from ._spec import bin_range, finite_range, make_spec
+from ._spec import bin_range, finite_range, histogram_bins, make_spec
 
 __all__ = ["match", "specify", "fit_match", "fit_specify"]
 
@@ -105,7 +105,7 @@ def _histograms(flat, flat_mask, info, nbins, threads):
     count = int(info.hi - info.lo + 1) if levels else nbins
     counts = np.empty((flat.shape[0], count), dtype=np.int64)
     ranges = np.empty((flat.shape[0], 3), dtype=np.float64)
-    core.histogram(flat, flat_mask, counts, ranges, nbins=count, data_range=not levels, lo=info.lo, hi=info.hi,
+    core.histogram(flat, flat_mask, counts, ranges, histogram_bins(count, info.lo, info.hi, data_range=not levels),
                    threads=threads)
     return counts, ranges
 

@@ -78,16 +78,15 @@ void lightness_apply(In<T> rgb, In<float, 1> l_new, Out<T> out, double scale, do
 }
 
 template <class T>
-void equalize_luma(In<T, 3> rgb, Mask mask, Out<T, 3> out, int64_t nbins, bool data_range, double lo, double hi,
-                   double nominal_lo, double nominal_hi, double out_lo, double out_hi, int threads) {
+void equalize_luma(In<T, 3> rgb, Mask mask, Out<T, 3> out, const histeq::Spec& spec, int threads) {
     require_same_shape(rgb, out, "out");
     if (rgb.shape(2) < 3 || rgb.shape(2) > 4)
         throw std::invalid_argument("colour modes need 3 (RGB) or 4 (RGBA) channels");
     if (mask && (mask->shape(0) != rgb.shape(0) || mask->shape(1) != rgb.shape(1)))
         throw std::invalid_argument("mask must have shape (batch, pixels)");
     require_threads(threads);
-    const histeq::Spec spec = make_spec<T>(nbins, data_range, lo, hi, nominal_lo, nominal_hi, out_lo, out_hi);
-    if (data_range) throw std::invalid_argument("luma equalization bins over a fixed range");
+    require_spec_fits<T>(spec);
+    if (spec.data_range) throw std::invalid_argument("luma equalization bins over a fixed range");
     const bool* m = mask ? mask->data() : nullptr;
     nb::gil_scoped_release release;
     histeq::equalize_luma_batch(rgb.data(), m, out.data(), rgb.shape(0), rgb.shape(1), static_cast<int>(rgb.shape(2)),
@@ -104,8 +103,7 @@ void register_color(nb::module_& m) {
               "out"_a.noconvert(), "lo"_a, "hi"_a, "threads"_a);
         if constexpr (!histeq::is_float_v<T>) {
             m.def("equalize_luma", &equalize_luma<T>, "rgb"_a.noconvert(), "mask"_a.noconvert().none(),
-                  "out"_a.noconvert(), "nbins"_a, "data_range"_a, "lo"_a, "hi"_a, "nominal_lo"_a, "nominal_hi"_a,
-                  "out_lo"_a, "out_hi"_a, "threads"_a);
+                  "out"_a.noconvert(), "spec"_a, "threads"_a);
         }
         m.def("value", &value<T>, "rgb"_a.noconvert(), "v"_a.noconvert(), "threads"_a);
         m.def("value_apply", &value_apply<T>, "rgb"_a.noconvert(), "v"_a.noconvert(), "v_new"_a.noconvert(),

@@ -53,11 +53,10 @@ inline void require_threads(int threads) {
     if (threads < 1) throw std::invalid_argument("threads must be >= 1");
 }
 
-// Every range the kernels will convert to T (or divide by) is checked here, so
-// that no argument can make a kernel convert out of range or index out of bounds.
-template <class T>
-histeq::Spec make_spec(int64_t nbins, bool data_range, double lo, double hi, double nominal_lo, double nominal_hi,
-                       double out_lo, double out_hi) {
+// The rules of a Spec that hold whatever the image's dtype, checked when
+// Python builds one (core.Spec): no Spec object breaks them.
+inline histeq::Spec checked_spec(int64_t nbins, bool data_range, double lo, double hi, double nominal_lo,
+                                 double nominal_hi, double out_lo, double out_hi) {
     if (nbins < 1 || nbins > (int64_t{1} << 24)) throw std::invalid_argument("nbins must be in [1, 2**24]");
     auto finite_pair = [](double a, double b) { return std::isfinite(a) && std::isfinite(b) && std::isfinite(b - a); };
     if (!data_range && !(finite_pair(lo, hi) && lo <= hi))
@@ -66,17 +65,24 @@ histeq::Spec make_spec(int64_t nbins, bool data_range, double lo, double hi, dou
         throw std::invalid_argument("the nominal range must be finite with lo < hi");
     if (!(finite_pair(out_lo, out_hi) && out_lo <= out_hi))
         throw std::invalid_argument("the output range must be finite with lo <= hi");
+    return histeq::Spec{nbins, data_range, lo, hi, nominal_lo, nominal_hi, out_lo, out_hi};
+}
+
+// The rules that depend on the image's dtype, checked by every binding that
+// takes a Spec: every range the kernels will convert to T (or divide by), so
+// that no argument can make a kernel convert out of range or index out of bounds.
+template <class T>
+void require_spec_fits(const histeq::Spec& spec) {
     if constexpr (histeq::is_float_v<T>) {
-        if (!data_range && !(lo < hi)) throw std::invalid_argument("float bins need lo < hi");
+        if (!spec.data_range && !(spec.lo < spec.hi)) throw std::invalid_argument("float bins need lo < hi");
     } else {
         const double tmin = static_cast<double>(std::numeric_limits<T>::min());
         const double tmax = static_cast<double>(std::numeric_limits<T>::max());
         auto level = [&](double v) { return v >= tmin && v <= tmax && v == std::floor(v); };
-        const bool bins_ok = data_range || (level(lo) && level(hi));
-        if (!(bins_ok && level(nominal_lo) && level(nominal_hi) && level(out_lo) && level(out_hi)))
+        const bool bins_ok = spec.data_range || (level(spec.lo) && level(spec.hi));
+        if (!(bins_ok && level(spec.nominal_lo) && level(spec.nominal_hi) && level(spec.out_lo) && level(spec.out_hi)))
             throw std::invalid_argument("integer images need integral ranges inside the dtype's range");
     }
-    return histeq::Spec{nbins, data_range, lo, hi, nominal_lo, nominal_hi, out_lo, out_hi};
 }
 
 // CLAHE interpolates between 2**axes tile corners, counted in an int.
@@ -89,7 +95,8 @@ inline void require_clip(double clip_limit, int64_t clip_groups) {
         throw std::invalid_argument("clip_groups must be between 0 and 2**24");
 }
 
-// Each file's registrations (module.cpp calls them in order).
+// Each file's registrations (module.cpp calls them in order; types first).
+void register_types(nb::module_& m);
 void register_equalize(nb::module_& m);
 void register_color(nb::module_& m);
 void register_clahe(nb::module_& m);

@@ -5,12 +5,11 @@
 namespace {
 
 template <class T>
-void equalize(In<T> image, Mask mask, Out<T> out, int64_t nbins, bool data_range, double lo, double hi,
-              double nominal_lo, double nominal_hi, double out_lo, double out_hi, int threads) {
+void equalize(In<T> image, Mask mask, Out<T> out, const histeq::Spec& spec, int threads) {
     require_same_shape(image, out, "out");
     if (mask) require_same_shape(image, *mask, "mask");
     require_threads(threads);
-    const histeq::Spec spec = make_spec<T>(nbins, data_range, lo, hi, nominal_lo, nominal_hi, out_lo, out_hi);
+    require_spec_fits<T>(spec);
     const bool* m = mask ? mask->data() : nullptr;
     nb::gil_scoped_release release;
     histeq::equalize_batch(image.data(), m, out.data(), image.shape(0), image.shape(1), spec, threads);
@@ -56,13 +55,14 @@ bool equalize_default(nb::ndarray<nb::ro, nb::device::cpu> image, nb::ndarray<nb
     return equalize_levels_whole<uint8_t>(image, out, threads) || equalize_levels_whole<uint16_t>(image, out, threads);
 }
 
+// Reads the spec's bins only.
 template <class T>
-void histogram(In<T> image, Mask mask, Out<int64_t> counts, Out<double> ranges, int64_t nbins, bool data_range,
-               double lo, double hi, int threads) {
+void histogram(In<T> image, Mask mask, Out<int64_t> counts, Out<double> ranges, const histeq::Spec& spec,
+               int threads) {
     if (mask) require_same_shape(image, *mask, "mask");
     require_threads(threads);
-    const histeq::Spec spec = make_spec<T>(nbins, data_range, lo, hi, 0, 1, 0, 1);
-    if (counts.shape(0) != image.shape(0) || counts.shape(1) != static_cast<size_t>(nbins))
+    require_spec_fits<T>(spec);
+    if (counts.shape(0) != image.shape(0) || counts.shape(1) != static_cast<size_t>(spec.nbins))
         throw std::invalid_argument("counts must have shape (batch, nbins)");
     if (ranges.shape(0) != image.shape(0) || ranges.shape(1) != 3)
         throw std::invalid_argument("ranges must have shape (batch, 3)");
@@ -112,10 +112,9 @@ void register_equalize(nb::module_& m) {
     for_grey_dtypes([&](auto tag) {
         using T = decltype(tag);
         m.def("equalize", &equalize<T>, "image"_a.noconvert(), "mask"_a.noconvert().none(), "out"_a.noconvert(),
-              "nbins"_a, "data_range"_a, "lo"_a, "hi"_a, "nominal_lo"_a, "nominal_hi"_a, "out_lo"_a, "out_hi"_a,
-              "threads"_a);
+              "spec"_a, "threads"_a);
         m.def("histogram", &histogram<T>, "image"_a.noconvert(), "mask"_a.noconvert().none(), "counts"_a.noconvert(),
-              "ranges"_a.noconvert(), "nbins"_a, "data_range"_a, "lo"_a, "hi"_a, "threads"_a);
+              "ranges"_a.noconvert(), "spec"_a, "threads"_a);
     });
     auto lut = [&](auto tag) {
         using T = decltype(tag);

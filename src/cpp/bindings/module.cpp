@@ -3,7 +3,15 @@
 #include "histeq/pool.hpp"
 
 NB_MODULE(_core, m) {
-    m.doc() = "histeq's compiled kernels; use the histeq package, not this module.";
+    m.doc() =
+        "histeq's compiled kernels; use the histeq package, not this module: the dtype table in histeq._kernels "
+        "picks what to call.\n\n"
+        "Every function takes C-contiguous arrays of exactly the dtypes it was bound for (no implicit conversion: "
+        "anything else is a TypeError), writes into arrays the caller allocated, releases the GIL, and raises "
+        "ValueError on bad shapes or ranges.  Images are (batch, pixels); colour pixels are (pixels, channels) or, "
+        "for equalize_luma, (batch, pixels, channels).  A call's bins and ranges come as a Spec and CLAHE's tile "
+        "plan as a TilePlan, each checked once when made.";
+    register_types(m);
     register_equalize(m);
     register_color(m);
     register_clahe(m);
