@@ -95,6 +95,13 @@ class DtypeInfo:
         return 0 if self.dtype.itemsize == 1 else CLIP_GROUPS
 
     @property
+    def mapped_as(self) -> DtypeInfo:
+        """The entry whose values matching and piecewise-linear mappings work on: 32-bit integers (too many
+        levels for tables) as float64, which holds each of them exactly, the results rounded back; every other
+        dtype as itself."""
+        return dtype_info(np.float64) if self.kind == "wide" else self
+
+    @property
     def default_nbins(self) -> int:
         if self.kind == "levels":
             return int(self.hi - self.lo + 1)

@@ -39,6 +39,11 @@ class Spec:
                          self.out_lo, self.out_hi)
 
 
+def rescale_ranges(nominal_lo: float, nominal_hi: float, out_lo: float, out_hi: float) -> core.Spec:
+    """The ``core.Spec`` of the identity rescale, which reads the nominal and output ranges only."""
+    return core.Spec(1, True, 0.0, 1.0, nominal_lo, nominal_hi, out_lo, out_hi)
+
+
 def histogram_bins(nbins: int, lo: float, hi: float, data_range: bool = False) -> core.Spec:
     """The ``core.Spec`` of a histogram kernel's call, which reads the bins only."""
     return core.Spec(nbins, data_range, lo, hi, 0.0, 1.0, 0.0, 1.0)

@@ -10,10 +10,11 @@ import numbers
 
 import numpy as np
 
-from . import _color, _validate
+from . import _color, _validate, mapping
 from . import dask as _dask
 from ._kernels import (UINT8, UINT16, DtypeInfo, core, dtype_info, get_num_threads, require_tables, resolve_threads,
                        table_budget)
+from ._compat import clahe_opencv
 from ._layout import BatchLayout
 from ._spec import Spec, bin_range, finite_range, histogram_bins, make_spec
 
@@ -156,24 +157,35 @@ def clahe(image, *, tiles=8, clip_limit=2.0, nbins=None, mask=None, axes=None, c
     mode = _validate.choice(compat, "compat", ("opencv",))
     clip = _clip_limit(clip_limit, opencv=mode is not None)
     nthreads = resolve_threads(threads)
-    if mode is not None:
-        from ._compat import clahe_opencv
-
-        if channel is not None or any(a is not None for a in (call.mask, call.nbins, call.in_range, call.out_range,
-                                                               color)):
-            raise ValueError("compat='opencv' takes a grey 2-D image (or a batch of them) and no mask, nbins, "
-                             "in_range, out_range or color: cv2.CLAHE has none")
+    route = _route(call, mode, color)
+    # Every argument is checked; one place per route does the work.
+    if route == "opencv":
         return clahe_opencv(arr, info, spatial, grid, clip, nthreads)
-    color_mode = _color.resolve_mode(color, channel, arr.shape, info, default="lightness")
     grey = functools.partial(_clahe_grey, tiles=grid, clip=clip)
-    if channel is not None and color_mode != "per-channel":
-        if call.out_range is not None:
-            raise ValueError(f"out_range applies to grey and per-channel CLAHE, not color={color_mode!r}")
-        return _color.equalize(arr, info, channel, spatial, call.mask, color_mode, call.nbins, call.in_range,
-                               nthreads, grey, fused=False)
+    if route != "grey":  # a colour mode
+        return _color.equalize(arr, info, channel, spatial, call.mask, route, call.nbins, call.in_range, nthreads,
+                               grey, fused=False)
     mask_per_channel = _validate.channel_mask(call.mask, channel, arr.shape)
     return grey(arr, info, spatial, mask_per_channel, make_spec(info, call.nbins, call.in_range, call.out_range),
                 nthreads)
+
+
+def _route(call: _validate.Call, compat: str | None, color) -> str:
+    """Where a checked call goes: ``"opencv"`` (compat), a colour mode (the intensity of colour images), or
+    ``"grey"`` (grey images, and colour images channel by channel); the arguments a route does not take are
+    refused here."""
+    if compat is not None:
+        if call.channel is not None or any(a is not None for a in (call.mask, call.nbins, call.in_range,
+                                                                    call.out_range, color)):
+            raise ValueError("compat='opencv' takes a grey 2-D image (or a batch of them) and no mask, nbins, "
+                             "in_range, out_range or color: cv2.CLAHE has none")
+        return "opencv"
+    color_mode = _color.resolve_mode(color, call.channel, call.arr.shape, call.info, default="lightness")
+    if call.channel is None or color_mode == "per-channel":
+        return "grey"
+    if call.out_range is not None:
+        raise ValueError(f"out_range applies to grey and per-channel CLAHE, not color={color_mode!r}")
+    return color_mode
 
 
 def _clahe_default(image: np.ndarray, tiles: int, clip_limit: float) -> np.ndarray | None:
@@ -328,8 +340,6 @@ def _clahe_dask(image, *, mask, axes, channel_axis, **kwargs):
 def _clahe_chunked(image, info, mask, grid, clip, spec, threads):
     """One Dask image: tile histograms summed over the chunks, one ClaheMapping (delayed), each chunk
     interpolated with its offset."""
-    from . import mapping
-
     _require_fitted_tables(info, image.shape, grid, spec.nbins)
     fixed, counted = _fixed_bins(image, info, mask, spec, lazy=True)
     if not counted:  # as the in-memory kernel: the identity rescale of the whole image
@@ -470,9 +480,7 @@ class ClaheMapping:
     def _interpolate(self, block, location, threads):
         info = dtype_info(np.dtype(self.dtype))
         if self.rescale:
-            from . import mapping
-
-            return mapping.apply_rescale(block, self, info)
+            return mapping.apply_rescale(block, self, info, resolve_threads(threads))
         plans, denominator = _plans(self.shape, self.tiles, _value_bits(info, self.out_lo, self.out_hi))
         flat = np.ascontiguousarray(block, dtype=info.compute).reshape(1, -1)
         out = np.empty_like(flat)

@@ -16,6 +16,24 @@ __all__ = ["equalize"]
 _PEERS = ("opencv", "pillow")
 
 
+def _equalize_exact(arr, info, channel, spatial, mask, mode, out_range, exact, return_ties, threads):
+    """``equalize(exact=True)``: exact specification of the uniform histogram over the output range; an image
+    with no counted pixel gets the identity rescale, as without ``exact``."""
+
+    def make_targets(image_info, shape, image_spatial):
+        out_lo, out_hi = out_range if out_range is not None else _color.intensity_range(image_info, mode)
+        return ([matching.uniform_target(image_info, out_lo, out_hi)],
+                np.zeros(BatchLayout(shape, image_spatial).batch, dtype=np.int64))
+
+    def uncounted(values, values_info):
+        nominal = (0.0, 100.0) if mode == "lightness" else None
+        spec = make_spec(values_info, None, nominal, out_range if mode == "per-channel" else nominal)
+        return mapping.rescale(values_info, spec).apply(values.astype(values_info.dtype, copy=False))
+
+    return matching.specify_exactly(arr, info, channel, spatial, mask, mode, make_targets, exact, return_ties,
+                                    threads, uncounted)
+
+
 @_validate.public
 def equalize(image, *, nbins=None, mask=None, axes=None, channel_axis=None, color=None, in_range=None,
              out_range=None, exact=False, return_ties=False, compat=None, threads=None):
@@ -164,29 +182,39 @@ def equalize(image, *, nbins=None, mask=None, axes=None, channel_axis=None, colo
     call = _validate.call(image, mask, nbins, in_range, out_range, channel_axis, axes)
     arr, info, channel, spatial = call.arr, call.info, call.channel, call.spatial
     mode = _validate.choice(compat, "compat", _validate.COMPAT_MODES)
-    color_mode = _color.resolve_mode(color, channel, arr.shape, info, default="per-channel" if mode else "lightness")
     nthreads = resolve_threads(threads)
-    if exact is not False or return_ties is not False:
-        if mode is not None:
-            raise ValueError(f"exact equalization has no compat mode; got compat={mode!r}")
-        if call.out_range is not None and color_mode != "per-channel":
-            raise ValueError(f"out_range applies to grey and per-channel equalization, not color={color_mode!r}")
-        return matching.equalize_exact(arr, info, channel, spatial, call.mask, color_mode, call.out_range, exact,
-                                       return_ties, nthreads)
-
-    if channel is not None and color_mode != "per-channel":
-        if mode is not None:
-            raise ValueError(f"compat={mode!r} equalizes colour images per channel; got color={color_mode!r}")
-        if call.out_range is not None:
-            raise ValueError(f"out_range applies to grey and per-channel equalization, not color={color_mode!r}")
+    route, color_mode = _route(call, mode, color, exact is not False or return_ties is not False)
+    # Every argument is checked; one place per route does the work.
+    if route == "exact":
+        return _equalize_exact(arr, info, channel, spatial, call.mask, color_mode, call.out_range, exact,
+                               return_ties, nthreads)
+    if route == "colour":
         return _color.equalize(arr, info, channel, spatial, call.mask, color_mode, call.nbins, call.in_range,
                                nthreads, equalize_grey, fused=True)
-    if mode is not None:
+    if route == "compat":
         return _compat.equalize(arr, info, mode, channel, spatial, call.mask, call.nbins, call.in_range,
                                 call.out_range, nthreads)
     mask_per_channel = _validate.channel_mask(call.mask, channel, arr.shape)
     return equalize_grey(arr, info, spatial, mask_per_channel, make_spec(info, call.nbins, call.in_range,
                                                                           call.out_range), nthreads)
+
+
+def _route(call: _validate.Call, compat: str | None, color, exact: bool) -> tuple[str, str]:
+    """(route, colour mode) of a checked call: ``"exact"``, ``"colour"`` (the intensity of colour images),
+    ``"compat"`` (the peers' rules) or ``"grey"`` (grey images, and colour images channel by channel); the
+    argument combinations a route does not take are refused here."""
+    color_mode = _color.resolve_mode(color, call.channel, call.arr.shape, call.info,
+                                     default="per-channel" if compat else "lightness")
+    intensity = color_mode != "per-channel"
+    if exact and compat is not None:
+        raise ValueError(f"exact equalization has no compat mode; got compat={compat!r}")
+    if intensity and compat is not None:
+        raise ValueError(f"compat={compat!r} equalizes colour images per channel; got color={color_mode!r}")
+    if intensity and call.out_range is not None:
+        raise ValueError(f"out_range applies to grey and per-channel equalization, not color={color_mode!r}")
+    if exact:
+        return "exact", color_mode
+    return ("colour" if intensity else "compat" if compat is not None else "grey"), color_mode
 
 
 def _one_image(image: np.ndarray, compat: object) -> np.ndarray | None:

@@ -12,7 +12,7 @@ import numpy as np
 from . import _validate
 from . import dask as _dask
 from ._kernels import DtypeInfo, core, dtype_info, require_tables, resolve_threads
-from ._spec import bin_range, finite_range, histogram_bins, make_spec
+from ._spec import bin_range, finite_range, histogram_bins, make_spec, rescale_ranges
 
 __all__ = ["EqualizeMapping", "fit_equalize"]
 
@@ -236,11 +236,11 @@ def apply_block(block: np.ndarray, mapping: EqualizeMapping, threads) -> np.ndar
     if block.size == 0:
         return block.copy()
     if mapping.kind == "rescale":
-        return apply_rescale(block, mapping, info)
+        return apply_rescale(block, mapping, info, threads)
     if mapping.kind == "identity":
         return block.copy()
     if mapping.kind in ("pieces", "segments", "levels"):
-        work_info = dtype_info(np.float64) if info.kind == "wide" else info
+        work_info = info.mapped_as
         flat = np.ascontiguousarray(block, dtype=work_info.compute).reshape(1, -1)
         out = map_pieces(flat, np.array([[mapping.lo, mapping.hi]]), mapping.nbins, [_pieces_of(mapping)], threads)
         return info.cast(out.reshape(block.shape))
@@ -279,14 +279,11 @@ def map_pieces(flat: np.ndarray, ranges: np.ndarray, nbins: int, pieces: list, t
     return out
 
 
-def apply_rescale(block, mapping, info):
-    """The identity rule of equalize: linear from the nominal range to the output range."""
-    nlo, nhi, olo, ohi = mapping.nominal_lo, mapping.nominal_hi, mapping.out_lo, mapping.out_hi
-    if info.is_float:
-        x = np.clip(block.astype(np.float64), nlo, nhi)
-        return (olo + (x - nlo) * ((ohi - olo) / (nhi - nlo))).astype(info.dtype)
-    x = np.clip(block.astype(np.int64), int(nlo), int(nhi))
-    if (nlo, nhi) == (olo, ohi):
-        return x.astype(info.dtype)
-    scaled = (2 * (x.astype(object) - int(nlo)) * int(ohi - olo) + int(nhi - nlo)) // (2 * int(nhi - nlo))
-    return (int(olo) + scaled).astype(info.dtype)
+def apply_rescale(block, mapping, info, threads=1):
+    """The identity rule of equalize, linear from the nominal range to the output range (``mapping``'s), by the
+    core's implementation of it, as the in-memory kernels apply it."""
+    flat = np.ascontiguousarray(block, dtype=info.compute).reshape(1, -1)
+    out = np.empty_like(flat)
+    core.rescale(flat, out, rescale_ranges(mapping.nominal_lo, mapping.nominal_hi, mapping.out_lo, mapping.out_hi),
+                 threads)
+    return out.reshape(np.shape(block)).astype(info.dtype, copy=False)

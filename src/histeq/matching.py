@@ -11,7 +11,7 @@ import numpy as np
 from . import _color, _validate, exact as _exact, mapping
 from ._kernels import FLOAT_NBINS, DtypeInfo, core, dtype_info, require_tables, resolve_threads, table_budget
 from ._layout import BatchLayout, grey_axes
-from ._spec import bin_range, finite_range, histogram_bins, make_spec
+from ._spec import bin_range, finite_range, histogram_bins
 
 __all__ = ["match", "specify", "fit_match", "fit_specify"]
 
@@ -112,8 +112,7 @@ def _histograms(flat, flat_mask, info, nbins, threads):
 
 def _reference_targets(ref, ref_info, info, spatial, ref_mask, nbins, threads, discrete):
     """One target per image of the reference (its layout along ``spatial``)."""
-    # 32-bit integers are binned as float64 values, over [min, max], as images are in _map.
-    bin_info = dtype_info(np.float64) if ref_info.kind == "wide" else ref_info
+    bin_info = ref_info.mapped_as  # as images are in _map
     _, flat, flat_mask = _flatten(ref, bin_info, spatial, ref_mask)
     require_tables(_TABLE_BYTES_PER_BIN * flat.shape[0] * (nbins if bin_info.kind != "levels" else
                                                            int(bin_info.hi - bin_info.lo + 1)),
@@ -159,8 +158,8 @@ def _dask_reference_target(reference, reference_mask, info, nbins, threads):
         return _reference_targets(ref, ref_info, info, tuple(range(ref.ndim)), ref_mask, nbins, threads,
                                   discrete)[0]
     ref_info = dtype_info(reference.dtype)
-    work = reference.astype(np.float64) if ref_info.kind == "wide" else reference
-    bin_info = dtype_info(work.dtype)
+    bin_info = ref_info.mapped_as
+    work = reference.astype(bin_info.dtype, copy=False)
     if bin_info.kind == "levels":
         lo, hi = bin_info.lo, bin_info.hi
         bins = int(hi - lo + 1)
@@ -178,11 +177,8 @@ def _map(arr, info, spatial, mask, targets, target_of, nbins, exact, threads, un
 
     ``uncounted(values, info)``: what an image with no counted pixel becomes under ``exact`` (default:
     itself)."""
-    work_info = info
-    if info.kind == "wide":  # 32-bit integers are exact in float64: map there, round back
-        arr = arr.astype(np.float64)
-        work_info = dtype_info(np.float64)
-    layout, flat, flat_mask = _flatten(arr, work_info, spatial, mask)
+    work_info = info.mapped_as
+    layout, flat, flat_mask = _flatten(arr.astype(work_info.dtype, copy=False), work_info, spatial, mask)
     if exact:
         out, ties = _map_exact(flat, flat_mask, layout, info, targets, target_of, threads, uncounted)
         return layout.restore(out), ties
@@ -321,8 +317,8 @@ def _fit_target(arr, info, mask, target, nbins, threads, lazy=False):
         counts = histogram(arr, info, bins, info.lo, info.hi)
         return later(lambda c: mapping_of("table", info.lo, info.hi, bins,
                                           _level_table(c, target, info).astype(np.int64)), counts)
-    work = arr.astype(np.float64) if info.kind == "wide" else arr
-    work_info = dtype_info(work.dtype)
+    work_info = info.mapped_as
+    work = arr.astype(work_info.dtype, copy=False)
     vmin, vmax, count = (_dask.finite_range if is_dask else finite_range)(work, mask)
     if count == 0:  # nothing counted: the image is left as it is
         return mapping_of("identity", 0.0, 1.0, 0, np.zeros(0))
@@ -710,24 +706,20 @@ def _uniform_or_given(info, out_lo, out_hi, weights):
     return _continuous(np.linspace(out_lo, out_hi, count + 1), weights)
 
 
-def equalize_exact(arr, info, channel, spatial, mask, mode, out_range, exact, return_ties, threads):
-    """``equalize(exact=True)``: exact specification of the uniform histogram over the output range."""
+def uniform_target(info: DtypeInfo, out_lo: float, out_hi: float) -> Target:
+    """The uniform histogram over [out_lo, out_hi]: every integer level of it once (levels dtypes), else an
+    even density."""
+    if info.kind == "levels":
+        levels = np.arange(out_lo, out_hi + 1)
+        return _discrete(levels, np.ones(levels.size))
+    return _continuous(np.array([out_lo, out_hi]), np.ones(1))
+
+
+def specify_exactly(arr, info, channel, spatial, mask, mode, make_targets, exact, return_ties, threads, uncounted):
+    """Exact specification of every image of ``arr`` onto its target, as ``match`` and ``specify`` with
+    ``exact=True`` do: make_targets and uncounted as in _apply.  Returns the result, or (result, ties) with
+    ``return_ties``."""
     _check_flags(exact, return_ties)
-
-    def make_targets(image_info, shape, image_spatial):
-        out_lo, out_hi = out_range if out_range is not None else _color.intensity_range(image_info, mode)
-        if image_info.kind == "levels":
-            levels = np.arange(out_lo, out_hi + 1)
-            target = _discrete(levels, np.ones(levels.size))
-        else:
-            target = _continuous(np.array([out_lo, out_hi]), np.ones(1))
-        return [target], np.zeros(BatchLayout(shape, image_spatial).batch, dtype=np.int64)
-
-    def uncounted(values, values_info):  # nothing to equalize: equalize's identity rescale
-        nominal = (0.0, 100.0) if mode == "lightness" else None
-        spec = make_spec(values_info, None, nominal, out_range if mode == "per-channel" else nominal)
-        return mapping.rescale(values_info, spec).apply(values.astype(values_info.dtype, copy=False))
-
     result, ties, batch_shape = _apply(arr, info, channel, spatial, mask, mode, make_targets, None, True, threads,
                                        uncounted)
     return _finish(result, ties, batch_shape, return_ties)

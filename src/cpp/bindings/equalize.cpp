@@ -15,6 +15,17 @@ void equalize(In<T> image, Mask mask, Out<T> out, const histeq::Spec& spec, int 
     histeq::equalize_batch(image.data(), m, out.data(), image.shape(0), image.shape(1), spec, threads);
 }
 
+// The identity rule of equalization (nothing to equalize): the nominal range rescaled to the output range, the
+// rule's one implementation, which Python's fitted mappings call too.  Reads the spec's ranges only.
+template <class T>
+void rescale(In<T> image, Out<T> out, const histeq::Spec& spec, int threads) {
+    require_same_shape(image, out, "out");
+    require_threads(threads);
+    require_spec_fits<T>(spec);
+    nb::gil_scoped_release release;
+    histeq::apply_rescale(image.data(), out.data(), static_cast<int64_t>(image.size()), spec, threads);
+}
+
 // Whether `a` is a C-contiguous array of T, aligned for it, with at least one
 // dimension and not empty: an image the full path would take as it is.
 template <class T, class A>
@@ -113,6 +124,7 @@ void register_equalize(nb::module_& m) {
         using T = decltype(tag);
         m.def("equalize", &equalize<T>, "image"_a.noconvert(), "mask"_a.noconvert().none(), "out"_a.noconvert(),
               "spec"_a, "threads"_a);
+        m.def("rescale", &rescale<T>, "image"_a.noconvert(), "out"_a.noconvert(), "spec"_a, "threads"_a);
         m.def("histogram", &histogram<T>, "image"_a.noconvert(), "mask"_a.noconvert().none(), "counts"_a.noconvert(),
               "ranges"_a.noconvert(), "spec"_a, "threads"_a);
     });
