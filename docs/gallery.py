@@ -3,7 +3,8 @@
 Run:  python docs/gallery.py [OUT.png]   (default: docs/_build/gallery.png)
 
 Images that ship with scikit-image (a photograph, a low-contrast moon surface,
-coins under uneven light) and the bundled sample micrograph; no downloads.  Needs the ``plot`` and ``test`` extras (matplotlib, scikit-image).
+coins under uneven light) and the bundled sample micrograph; no downloads.  Needs the ``plot`` and ``test``
+extras (matplotlib, scikit-image).
 """
 
 from __future__ import annotations

@@ -452,7 +452,8 @@ np.savez(sys.argv[1], **out)
 
 
 def test_every_instruction_set_gives_the_same_result(tmp_path):
-    # CLAHE, equalize and match.  The kernels dispatch to AVX-512, AVX2 or baseline code at run time; HISTEQ_SIMD caps the choice.
+    # CLAHE, equalize and match.  The kernels dispatch to AVX-512, AVX2 or baseline code at run time; HISTEQ_SIMD
+    # caps the choice.
     import os
     import subprocess
     import sys

@@ -375,7 +375,8 @@ def test_tiff_written_chunk_by_chunk(tmp_path, shape, chunks):
 def test_a_tiff_too_big_for_memory_goes_chunk_by_chunk(tmp_path, camera, monkeypatch):
     pytest.importorskip("dask.array")
     tifffile = pytest.importorskip("tifffile")
-    from histeq import cli, dask as histeq_dask
+    from histeq import cli
+    from histeq import dask as histeq_dask
 
     chunked = []
     run_chunked = cli._Job._run_chunked

@@ -229,7 +229,8 @@ def test_clahe_chunked_and_block_by_block(client, camera):
 
 @pytest.mark.parametrize("dtype", INT_DTYPES + FLOAT_DTYPES)
 def test_fit_clahe_through_a_file_and_on_patches(tmp_path, camera, dtype):
-    scene = camera[:200, :300].astype(dtype) if np.dtype(dtype).kind in "iu" else (camera[:200, :300] / 255).astype(dtype)
+    grey = camera[:200, :300]
+    scene = grey.astype(dtype) if np.dtype(dtype).kind in "iu" else (grey / 255).astype(dtype)
     kwargs = dict(tiles=(3, 5), clip_limit=2.5, mask=camera[:200, :300] > 15)
     histeq.fit_clahe(scene, **kwargs).save(tmp_path / "clahe.npz")
     fitted = histeq.ClaheMapping.load(tmp_path / "clahe.npz")

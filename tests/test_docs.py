@@ -5,7 +5,8 @@ import importlib
 
 import pytest
 
-MODULES = ["histeq.equalize", "histeq.clahe", "histeq.histogram", "histeq.matching", "histeq.mapping", "histeq.io", "histeq.plot", "histeq.cli"]
+MODULES = ["histeq.equalize", "histeq.clahe", "histeq.histogram", "histeq.matching", "histeq.mapping", "histeq.io",
+           "histeq.plot", "histeq.cli"]
 
 
 @pytest.mark.parametrize("name", MODULES)

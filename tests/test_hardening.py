@@ -295,7 +295,6 @@ def test_many_spatial_axes_are_refused_or_dropped_not_miscomputed():
     np.testing.assert_array_equal(out.reshape(12, 10), histeq.clahe(image.reshape(12, 10), tiles=(3, 2)))
     from histeq._kernels import core
 
-    flat = np.zeros((1, 2**17), np.uint8)
     with pytest.raises(ValueError, match="at most 16 spatial axes"):
         core.TilePlan(np.full(17, 2, np.int64), np.ones(17, np.int64), np.tile([0, 2], 17).astype(np.int64),
                       np.zeros(34, np.int32), np.ones(34), np.zeros(34), 1.0)

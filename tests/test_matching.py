@@ -251,12 +251,13 @@ def test_exact_equalize_equals_reference(image, data):
     mask = data.draw(st.none() | hnp.arrays(np.bool_, image.shape))
     info = histeq._kernels.dtype_info(image.dtype)
     out, ties = histeq.equalize(image, exact=True, mask=mask, return_ties=True)
-    if info.kind == "levels":
-        levels = np.arange(info.lo, info.hi + 1)
-        by_rank = lambda n: np.repeat(levels, [n // len(levels) + (j < n % len(levels)) for j in range(len(levels))])
-    else:
-        by_rank = lambda n: ref._round_levels(info.lo + (info.hi - info.lo) * (np.arange(n) + 0.5) / n, info) \
-            if not info.is_float else info.lo + (info.hi - info.lo) * (np.arange(n) + 0.5) / n
+    levels = np.arange(info.lo, info.hi + 1) if info.kind == "levels" else None
+
+    def by_rank(n):
+        if levels is not None:
+            return np.repeat(levels, [n // len(levels) + (j < n % len(levels)) for j in range(len(levels))])
+        spread = info.lo + (info.hi - info.lo) * (np.arange(n) + 0.5) / n
+        return spread if info.is_float else ref._round_levels(spread, info)
     # nothing counted: equalize's identity rescale; -inf and +inf: the ends of the output range
     expected = ref.exact_values(image, by_rank, mask, uncounted=lambda x: ref._rescale(x, info, None, None),
                                 ends=(info.lo, info.hi))
@@ -281,7 +282,8 @@ def test_exact_match_reproduces_reference_histogram(camera):
 
     reference = data.moon()[:512, :512]
     out = histeq.match(camera, reference, exact=True)
-    np.testing.assert_array_equal(np.bincount(out.ravel(), minlength=256), np.bincount(reference.ravel(), minlength=256))
+    np.testing.assert_array_equal(np.bincount(out.ravel(), minlength=256),
+                                  np.bincount(reference.ravel(), minlength=256))
 
 
 def test_exact_specify_reproduces_target_counts(camera):

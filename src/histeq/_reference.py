@@ -423,10 +423,10 @@ def clahe(image, tiles=8, clip_limit=2.0, nbins=None, mask=None, in_range=None, 
                 out[index] = np.nan
                 continue
 
-            def nested(axis, tile):  # one axis at a time, the first outermost
+            def nested(axis, tile):  # one axis at a time, the first outermost; called in this iteration only
                 if axis == ndim:
-                    return mappings[tuple(tile)](value)
-                (k0, w0), (k1, w1) = per_axis[axis]
+                    return mappings[tuple(tile)](value)  # noqa: B023
+                (k0, w0), (k1, w1) = per_axis[axis]  # noqa: B023
                 if w1 == 0:
                     return nested(axis + 1, tile + [k0])
                 return float(w0) * nested(axis + 1, tile + [k0]) + float(w1) * nested(axis + 1, tile + [k1])
@@ -515,7 +515,8 @@ def _quantile(q, fraction, value, left=False, step=False):
 def _in_units(values, source, dest):
     if source.dtype == dest.dtype or (source.is_float and dest.is_float):
         return np.asarray(values, dtype=np.float64)
-    return dest.lo + (np.asarray(values, dtype=np.float64) - source.lo) * ((dest.hi - dest.lo) / (source.hi - source.lo))
+    scale = (dest.hi - dest.lo) / (source.hi - source.lo)
+    return dest.lo + (np.asarray(values, dtype=np.float64) - source.lo) * scale
 
 
 def _discrete_target(levels, counts):

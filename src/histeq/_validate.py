@@ -11,7 +11,8 @@ import functools
 import inspect
 import math
 import numbers
-from typing import NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 

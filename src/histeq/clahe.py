@@ -12,9 +12,18 @@ import numpy as np
 
 from . import _color, _validate, mapping
 from . import dask as _dask
-from ._kernels import (UINT8, UINT16, DtypeInfo, core, dtype_info, get_num_threads, require_tables, resolve_threads,
-                       table_budget)
 from ._compat import clahe_opencv
+from ._kernels import (
+    UINT8,
+    UINT16,
+    DtypeInfo,
+    core,
+    dtype_info,
+    get_num_threads,
+    require_tables,
+    resolve_threads,
+    table_budget,
+)
 from ._layout import BatchLayout
 from ._spec import Spec, bin_range, finite_range, histogram_bins, make_spec
 
@@ -204,7 +213,7 @@ def _clahe_default(image: np.ndarray, tiles: int, clip_limit: float) -> np.ndarr
     return out
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _default_spec(dtype: np.dtype) -> tuple[DtypeInfo, int, core.Spec]:
     """(dtype entry, bits of the output range, the kernel's spec) of a dtype's defaults."""
     info = dtype_info(dtype)
@@ -401,7 +410,7 @@ def _require_fitted_tables(info, shape, grid, nbins) -> None:
                    f"fitted CLAHE mappings of {math.prod(grid)} tiles over {nbins} bins")
 
 
-def _mapping_of_tiles(parts, info, shape, grid, clip, spec, rescale=False) -> "ClaheMapping":
+def _mapping_of_tiles(parts, info, shape, grid, clip, spec, rescale=False) -> ClaheMapping:
     """The ClaheMapping of the tiles' histograms, given as the chunks' {tile: counts}."""
     nbins = spec.nbins
     hists = np.zeros((math.prod(grid), nbins), dtype=np.int64)
@@ -506,7 +515,7 @@ class ClaheMapping:
                      slope=self.slope)
 
     @classmethod
-    def load(cls, path) -> "ClaheMapping":
+    def load(cls, path) -> ClaheMapping:
         """Read a mapping written by :meth:`save`: every field checked against the arrays the file holds (a
         ValueError names what is wrong)."""
         from . import _mapping_file

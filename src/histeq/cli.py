@@ -296,7 +296,8 @@ def _weights(text: str):
             return np.loadtxt(path, delimiter="," if "," in path.read_text() else None, ndmin=1)
         return np.array([float(w) for w in text.split(",")])
     except (OSError, ValueError) as exc:
-        raise UsageError(f"--histogram {text}: not a name, weights or a readable weights file ({_reason(exc)})")
+        raise UsageError(f"--histogram {text}: not a name, weights or a readable weights file ({_reason(exc)})") \
+            from exc
 
 
 class _Job:

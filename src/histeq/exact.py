@@ -18,7 +18,7 @@ from ._layout import BatchLayout
 SHELLS = 5
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def shells(ndim: int, count: int = SHELLS) -> tuple[tuple[tuple[int, ...], ...], ...]:
     """The offsets of the first ``count`` shells: the discrete balls |d|^2 <= r^2, r^2 = 1, 2, 3, ..., minus the
     ball before, skipping radii that add no offset.  In 2-D: the 4 axial neighbours, the 4 diagonal ones, then

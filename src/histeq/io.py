@@ -14,8 +14,9 @@ import contextlib
 import errno
 import math
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 import numpy as np
 

@@ -88,7 +88,7 @@ class EqualizeMapping:
             np.savez(f, header=np.array(json.dumps(header)), values=self.values)
 
     @classmethod
-    def load(cls, path) -> "EqualizeMapping":
+    def load(cls, path) -> EqualizeMapping:
         """Read a mapping written by :meth:`save`: every field checked against the arrays the file holds (a
         ValueError names what is wrong)."""
         from . import _mapping_file

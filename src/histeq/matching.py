@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from typing import NamedTuple
 
 import numpy as np
 
-from . import _color, _validate, exact as _exact, mapping
+from . import _color, _validate, mapping
+from . import exact as _exact
 from ._kernels import FLOAT_NBINS, DtypeInfo, core, dtype_info, require_tables, resolve_threads, table_budget
 from ._layout import BatchLayout, grey_axes
 from ._spec import bin_range, finite_range, histogram_bins
@@ -123,7 +125,7 @@ def _reference_targets(ref, ref_info, info, spatial, ref_mask, nbins, threads, d
         values = flat[b] if flat_mask is None else flat[b][flat_mask[b]]
         return values[np.isfinite(values)][0]
 
-    return [_target_of_histogram(counts[b], ranges[b], ref_info, info, discrete, lambda: only_value(b))
+    return [_target_of_histogram(counts[b], ranges[b], ref_info, info, discrete, functools.partial(only_value, b))
             for b in range(counts.shape[0])]
 
 
