@@ -300,18 +300,15 @@ def _weights(text: str):
             from exc
 
 
-class _Job:
-    """Everything about a run that is the same for every file: checked and loaded up front."""
+class _Options:
+    """The method's options, the same for every file: checked and loaded (mask, reference, histogram) up front,
+    then turned into each image's keywords."""
 
-    def __init__(self, args, files: int):
+    def __init__(self, args, threads: int | None):
         self.args = args
         self.method = args.command
-        self.files = files
+        self.threads = threads
         self.mask = None if args.mask is None else _read_one(args.mask, "--mask") != 0
-        jobs = args.jobs or min(os.cpu_count() or 1, files)
-        self.jobs = max(1, min(jobs, files))
-        # Several files at once: one thread each, unless asked.
-        self.threads = args.threads if args.threads else (1 if self.jobs > 1 else None)
         self.extra: dict = {}
         if self.method == "match":
             self.extra["reference"] = _read_one(args.reference, "--reference")
@@ -396,6 +393,52 @@ class _Job:
             return tuple(min(8, n) for n in sizes)
         return tiles[0] if len(tiles) == 1 else tuple(tiles)
 
+    def grey_note(self, channel_axis) -> str | None:
+        if channel_axis is None and self.args.color not in (None, "per-channel"):
+            return f"--color {self.args.color} applies to colour images; grey images are processed as they are"
+        return None
+
+    def operation(self) -> str:
+        """What a run does, in words (a DICOM output records it as its derivation)."""
+        words = {"equalize": "histogram equalization", "clahe": "CLAHE", "match": "histogram matching",
+                 "specify": "histogram specification"}[self.method]
+        if self.method == "clahe":
+            words += f", tiles {' x '.join(map(str, self.args.tiles or [8]))}, clip limit {self.args.clip_limit}"
+        if getattr(self.args, "exact", False):
+            words += ", exact"
+        return f"{self.method} ({words})"
+
+    def convert(self, out, value_range=None):
+        """--dtype: a linear map from the range the result was mapped into (``value_range``: its out_range;
+        by default the nominal range: the dtype's range for integers, [0, 1] for floats) to the new dtype's
+        nominal range."""
+        import numpy as np
+
+        if self.args.dtype is None or out.dtype == np.dtype(self.args.dtype):
+            return out
+        source, dest = np.dtype(out.dtype), np.dtype(self.args.dtype)
+
+        def nominal(dt):
+            return (float(np.iinfo(dt).min), float(np.iinfo(dt).max)) if dt.kind in "iu" else (0.0, 1.0)
+
+        (slo, shi), (dlo, dhi) = (value_range or nominal(source)), nominal(dest)
+        scaled = dlo + (out.astype(np.float64) - slo) * ((dhi - dlo) / (shi - slo))
+        if dest.kind in "iu":
+            scaled = np.clip(np.floor(scaled + 0.5), dlo, dhi)
+        return scaled.astype(dest)
+
+
+class _Job:
+    """A run over many files: how many at once, and one file processed in memory or chunk by chunk."""
+
+    def __init__(self, args, files: int):
+        self.args = args
+        self.method = args.command
+        jobs = args.jobs or min(os.cpu_count() or 1, files)
+        self.jobs = max(1, min(jobs, files))
+        # Several files at once: one thread each, unless asked.
+        self.options = _Options(args, args.threads if args.threads else (1 if self.jobs > 1 else None))
+
     def run(self, item: Planned) -> dict:
         """Process one file; raises _FileError with one line naming it."""
         path, target = item.source, item.target
@@ -411,15 +454,15 @@ class _Job:
         results, channel_axes, value_range, note = {}, {}, None, None
         for name, image in arrays.items():
             channel_axes[name] = channel_axis = _channel_axis(self.args.channel_axis, path, image)
-            kwargs = self.kwargs(path, image, channel_axis, stored="dicom" in meta)
-            note = note or self._grey_note(channel_axis)
+            kwargs = self.options.kwargs(path, image, channel_axis, stored="dicom" in meta)
+            note = note or self.options.grey_note(channel_axis)
             try:
                 out = method(image, **kwargs)
             except (ValueError, TypeError) as exc:
                 raise _FileError(f"{path}: {exc}") from exc
             value_range = kwargs.get("out_range")
-            results[name] = self._convert(out, value_range)
-        meta["operation"] = self.operation()
+            results[name] = self.options.convert(out, value_range)
+        meta["operation"] = self.options.operation()
         _write(target, lambda: io.write_file(target, results, meta))
         if item.report is not None:
             first = next(iter(arrays))
@@ -453,11 +496,11 @@ class _Job:
             raise _FileError(f"cannot read {path}: {_reason(exc)}") from exc
         channel_axis = _channel_axis(self.args.channel_axis, path, image)
         try:
-            out = getattr(histeq, self.method)(image, **self.kwargs(path, image, channel_axis))
+            out = getattr(histeq, self.method)(image, **self.options.kwargs(path, image, channel_axis))
         except (ValueError, TypeError) as exc:
             raise _FileError(f"{path}: {exc}") from exc
         if self.args.dtype is not None:
-            out = out.map_blocks(self._convert, dtype=self.args.dtype)
+            out = out.map_blocks(self.options.convert, dtype=self.args.dtype)
 
         def write():
             if target.suffix.lower() == ".zarr":
@@ -468,42 +511,8 @@ class _Job:
                 io.write_file(target, {"image": out.compute()})
 
         _write(target, write)
-        note = self._grey_note(channel_axis)
+        note = self.options.grey_note(channel_axis)
         return {"input": str(path), "output": str(target), "status": "ok", **({"note": note} if note else {})}
-
-    def _grey_note(self, channel_axis) -> str | None:
-        if channel_axis is None and self.args.color not in (None, "per-channel"):
-            return f"--color {self.args.color} applies to colour images; grey images are processed as they are"
-        return None
-
-    def operation(self) -> str:
-        """What a run does, in words (a DICOM output records it as its derivation)."""
-        words = {"equalize": "histogram equalization", "clahe": "CLAHE", "match": "histogram matching",
-                 "specify": "histogram specification"}[self.method]
-        if self.method == "clahe":
-            words += f", tiles {' x '.join(map(str, self.args.tiles or [8]))}, clip limit {self.args.clip_limit}"
-        if getattr(self.args, "exact", False):
-            words += ", exact"
-        return f"{self.method} ({words})"
-
-    def _convert(self, out, value_range=None):
-        """--dtype: a linear map from the range the result was mapped into (``value_range``: its out_range;
-        by default the nominal range: the dtype's range for integers, [0, 1] for floats) to the new dtype's
-        nominal range."""
-        import numpy as np
-
-        if self.args.dtype is None or out.dtype == np.dtype(self.args.dtype):
-            return out
-        source, dest = np.dtype(out.dtype), np.dtype(self.args.dtype)
-
-        def nominal(dt):
-            return (float(np.iinfo(dt).min), float(np.iinfo(dt).max)) if dt.kind in "iu" else (0.0, 1.0)
-
-        (slo, shi), (dlo, dhi) = (value_range or nominal(source)), nominal(dest)
-        scaled = dlo + (out.astype(np.float64) - slo) * ((dhi - dlo) / (shi - slo))
-        if dest.kind in "iu":
-            scaled = np.clip(np.floor(scaled + 0.5), dlo, dhi)
-        return scaled.astype(dest)
 
 
 def _channel_axis(given: int | None, path: Path, image) -> int | None:
