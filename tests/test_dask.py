@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 from conftest import FLOAT_DTYPES, INT_DTYPES, any_images
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -210,7 +210,11 @@ def test_clahe_with_the_grid_anchored_equals_in_memory(client, case, data):
         kwargs["mask"] = data.draw(hnp.arrays(np.bool_, image.shape))
     if data.draw(st.booleans()):
         kwargs["nbins"] = data.draw(st.integers(2, 40))
-    lazy = histeq.clahe(da.from_array(image, chunks=chunks), **kwargs)
+    try:
+        lazy = histeq.clahe(da.from_array(image, chunks=chunks), **kwargs)
+    except ValueError as exc:  # e.g. 420 tiles of 65536 bins: over the chunked path's documented table budget
+        assert "fitted CLAHE mappings" in str(exc)
+        assume(False)
     assert isinstance(lazy, da.Array) and lazy.chunks == da.from_array(image, chunks=chunks).chunks
     np.testing.assert_array_equal(lazy.compute(), histeq.clahe(image, **kwargs))
 
