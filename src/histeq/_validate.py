@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from . import _arrays
 from ._kernels import MAX_NBINS, DtypeInfo, dtype_info
 
 COLOR_MODES = ("lightness", "luma", "value", "per-channel")
@@ -64,6 +65,8 @@ def public(func):
       only where it is unmasked (in every channel, with ``channel_axis``) and ``mask`` (when given) is True.
       The result is a masked array with the input's mask; every pixel is transformed, as with ``mask``.
       ``reference`` (match) likewise, its mask as ``reference_mask``.
+    - PyTorch tensors, xarray DataArrays, CuPy arrays and DLPack objects cross at this door (``_arrays``): the
+      result comes back in the image's type.
     """
     signature = inspect.signature(func)
     position = list(signature.parameters).index("image")
@@ -85,6 +88,12 @@ def public(func):
         arguments = bound.arguments
         if "image" not in arguments:
             return func(*args, **kwargs)
+        door = _arrays.Door(func.__qualname__)
+        if any(_arrays.is_foreign(arguments.get(name)) for name in _ARRAYS):
+            for name in _ARRAYS:
+                if name in arguments:
+                    arguments[name] = door.enter(arguments[name], is_image=name == "image")
+            door.names(arguments)
         image, hidden = _unmasked(arguments, signature, "image", "mask")
         if "reference" in arguments:
             arguments["reference"], _ = _unmasked(arguments, signature, "reference", "reference_mask")
@@ -98,9 +107,13 @@ def public(func):
                 raise
             raise hinted from exc
         result = widened(result, image.dtype, wide)
-        return result if hidden is None else _remasked(result, hidden)
+        return door.leave(result if hidden is None else _remasked(result, hidden))
 
     return wrapper
+
+
+#: The arguments of public functions that hold arrays (the image first).
+_ARRAYS = ("image", "mask", "reference", "reference_mask", "histogram")
 
 
 def _plain(value, positional=()) -> bool:

@@ -1,0 +1,161 @@
+"""Array types at the door: PyTorch tensors, xarray DataArrays, CuPy arrays and any DLPack object in, the caller's
+type out.
+
+Every public function takes its arrays through ``_validate.public``, which hands each array argument to
+:func:`enter` and the result to :meth:`Door.leave`: the type is recognised once, the array crosses to NumPy (or
+Dask) at the edge, and the result is rebuilt in the caller's type.  No module outside this one knows about
+tensors or DataArrays, and a GPU path later replaces what :func:`enter` does with a device array, not every
+function.
+
+- **NumPy and Dask** arrays pass as they are (the common case costs one type check).
+- **PyTorch** CPU tensors cross without a copy (``Tensor.numpy()`` is a view; the result comes back through
+  ``torch.from_numpy``, also a view).  A tensor that requires grad is computed on ``.detach()``: equalization is
+  a step function of the pixel values, whose gradient is zero almost everywhere, so no gradient is given.
+  bfloat16 (which NumPy lacks) is computed in float32 and returned as bfloat16.  Subclasses such as
+  ``torchvision.tv_tensors.Image`` come back as the same subclass.
+- **xarray** DataArrays are computed on their data (NumPy or Dask: a Dask-backed one stays lazy); dimension
+  names are accepted by ``axes`` and ``channel_axis``; a result of the image's shape is a DataArray with its
+  dims, coordinates, attributes and name.
+- **Any object with** ``__dlpack__`` on the CPU is read by ``numpy.from_dlpack``; its result is a NumPy array
+  (which is itself a DLPack producer: ``torch.from_dlpack(result)`` and the like take it without a copy), as the
+  protocol gives no type to rebuild.
+- **GPU arrays** (CUDA or other non-CPU tensors, CuPy arrays, DLPack objects on a device) get a TypeError naming
+  the function: histeq has no GPU kernels yet, and never copies to the host and back behind the caller's back.
+
+PyTorch, xarray and CuPy are never imported here: an input can only be one of their types when its module is
+already loaded.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Callable
+
+import numpy as np
+
+#: DLPack device types (dlpack.h): only the CPU ones are read here.
+_DLPACK_CPU = (1, 3)  # kDLCPU, kDLCUDAHost (page-locked host memory)
+
+
+def _torch():
+    return sys.modules.get("torch")
+
+
+def _xarray():
+    return sys.modules.get("xarray")
+
+
+def _gpu_error(function: str, what: str) -> TypeError:
+    return TypeError(f"histeq.{function}: got {what}, but histeq computes on the CPU only (its GPU path is not "
+                     "there yet), and it does not copy to the host and back for you: move the data to the CPU "
+                     "first (tensor.cpu(), cupy.asnumpy(array)) if that is what you want")
+
+
+def is_foreign(value: object) -> bool:
+    """Whether ``value`` needs :func:`enter`: not an ndarray, a Dask array, a sequence or a scalar."""
+    if value is None or isinstance(value, (np.ndarray, list, tuple, int, float, bool, np.generic)):
+        return False
+    torch, xarray = _torch(), _xarray()
+    return ((torch is not None and isinstance(value, torch.Tensor))
+            or (xarray is not None and isinstance(value, xarray.DataArray))
+            or (hasattr(value, "__dlpack__") and not hasattr(value, "dask"))
+            or hasattr(value, "__cuda_array_interface__"))
+
+
+class Door:
+    """How one call's image came in, so that its result can leave in the same type."""
+
+    def __init__(self, function: str):
+        self.function = function
+        self.leave_as: Callable[[Any], Any] | None = None
+        self.dims: tuple | None = None  # the image's dimension names (xarray)
+
+    def enter(self, value: object, is_image: bool) -> object:
+        """``value`` as a NumPy (or Dask) array, or as it is when it is neither foreign nor an array; for the
+        image, remember how to rebuild results."""
+        if not is_foreign(value):
+            return value
+        torch, xarray = _torch(), _xarray()
+        if torch is not None and isinstance(value, torch.Tensor):
+            array, leave = self._from_torch(torch, value)
+        elif xarray is not None and isinstance(value, xarray.DataArray):
+            array, leave = self._from_xarray(value, is_image)
+        else:
+            array, leave = self._from_dlpack(value), None
+        if is_image:
+            self.leave_as = leave
+        return array
+
+    def leave(self, result):
+        """The function's result in the image's type: every array of a tuple result, and ``result`` itself."""
+        if self.leave_as is None:
+            return result
+        if isinstance(result, tuple):
+            return tuple(self.leave(part) for part in result)
+        if isinstance(result, np.ndarray) or hasattr(result, "dask"):
+            return self.leave_as(result)
+        return result
+
+    def names(self, arguments: dict) -> None:
+        """``axes`` and ``channel_axis`` given as the image's dimension names (xarray), as axis numbers."""
+        if self.dims is None:
+            return
+        for name in ("axes", "channel_axis"):
+            value = arguments.get(name)
+            if isinstance(value, str):
+                arguments[name] = self._axis_of(value, name)
+            elif isinstance(value, (tuple, list)) and any(isinstance(v, str) for v in value):
+                arguments[name] = type(value)(self._axis_of(v, name) if isinstance(v, str) else v for v in value)
+
+    def _axis_of(self, dim: str, name: str) -> int:
+        if dim not in self.dims:
+            raise ValueError(f"{name}: the image has no dimension {dim!r}; its dimensions are {self.dims}")
+        return self.dims.index(dim)
+
+    def _from_torch(self, torch, tensor):
+        if tensor.device.type != "cpu":
+            raise _gpu_error(self.function, f"{tensor.device.type} tensors")
+        tensor = tensor.detach()  # no gradient: see the module's notes
+        kind, wrap = type(tensor), None
+        if kind is not torch.Tensor and hasattr(tensor, "as_subclass"):
+            wrap = kind
+        dtype = tensor.dtype
+        if dtype == torch.bfloat16:
+            tensor = tensor.to(torch.float32)
+        array = tensor.resolve_conj().resolve_neg().numpy()
+
+        def leave(result):
+            out = torch.from_numpy(result if result.flags.writeable and all(s >= 0 for s in result.strides)
+                                   else np.ascontiguousarray(result))
+            if dtype == torch.bfloat16 and out.dtype == torch.float32 and tuple(out.shape) == tuple(array.shape):
+                out = out.to(torch.bfloat16)
+            return out.as_subclass(wrap) if wrap is not None and out.shape == tensor.shape else out
+
+        return array, leave
+
+    def _from_xarray(self, data_array, is_image: bool):
+        data = data_array.data
+        if is_foreign(data):  # a DataArray of tensors or CuPy arrays
+            data = self.enter(data, False)
+        if not is_image:
+            return data, None
+        self.dims = tuple(data_array.dims)
+
+        def leave(result):
+            if tuple(result.shape) != tuple(data_array.shape):
+                return result  # histograms, ties: not of the image's shape
+            return data_array.copy(deep=False, data=result)
+
+        return data, leave
+
+    def _from_dlpack(self, value):
+        if hasattr(value, "__cuda_array_interface__"):
+            raise _gpu_error(self.function, f"{type(value).__module__.split('.')[0]} GPU arrays")
+        device = getattr(value, "__dlpack_device__", None)
+        if device is not None and device()[0] not in _DLPACK_CPU:
+            raise _gpu_error(self.function, f"DLPack arrays on device type {device()[0]}")
+        try:
+            return np.from_dlpack(value)
+        except (TypeError, ValueError, BufferError, RuntimeError) as exc:
+            raise TypeError(f"histeq.{self.function}: cannot read {type(value).__name__} through DLPack: "
+                            f"{exc}") from exc

@@ -1,0 +1,186 @@
+"""Equalization as transforms for PyTorch training pipelines.
+
+``Equalize``, ``CLAHE`` and ``RandomCLAHE`` are ``torch.nn.Module`` objects. They take tensors of shape
+``(..., C, H, W)``, including ``torchvision.tv_tensors.Image``, and give back the same type, dtype and shape.
+Their results equal :func:`histeq.equalize` and :func:`histeq.clahe` on the last two axes, bit for bit. They
+work per sample, inside ``torchvision.transforms.v2.Compose`` and in ``DataLoader`` workers (which fork), and
+on whole batches.
+
+Each channel of each image is equalized on its own (``color=None``), as ``torchvision.transforms.v2.functional``
+does. ``color="lightness"`` (or ``"luma"``, ``"value"``) equalizes the intensity of RGB images along the
+channel axis ``-3`` instead, and keeps their colours.
+
+Equalization is not differentiable: its gradient is zero almost everywhere. A tensor that requires grad is
+computed on ``.detach()``, and the result does not require grad.
+
+Importing this module imports PyTorch, so it needs ``pip install "histeq[torch]"``; ``import histeq`` alone does not.
+
+Examples
+--------
+>>> import torch
+>>> from histeq.transforms import CLAHE
+>>> batch = torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8)
+>>> out = CLAHE(tiles=4, clip_limit=2.0)(batch)
+>>> out.shape, out.dtype
+(torch.Size([4, 3, 32, 32]), torch.uint8)
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .clahe import clahe
+from .equalize import equalize
+
+__all__ = ["CLAHE", "Equalize", "RandomCLAHE"]
+
+#: The image axes of (..., C, H, W) tensors, and their channel axis.
+_SPATIAL = (-2, -1)
+_CHANNEL = -3
+
+
+def _layout(image: torch.Tensor, color: str | None) -> dict:
+    if not isinstance(image, torch.Tensor):
+        raise TypeError(f"expected a tensor of shape (..., C, H, W), got {type(image).__name__}")
+    if image.ndim < 3:
+        raise ValueError(f"expected a tensor of shape (..., C, H, W), got shape {tuple(image.shape)}")
+    if color is None:
+        return {"axes": _SPATIAL}
+    return {"axes": _SPATIAL, "channel_axis": _CHANNEL, "color": color}
+
+
+class Equalize(torch.nn.Module):
+    """Global histogram equalization of each image of a ``(..., C, H, W)`` tensor (see :func:`histeq.equalize`).
+
+    Parameters
+    ----------
+    color : {None, "lightness", "luma", "value"}, optional
+        None: every channel on its own. Otherwise the named intensity of RGB(A) images, with the channels on axis
+        ``-3``.
+    **kwargs
+        Passed to :func:`histeq.equalize` (``nbins``, ``in_range``, ``out_range``, ``compat``, ``threads``, ...).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from histeq.transforms import Equalize
+    >>> image = torch.randint(50, 100, (3, 16, 16), dtype=torch.uint8)
+    >>> out = Equalize()(image)
+    >>> int(out.min()), int(out.max())
+    (0, 255)
+    """
+
+    def __init__(self, *, color: str | None = None, **kwargs):
+        super().__init__()
+        self.color = color
+        self.kwargs = kwargs
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return equalize(image, **_layout(image, self.color), **self.kwargs)
+
+    def extra_repr(self) -> str:
+        return ", ".join([f"color={self.color!r}"] + [f"{k}={v!r}" for k, v in self.kwargs.items()])
+
+
+class CLAHE(torch.nn.Module):
+    """Contrast-limited adaptive histogram equalization of each image of a ``(..., C, H, W)`` tensor (see
+    :func:`histeq.clahe`).
+
+    Parameters
+    ----------
+    tiles : int or (int, int), optional
+        Tiles along H and W; default 8, at most the image's size.
+    clip_limit : float or None, optional
+        Largest slope of a tile's mapping relative to plain equalization (see :func:`histeq.clahe`); default
+        2.0.  None: no limit.
+    color : {None, "lightness", "luma", "value"}, optional
+        As in :class:`Equalize`.
+    **kwargs
+        Passed to :func:`histeq.clahe`.
+    """
+
+    def __init__(self, tiles: int | tuple[int, int] = 8, clip_limit: float | None = 2.0, *,
+                 color: str | None = None, **kwargs):
+        super().__init__()
+        self.tiles, self.clip_limit, self.color, self.kwargs = tiles, clip_limit, color, kwargs
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return clahe(image, tiles=_fitting(self.tiles, image), clip_limit=self.clip_limit,
+                     **_layout(image, self.color), **self.kwargs)
+
+    def extra_repr(self) -> str:
+        return f"tiles={self.tiles!r}, clip_limit={self.clip_limit!r}, color={self.color!r}"
+
+
+class RandomCLAHE(torch.nn.Module):
+    """CLAHE with its clip limit and tile count drawn per sample: an augmentation.
+
+    For each image of the input's leading axes (each sample of a batch), the clip limit is drawn uniformly from
+    ``clip_limit`` and the tiles per axis uniformly from the integers of ``tiles``; with probability ``1 - p``
+    the image is left as it is.  Draws use PyTorch's random generator (``torch.manual_seed``; each DataLoader
+    worker seeds its own), or ``generator`` when given.
+
+    Parameters
+    ----------
+    clip_limit : (float, float), optional
+        The range of clip limits; default (1.0, 4.0).
+    tiles : (int, int), optional
+        The range of tiles per axis, both ends included; default (4, 12).
+    p : float, optional
+        The probability of applying CLAHE to a sample; default 1.
+    color : {None, "lightness", "luma", "value"}, optional
+        As in :class:`Equalize`.
+    generator : torch.Generator, optional
+        The random generator of the draws.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from histeq.transforms import RandomCLAHE
+    >>> _ = torch.manual_seed(0)
+    >>> batch = torch.randint(0, 256, (8, 1, 32, 32), dtype=torch.uint8)
+    >>> RandomCLAHE(clip_limit=(1.5, 3.0), tiles=(2, 4))(batch).shape
+    torch.Size([8, 1, 32, 32])
+    """
+
+    def __init__(self, clip_limit: tuple[float, float] = (1.0, 4.0), tiles: tuple[int, int] = (4, 12), p: float = 1.0,
+                 *, color: str | None = None, generator: torch.Generator | None = None):
+        super().__init__()
+        low, high = (float(v) for v in clip_limit)
+        fewest, most = (int(v) for v in tiles)
+        if not 1 <= low <= high:
+            raise ValueError(f"clip_limit must be a range (low, high) with 1 <= low <= high, got {clip_limit!r}")
+        if not 1 <= fewest <= most:
+            raise ValueError(f"tiles must be a range (fewest, most) with 1 <= fewest <= most, got {tiles!r}")
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"p must be between 0 and 1, got {p!r}")
+        self.clip_limit, self.tiles, self.p, self.color, self.generator = (low, high), (fewest, most), p, color, \
+            generator
+
+    def draw(self) -> tuple[bool, float, int]:
+        """(apply, clip limit, tiles) of one sample."""
+        numbers = torch.rand(2, generator=self.generator).tolist()
+        tiles = int(torch.randint(self.tiles[0], self.tiles[1] + 1, (1,), generator=self.generator))
+        return numbers[0] < self.p, self.clip_limit[0] + numbers[1] * (self.clip_limit[1] - self.clip_limit[0]), tiles
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        layout = _layout(image, self.color)
+        samples = image.reshape((-1,) + tuple(image.shape[-3:]))
+        out = torch.empty_like(samples)
+        for k in range(samples.shape[0]):
+            apply, clip_limit, tiles = self.draw()
+            out[k] = clahe(samples[k], tiles=_fitting(tiles, samples[k]), clip_limit=clip_limit, **layout) \
+                if apply else samples[k]
+        out = out.reshape(image.shape)
+        return out if type(image) is torch.Tensor else out.as_subclass(type(image))
+
+    def extra_repr(self) -> str:
+        return f"clip_limit={self.clip_limit!r}, tiles={self.tiles!r}, p={self.p!r}, color={self.color!r}"
+
+
+def _fitting(tiles, image: torch.Tensor):
+    """Tiles at most the image's size along H and W (so small crops work)."""
+    height, width = image.shape[-2:]
+    if isinstance(tiles, int):
+        return (min(tiles, height), min(tiles, width))
+    return (min(int(tiles[0]), height), min(int(tiles[1]), width))
