@@ -61,6 +61,29 @@ def _time(funcs: dict, repeat: int) -> dict:
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
+def _other_types(call, array) -> dict:
+    """The same call on the array as a CPU tensor and as an xarray DataArray (where installed): the ratio to
+    NumPy input shows what crossing the door costs (_arrays: no copy in, none out)."""
+    contenders = {}
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    if torch is not None:
+        tensor = torch.from_numpy(array)
+        assert np.array_equal(call(tensor).numpy(), call(array))
+        contenders["histeq, CPU tensor in"] = lambda: call(tensor)
+    try:
+        import xarray
+    except ImportError:
+        xarray = None
+    if xarray is not None:
+        scene = xarray.DataArray(array, dims=[f"d{k}" for k in range(array.ndim)], attrs={"units": "DN"})
+        assert np.array_equal(call(scene).values, call(array))
+        contenders["histeq, DataArray in"] = lambda: call(scene)
+    return contenders
+
+
 def case_uint8(repeat):
     import cv2
     from skimage import exposure
@@ -71,7 +94,7 @@ def case_uint8(repeat):
         "histeq": lambda: histeq.equalize(img),
         "cv2.equalizeHist": lambda: cv2.equalizeHist(img),
         "skimage.equalize_hist": lambda: exposure.equalize_hist(img),
-    }, repeat)
+    } | _other_types(histeq.equalize, img), repeat)
 
 
 def _numpy_loop(batch):
@@ -104,7 +127,7 @@ def case_batch(repeat):
         "histeq": lambda: histeq.equalize(batch, axes=(-2, -1)),
         "cv2 loop": cv2_loop,
         "numpy loop (histogram+interp)": lambda: _numpy_loop(batch),
-    }, repeat)
+    } | _other_types(lambda x: histeq.equalize(x, axes=(-2, -1)), batch), repeat)
 
 
 def case_uint16(repeat):
@@ -186,7 +209,7 @@ def case_clahe_uint8(repeat):
         "histeq": lambda: histeq.clahe(img, tiles=8, clip_limit=2.0),
         "cv2 CLAHE": lambda: clahe.apply(img),
         "skimage.equalize_adapthist": lambda: exposure.equalize_adapthist(img, kernel_size=256, clip_limit=2 / 256),
-    }, max(3, repeat // 3))
+    } | _other_types(lambda x: histeq.clahe(x, tiles=8, clip_limit=2.0), img), max(3, repeat // 3))
 
 
 def case_clahe_uint16(repeat):
@@ -238,6 +261,7 @@ def case_clahe_batch(repeat):
             tensor, clip_limit=2.0, grid_size=(8, 8))
     except ImportError:
         pass
+    contenders |= _other_types(lambda x: histeq.clahe(x, axes=(-2, -1), tiles=8, clip_limit=2.0), batch)
     return "CLAHE batch (1800,1,96,96) uint8, 8x8", _time(contenders, repeat)
 
 
@@ -345,6 +369,23 @@ def case_per_call_equalize_4(repeat):
     return _per_call_equalize(4, 9, repeat)
 
 
+def case_per_sample_transform_96(repeat):
+    """histeq.transforms.Equalize on one (1, 96, 96) uint8 tensor, as a DataLoader worker calls it per sample,
+    against torchvision's v2 equalize on the same tensor."""
+    import torch
+    from torchvision.transforms.v2 import functional
+
+    from histeq.transforms import Equalize
+
+    tensor = torch.from_numpy(np.random.default_rng(11).integers(20, 200, (1, 96, 96), dtype=np.uint8))
+    transform = Equalize()
+    return "equalize one (1,96,96) uint8 tensor, per sample", _time({
+        "histeq": lambda: transform(tensor),
+        "torchvision v2 equalize": lambda: functional.equalize(tensor),
+        "histeq on its ndarray": lambda: histeq.equalize(tensor.numpy()[0]),
+    }, repeat)
+
+
 def case_per_call_clahe_96(repeat):
     image = np.random.default_rng(10).integers(20, 200, (96, 96), dtype=np.uint8)
     return _against_cv2_clahe("CLAHE one 96x96 uint8, 8x8, per call", image, repeat, clip_limit=2.0)
@@ -414,8 +455,8 @@ CASES = [case_uint8, case_batch, case_uint16, case_float32, case_rgb_luma, case_
          case_clahe_uint16, case_clahe_batch, case_clahe_volume, case_clahe_volume_full_range,
          case_match_float32, case_match_rgb, case_exact,
          case_exact_uint16, case_exact_volume, case_per_call_equalize_96, case_per_call_equalize_4,
-         case_per_call_clahe_96, case_compat_clahe, case_compat_clahe_uint16, case_compat_clahe_batch,
-         case_compat_pillow_rgb,
+         case_per_sample_transform_96, case_per_call_clahe_96, case_compat_clahe, case_compat_clahe_uint16,
+         case_compat_clahe_batch, case_compat_pillow_rgb,
          case_threads_equalize, case_threads_clahe]
 
 

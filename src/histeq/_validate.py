@@ -69,13 +69,23 @@ def public(func):
       result comes back in the image's type.
     """
     signature = inspect.signature(func)
-    position = list(signature.parameters).index("image")
+    names = list(signature.parameters)
+    position = names.index("image")
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
+        door = None
+        if len(args) > position and type(args[position]) is not np.ndarray and _arrays.is_foreign(args[position]):
+            door = _arrays.Door(func.__qualname__)  # a tensor, DataArray, ...: converted without binding
+            args = tuple(door.enter(value, is_image=names[k] == "image") if names[k] in _ARRAYS else value
+                         for k, value in enumerate(args))
+            kwargs = {name: door.enter(value, is_image=False) if name in _ARRAYS else value
+                      for name, value in kwargs.items()}
+            door.names(kwargs)
         if len(args) > position and _plain(args[position]) and _plain(kwargs.get("reference"), args[1:2]):
             try:
-                return func(*args, **kwargs)  # the common case, at no cost: nothing to convert
+                result = func(*args, **kwargs)  # the common case, at no cost: nothing to convert
+                return result if door is None else door.leave(result)
             except (TypeError, ValueError) as exc:
                 hinted = _colour_hint(exc, args[position], kwargs.get("channel_axis"), signature)
                 if hinted is None:
@@ -88,8 +98,8 @@ def public(func):
         arguments = bound.arguments
         if "image" not in arguments:
             return func(*args, **kwargs)
-        door = _arrays.Door(func.__qualname__)
-        if any(_arrays.is_foreign(arguments.get(name)) for name in _ARRAYS):
+        door = door or _arrays.Door(func.__qualname__)
+        if any(_arrays.is_foreign(arguments.get(name)) for name in _ARRAYS):  # the image given by keyword
             for name in _ARRAYS:
                 if name in arguments:
                     arguments[name] = door.enter(arguments[name], is_image=name == "image")
