@@ -41,10 +41,28 @@ def _astronaut(size: int) -> np.ndarray:
     return transform.resize(data.astronaut(), (size, size), order=1, preserve_range=True).astype(np.uint8)
 
 
+def _balanced_sequence(n: int) -> list[int]:
+    """A cyclic order of n contenders' calls in which each one runs right after every other exactly once: an
+    Eulerian circuit of the complete directed graph (Hierholzer), n (n - 1) calls, the last followed by the
+    first.  Rotating one order is not enough (it keeps every contender behind the same predecessor), nor are
+    balanced rounds laid end to end (the joins between rounds repeat some pairs)."""
+    if n == 1:
+        return [0]
+    unused = {v: [w for w in range(n) if w != v] for v in range(n)}
+    stack, circuit = [0], []
+    while stack:
+        v = stack[-1]
+        if unused[v]:
+            stack.append(unused[v].pop())
+        else:
+            circuit.append(stack.pop())
+    return circuit[::-1][:-1]  # the circuit returns to 0: drop the repeated end
+
+
 def _time(funcs: dict, repeat: int) -> dict:
-    """Median seconds per contender.  Rounds rotate the order, so that each
-    contender follows every other equally often (what runs before a call --
-    a peer's spinning thread pool, freed memory, cold caches -- affects it)."""
+    """Median seconds per contender.  Calls follow a balanced cyclic order, so that each contender follows
+    every other equally often (what runs before a call -- a peer's spinning thread pool, freed memory, cold
+    caches -- affects it)."""
     times = {name: [] for name in funcs}
     t0 = time.perf_counter()
     for f in funcs.values():  # warm-up
@@ -52,36 +70,63 @@ def _time(funcs: dict, repeat: int) -> dict:
     # Fast cases get more rounds (about 2 s in all): the machine is noisy.
     rounds = max(repeat * len(funcs), min(300, int(2.0 / max(time.perf_counter() - t0, 1e-6))))
     names = list(funcs)
-    for r in range(rounds):
-        shift = r % len(names)
-        for name in names[shift:] + names[:shift]:
-            t0 = time.perf_counter()
-            funcs[name]()
-            times[name].append(time.perf_counter() - t0)
+    sequence = _balanced_sequence(len(names))
+    cycles = -(-rounds * len(names) // len(sequence))
+    for k in sequence * cycles:
+        t0 = time.perf_counter()
+        funcs[names[k]]()
+        times[names[k]].append(time.perf_counter() - t0)
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
-def _other_types(call, array) -> dict:
-    """The same call on the array as a CPU tensor and as an xarray DataArray (where installed): the ratio to
-    NumPy input shows what crossing the door costs (_arrays: no copy in, none out)."""
-    contenders = {}
+def _array_types(title, call, array, repeat):
+    """The same call on the array as NumPy, as a CPU tensor and as an xarray DataArray (where installed), head
+    to head (no peer's run in between): what crossing histeq's door costs (_arrays: no copy in, none out)."""
+    contenders = {"histeq": lambda: call(array)}
     try:
         import torch
-    except ImportError:
-        torch = None
-    if torch is not None:
+
         tensor = torch.from_numpy(array)
         assert np.array_equal(call(tensor).numpy(), call(array))
         contenders["histeq, CPU tensor in"] = lambda: call(tensor)
+    except ImportError:
+        pass
     try:
         import xarray
-    except ImportError:
-        xarray = None
-    if xarray is not None:
+
         scene = xarray.DataArray(array, dims=[f"d{k}" for k in range(array.ndim)], attrs={"units": "DN"})
         assert np.array_equal(call(scene).values, call(array))
         contenders["histeq, DataArray in"] = lambda: call(scene)
-    return contenders
+    except ImportError:
+        pass
+    return title, _time(contenders, repeat)
+
+
+def _face_batch() -> np.ndarray:
+    rng = np.random.default_rng(1)
+    base = _camera(96)
+    batch = np.stack([np.clip(base * rng.uniform(0.2, 0.8) + rng.uniform(0, 60), 0, 255) for _ in range(1800)])
+    return batch[:, None].astype(np.uint8)
+
+
+def case_types_equalize_2048(repeat):
+    return _array_types("array types: equalize uint8 2048x2048", histeq.equalize, _camera(2048).astype(np.uint8),
+                        repeat)
+
+
+def case_types_equalize_batch(repeat):
+    return _array_types("array types: equalize batch (1800,1,96,96)",
+                        lambda x: histeq.equalize(x, axes=(-2, -1)), _face_batch(), repeat)
+
+
+def case_types_clahe_2048(repeat):
+    return _array_types("array types: CLAHE uint8 2048x2048", lambda x: histeq.clahe(x, tiles=8, clip_limit=2.0),
+                        _camera(2048).astype(np.uint8), repeat)
+
+
+def case_types_clahe_batch(repeat):
+    return _array_types("array types: CLAHE batch (1800,1,96,96)",
+                        lambda x: histeq.clahe(x, axes=(-2, -1), tiles=8, clip_limit=2.0), _face_batch(), repeat)
 
 
 def case_uint8(repeat):
@@ -94,7 +139,7 @@ def case_uint8(repeat):
         "histeq": lambda: histeq.equalize(img),
         "cv2.equalizeHist": lambda: cv2.equalizeHist(img),
         "skimage.equalize_hist": lambda: exposure.equalize_hist(img),
-    } | _other_types(histeq.equalize, img), repeat)
+    }, repeat)
 
 
 def _numpy_loop(batch):
@@ -111,10 +156,7 @@ def _numpy_loop(batch):
 def case_batch(repeat):
     import cv2
 
-    rng = np.random.default_rng(1)
-    base = _camera(96)
-    batch = np.stack([np.clip(base * rng.uniform(0.2, 0.8) + rng.uniform(0, 60), 0, 255) for _ in range(1800)])
-    batch = batch[:, None].astype(np.uint8)
+    batch = _face_batch()
 
     def cv2_loop():
         out = np.empty_like(batch)
@@ -127,7 +169,7 @@ def case_batch(repeat):
         "histeq": lambda: histeq.equalize(batch, axes=(-2, -1)),
         "cv2 loop": cv2_loop,
         "numpy loop (histogram+interp)": lambda: _numpy_loop(batch),
-    } | _other_types(lambda x: histeq.equalize(x, axes=(-2, -1)), batch), repeat)
+    }, repeat)
 
 
 def case_uint16(repeat):
@@ -209,7 +251,7 @@ def case_clahe_uint8(repeat):
         "histeq": lambda: histeq.clahe(img, tiles=8, clip_limit=2.0),
         "cv2 CLAHE": lambda: clahe.apply(img),
         "skimage.equalize_adapthist": lambda: exposure.equalize_adapthist(img, kernel_size=256, clip_limit=2 / 256),
-    } | _other_types(lambda x: histeq.clahe(x, tiles=8, clip_limit=2.0), img), max(3, repeat // 3))
+    }, max(3, repeat // 3))
 
 
 def case_clahe_uint16(repeat):
@@ -261,7 +303,6 @@ def case_clahe_batch(repeat):
             tensor, clip_limit=2.0, grid_size=(8, 8))
     except ImportError:
         pass
-    contenders |= _other_types(lambda x: histeq.clahe(x, axes=(-2, -1), tiles=8, clip_limit=2.0), batch)
     return "CLAHE batch (1800,1,96,96) uint8, 8x8", _time(contenders, repeat)
 
 
@@ -455,6 +496,7 @@ CASES = [case_uint8, case_batch, case_uint16, case_float32, case_rgb_luma, case_
          case_clahe_uint16, case_clahe_batch, case_clahe_volume, case_clahe_volume_full_range,
          case_match_float32, case_match_rgb, case_exact,
          case_exact_uint16, case_exact_volume, case_per_call_equalize_96, case_per_call_equalize_4,
+         case_types_equalize_2048, case_types_equalize_batch, case_types_clahe_2048, case_types_clahe_batch,
          case_per_sample_transform_96, case_per_call_clahe_96, case_compat_clahe, case_compat_clahe_uint16,
          case_compat_clahe_batch, case_compat_pillow_rgb,
          case_threads_equalize, case_threads_clahe]
