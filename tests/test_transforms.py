@@ -89,3 +89,9 @@ def test_in_a_data_loader_with_two_forking_workers():
     loader = torch.utils.data.DataLoader(_Samples(), batch_size=2, num_workers=2, multiprocessing_context="fork")
     out = torch.cat(list(loader))
     np.testing.assert_array_equal(out.numpy(), histeq.clahe(BATCH, axes=(-2, -1), tiles=4))
+
+
+def test_the_examples_run():
+    import doctest
+
+    assert doctest.testmod(transforms, optionflags=doctest.NORMALIZE_WHITESPACE).failed == 0
