@@ -193,6 +193,18 @@ def test_a_data_array_takes_dimension_names():
         histeq.equalize(scene, axes=("z", "x"))
 
 
+def test_masks_and_references_of_other_types():
+    mask = GREY[0, 0] > 90
+    expected = histeq.equalize(GREY, axes=(2, 3), mask=mask)
+    np.testing.assert_array_equal(histeq.equalize(torch.from_numpy(GREY), axes=(2, 3),
+                                                  mask=torch.from_numpy(mask)).numpy(), expected)
+    scene = _data_array(GREY)
+    transposed = xr.DataArray(mask.T, dims=("x", "y"))  # matched to the image's dimensions by name
+    np.testing.assert_array_equal(histeq.equalize(scene, axes=("y", "x"), mask=transposed).values, expected)
+    np.testing.assert_array_equal(histeq.match(GREY, torch.from_numpy(REFERENCE), axes=(2, 3)),
+                                  histeq.match(GREY, REFERENCE, axes=(2, 3)))
+
+
 def test_a_dask_backed_data_array_stays_lazy():
     import dask.array as da
 

@@ -14,8 +14,9 @@ function.
   bfloat16 (which NumPy lacks) is computed in float32 and returned as bfloat16.  Subclasses such as
   ``torchvision.tv_tensors.Image`` come back as the same subclass.
 - **xarray** DataArrays are computed on their data (NumPy or Dask: a Dask-backed one stays lazy); dimension
-  names are accepted by ``axes`` and ``channel_axis``; a result of the image's shape is a DataArray with its
-  dims, coordinates, attributes and name.
+  names are accepted by ``axes`` and ``channel_axis``; a DataArray mask or reference is put in the image's
+  dimension order by name; a result of the image's shape is a DataArray with its dims, coordinates, attributes
+  and name.
 - **Any object with** ``__dlpack__`` on the CPU is read by ``numpy.from_dlpack``; its result is a NumPy array
   (which is itself a DLPack producer: ``torch.from_dlpack(result)`` and the like take it without a copy), as the
   protocol gives no type to rebuild.
@@ -134,6 +135,9 @@ class Door:
         return array, leave
 
     def _from_xarray(self, data_array, is_image: bool):
+        if not is_image and self.dims is not None and set(data_array.dims) <= set(self.dims):
+            # a mask or reference: its axes in the image's order, matched by name
+            data_array = data_array.transpose(*(d for d in self.dims if d in data_array.dims))
         data = data_array.data
         if is_foreign(data):  # a DataArray of tensors or CuPy arrays
             data = self.enter(data, False)
