@@ -1,10 +1,13 @@
 """The command line's rough edges, each a regression test: reports, option checks, names and messages."""
 
+import sys
+from io import StringIO
+
 import numpy as np
 import pytest
 
 import histeq
-from histeq import io
+from histeq import cli, io
 from histeq.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
 
 
@@ -218,3 +221,38 @@ def test_colour_report_has_a_legend(astronaut):
     assert len(histogram_axes) == 2
     labels = [text.get_text() for text in histogram_axes[0].get_legend().get_texts()]
     assert sorted(labels) == ["blue", "green", "luma (BT.601)", "red"]
+
+
+class _Terminal(StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_is_a_tqdm_bar_on_a_terminal_when_tqdm_is_installed(monkeypatch):
+    pytest.importorskip("tqdm")
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    progress = cli._Progress(3, enabled=True)
+    for name in ("a.png", "b.png", "c.png"):
+        progress.step(name)
+    progress.message("histeq equalize: note: something")
+    progress.close()
+    shown = terminal.getvalue()
+    assert "3/3" in shown and "file/s" in shown and "histeq equalize: note: something" in shown
+
+
+def test_progress_is_a_counter_without_tqdm_and_silent_off_a_terminal(monkeypatch):
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    monkeypatch.setattr(cli.importlib.util, "find_spec", lambda name: None)
+    progress = cli._Progress(2, enabled=True)
+    progress.step("a.png")
+    progress.step("b.png")
+    progress.close()
+    assert "[1/2] a.png" in terminal.getvalue() and "[2/2] b.png" in terminal.getvalue()
+    quiet = StringIO()
+    monkeypatch.setattr(sys, "stderr", quiet)
+    progress = cli._Progress(2, enabled=True)
+    progress.step("a.png")
+    progress.close()
+    assert quiet.getvalue() == ""

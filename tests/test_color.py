@@ -139,3 +139,35 @@ def test_integer_colour_modes_equal_the_reference(image, nbins, data):
     for mode in ("luma", "value"):
         out = histeq.equalize(image, channel_axis=-1, color=mode, nbins=nbins, mask=mask)
         np.testing.assert_array_equal(out, ref.equalize_color(image, mode, nbins=nbins, mask=mask))
+
+
+@pytest.mark.parametrize("color", ["lightness", "luma", "value", "per-channel"])
+def test_bgr_images_equal_their_rgb_results_in_bgr_order(astronaut, color):
+    bgr = np.ascontiguousarray(astronaut[..., ::-1])
+    for function, kwargs in ((histeq.equalize, {}), (histeq.clahe, {"tiles": 4})):
+        np.testing.assert_array_equal(
+            function(bgr, channel_axis=-1, color=color, channel_order="bgr", **kwargs)[..., ::-1],
+            function(astronaut, channel_axis=-1, color=color, **kwargs))
+    np.testing.assert_array_equal(
+        histeq.specify(bgr, "rayleigh", channel_axis=-1, color=color, channel_order="bgr")[..., ::-1],
+        histeq.specify(astronaut, "rayleigh", channel_axis=-1, color=color))
+
+
+def test_bgr_reference_and_bgra_and_bad_orders(astronaut):
+    from skimage import data
+
+    bgr, coffee = np.ascontiguousarray(astronaut[..., ::-1]), data.coffee()
+    np.testing.assert_array_equal(
+        histeq.match(bgr, np.ascontiguousarray(coffee[..., ::-1]), channel_axis=-1, color="lightness",
+                     channel_order="bgr")[..., ::-1],
+        histeq.match(astronaut, coffee, channel_axis=-1, color="lightness"))
+    rgba = np.dstack([astronaut, np.full(astronaut.shape[:2], 200, np.uint8)])
+    bgra = np.ascontiguousarray(rgba[..., [2, 1, 0, 3]])
+    np.testing.assert_array_equal(histeq.equalize(bgra, channel_axis=-1, channel_order="bgr")[..., [2, 1, 0, 3]],
+                                  histeq.equalize(rgba, channel_axis=-1))
+    with pytest.raises(ValueError, match="needs channel_axis"):
+        histeq.equalize(bgr, channel_order="bgr")
+    with pytest.raises(ValueError, match="'rgb' or 'bgr'"):
+        histeq.clahe(bgr, channel_axis=-1, channel_order="hsv")
+    with pytest.raises(ValueError, match="3 .BGR. or 4"):
+        histeq.equalize(np.zeros((4, 4, 5), np.uint8), channel_axis=-1, channel_order="bgr")

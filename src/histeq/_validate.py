@@ -82,7 +82,8 @@ def public(func):
             kwargs = {name: door.enter(value, is_image=False) if name in _ARRAYS else value
                       for name, value in kwargs.items()}
             door.names(kwargs)
-        if len(args) > position and _plain(args[position]) and _plain(kwargs.get("reference"), args[1:2]):
+        if len(args) > position and _plain(args[position]) and _plain(kwargs.get("reference"), args[1:2]) and \
+                "channel_order" not in kwargs:
             try:
                 result = func(*args, **kwargs)  # the common case, at no cost: nothing to convert
                 return result if door is None else door.leave(result)
@@ -108,6 +109,11 @@ def public(func):
         if "reference" in arguments:
             arguments["reference"], _ = _unmasked(arguments, signature, "reference", "reference_mask")
         image, wide = narrowed(image)
+        order = _channel_order(arguments)
+        if order is not None:  # BGR(A): computed as RGB(A), the result put back in BGR order
+            image = _reordered(image, order)
+            if _reordered_like(arguments.get("reference"), image, order) is not None:
+                arguments["reference"] = _reordered_like(arguments["reference"], image, order)
         arguments["image"] = image
         try:
             result = func(*bound.args, **bound.kwargs)
@@ -117,6 +123,8 @@ def public(func):
                 raise
             raise hinted from exc
         result = widened(result, image.dtype, wide)
+        if order is not None:
+            result = _reordered_result(result, image.shape, order)
         return door.leave(result if hidden is None else _remasked(result, hidden))
 
     return wrapper
@@ -133,6 +141,48 @@ def _plain(value, positional=()) -> bool:
     if value is None:
         return True
     return type(value) is np.ndarray and not (value.dtype.kind in "iu" and value.dtype.itemsize == 8)
+
+
+def _channel_order(arguments: dict) -> tuple[int, list[int]] | None:
+    """``channel_order`` checked: None for RGB(A), else (channel axis, the permutation that turns BGR(A) into
+    RGB(A) and back); the argument is then reset to "rgb", as the function computes in RGB order."""
+    order = arguments.get("channel_order", "rgb")
+    if order == "rgb":
+        return None
+    if order != "bgr":
+        raise ValueError(f"channel_order must be 'rgb' or 'bgr', got {order!r}")
+    arguments["channel_order"] = "rgb"
+    image, channel = arguments["image"], arguments.get("channel_axis")
+    if channel is None:
+        raise ValueError("channel_order='bgr' needs channel_axis (the axis holding the colour channels)")
+    axis = channel_axis(channel, np.ndim(image))
+    count = np.shape(image)[axis]
+    if count not in (3, 4):
+        raise ValueError(f"channel_order='bgr' needs 3 (BGR) or 4 (BGRA) channels; axis {axis} has {count}")
+    return axis, [2, 1, 0, 3][:count]
+
+
+def _reordered(array, order: tuple[int, list[int]]):
+    """BGR(A) to RGB(A) along the channel axis (or back: the permutation is its own inverse)."""
+    axis, permutation = order
+    return np.take(array, permutation, axis=axis)
+
+
+def _reordered_like(reference, image, order: tuple[int, list[int]]):
+    """A colour reference in the image's channel order, as RGB(A); None for a grey one."""
+    if reference is None or isinstance(reference, str):
+        return None
+    axis, permutation = order
+    ref_axis = axis - np.ndim(image) + np.ndim(reference)
+    if ref_axis < 0 or np.shape(reference)[ref_axis] != len(permutation):
+        return None
+    return np.take(reference, permutation, axis=ref_axis)
+
+
+def _reordered_result(result, shape: tuple[int, ...], order: tuple[int, list[int]]):
+    if isinstance(result, tuple):
+        return (_reordered_result(result[0], shape, order),) + result[1:]
+    return _reordered(result, order) if np.shape(result) == shape else result
 
 
 def _colour_hint(exc: Exception, image, channel, signature: inspect.Signature) -> Exception | None:

@@ -35,7 +35,7 @@ _EXACT_BITS = 50
 
 @_validate.public
 def clahe(image, *, tiles=8, clip_limit=2.0, nbins=None, mask=None, axes=None, channel_axis=None, color=None,
-          in_range=None, out_range=None, compat=None, threads=None):
+          channel_order="rgb", in_range=None, out_range=None, compat=None, threads=None):
     """Contrast-limited adaptive histogram equalization of every image of a batch.
 
     The image is divided into a grid of tiles (contextual regions); each gets
@@ -65,7 +65,7 @@ def clahe(image, *, tiles=8, clip_limit=2.0, nbins=None, mask=None, axes=None, c
         scikit-image's normalized ``clip_limit=k`` (with its ``nbins=256``)
         corresponds to ``clip_limit = k * 256`` here; OpenCV's ``clipLimit``
         has this meaning already.
-    nbins, in_range, out_range, mask, axes, channel_axis, color, threads
+    nbins, in_range, out_range, mask, axes, channel_axis, color, channel_order, threads
         As in :func:`histeq.equalize`.  The bins are shared by all tiles of an
         image (floats: the image's finite range, or ``in_range``); ``mask``
         selects the pixels that feed the tile histograms.

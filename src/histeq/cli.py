@@ -666,20 +666,38 @@ def _write_report(path: Path, original, result, channel_axis, axes=None, titles=
 # --- commands ----------------------------------------------------------------------------------------------------
 
 class _Progress:
-    """A one-line counter on a terminal's stderr; silent otherwise."""
+    """Progress on a terminal's stderr, silent otherwise: a tqdm bar (rate and time left) where tqdm is
+    installed and there is more than one file, else a one-line [n/N] counter."""
 
     def __init__(self, total: int, enabled: bool):
         self.total, self.done = total, 0
         self.enabled = enabled and sys.stderr.isatty()
+        self.bar = None
+        if self.enabled and total > 1 and importlib.util.find_spec("tqdm") is not None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, file=sys.stderr, unit="file", dynamic_ncols=True)
 
     def step(self, name: str) -> None:
         self.done += 1
-        if self.enabled:
+        if self.bar is not None:
+            self.bar.set_postfix_str(name[-40:], refresh=False)
+            self.bar.update(1)
+        elif self.enabled:
             sys.stderr.write(f"\r[{self.done}/{self.total}] {name[-60:]:<60}")
             sys.stderr.flush()
 
+    def message(self, text: str) -> None:
+        """A line on stderr, above the progress line."""
+        if self.bar is not None:
+            self.bar.write(text, file=sys.stderr)
+        else:
+            sys.stderr.write(("\n" if self.enabled else "") + text + "\n")
+
     def close(self) -> None:
-        if self.enabled:
+        if self.bar is not None:
+            self.bar.close()
+        elif self.enabled:
             sys.stderr.write("\n")
 
 
@@ -725,13 +743,11 @@ def _method(args) -> int:
         progress.step(result["input"])
         if result.get("note") and result["note"] not in notes and not (args.quiet or args.json):
             notes.add(result["note"])
-            sys.stderr.write(("\n" if progress.enabled else "") + f"histeq {args.command}: note: "
-                             f"{result['note']}\n")
+            progress.message(f"histeq {args.command}: note: {result['note']}")
         if result["status"] == "failed":
             failed += 1
             if not args.json:
-                sys.stderr.write(("\n" if progress.enabled else "") + f"histeq {args.command}: error: "
-                                 f"{result['error']}\n")
+                progress.message(f"histeq {args.command}: error: {result['error']}")
         elif not (args.quiet or args.json) and len(pairs) == 1:
             print(f"{result['input']} -> {result['output']}")
     progress.close()

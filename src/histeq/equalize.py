@@ -35,8 +35,8 @@ def _equalize_exact(arr, info, channel, spatial, mask, mode, out_range, exact, r
 
 
 @_validate.public
-def equalize(image, *, nbins=None, mask=None, axes=None, channel_axis=None, color=None, in_range=None,
-             out_range=None, exact=False, return_ties=False, compat=None, threads=None):
+def equalize(image, *, nbins=None, mask=None, axes=None, channel_axis=None, color=None, channel_order="rgb",
+             in_range=None, out_range=None, exact=False, return_ties=False, compat=None, threads=None):
     """Global histogram equalization of every image of a batch.
 
     Each image is mapped through its own cumulative histogram, so that the
@@ -74,6 +74,10 @@ def equalize(image, *, nbins=None, mask=None, axes=None, channel_axis=None, colo
         channel alone.  The first three need 3 (RGB) or 4 (RGBA, alpha passes
         through unchanged) channels and unsigned-integer or float images.
         Default: ``'lightness'``; ``'per-channel'`` under ``compat``.
+    channel_order : {'rgb', 'bgr'}, optional
+        The order of the colour channels: ``'bgr'`` for BGR(A) images as
+        OpenCV reads them, so they need no conversion; the result keeps the
+        input's order.  Default ``'rgb'``.
     in_range : (lo, hi), optional
         Range the histogram covers; values outside count in the end bins.
         Default: the dtype's range for integers of at most 16 bits, each image's

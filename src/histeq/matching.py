@@ -405,7 +405,7 @@ def _finish(result, ties, layout_shape, return_ties):
 
 @_validate.public
 def match(image, reference, *, mask=None, reference_mask=None, nbins=None, axes=None, channel_axis=None,
-          color=None, exact=False, return_ties=False, threads=None):
+          color=None, channel_order="rgb", exact=False, return_ties=False, threads=None):
     """Map an image so that its histogram follows a reference image's.
 
     Parameters
@@ -438,6 +438,10 @@ def match(image, reference, *, mask=None, reference_mask=None, nbins=None, axes=
         channel (default, as scikit-image), or only the intensity -- CIELAB
         L*, BT.601 luma or HSV value, as in :func:`histeq.equalize` -- matched
         to the reference's intensity, keeping the colours.
+    channel_order : {'rgb', 'bgr'}, optional
+        The order of the colour channels: ``'bgr'`` for BGR(A) images as
+        OpenCV reads them, so they need no conversion; the result keeps the
+        input's order.  Default ``'rgb'``.
     exact : bool
         Order the pixels strictly (see Notes) and give the image exactly the
         reference's histogram, scaled to the image's pixel count.
@@ -544,7 +548,7 @@ def _named_weights(name: str, count: int, alpha: float) -> np.ndarray:
 
 @_validate.public
 def specify(image, histogram, *, mask=None, nbins=None, axes=None, channel_axis=None, color=None,
-            out_range=None, alpha=0.4, exact=False, return_ties=False, threads=None):
+            channel_order="rgb", out_range=None, alpha=0.4, exact=False, return_ties=False, threads=None):
     """Map an image so that its histogram follows a given one.
 
     Parameters
@@ -570,6 +574,10 @@ def specify(image, histogram, *, mask=None, nbins=None, axes=None, channel_axis=
     color : {'per-channel', 'lightness', 'luma', 'value'}, optional
         With ``channel_axis``: each channel mapped (default), or only the
         intensity, as in :func:`histeq.equalize` (L* spans [0, 100]).
+    channel_order : {'rgb', 'bgr'}, optional
+        The order of the colour channels: ``'bgr'`` for BGR(A) images as
+        OpenCV reads them, so they need no conversion; the result keeps the
+        input's order.  Default ``'rgb'``.
     out_range : (lo, hi), optional
         Range of the target levels.  Default: the dtype's range for integers,
         [0, 1] for floats.  Grey and per-channel only.
