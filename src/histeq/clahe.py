@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import functools
 import itertools
@@ -211,6 +212,14 @@ def _clahe_default(image: np.ndarray, tiles: int, clip_limit: float) -> np.ndarr
                spec, clip_limit=float(clip_limit), clip_groups=info.clip_groups,
                table_budget=float(table_budget(image.nbytes)), threads=get_num_threads())
     return out
+
+
+@atexit.register
+def _release_kept_plans() -> None:
+    """The kept plans and specs are bound objects: released before the interpreter tears the extension down,
+    which would otherwise report them as leaked."""
+    _kernel_plan.cache_clear()
+    _default_spec.cache_clear()
 
 
 @functools.cache
