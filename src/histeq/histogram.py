@@ -43,9 +43,11 @@ def histogram(image, *, nbins=None, mask=None, axes=None, channel_axis=None, in_
 
     Returns
     -------
-    counts : (*batch, nbins) int64 ndarray
-        Pixel counts per bin; NaN and infinite values are never counted.
-    bin_edges : (nbins + 1,) or (*batch, nbins + 1) float64 ndarray
+    counts : (..., nbins) int64 ndarray
+        Pixel counts per bin, ``...`` being the batch shape (the axes that are
+        neither spatial nor the channel axis); NaN and infinite values are
+        never counted.
+    bin_edges : (nbins + 1,) or (..., nbins + 1) float64 ndarray
         Bin edges, shared by all images when the range is fixed (integers of
         at most 16 bits, or ``in_range`` given), otherwise one row per image.
         Integer levels sit at bin centres: with one bin per level the edges
@@ -78,10 +80,10 @@ def cumulative_distribution(image, *, nbins=None, mask=None, axes=None, channel_
 
     Returns
     -------
-    cdf : (*batch, nbins) float64 ndarray
+    cdf : (..., nbins) float64 ndarray
         Fraction of counted pixels in each bin or below it; the last entry is 1.
         All NaN for an image with no counted pixel.
-    bin_centers : (nbins,) or (*batch, nbins) float64 ndarray
+    bin_centers : (nbins,) or (..., nbins) float64 ndarray
         Centres of the bins (the integer levels themselves for integer images
         with one bin per level).
 
