@@ -35,6 +35,16 @@ def test_chunked_tiff_survives_short_writes(tmp_path, array_file, monkeypatch):
     np.testing.assert_array_equal(tifffile.imread(tmp_path / "out.tif"), histeq.equalize(image))
 
 
+def test_chunked_tiff_without_pwrite_seeks_and_writes(tmp_path, array_file, monkeypatch):
+    # Windows has no os.pwrite: blocks are written by a seek and a write under a lock, from several threads.
+    pytest.importorskip("dask")
+    tifffile = pytest.importorskip("tifffile")
+    source, image = array_file
+    monkeypatch.delattr(os, "pwrite")
+    assert _run("equalize", source, "-o", tmp_path / "out.tif", "--dask") == EXIT_OK
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "out.tif"), histeq.equalize(image))
+
+
 @pytest.mark.parametrize("failure", ["nothing written", "ENOSPC"])
 def test_chunked_tiff_on_a_full_disk_fails_and_leaves_nothing(tmp_path, array_file, monkeypatch, capsys, failure):
     # Was exit 0 and a corrupt TIFF (258 of 512 rows zero): the short count of os.pwrite was ignored.
