@@ -1,5 +1,6 @@
 """The test configuration itself: third-party deprecations are not failures; histeq's own warnings are."""
 
+import os
 import warnings
 
 import pytest
@@ -17,3 +18,24 @@ def test_histeq_warnings_are_errors(module):
         warnings.warn_explicit("old API", DeprecationWarning, "x.py", 1, module=module)
     with pytest.raises(UserWarning):
         warnings.warn_explicit("something", UserWarning, "x.py", 1, module="matplotlib.figure")
+
+
+def test_the_core_finds_the_instruction_sets_the_cpu_reports():
+    # A toolchain whose runtime leaves __builtin_cpu_supports unset (zig's, for the manylinux wheels) once sent
+    # every loop to the baseline path, 2-3x slower; the core now reads CPUID and XGETBV itself.
+    import platform
+
+    from histeq._kernels import core
+
+    if platform.machine() not in ("x86_64", "AMD64") or not os.path.exists("/proc/cpuinfo"):
+        pytest.skip("reads the flags of /proc/cpuinfo on x86-64")
+    with open("/proc/cpuinfo") as cpuinfo:
+        flags = next((set(line.split(":", 1)[1].split()) for line in cpuinfo if line.startswith("flags")), set())
+    expected = "baseline"
+    if {"avx2", "fma", "bmi1", "bmi2", "popcnt"} <= flags:
+        expected = "avx2"
+        if {"avx512f", "avx512bw", "avx512dq", "avx512vl"} <= flags:
+            expected = "avx512"
+    if os.environ.get("HISTEQ_SIMD") in ("avx2", "baseline"):
+        pytest.skip("HISTEQ_SIMD caps the level")
+    assert core.simd_level() == expected

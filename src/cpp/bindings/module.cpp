@@ -1,6 +1,7 @@
 // The extension module histeq._core: every file's bindings, the pool's size, and the marker threadpoolctl reads.
 #include "common.hpp"
 #include "histeq/pool.hpp"
+#include "histeq/simd.hpp"
 
 NB_MODULE(_core, m) {
     m.doc() =
@@ -19,6 +20,14 @@ NB_MODULE(_core, m) {
     register_clahe_chunked(m);
     register_matching(m);
     m.def("pool_size", []() { return histeq::Pool::get().size(); });
+    // The instruction set the hot loops run with: "avx512", "avx2" or "baseline" (HISTEQ_SIMD caps it).
+    m.def("simd_level", []() {
+#ifdef HISTEQ_X86
+        return std::string(histeq::cpu_level() == 2 ? "avx512" : histeq::cpu_level() == 1 ? "avx2" : "baseline");
+#else
+        return std::string("baseline");
+#endif
+    });
 }
 
 // Lets threadpoolctl tell histeq's extension from other libraries named _core.

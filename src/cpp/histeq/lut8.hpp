@@ -36,11 +36,7 @@ __attribute__((target("avx512f,avx512bw,avx512vbmi"))) inline void lut8_vbmi(con
     lut8_scalar(src + i, table, dst + i, n - i, flip);
 }
 
-inline bool cpu_has_vbmi() {
-    static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                            __builtin_cpu_supports("avx512vbmi");
-    return has;
-}
+inline bool cpu_has_vbmi() { return cpu_features().vbmi; }
 #endif
 
 inline void lut8(const uint8_t* src, const uint8_t* table, uint8_t* dst, int64_t n, uint8_t flip) {
