@@ -46,10 +46,17 @@ def _xarray():
     return sys.modules.get("xarray")
 
 
-def _gpu_error(function: str, what: str) -> TypeError:
-    return TypeError(f"histeq.{function}: got {what}, but histeq computes on the CPU only (its GPU path is not "
-                     "there yet), and it does not copy to the host and back for you: move the data to the CPU "
-                     "first (tensor.cpu(), cupy.asnumpy(array)) if that is what you want")
+def gpu_error(function: str, what: str, coverage: str = "it computes on the CPU only") -> TypeError:
+    """The refusal of a GPU input that has no GPU path (yet): histeq never copies to the host and back."""
+    return TypeError(f"histeq.{function}: got {what}, but {coverage}, and histeq does not copy to the host and "
+                     "back for you: move the data to the CPU first (tensor.cpu(), cupy.asnumpy(array)) if that is "
+                     "what you want")
+
+
+def on_gpu(value: object) -> bool:
+    """Whether ``value`` is a CUDA tensor (the GPU path's input, see _gpu)."""
+    torch = _torch()
+    return torch is not None and isinstance(value, torch.Tensor) and value.device.type == "cuda"
 
 
 def is_foreign(value: object) -> bool:
@@ -115,7 +122,7 @@ class Door:
 
     def _from_torch(self, torch, tensor):
         if tensor.device.type != "cpu":
-            raise _gpu_error(self.function, f"{tensor.device.type} tensors")
+            raise gpu_error(self.function, f"{tensor.device.type} tensors")
         tensor = tensor.detach()  # no gradient: see the module's notes
         kind, wrap = type(tensor), None
         if kind is not torch.Tensor and hasattr(tensor, "as_subclass"):
@@ -154,10 +161,10 @@ class Door:
 
     def _from_dlpack(self, value):
         if hasattr(value, "__cuda_array_interface__"):
-            raise _gpu_error(self.function, f"{type(value).__module__.split('.')[0]} GPU arrays")
+            raise gpu_error(self.function, f"{type(value).__module__.split('.')[0]} GPU arrays")
         device = getattr(value, "__dlpack_device__", None)
         if device is not None and device()[0] not in _DLPACK_CPU:
-            raise _gpu_error(self.function, f"DLPack arrays on device type {device()[0]}")
+            raise gpu_error(self.function, f"DLPack arrays on device type {device()[0]}")
         try:
             return np.from_dlpack(value)
         except (TypeError, ValueError, BufferError, RuntimeError) as exc:

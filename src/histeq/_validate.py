@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import _arrays
+from . import _arrays, _gpu
 from ._kernels import MAX_NBINS, DtypeInfo, dtype_info
 
 COLOR_MODES = ("lightness", "luma", "value", "per-channel")
@@ -75,6 +75,8 @@ def public(func):
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         door = None
+        if len(args) > position and type(args[position]) is not np.ndarray and _arrays.on_gpu(args[position]):
+            return _gpu.call(func.__qualname__, args[position], args[position + 1:], kwargs)
         if len(args) > position and type(args[position]) is not np.ndarray and _arrays.is_foreign(args[position]):
             door = _arrays.Door(func.__qualname__)  # a tensor, DataArray, ...: converted without binding
             args = tuple(door.enter(value, is_image=names[k] == "image") if names[k] in _ARRAYS else value

@@ -1,0 +1,84 @@
+"""Global equalization of 8-bit images on the GPU, in Triton: the CPU core's phases (histogram, table, apply) as
+three kernels, bit for bit with it.
+
+The first piece of histeq's GPU path: ``equalize`` of ``uint8`` CUDA tensors whose images are their trailing
+axes, with every other argument at its default.  Other calls on GPU tensors still get the door's TypeError.
+The kernels run on CPU tensors under Triton's interpreter (``TRITON_INTERPRET=1``), which is how the tests
+check them without a GPU.
+
+The table is the core's ``equalizing_lut``: with c the inclusive cumulative histogram, ``low`` the first
+occupied level and N the pixel count, level k maps to ``round_half_up(255 (c(k) - c(low)) / (N - c(low)))``
+(0 below ``low``); an image with one occupied level is left as it is (the identity rescale of the default
+ranges).
+"""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+#: Pixels per program of the histogram and apply kernels.
+_BLOCK = 4096
+_LEVELS = 256
+
+
+@triton.jit
+def _histogram_kernel(image, counts, pixels, BLOCK: tl.constexpr, LEVELS: tl.constexpr):
+    """Phase 1: each program counts BLOCK pixels of one image in registers, then adds them to the image's
+    histogram (one atomic add per level, not per pixel)."""
+    row = tl.program_id(0)
+    block = tl.program_id(1)
+    offsets = block * BLOCK + tl.arange(0, BLOCK)
+    inside = offsets < pixels
+    values = tl.load(image + row.to(tl.int64) * pixels + offsets, mask=inside, other=0).to(tl.int32)
+    local = tl.histogram(values, LEVELS, mask=inside)
+    tl.atomic_add(counts + row * LEVELS + tl.arange(0, LEVELS), local.to(tl.int32), sem="relaxed")
+
+
+@triton.jit
+def _table_kernel(counts, tables, LEVELS: tl.constexpr):
+    """Phase 2: one program per image turns its histogram into its equalizing table, in exact integers."""
+    row = tl.program_id(0)
+    levels = tl.arange(0, LEVELS)
+    histogram = tl.load(counts + row * LEVELS + levels).to(tl.int64)
+    cumulative = tl.cumsum(histogram, 0)
+    low = tl.min(tl.where(histogram > 0, levels, LEVELS), 0)
+    c_low = tl.sum(tl.where(levels == low, histogram, 0), 0)
+    total = tl.sum(histogram, 0)
+    spread = total - c_low
+    divisor = tl.maximum(spread, 1)
+    equalized = (2 * 255 * (cumulative - c_low) + divisor) // (2 * divisor)  # halves up
+    table = tl.where(levels < low, 0, equalized)
+    table = tl.where(spread == 0, levels, table)  # one occupied level: the identity
+    tl.store(tables + row * LEVELS + levels, table.to(tl.uint8))
+
+
+@triton.jit
+def _apply_kernel(image, tables, out, pixels, BLOCK: tl.constexpr, LEVELS: tl.constexpr):
+    """Phase 3: every pixel through its image's table."""
+    row = tl.program_id(0)
+    block = tl.program_id(1)
+    offsets = block * BLOCK + tl.arange(0, BLOCK)
+    inside = offsets < pixels
+    base = row.to(tl.int64) * pixels
+    values = tl.load(image + base + offsets, mask=inside, other=0).to(tl.int32)
+    mapped = tl.load(tables + row * LEVELS + values, mask=inside, other=0)
+    tl.store(out + base + offsets, mapped, mask=inside)
+
+
+def equalize_batch(flat: torch.Tensor) -> torch.Tensor:
+    """Each row of a contiguous ``(images, pixels)`` uint8 tensor equalized on its own, on the tensor's device."""
+    if flat.dtype != torch.uint8 or flat.ndim != 2 or not flat.is_contiguous():
+        raise TypeError("the GPU kernels take contiguous (images, pixels) uint8 tensors")
+    images, pixels = flat.shape
+    out = torch.empty_like(flat)
+    if images == 0 or pixels == 0:
+        return out
+    counts = torch.zeros((images, _LEVELS), dtype=torch.int32, device=flat.device)
+    tables = torch.empty((images, _LEVELS), dtype=torch.uint8, device=flat.device)
+    grid = (images, triton.cdiv(pixels, _BLOCK))
+    _histogram_kernel[grid](flat, counts, pixels, BLOCK=_BLOCK, LEVELS=_LEVELS)
+    _table_kernel[(images,)](counts, tables, LEVELS=_LEVELS)
+    _apply_kernel[grid](flat, tables, out, pixels, BLOCK=_BLOCK, LEVELS=_LEVELS)
+    return out
