@@ -12,7 +12,7 @@ import inspect
 import math
 import numbers
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, Callable, NamedTuple, TypeVar
 
 import numpy as np
 
@@ -54,7 +54,7 @@ def narrowed(image: object, name: str = "image"):
     return _narrow_block(image, narrow, name), image.dtype
 
 
-def public(func):
+def public(func: _F) -> _F:
     """The input conventions every public function (or ``apply`` method) shares, around its ``image``.
 
     - A 64-bit integer image is computed as 32-bit integers (see narrowed) and its result given back in the
@@ -131,6 +131,8 @@ def public(func):
 
     return wrapper
 
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 #: The arguments of public functions that hold arrays (the image first).
 _ARRAYS = ("image", "mask", "reference", "reference_mask", "histogram")

@@ -8,6 +8,7 @@ import functools
 import itertools
 import math
 import numbers
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -27,6 +28,7 @@ from ._kernels import (
 )
 from ._layout import BatchLayout
 from ._spec import Spec, bin_range, finite_range, histogram_bins, make_spec
+from ._types import ArrayLike, Axes, ChannelAxis, ChannelOrder, Color, Image, Range
 
 __all__ = ["clahe", "fit_clahe", "ClaheMapping"]
 
@@ -35,8 +37,10 @@ _EXACT_BITS = 50
 
 
 @_validate.public
-def clahe(image, *, tiles=8, clip_limit=2.0, nbins=None, mask=None, axes=None, channel_axis=None, color=None,
-          channel_order="rgb", in_range=None, out_range=None, compat=None, threads=None):
+def clahe(image: Image, *, tiles: int | Sequence[int] = 8, clip_limit: float | None = 2.0, nbins: int | None = None,
+          mask: ArrayLike = None, axes: Axes = None, channel_axis: ChannelAxis = None, color: Color = None,
+          channel_order: ChannelOrder = "rgb", in_range: Range = None, out_range: Range = None,
+          compat: str | None = None, threads: int | None = None) -> Image:
     """Contrast-limited adaptive histogram equalization of every image of a batch.
 
     The image is divided into a grid of tiles (contextual regions); each gets
@@ -477,7 +481,7 @@ class ClaheMapping:
     rescale: bool = False  # no pixel was counted: the identity rescale, as clahe does
 
     @_validate.public
-    def apply(self, image, *, offset=None, threads=None):
+    def apply(self, image: Image, *, offset: Sequence[int] | None = None, threads: int | None = None) -> Image:
         """The CLAHE result of ``image``, a patch of the fitted image (same dtype and number of axes; NumPy or
         Dask) whose first pixel sits at ``offset`` (default: the origin) in the fitted image."""
         ndim = len(self.shape)
@@ -558,8 +562,9 @@ class ClaheMapping:
 
 
 @_validate.public
-def fit_clahe(image, *, tiles=8, clip_limit=2.0, nbins=None, mask=None, in_range=None, out_range=None,
-              threads=None) -> ClaheMapping:
+def fit_clahe(image: ArrayLike, *, tiles: int | Sequence[int] = 8, clip_limit: float | None = 2.0,
+              nbins: int | None = None, mask: ArrayLike = None, in_range: Range = None, out_range: Range = None,
+              threads: int | None = None) -> ClaheMapping:
     """Learn the tile mappings of CLAHE on one grey image (NumPy or Dask), to apply them to patches.
 
     ``fit_clahe(x, **kw).apply(x)`` equals ``histeq.clahe(x, **kw)`` bit for

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal, overload
+
 import numpy as np
 
 from . import _color, _compat, _validate, mapping, matching
@@ -9,6 +11,7 @@ from . import dask as _dask
 from ._kernels import UINT8, UINT16, DtypeInfo, core, get_num_threads, require_tables, resolve_threads
 from ._layout import BatchLayout
 from ._spec import Spec, make_spec
+from ._types import ArrayLike, Axes, ChannelAxis, ChannelOrder, Color, Image, Range, Ties
 
 __all__ = ["equalize"]
 
@@ -34,6 +37,16 @@ def _equalize_exact(arr, info, channel, spatial, mask, mode, out_range, exact, r
                                     threads, uncounted)
 
 
+@overload
+def equalize(image: Image, *, nbins: int | None = ..., mask: ArrayLike = ..., axes: Axes = ...,
+             channel_axis: ChannelAxis = ..., color: Color = ..., channel_order: ChannelOrder = ...,
+             in_range: Range = ..., out_range: Range = ..., exact: bool = ..., return_ties: Literal[False] = ...,
+             compat: str | None = ..., threads: int | None = ...) -> Image: ...
+@overload
+def equalize(image: Image, *, nbins: int | None = ..., mask: ArrayLike = ..., axes: Axes = ...,
+             channel_axis: ChannelAxis = ..., color: Color = ..., channel_order: ChannelOrder = ...,
+             in_range: Range = ..., out_range: Range = ..., exact: bool = ..., return_ties: Literal[True],
+             compat: str | None = ..., threads: int | None = ...) -> tuple[Image, Ties]: ...
 @_validate.public
 def equalize(image, *, nbins=None, mask=None, axes=None, channel_axis=None, color=None, channel_order="rgb",
              in_range=None, out_range=None, exact=False, return_ties=False, compat=None, threads=None):

@@ -9,12 +9,15 @@ from . import dask as _dask
 from ._kernels import core, require_tables, resolve_threads
 from ._layout import BatchLayout
 from ._spec import bin_range, make_spec
+from ._types import ArrayLike, Axes, ChannelAxis, Image, Range
 
 __all__ = ["histogram", "cumulative_distribution"]
 
 
 @_validate.public
-def histogram(image, *, nbins=None, mask=None, axes=None, channel_axis=None, in_range=None, threads=None):
+def histogram(image: Image, *, nbins: int | None = None, mask: ArrayLike = None, axes: Axes = None,
+              channel_axis: ChannelAxis = None, in_range: Range = None,
+              threads: int | None = None) -> tuple[Image, Image]:
     """Histogram of every image of a batch.
 
     Parameters
@@ -72,8 +75,9 @@ def histogram(image, *, nbins=None, mask=None, axes=None, channel_axis=None, in_
 
 
 @_validate.public
-def cumulative_distribution(image, *, nbins=None, mask=None, axes=None, channel_axis=None, in_range=None,
-                            threads=None):
+def cumulative_distribution(image: Image, *, nbins: int | None = None, mask: ArrayLike = None, axes: Axes = None,
+                            channel_axis: ChannelAxis = None, in_range: Range = None,
+                            threads: int | None = None) -> tuple[Image, Image]:
     """Cumulative distribution of every image of a batch.
 
     Takes the arguments of :func:`histogram`.

@@ -13,6 +13,7 @@ from . import _validate
 from . import dask as _dask
 from ._kernels import DtypeInfo, core, dtype_info, require_tables, resolve_threads
 from ._spec import bin_range, finite_range, histogram_bins, make_spec, rescale_ranges
+from ._types import ArrayLike, Image, Range
 
 __all__ = ["EqualizeMapping", "fit_equalize"]
 
@@ -61,7 +62,7 @@ class EqualizeMapping:
     values: np.ndarray = field(repr=False)
 
     @_validate.public
-    def apply(self, image, *, threads=None):
+    def apply(self, image: Image, *, threads: int | None = None) -> Image:
         """Map ``image`` (same dtype as the fitted one, any shape; NumPy or Dask) through the mapping.
 
         Examples
@@ -127,7 +128,8 @@ _KINDS = ("table", "levels", "pieces", "segments", "rescale", "identity")
 
 
 @_validate.public
-def fit_equalize(image, *, nbins=None, mask=None, in_range=None, out_range=None, threads=None) -> EqualizeMapping:
+def fit_equalize(image: ArrayLike, *, nbins: int | None = None, mask: ArrayLike = None, in_range: Range = None,
+                 out_range: Range = None, threads: int | None = None) -> EqualizeMapping:
     """Learn the global equalization of one grey image (NumPy or Dask), to apply it elsewhere.
 
     ``fit_equalize(x, **kw).apply(x)`` equals ``histeq.equalize(x, **kw)`` bit

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import math
 import numbers
-from typing import NamedTuple
+from typing import Literal, NamedTuple, overload
 
 import numpy as np
 
@@ -14,6 +14,7 @@ from . import exact as _exact
 from ._kernels import FLOAT_NBINS, DtypeInfo, core, dtype_info, require_tables, resolve_threads, table_budget
 from ._layout import BatchLayout, grey_axes
 from ._spec import bin_range, finite_range, histogram_bins
+from ._types import ArrayLike, Axes, ChannelAxis, ChannelOrder, Color, Image, Range, Ties
 
 __all__ = ["match", "specify", "fit_match", "fit_specify"]
 
@@ -403,6 +404,16 @@ def _finish(result, ties, layout_shape, return_ties):
     return result, (int(ties) if ties.ndim == 0 else ties)
 
 
+@overload
+def match(image: Image, reference: ArrayLike, *, mask: ArrayLike = ..., reference_mask: ArrayLike = ...,
+          nbins: int | None = ..., axes: Axes = ..., channel_axis: ChannelAxis = ..., color: Color = ...,
+          channel_order: ChannelOrder = ..., exact: bool = ..., return_ties: Literal[False] = ...,
+          threads: int | None = ...) -> Image: ...
+@overload
+def match(image: Image, reference: ArrayLike, *, mask: ArrayLike = ..., reference_mask: ArrayLike = ...,
+          nbins: int | None = ..., axes: Axes = ..., channel_axis: ChannelAxis = ..., color: Color = ...,
+          channel_order: ChannelOrder = ..., exact: bool = ..., return_ties: Literal[True],
+          threads: int | None = ...) -> tuple[Image, Ties]: ...
 @_validate.public
 def match(image, reference, *, mask=None, reference_mask=None, nbins=None, axes=None, channel_axis=None,
           color=None, channel_order="rgb", exact=False, return_ties=False, threads=None):
@@ -546,6 +557,16 @@ def _named_weights(name: str, count: int, alpha: float) -> np.ndarray:
     return weights
 
 
+@overload
+def specify(image: Image, histogram: ArrayLike | str, *, mask: ArrayLike = ..., nbins: int | None = ...,
+            axes: Axes = ..., channel_axis: ChannelAxis = ..., color: Color = ..., channel_order: ChannelOrder = ...,
+            out_range: Range = ..., alpha: float = ..., exact: bool = ..., return_ties: Literal[False] = ...,
+            threads: int | None = ...) -> Image: ...
+@overload
+def specify(image: Image, histogram: ArrayLike | str, *, mask: ArrayLike = ..., nbins: int | None = ...,
+            axes: Axes = ..., channel_axis: ChannelAxis = ..., color: Color = ..., channel_order: ChannelOrder = ...,
+            out_range: Range = ..., alpha: float = ..., exact: bool = ..., return_ties: Literal[True],
+            threads: int | None = ...) -> tuple[Image, Ties]: ...
 @_validate.public
 def specify(image, histogram, *, mask=None, nbins=None, axes=None, channel_axis=None, color=None,
             channel_order="rgb", out_range=None, alpha=0.4, exact=False, return_ties=False, threads=None):
@@ -747,7 +768,8 @@ def _fit_image(image, mask, nbins):
 
 
 @_validate.public
-def fit_match(image, reference, *, mask=None, reference_mask=None, nbins=None, threads=None):
+def fit_match(image: ArrayLike, reference: ArrayLike, *, mask: ArrayLike = None, reference_mask: ArrayLike = None,
+              nbins: int | None = None, threads: int | None = None) -> mapping.EqualizeMapping:
     """Learn the matching of one grey image (NumPy or Dask) to ``reference``, to apply it elsewhere.
 
     ``fit_match(x, ref, **kw).apply(x)`` equals ``histeq.match(x, ref, **kw)``
@@ -781,7 +803,8 @@ def fit_match(image, reference, *, mask=None, reference_mask=None, nbins=None, t
 
 
 @_validate.public
-def fit_specify(image, histogram, *, mask=None, nbins=None, out_range=None, alpha=0.4, threads=None):
+def fit_specify(image: ArrayLike, histogram: ArrayLike | str, *, mask: ArrayLike = None, nbins: int | None = None,
+                out_range: Range = None, alpha: float = 0.4, threads: int | None = None) -> mapping.EqualizeMapping:
     """Learn the specification of one grey image (NumPy or Dask) to ``histogram``, to apply it elsewhere.
 
     ``fit_specify(x, h, **kw).apply(x)`` equals ``histeq.specify(x, h, **kw)``

@@ -1,0 +1,24 @@
+"""The types of the public API's signatures (for type checkers; ``py.typed``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal, TypeVar, Union
+
+import numpy as np
+
+#: An image: a NumPy or Dask array, a PyTorch tensor, an xarray DataArray or a DLPack object; results come back
+#: in its type (DLPack-only objects: as NumPy arrays).
+Image = TypeVar("Image")
+#: A mask, a reference image or a histogram's weights: any array type, or a sequence.
+ArrayLike = Any
+#: Spatial axes: axis numbers, or the dimension names of a DataArray.
+Axes = Union[int, str, Sequence[Union[int, str]], None]
+#: A channel axis: a number, or a DataArray's dimension name.
+ChannelAxis = Union[int, str, None]
+#: A value range (lo, hi).
+Range = Union[tuple[float, float], None]
+Color = Literal["lightness", "luma", "value", "per-channel", None]
+ChannelOrder = Literal["rgb", "bgr"]
+#: Per-image tie counts of exact equalization: an int for one image, else an array over the batch.
+Ties = Union[int, np.ndarray, Any]
