@@ -114,8 +114,9 @@ def public(func: _F) -> _F:
         order = _channel_order(arguments)
         if order is not None:  # BGR(A): computed as RGB(A), the result put back in BGR order
             image = _reordered(image, order)
-            if _reordered_like(arguments.get("reference"), image, order) is not None:
-                arguments["reference"] = _reordered_like(arguments["reference"], image, order)
+            reference = _reordered_like(arguments.get("reference"), image, order)
+            if reference is not None:
+                arguments["reference"] = reference
         arguments["image"] = image
         try:
             result = func(*bound.args, **bound.kwargs)
