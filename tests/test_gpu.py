@@ -31,6 +31,11 @@ for case in range({examples}):  # batches, odd sizes (one pixel, one row), narro
     np.testing.assert_array_equal(out.cpu().numpy(), histeq.equalize(images, axes=(-2, -1)))
     whole = _gpu.call("equalize", tensor[0, 0], (), {{}})
     np.testing.assert_array_equal(whole.cpu().numpy(), histeq.equalize(images[0, 0]))
+    # masks: one per image, or one shared by every image; an all-False mask counts nothing (the identity)
+    for mask in (rng.random(images.shape) < rng.random(), rng.random((height, width)) < 0.5,
+                 np.zeros((height, width), bool)):
+        out = _gpu.call("equalize", tensor, (), {{"axes": (-2, -1), "mask": torch.from_numpy(mask).to(device)}})
+        np.testing.assert_array_equal(out.cpu().numpy(), histeq.equalize(images, axes=(-2, -1), mask=mask))
 print("checked")
 """
 
@@ -62,7 +67,8 @@ def test_calls_without_a_gpu_path_are_refused_before_any_copy():
     from histeq import _gpu
 
     image = torch.zeros((2, 8, 8), dtype=torch.uint8)
-    for args, kwargs in [((), {"axes": (0, 1)}), ((), {"mask": None}), ((image,), {}), ((), {"axes": (1, 1)})]:
+    for args, kwargs in [((), {"axes": (0, 1)}), ((), {"nbins": 16}), ((image,), {}), ((), {"axes": (1, 1)}),
+                         ((), {"mask": image}), ((), {"mask": torch.ones((3, 8), dtype=torch.bool)})]:
         with pytest.raises(TypeError, match="histeq.equalize: got cpu tensors, but its GPU path so far covers"):
             _gpu.call("equalize", image, args, kwargs)
     with pytest.raises(TypeError, match="histeq.clahe"):

@@ -2,7 +2,8 @@
 
 ``_validate.public`` sends a call whose image is a CUDA tensor here.  So far the GPU path covers ``equalize``
 of ``uint8`` images laid out with their image axes last (a batch ``(..., H, W)`` with ``axes`` the trailing
-axes, or one image), every other argument at its default (``_gpu_equalize``).  Any other call gets a TypeError
+axes, or one image), with a mask (the whole shape, or the image axes' shape shared by every image) or none, every
+other argument at its default (``_gpu_equalize``).  Any other call gets a TypeError
 naming the function: histeq does not copy GPU data to the host and back behind the caller's back.
 """
 
@@ -13,7 +14,7 @@ import numbers
 from . import _arrays
 
 #: The keywords a GPU call may give, at any value the GPU path takes (threads: a CPU setting, ignored).
-_ACCEPTED = {"equalize": {"axes", "threads"}}
+_ACCEPTED = {"equalize": {"axes", "mask", "threads"}}
 
 
 def call(function: str, image, positional: tuple, kwargs: dict):
@@ -23,10 +24,26 @@ def call(function: str, image, positional: tuple, kwargs: dict):
     if rows is None:
         raise _arrays.gpu_error(function, f"{image.device.type} tensors",
                                 "its GPU path so far covers equalize of uint8 images whose axes are the last "
-                                "ones, with the other arguments at their defaults")
+                                "ones, with a mask or none and the other arguments at their defaults")
     from ._gpu_equalize import equalize_batch
 
-    return equalize_batch(image.reshape(rows, -1).contiguous()).reshape(image.shape)
+    mask = kwargs.get("mask")
+    if mask is not None:
+        mask = mask.reshape(-1) if mask.numel() * rows == image.numel() else mask.reshape(rows, -1)
+        mask = mask.contiguous()
+    return equalize_batch(image.reshape(rows, -1).contiguous(), mask).reshape(image.shape)
+
+
+def _mask_fits(image, mask) -> bool:
+    """No mask, or a bool tensor on the image's device shaped as the whole image or as its trailing (image)
+    axes (one mask for every image)."""
+    import torch
+
+    if mask is None:
+        return True
+    if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool or mask.device != image.device:
+        return False
+    return tuple(mask.shape) == tuple(image.shape)[image.ndim - mask.ndim:] and mask.ndim >= 1
 
 
 def _batch_rows(function: str, image, kwargs: dict) -> int | None:
@@ -35,7 +52,7 @@ def _batch_rows(function: str, image, kwargs: dict) -> int | None:
 
     if function not in _ACCEPTED or set(kwargs) - _ACCEPTED[function] or image.dtype != torch.uint8:
         return None
-    if image.ndim == 0 or image.numel() == 0:
+    if image.ndim == 0 or image.numel() == 0 or not _mask_fits(image, kwargs.get("mask")):
         return None
     axes = kwargs.get("axes")
     if axes is None:

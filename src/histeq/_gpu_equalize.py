@@ -2,7 +2,8 @@
 three kernels, bit for bit with it.
 
 The first piece of histeq's GPU path: ``equalize`` of ``uint8`` CUDA tensors whose images are their trailing
-axes, with every other argument at its default.  Other calls on GPU tensors still get the door's TypeError.
+axes, with a mask or none and every other argument at its default.  Other calls on GPU tensors still get
+the door's TypeError.
 The kernels run on CPU tensors under Triton's interpreter (``TRITON_INTERPRET=1``), which is how the tests
 check them without a GPU.
 
@@ -24,14 +25,18 @@ _LEVELS = 256
 
 
 @triton.jit
-def _histogram_kernel(image, counts, pixels, BLOCK: tl.constexpr, LEVELS: tl.constexpr):
+def _histogram_kernel(image, counted, counts, pixels, mask_stride, BLOCK: tl.constexpr, LEVELS: tl.constexpr,
+                      MASKED: tl.constexpr):
     """Phase 1: each program counts BLOCK pixels of one image in registers, then adds them to the image's
-    histogram (one atomic add per level, not per pixel)."""
+    histogram (one atomic add per level, not per pixel).  MASKED: only pixels where ``counted`` is true count
+    (``mask_stride``: 0 for one mask shared by every image, else the pixels of an image)."""
     row = tl.program_id(0)
     block = tl.program_id(1)
     offsets = block * BLOCK + tl.arange(0, BLOCK)
     inside = offsets < pixels
     values = tl.load(image + row.to(tl.int64) * pixels + offsets, mask=inside, other=0).to(tl.int32)
+    if MASKED:
+        inside = inside & (tl.load(counted + row.to(tl.int64) * mask_stride + offsets, mask=inside, other=0) != 0)
     local = tl.histogram(values, LEVELS, mask=inside)
     tl.atomic_add(counts + row * LEVELS + tl.arange(0, LEVELS), local.to(tl.int32), sem="relaxed")
 
@@ -67,18 +72,27 @@ def _apply_kernel(image, tables, out, pixels, BLOCK: tl.constexpr, LEVELS: tl.co
     tl.store(out + base + offsets, mapped, mask=inside)
 
 
-def equalize_batch(flat: torch.Tensor) -> torch.Tensor:
-    """Each row of a contiguous ``(images, pixels)`` uint8 tensor equalized on its own, on the tensor's device."""
+def equalize_batch(flat: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Each row of a contiguous ``(images, pixels)`` uint8 tensor equalized on its own, on the tensor's device.
+
+    ``mask``: the pixels that feed each histogram (every pixel is mapped), a contiguous bool tensor of shape
+    ``(images, pixels)`` or ``(pixels,)`` (one mask for every image)."""
     if flat.dtype != torch.uint8 or flat.ndim != 2 or not flat.is_contiguous():
         raise TypeError("the GPU kernels take contiguous (images, pixels) uint8 tensors")
     images, pixels = flat.shape
+    if mask is not None and (mask.dtype != torch.bool or not mask.is_contiguous() or mask.device != flat.device
+                             or tuple(mask.shape) not in ((images, pixels), (pixels,))):
+        raise TypeError("the GPU kernels take a contiguous bool mask of shape (images, pixels) or (pixels,)")
     out = torch.empty_like(flat)
     if images == 0 or pixels == 0:
         return out
     counts = torch.zeros((images, _LEVELS), dtype=torch.int32, device=flat.device)
     tables = torch.empty((images, _LEVELS), dtype=torch.uint8, device=flat.device)
     grid = (images, triton.cdiv(pixels, _BLOCK))
-    _histogram_kernel[grid](flat, counts, pixels, BLOCK=_BLOCK, LEVELS=_LEVELS)
+    counted = flat if mask is None else mask.view(torch.uint8)
+    mask_stride = pixels if mask is not None and mask.ndim == 2 else 0
+    _histogram_kernel[grid](flat, counted, counts, pixels, mask_stride, BLOCK=_BLOCK, LEVELS=_LEVELS,
+                            MASKED=mask is not None)
     _table_kernel[(images,)](counts, tables, LEVELS=_LEVELS)
     _apply_kernel[grid](flat, tables, out, pixels, BLOCK=_BLOCK, LEVELS=_LEVELS)
     return out
