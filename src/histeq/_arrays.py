@@ -4,8 +4,8 @@ type out.
 Every public function takes its arrays through ``_validate.public``, which hands each array argument to
 :func:`enter` and the result to :meth:`Door.leave`: the type is recognised once, the array crosses to NumPy (or
 Dask) at the edge, and the result is rebuilt in the caller's type.  No module outside this one knows about
-tensors or DataArrays, and a GPU path later replaces what :func:`enter` does with a device array, not every
-function.
+tensors or DataArrays; GPU tensors go to ``_gpu`` before any conversion, so that GPU paths are added there,
+not in every function.
 
 - **NumPy and Dask** arrays pass as they are (the common case costs one type check).
 - **PyTorch** CPU tensors cross without a copy (``Tensor.numpy()`` is a view; the result comes back through
@@ -21,7 +21,8 @@ function.
   (which is itself a DLPack producer: ``torch.from_dlpack(result)`` and the like take it without a copy), as the
   protocol gives no type to rebuild.
 - **GPU arrays** (CUDA or other non-CPU tensors, CuPy arrays, DLPack objects on a device) get a TypeError naming
-  the function: histeq has no GPU kernels yet, and never copies to the host and back behind the caller's back.
+  the function, except the calls ``_gpu`` has a GPU path for (``_validate.public`` sends CUDA tensors there
+  first): histeq never copies to the host and back behind the caller's back.
 
 PyTorch, xarray and CuPy are never imported here: an input can only be one of their types when its module is
 already loaded.
