@@ -16,44 +16,27 @@ void require_pixels(const A& a, size_t n, const char* what) {
     if (a.shape(0) != n) throw std::invalid_argument(std::string(what) + " must have one entry per pixel");
 }
 
-template <class T>
-void luma(In<T> rgb, Out<T, 1> y, int threads) {
+// An intensity channel of every pixel (luma Y', HSV value V), and the RGB values rebuilt around a new one: one
+// binding each for both channels, the kernel a template argument.
+template <class T, void (*Kernel)(const T*, T*, int64_t, int, int)>
+void intensity(In<T> rgb, Out<T, 1> channel, int threads) {
     const int c = rgb_channels(rgb);
-    require_pixels(y, rgb.shape(0), "y");
+    require_pixels(channel, rgb.shape(0), "the intensity");
     require_threads(threads);
     nb::gil_scoped_release release;
-    histeq::luma(rgb.data(), y.data(), rgb.shape(0), c, threads);
+    Kernel(rgb.data(), channel.data(), rgb.shape(0), c, threads);
 }
 
-template <class T>
-void luma_apply(In<T> rgb, In<T, 1> y, In<T, 1> y_new, Out<T> out, double lo, double hi, int threads) {
+template <class T, void (*Apply)(const T*, const T*, const T*, T*, int64_t, int, double, double, int)>
+void intensity_apply(In<T> rgb, In<T, 1> channel, In<T, 1> channel_new, Out<T> out, double lo, double hi,
+                     int threads) {
     const int c = rgb_channels(rgb);
     require_same_shape(rgb, out, "out");
-    require_pixels(y, rgb.shape(0), "y");
-    require_pixels(y_new, rgb.shape(0), "y_new");
+    require_pixels(channel, rgb.shape(0), "the intensity");
+    require_pixels(channel_new, rgb.shape(0), "the new intensity");
     require_threads(threads);
     nb::gil_scoped_release release;
-    histeq::luma_apply(rgb.data(), y.data(), y_new.data(), out.data(), rgb.shape(0), c, lo, hi, threads);
-}
-
-template <class T>
-void value(In<T> rgb, Out<T, 1> v, int threads) {
-    const int c = rgb_channels(rgb);
-    require_pixels(v, rgb.shape(0), "v");
-    require_threads(threads);
-    nb::gil_scoped_release release;
-    histeq::value(rgb.data(), v.data(), rgb.shape(0), c, threads);
-}
-
-template <class T>
-void value_apply(In<T> rgb, In<T, 1> v, In<T, 1> v_new, Out<T> out, double lo, double hi, int threads) {
-    const int c = rgb_channels(rgb);
-    require_same_shape(rgb, out, "out");
-    require_pixels(v, rgb.shape(0), "v");
-    require_pixels(v_new, rgb.shape(0), "v_new");
-    require_threads(threads);
-    nb::gil_scoped_release release;
-    histeq::value_apply(rgb.data(), v.data(), v_new.data(), out.data(), rgb.shape(0), c, lo, hi, threads);
+    Apply(rgb.data(), channel.data(), channel_new.data(), out.data(), rgb.shape(0), c, lo, hi, threads);
 }
 
 template <class T>
@@ -98,15 +81,15 @@ void equalize_luma(In<T, 3> rgb, Mask mask, Out<T, 3> out, const histeq::Spec& s
 void register_color(nb::module_& m) {
     auto colour = [&](auto tag) {
         using T = decltype(tag);
-        m.def("luma", &luma<T>, "rgb"_a.noconvert(), "y"_a.noconvert(), "threads"_a);
-        m.def("luma_apply", &luma_apply<T>, "rgb"_a.noconvert(), "y"_a.noconvert(), "y_new"_a.noconvert(),
+        m.def("luma", &intensity<T, histeq::luma<T>>, "rgb"_a.noconvert(), "y"_a.noconvert(), "threads"_a);
+        m.def("luma_apply", &intensity_apply<T, histeq::luma_apply<T>>, "rgb"_a.noconvert(), "y"_a.noconvert(), "y_new"_a.noconvert(),
               "out"_a.noconvert(), "lo"_a, "hi"_a, "threads"_a);
         if constexpr (!histeq::is_float_v<T>) {
             m.def("equalize_luma", &equalize_luma<T>, "rgb"_a.noconvert(), "mask"_a.noconvert().none(),
                   "out"_a.noconvert(), "spec"_a, "threads"_a);
         }
-        m.def("value", &value<T>, "rgb"_a.noconvert(), "v"_a.noconvert(), "threads"_a);
-        m.def("value_apply", &value_apply<T>, "rgb"_a.noconvert(), "v"_a.noconvert(), "v_new"_a.noconvert(),
+        m.def("value", &intensity<T, histeq::value<T>>, "rgb"_a.noconvert(), "v"_a.noconvert(), "threads"_a);
+        m.def("value_apply", &intensity_apply<T, histeq::value_apply<T>>, "rgb"_a.noconvert(), "v"_a.noconvert(), "v_new"_a.noconvert(),
               "out"_a.noconvert(), "lo"_a, "hi"_a, "threads"_a);
         m.def("lightness", &lightness<T>, "rgb"_a.noconvert(), "l"_a.noconvert(), "scale"_a, "threads"_a);
         m.def("lightness_apply", &lightness_apply<T>, "rgb"_a.noconvert(), "l_new"_a.noconvert(),

@@ -136,6 +136,15 @@ void lay_out_tables(const T* src, const ClaheSetup& setup, const Bins& bins, Tab
     tile_windows(src, setup.axes, bins, threads, maps, layer_tiles, setup.table_budget);
 }
 
+// Where each tile's table would start if it held every level: tile t's level
+// for value v is lut[origin[t] + v] (the levels kernel's addressing).
+template <class T>
+std::vector<int64_t> level_origins(const ClaheMaps<T>& maps, const DirectBins& bins) {
+    std::vector<int64_t> origin(maps.offset.size());
+    for (size_t tile = 0; tile < origin.size(); ++tile) origin[tile] = maps.offset[tile] - maps.first[tile] - bins.lo;
+    return origin;
+}
+
 // One integer image with one bin per level (DirectBins), by its route.
 template <class T>
 void clahe_direct(const T* src, const bool* mask, T* dst, const ClaheSetup& setup, const Spec& spec,
@@ -143,10 +152,8 @@ void clahe_direct(const T* src, const bool* mask, T* dst, const ClaheSetup& setu
                   int threads, ClaheWorkspace<T>& work) {
     ClaheMaps<T>& maps = work.maps;
     const Axes& axes = setup.axes;
-    std::vector<int64_t> origin(setup.ntiles);
-    for (int64_t tile = 0; tile < setup.ntiles; ++tile) origin[tile] = maps.offset[tile] - maps.first[tile] - bins.lo;
     if (route.tables == TableLayout::kLayered)
-        return clahe_layered(src, mask, dst, setup, spec, bins, clip, origin, threads, maps);
+        return clahe_layered(src, mask, dst, setup, spec, bins, clip, level_origins(maps, bins), threads, maps);
     clahe_tiles(src, mask, axes, spec, bins, clip, threads, maps, 0, setup.ntiles);
     switch (route.kernel) {
         case ClaheKernel::kCells:
@@ -161,8 +168,8 @@ void clahe_direct(const T* src, const bool* mask, T* dst, const ClaheSetup& setu
                                         setup.denominator, threads);
         }
         default:
-            return clahe_pixels_levels(src, dst, axes, spec, maps.lut.data(), origin, setup.denominator, threads, 0,
-                                       setup.pixels / axes.back().n);
+            return clahe_pixels_levels(src, dst, axes, spec, maps.lut.data(), level_origins(maps, bins),
+                                       setup.denominator, threads, 0, setup.pixels / axes.back().n);
     }
 }
 
@@ -295,10 +302,8 @@ void clahe_chunk(const T* in, T* out, const Axes& axes, const Spec& spec, const 
         std::copy(lut, lut + ntiles * nbins, maps.lut.begin());
         with_int_bins<T>(static_cast<int64_t>(spec.lo), static_cast<int64_t>(spec.hi), nbins, [&](const auto& bins) {
             if constexpr (std::is_same<std::decay_t<decltype(bins)>, DirectBins>::value) {
-                std::vector<int64_t> origin(ntiles);
-                for (int64_t tile = 0; tile < ntiles; ++tile) origin[tile] = tile * nbins - bins.lo;
-                clahe_pixels_levels(in, out, axes, spec, maps.lut.data(), origin, denominator, threads, 0,
-                                    row_count(axes));
+                clahe_pixels_levels(in, out, axes, spec, maps.lut.data(), level_origins(maps, bins), denominator,
+                                    threads, 0, row_count(axes));
             } else {
                 clahe_pixels(in, out, axes, spec, bins, maps, denominator, threads);
             }
