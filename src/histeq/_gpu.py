@@ -1,37 +1,79 @@
 """Which calls on GPU tensors have a GPU path, and the layout around it.
 
-``_validate.public`` sends a call whose image is a CUDA tensor here.  So far the GPU path covers ``equalize``
-of ``uint8`` images laid out with their image axes last (a batch ``(..., H, W)`` with ``axes`` the trailing
-axes, or one image), with a mask (the whole shape, or the image axes' shape shared by every image) or none, every
-other argument at its default (``_gpu_equalize``).  Any other call gets a TypeError
-naming the function: histeq does not copy GPU data to the host and back behind the caller's back.
+``_validate.public`` sends a call whose image is a CUDA tensor here.  The GPU path covers ``equalize`` and
+``clahe`` of 8- and 16-bit integer images (``uint8``, ``int8``, ``uint16``, ``int16``) laid out with their image
+axes last (a batch ``(..., H, W)`` or ``(..., D, H, W)`` with ``axes`` the trailing axes, or one image), at
+most three of them longer than one pixel, with a mask (the whole shape, or the image axes' shape shared by every
+image) or none; ``clahe`` also takes ``tiles`` and ``clip_limit``.  Every other argument must be left at its
+default.  Any other call gets a TypeError naming the function: histeq does not copy GPU data to the host and
+back behind the caller's back.  ``uint8`` equalization has kernels of its own (``_gpu_equalize``); the rest
+runs CLAHE's phases (``_gpu_clahe``), global equalization as one tile without a clip.
 """
 
 from __future__ import annotations
 
+import functools
 import numbers
 
+import numpy as np
+
 from . import _arrays
+from ._kernels import dtype_info
 
 #: The keywords a GPU call may give, at any value the GPU path takes (threads: a CPU setting, ignored).
-_ACCEPTED = {"equalize": {"axes", "mask", "threads"}}
+_ACCEPTED = {"equalize": {"axes", "mask", "threads"}, "clahe": {"axes", "mask", "threads", "tiles", "clip_limit"}}
+#: The dtypes with a GPU path, by name: their NumPy dtype and number of levels (one bin each).
+_DTYPES = {"uint8": (np.uint8, 256), "int8": (np.int8, 256), "uint16": (np.uint16, 65536),
+           "int16": (np.int16, 65536)}
+#: Spatial axes longer than one pixel the kernels interpolate over.
+_MAX_AXES = 3
+_COVERAGE = ("its GPU path so far covers equalize and clahe of 8- and 16-bit integer images whose axes are the "
+             "last ones (at most 3 longer than one pixel, under 2**31 pixels), with a mask or none, tiles and "
+             "clip_limit (clahe), and the other arguments at their defaults")
 
 
 def call(function: str, image, positional: tuple, kwargs: dict):
     """The function's result for a GPU tensor, on its device; a TypeError where there is no GPU path yet.
-    ``positional``: the arguments after the image (no GPU path takes any yet)."""
-    rows = None if positional else _batch_rows(function, image, kwargs)
-    if rows is None:
-        raise _arrays.gpu_error(function, f"{image.device.type} tensors",
-                                "its GPU path so far covers equalize of uint8 images whose axes are the last "
-                                "ones, with a mask or none and the other arguments at their defaults")
-    from ._gpu_equalize import equalize_batch
+    ``positional``: the arguments after the image (no GPU path takes any)."""
+    spatial = None if positional else _spatial_shape(function, image, kwargs)
+    if spatial is None:
+        raise _arrays.gpu_error(function, f"{image.device.type} tensors", _COVERAGE)
+    from .clahe import checked_clip_limit, output_bits, tile_counts, without_singletons
 
+    if function == "clahe":
+        tiles = tile_counts(kwargs.get("tiles", 8), spatial)
+        clip = checked_clip_limit(kwargs.get("clip_limit", 2.0))
+    else:
+        tiles, clip = (1,) * len(spatial), None
+    shape, tiles = without_singletons(spatial, tiles)
+    if len(shape) > _MAX_AXES:
+        raise _arrays.gpu_error(function, f"{len(shape)} image axes longer than one pixel", _COVERAGE)
+    rows = image.numel() // max(1, int(np.prod(spatial)))
+    flat = image.reshape(rows, -1).contiguous()
     mask = kwargs.get("mask")
     if mask is not None:
-        mask = mask.reshape(-1) if mask.numel() * rows == image.numel() else mask.reshape(rows, -1)
-        mask = mask.contiguous()
-    return equalize_batch(image.reshape(rows, -1).contiguous(), mask).reshape(image.shape)
+        mask = (mask.reshape(-1) if mask.numel() * rows == image.numel() else mask.reshape(rows, -1)).contiguous()
+    if function == "equalize" and str(image.dtype) == "torch.uint8":
+        from ._gpu_equalize import equalize_batch
+
+        return equalize_batch(flat, mask).reshape(image.shape)
+    from ._gpu_clahe import clahe_batch
+
+    dtype, levels = _DTYPES[str(image.dtype).removeprefix("torch.")]
+    info = dtype_info(dtype)
+    grid = _tile_grid(shape, tiles, output_bits(info, info.lo, info.hi), str(image.device))
+    return clahe_batch(flat, mask, grid, clip, info.clip_groups if clip is not None else 0, int(info.lo),
+                       levels).reshape(image.shape)
+
+
+@functools.lru_cache(maxsize=32)
+def _tile_grid(shape: tuple[int, ...], tiles: tuple[int, ...], output_bits: int, device: str):
+    """The device's copy of the CPU path's tile plan of one image shape (the output levels' bits bound the
+    weights' precision), kept as the CPU path keeps its plans."""
+    from ._gpu_clahe import TileGrid
+    from .clahe import axis_plans
+
+    return TileGrid(shape, tiles, *axis_plans(shape, tiles, output_bits), device)
 
 
 def _mask_fits(image, mask) -> bool:
@@ -46,24 +88,22 @@ def _mask_fits(image, mask) -> bool:
     return tuple(mask.shape) == tuple(image.shape)[image.ndim - mask.ndim:] and mask.ndim >= 1
 
 
-def _batch_rows(function: str, image, kwargs: dict) -> int | None:
-    """The number of images of a call the GPU path takes (its image axes the trailing ones), else None."""
-    import torch
-
-    if function not in _ACCEPTED or set(kwargs) - _ACCEPTED[function] or image.dtype != torch.uint8:
+def _spatial_shape(function: str, image, kwargs: dict) -> tuple[int, ...] | None:
+    """The image axes' shape of a call the GPU path takes (its image axes the trailing ones), else None."""
+    if function not in _ACCEPTED or set(kwargs) - _ACCEPTED[function]:
         return None
-    if image.ndim == 0 or image.numel() == 0 or not _mask_fits(image, kwargs.get("mask")):
+    if str(image.dtype).removeprefix("torch.") not in _DTYPES or image.ndim == 0 or image.numel() == 0:
+        return None
+    if not _mask_fits(image, kwargs.get("mask")):
         return None
     axes = kwargs.get("axes")
     if axes is None:
-        return 1
+        axes = tuple(range(image.ndim))
     axes = (axes,) if isinstance(axes, numbers.Integral) else tuple(axes)
     if not all(isinstance(a, numbers.Integral) and -image.ndim <= a < image.ndim for a in axes):
         return None
     trailing = sorted(a % image.ndim for a in axes)
     if trailing != list(range(image.ndim - len(trailing), image.ndim)) or len(set(trailing)) != len(axes):
         return None
-    rows = 1
-    for n in image.shape[:image.ndim - len(trailing)]:
-        rows *= n
-    return rows
+    spatial = tuple(image.shape[image.ndim - len(trailing):])
+    return spatial if 0 < int(np.prod(spatial)) < 2 ** 31 else None

@@ -167,9 +167,9 @@ def clahe(image: Image, *, tiles: int | Sequence[int] = 8, clip_limit: float | N
                            compat=compat, threads=threads)
     call = _validate.call(image, mask, nbins, in_range, out_range, channel_axis, axes)
     arr, info, channel, spatial = call.arr, call.info, call.channel, call.spatial
-    grid = _tiles(tiles, tuple(arr.shape[a] for a in spatial))
+    grid = tile_counts(tiles, tuple(arr.shape[a] for a in spatial))
     mode = _validate.choice(compat, "compat", ("opencv",))
-    clip = _clip_limit(clip_limit, opencv=mode is not None)
+    clip = checked_clip_limit(clip_limit, opencv=mode is not None)
     nthreads = resolve_threads(threads)
     route = _route(call, mode, color)
     # Every argument is checked; one place per route does the work.
@@ -231,15 +231,15 @@ def _default_spec(dtype: np.dtype) -> tuple[DtypeInfo, int, core.Spec]:
     """(dtype entry, bits of the output range, the kernel's spec) of a dtype's defaults."""
     info = dtype_info(dtype)
     spec = make_spec(info, None, None, None)
-    return info, _value_bits(info, spec.out_lo, spec.out_hi), spec.core
+    return info, output_bits(info, spec.out_lo, spec.out_hi), spec.core
 
 
-def _value_bits(info: DtypeInfo, out_lo: float, out_hi: float) -> int | None:
+def output_bits(info: DtypeInfo, out_lo: float, out_hi: float) -> int | None:
     """Bits of the output levels, which bound the exact integer interpolation's weights (None: floats)."""
     return None if info.is_float else int(out_hi - out_lo).bit_length()
 
 
-def _tiles(tiles: object, sizes: tuple[int, ...]) -> tuple[int, ...]:
+def tile_counts(tiles: object, sizes: tuple[int, ...]) -> tuple[int, ...]:
     items = (tiles,) * len(sizes) if isinstance(tiles, numbers.Integral) else tiles
     try:
         items = tuple(items)  # type: ignore[arg-type]
@@ -256,7 +256,7 @@ def _tiles(tiles: object, sizes: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(int(t) for t in items)
 
 
-def _clip_limit(clip_limit: object, opencv: bool = False) -> float | None:
+def checked_clip_limit(clip_limit: object, opencv: bool = False) -> float | None:
     """A clip limit of at least 1, or None; ``opencv``: any finite number OpenCV takes (at most 0: none)."""
     if clip_limit is None:
         return None
@@ -306,7 +306,7 @@ def _axis_plan(n: int, t: int, value_bits: int | None, ndim: int):
 MAX_AXES = 16
 
 
-def _without_singletons(shape: tuple[int, ...], tiles: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+def without_singletons(shape: tuple[int, ...], tiles: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """The spatial shape and tiles without axes of length 1 (at least one axis), at most MAX_AXES of them."""
     kept = [a for a, n in enumerate(shape) if n > 1] or [0]
     if len(kept) > MAX_AXES:
@@ -319,7 +319,7 @@ def _without_singletons(shape: tuple[int, ...], tiles: tuple[int, ...]) -> tuple
 def _kernel_plan(shape: tuple, tiles: tuple, value_bits: int | None) -> core.TilePlan:
     """The kernel's tile plan of one image shape (tile bounds, each pixel's tiles and weights, the weights'
     common denominator), checked once by the core: kept, as calls on images of one shape come in series."""
-    plans, denominator = _plans(shape, tiles, value_bits)
+    plans, denominator = axis_plans(shape, tiles, value_bits)
     bounds, lower, w0, w1, _ = (list(part) for part in zip(*plans))
     return core.TilePlan(np.array(shape, dtype=np.int64), np.array(tiles, dtype=np.int64), np.concatenate(bounds),
                          np.concatenate(lower), np.concatenate(w0), np.concatenate(w1), denominator)
@@ -331,8 +331,8 @@ def _clahe_grey(arr: np.ndarray, info: DtypeInfo, spatial: tuple[int, ...], mask
     flat = layout.flatten(arr, info.compute)
     flat_mask = None if mask is None else layout.flatten(mask)
     # An axis of length 1 is one tile whose neighbour has weight 0: dropped, it changes nothing.
-    shape, tiles = _without_singletons(layout.spatial_shape, tiles)
-    plan = _kernel_plan(shape, tiles, _value_bits(info, spec.out_lo, spec.out_hi))
+    shape, tiles = without_singletons(layout.spatial_shape, tiles)
+    plan = _kernel_plan(shape, tiles, output_bits(info, spec.out_lo, spec.out_hi))
     out = np.empty_like(flat)
     core.clahe(flat, flat_mask, out, plan, spec.core, clip_limit=-1.0 if clip is None else clip,
                clip_groups=info.clip_groups, table_budget=float(table_budget(arr.nbytes)), threads=threads)
@@ -344,8 +344,8 @@ def _clahe_dask(image, *, mask, axes, channel_axis, **kwargs):
     chunks, one set of tile mappings, each chunk interpolated with its offset -- equal to the in-memory result for
     any chunking.  Batches and colour: block by block over whole images."""
     info, channel, spatial, mask = _dask.checked(image, mask, channel_axis, axes)
-    grid = _tiles(kwargs["tiles"], tuple(image.shape[a] for a in spatial))
-    clip = _clip_limit(kwargs["clip_limit"])
+    grid = tile_counts(kwargs["tiles"], tuple(image.shape[a] for a in spatial))
+    clip = checked_clip_limit(kwargs["clip_limit"])
     whole = channel is None and len(spatial) == image.ndim
     if whole and kwargs["color"] is None and kwargs["compat"] is None:
         spec = make_spec(info, _validate.nbins(kwargs["nbins"]),
@@ -387,7 +387,7 @@ def _fixed_bins(image, info, mask, spec, lazy):
 
 
 @functools.lru_cache(maxsize=32)
-def _plans(shape: tuple, tiles: tuple, value_bits: int | None):
+def axis_plans(shape: tuple, tiles: tuple, value_bits: int | None):
     plans = [_axis_plan(n, t, value_bits, len(tiles)) for n, t in zip(shape, tiles)]
     denominator = 1.0 if value_bits is None else float(math.prod(plan[4] for plan in plans))
     return plans, denominator
@@ -396,7 +396,7 @@ def _plans(shape: tuple, tiles: tuple, value_bits: int | None):
 def _tile_histograms(block, block_mask, origin, shape, grid, info, spec):
     """{tile: counts} over the tiles that the chunk at ``origin`` overlaps (a pixel on a tile boundary counts in
     both tiles), from the whole image's tile bounds."""
-    plans, _ = _plans(tuple(shape), tuple(grid), None)
+    plans, _ = axis_plans(tuple(shape), tuple(grid), None)
     ranges = []
     for d, (plan, t) in enumerate(zip(plans, grid)):
         start, stop = plan[0][:t], plan[0][t:]
@@ -503,7 +503,7 @@ class ClaheMapping:
         info = dtype_info(np.dtype(self.dtype))
         if self.rescale:
             return mapping.apply_rescale(block, self, info, resolve_threads(threads))
-        plans, denominator = _plans(self.shape, self.tiles, _value_bits(info, self.out_lo, self.out_hi))
+        plans, denominator = axis_plans(self.shape, self.tiles, output_bits(info, self.out_lo, self.out_hi))
         flat = np.ascontiguousarray(block, dtype=info.compute).reshape(1, -1)
         out = np.empty_like(flat)
         lut, level, slope = (None, self.table, self.slope) if info.is_float else (self.table, None, None)
@@ -586,10 +586,10 @@ def fit_clahe(image: ArrayLike, *, tiles: int | Sequence[int] = 8, clip_limit: f
     """
     lazy = _dask.is_dask(image)
     arr, info, m = _dask.one_image(image, mask)
-    grid = _tiles(tiles, tuple(arr.shape))
+    grid = tile_counts(tiles, tuple(arr.shape))
     if arr.ndim > MAX_AXES:  # fitted mappings keep every axis
         raise ValueError(f"fit_clahe takes at most {MAX_AXES} axes, got {arr.ndim}")
-    clip = _clip_limit(clip_limit)
+    clip = checked_clip_limit(clip_limit)
     spec = make_spec(info, _validate.nbins(nbins), _validate.value_range(in_range, info, "in_range"),
                      _validate.value_range(out_range, info, "out_range"))
     _require_fitted_tables(info, arr.shape, grid, spec.nbins)

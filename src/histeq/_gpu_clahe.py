@@ -1,0 +1,338 @@
+"""CLAHE of integer images on the GPU, in Triton: the CPU core's three phases (tile histograms, tile tables,
+interpolation) as three kernels, bit for bit with it.
+
+Covers 8- and 16-bit integer images (``uint8``, ``int8``, ``uint16``, ``int16``) of up to three spatial axes
+longer than one pixel, batches, masks, any tile grid and clip limit, with one bin per level and the default
+ranges.  Global equalization of those dtypes is the same three phases with one tile and no clip (one tile
+without clipping *is* global equalization, see :func:`histeq.clahe`), so ``equalize`` uses them too.
+
+The rules are the core's, phase by phase (``clahe_tables.hpp``, ``clip.hpp``, ``clahe_interpolate.hpp``):
+
+- **Histograms**: tile ``k`` of an axis of ``n`` pixels holds the pixels ``[start_k, stop_k)`` of the tile
+  plan (a pixel centre on a boundary counts in both tiles); only counted pixels (``mask``) count.  The same pass
+  records each image's lowest and highest counted level, the range the 16-bit clip rule's groups span.
+- **Tables**: a tile with fewer than two occupied levels keeps the identity; an unclipped tile gets the
+  equalizing table in exact integers; a clipped one the levels ``out_lo + trunc((F - F_min) scale + 1/2)`` of
+  its clipped cumulative histogram F, in float64 with the core's operations in the core's order (so Triton's
+  fused multiply-adds are turned off, as the core is compiled without them).  The clip threshold is the
+  core's Newton iteration; 8-bit images measure it on their 256 levels, wider ones on 256 groups of the
+  counted range.
+- **Interpolation**: the exact integer sum of the corner tiles' levels times the plan's integer weights,
+  divided by the weights' common denominator with halves rounded up.
+
+The kernels run on CPU tensors under Triton's interpreter (``TRITON_INTERPRET=1``), which is how the tests
+check them without a GPU.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import triton
+import triton.language as tl
+
+#: Pixels per program of the histogram and interpolation kernels; bins per step of the table kernel.
+_BLOCK = 1024
+_CHUNK = 1024
+#: Groups of the clip rule of images wider than a byte (histeq._kernels.CLIP_GROUPS).
+_GROUPS = 256
+
+
+@triton.jit
+def _tile_histogram_kernel(image, counted, counts, ranges, bounds_z, bounds_y, bounds_x, pixels, mask_stride,
+                           rows, cols, tiles_z, tiles_y, tiles_x, level_lo,
+                           BLOCK: tl.constexpr, LEVELS: tl.constexpr, MASKED: tl.constexpr,
+                           IN_REGISTERS: tl.constexpr):
+    """Phase 1: program (image x tile, block) counts BLOCK pixels of one tile's box into the tile's histogram
+    (in registers, then one atomic add per level, where the levels fit: IN_REGISTERS; else an atomic add per
+    pixel), and folds their lowest and highest level into the image's counted range."""
+    program = tl.program_id(0)
+    tiles = tiles_z * tiles_y * tiles_x
+    image_index = program // tiles
+    tile = program % tiles
+    kz = tile // (tiles_y * tiles_x)
+    ky = (tile // tiles_x) % tiles_y
+    kx = tile % tiles_x
+    z0 = tl.load(bounds_z + kz)
+    y0 = tl.load(bounds_y + ky)
+    x0 = tl.load(bounds_x + kx)
+    depth = tl.load(bounds_z + tiles_z + kz) - z0
+    height = tl.load(bounds_y + tiles_y + ky) - y0
+    width = tl.load(bounds_x + tiles_x + kx) - x0
+    q = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
+    inside = q < depth * height * width
+    x = q % width
+    y = (q // width) % height
+    z = q // (width * height)
+    offsets = ((z0 + z) * rows + (y0 + y)).to(tl.int64) * cols + (x0 + x)
+    values = tl.load(image + image_index.to(tl.int64) * pixels + offsets, mask=inside, other=0).to(tl.int32)
+    values = values - level_lo
+    if MASKED:
+        kept = tl.load(counted + image_index.to(tl.int64) * mask_stride + offsets, mask=inside, other=0)
+        inside = inside & (kept != 0)
+    histogram = counts + program.to(tl.int64) * LEVELS
+    if IN_REGISTERS:
+        local = tl.histogram(values, LEVELS, mask=inside)
+        tl.atomic_add(histogram + tl.arange(0, LEVELS), local.to(tl.int32), mask=local > 0, sem="relaxed")
+    else:
+        tl.atomic_add(histogram + values, tl.full([BLOCK], 1, tl.int32), mask=inside, sem="relaxed")
+    tl.atomic_min(ranges + 2 * image_index, tl.min(tl.where(inside, values, LEVELS), 0), sem="relaxed")
+    tl.atomic_max(ranges + 2 * image_index + 1, tl.max(tl.where(inside, values, -1), 0), sem="relaxed")
+
+
+@triton.jit
+def _floor_of(t):
+    """The core's floor_of: for an integer count h and 0 <= t, h > t exactly when h > floor_of(t)."""
+    return tl.where(t < 4611686018427387904.0, tl.floor(t), 4611686018427387904.0).to(tl.int64)
+
+
+@triton.jit
+def _above(h, level):
+    """(how many of the counts h exceed level, their sum)."""
+    over = h > level
+    return tl.sum(over.to(tl.int64), 0), tl.sum(tl.where(over, h, 0), 0)
+
+
+@triton.jit
+def _clip_threshold(h, nbins, total, clip):
+    """The core's clip_histogram of the counts h (nbins of them, the others 0): (clipped, threshold t, lift).
+    The limit c is clip times the mean (at least the mean); Newton's method from t = c finds the t whose
+    clipped mass sum(max(h - t, 0)) lifts every bin by c - t."""
+    count = nbins.to(tl.float64)
+    total_f = total.to(tl.float64)
+    mean = total_f / count
+    limit = clip * total_f / count
+    limit = tl.where(limit > mean, limit, mean)
+    m, s = _above(h, _floor_of(limit))
+    clipped = m > 0
+    full = clipped & (m == nbins)
+    searching = clipped & (m != nbins)
+    t = limit
+    while searching:
+        t = (count * limit - s.to(tl.float64)) / (nbins - m).to(tl.float64)
+        m_next, s_next = _above(h, _floor_of(t))
+        moved = m_next != m
+        full = moved & (m_next == nbins)
+        searching = moved & (m_next != nbins)
+        m = m_next
+        s = s_next
+    return clipped, tl.where(full, 0.0, t), tl.where(full, mean, limit - t)
+
+
+@triton.jit
+def _cumulative(row, at):
+    """The inclusive cumulative histogram at the bins ``at`` (0 below bin 0)."""
+    return tl.load(row + at, mask=at >= 0, other=0).to(tl.int64)
+
+
+@triton.jit
+def _group_start(g, lo, span, count):
+    """The first bin of group g of the bins [lo, lo + span) cut in ``count`` groups (the core's BinGroups)."""
+    num = 2 * g * span - count
+    return lo + tl.where(num <= 0, 0, (num + 2 * count - 1) // (2 * count))
+
+
+@triton.jit
+def _tile_table_kernel(counts, ranges, tables, groups, settings, tiles_per_image, level_lo, out_lo, out_span,
+                       LEVELS: tl.constexpr, CHUNK: tl.constexpr, GROUPS: tl.constexpr, CLIPPED: tl.constexpr):
+    """Phase 2: one program per (image, tile) turns the tile's histogram (replaced by its cumulative sum) into
+    the tile's table of output levels.  GROUPS: 0, the clip limit measured on all LEVELS bins (then LEVELS ==
+    CHUNK); else on that many groups of the image's counted range.  ``settings``: float64 [clip limit]."""
+    program = tl.program_id(0)
+    row = counts + program.to(tl.int64) * LEVELS
+    table = tables + program.to(tl.int64) * LEVELS
+    steps = tl.arange(0, CHUNK)
+    carry = tl.zeros([], tl.int64)
+    occupied = tl.zeros([], tl.int64)
+    first = tl.full([], LEVELS, tl.int64)
+    for start in range(0, LEVELS, CHUNK):
+        h = tl.load(row + start + steps).to(tl.int64)
+        running = tl.cumsum(h, 0) + carry
+        tl.store(row + start + steps, running.to(tl.int32))
+        carry = tl.max(running, 0)
+        occupied += tl.sum((h > 0).to(tl.int64), 0)
+        first = tl.minimum(first, tl.min(tl.where(h > 0, start + steps, LEVELS), 0).to(tl.int64))
+    tl.debug_barrier()
+    total = carry
+    # What the clipped branch sets (unused by the others).
+    clipped = occupied < 0
+    threshold = tl.zeros([], tl.float64)
+    lift = tl.zeros([], tl.float64)
+    c_min = tl.zeros([], tl.float64)
+    lo = tl.zeros([], tl.int64)
+    span = tl.full([], 1, tl.int64)
+    count = tl.full([], 1, tl.int64)
+    scratch = groups + program.to(tl.int64) * (4 * GROUPS)
+    if CLIPPED:
+        if occupied >= 2:
+            clip = tl.load(settings)
+            if GROUPS == 0:
+                h = _cumulative(row, steps) - _cumulative(row, steps - 1)
+                clipped, threshold, lift = _clip_threshold(h, tl.full([], LEVELS, tl.int64), total, clip)
+                h0 = tl.sum(tl.where(steps == 0, h, 0), 0).to(tl.float64)
+                c_min = tl.where(h0 > threshold, threshold, h0) + lift
+            else:
+                image_index = program // tiles_per_image
+                lo = tl.load(ranges + 2 * image_index).to(tl.int64)
+                span = tl.load(ranges + 2 * image_index + 1).to(tl.int64) - lo + 1
+                count = tl.minimum(span, GROUPS)
+                g = tl.arange(0, GROUPS)
+                begin = _group_start(g, lo, span, count)
+                end = _group_start(g + 1, lo, span, count)
+                sums = tl.where(g < count, _cumulative(row, end - 1) - _cumulative(row, begin - 1), 0)
+                clipped, threshold, lift = _clip_threshold(sums, count, total, clip)
+                over = sums.to(tl.float64) > threshold
+                kept = tl.where(over, 0, sums)
+                below = tl.cumsum(kept, 0) - kept
+                above = tl.cumsum(over.to(tl.int64), 0) - over.to(tl.int64)
+                base = (below.to(tl.float64) + above.to(tl.float64) * threshold) + g.to(tl.float64) * lift
+                share = tl.where(over, threshold / tl.maximum(sums, 1).to(tl.float64), 1.0)
+                step = lift / tl.maximum(end - begin, 1).to(tl.float64)
+                tl.store(scratch + g, base)
+                tl.store(scratch + GROUPS + g, share)
+                tl.store(scratch + 2 * GROUPS + g, step)
+                tl.store(scratch + 3 * GROUPS + g, begin.to(tl.float64))
+                tl.debug_barrier()
+                h_lo = (_cumulative(row, lo) - _cumulative(row, lo - 1)).to(tl.float64)
+                c_min = h_lo * tl.load(scratch + GROUPS) + tl.load(scratch + 2 * GROUPS)
+    if occupied < 2:  # nothing to equalize: the identity
+        for start in range(0, LEVELS, CHUNK):
+            tl.store(table + start + steps, (start + steps + level_lo).to(table.dtype.element_ty))
+    elif not clipped:  # the equalizing table, exact
+        c_first = _cumulative(row, first)
+        spread = total - c_first
+        for start in range(0, LEVELS, CHUNK):
+            at = start + steps
+            c = _cumulative(row, at)
+            level = (2 * out_span * (c - c_first) + spread) // (2 * spread)
+            level = out_lo + tl.where(at < first, 0, level)
+            tl.store(table + at, level.to(table.dtype.element_ty))
+    else:
+        scale = out_span.to(tl.float64) / (total.to(tl.float64) - c_min)
+        for start in range(0, LEVELS, CHUNK):
+            at = start + steps
+            if GROUPS == 0:
+                h = _cumulative(row, at) - _cumulative(row, at - 1)
+                over = h > _floor_of(threshold)
+                below = tl.cumsum(tl.where(over, 0, h), 0)
+                above = tl.cumsum(over.to(tl.int64), 0)
+                f = (below.to(tl.float64) + above.to(tl.float64) * threshold) + (at + 1).to(tl.float64) * lift
+            else:
+                inside = (at >= lo) & (at < lo + span)
+                g = tl.where(inside, (2 * (at - lo) + 1) * count // (2 * span), 0)
+                begin = tl.load(scratch + 3 * GROUPS + g).to(tl.int64)
+                partial = _cumulative(row, at) - _cumulative(row, begin - 1)
+                f = (tl.load(scratch + g) + partial.to(tl.float64) * tl.load(scratch + GROUPS + g)) + \
+                    (at - begin + 1).to(tl.float64) * tl.load(scratch + 2 * GROUPS + g)
+                f = tl.where(at < lo, 0.0, tl.where(inside, f, total.to(tl.float64)))
+            x = tl.where(f > c_min, f - c_min, 0.0) * scale + 0.5
+            tl.store(table + at, (out_lo + x.to(tl.int64)).to(table.dtype.element_ty))
+
+
+@triton.jit
+def _interpolate_kernel(image, tables, out, lower_z, lower_y, lower_x, weights_z, weights_y, weights_x, pixels,
+                        rows, cols, tiles_z, tiles_y, tiles_x, level_lo, out_lo, denominator,
+                        BLOCK: tl.constexpr, LEVELS: tl.constexpr, CORNERS_Z: tl.constexpr,
+                        CORNERS_Y: tl.constexpr, CORNERS_X: tl.constexpr, WIDE: tl.constexpr):
+    """Phase 3: program (image, block) maps BLOCK pixels by the exact weighted sum of their corner tiles' levels
+    (CORNERS_*: 1 along an axis of one tile, else 2), rounded halves up.  ``weights_*``: (w0, w1) per pixel of
+    the axis, the lower tile's and the upper's; WIDE: the sum needs 64 bits."""
+    image_index = tl.program_id(0)
+    p = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
+    inside = p < pixels
+    base = image_index.to(tl.int64) * pixels
+    x = p % cols
+    y = (p // cols) % rows
+    z = p // (cols * rows)
+    values = tl.load(image + base + p, mask=inside, other=0).to(tl.int32) - level_lo
+    own = tables + image_index.to(tl.int64) * (tiles_z * tiles_y * tiles_x) * LEVELS + values
+    kind = tl.int64 if WIDE else tl.int32
+    if CORNERS_Z * CORNERS_Y * CORNERS_X == 1:
+        tl.store(out + base + p, tl.load(own, mask=inside, other=0), mask=inside)
+    else:
+        lz = tl.load(lower_z + z, mask=inside, other=0)
+        ly = tl.load(lower_y + y, mask=inside, other=0)
+        lx = tl.load(lower_x + x, mask=inside, other=0)
+        acc = tl.zeros([BLOCK], kind)
+        for a in tl.static_range(CORNERS_Z):
+            wz = tl.load(weights_z + 2 * z + a, mask=inside, other=0).to(kind)
+            tz = tl.minimum(lz + a, tiles_z - 1)
+            for b in tl.static_range(CORNERS_Y):
+                wzy = wz * tl.load(weights_y + 2 * y + b, mask=inside, other=0).to(kind)
+                tzy = tz * tiles_y + tl.minimum(ly + b, tiles_y - 1)
+                for c in tl.static_range(CORNERS_X):
+                    w = wzy * tl.load(weights_x + 2 * x + c, mask=inside, other=0).to(kind)
+                    tile = tzy * tiles_x + tl.minimum(lx + c, tiles_x - 1)
+                    level = tl.load(own + tile.to(tl.int64) * LEVELS, mask=inside, other=0).to(kind) - out_lo
+                    acc += w * level
+        mapped = out_lo + (2 * acc + denominator) // (2 * denominator)
+        tl.store(out + base + p, mapped.to(out.dtype.element_ty), mask=inside)
+
+
+class TileGrid:
+    """One image shape's tile plan on a device, padded to three axes (leading axes of one pixel, one tile).
+
+    ``plans``: per spatial axis, the CPU plan's ``(bounds, lower, w0, w1, denominator)`` (histeq.clahe's
+    axis_plans); ``denominator``: the weights' common denominator.
+    """
+
+    def __init__(self, shape: tuple[int, ...], tiles: tuple[int, ...], plans, denominator: float, device):
+        pad = 3 - len(shape)
+        identity = (np.array([0, 1]), np.array([0]), np.array([1.0]), np.array([0.0]), 1)
+        plans = [identity] * pad + list(plans)
+        self.shape = (1,) * pad + tuple(shape)
+        self.tiles = (1,) * pad + tuple(tiles)
+        self.bounds = [torch.as_tensor(plan[0], dtype=torch.int32, device=device) for plan in plans]
+        self.lower = [torch.as_tensor(plan[1], dtype=torch.int32, device=device) for plan in plans]
+        self.weights = [torch.as_tensor(np.stack([plan[2], plan[3]], axis=1).astype(np.int64), device=device)
+                        for plan in plans]
+        self.denominator = int(denominator)
+        self.largest_box = int(np.prod([np.max(plan[0][t:] - plan[0][:t]) for plan, t in zip(plans, self.tiles)]))
+
+    @property
+    def count(self) -> int:
+        return int(np.prod(self.tiles))
+
+
+def clahe_batch(images: torch.Tensor, mask: torch.Tensor | None, grid: TileGrid, clip: float | None,
+                clip_groups: int, level_lo: int, levels: int) -> torch.Tensor:
+    """CLAHE of each image of a contiguous ``(images, pixels)`` tensor of 8- or 16-bit integers laid out as
+    ``grid.shape``, on the tensor's device.
+
+    mask: None, or a contiguous bool tensor ``(images, pixels)`` or ``(pixels,)`` (shared): the pixels that
+    feed the tile histograms.  clip: the clip limit, or None.  clip_groups: 0 (the limit on all levels) or
+    the groups of the counted range it is measured on.  level_lo, levels: the dtype's lowest level and the
+    number of levels (one bin each); the output levels are the dtype's range.
+    """
+    count, pixels = images.shape
+    out = torch.empty_like(images)
+    if count == 0 or pixels == 0:
+        return out
+    device = images.device
+    tiles = grid.count
+    counts = torch.zeros((count * tiles, levels), dtype=torch.int32, device=device)
+    ranges = torch.tensor([levels, -1], dtype=torch.int32, device=device).repeat(count)
+    counted = images if mask is None else mask.view(torch.uint8)
+    mask_stride = pixels if mask is not None and mask.ndim == 2 else 0
+    (_, rows, cols), (tz, ty, tx) = grid.shape, grid.tiles
+    _tile_histogram_kernel[(count * tiles, triton.cdiv(grid.largest_box, _BLOCK))](
+        images, counted, counts, ranges, *grid.bounds, pixels, mask_stride, rows, cols, tz, ty, tx, level_lo,
+        BLOCK=_BLOCK, LEVELS=levels, MASKED=mask is not None, IN_REGISTERS=levels <= 256)
+
+    tables = torch.empty((count * tiles, levels), dtype=images.dtype, device=device)
+    groups = torch.empty((count * tiles, 4 * _GROUPS) if clip is not None and clip_groups else (4 * _GROUPS,),
+                         dtype=torch.float64, device=device)
+    settings = torch.tensor([clip if clip is not None else 0.0], dtype=torch.float64, device=device)
+    out_span = levels - 1
+    _tile_table_kernel[(count * tiles,)](
+        counts, ranges, tables, groups, settings, tiles, level_lo, level_lo, out_span,
+        LEVELS=levels, CHUNK=min(levels, _CHUNK), GROUPS=clip_groups and _GROUPS, CLIPPED=clip is not None,
+        enable_fp_fusion=False)
+
+    corners = [1 if t == 1 else 2 for t in grid.tiles]
+    wide = (2 * out_span + 1) * grid.denominator >= 2 ** 31
+    _interpolate_kernel[(count, triton.cdiv(pixels, _BLOCK))](
+        images, tables, out, *grid.lower, *grid.weights, pixels, rows, cols, tz, ty, tx, level_lo, level_lo,
+        grid.denominator, BLOCK=_BLOCK, LEVELS=levels, CORNERS_Z=corners[0], CORNERS_Y=corners[1],
+        CORNERS_X=corners[2], WIDE=wide)
+    return out
