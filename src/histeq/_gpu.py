@@ -1,13 +1,15 @@
 """Which calls on GPU tensors have a GPU path, and the layout around it.
 
-``_validate.public`` sends a call whose image is a CUDA tensor here.  The GPU path covers ``equalize`` and
-``clahe`` of 8- and 16-bit integer images (``uint8``, ``int8``, ``uint16``, ``int16``) laid out with their image
+``_validate.public`` sends a call whose image is a CUDA tensor here.  The GPU path covers ``equalize``,
+``clahe``, ``histogram`` and ``cumulative_distribution`` of 8- and 16-bit integer images (``uint8``, ``int8``, ``uint16``, ``int16``) laid out with their image
 axes last (a batch ``(..., H, W)`` or ``(..., D, H, W)`` with ``axes`` the trailing axes, or one image), at
 most three of them longer than one pixel, with a mask (the whole shape, or the image axes' shape shared by every
 image) or none; ``clahe`` also takes ``tiles`` and ``clip_limit``.  Every other argument must be left at its
 default.  Any other call gets a TypeError naming the function: histeq does not copy GPU data to the host and
 back behind the caller's back.  ``uint8`` equalization has kernels of its own (``_gpu_equalize``); the rest
-runs CLAHE's phases (``_gpu_clahe``), global equalization as one tile without a clip.
+runs CLAHE's phases (``_gpu_clahe``): global equalization as one tile without a clip, histograms as its first
+phase.  Results are tensors on the image's device, as the CPU path gives NumPy arrays (histograms: int64
+counts, float64 edges).
 """
 
 from __future__ import annotations
@@ -21,15 +23,16 @@ from . import _arrays
 from ._kernels import dtype_info
 
 #: The keywords a GPU call may give, at any value the GPU path takes (threads: a CPU setting, ignored).
-_ACCEPTED = {"equalize": {"axes", "mask", "threads"}, "clahe": {"axes", "mask", "threads", "tiles", "clip_limit"}}
+_ACCEPTED = {"equalize": {"axes", "mask", "threads"}, "clahe": {"axes", "mask", "threads", "tiles", "clip_limit"},
+             "histogram": {"axes", "mask", "threads"}, "cumulative_distribution": {"axes", "mask", "threads"}}
 #: The dtypes with a GPU path, by name: their NumPy dtype and number of levels (one bin each).
 _DTYPES = {"uint8": (np.uint8, 256), "int8": (np.int8, 256), "uint16": (np.uint16, 65536),
            "int16": (np.int16, 65536)}
 #: Spatial axes longer than one pixel the kernels interpolate over.
 _MAX_AXES = 3
-_COVERAGE = ("its GPU path so far covers equalize and clahe of 8- and 16-bit integer images whose axes are the "
-             "last ones (at most 3 longer than one pixel, under 2**31 pixels), with a mask or none, tiles and "
-             "clip_limit (clahe), and the other arguments at their defaults")
+_COVERAGE = ("its GPU path so far covers equalize, clahe, histogram and cumulative_distribution of 8- and 16-bit "
+             "integer images whose axes are the last ones (clahe: at most 3 longer than one pixel; under 2**31 pixels), "
+             "with a mask or none, tiles and clip_limit (clahe), and the other arguments at their defaults")
 
 
 def call(function: str, image, positional: tuple, kwargs: dict):
@@ -38,32 +41,57 @@ def call(function: str, image, positional: tuple, kwargs: dict):
     spatial = None if positional else _spatial_shape(function, image, kwargs)
     if spatial is None:
         raise _arrays.gpu_error(function, f"{image.device.type} tensors", _COVERAGE)
-    from .clahe import checked_clip_limit, output_bits, tile_counts, without_singletons
+    from .clahe import checked_clip_limit, tile_counts, without_singletons
 
+    pixels = int(np.prod(spatial))
+    shape, tiles, clip = (pixels,), (1,), None  # one tile: its layout does not matter
     if function == "clahe":
-        tiles = tile_counts(kwargs.get("tiles", 8), spatial)
+        grid = tile_counts(kwargs.get("tiles", 8), spatial)
         clip = checked_clip_limit(kwargs.get("clip_limit", 2.0))
-    else:
-        tiles, clip = (1,) * len(spatial), None
-    shape, tiles = without_singletons(spatial, tiles)
-    if len(shape) > _MAX_AXES:
-        raise _arrays.gpu_error(function, f"{len(shape)} image axes longer than one pixel", _COVERAGE)
-    rows = image.numel() // max(1, int(np.prod(spatial)))
+        shape, tiles = without_singletons(spatial, grid)
+        if len(shape) > _MAX_AXES:
+            raise _arrays.gpu_error(function, f"{len(shape)} image axes longer than one pixel", _COVERAGE)
+    rows = image.numel() // pixels
     flat = image.reshape(rows, -1).contiguous()
     mask = kwargs.get("mask")
     if mask is not None:
         mask = (mask.reshape(-1) if mask.numel() * rows == image.numel() else mask.reshape(rows, -1)).contiguous()
-    if function == "equalize" and str(image.dtype) == "torch.uint8":
+    dtype, levels = _DTYPES[str(image.dtype).removeprefix("torch.")]
+    info = dtype_info(dtype)
+    if function in ("histogram", "cumulative_distribution"):
+        counts, edges = _histogram(flat, mask, _tile_grid(shape, tiles, 0, str(image.device)), info, levels)
+        counts = counts.reshape(tuple(image.shape[:image.ndim - len(spatial)]) + (levels,))
+        return (counts, edges) if function == "histogram" else _cumulative(counts, edges)
+    if function == "equalize" and info.dtype == np.uint8:
         from ._gpu_equalize import equalize_batch
 
         return equalize_batch(flat, mask).reshape(image.shape)
     from ._gpu_clahe import clahe_batch
+    from .clahe import output_bits
 
-    dtype, levels = _DTYPES[str(image.dtype).removeprefix("torch.")]
-    info = dtype_info(dtype)
     grid = _tile_grid(shape, tiles, output_bits(info, info.lo, info.hi), str(image.device))
     return clahe_batch(flat, mask, grid, clip, info.clip_groups if clip is not None else 0, int(info.lo),
                        levels).reshape(image.shape)
+
+
+def _histogram(flat, mask, grid, info, levels):
+    """(int64 counts per image, the shared bin edges) of ``histeq.histogram``'s defaults: one bin per level."""
+    import torch
+
+    from ._gpu_clahe import tile_histograms
+
+    counts, _ = tile_histograms(flat, mask, grid, int(info.lo), levels)
+    edges = torch.arange(levels + 1, dtype=torch.float64, device=flat.device) + (info.lo - 0.5)
+    return counts.to(torch.int64), edges
+
+
+def _cumulative(counts, edges):
+    """``histeq.cumulative_distribution`` from the histogram: NaN for an image with nothing counted."""
+    import torch
+
+    cum = torch.cumsum(counts, dim=-1, dtype=torch.float64)
+    total = cum[..., -1:]
+    return torch.where(total > 0, cum / torch.where(total > 0, total, 1), torch.nan), (edges[:-1] + edges[1:]) / 2
 
 
 @functools.lru_cache(maxsize=32)

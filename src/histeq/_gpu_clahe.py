@@ -33,7 +33,7 @@ import triton.language as tl
 
 #: Pixels per program of the histogram and interpolation kernels; bins per step of the table kernel.
 _BLOCK = 1024
-_CHUNK = 1024
+_CHUNK = 4096
 #: Groups of the clip rule of images wider than a byte (histeq._kernels.CLIP_GROUPS).
 _GROUPS = 256
 
@@ -133,11 +133,12 @@ def _group_start(g, lo, span, count):
 
 
 @triton.jit
-def _tile_table_kernel(counts, ranges, tables, groups, settings, tiles_per_image, level_lo, out_lo, out_span,
+def _tile_table_kernel(counts, ranges, tables, groups, clip_bits, tiles_per_image, level_lo, out_lo, out_span,
                        LEVELS: tl.constexpr, CHUNK: tl.constexpr, GROUPS: tl.constexpr, CLIPPED: tl.constexpr):
     """Phase 2: one program per (image, tile) turns the tile's histogram (replaced by its cumulative sum) into
     the tile's table of output levels.  GROUPS: 0, the clip limit measured on all LEVELS bins (then LEVELS ==
-    CHUNK); else on that many groups of the image's counted range.  ``settings``: float64 [clip limit]."""
+    CHUNK); else on that many groups of the image's counted range.  ``clip_bits``: the clip limit's float64 bits
+    (a Python float would reach the kernel as a float32)."""
     program = tl.program_id(0)
     row = counts + program.to(tl.int64) * LEVELS
     table = tables + program.to(tl.int64) * LEVELS
@@ -165,7 +166,7 @@ def _tile_table_kernel(counts, ranges, tables, groups, settings, tiles_per_image
     scratch = groups + program.to(tl.int64) * (4 * GROUPS)
     if CLIPPED:
         if occupied >= 2:
-            clip = tl.load(settings)
+            clip = clip_bits.to(tl.float64, bitcast=True)
             if GROUPS == 0:
                 h = _cumulative(row, steps) - _cumulative(row, steps - 1)
                 clipped, threshold, lift = _clip_threshold(h, tl.full([], LEVELS, tl.int64), total, clip)
@@ -269,6 +270,11 @@ def _interpolate_kernel(image, tables, out, lower_z, lower_y, lower_x, weights_z
         tl.store(out + base + p, mapped.to(out.dtype.element_ty), mask=inside)
 
 
+def _float_bits(value: float) -> int:
+    """The int64 whose bits are ``value``'s float64 (at least 1: above 2**31, so the kernel sees an int64)."""
+    return int(np.array(value, dtype=np.float64).view(np.int64))
+
+
 class TileGrid:
     """One image shape's tile plan on a device, padded to three axes (leading axes of one pixel, one tile).
 
@@ -294,6 +300,27 @@ class TileGrid:
         return int(np.prod(self.tiles))
 
 
+def tile_histograms(images: torch.Tensor, mask: torch.Tensor | None, grid: TileGrid, level_lo: int,
+                    levels: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Phase 1 on a contiguous ``(images, pixels)`` tensor laid out as ``grid.shape``: the int32 histograms
+    ``(images x tiles, levels)`` of the tiles' counted pixels (one bin per level, from ``level_lo``), and each
+    image's lowest and highest counted bin, ``(images x 2,)`` int32 (``levels, -1`` where nothing counts).
+    ``mask`` as in :func:`clahe_batch`."""
+    count, pixels = images.shape
+    counts = torch.zeros((count * grid.count, levels), dtype=torch.int32, device=images.device)
+    ranges = torch.full((count, 2), -1, dtype=torch.int32, device=images.device)
+    ranges[:, 0] = levels
+    if count == 0 or pixels == 0:
+        return counts, ranges
+    counted = images if mask is None else mask.view(torch.uint8)
+    mask_stride = pixels if mask is not None and mask.ndim == 2 else 0
+    (_, rows, cols), (tz, ty, tx) = grid.shape, grid.tiles
+    _tile_histogram_kernel[(count * grid.count, triton.cdiv(grid.largest_box, _BLOCK))](
+        images, counted, counts, ranges, *grid.bounds, pixels, mask_stride, rows, cols, tz, ty, tx, level_lo,
+        BLOCK=_BLOCK, LEVELS=levels, MASKED=mask is not None, IN_REGISTERS=levels <= 256)
+    return counts, ranges
+
+
 def clahe_batch(images: torch.Tensor, mask: torch.Tensor | None, grid: TileGrid, clip: float | None,
                 clip_groups: int, level_lo: int, levels: int) -> torch.Tensor:
     """CLAHE of each image of a contiguous ``(images, pixels)`` tensor of 8- or 16-bit integers laid out as
@@ -310,25 +337,17 @@ def clahe_batch(images: torch.Tensor, mask: torch.Tensor | None, grid: TileGrid,
         return out
     device = images.device
     tiles = grid.count
-    counts = torch.zeros((count * tiles, levels), dtype=torch.int32, device=device)
-    ranges = torch.tensor([levels, -1], dtype=torch.int32, device=device).repeat(count)
-    counted = images if mask is None else mask.view(torch.uint8)
-    mask_stride = pixels if mask is not None and mask.ndim == 2 else 0
-    (_, rows, cols), (tz, ty, tx) = grid.shape, grid.tiles
-    _tile_histogram_kernel[(count * tiles, triton.cdiv(grid.largest_box, _BLOCK))](
-        images, counted, counts, ranges, *grid.bounds, pixels, mask_stride, rows, cols, tz, ty, tx, level_lo,
-        BLOCK=_BLOCK, LEVELS=levels, MASKED=mask is not None, IN_REGISTERS=levels <= 256)
-
+    counts, ranges = tile_histograms(images, mask, grid, level_lo, levels)
     tables = torch.empty((count * tiles, levels), dtype=images.dtype, device=device)
     groups = torch.empty((count * tiles, 4 * _GROUPS) if clip is not None and clip_groups else (4 * _GROUPS,),
                          dtype=torch.float64, device=device)
-    settings = torch.tensor([clip if clip is not None else 0.0], dtype=torch.float64, device=device)
     out_span = levels - 1
     _tile_table_kernel[(count * tiles,)](
-        counts, ranges, tables, groups, settings, tiles, level_lo, level_lo, out_span,
+        counts, ranges, tables, groups, _float_bits(clip or 1.0), tiles, level_lo, level_lo, out_span,
         LEVELS=levels, CHUNK=min(levels, _CHUNK), GROUPS=clip_groups and _GROUPS, CLIPPED=clip is not None,
-        enable_fp_fusion=False)
+        enable_fp_fusion=False, num_warps=8)
 
+    (_, rows, cols), (tz, ty, tx) = grid.shape, grid.tiles
     corners = [1 if t == 1 else 2 for t in grid.tiles]
     wide = (2 * out_span + 1) * grid.denominator >= 2 ** 31
     _interpolate_kernel[(count, triton.cdiv(pixels, _BLOCK))](

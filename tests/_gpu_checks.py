@@ -1,0 +1,131 @@
+"""The GPU path's checks against the CPU core, run by test_gpu.py in a fresh process.
+
+``python tests/_gpu_checks.py DEVICE EXAMPLES``: with DEVICE ``cpu`` (under ``TRITON_INTERPRET=1``) the Triton
+kernels run on CPU tensors, and the door is told that CPU tensors are GPU tensors, so that the public functions
+and the transforms take the GPU path as they do on a GPU; with ``cuda`` the same checks run on the GPU.  Every
+result must equal the CPU core's (NumPy in, NumPy out) bit for bit.  Prints "checked" at the end.
+"""
+
+import sys
+
+import numpy as np
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import histeq
+from histeq import _arrays
+from histeq.transforms import CLAHE, Equalize
+
+DEVICE = sys.argv[1]
+EXAMPLES = int(sys.argv[2])
+if DEVICE == "cpu":
+    _arrays.on_gpu = lambda value: isinstance(value, torch.Tensor)
+_DTYPES = (np.uint8, np.int8, np.uint16, np.int16)
+_checked = settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
+                    suppress_health_check=list(HealthCheck))
+
+
+def _tensor(array):
+    return None if array is None else torch.from_numpy(np.ascontiguousarray(array)).to(DEVICE)
+
+
+def _same(gpu_result, cpu_result):
+    gpu_result = gpu_result if isinstance(gpu_result, tuple) else (gpu_result,)
+    cpu_result = cpu_result if isinstance(cpu_result, tuple) else (cpu_result,)
+    for got, expected in zip(gpu_result, cpu_result, strict=True):
+        assert isinstance(got, torch.Tensor) and got.device.type == DEVICE, type(got)
+        np.testing.assert_array_equal(got.cpu().numpy(), expected, strict=True)
+
+
+@st.composite
+def _cases(draw, max_axes):
+    """(images (batch, *spatial), mask or None, spatial axes): any 8/16-bit dtype, narrow or full value ranges
+    (one level included), odd sizes, masks per image, shared by the batch, or counting nothing."""
+    dtype = draw(st.sampled_from(_DTYPES))
+    info = np.iinfo(dtype)
+    ndim = draw(st.integers(1, max_axes))
+    wide = np.dtype(dtype).itemsize == 2
+    spatial = tuple(draw(st.lists(st.integers(1, 9 if ndim >= 3 else 40), min_size=ndim, max_size=ndim)))
+    batch = draw(st.integers(1, 2 if wide else 3))
+    low = draw(st.integers(int(info.min), int(info.max)))
+    high = min(int(info.max), low + draw(st.sampled_from([0, 3, 40, 300, 70000])))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    images = rng.integers(low, high + 1, (batch,) + spatial, dtype=dtype)
+    kind = draw(st.sampled_from(["none", "per image", "shared", "nothing"]))
+    mask = {"none": None, "per image": rng.random(images.shape) < rng.random(),
+            "shared": rng.random(spatial) < 0.5, "nothing": np.zeros(spatial, bool)}[kind]
+    return images, mask, tuple(range(1, ndim + 1))
+
+
+@_checked
+@given(_cases(max_axes=3), st.data())
+def check_clahe(case, data):
+    images, mask, axes = case
+    spatial = images.shape[1:]
+    budget = 3 if images.dtype.itemsize == 2 else 8  # tiles per axis: 16-bit tables are slow to interpret
+    tiles = tuple(data.draw(st.integers(1, min(n, budget))) for n in spatial)
+    clip = data.draw(st.one_of(st.none(), st.floats(1, 12), st.sampled_from([1.0, 2.0])))
+    got = histeq.clahe(_tensor(images), tiles=tiles, clip_limit=clip, mask=_tensor(mask), axes=axes)
+    _same(got, histeq.clahe(images, tiles=tiles, clip_limit=clip, mask=mask, axes=axes))
+
+
+@_checked
+@given(_cases(max_axes=4))
+def check_equalize_and_histograms(case):
+    images, mask, axes = case
+    for function in (histeq.equalize, histeq.histogram, histeq.cumulative_distribution):
+        _same(function(_tensor(images), mask=_tensor(mask), axes=axes), function(images, mask=mask, axes=axes))
+
+
+def check_one_image_and_transforms():
+    rng = np.random.default_rng(7)
+    image = rng.integers(0, 256, (33, 47), dtype=np.uint8)
+    _same(histeq.clahe(_tensor(image), tiles=(3, 5)), histeq.clahe(image, tiles=(3, 5)))
+    _same(histeq.equalize(_tensor(image)), histeq.equalize(image))
+    batch = rng.integers(0, 256, (4, 3, 24, 20), dtype=np.uint8)
+    _same(CLAHE(tiles=4, clip_limit=3.0)(_tensor(batch)), histeq.clahe(batch, tiles=4, clip_limit=3.0, axes=(-2, -1)))
+    _same(Equalize()(_tensor(batch)), histeq.equalize(batch, axes=(-2, -1)))
+    volume = rng.normal(2000, 300, (2, 12, 10, 11)).astype(np.uint16)
+    _same(histeq.clahe(_tensor(volume), tiles=(2, 3, 2), axes=(1, 2, 3)),
+          histeq.clahe(volume, tiles=(2, 3, 2), axes=(1, 2, 3)))
+
+
+def check_real_images():
+    """scikit-image's camera, as 8 bits and spread to 16 (each level 257 apart, plus noise), 2-D and stacked
+    into a volume: tiles with many pixels per level, where clipping bites."""
+    from skimage import data
+
+    camera = data.camera()
+    deep = (camera.astype(np.uint16) * 257 + np.random.default_rng(3).integers(0, 257, camera.shape)).astype(np.uint16)
+    for image, tiles, clip in ((camera, 8, 2.0), (camera[::2, ::3], (5, 7), 3.7), (deep, 4, 2.0),
+                               (deep[:200, 100:400], (3, 5), 1.3)):
+        _same(histeq.clahe(_tensor(image), tiles=tiles, clip_limit=clip),
+              histeq.clahe(image, tiles=tiles, clip_limit=clip))
+    volume = np.stack([deep[k * 8:k * 8 + 64, 200:264] for k in range(16)])
+    _same(histeq.clahe(_tensor(volume), tiles=(2, 3, 2)), histeq.clahe(volume, tiles=(2, 3, 2)))
+
+
+def check_refusals():
+    image = _tensor(np.zeros((2, 8, 8), np.uint8))
+    for call in (lambda: histeq.clahe(image, tiles=9, axes=(1, 2)), lambda: histeq.clahe(image, tiles=(2, 2))):
+        try:
+            call()
+        except ValueError as exc:
+            assert "tiles" in str(exc), exc
+        else:
+            raise AssertionError("tiles beyond the axis length were taken")
+    try:
+        histeq.clahe(image, clip_limit=0.5, axes=(1, 2))
+    except ValueError as exc:
+        assert "clip_limit" in str(exc), exc
+    else:
+        raise AssertionError("a clip limit below 1 was taken")
+
+
+check_clahe()
+check_equalize_and_histograms()
+check_one_image_and_transforms()
+check_real_images()
+check_refusals()
+print("checked")
