@@ -92,16 +92,19 @@ def check_one_image_and_transforms():
 
 
 def check_real_images():
-    """scikit-image's camera, as 8 bits and spread to 16 (each level 257 apart, plus noise), 2-D and stacked
-    into a volume: tiles with many pixels per level, where clipping bites."""
+    """scikit-image's camera, as 8 bits (unsigned and signed) and spread to 16 (each level 257 apart, plus
+    noise), 2-D and stacked into a volume: tiles with many pixels per level, where clipping bites."""
     from skimage import data
 
     camera = data.camera()
     deep = (camera.astype(np.uint16) * 257 + np.random.default_rng(3).integers(0, 257, camera.shape)).astype(np.uint16)
-    for image, tiles, clip in ((camera, 8, 2.0), (camera[::2, ::3], (5, 7), 3.7), (deep, 4, 2.0),
-                               (deep[:200, 100:400], (3, 5), 1.3)):
+    signed = (camera.astype(np.int16) - 128).astype(np.int8)
+    # 8-bit tiles of up to 4096 pixels count in registers, larger ones in memory: both kinds here.
+    for image, tiles, clip in ((camera, 8, 2.0), (camera[::2, ::3], (5, 7), 3.7), (signed, (3, 4), 2.5),
+                               (deep, 4, 2.0), (deep[:200, 100:400], (3, 5), 1.3)):
         _same(histeq.clahe(_tensor(image), tiles=tiles, clip_limit=clip),
               histeq.clahe(image, tiles=tiles, clip_limit=clip))
+    _same(histeq.equalize(_tensor(signed)), histeq.equalize(signed))
     volume = np.stack([deep[k * 8:k * 8 + 64, 200:264] for k in range(16)])
     _same(histeq.clahe(_tensor(volume), tiles=(2, 3, 2)), histeq.clahe(volume, tiles=(2, 3, 2)))
 

@@ -71,8 +71,7 @@ def call(function: str, image, positional: tuple, kwargs: dict):
     from .clahe import output_bits
 
     grid = _tile_grid(shape, tiles, output_bits(info, info.lo, info.hi), str(image.device))
-    return clahe_batch(flat, mask, grid, clip, info.clip_groups if clip is not None else 0, int(info.lo),
-                       levels).reshape(image.shape)
+    return clahe_batch(flat, mask, grid, clip, int(info.lo), levels).reshape(image.shape)
 
 
 def _histogram(flat, mask, grid, info, levels):

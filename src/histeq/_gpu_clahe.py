@@ -31,22 +31,20 @@ import torch
 import triton
 import triton.language as tl
 
-#: Pixels per program of the histogram and interpolation kernels; bins per step of the table kernel.
+#: Pixels per program of the interpolation kernel; levels per step of the 16-bit table kernel.
 _BLOCK = 1024
 _CHUNK = 4096
+#: 8-bit tiles of at most this many pixels count and build their table in one program (in registers).
+_FUSED_BOX = 4096
 #: Groups of the clip rule of images wider than a byte (histeq._kernels.CLIP_GROUPS).
 _GROUPS = 256
 
 
 @triton.jit
-def _tile_histogram_kernel(image, counted, counts, ranges, bounds_z, bounds_y, bounds_x, pixels, mask_stride,
-                           rows, cols, tiles_z, tiles_y, tiles_x, level_lo,
-                           BLOCK: tl.constexpr, LEVELS: tl.constexpr, MASKED: tl.constexpr,
-                           IN_REGISTERS: tl.constexpr):
-    """Phase 1: program (image x tile, block) counts BLOCK pixels of one tile's box into the tile's histogram
-    (in registers, then one atomic add per level, where the levels fit: IN_REGISTERS; else an atomic add per
-    pixel), and folds their lowest and highest level into the image's counted range."""
-    program = tl.program_id(0)
+def _tile_pixels(image, counted, program, block, bounds_z, bounds_y, bounds_x, pixels, mask_stride, rows, cols,
+                 tiles_z, tiles_y, tiles_x, level_lo, BLOCK: tl.constexpr, MASKED: tl.constexpr):
+    """(bins, counted) of the BLOCK pixels ``block`` of the box of tile ``program`` (image x tiles + tile): each
+    pixel's level minus ``level_lo``, and whether it is in the box and counted."""
     tiles = tiles_z * tiles_y * tiles_x
     image_index = program // tiles
     tile = program % tiles
@@ -59,25 +57,38 @@ def _tile_histogram_kernel(image, counted, counts, ranges, bounds_z, bounds_y, b
     depth = tl.load(bounds_z + tiles_z + kz) - z0
     height = tl.load(bounds_y + tiles_y + ky) - y0
     width = tl.load(bounds_x + tiles_x + kx) - x0
-    q = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
+    q = block * BLOCK + tl.arange(0, BLOCK)
     inside = q < depth * height * width
     x = q % width
     y = (q // width) % height
     z = q // (width * height)
     offsets = ((z0 + z) * rows + (y0 + y)).to(tl.int64) * cols + (x0 + x)
     values = tl.load(image + image_index.to(tl.int64) * pixels + offsets, mask=inside, other=0).to(tl.int32)
-    values = values - level_lo
     if MASKED:
         kept = tl.load(counted + image_index.to(tl.int64) * mask_stride + offsets, mask=inside, other=0)
         inside = inside & (kept != 0)
+    return values - level_lo, inside
+
+
+@triton.jit
+def _tile_histogram_kernel(image, counted, counts, ranges, bounds_z, bounds_y, bounds_x, pixels, mask_stride,
+                           rows, cols, tiles_z, tiles_y, tiles_x, level_lo,
+                           BLOCK: tl.constexpr, LEVELS: tl.constexpr, MASKED: tl.constexpr):
+    """Phase 1: program (image x tile, block) counts BLOCK pixels of one tile's box into the tile's histogram
+    (in registers, then one atomic add per level, where the levels fit; else an atomic add per pixel), and folds
+    their lowest and highest level into the image's counted range."""
+    program = tl.program_id(0)
+    bins, inside = _tile_pixels(image, counted, program, tl.program_id(1), bounds_z, bounds_y, bounds_x, pixels,
+                                mask_stride, rows, cols, tiles_z, tiles_y, tiles_x, level_lo, BLOCK, MASKED)
     histogram = counts + program.to(tl.int64) * LEVELS
-    if IN_REGISTERS:
-        local = tl.histogram(values, LEVELS, mask=inside)
+    if LEVELS <= 256:
+        local = tl.histogram(bins, LEVELS, mask=inside)
         tl.atomic_add(histogram + tl.arange(0, LEVELS), local.to(tl.int32), mask=local > 0, sem="relaxed")
     else:
-        tl.atomic_add(histogram + values, tl.full([BLOCK], 1, tl.int32), mask=inside, sem="relaxed")
-    tl.atomic_min(ranges + 2 * image_index, tl.min(tl.where(inside, values, LEVELS), 0), sem="relaxed")
-    tl.atomic_max(ranges + 2 * image_index + 1, tl.max(tl.where(inside, values, -1), 0), sem="relaxed")
+        tl.atomic_add(histogram + bins, tl.full([BLOCK], 1, tl.int32), mask=inside, sem="relaxed")
+    image_index = program // (tiles_z * tiles_y * tiles_x)
+    tl.atomic_min(ranges + 2 * image_index, tl.min(tl.where(inside, bins, LEVELS), 0), sem="relaxed")
+    tl.atomic_max(ranges + 2 * image_index + 1, tl.max(tl.where(inside, bins, -1), 0), sem="relaxed")
 
 
 @triton.jit
@@ -133,12 +144,64 @@ def _group_start(g, lo, span, count):
 
 
 @triton.jit
-def _tile_table_kernel(counts, ranges, tables, groups, clip_bits, tiles_per_image, level_lo, out_lo, out_span,
-                       LEVELS: tl.constexpr, CHUNK: tl.constexpr, GROUPS: tl.constexpr, CLIPPED: tl.constexpr):
-    """Phase 2: one program per (image, tile) turns the tile's histogram (replaced by its cumulative sum) into
-    the tile's table of output levels.  GROUPS: 0, the clip limit measured on all LEVELS bins (then LEVELS ==
-    CHUNK); else on that many groups of the image's counted range.  ``clip_bits``: the clip limit's float64 bits
-    (a Python float would reach the kernel as a float32)."""
+def _byte_table(h, level_lo, clip, CLIPPED: tl.constexpr):
+    """The table of a tile of an 8-bit image from its histogram h (256 int64 counts, in registers): the
+    identity below two occupied levels; else the equalizing table, exact, or with CLIPPED (the limit measured
+    on all 256 levels) the levels ``trunc((F - F(0)) scale + 1/2)`` of the clipped cumulative histogram F."""
+    at = tl.arange(0, 256)
+    cumulative = tl.cumsum(h, 0)
+    total = tl.sum(h, 0)
+    first = tl.min(tl.where(h > 0, at, 256), 0)
+    c_first = tl.sum(tl.where(at == first, cumulative, 0), 0)
+    spread = tl.maximum(total - c_first, 1)
+    table = tl.where(at < first, 0, (2 * 255 * (cumulative - c_first) + spread) // (2 * spread))
+    if CLIPPED:
+        clipped, threshold, lift = _clip_threshold(h, tl.full([], 256, tl.int64), total, clip)
+        if clipped:
+            over = h > _floor_of(threshold)
+            below = tl.cumsum(tl.where(over, 0, h), 0)
+            above = tl.cumsum(over.to(tl.int64), 0)
+            f = (below.to(tl.float64) + above.to(tl.float64) * threshold) + (at + 1).to(tl.float64) * lift
+            # Every level is lifted, so level 0 is the first occupied: F(0) is the least F.
+            h0 = tl.sum(tl.where(at == 0, h, 0), 0).to(tl.float64)
+            c_min = tl.where(h0 > threshold, threshold, h0) + lift
+            scale = 255.0 / (total.to(tl.float64) - c_min)
+            table = (tl.where(f > c_min, f - c_min, 0.0) * scale + 0.5).to(tl.int64)
+    occupied = tl.sum((h > 0).to(tl.int64), 0)
+    return level_lo + tl.where(occupied < 2, at, table)
+
+
+@triton.jit
+def _byte_tables_kernel(counts, tables, level_lo, clip_bits, CLIPPED: tl.constexpr):
+    """Phase 2 of 8-bit images: one program per (image, tile), its histogram read from ``counts``.
+    ``clip_bits``: the clip limit's float64 bits (a Python float would reach the kernel as a float32)."""
+    program = tl.program_id(0).to(tl.int64)
+    at = tl.arange(0, 256)
+    h = tl.load(counts + program * 256 + at).to(tl.int64)
+    table = _byte_table(h, level_lo, clip_bits.to(tl.float64, bitcast=True), CLIPPED)
+    tl.store(tables + program * 256 + at, table.to(tables.dtype.element_ty))
+
+
+@triton.jit
+def _byte_tile_tables_kernel(image, counted, tables, bounds_z, bounds_y, bounds_x, pixels, mask_stride, rows, cols,
+                             tiles_z, tiles_y, tiles_x, level_lo, clip_bits,
+                             BLOCK: tl.constexpr, MASKED: tl.constexpr, CLIPPED: tl.constexpr):
+    """Phases 1 and 2 of 8-bit images whose tiles hold at most BLOCK pixels, in one program per (image, tile):
+    the histogram stays in registers."""
+    program = tl.program_id(0)
+    bins, inside = _tile_pixels(image, counted, program, 0, bounds_z, bounds_y, bounds_x, pixels, mask_stride,
+                                rows, cols, tiles_z, tiles_y, tiles_x, level_lo, BLOCK, MASKED)
+    h = tl.histogram(bins, 256, mask=inside).to(tl.int64)
+    table = _byte_table(h, level_lo, clip_bits.to(tl.float64, bitcast=True), CLIPPED)
+    tl.store(tables + program.to(tl.int64) * 256 + tl.arange(0, 256), table.to(tables.dtype.element_ty))
+
+
+@triton.jit
+def _wide_tables_kernel(counts, ranges, tables, groups, clip_bits, tiles_per_image, level_lo,
+                        LEVELS: tl.constexpr, CHUNK: tl.constexpr, GROUPS: tl.constexpr, CLIPPED: tl.constexpr):
+    """Phase 2 of 16-bit images: one program per (image, tile) turns the tile's histogram (replaced by its
+    cumulative sum) into its table, CHUNK levels at a time.  The clip limit is measured on GROUPS groups of the
+    image's counted range (``ranges``); each program keeps its groups' terms in its row of ``groups``."""
     program = tl.program_id(0)
     row = counts + program.to(tl.int64) * LEVELS
     table = tables + program.to(tl.int64) * LEVELS
@@ -155,47 +218,32 @@ def _tile_table_kernel(counts, ranges, tables, groups, clip_bits, tiles_per_imag
         first = tl.minimum(first, tl.min(tl.where(h > 0, start + steps, LEVELS), 0).to(tl.int64))
     tl.debug_barrier()
     total = carry
-    # What the clipped branch sets (unused by the others).
     clipped = occupied < 0
-    threshold = tl.zeros([], tl.float64)
-    lift = tl.zeros([], tl.float64)
-    c_min = tl.zeros([], tl.float64)
-    lo = tl.zeros([], tl.int64)
-    span = tl.full([], 1, tl.int64)
-    count = tl.full([], 1, tl.int64)
     scratch = groups + program.to(tl.int64) * (4 * GROUPS)
+    # The group terms (base, share, step, first bin) and F at the counted range's first bin, where clipped.
+    image_index = program // tiles_per_image
+    lo = tl.load(ranges + 2 * image_index).to(tl.int64)
+    span = tl.load(ranges + 2 * image_index + 1).to(tl.int64) - lo + 1
+    count = tl.maximum(tl.minimum(span, GROUPS), 1)
+    c_min = tl.zeros([], tl.float64)
     if CLIPPED:
         if occupied >= 2:
-            clip = clip_bits.to(tl.float64, bitcast=True)
-            if GROUPS == 0:
-                h = _cumulative(row, steps) - _cumulative(row, steps - 1)
-                clipped, threshold, lift = _clip_threshold(h, tl.full([], LEVELS, tl.int64), total, clip)
-                h0 = tl.sum(tl.where(steps == 0, h, 0), 0).to(tl.float64)
-                c_min = tl.where(h0 > threshold, threshold, h0) + lift
-            else:
-                image_index = program // tiles_per_image
-                lo = tl.load(ranges + 2 * image_index).to(tl.int64)
-                span = tl.load(ranges + 2 * image_index + 1).to(tl.int64) - lo + 1
-                count = tl.minimum(span, GROUPS)
-                g = tl.arange(0, GROUPS)
-                begin = _group_start(g, lo, span, count)
-                end = _group_start(g + 1, lo, span, count)
-                sums = tl.where(g < count, _cumulative(row, end - 1) - _cumulative(row, begin - 1), 0)
-                clipped, threshold, lift = _clip_threshold(sums, count, total, clip)
-                over = sums.to(tl.float64) > threshold
-                kept = tl.where(over, 0, sums)
-                below = tl.cumsum(kept, 0) - kept
-                above = tl.cumsum(over.to(tl.int64), 0) - over.to(tl.int64)
-                base = (below.to(tl.float64) + above.to(tl.float64) * threshold) + g.to(tl.float64) * lift
-                share = tl.where(over, threshold / tl.maximum(sums, 1).to(tl.float64), 1.0)
-                step = lift / tl.maximum(end - begin, 1).to(tl.float64)
-                tl.store(scratch + g, base)
-                tl.store(scratch + GROUPS + g, share)
-                tl.store(scratch + 2 * GROUPS + g, step)
-                tl.store(scratch + 3 * GROUPS + g, begin.to(tl.float64))
-                tl.debug_barrier()
-                h_lo = (_cumulative(row, lo) - _cumulative(row, lo - 1)).to(tl.float64)
-                c_min = h_lo * tl.load(scratch + GROUPS) + tl.load(scratch + 2 * GROUPS)
+            g = tl.arange(0, GROUPS)
+            begin = _group_start(g, lo, span, count)
+            end = _group_start(g + 1, lo, span, count)
+            sums = tl.where(g < count, _cumulative(row, end - 1) - _cumulative(row, begin - 1), 0)
+            clipped, threshold, lift = _clip_threshold(sums, count, total, clip_bits.to(tl.float64, bitcast=True))
+            over = sums.to(tl.float64) > threshold
+            kept = tl.where(over, 0, sums)
+            below = tl.cumsum(kept, 0) - kept
+            above = tl.cumsum(over.to(tl.int64), 0) - over.to(tl.int64)
+            tl.store(scratch + g, (below.to(tl.float64) + above.to(tl.float64) * threshold) + g.to(tl.float64) * lift)
+            tl.store(scratch + GROUPS + g, tl.where(over, threshold / tl.maximum(sums, 1).to(tl.float64), 1.0))
+            tl.store(scratch + 2 * GROUPS + g, lift / tl.maximum(end - begin, 1).to(tl.float64))
+            tl.store(scratch + 3 * GROUPS + g, begin.to(tl.float64))
+            tl.debug_barrier()
+            h_lo = (_cumulative(row, lo) - _cumulative(row, lo - 1)).to(tl.float64)
+            c_min = h_lo * tl.load(scratch + GROUPS) + tl.load(scratch + 2 * GROUPS)
     if occupied < 2:  # nothing to equalize: the identity
         for start in range(0, LEVELS, CHUNK):
             tl.store(table + start + steps, (start + steps + level_lo).to(table.dtype.element_ty))
@@ -204,30 +252,21 @@ def _tile_table_kernel(counts, ranges, tables, groups, clip_bits, tiles_per_imag
         spread = total - c_first
         for start in range(0, LEVELS, CHUNK):
             at = start + steps
-            c = _cumulative(row, at)
-            level = (2 * out_span * (c - c_first) + spread) // (2 * spread)
-            level = out_lo + tl.where(at < first, 0, level)
-            tl.store(table + at, level.to(table.dtype.element_ty))
-    else:
-        scale = out_span.to(tl.float64) / (total.to(tl.float64) - c_min)
+            level = (2 * (LEVELS - 1) * (_cumulative(row, at) - c_first) + spread) // (2 * spread)
+            tl.store(table + at, (level_lo + tl.where(at < first, 0, level)).to(table.dtype.element_ty))
+    else:  # F from its group's terms: bins below the counted range get 0, above it the pixel count
+        scale = (LEVELS - 1) / (total.to(tl.float64) - c_min)
         for start in range(0, LEVELS, CHUNK):
             at = start + steps
-            if GROUPS == 0:
-                h = _cumulative(row, at) - _cumulative(row, at - 1)
-                over = h > _floor_of(threshold)
-                below = tl.cumsum(tl.where(over, 0, h), 0)
-                above = tl.cumsum(over.to(tl.int64), 0)
-                f = (below.to(tl.float64) + above.to(tl.float64) * threshold) + (at + 1).to(tl.float64) * lift
-            else:
-                inside = (at >= lo) & (at < lo + span)
-                g = tl.where(inside, (2 * (at - lo) + 1) * count // (2 * span), 0)
-                begin = tl.load(scratch + 3 * GROUPS + g).to(tl.int64)
-                partial = _cumulative(row, at) - _cumulative(row, begin - 1)
-                f = (tl.load(scratch + g) + partial.to(tl.float64) * tl.load(scratch + GROUPS + g)) + \
-                    (at - begin + 1).to(tl.float64) * tl.load(scratch + 2 * GROUPS + g)
-                f = tl.where(at < lo, 0.0, tl.where(inside, f, total.to(tl.float64)))
+            inside = (at >= lo) & (at < lo + span)
+            g = tl.where(inside, (2 * (at - lo) + 1) * count // (2 * span), 0)
+            begin = tl.load(scratch + 3 * GROUPS + g).to(tl.int64)
+            partial = _cumulative(row, at) - _cumulative(row, begin - 1)
+            f = (tl.load(scratch + g) + partial.to(tl.float64) * tl.load(scratch + GROUPS + g)) + \
+                (at - begin + 1).to(tl.float64) * tl.load(scratch + 2 * GROUPS + g)
+            f = tl.where(at < lo, 0.0, tl.where(inside, f, total.to(tl.float64)))
             x = tl.where(f > c_min, f - c_min, 0.0) * scale + 0.5
-            tl.store(table + at, (out_lo + x.to(tl.int64)).to(table.dtype.element_ty))
+            tl.store(table + at, (level_lo + x.to(tl.int64)).to(table.dtype.element_ty))
 
 
 @triton.jit
@@ -312,46 +351,72 @@ def tile_histograms(images: torch.Tensor, mask: torch.Tensor | None, grid: TileG
     ranges[:, 0] = levels
     if count == 0 or pixels == 0:
         return counts, ranges
-    counted = images if mask is None else mask.view(torch.uint8)
-    mask_stride = pixels if mask is not None and mask.ndim == 2 else 0
-    (_, rows, cols), (tz, ty, tx) = grid.shape, grid.tiles
-    _tile_histogram_kernel[(count * grid.count, triton.cdiv(grid.largest_box, _BLOCK))](
-        images, counted, counts, ranges, *grid.bounds, pixels, mask_stride, rows, cols, tz, ty, tx, level_lo,
-        BLOCK=_BLOCK, LEVELS=levels, MASKED=mask is not None, IN_REGISTERS=levels <= 256)
+    block = _box_block(grid.largest_box)
+    _tile_histogram_kernel[(count * grid.count, triton.cdiv(grid.largest_box, block))](
+        *_pixel_arguments(images, mask, grid, counts, ranges), level_lo, BLOCK=block, LEVELS=levels,
+        MASKED=mask is not None)
     return counts, ranges
 
 
 def clahe_batch(images: torch.Tensor, mask: torch.Tensor | None, grid: TileGrid, clip: float | None,
-                clip_groups: int, level_lo: int, levels: int) -> torch.Tensor:
+                level_lo: int, levels: int) -> torch.Tensor:
     """CLAHE of each image of a contiguous ``(images, pixels)`` tensor of 8- or 16-bit integers laid out as
     ``grid.shape``, on the tensor's device.
 
     mask: None, or a contiguous bool tensor ``(images, pixels)`` or ``(pixels,)`` (shared): the pixels that
-    feed the tile histograms.  clip: the clip limit, or None.  clip_groups: 0 (the limit on all levels) or
-    the groups of the counted range it is measured on.  level_lo, levels: the dtype's lowest level and the
-    number of levels (one bin each); the output levels are the dtype's range.
+    feed the tile histograms.  clip: the clip limit, or None.  level_lo, levels: the dtype's lowest level and
+    the number of levels (one bin each, 256 or 65536); the output levels are the dtype's range.  The clip limit
+    is measured on all levels of 8-bit images, on 256 groups of the counted range of 16-bit ones (as the CPU
+    core, see histeq.clahe).
     """
     count, pixels = images.shape
     out = torch.empty_like(images)
     if count == 0 or pixels == 0:
         return out
-    device = images.device
-    tiles = grid.count
-    counts, ranges = tile_histograms(images, mask, grid, level_lo, levels)
-    tables = torch.empty((count * tiles, levels), dtype=images.dtype, device=device)
-    groups = torch.empty((count * tiles, 4 * _GROUPS) if clip is not None and clip_groups else (4 * _GROUPS,),
-                         dtype=torch.float64, device=device)
-    out_span = levels - 1
-    _tile_table_kernel[(count * tiles,)](
-        counts, ranges, tables, groups, _float_bits(clip or 1.0), tiles, level_lo, level_lo, out_span,
-        LEVELS=levels, CHUNK=min(levels, _CHUNK), GROUPS=clip_groups and _GROUPS, CLIPPED=clip is not None,
-        enable_fp_fusion=False, num_warps=8)
+    tables = torch.empty((count * grid.count, levels), dtype=images.dtype, device=images.device)
+    clip_bits = _float_bits(1.0 if clip is None else clip)
+    if levels == 256 and grid.largest_box <= _FUSED_BOX:
+        _byte_tile_tables_kernel[(count * grid.count,)](
+            *_pixel_arguments(images, mask, grid, tables), level_lo, clip_bits,
+            BLOCK=_box_block(grid.largest_box), MASKED=mask is not None, CLIPPED=clip is not None,
+            enable_fp_fusion=False)
+    elif levels == 256:
+        counts, _ = tile_histograms(images, mask, grid, level_lo, levels)
+        _byte_tables_kernel[(count * grid.count,)](counts, tables, level_lo, clip_bits, CLIPPED=clip is not None,
+                                                   enable_fp_fusion=False)
+    else:
+        counts, ranges = tile_histograms(images, mask, grid, level_lo, levels)
+        groups = torch.empty((count * grid.count if clip is not None else 1, 4 * _GROUPS), dtype=torch.float64,
+                             device=images.device)
+        _wide_tables_kernel[(count * grid.count,)](
+            counts, ranges, tables, groups, clip_bits, grid.count, level_lo, LEVELS=levels, CHUNK=_CHUNK,
+            GROUPS=_GROUPS, CLIPPED=clip is not None, enable_fp_fusion=False, num_warps=8)
+    interpolate(images, tables, out, grid, level_lo, levels)
+    return out
 
+
+def interpolate(images: torch.Tensor, tables: torch.Tensor, out: torch.Tensor, grid: TileGrid, level_lo: int,
+                levels: int) -> None:
+    """Phase 3: ``out`` (as ``images``) from the tiles' tables ``(images x tiles, levels)``."""
+    count, pixels = images.shape
     (_, rows, cols), (tz, ty, tx) = grid.shape, grid.tiles
     corners = [1 if t == 1 else 2 for t in grid.tiles]
-    wide = (2 * out_span + 1) * grid.denominator >= 2 ** 31
+    wide = (2 * (levels - 1) + 1) * grid.denominator >= 2 ** 31
     _interpolate_kernel[(count, triton.cdiv(pixels, _BLOCK))](
         images, tables, out, *grid.lower, *grid.weights, pixels, rows, cols, tz, ty, tx, level_lo, level_lo,
         grid.denominator, BLOCK=_BLOCK, LEVELS=levels, CORNERS_Z=corners[0], CORNERS_Y=corners[1],
         CORNERS_X=corners[2], WIDE=wide)
-    return out
+
+
+def _box_block(largest_box: int) -> int:
+    """Pixels per program of the phase-1 kernels: the tiles' largest box to a power of two, 128 to 4096."""
+    return max(128, min(4096, triton.next_power_of_2(largest_box)))
+
+
+def _pixel_arguments(images, mask, grid, *outputs) -> tuple:
+    """The arguments of the kernels that read tile boxes (see _tile_pixels), ``outputs`` after the image's."""
+    count, pixels = images.shape
+    counted = images if mask is None else mask.view(torch.uint8)
+    mask_stride = pixels if mask is not None and mask.ndim == 2 else 0
+    (_, rows, cols), (tz, ty, tx) = grid.shape, grid.tiles
+    return (images, counted, *outputs, *grid.bounds, pixels, mask_stride, rows, cols, tz, ty, tx)
