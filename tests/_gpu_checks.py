@@ -35,7 +35,7 @@ def _same(gpu_result, cpu_result):
     cpu_result = cpu_result if isinstance(cpu_result, tuple) else (cpu_result,)
     for got, expected in zip(gpu_result, cpu_result, strict=True):
         assert isinstance(got, torch.Tensor) and got.device.type == DEVICE, type(got)
-        np.testing.assert_array_equal(got.cpu().numpy(), expected, strict=True)
+        np.testing.assert_array_equal(got.cpu().numpy(), expected, strict=True)  # NaN where NaN
 
 
 @st.composite
@@ -73,6 +73,37 @@ def check_clahe(case, data):
 @_checked
 @given(_cases(max_axes=4))
 def check_equalize_and_histograms(case):
+    images, mask, axes = case
+    for function in (histeq.equalize, histeq.histogram, histeq.cumulative_distribution):
+        _same(function(_tensor(images), mask=_tensor(mask), axes=axes), function(images, mask=mask, axes=axes))
+
+
+@st.composite
+def _float_cases(draw):
+    """Float images (batch, *spatial): spreads from tiny to huge, NaN and infinities, one value (the identity
+    rescale), masks as in _cases."""
+    dtype = draw(st.sampled_from([np.float16, np.float32, np.float64]))
+    spatial = tuple(draw(st.lists(st.integers(1, 30), min_size=1, max_size=3)))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    offset, spread = draw(st.sampled_from([(0.0, 1.0), (-3.0, 1000.0), (0.25, 1e-3), (5.0, 0.0), (0.0, 6e4)]))
+    images = (offset + spread * rng.random((draw(st.integers(1, 3)),) + spatial)).astype(dtype)
+    if draw(st.booleans()):  # values on and next to the bins' edges (k (hi - lo) / 4096 + lo), where rounding bites
+        lo, hi = np.sort(rng.random(2) * draw(st.sampled_from([1e-3, 10.0, 1e4])) - 5).astype(dtype)
+        edges = np.append(np.arange(4096) * ((float(hi) - float(lo)) / 4096) + float(lo), float(hi)).astype(dtype)
+        near = np.concatenate([edges, np.nextafter(edges, dtype(-np.inf)), np.nextafter(edges, dtype(np.inf))])
+        images = rng.choice(near[(near >= lo) & (near <= hi)], images.shape)
+        images.flat[:2] = lo, hi
+    for special in draw(st.lists(st.sampled_from([np.nan, np.inf, -np.inf]), max_size=3)):
+        images.flat[rng.integers(images.size)] = special
+    kind = draw(st.sampled_from(["none", "per image", "shared", "nothing"]))
+    mask = {"none": None, "per image": rng.random(images.shape) < rng.random(),
+            "shared": rng.random(spatial) < 0.5, "nothing": np.zeros(spatial, bool)}[kind]
+    return images, mask, tuple(range(1, len(spatial) + 1))
+
+
+@_checked
+@given(_float_cases())
+def check_floats(case):
     images, mask, axes = case
     for function in (histeq.equalize, histeq.histogram, histeq.cumulative_distribution):
         _same(function(_tensor(images), mask=_tensor(mask), axes=axes), function(images, mask=mask, axes=axes))
@@ -118,6 +149,13 @@ def check_refusals():
             assert "tiles" in str(exc), exc
         else:
             raise AssertionError("tiles beyond the axis length were taken")
+    too_wide = _tensor(np.array([[1.7e308, -1.7e308, 0.5]]))
+    try:
+        histeq.equalize(too_wide)
+    except ValueError as exc:
+        assert "too wide for finite bins" in str(exc), exc
+    else:
+        raise AssertionError("a range too wide for finite bins was taken")
     try:
         histeq.clahe(image, clip_limit=0.5, axes=(1, 2))
     except ValueError as exc:
@@ -128,6 +166,7 @@ def check_refusals():
 
 check_clahe()
 check_equalize_and_histograms()
+check_floats()
 check_one_image_and_transforms()
 check_real_images()
 check_refusals()

@@ -2,7 +2,8 @@
 
 ``_validate.public`` sends a call whose image is a CUDA tensor here.  The GPU path covers ``equalize``,
 ``clahe``, ``histogram`` and ``cumulative_distribution`` of 8- and 16-bit integer images (``uint8``, ``int8``,
-``uint16``, ``int16``) laid out with their image axes last (a batch ``(..., H, W)`` or ``(..., D, H, W)`` with
+``uint16``, ``int16``), and ``equalize``, ``histogram`` and ``cumulative_distribution`` of float images
+(``float16``, ``float32``, ``float64``; ``_gpu_float``), laid out with their image axes last (a batch ``(..., H, W)`` or ``(..., D, H, W)`` with
 ``axes`` the trailing axes, or one image; CLAHE interpolates over at most three axes longer than one pixel),
 with a mask (the whole shape, or the image axes' shape shared by every image) or none; ``clahe`` also takes
 ``tiles`` and ``clip_limit``.  Every other argument must be left at its default.  Any other call gets a
@@ -26,13 +27,14 @@ from ._kernels import dtype_info
 #: The keywords a GPU call may give, at any value the GPU path takes (threads: a CPU setting, ignored).
 _ACCEPTED = {"equalize": {"axes", "mask", "threads"}, "clahe": {"axes", "mask", "threads", "tiles", "clip_limit"},
              "histogram": {"axes", "mask", "threads"}, "cumulative_distribution": {"axes", "mask", "threads"}}
-#: The dtypes with a GPU path, by name: their NumPy dtype and number of levels (one bin each).
+#: The dtypes with a GPU path, by name: their NumPy dtype and number of levels (one bin each; None: floats).
 _DTYPES = {"uint8": (np.uint8, 256), "int8": (np.int8, 256), "uint16": (np.uint16, 65536),
-           "int16": (np.int16, 65536)}
+           "int16": (np.int16, 65536), "float16": (np.float16, None), "float32": (np.float32, None),
+           "float64": (np.float64, None)}
 #: Spatial axes longer than one pixel the kernels interpolate over.
 _MAX_AXES = 3
 _COVERAGE = ("its GPU path so far covers equalize, clahe, histogram and cumulative_distribution of 8- and 16-bit "
-             "integer images whose axes are the last ones (clahe: at most 3 longer than one pixel; under 2**31 "
+             "integer images and all but clahe of float images, whose axes are the last ones (clahe: at most 3 longer than one pixel; under 2**31 "
              "pixels), with a mask or none, tiles and clip_limit (clahe), and the other arguments at their defaults")
 
 
@@ -59,9 +61,12 @@ def call(function: str, image, positional: tuple, kwargs: dict):
         mask = (mask.reshape(-1) if mask.numel() * rows == image.numel() else mask.reshape(rows, -1)).contiguous()
     dtype, levels = _DTYPES[str(image.dtype).removeprefix("torch.")]
     info = dtype_info(dtype)
+    batch = tuple(image.shape[:image.ndim - len(spatial)])
+    if levels is None:
+        return _floats(function, flat, mask, batch, image.shape)
     if function in ("histogram", "cumulative_distribution"):
         counts, edges = _histogram(flat, mask, _tile_grid(shape, tiles, 0, str(image.device)), info, levels)
-        counts = counts.reshape(tuple(image.shape[:image.ndim - len(spatial)]) + (levels,))
+        counts = counts.reshape(batch + (levels,))
         return (counts, edges) if function == "histogram" else _cumulative(counts, edges)
     if function == "equalize" and info.dtype == np.uint8:
         from ._gpu_equalize import equalize_batch
@@ -72,6 +77,20 @@ def call(function: str, image, positional: tuple, kwargs: dict):
 
     grid = _tile_grid(shape, tiles, output_bits(info, info.lo, info.hi), str(image.device))
     return clahe_batch(flat, mask, grid, clip, int(info.lo), levels).reshape(image.shape)
+
+
+def _floats(function, flat, mask, batch, shape):
+    """The result of ``function`` for float images (flattened to ``flat``); CLAHE of floats has no GPU path."""
+    from . import _gpu_float
+
+    if function == "equalize":
+        return _gpu_float.equalize_batch(flat, mask).reshape(shape)
+    if function == "clahe":
+        raise _arrays.gpu_error(function, f"{flat.dtype} tensors", _COVERAGE)
+    counts, edges = _gpu_float.histograms(flat, mask)
+    counts = counts.reshape(batch + counts.shape[-1:])
+    edges = edges.reshape(batch + edges.shape[-1:])
+    return (counts, edges) if function == "histogram" else _cumulative(counts, edges)
 
 
 def _histogram(flat, mask, grid, info, levels):
@@ -91,7 +110,8 @@ def _cumulative(counts, edges):
 
     cum = torch.cumsum(counts, dim=-1, dtype=torch.float64)
     total = cum[..., -1:]
-    return torch.where(total > 0, cum / torch.where(total > 0, total, 1), torch.nan), (edges[:-1] + edges[1:]) / 2
+    centers = (edges[..., :-1] + edges[..., 1:]) / 2
+    return torch.where(total > 0, cum / torch.where(total > 0, total, 1), torch.nan), centers
 
 
 @functools.lru_cache(maxsize=32)
