@@ -1,15 +1,19 @@
 """Which calls on GPU tensors have a GPU path, and the layout around it.
 
-``_validate.public`` sends a call whose image is a CUDA tensor here.  The GPU path covers ``equalize``,
-``clahe``, ``histogram`` and ``cumulative_distribution`` of 8- and 16-bit integer images (``uint8``, ``int8``,
-``uint16``, ``int16``), and ``equalize``, ``histogram`` and ``cumulative_distribution`` of float images
-(``float16``, ``float32``, ``float64``; ``_gpu_float``), laid out with their image axes last (a batch ``(..., H, W)`` or ``(..., D, H, W)`` with
-``axes`` the trailing axes, or one image; CLAHE interpolates over at most three axes longer than one pixel),
-with a mask (the whole shape, or the image axes' shape shared by every image) or none; ``clahe`` also takes
-``tiles`` and ``clip_limit``.  Every other argument must be left at its default.  Any other call gets a
-TypeError naming the function: histeq does not copy GPU data to the host and back behind the caller's back.
+``_validate.public`` sends a call whose image is a CUDA tensor here.  The GPU path covers
 
-``uint8`` equalization has kernels of its own (``_gpu_equalize``); the rest runs CLAHE's phases
+- ``equalize``, ``clahe``, ``histogram`` and ``cumulative_distribution`` of 8- and 16-bit integer images
+  (``uint8``, ``int8``, ``uint16``, ``int16``);
+- ``equalize``, ``histogram`` and ``cumulative_distribution`` of float images (``float16``, ``float32``,
+  ``float64``; ``_gpu_float``);
+
+laid out with their image axes last (a batch ``(..., H, W)`` or ``(..., D, H, W)`` with ``axes`` the trailing
+axes, or one image; CLAHE interpolates over at most three axes longer than one pixel), with a mask (the whole
+shape, or the image axes' shape shared by every image) or none; ``clahe`` also takes ``tiles`` and
+``clip_limit``.  Every other argument must be left at its default.  Any other call gets a TypeError naming the
+function: histeq does not copy GPU data to the host and back behind the caller's back.
+
+``uint8`` equalization has kernels of its own (``_gpu_equalize``); the other integer calls run CLAHE's phases
 (``_gpu_clahe``): global equalization as one tile without a clip, histograms as its first phase.  Results are
 tensors on the image's device, as the CPU path gives NumPy arrays (histograms: int64 counts, float64 edges).
 """
@@ -34,8 +38,9 @@ _DTYPES = {"uint8": (np.uint8, 256), "int8": (np.int8, 256), "uint16": (np.uint1
 #: Spatial axes longer than one pixel the kernels interpolate over.
 _MAX_AXES = 3
 _COVERAGE = ("its GPU path so far covers equalize, clahe, histogram and cumulative_distribution of 8- and 16-bit "
-             "integer images and all but clahe of float images, whose axes are the last ones (clahe: at most 3 longer than one pixel; under 2**31 "
-             "pixels), with a mask or none, tiles and clip_limit (clahe), and the other arguments at their defaults")
+             "integer images and all but clahe of float images, whose axes are the last ones (clahe: at most 3 "
+             "longer than one pixel; under 2**31 pixels), with a mask or none, tiles and clip_limit (clahe), and "
+             "the other arguments at their defaults")
 
 
 def call(function: str, image, positional: tuple, kwargs: dict):
