@@ -31,6 +31,8 @@ import torch
 import triton
 import triton.language as tl
 
+from ._gpu_clip import clip_threshold, cumulative_at, floor_of, grouped_cumulative, grouped_terms
+
 #: Pixels per program of the interpolation kernel; levels per step of the 16-bit table kernel.
 _BLOCK = 1024
 _CHUNK = 4096
@@ -92,58 +94,6 @@ def _tile_histogram_kernel(image, counted, counts, ranges, bounds_z, bounds_y, b
 
 
 @triton.jit
-def _floor_of(t):
-    """The core's floor_of: for an integer count h and 0 <= t, h > t exactly when h > floor_of(t)."""
-    return tl.where(t < 4611686018427387904.0, tl.floor(t), 4611686018427387904.0).to(tl.int64)
-
-
-@triton.jit
-def _above(h, level):
-    """(how many of the counts h exceed level, their sum)."""
-    over = h > level
-    return tl.sum(over.to(tl.int64), 0), tl.sum(tl.where(over, h, 0), 0)
-
-
-@triton.jit
-def _clip_threshold(h, nbins, total, clip):
-    """The core's clip_histogram of the counts h (nbins of them, the others 0): (clipped, threshold t, lift).
-    The limit c is clip times the mean (at least the mean); Newton's method from t = c finds the t whose
-    clipped mass sum(max(h - t, 0)) lifts every bin by c - t."""
-    count = nbins.to(tl.float64)
-    total_f = total.to(tl.float64)
-    mean = total_f / count
-    limit = clip * total_f / count
-    limit = tl.where(limit > mean, limit, mean)
-    m, s = _above(h, _floor_of(limit))
-    clipped = m > 0
-    full = clipped & (m == nbins)
-    searching = clipped & (m != nbins)
-    t = limit
-    while searching:
-        t = (count * limit - s.to(tl.float64)) / (nbins - m).to(tl.float64)
-        m_next, s_next = _above(h, _floor_of(t))
-        moved = m_next != m
-        full = moved & (m_next == nbins)
-        searching = moved & (m_next != nbins)
-        m = m_next
-        s = s_next
-    return clipped, tl.where(full, 0.0, t), tl.where(full, mean, limit - t)
-
-
-@triton.jit
-def _cumulative(row, at):
-    """The inclusive cumulative histogram at the bins ``at`` (0 below bin 0)."""
-    return tl.load(row + at, mask=at >= 0, other=0).to(tl.int64)
-
-
-@triton.jit
-def _group_start(g, lo, span, count):
-    """The first bin of group g of the bins [lo, lo + span) cut in ``count`` groups (the core's BinGroups)."""
-    num = 2 * g * span - count
-    return lo + tl.where(num <= 0, 0, (num + 2 * count - 1) // (2 * count))
-
-
-@triton.jit
 def _byte_table(h, level_lo, clip, CLIPPED: tl.constexpr):
     """The table of a tile of an 8-bit image from its histogram h (256 int64 counts, in registers): the
     identity below two occupied levels; else the equalizing table, exact, or with CLIPPED (the limit measured
@@ -156,9 +106,9 @@ def _byte_table(h, level_lo, clip, CLIPPED: tl.constexpr):
     spread = tl.maximum(total - c_first, 1)
     table = tl.where(at < first, 0, (2 * 255 * (cumulative - c_first) + spread) // (2 * spread))
     if CLIPPED:
-        clipped, threshold, lift = _clip_threshold(h, tl.full([], 256, tl.int64), total, clip)
+        clipped, threshold, lift = clip_threshold(h, tl.full([], 256, tl.int64), total, clip)
         if clipped:
-            over = h > _floor_of(threshold)
+            over = h > floor_of(threshold)
             below = tl.cumsum(tl.where(over, 0, h), 0)
             above = tl.cumsum(over.to(tl.int64), 0)
             f = (below.to(tl.float64) + above.to(tl.float64) * threshold) + (at + 1).to(tl.float64) * lift
@@ -220,7 +170,6 @@ def _wide_tables_kernel(counts, ranges, tables, groups, clip_bits, tiles_per_ima
     total = carry
     clipped = occupied < 0
     scratch = groups + program.to(tl.int64) * (4 * GROUPS)
-    # The group terms (base, share, step, first bin) and F at the counted range's first bin, where clipped.
     image_index = program // tiles_per_image
     lo = tl.load(ranges + 2 * image_index).to(tl.int64)
     span = tl.load(ranges + 2 * image_index + 1).to(tl.int64) - lo + 1
@@ -228,43 +177,23 @@ def _wide_tables_kernel(counts, ranges, tables, groups, clip_bits, tiles_per_ima
     c_min = tl.zeros([], tl.float64)
     if CLIPPED:
         if occupied >= 2:
-            g = tl.arange(0, GROUPS)
-            begin = _group_start(g, lo, span, count)
-            end = _group_start(g + 1, lo, span, count)
-            sums = tl.where(g < count, _cumulative(row, end - 1) - _cumulative(row, begin - 1), 0)
-            clipped, threshold, lift = _clip_threshold(sums, count, total, clip_bits.to(tl.float64, bitcast=True))
-            over = sums.to(tl.float64) > threshold
-            kept = tl.where(over, 0, sums)
-            below = tl.cumsum(kept, 0) - kept
-            above = tl.cumsum(over.to(tl.int64), 0) - over.to(tl.int64)
-            tl.store(scratch + g, (below.to(tl.float64) + above.to(tl.float64) * threshold) + g.to(tl.float64) * lift)
-            tl.store(scratch + GROUPS + g, tl.where(over, threshold / tl.maximum(sums, 1).to(tl.float64), 1.0))
-            tl.store(scratch + 2 * GROUPS + g, lift / tl.maximum(end - begin, 1).to(tl.float64))
-            tl.store(scratch + 3 * GROUPS + g, begin.to(tl.float64))
-            tl.debug_barrier()
-            h_lo = (_cumulative(row, lo) - _cumulative(row, lo - 1)).to(tl.float64)
-            c_min = h_lo * tl.load(scratch + GROUPS) + tl.load(scratch + 2 * GROUPS)
+            clipped, c_min = grouped_terms(row, lo, span, count, total, clip_bits.to(tl.float64, bitcast=True),
+                                           scratch, GROUPS)
     if occupied < 2:  # nothing to equalize: the identity
         for start in range(0, LEVELS, CHUNK):
             tl.store(table + start + steps, (start + steps + level_lo).to(table.dtype.element_ty))
     elif not clipped:  # the equalizing table, exact
-        c_first = _cumulative(row, first)
+        c_first = cumulative_at(row, first)
         spread = total - c_first
         for start in range(0, LEVELS, CHUNK):
             at = start + steps
-            level = (2 * (LEVELS - 1) * (_cumulative(row, at) - c_first) + spread) // (2 * spread)
+            level = (2 * (LEVELS - 1) * (cumulative_at(row, at) - c_first) + spread) // (2 * spread)
             tl.store(table + at, (level_lo + tl.where(at < first, 0, level)).to(table.dtype.element_ty))
-    else:  # F from its group's terms: bins below the counted range get 0, above it the pixel count
+    else:  # the levels of the clipped cumulative histogram F
         scale = (LEVELS - 1) / (total.to(tl.float64) - c_min)
         for start in range(0, LEVELS, CHUNK):
             at = start + steps
-            inside = (at >= lo) & (at < lo + span)
-            g = tl.where(inside, (2 * (at - lo) + 1) * count // (2 * span), 0)
-            begin = tl.load(scratch + 3 * GROUPS + g).to(tl.int64)
-            partial = _cumulative(row, at) - _cumulative(row, begin - 1)
-            f = (tl.load(scratch + g) + partial.to(tl.float64) * tl.load(scratch + GROUPS + g)) + \
-                (at - begin + 1).to(tl.float64) * tl.load(scratch + 2 * GROUPS + g)
-            f = tl.where(at < lo, 0.0, tl.where(inside, f, total.to(tl.float64)))
+            f = grouped_cumulative(row, at, lo, span, count, total, scratch, GROUPS)
             x = tl.where(f > c_min, f - c_min, 0.0) * scale + 0.5
             tl.store(table + at, (level_lo + x.to(tl.int64)).to(table.dtype.element_ty))
 
