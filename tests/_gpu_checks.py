@@ -102,11 +102,15 @@ def _float_cases(draw):
 
 
 @_checked
-@given(_float_cases())
-def check_floats(case):
+@given(_float_cases(), st.data())
+def check_floats(case, data):
     images, mask, axes = case
     for function in (histeq.equalize, histeq.histogram, histeq.cumulative_distribution):
         _same(function(_tensor(images), mask=_tensor(mask), axes=axes), function(images, mask=mask, axes=axes))
+    tiles = tuple(data.draw(st.integers(1, min(n, 5))) for n in images.shape[1:])
+    clip = data.draw(st.one_of(st.none(), st.floats(1, 12)))
+    _same(histeq.clahe(_tensor(images), tiles=tiles, clip_limit=clip, mask=_tensor(mask), axes=axes),
+          histeq.clahe(images, tiles=tiles, clip_limit=clip, mask=mask, axes=axes))
 
 
 def check_one_image_and_transforms():
@@ -136,8 +140,27 @@ def check_real_images():
         _same(histeq.clahe(_tensor(image), tiles=tiles, clip_limit=clip),
               histeq.clahe(image, tiles=tiles, clip_limit=clip))
     _same(histeq.equalize(_tensor(signed)), histeq.equalize(signed))
+    for image in (camera / np.float32(255), camera[100:300, 50:450].astype(np.float64) * 3 - 1):
+        _same(histeq.clahe(_tensor(image), tiles=(4, 6), clip_limit=2.0), histeq.clahe(image, tiles=(4, 6)))
     volume = np.stack([deep[k * 8:k * 8 + 64, 200:264] for k in range(16)])
     _same(histeq.clahe(_tensor(volume), tiles=(2, 3, 2)), histeq.clahe(volume, tiles=(2, 3, 2)))
+
+
+def check_batches_in_passes():
+    """A batch whose tile buffers pass the device budget is taken a part at a time: the same results."""
+    from histeq import _gpu_clahe
+
+    rng = np.random.default_rng(11)
+    budget = _gpu_clahe.PASS_BYTES
+    _gpu_clahe.PASS_BYTES = 1  # one image a pass
+    try:
+        for images in (rng.normal(3000, 300, (3, 20, 24)).astype(np.uint16),
+                       rng.random((3, 20, 24)).astype(np.float32)):
+            for mask in (None, rng.random(images.shape) < 0.5, rng.random(images.shape[1:]) < 0.5):
+                _same(histeq.clahe(_tensor(images), tiles=3, mask=_tensor(mask), axes=(1, 2)),
+                      histeq.clahe(images, tiles=3, mask=mask, axes=(1, 2)))
+    finally:
+        _gpu_clahe.PASS_BYTES = budget
 
 
 def check_refusals():
@@ -169,5 +192,6 @@ check_equalize_and_histograms()
 check_floats()
 check_one_image_and_transforms()
 check_real_images()
+check_batches_in_passes()
 check_refusals()
 print("checked")

@@ -54,8 +54,6 @@ def test_calls_without_a_gpu_path_are_refused_before_any_copy():
     for dtype in (torch.int32, torch.bfloat16, torch.bool, torch.complex64):
         with pytest.raises(TypeError, match="histeq.equalize"):
             _gpu.call("equalize", image.to(dtype), (), {})
-    with pytest.raises(TypeError, match="histeq.clahe: got torch.float32 tensors"):
-        _gpu.call("clahe", image.to(torch.float32), (), {"axes": (1, 2)})
     with pytest.raises(TypeError, match="histeq.clahe: got 4 image axes longer than one pixel"):
         _gpu.call("clahe", torch.zeros((2, 3, 4, 5), dtype=torch.uint8), (), {"tiles": 1})
     for function in ("match", "specify", "exact_order", "fit_clahe"):

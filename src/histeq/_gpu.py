@@ -2,19 +2,16 @@
 
 ``_validate.public`` sends a call whose image is a CUDA tensor here.  The GPU path covers
 
-- ``equalize``, ``clahe``, ``histogram`` and ``cumulative_distribution`` of 8- and 16-bit integer images
-  (``uint8``, ``int8``, ``uint16``, ``int16``);
-- ``equalize``, ``histogram`` and ``cumulative_distribution`` of float images (``float16``, ``float32``,
-  ``float64``; ``_gpu_float``);
-
-laid out with their image axes last (a batch ``(..., H, W)`` or ``(..., D, H, W)`` with ``axes`` the trailing
+``equalize``, ``clahe``, ``histogram`` and ``cumulative_distribution`` of 8- and 16-bit integer images
+(``uint8``, ``int8``, ``uint16``, ``int16``) and float images (``float16``, ``float32``, ``float64``), laid out with their image axes last (a batch ``(..., H, W)`` or ``(..., D, H, W)`` with ``axes`` the trailing
 axes, or one image; CLAHE interpolates over at most three axes longer than one pixel), with a mask (the whole
 shape, or the image axes' shape shared by every image) or none; ``clahe`` also takes ``tiles`` and
 ``clip_limit``.  Every other argument must be left at its default.  Any other call gets a TypeError naming the
 function: histeq does not copy GPU data to the host and back behind the caller's back.
 
 ``uint8`` equalization has kernels of its own (``_gpu_equalize``); the other integer calls run CLAHE's phases
-(``_gpu_clahe``): global equalization as one tile without a clip, histograms as its first phase.  Results are
+(``_gpu_clahe``): global equalization as one tile without a clip, histograms as its first phase.  Floats have
+their global equalization and histograms in ``_gpu_float``, their CLAHE in ``_gpu_clahe_float``.  Results are
 tensors on the image's device, as the CPU path gives NumPy arrays (histograms: int64 counts, float64 edges).
 """
 
@@ -38,7 +35,7 @@ _DTYPES = {"uint8": (np.uint8, 256), "int8": (np.int8, 256), "uint16": (np.uint1
 #: Spatial axes longer than one pixel the kernels interpolate over.
 _MAX_AXES = 3
 _COVERAGE = ("its GPU path so far covers equalize, clahe, histogram and cumulative_distribution of 8- and 16-bit "
-             "integer images and all but clahe of float images, whose axes are the last ones (clahe: at most 3 "
+             "integer images and float images, whose axes are the last ones (clahe: at most 3 "
              "longer than one pixel; under 2**31 pixels), with a mask or none, tiles and clip_limit (clahe), and "
              "the other arguments at their defaults")
 
@@ -68,7 +65,8 @@ def call(function: str, image, positional: tuple, kwargs: dict):
     info = dtype_info(dtype)
     batch = tuple(image.shape[:image.ndim - len(spatial)])
     if levels is None:
-        return _floats(function, flat, mask, batch, image.shape)
+        grid = _tile_grid(shape, tiles, None, str(image.device)) if function == "clahe" else None
+        return _floats(function, flat, mask, batch, image.shape, grid, clip)
     if function in ("histogram", "cumulative_distribution"):
         counts, edges = _histogram(flat, mask, _tile_grid(shape, tiles, 0, str(image.device)), info, levels)
         counts = counts.reshape(batch + (levels,))
@@ -84,14 +82,16 @@ def call(function: str, image, positional: tuple, kwargs: dict):
     return clahe_batch(flat, mask, grid, clip, int(info.lo), levels).reshape(image.shape)
 
 
-def _floats(function, flat, mask, batch, shape):
-    """The result of ``function`` for float images (flattened to ``flat``); CLAHE of floats has no GPU path."""
+def _floats(function, flat, mask, batch, shape, grid, clip):
+    """The result of ``function`` for float images (flattened to ``flat``)."""
     from . import _gpu_float
 
     if function == "equalize":
         return _gpu_float.equalize_batch(flat, mask).reshape(shape)
     if function == "clahe":
-        raise _arrays.gpu_error(function, f"{flat.dtype} tensors", _COVERAGE)
+        from ._gpu_clahe_float import clahe_batch
+
+        return clahe_batch(flat, mask, grid, clip).reshape(shape)
     counts, edges = _gpu_float.histograms(flat, mask)
     counts = counts.reshape(batch + counts.shape[-1:])
     edges = edges.reshape(batch + edges.shape[-1:])
@@ -120,13 +120,13 @@ def _cumulative(counts, edges):
 
 
 @functools.lru_cache(maxsize=32)
-def _tile_grid(shape: tuple[int, ...], tiles: tuple[int, ...], output_bits: int, device: str):
+def _tile_grid(shape: tuple[int, ...], tiles: tuple[int, ...], output_bits: int | None, device: str):
     """The device's copy of the CPU path's tile plan of one image shape (the output levels' bits bound the
-    weights' precision), kept as the CPU path keeps its plans."""
+    integer weights' precision; None: float weights), kept as the CPU path keeps its plans."""
     from ._gpu_clahe import TileGrid
     from .clahe import axis_plans
 
-    return TileGrid(shape, tiles, *axis_plans(shape, tiles, output_bits), device)
+    return TileGrid(shape, tiles, *axis_plans(shape, tiles, output_bits), device, exact=output_bits is not None)
 
 
 def _mask_fits(image, mask) -> bool:

@@ -38,15 +38,17 @@ _BLOCK = 1024
 _CHUNK = 4096
 #: 8-bit tiles of at most this many pixels count and build their table in one program (in registers).
 _FUSED_BOX = 4096
-#: Groups of the clip rule of images wider than a byte (histeq._kernels.CLIP_GROUPS).
-_GROUPS = 256
+#: Work buffers (tile histograms and tables) one pass over a batch may take on the device.
+PASS_BYTES = 1 << 30
+#: Groups of the clip rule of images wider than a byte (histeq._kernels.CLIPGROUPS).
+GROUPS = 256
 
 
 @triton.jit
-def _tile_pixels(image, counted, program, block, bounds_z, bounds_y, bounds_x, pixels, mask_stride, rows, cols,
-                 tiles_z, tiles_y, tiles_x, level_lo, BLOCK: tl.constexpr, MASKED: tl.constexpr):
-    """(bins, counted) of the BLOCK pixels ``block`` of the box of tile ``program`` (image x tiles + tile): each
-    pixel's level minus ``level_lo``, and whether it is in the box and counted."""
+def tile_pixels(image, counted, program, block, bounds_z, bounds_y, bounds_x, pixels, mask_stride, rows, cols,
+                tiles_z, tiles_y, tiles_x, BLOCK: tl.constexpr, MASKED: tl.constexpr):
+    """(values, counted) of the BLOCK pixels ``block`` of the box of tile ``program`` (image x tiles + tile):
+    their values as stored, and whether each is in the box and counted."""
     tiles = tiles_z * tiles_y * tiles_x
     image_index = program // tiles
     tile = program % tiles
@@ -65,11 +67,11 @@ def _tile_pixels(image, counted, program, block, bounds_z, bounds_y, bounds_x, p
     y = (q // width) % height
     z = q // (width * height)
     offsets = ((z0 + z) * rows + (y0 + y)).to(tl.int64) * cols + (x0 + x)
-    values = tl.load(image + image_index.to(tl.int64) * pixels + offsets, mask=inside, other=0).to(tl.int32)
+    values = tl.load(image + image_index.to(tl.int64) * pixels + offsets, mask=inside, other=0)
     if MASKED:
         kept = tl.load(counted + image_index.to(tl.int64) * mask_stride + offsets, mask=inside, other=0)
         inside = inside & (kept != 0)
-    return values - level_lo, inside
+    return values, inside
 
 
 @triton.jit
@@ -80,8 +82,9 @@ def _tile_histogram_kernel(image, counted, counts, ranges, bounds_z, bounds_y, b
     (in registers, then one atomic add per level, where the levels fit; else an atomic add per pixel), and folds
     their lowest and highest level into the image's counted range."""
     program = tl.program_id(0)
-    bins, inside = _tile_pixels(image, counted, program, tl.program_id(1), bounds_z, bounds_y, bounds_x, pixels,
-                                mask_stride, rows, cols, tiles_z, tiles_y, tiles_x, level_lo, BLOCK, MASKED)
+    values, inside = tile_pixels(image, counted, program, tl.program_id(1), bounds_z, bounds_y, bounds_x, pixels,
+                                 mask_stride, rows, cols, tiles_z, tiles_y, tiles_x, BLOCK, MASKED)
+    bins = values.to(tl.int32) - level_lo
     histogram = counts + program.to(tl.int64) * LEVELS
     if LEVELS <= 256:
         local = tl.histogram(bins, LEVELS, mask=inside)
@@ -139,8 +142,9 @@ def _byte_tile_tables_kernel(image, counted, tables, bounds_z, bounds_y, bounds_
     """Phases 1 and 2 of 8-bit images whose tiles hold at most BLOCK pixels, in one program per (image, tile):
     the histogram stays in registers."""
     program = tl.program_id(0)
-    bins, inside = _tile_pixels(image, counted, program, 0, bounds_z, bounds_y, bounds_x, pixels, mask_stride,
-                                rows, cols, tiles_z, tiles_y, tiles_x, level_lo, BLOCK, MASKED)
+    values, inside = tile_pixels(image, counted, program, 0, bounds_z, bounds_y, bounds_x, pixels, mask_stride,
+                                 rows, cols, tiles_z, tiles_y, tiles_x, BLOCK, MASKED)
+    bins = values.to(tl.int32) - level_lo
     h = tl.histogram(bins, 256, mask=inside).to(tl.int64)
     table = _byte_table(h, level_lo, clip_bits.to(tl.float64, bitcast=True), CLIPPED)
     tl.store(tables + program.to(tl.int64) * 256 + tl.arange(0, 256), table.to(tables.dtype.element_ty))
@@ -238,7 +242,7 @@ def _interpolate_kernel(image, tables, out, lower_z, lower_y, lower_x, weights_z
         tl.store(out + base + p, mapped.to(out.dtype.element_ty), mask=inside)
 
 
-def _float_bits(value: float) -> int:
+def float_bits(value: float) -> int:
     """The int64 whose bits are ``value``'s float64 (at least 1: above 2**31, so the kernel sees an int64)."""
     return int(np.array(value, dtype=np.float64).view(np.int64))
 
@@ -247,10 +251,12 @@ class TileGrid:
     """One image shape's tile plan on a device, padded to three axes (leading axes of one pixel, one tile).
 
     ``plans``: per spatial axis, the CPU plan's ``(bounds, lower, w0, w1, denominator)`` (histeq.clahe's
-    axis_plans); ``denominator``: the weights' common denominator.
+    axis_plans); ``denominator``: the weights' common denominator.  ``exact``: integer weights (integer images),
+    else the fractions (floats).
     """
 
-    def __init__(self, shape: tuple[int, ...], tiles: tuple[int, ...], plans, denominator: float, device):
+    def __init__(self, shape: tuple[int, ...], tiles: tuple[int, ...], plans, denominator: float, device,
+                 exact: bool = True):
         pad = 3 - len(shape)
         identity = (np.array([0, 1]), np.array([0]), np.array([1.0]), np.array([0.0]), 1)
         plans = [identity] * pad + list(plans)
@@ -258,7 +264,8 @@ class TileGrid:
         self.tiles = (1,) * pad + tuple(tiles)
         self.bounds = [torch.as_tensor(plan[0], dtype=torch.int32, device=device) for plan in plans]
         self.lower = [torch.as_tensor(plan[1], dtype=torch.int32, device=device) for plan in plans]
-        self.weights = [torch.as_tensor(np.stack([plan[2], plan[3]], axis=1).astype(np.int64), device=device)
+        kind = np.int64 if exact else np.float64
+        self.weights = [torch.as_tensor(np.stack([plan[2], plan[3]], axis=1).astype(kind), device=device)
                         for plan in plans]
         self.denominator = int(denominator)
         self.largest_box = int(np.prod([np.max(plan[0][t:] - plan[0][:t]) for plan, t in zip(plans, self.tiles)]))
@@ -280,9 +287,9 @@ def tile_histograms(images: torch.Tensor, mask: torch.Tensor | None, grid: TileG
     ranges[:, 0] = levels
     if count == 0 or pixels == 0:
         return counts, ranges
-    block = _box_block(grid.largest_box)
+    block = box_block(grid.largest_box)
     _tile_histogram_kernel[(count * grid.count, triton.cdiv(grid.largest_box, block))](
-        *_pixel_arguments(images, mask, grid, counts, ranges), level_lo, BLOCK=block, LEVELS=levels,
+        *pixel_arguments(images, mask, grid, counts, ranges), level_lo, BLOCK=block, LEVELS=levels,
         MASKED=mask is not None)
     return counts, ranges
 
@@ -298,30 +305,48 @@ def clahe_batch(images: torch.Tensor, mask: torch.Tensor | None, grid: TileGrid,
     is measured on all levels of 8-bit images, on 256 groups of the counted range of 16-bit ones (as the CPU
     core, see histeq.clahe).
     """
-    count, pixels = images.shape
     out = torch.empty_like(images)
+    # 16-bit tiles take a 65536-level histogram and table each: a large batch is taken a part at a time.
+    for part in image_passes(images.shape[0], grid.count, 6 * levels):
+        _clahe_part(images[part], part_of(mask, part), grid, clip, level_lo, levels, out[part])
+    return out
+
+
+def part_of(mask: torch.Tensor | None, part: slice) -> torch.Tensor | None:
+    """The mask of the images ``part`` of a batch: a shared mask (one dimension) is every image's."""
+    return mask if mask is None or mask.ndim == 1 else mask[part]
+
+
+def _clahe_part(images, part_mask, grid, clip, level_lo, levels, out) -> None:
+    count, pixels = images.shape
     if count == 0 or pixels == 0:
-        return out
+        return
     tables = torch.empty((count * grid.count, levels), dtype=images.dtype, device=images.device)
-    clip_bits = _float_bits(1.0 if clip is None else clip)
+    clip_bits = float_bits(1.0 if clip is None else clip)
     if levels == 256 and grid.largest_box <= _FUSED_BOX:
         _byte_tile_tables_kernel[(count * grid.count,)](
-            *_pixel_arguments(images, mask, grid, tables), level_lo, clip_bits,
-            BLOCK=_box_block(grid.largest_box), MASKED=mask is not None, CLIPPED=clip is not None,
+            *pixel_arguments(images, part_mask, grid, tables), level_lo, clip_bits,
+            BLOCK=box_block(grid.largest_box), MASKED=part_mask is not None, CLIPPED=clip is not None,
             enable_fp_fusion=False)
     elif levels == 256:
-        counts, _ = tile_histograms(images, mask, grid, level_lo, levels)
+        counts, _ = tile_histograms(images, part_mask, grid, level_lo, levels)
         _byte_tables_kernel[(count * grid.count,)](counts, tables, level_lo, clip_bits, CLIPPED=clip is not None,
                                                    enable_fp_fusion=False)
     else:
-        counts, ranges = tile_histograms(images, mask, grid, level_lo, levels)
-        groups = torch.empty((count * grid.count if clip is not None else 1, 4 * _GROUPS), dtype=torch.float64,
+        counts, ranges = tile_histograms(images, part_mask, grid, level_lo, levels)
+        groups = torch.empty((count * grid.count if clip is not None else 1, 4 * GROUPS), dtype=torch.float64,
                              device=images.device)
         _wide_tables_kernel[(count * grid.count,)](
             counts, ranges, tables, groups, clip_bits, grid.count, level_lo, LEVELS=levels, CHUNK=_CHUNK,
-            GROUPS=_GROUPS, CLIPPED=clip is not None, enable_fp_fusion=False, num_warps=8)
+            GROUPS=GROUPS, CLIPPED=clip is not None, enable_fp_fusion=False, num_warps=8)
     interpolate(images, tables, out, grid, level_lo, levels)
-    return out
+
+
+def image_passes(count: int, tiles: int, bytes_per_tile: int):
+    """Slices of the ``count`` images of a batch whose tiles' work buffers take at most PASS_BYTES (at least
+    one image a pass)."""
+    step = max(1, PASS_BYTES // max(1, tiles * bytes_per_tile))
+    return [slice(start, min(count, start + step)) for start in range(0, max(count, 1), step)]
 
 
 def interpolate(images: torch.Tensor, tables: torch.Tensor, out: torch.Tensor, grid: TileGrid, level_lo: int,
@@ -337,13 +362,13 @@ def interpolate(images: torch.Tensor, tables: torch.Tensor, out: torch.Tensor, g
         CORNERS_X=corners[2], WIDE=wide)
 
 
-def _box_block(largest_box: int) -> int:
+def box_block(largest_box: int) -> int:
     """Pixels per program of the phase-1 kernels: the tiles' largest box to a power of two, 128 to 4096."""
     return max(128, min(4096, triton.next_power_of_2(largest_box)))
 
 
-def _pixel_arguments(images, mask, grid, *outputs) -> tuple:
-    """The arguments of the kernels that read tile boxes (see _tile_pixels), ``outputs`` after the image's."""
+def pixel_arguments(images, mask, grid, *outputs) -> tuple:
+    """The arguments of the kernels that read tile boxes (see tile_pixels), ``outputs`` after the image's."""
     count, pixels = images.shape
     counted = images if mask is None else mask.view(torch.uint8)
     mask_stride = pixels if mask is not None and mask.ndim == 2 else 0

@@ -27,8 +27,9 @@ import triton.language as tl
 _BLOCK = 1024
 #: Float images' default number of bins (histeq._kernels.FLOAT_NBINS).
 NBINS = 4096
-#: Per image: lo, hi, scale, step, divide (1.0 or 0.0), mode (0: identity rescale, 1: equalize, 2: too wide).
-_PARAMS = 6
+#: Per image (float64): lo, hi, scale, step, divide (1.0 or 0.0), mode (0: identity rescale, 1: equalize,
+#: 2: too wide) and the count of finite counted values.
+PARAMS = 7
 
 
 @triton.jit
@@ -87,42 +88,30 @@ def _setup_kernel(partial, params, blocks, CHUNK: tl.constexpr, NBINS: tl.conste
     while searching:
         searching = width * scale < NBINS
         scale = tl.where(searching, _next_double(scale, True), scale)
-    out = params + row.to(tl.int64) * 6
+    out = params + row.to(tl.int64) * 7
     tl.store(out, lo)
     tl.store(out + 1, hi)
     tl.store(out + 2, scale)
     tl.store(out + 3, width / NBINS)
     tl.store(out + 4, divide.to(tl.float64))
     tl.store(out + 5, tl.where(too_wide, 2.0, tl.where(equalized, 1.0, 0.0)))
+    tl.store(out + 6, count)
 
 
 @triton.jit
-def _position(x, lo, hi, scale, divide, NBINS: tl.constexpr):
+def position(x, lo, hi, scale, divide, NBINS: tl.constexpr):
     """x in units of bins: 0 at lo, at least NBINS at hi."""
     return tl.where(divide, (x - lo) / (hi - lo) * NBINS, (x - lo) * scale)
 
 
 @triton.jit
-def _histogram_kernel(image, counted, params, counts, pixels, mask_stride, BLOCK: tl.constexpr,
-                      NBINS: tl.constexpr, MASKED: tl.constexpr):
-    """Histogram phase: program (image, block) bins its finite counted values as NumPy's edges do."""
-    row = tl.program_id(0)
-    offsets = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
-    inside = offsets < pixels
-    setting = params + row.to(tl.int64) * 6
-    lo = tl.load(setting)
-    hi = tl.load(setting + 1)
-    scale = tl.load(setting + 2)
-    step = tl.load(setting + 3)
-    divide = tl.load(setting + 4) != 0
-    values = tl.load(image + row.to(tl.int64) * pixels + offsets, mask=inside, other=0).to(tl.float64)
-    kept = inside & (tl.abs(values) <= 1.7976931348623157e308)
-    if MASKED:
-        kept = kept & (tl.load(counted + row.to(tl.int64) * mask_stride + offsets, mask=inside, other=0) != 0)
-    x = tl.minimum(tl.maximum(tl.where(kept, values, lo), lo), hi)
-    t = _position(x, lo, hi, scale, divide, NBINS)
+def float_bin(values, lo, hi, scale, step, divide, NBINS: tl.constexpr):
+    """The bins of finite ``values`` (clipped to [lo, hi]) as NumPy's histogram bins them (bin k from edge k,
+    ``k step + lo``, the last edge hi): guessed from the position, then corrected against the edges, as the
+    guess is off by rounding (at most one bin where bins are not tiny next to the values)."""
+    x = tl.minimum(tl.maximum(values, lo), hi)
+    t = position(x, lo, hi, scale, divide, NBINS)
     b = tl.where(t >= NBINS, NBINS - 1, tl.where(t > 0, t, 0.0).to(tl.int64))
-    # The guess is off by rounding at most (one bin, where bins are fine): corrected against the edges.
     low = (b > 0) & (x < b.to(tl.float64) * step + lo)
     while tl.max(low.to(tl.int32), 0) > 0:
         b = tl.where(low, b - 1, b)
@@ -133,6 +122,38 @@ def _histogram_kernel(image, counted, params, counts, pixels, mask_stride, BLOCK
         b = tl.where(high, b + 1, b)
         upper = tl.where(b + 1 == NBINS, hi, (b + 1).to(tl.float64) * step + lo)
         high = (b < NBINS - 1) & (x >= upper)
+    return b
+
+
+@triton.jit
+def pixel_position(v, lo, hi, scale, divide, NBINS: tl.constexpr):
+    """(t, k, nan_or_zero) of float64 pixels v: the position of v clipped to [lo, hi] (NaN at lo), its bin
+    k = min(floor(t), NBINS) in the levels, and NaN for NaN pixels, else 0 (added last to their result)."""
+    above_lo = tl.where(v < lo, lo, v)  # NaN stays NaN
+    clipped = tl.where(hi < above_lo, hi, above_lo)
+    x = tl.where(lo < clipped, clipped, lo)
+    t = position(x, lo, hi, scale, divide, NBINS)
+    return t, tl.minimum(t.to(tl.int32), NBINS), clipped - clipped
+
+
+@triton.jit
+def _histogram_kernel(image, counted, params, counts, pixels, mask_stride, BLOCK: tl.constexpr,
+                      NBINS: tl.constexpr, MASKED: tl.constexpr):
+    """Histogram phase: program (image, block) bins its finite counted values as NumPy's edges do."""
+    row = tl.program_id(0)
+    offsets = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
+    inside = offsets < pixels
+    setting = params + row.to(tl.int64) * 7
+    lo = tl.load(setting)
+    hi = tl.load(setting + 1)
+    scale = tl.load(setting + 2)
+    step = tl.load(setting + 3)
+    divide = tl.load(setting + 4) != 0
+    values = tl.load(image + row.to(tl.int64) * pixels + offsets, mask=inside, other=0).to(tl.float64)
+    kept = inside & (tl.abs(values) <= 1.7976931348623157e308)
+    if MASKED:
+        kept = kept & (tl.load(counted + row.to(tl.int64) * mask_stride + offsets, mask=inside, other=0) != 0)
+    b = float_bin(tl.where(kept, values, lo), lo, hi, scale, step, divide, NBINS)
     tl.atomic_add(counts + row.to(tl.int64) * NBINS + b, tl.full([BLOCK], 1, tl.int32), mask=kept, sem="relaxed")
 
 
@@ -163,7 +184,7 @@ def _map_kernel(image, out, params, levels, slopes, pixels, out_lo, span, BLOCK:
     row = tl.program_id(0)
     offsets = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
     inside = offsets < pixels
-    setting = params + row.to(tl.int64) * 6
+    setting = params + row.to(tl.int64) * 7
     lo = tl.load(setting)
     hi = tl.load(setting + 1)
     scale = tl.load(setting + 2)
@@ -171,12 +192,7 @@ def _map_kernel(image, out, params, levels, slopes, pixels, out_lo, span, BLOCK:
     mode = tl.load(setting + 5)
     v = tl.load(image + row.to(tl.int64) * pixels + offsets, mask=inside, other=0).to(tl.float64)
     if mode == 1.0:
-        above_lo = tl.where(v < lo, lo, v)  # NaN stays NaN
-        clipped = tl.where(hi < above_lo, hi, above_lo)
-        nan_or_zero = clipped - clipped  # added last, it turns a NaN's result into NaN
-        x = tl.where(lo < clipped, clipped, lo)
-        t = _position(x, lo, hi, scale, divide, NBINS)
-        k = tl.minimum(t.to(tl.int32), NBINS)
+        t, k, nan_or_zero = pixel_position(v, lo, hi, scale, divide, NBINS)
         base = row.to(tl.int64) * (NBINS + 1) + k
         y = tl.load(levels + base, mask=inside, other=0.0) + \
             (t - k.to(tl.float64)) * tl.load(slopes + base, mask=inside, other=0.0) + nan_or_zero
@@ -188,9 +204,9 @@ def _map_kernel(image, out, params, levels, slopes, pixels, out_lo, span, BLOCK:
     tl.store(out + row.to(tl.int64) * pixels + offsets, y.to(out.dtype.element_ty), mask=inside)
 
 
-def _binning(images: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-    """The range phase: ``(images, 6)`` float64 parameters (see _PARAMS); a ValueError where a range is too
-    wide for finite bins."""
+def binning(images: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """The range phase of a contiguous ``(images, pixels)`` float tensor: ``(images, PARAMS)`` float64
+    parameters; a ValueError where a range is too wide for finite bins.  ``mask`` as in equalize_batch."""
     count, pixels = images.shape
     blocks = triton.cdiv(pixels, _BLOCK)
     partial = torch.empty((count, blocks, 3), dtype=torch.float64, device=images.device)
@@ -198,7 +214,7 @@ def _binning(images: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
     mask_stride = pixels if mask is not None and mask.ndim == 2 else 0
     _stats_kernel[(count, blocks)](images, counted, partial, pixels, mask_stride, blocks, BLOCK=_BLOCK,
                                    MASKED=mask is not None)
-    params = torch.empty((count, _PARAMS), dtype=torch.float64, device=images.device)
+    params = torch.empty((count, PARAMS), dtype=torch.float64, device=images.device)
     _setup_kernel[(count,)](partial, params, blocks, CHUNK=1024, NBINS=NBINS, enable_fp_fusion=False)
     if bool((params[:, 5] == 2.0).any()):
         raise ValueError("an image's values span a range too wide for finite bins (hi - lo overflows); scale "
@@ -209,7 +225,7 @@ def _binning(images: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
 def histograms(images: torch.Tensor, mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
     """``(counts (images, NBINS) int64, edges (images, NBINS + 1) float64)`` of a contiguous ``(images,
     pixels)`` float tensor, each image binned over its finite counted values; ``mask`` as in equalize_batch."""
-    params = _binning(images, mask)
+    params = binning(images, mask)
     counts = _counts(images, mask, params)
     lo, hi, step = params[:, 0:1], params[:, 1:2], params[:, 3:4]
     k = torch.arange(NBINS, dtype=torch.float64, device=images.device)
@@ -235,7 +251,7 @@ def equalize_batch(images: torch.Tensor, mask: torch.Tensor | None) -> torch.Ten
     out = torch.empty_like(images)
     if count == 0 or pixels == 0:
         return out
-    params = _binning(images, mask)
+    params = binning(images, mask)
     counts = _counts(images, mask, params)
     levels = torch.empty((count, NBINS + 1), dtype=torch.float64, device=images.device)
     slopes = torch.empty_like(levels)
