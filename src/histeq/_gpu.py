@@ -1,12 +1,11 @@
 """Which calls on GPU tensors have a GPU path, and the layout around it.
 
-``_validate.public`` sends a call whose image is a CUDA tensor here.  The GPU path covers
-
-``equalize``, ``clahe``, ``histogram`` and ``cumulative_distribution`` of 8- and 16-bit integer images
-(``uint8``, ``int8``, ``uint16``, ``int16``) and float images (``float16``, ``float32``, ``float64``), laid out with their image axes last (a batch ``(..., H, W)`` or ``(..., D, H, W)`` with ``axes`` the trailing
-axes, or one image; CLAHE interpolates over at most three axes longer than one pixel), with a mask (the whole
-shape, or the image axes' shape shared by every image) or none; ``clahe`` also takes ``tiles`` and
-``clip_limit``.  Every other argument must be left at its default.  Any other call gets a TypeError naming the
+``_validate.public`` sends a call whose image is a CUDA tensor here.  The GPU path covers ``equalize``,
+``clahe``, ``histogram`` and ``cumulative_distribution`` of 8- and 16-bit integer images (``uint8``, ``int8``,
+``uint16``, ``int16``) and float images (``float16``, ``float32``, ``float64``), laid out with their image axes
+last (a batch ``(..., H, W)`` or ``(..., D, H, W)`` with ``axes`` the trailing axes, or one image; CLAHE
+interpolates over at most three axes longer than one pixel), with a mask (the whole shape, or the image axes'
+shape shared by every image) or none; ``clahe`` also takes ``tiles`` and ``clip_limit``.  Every other argument must be left at its default.  Any other call gets a TypeError naming the
 function: histeq does not copy GPU data to the host and back behind the caller's back.
 
 ``uint8`` equalization has kernels of its own (``_gpu_equalize``); the other integer calls run CLAHE's phases
