@@ -5,8 +5,9 @@
 ``uint16``, ``int16``) and float images (``float16``, ``float32``, ``float64``), laid out with their image axes
 last (a batch ``(..., H, W)`` or ``(..., D, H, W)`` with ``axes`` the trailing axes, or one image; CLAHE
 interpolates over at most three axes longer than one pixel), with a mask (the whole shape, or the image axes'
-shape shared by every image) or none; ``clahe`` also takes ``tiles`` and ``clip_limit``.  Every other argument must be left at its default.  Any other call gets a TypeError naming the
-function: histeq does not copy GPU data to the host and back behind the caller's back.
+shape shared by every image) or none; ``clahe`` also takes ``tiles`` and ``clip_limit``.  Every other argument
+must be left at its default.  Any other call gets a TypeError naming the function: histeq does not copy GPU data
+to the host and back behind the caller's back.
 
 ``uint8`` equalization has kernels of its own (``_gpu_equalize``); the other integer calls run CLAHE's phases
 (``_gpu_clahe``): global equalization as one tile without a clip, histograms as its first phase.  Floats have
