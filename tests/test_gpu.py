@@ -61,3 +61,84 @@ def test_calls_without_a_gpu_path_are_refused_before_any_copy():
             _gpu.call(function, image, (), {})
     with pytest.raises(TypeError, match="histeq.clahe"):
         _gpu.call("clahe", image, (), {"compat": "opencv"})
+
+
+#: Pointer arguments by name (the image's, ``tables`` and ``out``, take the image's dtype; ``weights_*`` the
+#: plan's), scalars otherwise 32-bit integers.
+_POINTERS = {"counted": "*u8", "counts": "*i32", "ranges": "*i32", "bounds_z": "*i32", "bounds_y": "*i32",
+             "bounds_x": "*i32", "lower_z": "*i32", "lower_y": "*i32", "lower_x": "*i32", "groups": "*fp64",
+             "partial": "*fp64", "params": "*fp64", "levels": "*fp64", "slopes": "*fp64", "identity": "*i8"}
+_SCALARS = {"denominator": "i64", "clip_bits": "i64", "span": "fp32"}
+
+
+def _variants():
+    """(module, kernel, image dtype, weights, fused multiply-adds allowed, constexprs) of every kernel as the
+    dispatch launches it, at the largest settings."""
+    exact = {"fusion": False}
+    corners = {"CORNERS_Z": 2, "CORNERS_Y": 2, "CORNERS_X": 2}
+    return [
+        ("_gpu_equalize", "_histogram_kernel", "*u8", {"BLOCK": 4096, "LEVELS": 256, "MASKED": True}),
+        ("_gpu_equalize", "_table_kernel", "*u8", {"LEVELS": 256}),
+        ("_gpu_equalize", "_apply_kernel", "*u8", {"BLOCK": 4096, "LEVELS": 256}),
+        ("_gpu_clahe", "_tile_histogram_kernel", "*u16", {"BLOCK": 4096, "LEVELS": 65536, "MASKED": True}),
+        ("_gpu_clahe", "_tile_histogram_kernel", "*i8", {"BLOCK": 4096, "LEVELS": 256, "MASKED": False}),
+        ("_gpu_clahe", "_byte_tile_tables_kernel", "*u8", {"BLOCK": 4096, "MASKED": True, "CLIPPED": True}, exact),
+        ("_gpu_clahe", "_byte_tables_kernel", "*i8", {"CLIPPED": True}, exact),
+        ("_gpu_clahe", "_wide_tables_kernel", "*u16",
+         {"LEVELS": 65536, "CHUNK": 4096, "GROUPS": 256, "CLIPPED": True}, {"fusion": False, "warps": 8}),
+        ("_gpu_clahe", "_interpolate_kernel", "*u8", {"BLOCK": 1024, "LEVELS": 256, "WIDE": False} | corners),
+        ("_gpu_clahe", "_interpolate_kernel", "*i16", {"BLOCK": 1024, "LEVELS": 65536, "WIDE": True} | corners),
+        ("_gpu_float", "_stats_kernel", "*fp16", {"BLOCK": 1024, "MASKED": True}),
+        ("_gpu_float", "_setup_kernel", "*fp32", {"CHUNK": 1024, "NBINS": 4096}, exact),
+        ("_gpu_float", "_histogram_kernel", "*fp64", {"BLOCK": 1024, "NBINS": 4096, "MASKED": True}, exact),
+        ("_gpu_float", "_levels_kernel", "*fp32", {"NBINS": 4096}, {"fusion": False, "warps": 8}),
+        ("_gpu_float", "_map_kernel", "*fp16", {"BLOCK": 1024, "NBINS": 4096, "NARROW": True}, exact),
+        ("_gpu_clahe_float", "_tile_histogram_kernel", "*fp32", {"BLOCK": 4096, "NBINS": 4096, "MASKED": True},
+         exact),
+        ("_gpu_clahe_float", "_maps_kernel", "*fp32", {"NBINS": 4096, "GROUPS": 256, "CLIPPED": True},
+         {"fusion": False, "warps": 8}),
+        ("_gpu_clahe_float", "_interpolate_kernel", "*fp64", {"BLOCK": 1024, "NBINS": 4096, "NARROW": False} | corners,
+         {"fusion": False, "weights": "*fp64"}),
+    ]
+
+
+@pytest.mark.parametrize("variant", _variants(), ids=lambda v: f"{v[0]}.{v[1]}-{v[2][1:]}")
+def test_the_kernels_compile_for_an_h100(variant):
+    """Every kernel compiles to an sm_90 cubin, which needs no GPU; those launched without fused multiply-adds
+    (the float64 steps the CPU core rounds one by one) have none, and divide float64 correctly rounded."""
+    import importlib
+    import re
+
+    triton = pytest.importorskip("triton")
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    module, name, image, constexprs, *options = variant
+    options = options[0] if options else {}
+    kernel = getattr(importlib.import_module(f"histeq.{module}"), name)
+    signature = {}
+    for arg in kernel.arg_names:
+        if arg in constexprs:
+            signature[arg] = "constexpr"
+        elif arg in ("image", "tables", "out"):
+            signature[arg] = image
+        elif arg.startswith("weights_"):
+            signature[arg] = options.get("weights", "*i64")
+        elif arg == "out_lo" and image.startswith("*fp"):
+            signature[arg] = "fp32"
+        else:
+            signature[arg] = _POINTERS.get(arg, _SCALARS.get(arg, "i32"))
+    fusion = options.get("fusion", True)
+    try:
+        compiled = triton.compile(ASTSource(fn=kernel, signature=signature, constexprs=constexprs),
+                                  target=GPUTarget("cuda", 90, 32),
+                                  options={"enable_fp_fusion": fusion, "num_warps": options.get("warps", 4)})
+    except (ImportError, FileNotFoundError, RuntimeError) as exc:  # no NVIDIA backend or ptxas here
+        if "ptxas" in str(exc) or isinstance(exc, (ImportError, FileNotFoundError)):
+            pytest.skip(f"Triton cannot compile for CUDA here: {exc}")
+        raise
+    ptx = compiled.asm["ptx"]
+    assert compiled.asm["cubin"]
+    if not fusion:
+        assert "fma.rn.f64" not in ptx
+        assert not re.search(r"div\.(approx|full)\.f64|rcp\.approx[a-z.]*\.f64", ptx)
