@@ -113,6 +113,20 @@ def check_floats(case, data):
           histeq.clahe(images, tiles=tiles, clip_limit=clip, mask=mask, axes=axes))
 
 
+@_checked
+@given(st.integers(0, 2**32 - 1), st.sampled_from(["opencv", "pillow"]), st.booleans())
+def check_peers(seed, compat, masked):
+    """equalize(compat='opencv' / 'pillow') of uint8 batches: the peers' tables (float32 and halves to even;
+    integer steps), narrow and wide level ranges, one level."""
+    rng = np.random.default_rng(seed)
+    low = int(rng.integers(0, 256))
+    high = min(255, low + int(rng.choice([0, 2, 30, 255])))
+    images = rng.integers(low, high + 1, (int(rng.integers(1, 4)), int(rng.integers(1, 60)), 33), dtype=np.uint8)
+    mask = rng.random(images.shape) < 0.6 if masked and compat == "pillow" else None
+    _same(histeq.equalize(_tensor(images), compat=compat, mask=_tensor(mask), axes=(1, 2)),
+          histeq.equalize(images, compat=compat, mask=mask, axes=(1, 2)))
+
+
 def check_one_image_and_transforms():
     rng = np.random.default_rng(7)
     image = rng.integers(0, 256, (33, 47), dtype=np.uint8)
@@ -140,6 +154,8 @@ def check_real_images():
         _same(histeq.clahe(_tensor(image), tiles=tiles, clip_limit=clip),
               histeq.clahe(image, tiles=tiles, clip_limit=clip))
     _same(histeq.equalize(_tensor(signed)), histeq.equalize(signed))
+    for compat in ("opencv", "pillow"):
+        _same(histeq.equalize(_tensor(camera), compat=compat), histeq.equalize(camera, compat=compat))
     for image in (camera / np.float32(255), camera[100:300, 50:450].astype(np.float64) * 3 - 1):
         _same(histeq.clahe(_tensor(image), tiles=(4, 6), clip_limit=2.0), histeq.clahe(image, tiles=(4, 6)))
     volume = np.stack([deep[k * 8:k * 8 + 64, 200:264] for k in range(16)])
@@ -165,6 +181,15 @@ def check_batches_in_passes():
 
 def check_refusals():
     image = _tensor(np.zeros((2, 8, 8), np.uint8))
+    for call, error, words in ((lambda: histeq.equalize(image, compat="opencv", mask=image > 0), ValueError, "mask"),
+                               (lambda: histeq.equalize(image.to(torch.int16), compat="pillow"), TypeError, "uint8"),
+                               (lambda: histeq.equalize(image, compat="gimp"), ValueError, "compat")):
+        try:
+            call()
+        except error as exc:
+            assert words in str(exc), exc
+        else:
+            raise AssertionError("a compat call the CPU path refuses was taken")
     for call in (lambda: histeq.clahe(image, tiles=9, axes=(1, 2)), lambda: histeq.clahe(image, tiles=(2, 2))):
         try:
             call()
@@ -190,6 +215,7 @@ def check_refusals():
 check_clahe()
 check_equalize_and_histograms()
 check_floats()
+check_peers()
 check_one_image_and_transforms()
 check_real_images()
 check_batches_in_passes()

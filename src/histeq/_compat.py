@@ -24,19 +24,12 @@ def equalize(arr: np.ndarray, info: DtypeInfo, mode: str, channel: int | None, s
              mask: np.ndarray | None, nbins: int | None, in_range, out_range, threads: int) -> np.ndarray:
     """``arr`` equalized as the peer ``mode`` does, each image and channel alone; ``mask`` has the image's shape
     without the channel axis."""
-    if in_range is not None or out_range is not None:
-        raise ValueError(f"compat={mode!r} takes no in_range or out_range: the peer has none")
+    check_peer(mode, info, nbins, mask, in_range, out_range)
     if mode == "skimage":
         layout = BatchLayout(arr.shape, spatial)
         mask = _validate.channel_mask(mask, channel, arr.shape)
         flat_mask = None if mask is None else layout.flatten(mask)
         return layout.restore(_skimage(layout.flatten(arr), flat_mask, info, nbins or SKIMAGE_NBINS, threads))
-    if info.dtype != np.uint8:
-        raise TypeError(f"compat={mode!r} reproduces a uint8-only function; got {info.dtype}")
-    if nbins is not None:
-        raise ValueError(f"compat={mode!r} takes no nbins: the peer always uses 256")
-    if mode == "opencv" and mask is not None:
-        raise ValueError("compat='opencv' takes no mask: cv2.equalizeHist has none (compat='pillow' has one)")
     # The compiled core takes the channels interleaved, last, as a colour image stores them (no reordering).
     pixels = arr[..., None] if channel is None else np.moveaxis(arr, channel, -1)
     layout = BatchLayout(pixels.shape[:-1], spatial if channel is None else grey_axes(spatial, channel))
@@ -45,6 +38,20 @@ def equalize(arr: np.ndarray, info: DtypeInfo, mode: str, channel: int | None, s
     core.equalize_peer(flat, None if mask is None else layout.flatten(mask), out, rule=mode, threads=threads)
     result = layout.restore(out, channels=True)
     return result[..., 0] if channel is None else np.moveaxis(result, -1, channel)
+
+
+def check_peer(mode: str, info: DtypeInfo, nbins, mask, in_range, out_range) -> None:
+    """The arguments equalize's compat ``mode`` refuses: a TypeError or ValueError naming the peer's limits."""
+    if in_range is not None or out_range is not None:
+        raise ValueError(f"compat={mode!r} takes no in_range or out_range: the peer has none")
+    if mode == "skimage":
+        return
+    if info.dtype != np.uint8:
+        raise TypeError(f"compat={mode!r} reproduces a uint8-only function; got {info.dtype}")
+    if nbins is not None:
+        raise ValueError(f"compat={mode!r} takes no nbins: the peer always uses 256")
+    if mode == "opencv" and mask is not None:
+        raise ValueError("compat='opencv' takes no mask: cv2.equalizeHist has none (compat='pillow' has one)")
 
 
 def _counts(flat, flat_mask, info, threads, spec=None):

@@ -5,7 +5,8 @@
 ``uint16``, ``int16``) and float images (``float16``, ``float32``, ``float64``), laid out with their image axes
 last (a batch ``(..., H, W)`` or ``(..., D, H, W)`` with ``axes`` the trailing axes, or one image; CLAHE
 interpolates over at most three axes longer than one pixel), with a mask (the whole shape, or the image axes'
-shape shared by every image) or none; ``clahe`` also takes ``tiles`` and ``clip_limit``.  Every other argument
+shape shared by every image) or none; ``clahe`` also takes ``tiles`` and ``clip_limit``, ``equalize`` of
+``uint8`` images ``compat='opencv'`` and ``'pillow'``.  Every other argument
 must be left at its default.  Any other call gets a TypeError naming the function: histeq does not copy GPU data
 to the host and back behind the caller's back.
 
@@ -26,7 +27,8 @@ from . import _arrays
 from ._kernels import dtype_info
 
 #: The keywords a GPU call may give, at any value the GPU path takes (threads: a CPU setting, ignored).
-_ACCEPTED = {"equalize": {"axes", "mask", "threads"}, "clahe": {"axes", "mask", "threads", "tiles", "clip_limit"},
+_ACCEPTED = {"equalize": {"axes", "mask", "threads", "compat"},
+             "clahe": {"axes", "mask", "threads", "tiles", "clip_limit"},
              "histogram": {"axes", "mask", "threads"}, "cumulative_distribution": {"axes", "mask", "threads"}}
 #: The dtypes with a GPU path, by name: their NumPy dtype and number of levels (one bin each; None: floats).
 _DTYPES = {"uint8": (np.uint8, 256), "int8": (np.int8, 256), "uint16": (np.uint16, 65536),
@@ -36,8 +38,8 @@ _DTYPES = {"uint8": (np.uint8, 256), "int8": (np.int8, 256), "uint16": (np.uint1
 _MAX_AXES = 3
 _COVERAGE = ("its GPU path so far covers equalize, clahe, histogram and cumulative_distribution of 8- and 16-bit "
              "integer images and float images, whose axes are the last ones (clahe: at most 3 "
-             "longer than one pixel; under 2**31 pixels), with a mask or none, tiles and clip_limit (clahe), and "
-             "the other arguments at their defaults")
+             "longer than one pixel; under 2**31 pixels), with a mask or none, tiles and clip_limit (clahe), compat "
+             "'opencv' and 'pillow' (equalize of uint8), and the other arguments at their defaults")
 
 
 def call(function: str, image, positional: tuple, kwargs: dict):
@@ -56,6 +58,7 @@ def call(function: str, image, positional: tuple, kwargs: dict):
         shape, tiles = without_singletons(spatial, grid)
         if len(shape) > _MAX_AXES:
             raise _arrays.gpu_error(function, f"{len(shape)} image axes longer than one pixel", _COVERAGE)
+    compat = _peer(function, image, kwargs)
     rows = image.numel() // pixels
     flat = image.reshape(rows, -1).contiguous()
     mask = kwargs.get("mask")
@@ -74,12 +77,26 @@ def call(function: str, image, positional: tuple, kwargs: dict):
     if function == "equalize" and info.dtype == np.uint8:
         from ._gpu_equalize import equalize_batch
 
-        return equalize_batch(flat, mask).reshape(image.shape)
+        return equalize_batch(flat, mask, compat).reshape(image.shape)
     from ._gpu_clahe import clahe_batch
     from .clahe import output_bits
 
     grid = _tile_grid(shape, tiles, output_bits(info, info.lo, info.hi), str(image.device))
     return clahe_batch(flat, mask, grid, clip, int(info.lo), levels).reshape(image.shape)
+
+
+def _peer(function: str, image, kwargs: dict) -> str | None:
+    """equalize's compat mode where the GPU path has it ('opencv', 'pillow'), its refusals the CPU path's."""
+    from . import _compat, _validate
+
+    mode = _validate.choice(kwargs.get("compat"), "compat", _validate.COMPAT_MODES)
+    if mode is None:
+        return None
+    if mode not in ("opencv", "pillow"):
+        raise _arrays.gpu_error(function, f"compat={mode!r}", "its GPU path has compat='opencv' and 'pillow' only")
+    info = dtype_info(_DTYPES[str(image.dtype).removeprefix("torch.")][0])
+    _compat.check_peer(mode, info, None, kwargs.get("mask"), None, None)
+    return mode
 
 
 def _floats(function, flat, mask, batch, shape, grid, clip):

@@ -1,13 +1,9 @@
 """Global equalization of 8-bit images on the GPU, in Triton: the CPU core's phases (histogram, table, apply) as
-three kernels, bit for bit with it.
+three kernels, bit for bit with it, for ``equalize`` of ``uint8`` images and its ``compat='opencv'`` and
+``'pillow'`` (the peers' tables of ``peer_equalize.hpp``).  The kernels run on CPU tensors under Triton's
+interpreter (``TRITON_INTERPRET=1``), which is how the tests check them without a GPU.
 
-The first piece of histeq's GPU path: ``equalize`` of ``uint8`` CUDA tensors whose images are their trailing
-axes, with a mask or none and every other argument at its default.  Other calls on GPU tensors still get
-the door's TypeError.
-The kernels run on CPU tensors under Triton's interpreter (``TRITON_INTERPRET=1``), which is how the tests
-check them without a GPU.
-
-The table is the core's ``equalizing_lut``: with c the inclusive cumulative histogram, ``low`` the first
+histeq's table is the core's ``equalizing_lut``: with c the inclusive cumulative histogram, ``low`` the first
 occupied level and N the pixel count, level k maps to ``round_half_up(255 (c(k) - c(low)) / (N - c(low)))``
 (0 below ``low``); an image with one occupied level is left as it is (the identity rescale of the default
 ranges).
@@ -42,20 +38,39 @@ def _histogram_kernel(image, counted, counts, pixels, mask_stride, BLOCK: tl.con
 
 
 @triton.jit
-def _table_kernel(counts, tables, LEVELS: tl.constexpr):
-    """Phase 2: one program per image turns its histogram into its equalizing table, in exact integers."""
+def _table_kernel(counts, tables, LEVELS: tl.constexpr, RULE: tl.constexpr):
+    """Phase 2: one program per image turns its histogram into its table: histeq's (RULE 0), exact integers,
+    or a peer's (RULE 1: cv2.equalizeHist, RULE 2: PIL.ImageOps.equalize; see _reference)."""
     row = tl.program_id(0)
     levels = tl.arange(0, LEVELS)
     histogram = tl.load(counts + row * LEVELS + levels).to(tl.int64)
     cumulative = tl.cumsum(histogram, 0)
+    total = tl.sum(histogram, 0)
     low = tl.min(tl.where(histogram > 0, levels, LEVELS), 0)
     c_low = tl.sum(tl.where(levels == low, histogram, 0), 0)
-    total = tl.sum(histogram, 0)
-    spread = total - c_low
-    divisor = tl.maximum(spread, 1)
-    equalized = (2 * 255 * (cumulative - c_low) + divisor) // (2 * divisor)  # halves up
-    table = tl.where(levels < low, 0, equalized)
-    table = tl.where(spread == 0, levels, table)  # one occupied level: the identity
+    if RULE == 0:
+        spread = total - c_low
+        divisor = tl.maximum(spread, 1)
+        equalized = (2 * 255 * (cumulative - c_low) + divisor) // (2 * divisor)  # halves up
+        table = tl.where(levels < low, 0, equalized)
+        table = tl.where(spread == 0, levels, table)  # one occupied level: the identity
+    elif RULE == 1:
+        # In single precision: the scale's division through float64 rounds as float32 division does.
+        scale = (255.0 / (total - c_low).to(tl.float32).to(tl.float64)).to(tl.float32)
+        level = (cumulative - c_low).to(tl.float32) * scale
+        nearest = tl.floor(level)
+        fraction = level - nearest
+        odd = (nearest.to(tl.int32) % 2) != 0
+        nearest = tl.where((fraction > 0.5) | ((fraction == 0.5) & odd), nearest + 1.0, nearest)  # halves to even
+        table = tl.minimum(tl.maximum(nearest, 0.0), 255.0).to(tl.int64)
+        table = tl.where((low == LEVELS) | (c_low == total), levels, table)
+    else:
+        occupied = tl.sum((histogram > 0).to(tl.int64), 0)
+        last = tl.max(tl.where(histogram > 0, levels, 0), 0)
+        step = (total - tl.sum(tl.where(levels == last, histogram, 0), 0)) // 255
+        divisor = tl.maximum(step, 1)
+        table = tl.minimum((step // 2 + cumulative - histogram) // divisor, 255)
+        table = tl.where((occupied <= 1) | (step == 0), levels, table)
     tl.store(tables + row * LEVELS + levels, table.to(tl.uint8))
 
 
@@ -72,11 +87,16 @@ def _apply_kernel(image, tables, out, pixels, BLOCK: tl.constexpr, LEVELS: tl.co
     tl.store(out + base + offsets, mapped, mask=inside)
 
 
-def equalize_batch(flat: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+#: The table rules: histeq's, and the peers' of compat='opencv' and 'pillow'.
+RULES = {None: 0, "opencv": 1, "pillow": 2}
+
+
+def equalize_batch(flat: torch.Tensor, mask: torch.Tensor | None = None, compat: str | None = None) -> torch.Tensor:
     """Each row of a contiguous ``(images, pixels)`` uint8 tensor equalized on its own, on the tensor's device.
 
     ``mask``: the pixels that feed each histogram (every pixel is mapped), a contiguous bool tensor of shape
-    ``(images, pixels)`` or ``(pixels,)`` (one mask for every image)."""
+    ``(images, pixels)`` or ``(pixels,)`` (one mask for every image).  ``compat``: None, or the peer whose
+    table rule to follow (a key of RULES)."""
     if flat.dtype != torch.uint8 or flat.ndim != 2 or not flat.is_contiguous():
         raise TypeError("the GPU kernels take contiguous (images, pixels) uint8 tensors")
     images, pixels = flat.shape
@@ -93,6 +113,6 @@ def equalize_batch(flat: torch.Tensor, mask: torch.Tensor | None = None) -> torc
     mask_stride = pixels if mask is not None and mask.ndim == 2 else 0
     _histogram_kernel[grid](flat, counted, counts, pixels, mask_stride, BLOCK=_BLOCK, LEVELS=_LEVELS,
                             MASKED=mask is not None)
-    _table_kernel[(images,)](counts, tables, LEVELS=_LEVELS)
+    _table_kernel[(images,)](counts, tables, LEVELS=_LEVELS, RULE=RULES[compat], enable_fp_fusion=False)
     _apply_kernel[grid](flat, tables, out, pixels, BLOCK=_BLOCK, LEVELS=_LEVELS)
     return out
