@@ -127,6 +127,39 @@ def check_peers(seed, compat, masked):
           histeq.equalize(images, compat=compat, mask=mask, axes=(1, 2)))
 
 
+@_checked
+@given(st.integers(0, 2**32 - 1), st.sampled_from([np.uint8, np.uint16, np.float16, np.float32, np.float64]),
+       st.sampled_from(["luma", "value", "per-channel"]), st.sampled_from(["first", "last"]),
+       st.sampled_from([3, 4]), st.booleans(), st.booleans())
+def check_colour(seed, dtype, color, where, channels, masked, adaptive):
+    """Colour images, the channel axis before or after the image axes: luma and HSV value equalized as grey
+    images and RGB rebuilt around them (alpha kept), or each channel alone."""
+    rng = np.random.default_rng(seed)
+    height, width = int(rng.integers(1, 30)), int(rng.integers(2, 30))
+    top = 1.0 if np.dtype(dtype).kind == "f" else np.iinfo(dtype).max
+    images = (rng.random((2, height, width, channels)) ** rng.uniform(0.3, 3) * top).astype(dtype)
+    images[0, 0, 0, :3] = 0  # a black pixel (value: no hue)
+    axes, channel = ((1, 2), 3) if where == "last" else ((2, 3), 1)
+    if where == "first":
+        images = np.ascontiguousarray(np.moveaxis(images, -1, 1))
+    mask = rng.random((2, height, width)) < 0.7 if masked else None
+    function = histeq.clahe if adaptive else histeq.equalize
+    options = {"tiles": (1, 2)} if adaptive else {}
+    _same(function(_tensor(images), axes=axes, channel_axis=channel, color=color, mask=_tensor(mask), **options),
+          function(images, axes=axes, channel_axis=channel, color=color, mask=mask, **options))
+
+
+def check_layouts():
+    """Image axes anywhere: moved last for the kernels and back; masks broadcast as the CPU path's."""
+    rng = np.random.default_rng(5)
+    images = rng.integers(0, 256, (20, 3, 24), dtype=np.uint8)  # (H, N, W)
+    for mask in (None, rng.random((20, 1, 24)) < 0.5, rng.random((20, 3, 24)) < 0.5):
+        for function, options in ((histeq.equalize, {}), (histeq.clahe, {"tiles": (2, 3)}),
+                                  (histeq.histogram, {})):
+            _same(function(_tensor(images), axes=(0, 2), mask=_tensor(mask), **options),
+                  function(images, axes=(0, 2), mask=mask, **options))
+
+
 def check_one_image_and_transforms():
     rng = np.random.default_rng(7)
     image = rng.integers(0, 256, (33, 47), dtype=np.uint8)
@@ -135,6 +168,8 @@ def check_one_image_and_transforms():
     batch = rng.integers(0, 256, (4, 3, 24, 20), dtype=np.uint8)
     _same(CLAHE(tiles=4, clip_limit=3.0)(_tensor(batch)), histeq.clahe(batch, tiles=4, clip_limit=3.0, axes=(-2, -1)))
     _same(Equalize()(_tensor(batch)), histeq.equalize(batch, axes=(-2, -1)))
+    _same(CLAHE(tiles=3, color="luma")(_tensor(batch)),
+          histeq.clahe(batch, tiles=3, axes=(-2, -1), channel_axis=-3, color="luma"))
     volume = rng.normal(2000, 300, (2, 12, 10, 11)).astype(np.uint16)
     _same(histeq.clahe(_tensor(volume), tiles=(2, 3, 2), axes=(1, 2, 3)),
           histeq.clahe(volume, tiles=(2, 3, 2), axes=(1, 2, 3)))
@@ -216,6 +251,8 @@ check_clahe()
 check_equalize_and_histograms()
 check_floats()
 check_peers()
+check_colour()
+check_layouts()
 check_one_image_and_transforms()
 check_real_images()
 check_batches_in_passes()

@@ -43,14 +43,23 @@ def test_the_kernels_equal_the_cpu_core_on_the_gpu():
 
 
 def test_calls_without_a_gpu_path_are_refused_before_any_copy():
+    """Calls the GPU path does not have get the door's TypeError; bad arguments the CPU path's own errors."""
     from histeq import _gpu
 
     image = torch.zeros((2, 8, 8), dtype=torch.uint8)
-    for args, kwargs in [((), {"axes": (0, 1)}), ((), {"nbins": 16}), ((image,), {}), ((), {"axes": (1, 1)}),
-                         ((), {"mask": image}), ((), {"mask": torch.ones((3, 8), dtype=torch.bool)}),
-                         ((), {"channel_axis": 0}), ((), {"out_range": (0, 9)})]:
+    for args, kwargs in [((), {"nbins": 16}), ((image,), {}), ((), {"out_range": (0, 9)}),
+                         ((), {"mask": np.ones((8, 8), bool)})]:
         with pytest.raises(TypeError, match="histeq.equalize: got cpu tensors, but its GPU path so far covers"):
             _gpu.call("equalize", image, args, kwargs)
+    for kwargs, error, words in [({"axes": (1, 1)}, ValueError, "repeated axes"),
+                                 ({"mask": image}, TypeError, "mask must be a boolean array"),
+                                 ({"mask": torch.ones((3, 8), dtype=torch.bool)}, ValueError, "does not match"),
+                                 ({"channel_axis": 0}, ValueError, "needs 3 .RGB. or 4 .RGBA. channels"),
+                                 ({"color": "luma"}, ValueError, "needs channel_axis")]:
+        with pytest.raises(error, match=words):
+            _gpu.call("equalize", image, (), kwargs)
+    with pytest.raises(TypeError, match="color='lightness'"):
+        _gpu.call("clahe", torch.zeros((3, 8, 8), dtype=torch.uint8), (), {"channel_axis": 0})
     for dtype in (torch.int32, torch.bfloat16, torch.bool, torch.complex64):
         with pytest.raises(TypeError, match="histeq.equalize"):
             _gpu.call("equalize", image.to(dtype), (), {})

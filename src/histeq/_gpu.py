@@ -3,10 +3,10 @@
 ``_validate.public`` sends a call whose image is a CUDA tensor here.  The GPU path covers ``equalize``,
 ``clahe``, ``histogram`` and ``cumulative_distribution`` of 8- and 16-bit integer images (``uint8``, ``int8``,
 ``uint16``, ``int16``) and float images (``float16``, ``float32``, ``float64``), laid out with their image axes
-last (a batch ``(..., H, W)`` or ``(..., D, H, W)`` with ``axes`` the trailing axes, or one image; CLAHE
-interpolates over at most three axes longer than one pixel), with a mask (the whole shape, or the image axes'
-shape shared by every image) or none; ``clahe`` also takes ``tiles`` and ``clip_limit``, ``equalize`` of
-``uint8`` images ``compat='opencv'`` and ``'pillow'``.  Every other argument
+anywhere (moved last for the kernels, and back; CLAHE interpolates over at most three axes longer than one
+pixel), with a mask or none; colour images (``channel_axis``) with ``color`` 'luma', 'value' or 'per-channel'
+(``_gpu_color``); ``clahe`` also takes ``tiles`` and ``clip_limit``, ``equalize`` of ``uint8`` images
+``compat='opencv'`` and ``'pillow'``.  The arguments are checked by the CPU path's rules.  Every other argument
 must be left at its default.  Any other call gets a TypeError naming the function: histeq does not copy GPU data
 to the host and back behind the caller's back.
 
@@ -19,7 +19,6 @@ tensors on the image's device, as the CPU path gives NumPy arrays (histograms: i
 from __future__ import annotations
 
 import functools
-import numbers
 
 import numpy as np
 
@@ -27,8 +26,8 @@ from . import _arrays
 from ._kernels import dtype_info
 
 #: The keywords a GPU call may give, at any value the GPU path takes (threads: a CPU setting, ignored).
-_ACCEPTED = {"equalize": {"axes", "mask", "threads", "compat"},
-             "clahe": {"axes", "mask", "threads", "tiles", "clip_limit"},
+_ACCEPTED = {"equalize": {"axes", "mask", "threads", "compat", "channel_axis", "color"},
+             "clahe": {"axes", "mask", "threads", "tiles", "clip_limit", "channel_axis", "color"},
              "histogram": {"axes", "mask", "threads"}, "cumulative_distribution": {"axes", "mask", "threads"}}
 #: The dtypes with a GPU path, by name: their NumPy dtype and number of levels (one bin each; None: floats).
 _DTYPES = {"uint8": (np.uint8, 256), "int8": (np.int8, 256), "uint16": (np.uint16, 65536),
@@ -37,20 +36,57 @@ _DTYPES = {"uint8": (np.uint8, 256), "int8": (np.int8, 256), "uint16": (np.uint1
 #: Spatial axes longer than one pixel the kernels interpolate over.
 _MAX_AXES = 3
 _COVERAGE = ("its GPU path so far covers equalize, clahe, histogram and cumulative_distribution of 8- and 16-bit "
-             "integer images and float images, whose axes are the last ones (clahe: at most 3 "
-             "longer than one pixel; under 2**31 pixels), with a mask or none, tiles and clip_limit (clahe), compat "
-             "'opencv' and 'pillow' (equalize of uint8), and the other arguments at their defaults")
+             "integer images and float images (clahe: at most 3 axes longer than one pixel; under "
+             "2**31 pixels), with mask, axes, channel_axis and color 'luma', 'value' or 'per-channel' (equalize "
+             "and clahe), tiles and clip_limit (clahe), compat 'opencv' and 'pillow' (equalize of uint8), and "
+             "the other arguments at their defaults")
 
 
 def call(function: str, image, positional: tuple, kwargs: dict):
     """The function's result for a GPU tensor, on its device; a TypeError where there is no GPU path yet.
-    ``positional``: the arguments after the image (no GPU path takes any)."""
-    spatial = None if positional else _spatial_shape(function, image, kwargs)
-    if spatial is None:
+    ``positional``: the arguments after the image (no GPU path takes any).  The arguments are checked by the
+    CPU path's own rules (``_validate.call`` on placeholders of the tensors' shapes), so both refuse alike."""
+    from . import _validate
+
+    name = str(image.dtype).removeprefix("torch.")
+    mask = kwargs.get("mask")
+    if positional or function not in _ACCEPTED or set(kwargs) - _ACCEPTED[function] or name not in _DTYPES or \
+            not _on_device(mask, image):
         raise _arrays.gpu_error(function, f"{image.device.type} tensors", _COVERAGE)
+    dtype, levels = _DTYPES[name]
+    info = dtype_info(dtype)
+    checked = _validate.call(_placeholder(image.shape, dtype), None if mask is None else
+                             _placeholder(mask.shape, _numpy_dtype(mask)), None, None, None,
+                             kwargs.get("channel_axis"), kwargs.get("axes"))
+    if checked.channel is not None:
+        return _colour(function, image, kwargs, checked.channel, checked.spatial, info)
+    if kwargs.get("color") is not None:
+        from ._color import resolve_mode
+
+        resolve_mode(kwargs["color"], None, tuple(image.shape), info, "lightness")  # refuses: no channel axis
+    batch = [a for a in range(image.ndim) if a not in checked.spatial]
+    trailing = batch == list(range(len(batch)))  # the image axes are the last ones
+    if mask is not None and not (trailing and tuple(mask.shape) == tuple(image.shape[len(batch):])):
+        mask = mask.expand(image.shape)  # not one mask shared by every image: as the image's shape
+    if trailing:
+        return _grey(function, image, mask, kwargs, len(batch), info, levels)
+    order = batch + list(checked.spatial)  # the image axes moved last, and back
+    result = _grey(function, image.permute(order), None if mask is None else mask.permute(order), kwargs,
+                   len(batch), info, levels)
+    if function in ("histogram", "cumulative_distribution"):
+        return result  # its batch axes keep their order
+    return result.permute([order.index(a) for a in range(image.ndim)])
+
+
+def _grey(function: str, image, mask, kwargs: dict, batch_axes: int, info, levels):
+    """``function`` of a tensor whose image axes are its last ones (after ``batch_axes`` batch axes); mask: None,
+    the image axes' shape (shared), or the tensor's."""
     from .clahe import checked_clip_limit, tile_counts, without_singletons
 
+    spatial = tuple(image.shape[batch_axes:])
     pixels = int(np.prod(spatial))
+    if not 0 < pixels < 2 ** 31:
+        raise _arrays.gpu_error(function, f"images of {pixels} pixels", _COVERAGE)
     shape, tiles, clip = (pixels,), (1,), None  # one tile: its layout does not matter
     if function == "clahe":
         grid = tile_counts(kwargs.get("tiles", 8), spatial)
@@ -61,12 +97,9 @@ def call(function: str, image, positional: tuple, kwargs: dict):
     compat = _peer(function, image, kwargs)
     rows = image.numel() // pixels
     flat = image.reshape(rows, -1).contiguous()
-    mask = kwargs.get("mask")
     if mask is not None:
-        mask = (mask.reshape(-1) if mask.numel() * rows == image.numel() else mask.reshape(rows, -1)).contiguous()
-    dtype, levels = _DTYPES[str(image.dtype).removeprefix("torch.")]
-    info = dtype_info(dtype)
-    batch = tuple(image.shape[:image.ndim - len(spatial)])
+        mask = (mask.reshape(-1) if mask.ndim == len(spatial) else mask.reshape(rows, -1)).contiguous()
+    batch = tuple(image.shape[:batch_axes])
     if levels is None:
         grid = _tile_grid(shape, tiles, None, str(image.device)) if function == "clahe" else None
         return _floats(function, flat, mask, batch, image.shape, grid, clip)
@@ -83,6 +116,62 @@ def call(function: str, image, positional: tuple, kwargs: dict):
 
     grid = _tile_grid(shape, tiles, output_bits(info, info.lo, info.hi), str(image.device))
     return clahe_batch(flat, mask, grid, clip, int(info.lo), levels).reshape(image.shape)
+
+
+def _colour(function: str, image, kwargs: dict, channel: int, spatial: tuple[int, ...], info):
+    """``function`` of colour images (``channel`` the channel axis): per channel, or the luma or HSV value
+    equalized as a grey image and RGB rebuilt around it (``_gpu_color``)."""
+    from ._color import resolve_mode
+    from ._layout import grey_axes
+
+    if function not in ("equalize", "clahe") or kwargs.get("compat") is not None:
+        raise _arrays.gpu_error(function, "colour images", "its GPU path takes colour images in equalize and "
+                                "clahe, without compat")
+    mode = resolve_mode(kwargs.get("color"), channel, tuple(image.shape), info, default="lightness")
+    grey = {k: v for k, v in kwargs.items() if k not in ("channel_axis", "color")}
+    mask = kwargs.get("mask")
+    if mode == "per-channel":  # the channels as a batch axis, first
+        moved = image.movedim(channel, 0)
+        if mask is not None:
+            mask = mask.expand(moved.shape[1:]).unsqueeze(0).expand(moved.shape)
+        axes = tuple(a + 1 if a < channel else a for a in spatial)
+        return call(function, moved, (), grey | {"axes": axes, "mask": mask}).movedim(0, channel)
+    if mode not in ("luma", "value"):
+        raise _arrays.gpu_error(function, f"color={mode!r}", "its GPU path has color='luma', 'value' and "
+                                "'per-channel' (the CPU path's default is 'lightness': pass color explicitly)")
+    import torch
+
+    from . import _gpu_color
+
+    compute = torch.float32 if image.dtype == torch.float16 else image.dtype  # as the CPU path computes
+    rgb = image.movedim(channel, -1).to(compute).contiguous()
+    pixels = rgb.reshape(-1, rgb.shape[-1])
+    old = _gpu_color.intensity(pixels, mode)
+    new = call(function, old.reshape(rgb.shape[:-1]), (), grey | {"axes": grey_axes(spatial, channel)})
+    out = _gpu_color.rebuild(pixels, old, new.reshape(-1), mode, info.lo, info.hi)
+    return out.reshape(rgb.shape).to(image.dtype).movedim(-1, channel)
+
+
+def _placeholder(shape, dtype) -> np.ndarray:
+    """A read-only array of ``shape`` and ``dtype`` without memory: what the CPU path's checks look at."""
+    return np.broadcast_to(np.zeros((), dtype), tuple(shape))
+
+
+def _numpy_dtype(tensor):
+    """The NumPy dtype of a tensor's (a mask's) dtype, for the CPU path's messages."""
+    import torch
+
+    try:
+        return torch.empty(0, dtype=tensor.dtype).numpy().dtype
+    except TypeError:  # bfloat16 and the like: not boolean either
+        return np.dtype(np.float32)
+
+
+def _on_device(mask, image) -> bool:
+    """No mask, or a tensor on the image's device."""
+    import torch
+
+    return mask is None or isinstance(mask, torch.Tensor) and mask.device == image.device
 
 
 def _peer(function: str, image, kwargs: dict) -> str | None:
@@ -144,36 +233,3 @@ def _tile_grid(shape: tuple[int, ...], tiles: tuple[int, ...], output_bits: int 
     from .clahe import axis_plans
 
     return TileGrid(shape, tiles, *axis_plans(shape, tiles, output_bits), device, exact=output_bits is not None)
-
-
-def _mask_fits(image, mask) -> bool:
-    """No mask, or a bool tensor on the image's device shaped as the whole image or as its trailing (image)
-    axes (one mask for every image)."""
-    import torch
-
-    if mask is None:
-        return True
-    if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool or mask.device != image.device:
-        return False
-    return tuple(mask.shape) == tuple(image.shape)[image.ndim - mask.ndim:] and mask.ndim >= 1
-
-
-def _spatial_shape(function: str, image, kwargs: dict) -> tuple[int, ...] | None:
-    """The image axes' shape of a call the GPU path takes (its image axes the trailing ones), else None."""
-    if function not in _ACCEPTED or set(kwargs) - _ACCEPTED[function]:
-        return None
-    if str(image.dtype).removeprefix("torch.") not in _DTYPES or image.ndim == 0 or image.numel() == 0:
-        return None
-    if not _mask_fits(image, kwargs.get("mask")):
-        return None
-    axes = kwargs.get("axes")
-    if axes is None:
-        axes = tuple(range(image.ndim))
-    axes = (axes,) if isinstance(axes, numbers.Integral) else tuple(axes)
-    if not all(isinstance(a, numbers.Integral) and -image.ndim <= a < image.ndim for a in axes):
-        return None
-    trailing = sorted(a % image.ndim for a in axes)
-    if trailing != list(range(image.ndim - len(trailing), image.ndim)) or len(set(trailing)) != len(axes):
-        return None
-    spatial = tuple(image.shape[image.ndim - len(trailing):])
-    return spatial if 0 < int(np.prod(spatial)) < 2 ** 31 else None
