@@ -160,6 +160,26 @@ def check_layouts():
                   function(images, axes=(0, 2), mask=mask, **options))
 
 
+@_checked
+@given(st.integers(0, 2**32 - 1), st.sampled_from([np.uint8, np.uint16]), st.data())
+def check_opencv_clahe(seed, dtype, data):
+    """clahe(compat='opencv'): OpenCV's padding, clip, tables and float32 blend, against the CPU path and, for
+    8-bit images, cv2 itself."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    height, width = data.draw(st.integers(2, 50)), data.draw(st.integers(2, 50))
+    tiles = (data.draw(st.integers(1, min(height, 4 if dtype == np.uint16 else 8))),
+             data.draw(st.integers(1, min(width, 4 if dtype == np.uint16 else 8))))
+    clip = data.draw(st.sampled_from([0.0, 1.0, 2.0, 3.7, 40.0]))
+    top = int(np.iinfo(dtype).max)
+    images = (rng.random((2, height, width)) ** rng.uniform(0.3, 3) * top).astype(dtype)
+    got = histeq.clahe(_tensor(images), compat="opencv", tiles=tiles, clip_limit=clip, axes=(1, 2))
+    _same(got, histeq.clahe(images, compat="opencv", tiles=tiles, clip_limit=clip, axes=(1, 2)))
+    if dtype == np.uint8:
+        np.testing.assert_array_equal(got[1].cpu().numpy(), cv2.createCLAHE(clip, tiles[::-1]).apply(images[1]))
+
+
 def check_one_image_and_transforms():
     rng = np.random.default_rng(7)
     image = rng.integers(0, 256, (33, 47), dtype=np.uint8)
@@ -252,6 +272,7 @@ check_equalize_and_histograms()
 check_floats()
 check_peers()
 check_colour()
+check_opencv_clahe()
 check_layouts()
 check_one_image_and_transforms()
 check_real_images()

@@ -74,10 +74,12 @@ def test_calls_without_a_gpu_path_are_refused_before_any_copy():
 
 #: Pointer arguments by name (the image's, ``tables`` and ``out``, take the image's dtype; ``weights_*`` the
 #: plan's), scalars otherwise 32-bit integers.
-_POINTERS = {"counted": "*u8", "counts": "*i32", "ranges": "*i32", "bounds_z": "*i32", "bounds_y": "*i32",
+_POINTERS = {"low_y": "*i64", "high_y": "*i64", "low_x": "*i64", "high_x": "*i64", "weight_y": "*fp32",
+             "weight_x": "*fp32", "counted": "*u8", "counts": "*i32", "ranges": "*i32", "bounds_z": "*i32",
+             "bounds_y": "*i32",
              "bounds_x": "*i32", "lower_z": "*i32", "lower_y": "*i32", "lower_x": "*i32", "groups": "*fp64",
              "partial": "*fp64", "params": "*fp64", "levels": "*fp64", "slopes": "*fp64", "identity": "*i8"}
-_SCALARS = {"denominator": "i64", "clip_bits": "i64", "span": "fp32"}
+_SCALARS = {"denominator": "i64", "clip_bits": "i64", "span": "fp32", "scale": "fp32"}
 
 
 def _variants():
@@ -106,6 +108,10 @@ def _variants():
          exact),
         ("_gpu_clahe_float", "_maps_kernel", "*fp32", {"NBINS": 4096, "GROUPS": 256, "CLIPPED": True},
          {"fusion": False, "warps": 8}),
+        ("_gpu_clahe_opencv", "_histogram_kernel", "*u16", {"BLOCK": 4096, "LEVELS": 65536}),
+        ("_gpu_clahe_opencv", "_tables_kernel", "*u8", {"LEVELS": 256, "CHUNK": 256}, exact),
+        ("_gpu_clahe_opencv", "_tables_kernel", "*u16", {"LEVELS": 65536, "CHUNK": 4096}, exact),
+        ("_gpu_clahe_opencv", "_blend_kernel", "*u8", {"BLOCK": 1024, "LEVELS": 256}, {"fusion": False}),
         ("_gpu_clahe_float", "_interpolate_kernel", "*fp64", {"BLOCK": 1024, "NBINS": 4096, "NARROW": False} | corners,
          {"fusion": False, "weights": "*fp64"}),
     ]
@@ -149,5 +155,5 @@ def test_the_kernels_compile_for_an_h100(variant):
     ptx = compiled.asm["ptx"]
     assert compiled.asm["cubin"]
     if not fusion:
-        assert "fma.rn.f64" not in ptx
+        assert "fma.rn.f64" not in ptx and "fma.rn.f32" not in ptx
         assert not re.search(r"div\.(approx|full)\.f64|rcp\.approx[a-z.]*\.f64", ptx)

@@ -104,7 +104,30 @@ def _skimage(flat, flat_mask, info, nbins, threads):
 def clahe_opencv(arr: np.ndarray, info: DtypeInfo, spatial: tuple[int, ...], tiles: tuple[int, int],
                  clip: float | None, threads: int) -> np.ndarray:
     """cv2.createCLAHE(clip, (tiles_x, tiles_y)).apply, image by image, with OpenCV's arithmetic (in the
-    compiled core, clahe_opencv.hpp).
+    compiled core, clahe_opencv.hpp); the geometry is opencv_geometry's."""
+    layout = BatchLayout(arr.shape, spatial)
+    height, width = layout.spatial_shape
+    tile_h, tile_w, limit = opencv_geometry(info, layout.spatial_shape, tiles, clip)
+    require_tables(tiles[0] * tiles[1] * info.default_nbins * info.dtype.itemsize * min(threads, layout.batch),
+                   arr.nbytes, f"OpenCV's tables for {tiles[0]}x{tiles[1]} tiles")
+    flat = layout.flatten(arr)
+    out = np.empty_like(flat)
+    core.clahe_opencv(flat, out, height=height, width=width, tiles_y=tiles[0], tiles_x=tiles[1], tile_h=tile_h,
+                      tile_w=tile_w, limit=limit, threads=threads)
+    return layout.restore(out)
+
+
+def check_opencv_clahe(channel, mask, nbins, in_range, out_range, color) -> None:
+    """The arguments of clahe(compat='opencv') cv2.CLAHE has no counterpart of: a ValueError."""
+    if channel is not None or any(a is not None for a in (mask, nbins, in_range, out_range, color)):
+        raise ValueError("compat='opencv' takes a grey 2-D image (or a batch of them) and no mask, nbins, "
+                         "in_range, out_range or color: cv2.CLAHE has none")
+
+
+def opencv_geometry(info: DtypeInfo, shape: tuple[int, ...], tiles: tuple[int, ...],
+                    clip: float | None) -> tuple[int, int, int]:
+    """(tile height, tile width, count limit) of cv2.CLAHE on images of ``shape``; a TypeError or ValueError
+    where OpenCV takes no such image.
 
     OpenCV pads the bottom and right edges (mirrored, without repeating the
     edge) up to a multiple of the tiles -- both edges whenever either size is
@@ -112,24 +135,15 @@ def clahe_opencv(arr: np.ndarray, info: DtypeInfo, spatial: tuple[int, ...], til
     ``max(int(clip * area / bins), 1)``, hands the clipped counts out evenly
     with the remainder on every ``bins // remainder``-th bin from the first,
     and interpolates the tile tables in float32, rounding halves to even.
-    ``clip=None`` (or at most 0) is OpenCV's clipLimit 0: no clipping.
+    ``clip=None`` (or at most 0) is OpenCV's clipLimit 0: no clipping (limit 0).
     """
     if info.dtype not in (np.uint8, np.uint16):
         raise TypeError(f"compat='opencv' CLAHE takes uint8 or uint16 images (as cv2.CLAHE), got {info.dtype}")
-    if len(spatial) != 2:
-        raise ValueError(f"compat='opencv' CLAHE works on 2-D images; got {len(spatial)} spatial axes")
-    layout = BatchLayout(arr.shape, spatial)
-    height, width = layout.spatial_shape
-    ty, tx = tiles
+    if len(shape) != 2:
+        raise ValueError(f"compat='opencv' CLAHE works on 2-D images; got {len(shape)} spatial axes")
+    (height, width), (ty, tx) = shape, tiles
     padded = (height, width) if not (height % ty or width % tx) else (height + ty - height % ty,
                                                                       width + tx - width % tx)
     tile_h, tile_w = padded[0] // ty, padded[1] // tx
-    bins = info.default_nbins  # one per level: 256 or 65536
-    require_tables(ty * tx * bins * info.dtype.itemsize * min(threads, layout.batch), arr.nbytes,
-                   f"OpenCV's tables for {ty}x{tx} tiles")
-    limit = max(int(clip * tile_h * tile_w / bins), 1) if clip is not None and clip > 0 else 0
-    flat = layout.flatten(arr)
-    out = np.empty_like(flat)
-    core.clahe_opencv(flat, out, height=height, width=width, tiles_y=ty, tiles_x=tx, tile_h=tile_h, tile_w=tile_w,
-                      limit=limit, threads=threads)
-    return layout.restore(out)
+    limit = max(int(clip * tile_h * tile_w / info.default_nbins), 1) if clip is not None and clip > 0 else 0
+    return tile_h, tile_w, limit

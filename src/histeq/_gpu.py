@@ -5,8 +5,8 @@
 ``uint16``, ``int16``) and float images (``float16``, ``float32``, ``float64``), laid out with their image axes
 anywhere (moved last for the kernels, and back; CLAHE interpolates over at most three axes longer than one
 pixel), with a mask or none; colour images (``channel_axis``) with ``color`` 'luma', 'value' or 'per-channel'
-(``_gpu_color``); ``clahe`` also takes ``tiles`` and ``clip_limit``, ``equalize`` of ``uint8`` images
-``compat='opencv'`` and ``'pillow'``.  The arguments are checked by the CPU path's rules.  Every other argument
+(``_gpu_color``); ``clahe`` also takes ``tiles``, ``clip_limit`` and ``compat='opencv'`` (``uint8``,
+``uint16``; ``_gpu_clahe_opencv``), ``equalize`` of ``uint8`` images ``compat='opencv'`` and ``'pillow'``.  The arguments are checked by the CPU path's rules.  Every other argument
 must be left at its default.  Any other call gets a TypeError naming the function: histeq does not copy GPU data
 to the host and back behind the caller's back.
 
@@ -27,7 +27,7 @@ from ._kernels import dtype_info
 
 #: The keywords a GPU call may give, at any value the GPU path takes (threads: a CPU setting, ignored).
 _ACCEPTED = {"equalize": {"axes", "mask", "threads", "compat", "channel_axis", "color"},
-             "clahe": {"axes", "mask", "threads", "tiles", "clip_limit", "channel_axis", "color"},
+             "clahe": {"axes", "mask", "threads", "tiles", "clip_limit", "channel_axis", "color", "compat"},
              "histogram": {"axes", "mask", "threads"}, "cumulative_distribution": {"axes", "mask", "threads"}}
 #: The dtypes with a GPU path, by name: their NumPy dtype and number of levels (one bin each; None: floats).
 _DTYPES = {"uint8": (np.uint8, 256), "int8": (np.int8, 256), "uint16": (np.uint16, 65536),
@@ -38,7 +38,7 @@ _MAX_AXES = 3
 _COVERAGE = ("its GPU path so far covers equalize, clahe, histogram and cumulative_distribution of 8- and 16-bit "
              "integer images and float images (clahe: at most 3 axes longer than one pixel; under "
              "2**31 pixels), with mask, axes, channel_axis and color 'luma', 'value' or 'per-channel' (equalize "
-             "and clahe), tiles and clip_limit (clahe), compat 'opencv' and 'pillow' (equalize of uint8), and "
+             "and clahe), tiles, clip_limit and compat 'opencv' (clahe), compat 'opencv' and 'pillow' (equalize of uint8), and "
              "the other arguments at their defaults")
 
 
@@ -88,13 +88,15 @@ def _grey(function: str, image, mask, kwargs: dict, batch_axes: int, info, level
     if not 0 < pixels < 2 ** 31:
         raise _arrays.gpu_error(function, f"images of {pixels} pixels", _COVERAGE)
     shape, tiles, clip = (pixels,), (1,), None  # one tile: its layout does not matter
+    if function == "clahe" and kwargs.get("compat") is not None:
+        return _opencv_clahe(image, mask, kwargs, spatial)
     if function == "clahe":
         grid = tile_counts(kwargs.get("tiles", 8), spatial)
         clip = checked_clip_limit(kwargs.get("clip_limit", 2.0))
         shape, tiles = without_singletons(spatial, grid)
         if len(shape) > _MAX_AXES:
             raise _arrays.gpu_error(function, f"{len(shape)} image axes longer than one pixel", _COVERAGE)
-    compat = _peer(function, image, kwargs)
+    compat = _peer(function, image, kwargs) if function == "equalize" else None
     rows = image.numel() // pixels
     flat = image.reshape(rows, -1).contiguous()
     if mask is not None:
@@ -116,6 +118,23 @@ def _grey(function: str, image, mask, kwargs: dict, batch_axes: int, info, level
 
     grid = _tile_grid(shape, tiles, output_bits(info, info.lo, info.hi), str(image.device))
     return clahe_batch(flat, mask, grid, clip, int(info.lo), levels).reshape(image.shape)
+
+
+def _opencv_clahe(image, mask, kwargs: dict, spatial: tuple[int, ...]):
+    """clahe(compat='opencv') of images whose axes are the last ones (``_gpu_clahe_opencv``), with the CPU
+    path's checks and geometry (``_compat``)."""
+    from . import _compat, _validate
+    from ._gpu_clahe_opencv import clahe_batch
+    from .clahe import checked_clip_limit, tile_counts
+
+    _validate.choice(kwargs["compat"], "compat", ("opencv",))
+    _compat.check_opencv_clahe(None, mask, None, None, None, kwargs.get("color"))
+    tiles = tile_counts(kwargs.get("tiles", 8), spatial)
+    clip = checked_clip_limit(kwargs.get("clip_limit", 2.0), opencv=True)
+    info = dtype_info(_DTYPES[str(image.dtype).removeprefix("torch.")][0])
+    tile_h, tile_w, limit = _compat.opencv_geometry(info, spatial, tiles, clip)
+    flat = image.reshape(-1, int(np.prod(spatial))).contiguous()
+    return clahe_batch(flat, *spatial, tiles, tile_h, tile_w, limit).reshape(image.shape)
 
 
 def _colour(function: str, image, kwargs: dict, channel: int, spatial: tuple[int, ...], info):

@@ -12,9 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from . import _color, _validate, mapping
+from . import _color, _compat, _validate, mapping
 from . import dask as _dask
-from ._compat import clahe_opencv
 from ._kernels import (
     UINT8,
     UINT16,
@@ -174,7 +173,7 @@ def clahe(image: Image, *, tiles: int | Sequence[int] = 8, clip_limit: float | N
     route = _route(call, mode, color)
     # Every argument is checked; one place per route does the work.
     if route == "opencv":
-        return clahe_opencv(arr, info, spatial, grid, clip, nthreads)
+        return _compat.clahe_opencv(arr, info, spatial, grid, clip, nthreads)
     grey = functools.partial(_clahe_grey, tiles=grid, clip=clip)
     if route != "grey":  # a colour mode
         return _color.equalize(arr, info, channel, spatial, call.mask, route, call.nbins, call.in_range, nthreads,
@@ -189,10 +188,7 @@ def _route(call: _validate.Call, compat: str | None, color) -> str:
     ``"grey"`` (grey images, and colour images channel by channel); the arguments a route does not take are
     refused here."""
     if compat is not None:
-        if call.channel is not None or any(a is not None for a in (call.mask, call.nbins, call.in_range,
-                                                                    call.out_range, color)):
-            raise ValueError("compat='opencv' takes a grey 2-D image (or a batch of them) and no mask, nbins, "
-                             "in_range, out_range or color: cv2.CLAHE has none")
+        _compat.check_opencv_clahe(call.channel, call.mask, call.nbins, call.in_range, call.out_range, color)
         return "opencv"
     color_mode = _color.resolve_mode(color, call.channel, call.arr.shape, call.info, default="lightness")
     if call.channel is None or color_mode == "per-channel":
