@@ -6,9 +6,10 @@
 anywhere (moved last for the kernels, and back; CLAHE interpolates over at most three axes longer than one
 pixel), with a mask or none; colour images (``channel_axis``) with ``color`` 'luma', 'value' or 'per-channel'
 (``_gpu_color``); ``clahe`` also takes ``tiles``, ``clip_limit`` and ``compat='opencv'`` (``uint8``,
-``uint16``; ``_gpu_clahe_opencv``), ``equalize`` of ``uint8`` images ``compat='opencv'`` and ``'pillow'``.  The arguments are checked by the CPU path's rules.  Every other argument
-must be left at its default.  Any other call gets a TypeError naming the function: histeq does not copy GPU data
-to the host and back behind the caller's back.
+``uint16``; ``_gpu_clahe_opencv``), ``equalize`` of ``uint8`` images ``compat='opencv'`` and ``'pillow'``.
+The arguments are checked by the CPU path's rules.  Every other argument must be left at its default.  Any
+other call gets a TypeError naming the function: histeq does not copy GPU data to the host and back behind the
+caller's back.
 
 ``uint8`` equalization has kernels of its own (``_gpu_equalize``); the other integer calls run CLAHE's phases
 (``_gpu_clahe``): global equalization as one tile without a clip, histograms as its first phase.  Floats have
