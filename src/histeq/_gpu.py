@@ -39,8 +39,8 @@ _MAX_AXES = 3
 _COVERAGE = ("its GPU path so far covers equalize, clahe, histogram and cumulative_distribution of 8- and 16-bit "
              "integer images and float images (clahe: at most 3 axes longer than one pixel; under "
              "2**31 pixels), with mask, axes, channel_axis and color 'luma', 'value' or 'per-channel' (equalize "
-             "and clahe), tiles, clip_limit and compat 'opencv' (clahe), compat 'opencv' and 'pillow' (equalize of uint8), and "
-             "the other arguments at their defaults")
+             "and clahe), tiles, clip_limit and compat 'opencv' (clahe), compat 'opencv' and 'pillow' (equalize "
+             "of uint8), and the other arguments at their defaults")
 
 
 def call(function: str, image, positional: tuple, kwargs: dict):
