@@ -169,15 +169,15 @@ def check_opencv_clahe(seed, dtype, data):
 
     rng = np.random.default_rng(seed)
     height, width = data.draw(st.integers(2, 50)), data.draw(st.integers(2, 50))
-    tiles = (data.draw(st.integers(1, min(height, 4 if dtype == np.uint16 else 8))),
-             data.draw(st.integers(1, min(width, 4 if dtype == np.uint16 else 8))))
+    most = 2 if dtype == np.uint16 else 8  # 16-bit tables are slow to interpret
+    tiles = (data.draw(st.integers(1, min(height, most))), data.draw(st.integers(1, min(width, most))))
     clip = data.draw(st.sampled_from([0.0, 1.0, 2.0, 3.7, 40.0]))
     top = int(np.iinfo(dtype).max)
-    images = (rng.random((2, height, width)) ** rng.uniform(0.3, 3) * top).astype(dtype)
+    images = (rng.random((2 if dtype == np.uint8 else 1, height, width)) ** rng.uniform(0.3, 3) * top).astype(dtype)
     got = histeq.clahe(_tensor(images), compat="opencv", tiles=tiles, clip_limit=clip, axes=(1, 2))
     _same(got, histeq.clahe(images, compat="opencv", tiles=tiles, clip_limit=clip, axes=(1, 2)))
     if dtype == np.uint8:
-        np.testing.assert_array_equal(got[1].cpu().numpy(), cv2.createCLAHE(clip, tiles[::-1]).apply(images[1]))
+        np.testing.assert_array_equal(got[-1].cpu().numpy(), cv2.createCLAHE(clip, tiles[::-1]).apply(images[-1]))
 
 
 def check_one_image_and_transforms():
@@ -204,16 +204,16 @@ def check_real_images():
     deep = (camera.astype(np.uint16) * 257 + np.random.default_rng(3).integers(0, 257, camera.shape)).astype(np.uint16)
     signed = (camera.astype(np.int16) - 128).astype(np.int8)
     # 8-bit tiles of up to 4096 pixels count in registers, larger ones in memory: both kinds here.
-    for image, tiles, clip in ((camera, 8, 2.0), (camera[::2, ::3], (5, 7), 3.7), (signed, (3, 4), 2.5),
-                               (deep, 4, 2.0), (deep[:200, 100:400], (3, 5), 1.3)):
+    for image, tiles, clip in ((camera[::2, ::2], 8, 2.0), (camera[::2, ::3], (5, 7), 3.7), (signed, (3, 4), 2.5),
+                               (deep[::2, ::2], 4, 2.0), (deep[:100, 100:300], (3, 5), 1.3)):
         _same(histeq.clahe(_tensor(image), tiles=tiles, clip_limit=clip),
               histeq.clahe(image, tiles=tiles, clip_limit=clip))
     _same(histeq.equalize(_tensor(signed)), histeq.equalize(signed))
     for compat in ("opencv", "pillow"):
         _same(histeq.equalize(_tensor(camera), compat=compat), histeq.equalize(camera, compat=compat))
-    for image in (camera / np.float32(255), camera[100:300, 50:450].astype(np.float64) * 3 - 1):
+    for image in (camera[::2, ::2] / np.float32(255), camera[100:300:2, 50:450].astype(np.float64) * 3 - 1):
         _same(histeq.clahe(_tensor(image), tiles=(4, 6), clip_limit=2.0), histeq.clahe(image, tiles=(4, 6)))
-    volume = np.stack([deep[k * 8:k * 8 + 64, 200:264] for k in range(16)])
+    volume = np.stack([deep[k * 8:k * 8 + 32, 200:264] for k in range(12)])
     _same(histeq.clahe(_tensor(volume), tiles=(2, 3, 2)), histeq.clahe(volume, tiles=(2, 3, 2)))
 
 
@@ -225,9 +225,9 @@ def check_batches_in_passes():
     budget = _gpu_clahe.PASS_BYTES
     _gpu_clahe.PASS_BYTES = 1  # one image a pass
     try:
-        for images in (rng.normal(3000, 300, (3, 20, 24)).astype(np.uint16),
+        for images in (rng.normal(3000, 300, (2, 20, 24)).astype(np.uint16),
                        rng.random((3, 20, 24)).astype(np.float32)):
-            for mask in (None, rng.random(images.shape) < 0.5, rng.random(images.shape[1:]) < 0.5):
+            for mask in (rng.random(images.shape) < 0.5, rng.random(images.shape[1:]) < 0.5):
                 _same(histeq.clahe(_tensor(images), tiles=3, mask=_tensor(mask), axes=(1, 2)),
                       histeq.clahe(images, tiles=3, mask=mask, axes=(1, 2)))
     finally:
