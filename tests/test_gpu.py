@@ -91,6 +91,8 @@ def _variants():
         ("_gpu_equalize", "_histogram_kernel", "*u8", {"BLOCK": 4096, "LEVELS": 256, "MASKED": True}),
         *[("_gpu_equalize", "_table_kernel", "*u8", {"LEVELS": 256, "RULE": rule}, exact) for rule in (0, 1, 2)],
         ("_gpu_equalize", "_apply_kernel", "*u8", {"BLOCK": 4096, "LEVELS": 256}),
+        *[("_gpu_equalize", "_whole_image_kernel", "*u8", {"BLOCK": 4096, "LEVELS": 256, "MASKED": True, "RULE": rule},
+           exact) for rule in (0, 1, 2)],
         ("_gpu_clahe", "_tile_histogram_kernel", "*u16", {"BLOCK": 4096, "LEVELS": 65536, "MASKED": True}),
         ("_gpu_clahe", "_tile_histogram_kernel", "*i8", {"BLOCK": 4096, "LEVELS": 256, "MASKED": False}),
         ("_gpu_clahe", "_byte_tile_tables_kernel", "*u8", {"BLOCK": 4096, "MASKED": True, "CLIPPED": True}, exact),

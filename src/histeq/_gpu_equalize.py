@@ -18,6 +18,10 @@ import triton.language as tl
 #: Pixels per program of the histogram and apply kernels.
 _BLOCK = 4096
 _LEVELS = 256
+#: Images of at most this many pixels, or batches of at least this many images (which fill the GPU alone), run
+#: the three phases in one program per image: one launch, no histogram buffer.
+_WHOLE_IMAGE_PIXELS = 1 << 16
+_WHOLE_IMAGES = 512
 
 
 @triton.jit
@@ -38,12 +42,10 @@ def _histogram_kernel(image, counted, counts, pixels, mask_stride, BLOCK: tl.con
 
 
 @triton.jit
-def _table_kernel(counts, tables, LEVELS: tl.constexpr, RULE: tl.constexpr):
-    """Phase 2: one program per image turns its histogram into its table: histeq's (RULE 0), exact integers,
-    or a peer's (RULE 1: cv2.equalizeHist, RULE 2: PIL.ImageOps.equalize; see _reference)."""
-    row = tl.program_id(0)
+def _table(histogram, LEVELS: tl.constexpr, RULE: tl.constexpr):
+    """The table (int64 levels) of a histogram (LEVELS int64 counts): histeq's (RULE 0), exact integers, or a
+    peer's (RULE 1: cv2.equalizeHist, RULE 2: PIL.ImageOps.equalize; see _reference)."""
     levels = tl.arange(0, LEVELS)
-    histogram = tl.load(counts + row * LEVELS + levels).to(tl.int64)
     cumulative = tl.cumsum(histogram, 0)
     total = tl.sum(histogram, 0)
     low = tl.min(tl.where(histogram > 0, levels, LEVELS), 0)
@@ -71,7 +73,41 @@ def _table_kernel(counts, tables, LEVELS: tl.constexpr, RULE: tl.constexpr):
         divisor = tl.maximum(step, 1)
         table = tl.minimum((step // 2 + cumulative - histogram) // divisor, 255)
         table = tl.where((occupied <= 1) | (step == 0), levels, table)
-    tl.store(tables + row * LEVELS + levels, table.to(tl.uint8))
+    return table
+
+
+@triton.jit
+def _table_kernel(counts, tables, LEVELS: tl.constexpr, RULE: tl.constexpr):
+    """Phase 2: one program per image turns its histogram into its table."""
+    row = tl.program_id(0)
+    levels = tl.arange(0, LEVELS)
+    histogram = tl.load(counts + row * LEVELS + levels).to(tl.int64)
+    tl.store(tables + row * LEVELS + levels, _table(histogram, LEVELS, RULE).to(tl.uint8))
+
+
+@triton.jit
+def _whole_image_kernel(image, counted, tables, out, pixels, mask_stride, BLOCK: tl.constexpr, LEVELS: tl.constexpr,
+                        MASKED: tl.constexpr, RULE: tl.constexpr):
+    """The three phases in one program per image, for images of a few blocks (a batch of small images, one
+    launch): the histogram in registers, the table through ``tables`` (the image's row, read back by every
+    pixel), then every pixel through it."""
+    row = tl.program_id(0).to(tl.int64)
+    steps = tl.arange(0, BLOCK)
+    histogram = tl.zeros([LEVELS], tl.int32)
+    for start in range(0, pixels, BLOCK):
+        inside = start + steps < pixels
+        values = tl.load(image + row * pixels + start + steps, mask=inside, other=0).to(tl.int32)
+        if MASKED:
+            inside = inside & (tl.load(counted + row * mask_stride + start + steps, mask=inside, other=0) != 0)
+        histogram += tl.histogram(values, LEVELS, mask=inside)
+    levels = tl.arange(0, LEVELS)
+    tl.store(tables + row * LEVELS + levels, _table(histogram.to(tl.int64), LEVELS, RULE).to(tl.uint8))
+    tl.debug_barrier()
+    for start in range(0, pixels, BLOCK):
+        inside = start + steps < pixels
+        values = tl.load(image + row * pixels + start + steps, mask=inside, other=0).to(tl.int32)
+        mapped = tl.load(tables + row * LEVELS + values, mask=inside, other=0)
+        tl.store(out + row * pixels + start + steps, mapped, mask=inside)
 
 
 @triton.jit
@@ -106,11 +142,16 @@ def equalize_batch(flat: torch.Tensor, mask: torch.Tensor | None = None, compat:
     out = torch.empty_like(flat)
     if images == 0 or pixels == 0:
         return out
-    counts = torch.zeros((images, _LEVELS), dtype=torch.int32, device=flat.device)
     tables = torch.empty((images, _LEVELS), dtype=torch.uint8, device=flat.device)
-    grid = (images, triton.cdiv(pixels, _BLOCK))
     counted = flat if mask is None else mask.view(torch.uint8)
     mask_stride = pixels if mask is not None and mask.ndim == 2 else 0
+    if pixels <= _WHOLE_IMAGE_PIXELS or images >= _WHOLE_IMAGES:
+        _whole_image_kernel[(images,)](flat, counted, tables, out, pixels, mask_stride, BLOCK=_BLOCK,
+                                       LEVELS=_LEVELS, MASKED=mask is not None, RULE=RULES[compat],
+                                       enable_fp_fusion=False)
+        return out
+    counts = torch.zeros((images, _LEVELS), dtype=torch.int32, device=flat.device)
+    grid = (images, triton.cdiv(pixels, _BLOCK))
     _histogram_kernel[grid](flat, counted, counts, pixels, mask_stride, BLOCK=_BLOCK, LEVELS=_LEVELS,
                             MASKED=mask is not None)
     _table_kernel[(images,)](counts, tables, LEVELS=_LEVELS, RULE=RULES[compat], enable_fp_fusion=False)
