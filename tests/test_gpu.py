@@ -68,8 +68,10 @@ def test_calls_without_a_gpu_path_are_refused_before_any_copy():
     for function in ("match", "specify", "exact_order", "fit_clahe"):
         with pytest.raises(TypeError, match=f"histeq.{function}: got cpu tensors"):
             _gpu.call(function, image, (), {})
-    with pytest.raises(TypeError, match="histeq.clahe"):
-        _gpu.call("clahe", image, (), {"compat": "opencv"})
+    with pytest.raises(ValueError, match="cv2.CLAHE has none"):
+        _gpu.call("clahe", image, (), {"compat": "opencv", "axes": (1, 2), "mask": image > 0})
+    with pytest.raises(TypeError, match="uint8 or uint16"):
+        _gpu.call("clahe", image.to(torch.int8), (), {"compat": "opencv", "axes": (1, 2)})
 
 
 #: Pointer arguments by name (the image's, ``tables`` and ``out``, take the image's dtype; ``weights_*`` the

@@ -47,8 +47,6 @@ def call(function: str, image, positional: tuple, kwargs: dict):
     """The function's result for a GPU tensor, on its device; a TypeError where there is no GPU path yet.
     ``positional``: the arguments after the image (no GPU path takes any).  The arguments are checked by the
     CPU path's own rules (``_validate.call`` on placeholders of the tensors' shapes), so both refuse alike."""
-    from . import _validate
-
     name = str(image.dtype).removeprefix("torch.")
     mask = kwargs.get("mask")
     if positional or function not in _ACCEPTED or set(kwargs) - _ACCEPTED[function] or name not in _DTYPES or \
@@ -56,9 +54,14 @@ def call(function: str, image, positional: tuple, kwargs: dict):
         raise _arrays.gpu_error(function, f"{image.device.type} tensors", _COVERAGE)
     dtype, levels = _DTYPES[name]
     info = dtype_info(dtype)
-    checked = _validate.call(_placeholder(image.shape, dtype), None if mask is None else
-                             _placeholder(mask.shape, _numpy_dtype(mask)), None, None, None,
-                             kwargs.get("channel_axis"), kwargs.get("axes"))
+    layout = (tuple(image.shape), name, None if mask is None else (tuple(mask.shape), str(mask.dtype)),
+              kwargs.get("channel_axis"), kwargs.get("axes"))
+    try:
+        checked = _checked_layout(*layout)
+    except TypeError as exc:  # unhashable axes (a list): checked without the cache
+        if "unhashable" not in str(exc):
+            raise
+        checked = _checked_layout.__wrapped__(*layout)
     if checked.channel is not None:
         return _colour(function, image, kwargs, checked.channel, checked.spatial, info)
     if kwargs.get("color") is not None:
@@ -172,17 +175,28 @@ def _colour(function: str, image, kwargs: dict, channel: int, spatial: tuple[int
     return out.reshape(rgb.shape).to(image.dtype).movedim(-1, channel)
 
 
+@functools.lru_cache(maxsize=256)
+def _checked_layout(shape: tuple[int, ...], dtype: str, mask: tuple | None, channel_axis, axes):
+    """The CPU path's checks of a call's layout (``_validate.call`` on placeholders of the tensors' shapes):
+    kept, as calls on batches of one shape come in series.  ``mask``: (shape, torch dtype) or None."""
+    from . import _validate
+
+    mask_placeholder = None if mask is None else _placeholder(mask[0], _numpy_dtype(mask[1]))
+    return _validate.call(_placeholder(shape, _DTYPES[dtype][0]), mask_placeholder, None, None, None, channel_axis,
+                          axes)
+
+
 def _placeholder(shape, dtype) -> np.ndarray:
     """A read-only array of ``shape`` and ``dtype`` without memory: what the CPU path's checks look at."""
     return np.broadcast_to(np.zeros((), dtype), tuple(shape))
 
 
-def _numpy_dtype(tensor):
-    """The NumPy dtype of a tensor's (a mask's) dtype, for the CPU path's messages."""
+def _numpy_dtype(name: str):
+    """The NumPy dtype of a torch dtype (a mask's, by name), for the CPU path's messages."""
     import torch
 
     try:
-        return torch.empty(0, dtype=tensor.dtype).numpy().dtype
+        return torch.empty(0, dtype=getattr(torch, name.removeprefix("torch."))).numpy().dtype
     except TypeError:  # bfloat16 and the like: not boolean either
         return np.dtype(np.float32)
 
