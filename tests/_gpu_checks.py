@@ -185,6 +185,9 @@ def check_one_image_and_transforms():
     image = rng.integers(0, 256, (33, 47), dtype=np.uint8)
     _same(histeq.clahe(_tensor(image), tiles=(3, 5)), histeq.clahe(image, tiles=(3, 5)))
     _same(histeq.equalize(_tensor(image)), histeq.equalize(image))
+    defaults = {"nbins": None, "in_range": None, "out_range": None, "exact": False, "return_ties": False,
+                "compat": None, "color": None, "channel_order": "rgb", "channel_axis": None, "mask": None}
+    _same(histeq.equalize(_tensor(image), **defaults), histeq.equalize(image))
     batch = rng.integers(0, 256, (4, 3, 24, 20), dtype=np.uint8)
     _same(CLAHE(tiles=4, clip_limit=3.0)(_tensor(batch)), histeq.clahe(batch, tiles=4, clip_limit=3.0, axes=(-2, -1)))
     _same(Equalize()(_tensor(batch)), histeq.equalize(batch, axes=(-2, -1)))

@@ -51,6 +51,10 @@ def test_calls_without_a_gpu_path_are_refused_before_any_copy():
                          ((), {"mask": np.ones((8, 8), bool)})]:
         with pytest.raises(TypeError, match="histeq.equalize: got cpu tensors, but its GPU path so far covers"):
             _gpu.call("equalize", image, args, kwargs)
+    defaults = {"nbins": None, "in_range": None, "out_range": None, "exact": False, "return_ties": False,
+                "compat": None, "color": None, "channel_order": "rgb", "channel_axis": None, "mask": None}
+    with pytest.raises(TypeError, match="histeq.equalize: got cpu tensors"):  # at their defaults: taken...
+        _gpu.call("equalize", image, (), defaults | {"exact": True})  # ...but not exact=True
     for kwargs, error, words in [({"axes": (1, 1)}, ValueError, "repeated axes"),
                                  ({"mask": image}, TypeError, "mask must be a boolean array"),
                                  ({"mask": torch.ones((3, 8), dtype=torch.bool)}, ValueError, "does not match"),

@@ -47,6 +47,7 @@ def call(function: str, image, positional: tuple, kwargs: dict):
     """The function's result for a GPU tensor, on its device; a TypeError where there is no GPU path yet.
     ``positional``: the arguments after the image (no GPU path takes any).  The arguments are checked by the
     CPU path's own rules (``_validate.call`` on placeholders of the tensors' shapes), so both refuse alike."""
+    kwargs = {key: value for key, value in kwargs.items() if not _at_default(key, value)}
     name = str(image.dtype).removeprefix("torch.")
     mask = kwargs.get("mask")
     if positional or function not in _ACCEPTED or set(kwargs) - _ACCEPTED[function] or name not in _DTYPES or \
@@ -173,6 +174,17 @@ def _colour(function: str, image, kwargs: dict, channel: int, spatial: tuple[int
     new = call(function, old.reshape(rgb.shape[:-1]), (), grey | {"axes": grey_axes(spatial, channel)})
     out = _gpu_color.rebuild(pixels, old, new.reshape(-1), mode, info.lo, info.hi)
     return out.reshape(rgb.shape).to(image.dtype).movedim(-1, channel)
+
+
+#: Arguments given at their defaults, which every GPU path takes (beside None, the default of the others).
+_DEFAULTS = {"exact": False, "return_ties": False, "channel_order": "rgb"}
+
+
+def _at_default(key: str, value) -> bool:
+    """Whether a keyword argument is given at its default (no GPU path needs to know of it then)."""
+    if key in _DEFAULTS:
+        return type(value) is type(_DEFAULTS[key]) and value == _DEFAULTS[key]
+    return value is None
 
 
 @functools.lru_cache(maxsize=256)
