@@ -176,15 +176,16 @@ def _colour(function: str, image, kwargs: dict, channel: int, spatial: tuple[int
     return out.reshape(rgb.shape).to(image.dtype).movedim(-1, channel)
 
 
-#: Arguments given at their defaults, which every GPU path takes (beside None, the default of the others).
-_DEFAULTS = {"exact": False, "return_ties": False, "channel_order": "rgb"}
+#: The defaults of the functions' arguments whose default every GPU path takes (clahe's clip_limit=None is not
+#: its default: it turns clipping off).
+_DEFAULTS = {"exact": False, "return_ties": False, "channel_order": "rgb", "nbins": None, "in_range": None,
+             "out_range": None, "compat": None, "color": None, "channel_axis": None, "mask": None, "axes": None,
+             "threads": None}
 
 
 def _at_default(key: str, value) -> bool:
     """Whether a keyword argument is given at its default (no GPU path needs to know of it then)."""
-    if key in _DEFAULTS:
-        return type(value) is type(_DEFAULTS[key]) and value == _DEFAULTS[key]
-    return value is None
+    return key in _DEFAULTS and type(value) is type(_DEFAULTS[key]) and value == _DEFAULTS[key]
 
 
 @functools.lru_cache(maxsize=256)
