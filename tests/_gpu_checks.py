@@ -180,6 +180,33 @@ def check_opencv_clahe(seed, dtype, data):
         np.testing.assert_array_equal(got[-1].cpu().numpy(), cv2.createCLAHE(clip, tiles[::-1]).apply(images[-1]))
 
 
+@_checked
+@given(_cases(max_axes=3), st.data())
+def check_matching(case, data):
+    """match onto a reference (one for all, or one per image; 8/16-bit, on the device or in NumPy) and specify
+    onto weights or a named distribution, as the CPU path's level tables."""
+    images, mask, axes = case
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    ref_dtype = data.draw(st.sampled_from(_DTYPES))
+    info = np.iinfo(ref_dtype)
+    per_image = data.draw(st.booleans())
+    shape = images.shape[:1] + (7, 5) if per_image else (data.draw(st.integers(1, 20)), 6)
+    low = int(rng.integers(info.min, info.max))
+    reference = rng.integers(low, min(int(info.max), low + 300) + 1, shape, dtype=ref_dtype)
+    if per_image and len(axes) != 2:
+        reference = reference.reshape(images.shape[:1] + (35,) + (1,) * (len(axes) - 1))
+    for ref in (_tensor(reference), reference):
+        _same(histeq.match(_tensor(images), ref, mask=_tensor(mask), axes=axes),
+              histeq.match(images, reference, mask=mask, axes=axes))
+    weights = data.draw(st.one_of(st.sampled_from(["uniform", "rayleigh", "exponential"]),
+                                  st.lists(st.floats(0, 10), min_size=1, max_size=300).filter(lambda w: max(w) > 0)))
+    try:
+        expected = histeq.specify(images, weights, mask=mask, axes=axes)
+    except ValueError:  # more levels than the output range holds: both refuse
+        return
+    _same(histeq.specify(_tensor(images), weights, mask=_tensor(mask), axes=axes), expected)
+
+
 def check_one_image_and_transforms():
     rng = np.random.default_rng(7)
     image = rng.integers(0, 256, (33, 47), dtype=np.uint8)
@@ -214,6 +241,8 @@ def check_real_images():
     _same(histeq.equalize(_tensor(signed)), histeq.equalize(signed))
     for compat in ("opencv", "pillow"):
         _same(histeq.equalize(_tensor(camera), compat=compat), histeq.equalize(camera, compat=compat))
+    _same(histeq.match(_tensor(camera), _tensor(data.moon())), histeq.match(camera, data.moon()))
+    _same(histeq.specify(_tensor(deep), "rayleigh"), histeq.specify(deep, "rayleigh"))
     for image in (camera[::2, ::2] / np.float32(255), camera[100:300:2, 50:450].astype(np.float64) * 3 - 1):
         _same(histeq.clahe(_tensor(image), tiles=(4, 6), clip_limit=2.0), histeq.clahe(image, tiles=(4, 6)))
     volume = np.stack([deep[k * 8:k * 8 + 32, 200:264] for k in range(12)])
@@ -276,6 +305,7 @@ check_floats()
 check_peers()
 check_colour()
 check_opencv_clahe()
+check_matching()
 check_layouts()
 check_one_image_and_transforms()
 check_real_images()

@@ -69,7 +69,7 @@ def test_calls_without_a_gpu_path_are_refused_before_any_copy():
             _gpu.call("equalize", image.to(dtype), (), {})
     with pytest.raises(TypeError, match="histeq.clahe: got 4 image axes longer than one pixel"):
         _gpu.call("clahe", torch.zeros((2, 3, 4, 5), dtype=torch.uint8), (), {"tiles": 1})
-    for function in ("match", "specify", "exact_order", "fit_clahe"):
+    for function in ("exact_order", "fit_clahe"):
         with pytest.raises(TypeError, match=f"histeq.{function}: got cpu tensors"):
             _gpu.call(function, image, (), {})
     with pytest.raises(ValueError, match="cv2.CLAHE has none"):
@@ -80,7 +80,8 @@ def test_calls_without_a_gpu_path_are_refused_before_any_copy():
 
 #: Pointer arguments by name (the image's, ``tables`` and ``out``, take the image's dtype; ``weights_*`` the
 #: plan's), scalars otherwise 32-bit integers.
-_POINTERS = {"low_y": "*i64", "high_y": "*i64", "low_x": "*i64", "high_x": "*i64", "weight_y": "*fp32",
+_POINTERS = {"fractions": "*fp64", "values": "*fp64", "starts": "*i64", "sizes": "*i64", "target_of": "*i64",
+             "low_y": "*i64", "high_y": "*i64", "low_x": "*i64", "high_x": "*i64", "weight_y": "*fp32",
              "weight_x": "*fp32", "counted": "*u8", "counts": "*i32", "ranges": "*i32", "bounds_z": "*i32",
              "bounds_y": "*i32",
              "bounds_x": "*i32", "lower_z": "*i32", "lower_y": "*i32", "lower_x": "*i32", "groups": "*fp64",
@@ -120,6 +121,8 @@ def _variants():
         ("_gpu_clahe_opencv", "_tables_kernel", "*u8", {"LEVELS": 256, "CHUNK": 256}, exact),
         ("_gpu_clahe_opencv", "_tables_kernel", "*u16", {"LEVELS": 65536, "CHUNK": 4096}, exact),
         ("_gpu_clahe_opencv", "_blend_kernel", "*u8", {"BLOCK": 1024, "LEVELS": 256}, {"fusion": False}),
+        *[("_gpu_match", "_tables_kernel", "*u16", {"LEVELS": 65536, "CHUNK": 4096, "STEP": step, "STEPS": 18,
+                                                    "SLACK": 1e-12}, exact) for step in (False, True)],
         ("_gpu_clahe_float", "_interpolate_kernel", "*fp64", {"BLOCK": 1024, "NBINS": 4096, "NARROW": False} | corners,
          {"fusion": False, "weights": "*fp64"}),
     ]

@@ -6,8 +6,9 @@
 anywhere (moved last for the kernels, and back; CLAHE interpolates over at most three axes longer than one
 pixel), with a mask or none; colour images (``channel_axis``) with ``color`` 'luma', 'value' or 'per-channel'
 (``_gpu_color``); ``clahe`` also takes ``tiles``, ``clip_limit`` and ``compat='opencv'`` (``uint8``,
-``uint16``; ``_gpu_clahe_opencv``), ``equalize`` of ``uint8`` images ``compat='opencv'`` and ``'pillow'``.
-The arguments are checked by the CPU path's rules.  Every other argument must be left at its default.  Any
+``uint16``; ``_gpu_clahe_opencv``), ``equalize`` of ``uint8`` images ``compat='opencv'`` and ``'pillow'``;
+and ``match`` and ``specify`` of grey integer images (``_gpu_match``).  The arguments are checked by the CPU
+path's rules.  Every other argument must be left at its default.  Any
 other call gets a TypeError naming the function: histeq does not copy GPU data to the host and back behind the
 caller's back.
 
@@ -29,7 +30,11 @@ from ._kernels import dtype_info
 #: The keywords a GPU call may give, at any value the GPU path takes (threads: a CPU setting, ignored).
 _ACCEPTED = {"equalize": {"axes", "mask", "threads", "compat", "channel_axis", "color"},
              "clahe": {"axes", "mask", "threads", "tiles", "clip_limit", "channel_axis", "color", "compat"},
-             "histogram": {"axes", "mask", "threads"}, "cumulative_distribution": {"axes", "mask", "threads"}}
+             "histogram": {"axes", "mask", "threads"}, "cumulative_distribution": {"axes", "mask", "threads"},
+             "match": {"axes", "mask", "threads", "reference", "reference_mask"},
+             "specify": {"axes", "mask", "threads", "histogram", "out_range", "alpha"}}
+#: The functions' second positional parameter, the GPU path takes by name.
+_SECOND = {"match": "reference", "specify": "histogram"}
 #: The dtypes with a GPU path, by name: their NumPy dtype and number of levels (one bin each; None: floats).
 _DTYPES = {"uint8": (np.uint8, 256), "int8": (np.int8, 256), "uint16": (np.uint16, 65536),
            "int16": (np.int16, 65536), "float16": (np.float16, None), "float32": (np.float32, None),
@@ -40,7 +45,7 @@ _COVERAGE = ("its GPU path so far covers equalize, clahe, histogram and cumulati
              "integer images and float images (clahe: at most 3 axes longer than one pixel; under "
              "2**31 pixels), with mask, axes, channel_axis and color 'luma', 'value' or 'per-channel' (equalize "
              "and clahe), tiles, clip_limit and compat 'opencv' (clahe), compat 'opencv' and 'pillow' (equalize "
-             "of uint8), and the other arguments at their defaults")
+             "of uint8), match and specify of grey integer images, and the other arguments at their defaults")
 
 
 def call(function: str, image, positional: tuple, kwargs: dict):
@@ -48,6 +53,8 @@ def call(function: str, image, positional: tuple, kwargs: dict):
     ``positional``: the arguments after the image (no GPU path takes any).  The arguments are checked by the
     CPU path's own rules (``_validate.call`` on placeholders of the tensors' shapes), so both refuse alike."""
     kwargs = {key: value for key, value in kwargs.items() if not _at_default(key, value)}
+    if function in _SECOND and len(positional) == 1:
+        kwargs, positional = kwargs | {_SECOND[function]: positional[0]}, ()
     name = str(image.dtype).removeprefix("torch.")
     mask = kwargs.get("mask")
     if positional or function not in _ACCEPTED or set(kwargs) - _ACCEPTED[function] or name not in _DTYPES or \
@@ -75,6 +82,9 @@ def call(function: str, image, positional: tuple, kwargs: dict):
         mask = mask.expand(image.shape)  # not one mask shared by every image: as the image's shape
     if trailing:
         return _grey(function, image, mask, kwargs, len(batch), info, levels)
+    if function == "match":  # the reference pairs with the images in their own layout
+        raise _arrays.gpu_error(function, "images whose axes are not the last ones", "its GPU path matches images "
+                                "whose axes are the last ones")
     order = batch + list(checked.spatial)  # the image axes moved last, and back
     result = _grey(function, image.permute(order), None if mask is None else mask.permute(order), kwargs,
                    len(batch), info, levels)
@@ -102,6 +112,9 @@ def _grey(function: str, image, mask, kwargs: dict, batch_axes: int, info, level
         if len(shape) > _MAX_AXES:
             raise _arrays.gpu_error(function, f"{len(shape)} image axes longer than one pixel", _COVERAGE)
     compat = _peer(function, image, kwargs) if function == "equalize" else None
+    if function in _SECOND and levels is None:
+        raise _arrays.gpu_error(function, f"{image.dtype} tensors", "its GPU path so far maps 8- and 16-bit integer "
+                                "images")
     rows = image.numel() // pixels
     flat = image.reshape(rows, -1).contiguous()
     if mask is not None:
@@ -114,6 +127,8 @@ def _grey(function: str, image, mask, kwargs: dict, batch_axes: int, info, level
         counts, edges = _histogram(flat, mask, _tile_grid(shape, tiles, 0, str(image.device)), info, levels)
         counts = counts.reshape(batch + (levels,))
         return (counts, edges) if function == "histogram" else _cumulative(counts, edges)
+    if function in _SECOND:
+        return _matched(function, flat, mask, kwargs, image, batch_axes, info, levels)
     if function == "equalize" and info.dtype == np.uint8:
         from ._gpu_equalize import equalize_batch
 
@@ -123,6 +138,49 @@ def _grey(function: str, image, mask, kwargs: dict, batch_axes: int, info, level
 
     grid = _tile_grid(shape, tiles, output_bits(info, info.lo, info.hi), str(image.device))
     return clahe_batch(flat, mask, grid, clip, int(info.lo), levels).reshape(image.shape)
+
+
+def _matched(function: str, flat, mask, kwargs: dict, image, batch_axes: int, info, levels: int):
+    """match or specify of integer images (``flat``: their pixels, ``image``: their layout, the image axes last)
+    onto the CPU path's targets (``_gpu_match``)."""
+    from . import matching
+    from ._gpu_match import map_batch
+    from .clahe import output_bits
+
+    if function == "specify":
+        targets = [matching.specify_target(info, kwargs["histogram"], kwargs.get("alpha", 0.4),
+                                           kwargs.get("out_range"))]
+        target_of = np.zeros(flat.shape[0], dtype=np.int64)
+    else:
+        targets, target_of = _reference_targets(kwargs["reference"], kwargs.get("reference_mask"), image,
+                                                batch_axes, info)
+    pixels = flat.shape[1]
+    grid = _tile_grid((pixels,), (1,), output_bits(info, info.lo, info.hi), str(image.device))
+    return map_batch(flat, mask, grid, targets, target_of, int(info.lo), levels).reshape(image.shape)
+
+
+def _reference_targets(reference, reference_mask, image, batch_axes: int, info):
+    """(targets, target of every image) of match's reference, paired with the images as the CPU path pairs
+    them.  A GPU reference's histograms are counted on its device and read back (a few kB: the image stays)."""
+    import torch
+
+    from . import matching
+    from .histogram import histogram
+
+    on_device = isinstance(reference, torch.Tensor) and reference.device == image.device
+    ref_dtype = str(reference.dtype).removeprefix("torch.") if on_device else str(np.asarray(reference).dtype)
+    if ref_dtype not in _DTYPES or _DTYPES[ref_dtype][1] is None:
+        raise _arrays.gpu_error("match", f"a {ref_dtype} reference", "its GPU path matches to 8- and 16-bit "
+                                "integer references, on the image's device or in NumPy")
+    spatial = tuple(range(batch_axes, image.ndim))
+    ref_spatial, target_of = matching.pairing(tuple(image.shape), spatial, tuple(reference.shape), None, None)
+    if on_device:
+        counts, _ = call("histogram", reference, (), {"axes": ref_spatial, "mask": reference_mask})
+        counts = counts.cpu().numpy()
+    else:
+        counts, _ = histogram(reference, mask=reference_mask, axes=ref_spatial)
+    ref_info = dtype_info(_DTYPES[ref_dtype][0])
+    return matching.reference_targets(counts.reshape(-1, counts.shape[-1]), ref_info, info), target_of
 
 
 def _opencv_clahe(image, mask, kwargs: dict, spatial: tuple[int, ...]):

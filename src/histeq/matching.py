@@ -372,7 +372,7 @@ def _apply(arr, info, channel, spatial, mask, mode, make_targets, nbins, exact, 
     return result, ties[0], BatchLayout(grey_shape, grey_spatial).batch_shape
 
 
-def _pairing(shape, spatial, ref_shape, channel, ref_channel):
+def pairing(shape, spatial, ref_shape, channel, ref_channel):
     """(spatial axes of the reference, target index of every image): one reference image per image when the
     reference has the image's batch shape, one per channel with a channel axis, else one for all."""
     batch_axes = [a for a in range(len(shape)) if a not in spatial]
@@ -529,7 +529,7 @@ def match(image, reference, *, mask=None, reference_mask=None, nbins=None, axes=
 
     def make_targets(image_info, shape, image_spatial):
         image_channel = channel if mode == "per-channel" else None  # colour modes map channel-free intensities
-        ref_spatial, target_of = _pairing(shape, image_spatial, ref.shape, image_channel, ref_channel)
+        ref_spatial, target_of = pairing(shape, image_spatial, ref.shape, image_channel, ref_channel)
         return _reference_targets(ref, ref_info, image_info, ref_spatial, ref_mask, bin_count, nthreads,
                                   image_info.kind == "levels"), target_of
 
@@ -744,6 +744,20 @@ def uniform_target(info: DtypeInfo, out_lo: float, out_hi: float) -> Target:
         levels = np.arange(out_lo, out_hi + 1)
         return _discrete(levels, np.ones(levels.size))
     return _continuous(np.array([out_lo, out_hi]), np.ones(1))
+
+
+def specify_target(info: DtypeInfo, histogram, alpha, out_range) -> Target:
+    """The one target ``specify`` maps grey images of dtype ``info`` onto (its arguments checked)."""
+    out_bounds = _validate.value_range(out_range, info, "out_range")
+    return _specify_target(target_weights(histogram, alpha), alpha, info, out_bounds, "per-channel")
+
+
+def reference_targets(counts: np.ndarray, ref_info: DtypeInfo, info: DtypeInfo) -> list[Target]:
+    """The targets of reference images of at most 16-bit integers from their histograms ``counts`` (one row
+    each, one bin per level), in the units of images of dtype ``info``, as ``match`` builds them."""
+    ranges = np.zeros((counts.shape[0], 3))
+    ranges[:, 2] = counts.sum(axis=1)
+    return [_target_of_histogram(row, ranges[b], ref_info, info, True, None) for b, row in enumerate(counts)]
 
 
 def specify_exactly(arr, info, channel, spatial, mask, mode, make_targets, exact, return_ties, threads, uncounted):
