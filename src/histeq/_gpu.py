@@ -8,9 +8,8 @@ pixel), with a mask or none; colour images (``channel_axis``) with ``color`` 'lu
 (``_gpu_color``); ``clahe`` also takes ``tiles``, ``clip_limit`` and ``compat='opencv'`` (``uint8``,
 ``uint16``; ``_gpu_clahe_opencv``), ``equalize`` of ``uint8`` images ``compat='opencv'`` and ``'pillow'``;
 and ``match`` and ``specify`` of grey integer images (``_gpu_match``).  The arguments are checked by the CPU
-path's rules.  Every other argument must be left at its default.  Any
-other call gets a TypeError naming the function: histeq does not copy GPU data to the host and back behind the
-caller's back.
+path's rules.  Every other argument must be left at its default.  Any other call gets a TypeError naming the
+function: histeq does not copy GPU data to the host and back behind the caller's back.
 
 ``uint8`` equalization has kernels of its own (``_gpu_equalize``); the other integer calls run CLAHE's phases
 (``_gpu_clahe``): global equalization as one tile without a clip, histograms as its first phase.  Floats have
@@ -50,8 +49,9 @@ _COVERAGE = ("its GPU path so far covers equalize, clahe, histogram and cumulati
 
 def call(function: str, image, positional: tuple, kwargs: dict):
     """The function's result for a GPU tensor, on its device; a TypeError where there is no GPU path yet.
-    ``positional``: the arguments after the image (no GPU path takes any).  The arguments are checked by the
-    CPU path's own rules (``_validate.call`` on placeholders of the tensors' shapes), so both refuse alike."""
+    ``positional``: the arguments after the image (match's reference, specify's histogram).  The arguments
+    are checked by the CPU path's own rules (``_validate.call`` on placeholders of the tensors' shapes), so both
+    refuse alike."""
     kwargs = {key: value for key, value in kwargs.items() if not _at_default(key, value)}
     if function in _SECOND and len(positional) == 1:
         kwargs, positional = kwargs | {_SECOND[function]: positional[0]}, ()
@@ -112,14 +112,13 @@ def _grey(function: str, image, mask, kwargs: dict, batch_axes: int, info, level
         if len(shape) > _MAX_AXES:
             raise _arrays.gpu_error(function, f"{len(shape)} image axes longer than one pixel", _COVERAGE)
     compat = _peer(function, image, kwargs) if function == "equalize" else None
-    if function in _SECOND and levels is None:
-        raise _arrays.gpu_error(function, f"{image.dtype} tensors", "its GPU path so far maps 8- and 16-bit integer "
-                                "images")
     rows = image.numel() // pixels
     flat = image.reshape(rows, -1).contiguous()
     if mask is not None:
         mask = (mask.reshape(-1) if mask.ndim == len(spatial) else mask.reshape(rows, -1)).contiguous()
     batch = tuple(image.shape[:batch_axes])
+    if function in _SECOND:
+        return _matched(function, flat, mask, kwargs, image, batch_axes, info, levels)
     if levels is None:
         grid = _tile_grid(shape, tiles, None, str(image.device)) if function == "clahe" else None
         return _floats(function, flat, mask, batch, image.shape, grid, clip)
@@ -127,8 +126,6 @@ def _grey(function: str, image, mask, kwargs: dict, batch_axes: int, info, level
         counts, edges = _histogram(flat, mask, _tile_grid(shape, tiles, 0, str(image.device)), info, levels)
         counts = counts.reshape(batch + (levels,))
         return (counts, edges) if function == "histogram" else _cumulative(counts, edges)
-    if function in _SECOND:
-        return _matched(function, flat, mask, kwargs, image, batch_axes, info, levels)
     if function == "equalize" and info.dtype == np.uint8:
         from ._gpu_equalize import equalize_batch
 
@@ -140,13 +137,16 @@ def _grey(function: str, image, mask, kwargs: dict, batch_axes: int, info, level
     return clahe_batch(flat, mask, grid, clip, int(info.lo), levels).reshape(image.shape)
 
 
-def _matched(function: str, flat, mask, kwargs: dict, image, batch_axes: int, info, levels: int):
+def _matched(function: str, flat, mask, kwargs: dict, image, batch_axes: int, info, levels: int | None):
     """match or specify of integer images (``flat``: their pixels, ``image``: their layout, the image axes last)
     onto the CPU path's targets (``_gpu_match``)."""
     from . import matching
     from ._gpu_match import map_batch
     from .clahe import output_bits
 
+    if levels is None:
+        raise _arrays.gpu_error(function, f"{image.dtype} tensors", "its GPU path so far maps 8- and 16-bit "
+                                "integer images")
     if function == "specify":
         targets = [matching.specify_target(info, kwargs["histogram"], kwargs.get("alpha", 0.4),
                                            kwargs.get("out_range"))]
@@ -178,7 +178,7 @@ def _reference_targets(reference, reference_mask, image, batch_axes: int, info):
         counts, _ = call("histogram", reference, (), {"axes": ref_spatial, "mask": reference_mask})
         counts = counts.cpu().numpy()
     else:
-        counts, _ = histogram(reference, mask=reference_mask, axes=ref_spatial)
+        counts = np.asarray(histogram(reference, mask=reference_mask, axes=ref_spatial)[0])
     ref_info = dtype_info(_DTYPES[ref_dtype][0])
     return matching.reference_targets(counts.reshape(-1, counts.shape[-1]), ref_info, info), target_of
 
