@@ -106,8 +106,8 @@ def clahe_opencv(arr: np.ndarray, info: DtypeInfo, spatial: tuple[int, ...], til
     """cv2.createCLAHE(clip, (tiles_x, tiles_y)).apply, image by image, with OpenCV's arithmetic (in the
     compiled core, clahe_opencv.hpp); the geometry is opencv_geometry's."""
     layout = BatchLayout(arr.shape, spatial)
-    height, width = layout.spatial_shape
     tile_h, tile_w, limit = opencv_geometry(info, layout.spatial_shape, tiles, clip)
+    height, width = layout.spatial_shape
     require_tables(tiles[0] * tiles[1] * info.default_nbins * info.dtype.itemsize * min(threads, layout.batch),
                    arr.nbytes, f"OpenCV's tables for {tiles[0]}x{tiles[1]} tiles")
     flat = layout.flatten(arr)
