@@ -250,7 +250,8 @@ def check_real_images():
 
 
 def check_batches_in_passes():
-    """A batch whose tile buffers pass the device budget is taken a part at a time: the same results."""
+    """A batch whose tile buffers (CLAHE) or levels (float equalize) pass the device budget is taken a part at
+    a time: the same results."""
     from histeq import _gpu_clahe
 
     rng = np.random.default_rng(11)
@@ -260,8 +261,9 @@ def check_batches_in_passes():
         for images in (rng.normal(3000, 300, (2, 20, 24)).astype(np.uint16),
                        rng.random((3, 20, 24)).astype(np.float32)):
             for mask in (rng.random(images.shape) < 0.5, rng.random(images.shape[1:]) < 0.5):
-                _same(histeq.clahe(_tensor(images), tiles=3, mask=_tensor(mask), axes=(1, 2)),
-                      histeq.clahe(images, tiles=3, mask=mask, axes=(1, 2)))
+                for function, options in ((histeq.clahe, {"tiles": 3}), (histeq.equalize, {})):
+                    _same(function(_tensor(images), mask=_tensor(mask), axes=(1, 2), **options),
+                          function(images, mask=mask, axes=(1, 2), **options))
     finally:
         _gpu_clahe.PASS_BYTES = budget
 

@@ -246,12 +246,22 @@ def _counts(images, mask, params) -> torch.Tensor:
 def equalize_batch(images: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
     """Each row of a contiguous ``(images, pixels)`` float16/32/64 tensor equalized on its own, on its device
     (output range [0, 1]).  ``mask``: None, or a contiguous bool tensor ``(images, pixels)`` or ``(pixels,)``
-    (shared): the pixels that feed each histogram; every pixel is mapped."""
+    (shared): the pixels that feed each histogram; every pixel is mapped.  A batch whose histograms, levels
+    and slopes would pass ``_gpu_clahe.PASS_BYTES`` runs a part at a time."""
+    from ._gpu_clahe import image_passes, part_of
+
     count, pixels = images.shape
     out = torch.empty_like(images)
     if count == 0 or pixels == 0:
         return out
     params = binning(images, mask)
+    for part in image_passes(count, 1, 20 * (NBINS + 1)):
+        _equalize_part(images[part], part_of(mask, part), params[part], out[part])
+    return out
+
+
+def _equalize_part(images, mask, params, out) -> None:
+    count, pixels = images.shape
     counts = _counts(images, mask, params)
     levels = torch.empty((count, NBINS + 1), dtype=torch.float64, device=images.device)
     slopes = torch.empty_like(levels)
@@ -259,4 +269,3 @@ def equalize_batch(images: torch.Tensor, mask: torch.Tensor | None) -> torch.Ten
     _map_kernel[(count, triton.cdiv(pixels, _BLOCK))](images, out, params, levels, slopes, pixels, 0.0, 1.0,
                                                       BLOCK=_BLOCK, NBINS=NBINS,
                                                       NARROW=images.dtype != torch.float64, enable_fp_fusion=False)
-    return out
