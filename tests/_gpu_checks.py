@@ -15,12 +15,13 @@ from hypothesis import strategies as st
 
 import histeq
 from histeq import _arrays
-from histeq.transforms import CLAHE, Equalize
+from histeq.transforms import CLAHE, Equalize, RandomCLAHE
 
 DEVICE = sys.argv[1]
 EXAMPLES = int(sys.argv[2])
-if DEVICE == "cpu":
-    _arrays.on_gpu = lambda value: isinstance(value, torch.Tensor)
+_DOOR = _arrays.on_gpu  # the door's own test, and the one these checks use (every tensor, under the interpreter)
+_GPU_PATH = (lambda value: isinstance(value, torch.Tensor)) if DEVICE == "cpu" else _DOOR
+_arrays.on_gpu = _GPU_PATH
 _DTYPES = (np.uint8, np.int8, np.uint16, np.int16)
 _checked = settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
                     suppress_health_check=list(HealthCheck))
@@ -220,6 +221,15 @@ def check_one_image_and_transforms():
     _same(Equalize()(_tensor(batch)), histeq.equalize(batch, axes=(-2, -1)))
     _same(CLAHE(tiles=3, color="luma")(_tensor(batch)),
           histeq.clahe(batch, tiles=3, axes=(-2, -1), channel_axis=-3, color="luma"))
+    on_device, on_host = (RandomCLAHE(tiles=(2, 5), p=0.7, generator=torch.Generator().manual_seed(3))
+                          for _ in range(2))
+    got = on_device(_tensor(batch))
+    _arrays.on_gpu = _DOOR  # the CPU path for the expected result, as on a GPU machine
+    try:
+        expected = on_host(torch.from_numpy(batch)).numpy()
+    finally:
+        _arrays.on_gpu = _GPU_PATH
+    _same(got, expected)
     volume = rng.normal(2000, 300, (2, 12, 10, 11)).astype(np.uint16)
     _same(histeq.clahe(_tensor(volume), tiles=(2, 3, 2), axes=(1, 2, 3)),
           histeq.clahe(volume, tiles=(2, 3, 2), axes=(1, 2, 3)))
