@@ -34,7 +34,7 @@ def _intensity_kernel(rgb, out, pixels, CHANNELS: tl.constexpr, MODE: tl.constex
     b = tl.load(rgb + p * CHANNELS + 2, mask=inside, other=0)
     if MODE == 0:
         if FLOAT:
-            # float64 constants (a bare 0.299 would be a float32 one)
+            # float64 constants, whichever type a Triton version gives a bare literal
             red, green, blue = tl.full([], 0.299, tl.float64), tl.full([], 0.587, tl.float64), tl.full([], 0.114,
                                                                                                       tl.float64)
             y = red * r.to(tl.float64) + green * g.to(tl.float64) + blue * b.to(tl.float64)

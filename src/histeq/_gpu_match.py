@@ -65,7 +65,7 @@ def _tables_kernel(counts, fractions, values, starts, sizes, target_of, tables, 
         carry = tl.max(running, 0)
         q = running.to(tl.float64) / total.to(tl.float64)
         if STEP:
-            slack = tl.full([], SLACK, tl.float64)  # a float64 constant (a bare one would be a float32)
+            slack = tl.full([], SLACK, tl.float64)  # float64, whichever type Triton gives a bare constant
             value = tl.load(fp + tl.minimum(_count_below(xp, n, q - slack, True, STEPS), n - 1))
         else:
             j = tl.minimum(tl.maximum(_count_below(xp, n, q, False, STEPS) - 1, 0), tl.maximum(n - 2, 0))
