@@ -80,13 +80,13 @@ def test_calls_without_a_gpu_path_are_refused_before_any_copy():
 
 #: Pointer arguments by name (the image's, ``tables`` and ``out``, take the image's dtype; ``weights_*`` the
 #: plan's), scalars otherwise 32-bit integers.
-_POINTERS = {"fractions": "*fp64", "values": "*fp64", "starts": "*i64", "sizes": "*i64", "target_of": "*i64",
-             "low_y": "*i64", "high_y": "*i64", "low_x": "*i64", "high_x": "*i64", "weight_y": "*fp32",
-             "weight_x": "*fp32", "counted": "*u8", "counts": "*i32", "ranges": "*i32", "bounds_z": "*i32",
-             "bounds_y": "*i32",
-             "bounds_x": "*i32", "lower_z": "*i32", "lower_y": "*i32", "lower_x": "*i32", "groups": "*fp64",
-             "partial": "*fp64", "params": "*fp64", "levels": "*fp64", "slopes": "*fp64", "identity": "*i8"}
-_SCALARS = {"denominator": "i64", "clip_bits": "i64", "span": "fp32", "scale": "fp32"}
+_POINTERS = {"clips": "*fp64", "fractions": "*fp64", "values": "*fp64", "starts": "*i64", "sizes": "*i64",
+             "target_of": "*i64", "low_y": "*i64", "high_y": "*i64", "low_x": "*i64", "high_x": "*i64",
+             "weight_y": "*fp32", "weight_x": "*fp32", "counted": "*u8", "counts": "*i32", "ranges": "*i32",
+             "bounds_z": "*i32", "bounds_y": "*i32", "bounds_x": "*i32", "lower_z": "*i32", "lower_y": "*i32",
+             "lower_x": "*i32", "groups": "*fp64", "partial": "*fp64", "params": "*fp64", "levels": "*fp64",
+             "slopes": "*fp64", "identity": "*i8"}
+_SCALARS = {"denominator": "i64", "span": "fp32", "scale": "fp32"}
 
 
 def _variants():

@@ -137,6 +137,36 @@ def _grey(function: str, image, mask, kwargs: dict, batch_axes: int, info, level
     return clahe_batch(flat, mask, grid, clip, int(info.lo), levels).reshape(image.shape)
 
 
+def clahe_per_sample(samples, tiles: tuple[int, int], clips: list[float]):
+    """CLAHE of a ``(N, C, H, W)`` CUDA batch on its last two axes, sample k with clip limit ``clips[k]``: what
+    ``clahe(samples[k], tiles=tiles, clip_limit=clips[k], axes=(-2, -1))`` gives for every k, in one call (the
+    draws of a RandomCLAHE)."""
+    import torch
+
+    from .clahe import checked_clip_limit, output_bits, tile_counts, without_singletons
+
+    name = str(samples.dtype).removeprefix("torch.")
+    if name not in _DTYPES or samples.ndim != 4:
+        raise _arrays.gpu_error("clahe", f"{samples.device.type} {name} tensors", _COVERAGE)
+    spatial = tuple(samples.shape[-2:])
+    shape, grid = without_singletons(spatial, tile_counts(tiles, spatial))
+    limits = torch.tensor([checked_clip_limit(c) for c in clips], dtype=torch.float64, device=samples.device)
+    flat = samples.reshape(-1, spatial[0] * spatial[1]).contiguous()
+    per_image = limits.repeat_interleave(samples.shape[1])  # every channel of a sample
+    dtype, levels = _DTYPES[name]
+    info = dtype_info(dtype)
+    if levels is None:
+        from ._gpu_clahe_float import clahe_batch as float_batch
+
+        return float_batch(flat, None, _tile_grid(shape, grid, None, str(samples.device)), per_image).reshape(
+            samples.shape)
+    from ._gpu_clahe import clahe_batch
+
+    bits = output_bits(info, info.lo, info.hi)
+    return clahe_batch(flat, None, _tile_grid(shape, grid, bits, str(samples.device)), per_image, int(info.lo),
+                       levels).reshape(samples.shape)
+
+
 def _matched(function: str, flat, mask, kwargs: dict, image, batch_axes: int, info, levels: int | None):
     """match or specify of integer images (``flat``: their pixels, ``image``: their layout, the image axes last)
     onto the CPU path's targets (``_gpu_match``)."""

@@ -127,19 +127,19 @@ def _byte_table(h, level_lo, clip, CLIPPED: tl.constexpr):
 
 
 @triton.jit
-def _byte_tables_kernel(counts, tables, level_lo, clip_bits, CLIPPED: tl.constexpr):
+def _byte_tables_kernel(counts, tables, level_lo, clips, tiles_per_image, CLIPPED: tl.constexpr):
     """Phase 2 of 8-bit images: one program per (image, tile), its histogram read from ``counts``.
-    ``clip_bits``: the clip limit's float64 bits (a Python float would reach the kernel as a float32)."""
+    ``clips``: each image's clip limit, float64 (a Python float would reach the kernel as a float32)."""
     program = tl.program_id(0).to(tl.int64)
     at = tl.arange(0, 256)
     h = tl.load(counts + program * 256 + at).to(tl.int64)
-    table = _byte_table(h, level_lo, clip_bits.to(tl.float64, bitcast=True), CLIPPED)
+    table = _byte_table(h, level_lo, tl.load(clips + program // tiles_per_image), CLIPPED)
     tl.store(tables + program * 256 + at, table.to(tables.dtype.element_ty))
 
 
 @triton.jit
 def _byte_tile_tables_kernel(image, counted, tables, bounds_z, bounds_y, bounds_x, pixels, mask_stride, rows, cols,
-                             tiles_z, tiles_y, tiles_x, level_lo, clip_bits,
+                             tiles_z, tiles_y, tiles_x, level_lo, clips,
                              BLOCK: tl.constexpr, MASKED: tl.constexpr, CLIPPED: tl.constexpr):
     """Phases 1 and 2 of 8-bit images whose tiles hold at most BLOCK pixels, in one program per (image, tile):
     the histogram stays in registers."""
@@ -148,12 +148,12 @@ def _byte_tile_tables_kernel(image, counted, tables, bounds_z, bounds_y, bounds_
                                  rows, cols, tiles_z, tiles_y, tiles_x, BLOCK, MASKED)
     bins = values.to(tl.int32) - level_lo
     h = tl.histogram(bins, 256, mask=inside).to(tl.int64)
-    table = _byte_table(h, level_lo, clip_bits.to(tl.float64, bitcast=True), CLIPPED)
+    table = _byte_table(h, level_lo, tl.load(clips + program // (tiles_z * tiles_y * tiles_x)), CLIPPED)
     tl.store(tables + program.to(tl.int64) * 256 + tl.arange(0, 256), table.to(tables.dtype.element_ty))
 
 
 @triton.jit
-def _wide_tables_kernel(counts, ranges, tables, groups, clip_bits, tiles_per_image, level_lo,
+def _wide_tables_kernel(counts, ranges, tables, groups, clips, tiles_per_image, level_lo,
                         LEVELS: tl.constexpr, CHUNK: tl.constexpr, GROUPS: tl.constexpr, CLIPPED: tl.constexpr):
     """Phase 2 of 16-bit images: one program per (image, tile) turns the tile's histogram (replaced by its
     cumulative sum) into its table, CHUNK levels at a time.  The clip limit is measured on GROUPS groups of the
@@ -183,8 +183,8 @@ def _wide_tables_kernel(counts, ranges, tables, groups, clip_bits, tiles_per_ima
     c_min = tl.zeros([], tl.float64)
     if CLIPPED:
         if occupied >= 2:
-            clipped, c_min = grouped_terms(row, lo, span, count, total, clip_bits.to(tl.float64, bitcast=True),
-                                           scratch, GROUPS)
+            clipped, c_min = grouped_terms(row, lo, span, count, total, tl.load(clips + image_index), scratch,
+                                           GROUPS)
     if occupied < 2:  # nothing to equalize: the identity
         for start in range(0, LEVELS, CHUNK):
             tl.store(table + start + steps, (start + steps + level_lo).to(table.dtype.element_ty))
@@ -244,9 +244,13 @@ def _interpolate_kernel(image, tables, out, lower_z, lower_y, lower_x, weights_z
         tl.store(out + base + p, mapped.to(out.dtype.element_ty), mask=inside)
 
 
-def float_bits(value: float) -> int:
-    """The int64 whose bits are ``value``'s float64 (at least 1: above 2**31, so the kernel sees an int64)."""
-    return int(np.array(value, dtype=np.float64).view(np.int64))
+def clip_limits(clip, count: int, device) -> torch.Tensor:
+    """The images' clip limits as the kernels read them: float64 on the device, one per image (``clip``: one
+    limit, None, or a tensor of one per image already)."""
+    if isinstance(clip, torch.Tensor):
+        return clip
+    return torch.full((count if clip is not None else 1,), 1.0 if clip is None else clip, dtype=torch.float64,
+                      device=device)
 
 
 class TileGrid:
@@ -302,15 +306,17 @@ def clahe_batch(images: torch.Tensor, mask: torch.Tensor | None, grid: TileGrid,
     ``grid.shape``, on the tensor's device.
 
     mask: None, or a contiguous bool tensor ``(images, pixels)`` or ``(pixels,)`` (shared): the pixels that
-    feed the tile histograms.  clip: the clip limit, or None.  level_lo, levels: the dtype's lowest level and
-    the number of levels (one bin each, 256 or 65536); the output levels are the dtype's range.  The clip limit
-    is measured on all levels of 8-bit images, on 256 groups of the counted range of 16-bit ones (as the CPU
-    core, see histeq.clahe).
+    feed the tile histograms.  clip: the clip limit, None, or a float64 device tensor of one per image.
+    level_lo, levels: the dtype's lowest level and the number of levels (one bin each, 256 or 65536); the output
+    levels are the dtype's range.  The clip limit is measured on all levels of 8-bit images, on 256 groups of the
+    counted range of 16-bit ones (as the CPU core, see histeq.clahe).
     """
     out = torch.empty_like(images)
+    clips = clip_limits(clip, images.shape[0], images.device)
     # 16-bit tiles take a 65536-level histogram and table each: a large batch is taken a part at a time.
     for part in image_passes(images.shape[0], grid.count, 6 * levels):
-        _clahe_part(images[part], part_of(mask, part), grid, clip, level_lo, levels, out[part])
+        _clahe_part(images[part], part_of(mask, part), grid, None if clip is None else clips[part], level_lo, levels,
+                    out[part])
     return out
 
 
@@ -319,28 +325,29 @@ def part_of(mask: torch.Tensor | None, part: slice) -> torch.Tensor | None:
     return mask if mask is None or mask.ndim == 1 else mask[part]
 
 
-def _clahe_part(images, part_mask, grid, clip, level_lo, levels, out) -> None:
+def _clahe_part(images, part_mask, grid, clips, level_lo, levels, out) -> None:
+    """CLAHE of a part of a batch; ``clips``: its images' clip limits (a device tensor), or None."""
     count, pixels = images.shape
     if count == 0 or pixels == 0:
         return
     tables = torch.empty((count * grid.count, levels), dtype=images.dtype, device=images.device)
-    clip_bits = float_bits(1.0 if clip is None else clip)
+    clipped, clips = clips is not None, clip_limits(clips, count, images.device)
     if levels == 256 and grid.largest_box <= _FUSED_BOX:
         _byte_tile_tables_kernel[(count * grid.count,)](
-            *pixel_arguments(images, part_mask, grid, tables), level_lo, clip_bits,
-            BLOCK=box_block(grid.largest_box), MASKED=part_mask is not None, CLIPPED=clip is not None,
+            *pixel_arguments(images, part_mask, grid, tables), level_lo, clips,
+            BLOCK=box_block(grid.largest_box), MASKED=part_mask is not None, CLIPPED=clipped,
             enable_fp_fusion=False)
     elif levels == 256:
         counts, _ = tile_histograms(images, part_mask, grid, level_lo, levels)
-        _byte_tables_kernel[(count * grid.count,)](counts, tables, level_lo, clip_bits, CLIPPED=clip is not None,
-                                                   enable_fp_fusion=False)
+        _byte_tables_kernel[(count * grid.count,)](counts, tables, level_lo, clips, grid.count,
+                                                   CLIPPED=clipped, enable_fp_fusion=False)
     else:
         counts, ranges = tile_histograms(images, part_mask, grid, level_lo, levels)
-        groups = torch.empty((count * grid.count if clip is not None else 1, 4 * GROUPS), dtype=torch.float64,
+        groups = torch.empty((count * grid.count if clipped else 1, 4 * GROUPS), dtype=torch.float64,
                              device=images.device)
         _wide_tables_kernel[(count * grid.count,)](
-            counts, ranges, tables, groups, clip_bits, grid.count, level_lo, LEVELS=levels, CHUNK=_CHUNK,
-            GROUPS=GROUPS, CLIPPED=clip is not None, enable_fp_fusion=False, num_warps=8)
+            counts, ranges, tables, groups, clips, grid.count, level_lo, LEVELS=levels, CHUNK=_CHUNK,
+            GROUPS=GROUPS, CLIPPED=clipped, enable_fp_fusion=False, num_warps=8)
     interpolate(images, tables, out, grid, level_lo, levels)
 
 

@@ -24,7 +24,7 @@ import torch
 import triton
 import triton.language as tl
 
-from ._gpu_clahe import GROUPS, TileGrid, box_block, float_bits, image_passes, part_of, pixel_arguments, tile_pixels
+from ._gpu_clahe import GROUPS, TileGrid, box_block, clip_limits, image_passes, part_of, pixel_arguments, tile_pixels
 from ._gpu_clip import grouped_cumulative, grouped_terms
 from ._gpu_float import NBINS, PARAMS, binning, float_bin, pixel_position
 
@@ -54,7 +54,7 @@ def _tile_histogram_kernel(image, counted, counts, ranges, bounds_z, bounds_y, b
 
 
 @triton.jit
-def _maps_kernel(counts, ranges, levels, slopes, identity, groups, clip_bits, tiles_per_image,
+def _maps_kernel(counts, ranges, levels, slopes, identity, groups, clips, tiles_per_image,
                  NBINS: tl.constexpr, GROUPS: tl.constexpr, CLIPPED: tl.constexpr):
     """One program per (image, tile): the tile's levels at the NBINS + 1 edges and slopes (the core's
     tile_mapping for floats), or its identity flag."""
@@ -76,8 +76,7 @@ def _maps_kernel(counts, ranges, levels, slopes, identity, groups, clip_bits, ti
     clipped = occupied < 0
     if CLIPPED:
         if occupied >= 2:
-            clipped, _ = grouped_terms(row, lo, span, count, total, clip_bits.to(tl.float64, bitcast=True), scratch,
-                                       GROUPS)
+            clipped, _ = grouped_terms(row, lo, span, count, total, tl.load(clips + image_index), scratch, GROUPS)
     # F at each bin and at the one below it (the plain cumulative histogram where nothing is clipped).
     f = running.to(tl.float64)
     f_below = (running - h).to(tl.float64)
@@ -165,18 +164,22 @@ def _interpolate_kernel(image, out, levels, slopes, identity, params, lower_z, l
 
 def clahe_batch(images: torch.Tensor, mask: torch.Tensor | None, grid: TileGrid, clip: float | None) -> torch.Tensor:
     """CLAHE of each image of a contiguous ``(images, pixels)`` float16/32/64 tensor laid out as ``grid.shape``
-    (a grid of float weights), on its device.  ``mask`` and ``clip`` as in ``_gpu_clahe.clahe_batch``."""
+    (a grid of float weights), on its device.  ``mask`` and ``clip`` (one, None, or one per image) as in
+    ``_gpu_clahe.clahe_batch``."""
     out = torch.empty_like(images)
     if images.numel() == 0:
         return out
     params = binning(images, mask)
+    clips = clip_limits(clip, images.shape[0], images.device)
     # Per tile: a histogram (4 bytes a bin), levels and slopes (8 each), the clip terms.
     for part in image_passes(images.shape[0], grid.count, 20 * (NBINS + 1) + 32 * GROUPS):
-        _clahe_part(images[part], part_of(mask, part), params[part], grid, clip, out[part])
+        _clahe_part(images[part], part_of(mask, part), params[part], grid, None if clip is None else clips[part],
+                    out[part])
     return out
 
 
-def _clahe_part(images, mask, params, grid, clip, out) -> None:
+def _clahe_part(images, mask, params, grid, clips, out) -> None:
+    """CLAHE of a part of a batch; ``clips``: its images' clip limits (a device tensor), or None."""
     count, pixels = images.shape
     device = images.device
     tiles = count * grid.count
@@ -189,9 +192,9 @@ def _clahe_part(images, mask, params, grid, clip, out) -> None:
     levels = torch.empty((tiles, NBINS + 1), dtype=torch.float64, device=device)
     slopes = torch.empty_like(levels)
     identity = torch.empty(tiles, dtype=torch.int8, device=device)
-    groups = torch.empty((tiles if clip is not None else 1, 4 * GROUPS), dtype=torch.float64, device=device)
-    _maps_kernel[(tiles,)](counts, ranges, levels, slopes, identity, groups, float_bits(1.0 if clip is None else clip),
-                           grid.count, NBINS=NBINS, GROUPS=GROUPS, CLIPPED=clip is not None,
+    groups = torch.empty((tiles if clips is not None else 1, 4 * GROUPS), dtype=torch.float64, device=device)
+    _maps_kernel[(tiles,)](counts, ranges, levels, slopes, identity, groups, clip_limits(clips, count, device),
+                           grid.count, NBINS=NBINS, GROUPS=GROUPS, CLIPPED=clips is not None,
                            enable_fp_fusion=False, num_warps=8)
     (_, rows, cols), (tz, ty, tx) = grid.shape, grid.tiles
     corners = [1 if t == 1 else 2 for t in grid.tiles]

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import torch
 
+from . import _arrays
 from .clahe import clahe
 from .equalize import equalize
 
@@ -166,13 +167,31 @@ class RandomCLAHE(torch.nn.Module):
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         layout = _layout(image, self.color)
         samples = image.reshape((-1,) + tuple(image.shape[-3:]))
-        out = torch.empty_like(samples)
-        for k in range(samples.shape[0]):
-            apply, clip_limit, tiles = self.draw()
-            out[k] = clahe(samples[k], tiles=_fitting(tiles, samples[k]), clip_limit=clip_limit, **layout) \
-                if apply else samples[k]
+        if self.color is None and _arrays.on_gpu(samples):
+            out = self._by_tiles(samples)
+        else:
+            out = torch.empty_like(samples)
+            for k in range(samples.shape[0]):
+                apply, clip_limit, tiles = self.draw()
+                out[k] = clahe(samples[k], tiles=_fitting(tiles, samples[k]), clip_limit=clip_limit, **layout) \
+                    if apply else samples[k]
         out = out.reshape(image.shape)
         return out if type(image) is torch.Tensor else out.as_subclass(type(image))
+
+    def _by_tiles(self, samples: torch.Tensor) -> torch.Tensor:
+        """The same draws and results on a CUDA batch, one GPU call per tile count instead of one per sample."""
+        from ._gpu import clahe_per_sample
+
+        draws = [self.draw() for _ in range(samples.shape[0])]
+        out = samples.clone()
+        groups: dict[tuple[int, int], list[int]] = {}
+        for k, (apply, _, tiles) in enumerate(draws):
+            if apply:
+                groups.setdefault(_fitting(tiles, samples[k]), []).append(k)
+        for tiles, members in groups.items():
+            index = torch.tensor(members, device=samples.device)
+            out[index] = clahe_per_sample(samples[index], tiles, [draws[k][1] for k in members])
+        return out
 
     def extra_repr(self) -> str:
         return f"clip_limit={self.clip_limit!r}, tiles={self.tiles!r}, p={self.p!r}, color={self.color!r}"
