@@ -221,12 +221,15 @@ def check_one_image_and_transforms():
     _same(Equalize()(_tensor(batch)), histeq.equalize(batch, axes=(-2, -1)))
     _same(CLAHE(tiles=3, color="luma")(_tensor(batch)),
           histeq.clahe(batch, tiles=3, axes=(-2, -1), channel_axis=-3, color="luma"))
-    on_device, on_host = (RandomCLAHE(tiles=(2, 5), p=0.7, generator=torch.Generator().manual_seed(3))
+    on_device, on_host = (RandomCLAHE(tiles=(2, 3), p=0.8, generator=torch.Generator().manual_seed(3))
                           for _ in range(2))
-    got = on_device(_tensor(batch))
+    from skimage import data  # smooth images, whose tables each clip limit changes
+
+    faces = np.stack([data.camera()[k * 60:k * 60 + 90:2, 100:190:2] for k in range(6)])[:, None]
+    got = on_device(_tensor(faces))
     _arrays.on_gpu = _DOOR  # the CPU path for the expected result, as on a GPU machine
     try:
-        expected = on_host(torch.from_numpy(batch)).numpy()
+        expected = on_host(torch.from_numpy(faces)).numpy()
     finally:
         _arrays.on_gpu = _GPU_PATH
     _same(got, expected)
