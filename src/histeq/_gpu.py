@@ -104,14 +104,14 @@ def _grey(function: str, image, mask, kwargs: dict, batch_axes: int, info, level
         raise _arrays.gpu_error(function, f"images of {pixels} pixels", _COVERAGE)
     shape, tiles, clip = (pixels,), (1,), None  # one tile: its layout does not matter
     if function == "clahe" and kwargs.get("compat") is not None:
-        return _opencv_clahe(image, mask, kwargs, spatial)
+        return _opencv_clahe(image, mask, kwargs, spatial, info)
     if function == "clahe":
         grid = tile_counts(kwargs.get("tiles", 8), spatial)
         clip = checked_clip_limit(kwargs.get("clip_limit", 2.0))
         shape, tiles = without_singletons(spatial, grid)
         if len(shape) > _MAX_AXES:
             raise _arrays.gpu_error(function, f"{len(shape)} image axes longer than one pixel", _COVERAGE)
-    compat = _peer(function, image, kwargs) if function == "equalize" else None
+    compat = _peer(function, kwargs, info) if function == "equalize" else None
     rows = image.numel() // pixels
     flat = image.reshape(rows, -1).contiguous()
     if mask is not None:
@@ -213,7 +213,7 @@ def _reference_targets(reference, reference_mask, image, batch_axes: int, info):
     return matching.reference_targets(counts.reshape(-1, counts.shape[-1]), ref_info, info), target_of
 
 
-def _opencv_clahe(image, mask, kwargs: dict, spatial: tuple[int, ...]):
+def _opencv_clahe(image, mask, kwargs: dict, spatial: tuple[int, ...], info):
     """clahe(compat='opencv') of images whose axes are the last ones (``_gpu_clahe_opencv``), with the CPU
     path's checks and geometry (``_compat``)."""
     from . import _compat, _validate
@@ -224,7 +224,6 @@ def _opencv_clahe(image, mask, kwargs: dict, spatial: tuple[int, ...]):
     _compat.check_opencv_clahe(None, mask, None, None, None, kwargs.get("color"))
     tiles = tile_counts(kwargs.get("tiles", 8), spatial)
     clip = checked_clip_limit(kwargs.get("clip_limit", 2.0), opencv=True)
-    info = dtype_info(_DTYPES[str(image.dtype).removeprefix("torch.")][0])
     tile_h, tile_w, limit = _compat.opencv_geometry(info, spatial, tiles, clip)
     flat = image.reshape(-1, int(np.prod(spatial))).contiguous()
     return clahe_batch(flat, *spatial, tiles, tile_h, tile_w, limit).reshape(image.shape)
@@ -309,7 +308,7 @@ def _on_device(mask, image) -> bool:
     return mask is None or isinstance(mask, torch.Tensor) and mask.device == image.device
 
 
-def _peer(function: str, image, kwargs: dict) -> str | None:
+def _peer(function: str, kwargs: dict, info) -> str | None:
     """equalize's compat mode where the GPU path has it ('opencv', 'pillow'), its refusals the CPU path's."""
     from . import _compat, _validate
 
@@ -318,7 +317,6 @@ def _peer(function: str, image, kwargs: dict) -> str | None:
         return None
     if mode not in ("opencv", "pillow"):
         raise _arrays.gpu_error(function, f"compat={mode!r}", "its GPU path has compat='opencv' and 'pillow' only")
-    info = dtype_info(_DTYPES[str(image.dtype).removeprefix("torch.")][0])
     _compat.check_peer(mode, info, None, kwargs.get("mask"), None, None)
     return mode
 

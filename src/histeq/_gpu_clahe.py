@@ -77,22 +77,37 @@ def tile_pixels(image, counted, program, block, bounds_z, bounds_y, bounds_x, pi
 
 
 @triton.jit
-def _tile_histogram_kernel(image, counted, counts, ranges, bounds_z, bounds_y, bounds_x, pixels, mask_stride,
-                           rows, cols, tiles_z, tiles_y, tiles_x, level_lo,
-                           BLOCK: tl.constexpr, LEVELS: tl.constexpr, MASKED: tl.constexpr):
-    """Phase 1: program (image x tile, block) counts BLOCK pixels of one tile's box into the tile's histogram
-    (in registers, then one atomic add per level, where the levels fit; else an atomic add per pixel), and folds
-    their lowest and highest level into the image's counted range."""
-    program = tl.program_id(0)
-    values, inside = tile_pixels(image, counted, program, tl.program_id(1), bounds_z, bounds_y, bounds_x, pixels,
-                                 mask_stride, rows, cols, tiles_z, tiles_y, tiles_x, BLOCK, MASKED)
-    bins = values.to(tl.int32) - level_lo
-    histogram = counts + program.to(tl.int64) * LEVELS
+def count_into(histogram, bins, inside, BLOCK: tl.constexpr, LEVELS: tl.constexpr):
+    """Adds the ``inside`` ones of BLOCK bins to a histogram of LEVELS counts: counted in registers, then one
+    atomic add per occupied level, where the levels fit; else an atomic add per pixel."""
     if LEVELS <= 256:
         local = tl.histogram(bins, LEVELS, mask=inside)
         tl.atomic_add(histogram + tl.arange(0, LEVELS), local.to(tl.int32), mask=local > 0, sem="relaxed")
     else:
         tl.atomic_add(histogram + bins, tl.full([BLOCK], 1, tl.int32), mask=inside, sem="relaxed")
+
+
+@triton.jit
+def pixel_grid(pixels, rows, cols, BLOCK: tl.constexpr):
+    """(image, offsets, inside, base, x, y, z) of program (image, block) of an interpolation kernel: its BLOCK
+    pixels' offsets in the image, whether each is one, the image's first pixel, and their coordinates."""
+    image_index = tl.program_id(0)
+    p = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
+    return (image_index, p, p < pixels, image_index.to(tl.int64) * pixels, p % cols, (p // cols) % rows,
+            p // (cols * rows))
+
+
+@triton.jit
+def _tile_histogram_kernel(image, counted, counts, ranges, bounds_z, bounds_y, bounds_x, pixels, mask_stride,
+                           rows, cols, tiles_z, tiles_y, tiles_x, level_lo,
+                           BLOCK: tl.constexpr, LEVELS: tl.constexpr, MASKED: tl.constexpr):
+    """Phase 1: program (image x tile, block) counts BLOCK pixels of one tile's box into the tile's histogram
+    (count_into), and folds their lowest and highest level into the image's counted range."""
+    program = tl.program_id(0)
+    values, inside = tile_pixels(image, counted, program, tl.program_id(1), bounds_z, bounds_y, bounds_x, pixels,
+                                 mask_stride, rows, cols, tiles_z, tiles_y, tiles_x, BLOCK, MASKED)
+    bins = values.to(tl.int32) - level_lo
+    count_into(counts + program.to(tl.int64) * LEVELS, bins, inside, BLOCK, LEVELS)
     image_index = program // (tiles_z * tiles_y * tiles_x)
     tl.atomic_min(ranges + 2 * image_index, tl.min(tl.where(inside, bins, LEVELS), 0), sem="relaxed")
     tl.atomic_max(ranges + 2 * image_index + 1, tl.max(tl.where(inside, bins, -1), 0), sem="relaxed")
@@ -212,13 +227,7 @@ def _interpolate_kernel(image, tables, out, lower_z, lower_y, lower_x, weights_z
     """Phase 3: program (image, block) maps BLOCK pixels by the exact weighted sum of their corner tiles' levels
     (CORNERS_*: 1 along an axis of one tile, else 2), rounded halves up.  ``weights_*``: (w0, w1) per pixel of
     the axis, the lower tile's and the upper's; WIDE: the sum needs 64 bits."""
-    image_index = tl.program_id(0)
-    p = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
-    inside = p < pixels
-    base = image_index.to(tl.int64) * pixels
-    x = p % cols
-    y = (p // cols) % rows
-    z = p // (cols * rows)
+    image_index, p, inside, base, x, y, z = pixel_grid(pixels, rows, cols, BLOCK)
     values = tl.load(image + base + p, mask=inside, other=0).to(tl.int32) - level_lo
     own = tables + image_index.to(tl.int64) * (tiles_z * tiles_y * tiles_x) * LEVELS + values
     kind = tl.int64 if WIDE else tl.int32

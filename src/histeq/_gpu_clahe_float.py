@@ -24,9 +24,19 @@ import torch
 import triton
 import triton.language as tl
 
-from ._gpu_clahe import GROUPS, TileGrid, box_block, clip_limits, image_passes, part_of, pixel_arguments, tile_pixels
+from ._gpu_clahe import (
+    GROUPS,
+    TileGrid,
+    box_block,
+    clip_limits,
+    image_passes,
+    part_of,
+    pixel_arguments,
+    pixel_grid,
+    tile_pixels,
+)
 from ._gpu_clip import grouped_cumulative, grouped_terms
-from ._gpu_float import NBINS, PARAMS, binning, float_bin, pixel_position
+from ._gpu_float import NBINS, binning, float_bin, image_binning, pixel_position
 
 _BLOCK = 1024
 
@@ -43,10 +53,8 @@ def _tile_histogram_kernel(image, counted, counts, ranges, bounds_z, bounds_y, b
     values = values.to(tl.float64)
     kept = inside & (tl.abs(values) <= 1.7976931348623157e308)
     image_index = program // (tiles_z * tiles_y * tiles_x)
-    setting = params + image_index.to(tl.int64) * 7
-    lo = tl.load(setting)
-    bins = float_bin(tl.where(kept, values, lo), lo, tl.load(setting + 1), tl.load(setting + 2),
-                     tl.load(setting + 3), tl.load(setting + 4) != 0, NBINS)
+    lo, hi, scale, step, divide, _, _ = image_binning(params, image_index)
+    bins = float_bin(tl.where(kept, values, lo), lo, hi, scale, step, divide, NBINS)
     tl.atomic_add(counts + program.to(tl.int64) * NBINS + bins, tl.full([BLOCK], 1, tl.int32), mask=kept,
                   sem="relaxed")
     tl.atomic_min(ranges + 2 * image_index, tl.min(tl.where(kept, bins, NBINS), 0).to(tl.int32), sem="relaxed")
@@ -103,29 +111,35 @@ def _tile_value(levels, slopes, identity, tile, k, t, rescaled, inside, NBINS: t
 
 
 @triton.jit
+def _blend(total, part, weights, at, inside, CORNER: tl.constexpr, CORNERS: tl.constexpr):
+    """One axis of the interpolation, a corner at a time: ``w0 part`` (CORNER 0), then ``total + w1 part``
+    (the core's ``w0 a + w1 b``); ``part`` itself along an axis of one tile (weights 1 and 0)."""
+    if CORNERS == 1:
+        result = part
+    elif CORNER == 0:
+        result = tl.load(weights + 2 * at, mask=inside, other=0.0) * part
+    else:
+        result = total + tl.load(weights + 2 * at + 1, mask=inside, other=0.0) * part
+    return result
+
+
+@triton.jit
 def _interpolate_kernel(image, out, levels, slopes, identity, params, lower_z, lower_y, lower_x, weights_z,
                         weights_y, weights_x, pixels, rows, cols, tiles_z, tiles_y, tiles_x,
                         BLOCK: tl.constexpr, NBINS: tl.constexpr, CORNERS_Z: tl.constexpr,
                         CORNERS_Y: tl.constexpr, CORNERS_X: tl.constexpr, NARROW: tl.constexpr):
     """Program (image, block): each pixel from its corner tiles' maps, the last axis first (CORNERS_*: 1 along an
     axis of one tile, whose weights are 1 and 0), or the identity rescale where the image counts nothing."""
-    image_index = tl.program_id(0)
-    p = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
-    inside = p < pixels
-    base = image_index.to(tl.int64) * pixels
-    x = p % cols
-    y = (p // cols) % rows
-    z = p // (cols * rows)
+    image_index, p, inside, base, x, y, z = pixel_grid(pixels, rows, cols, BLOCK)
     v = tl.load(image + base + p, mask=inside, other=0).to(tl.float64)
-    setting = params + image_index.to(tl.int64) * 7
+    lo, hi, scale, _, divide, _, counted = image_binning(params, image_index)
     rescaled = 0.0 + (tl.where(v < 0.0, 0.0, tl.where(v > 1.0, 1.0, v)) - 0.0) * (1.0 / 1.0)
     if NARROW:
         rescaled = rescaled.to(tl.float32).to(tl.float64)
-    if tl.load(setting + 6) == 0.0:  # nothing counted: the identity rescale, NaN kept
+    if counted == 0.0:  # nothing counted: the identity rescale, NaN kept
         result = tl.where(v != v, v, rescaled)
     else:
-        t, k, nan_or_zero = pixel_position(v, tl.load(setting), tl.load(setting + 1), tl.load(setting + 2),
-                                           tl.load(setting + 4) != 0, NBINS)
+        t, k, nan_or_zero = pixel_position(v, lo, hi, scale, divide, NBINS)
         rescaled = tl.where(v != v, 0.0, rescaled)
         first_tile = image_index * (tiles_z * tiles_y * tiles_x)
         lz = tl.load(lower_z + z, mask=inside, other=0)
@@ -144,18 +158,8 @@ def _interpolate_kernel(image, out, levels, slopes, identity, params, lower_z, l
                     along_x = tl.load(weights_x + 2 * x, mask=inside, other=0.0) * along_x + \
                         tl.load(weights_x + 2 * x + 1, mask=inside, other=0.0) * \
                         _tile_value(levels, slopes, identity, upper, k, t, rescaled, inside, NBINS)
-                if CORNERS_Y == 1:
-                    along_y = along_x
-                elif b == 0:
-                    along_y = tl.load(weights_y + 2 * y, mask=inside, other=0.0) * along_x
-                else:
-                    along_y = along_y + tl.load(weights_y + 2 * y + 1, mask=inside, other=0.0) * along_x
-            if CORNERS_Z == 1:
-                result = along_y
-            elif a == 0:
-                result = tl.load(weights_z + 2 * z, mask=inside, other=0.0) * along_y
-            else:
-                result = result + tl.load(weights_z + 2 * z + 1, mask=inside, other=0.0) * along_y
+                along_y = _blend(along_y, along_x, weights_y, y, inside, b, CORNERS_Y)
+            result = _blend(result, along_y, weights_z, z, inside, a, CORNERS_Z)
         result = result + nan_or_zero
     if NARROW:
         result = result.to(tl.float32)
@@ -203,5 +207,3 @@ def _clahe_part(images, mask, params, grid, clips, out) -> None:
         BLOCK=_BLOCK, NBINS=NBINS, CORNERS_Z=corners[0], CORNERS_Y=corners[1], CORNERS_X=corners[2],
         NARROW=images.dtype != torch.float64, enable_fp_fusion=False)
 
-
-assert PARAMS == 7, "the kernels read the range phase's seven parameters per image"

@@ -18,7 +18,7 @@ import torch
 import triton
 import triton.language as tl
 
-from ._gpu_clahe import box_block, image_passes
+from ._gpu_clahe import box_block, count_into, image_passes
 
 _BLOCK = 1024
 _CHUNK = 4096
@@ -45,12 +45,7 @@ def _histogram_kernel(image, counts, height, width, tiles_x, tile_h, tile_w, til
     x = _mirrored((tile % tiles_x) * tile_w + q % tile_w, width)
     values = tl.load(image + image_index.to(tl.int64) * height * width + y * width + x, mask=inside,
                      other=0).to(tl.int32)
-    row = counts + program.to(tl.int64) * LEVELS
-    if LEVELS <= 256:
-        local = tl.histogram(values, LEVELS, mask=inside)
-        tl.atomic_add(row + tl.arange(0, LEVELS), local.to(tl.int32), mask=local > 0, sem="relaxed")
-    else:
-        tl.atomic_add(row + values, tl.full([BLOCK], 1, tl.int32), mask=inside, sem="relaxed")
+    count_into(counts + program.to(tl.int64) * LEVELS, values, inside, BLOCK, LEVELS)
 
 
 @triton.jit

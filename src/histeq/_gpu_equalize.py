@@ -15,6 +15,8 @@ import torch
 import triton
 import triton.language as tl
 
+from ._gpu_clahe import count_into
+
 #: Pixels per program of the histogram and apply kernels.
 _BLOCK = 4096
 _LEVELS = 256
@@ -37,8 +39,7 @@ def _histogram_kernel(image, counted, counts, pixels, mask_stride, BLOCK: tl.con
     values = tl.load(image + row.to(tl.int64) * pixels + offsets, mask=inside, other=0).to(tl.int32)
     if MASKED:
         inside = inside & (tl.load(counted + row.to(tl.int64) * mask_stride + offsets, mask=inside, other=0) != 0)
-    local = tl.histogram(values, LEVELS, mask=inside)
-    tl.atomic_add(counts + row * LEVELS + tl.arange(0, LEVELS), local.to(tl.int32), sem="relaxed")
+    count_into(counts + row * LEVELS, values, inside, BLOCK, LEVELS)
 
 
 @triton.jit

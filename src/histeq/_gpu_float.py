@@ -57,6 +57,14 @@ def _next_double(x, up):
 
 
 @triton.jit
+def image_binning(params, image):
+    """(lo, hi, scale, step, divide, mode, counted) of image ``image`` from the range phase's ``params``."""
+    setting = params + image.to(tl.int64) * 7  # PARAMS
+    return (tl.load(setting), tl.load(setting + 1), tl.load(setting + 2), tl.load(setting + 3),
+            tl.load(setting + 4) != 0, tl.load(setting + 5), tl.load(setting + 6))
+
+
+@triton.jit
 def _setup_kernel(partial, params, blocks, CHUNK: tl.constexpr, NBINS: tl.constexpr):
     """Range phase, part 2: one program per image reduces its blocks' partial results and writes its binning
     (the core's bin_range, widening a one-value range as NumPy does, and FloatBins)."""
@@ -88,7 +96,7 @@ def _setup_kernel(partial, params, blocks, CHUNK: tl.constexpr, NBINS: tl.conste
     while searching:
         searching = width * scale < NBINS
         scale = tl.where(searching, _next_double(scale, True), scale)
-    out = params + row.to(tl.int64) * 7
+    out = params + row.to(tl.int64) * 7  # PARAMS, in image_binning's order
     tl.store(out, lo)
     tl.store(out + 1, hi)
     tl.store(out + 2, scale)
@@ -143,12 +151,7 @@ def _histogram_kernel(image, counted, params, counts, pixels, mask_stride, BLOCK
     row = tl.program_id(0)
     offsets = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
     inside = offsets < pixels
-    setting = params + row.to(tl.int64) * 7
-    lo = tl.load(setting)
-    hi = tl.load(setting + 1)
-    scale = tl.load(setting + 2)
-    step = tl.load(setting + 3)
-    divide = tl.load(setting + 4) != 0
+    lo, hi, scale, step, divide, _, _ = image_binning(params, row)
     values = tl.load(image + row.to(tl.int64) * pixels + offsets, mask=inside, other=0).to(tl.float64)
     kept = inside & (tl.abs(values) <= 1.7976931348623157e308)
     if MASKED:
@@ -184,12 +187,7 @@ def _map_kernel(image, out, params, levels, slopes, pixels, out_lo, span, BLOCK:
     row = tl.program_id(0)
     offsets = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
     inside = offsets < pixels
-    setting = params + row.to(tl.int64) * 7
-    lo = tl.load(setting)
-    hi = tl.load(setting + 1)
-    scale = tl.load(setting + 2)
-    divide = tl.load(setting + 4) != 0
-    mode = tl.load(setting + 5)
+    lo, hi, scale, _, divide, mode, _ = image_binning(params, row)
     v = tl.load(image + row.to(tl.int64) * pixels + offsets, mask=inside, other=0).to(tl.float64)
     if mode == 1.0:
         t, k, nan_or_zero = pixel_position(v, lo, hi, scale, divide, NBINS)
