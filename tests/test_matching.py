@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 from conftest import FLOAT_DTYPES, INT_DTYPES, real_grey_images
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -258,15 +258,19 @@ def test_exact_equalize_equals_reference(image, data):
             return np.repeat(levels, [n // len(levels) + (j < n % len(levels)) for j in range(len(levels))])
         spread = info.lo + (info.hi - info.lo) * (np.arange(n) + 0.5) / n
         return spread if info.is_float else ref._round_levels(spread, info)
-    # nothing counted: equalize's identity rescale; -inf and +inf: the ends of the output range
+    # nothing to equalize (nothing counted, or one counted value): equalize's identity rescale, no tie split;
+    # -inf and +inf: the ends of the output range
     expected = ref.exact_values(image, by_rank, mask, uncounted=lambda x: ref._rescale(x, info, None, None),
-                                ends=(info.lo, info.hi))
+                                ends=(info.lo, info.hi), one_level=True)
     _assert_matches(out, expected)
-    assert ties == ref.exact_order(image)[1]
+    counted = image[np.ones(image.shape, bool) if mask is None else mask]
+    counted = counted[np.isfinite(counted)] if image.dtype.kind == "f" else counted
+    assert ties == (ref.exact_order(image)[1] if np.unique(counted).size > 1 else 0)
 
 
 @given(images(dtypes=LEVEL_DTYPES, max_dims=2, max_side=24))
 def test_exact_equalize_is_flat_and_monotone(image):
+    assume(np.unique(image).size > 1)  # one value: nothing to equalize (test_exact_keeps_what_has_nothing_to_equalize)
     out = histeq.equalize(image, exact=True, out_range=(0, 9))
     n, levels = image.size, 10
     counts = np.bincount(out.astype(np.int64).ravel(), minlength=levels)
@@ -312,9 +316,11 @@ def test_exact_flat_where_plain_equalization_cannot_be(camera):
     assert plain.max() > 4 * exact.max() and exact.min() == exact.max() == camera.size // 256
 
 
-def test_exact_constant_image_is_split_by_position():
+def test_exact_specification_splits_a_constant_image_by_position():
+    # specify's promise is the target histogram, exactly; equalize leaves a constant image as it is instead
+    # (test_exact_keeps_what_has_nothing_to_equalize).
     image = np.full((4, 8), 7, dtype=np.uint8)
-    out, ties = histeq.equalize(image, exact=True, return_ties=True)
+    out, ties = histeq.specify(image, "uniform", exact=True, return_ties=True)
     assert ties == image.size - 1  # every pixel's key equals its predecessor's
     # 32 pixels on 256 levels: one each on the 32 lowest, in raster order
     np.testing.assert_array_equal(out.ravel(), np.arange(32))
@@ -410,3 +416,122 @@ def test_inputs_are_not_modified(camera):
     histeq.specify(image, "uniform")
     np.testing.assert_array_equal(image, camera)
     np.testing.assert_array_equal(reference, camera[::-1])
+
+
+# --- the same answer at every integer width, and discrete references ------------------------------------------------
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16, np.uint32, np.int32, np.int64, np.uint64])
+def test_match_treats_integers_alike_at_every_width(dtype):
+    # scikit-image matches integer images level by level whatever their width: so does histeq, wherever the
+    # image's counted range holds at most nbins levels (4096 by default).
+    from skimage.exposure import match_histograms
+
+    image, reference = np.arange(10, dtype=dtype), np.arange(100, dtype=dtype)
+    expected = np.floor(match_histograms(image, reference) + 0.5)
+    np.testing.assert_array_equal(histeq.match(image, reference), expected.astype(dtype))
+    np.testing.assert_array_equal(expected, np.arange(9, 100, 10))
+
+
+@given(hnp.arrays(np.int64, hnp.array_shapes(max_dims=2, max_side=12), elements=st.integers(-300, 300)),
+       hnp.arrays(np.int64, hnp.array_shapes(max_dims=2, max_side=12), elements=st.integers(-300, 300)))
+def test_match_of_32_bit_integers_equals_16_bit(image, reference):
+    # The same values at three widths: the same result.
+    narrow = histeq.match(image.astype(np.int16), reference.astype(np.int16))
+    np.testing.assert_array_equal(histeq.match(image.astype(np.int32), reference.astype(np.int32)), narrow)
+    np.testing.assert_array_equal(histeq.match(image, reference), narrow)
+
+
+def test_match_of_wide_integers_beyond_nbins_levels_is_binned():
+    # Over more levels than nbins, a 32-bit image is binned as floats are: still monotone, into the reference's
+    # range, and the same as a 16-bit image of those values binned alike is not required.
+    rng = np.random.default_rng(5)
+    image = rng.integers(-10**6, 10**6, (64, 64), dtype=np.int32)
+    reference = rng.integers(0, 5000, (64, 64), dtype=np.int32)
+    out = histeq.match(image, reference)
+    assert out.min() >= reference.min() and out.max() <= reference.max()
+    order = np.argsort(image.ravel(), kind="stable")
+    assert np.all(np.diff(out.ravel()[order].astype(np.int64)) >= 0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_match_onto_a_few_distinct_values_gives_those_values(dtype):
+    rng = np.random.default_rng(0)
+    image = rng.random((96, 96)).astype(dtype)
+    binary = (rng.random((80, 80)) > 0.7).astype(dtype)  # a mask as floats
+    labels = rng.integers(0, 5, (80, 80)).astype(dtype) * dtype(0.37)  # labels, quantized data
+    for reference in (binary, labels, np.where(binary > 0, dtype(1e-3), dtype(2e-3))):
+        values = np.unique(reference)
+        out = histeq.match(image, reference)
+        assert set(np.unique(out).tolist()) <= set(values.tolist())
+        # quantile matching: each reference value takes its share of the image, to within the pixels of one of
+        # the image's 4096 bins (inside which a pixel's fraction is interpolated)
+        counts = np.array([(out == v).sum() for v in values])
+        shares = np.array([(reference == v).mean() for v in values]) * image.size
+        assert np.all(np.abs(counts - shares) <= 1 + image.size / 4096)
+        assert set(np.unique(histeq.match(image, reference, exact=True)).tolist()) <= set(values.tolist())
+
+
+def test_match_onto_a_few_values_is_the_same_from_dask_and_fitted():
+    import dask.array as da
+
+    rng = np.random.default_rng(1)
+    image = rng.random((64, 64))
+    reference = np.repeat([0.25, 0.5, 2.0, 7.0], 400).reshape(40, 40)
+    expected = histeq.match(image, reference)
+    assert set(np.unique(expected).tolist()) == {0.25, 0.5, 2.0, 7.0}
+    lazy = histeq.match(da.from_array(image, chunks=24), da.from_array(reference, chunks=16)).compute()
+    np.testing.assert_array_equal(lazy, expected)
+    np.testing.assert_array_equal(histeq.fit_match(image, da.from_array(reference, chunks=16)).apply(image),
+                                  expected)
+
+
+@given(images(dtypes=FLOAT_DTYPES + INT_DTYPES, nan=False),
+       st.lists(st.floats(-1e3, 1e3, allow_nan=False), min_size=1, max_size=5), st.data())
+def test_match_outputs_lie_in_a_discrete_references_values(image, values, data):
+    # A reference of a few values, each far from the others relative to the bins: every output is one of them
+    # (floats), or one of them rounded into an integer image's units.
+    values = np.unique(np.round(np.array(values), 0))
+    reference = data.draw(hnp.arrays(np.float64, st.integers(1, 40), elements=st.sampled_from(values.tolist())))
+    out = histeq.match(image, reference)
+    if image.dtype.kind == "f":
+        expected = set(np.unique(reference.astype(image.dtype)).tolist())
+    else:
+        info = histeq._kernels.dtype_info(image.dtype)
+        scaled = info.lo + (np.unique(reference) - 0.0) * (info.hi - info.lo)  # [0, 1] -> the dtype's range
+        expected = set(np.clip(np.floor(scaled + 0.5), info.lo, info.hi).astype(image.dtype).tolist())
+    assert set(np.unique(out).tolist()) <= expected
+
+
+# --- exact mode: nothing to specify ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("function", ["match", "specify"])
+def test_exact_leaves_an_image_with_nothing_counted_as_it_is(function):
+    reference = np.array([0.0, 0.5, 1.0])
+    for image, mask in ((np.array([np.inf]), None), (np.array([np.inf, -np.inf, np.nan]), None),
+                        (np.array([0.2, np.inf, 0.9]), np.zeros(3, bool))):
+        call = getattr(histeq, function)
+        target = reference if function == "match" else "uniform"
+        expected = call(image, target, mask=mask)
+        np.testing.assert_array_equal(expected, image)  # the README's rule, without exact
+        out, ties = call(image, target, mask=mask, exact=True, return_ties=True)
+        np.testing.assert_array_equal(out, image)
+        assert ties == 0
+
+
+def test_exact_keeps_what_has_nothing_to_equalize():
+    # One rule for a constant image, with and without exact: unchanged (its ties are not split by position).
+    constant = np.full((2, 3), 9, np.uint8)
+    out, ties = histeq.equalize(constant, exact=True, return_ties=True)
+    np.testing.assert_array_equal(out, constant)
+    assert ties == 0
+    np.testing.assert_array_equal(histeq.equalize(constant), constant)
+    # the same when only the counted pixels are constant, for floats, and image by image in a batch
+    values, counted = np.array([9, 9, 3, 200], np.uint8), np.array([True, True, False, False])
+    np.testing.assert_array_equal(histeq.equalize(values, mask=counted, exact=True), values)
+    floats = np.array([0.5, 0.5, np.inf, -np.inf, np.nan])
+    np.testing.assert_array_equal(histeq.equalize(floats, exact=True), histeq.equalize(floats))
+    batch = np.stack([constant, np.arange(6, dtype=np.uint8).reshape(2, 3)])
+    out, ties = histeq.equalize(batch, axes=(1, 2), exact=True, return_ties=True)
+    np.testing.assert_array_equal(out[0], constant)
+    np.testing.assert_array_equal(out[1], histeq.equalize(batch[1], exact=True))
+    assert ties.tolist() == [0, 0]

@@ -89,6 +89,7 @@ def histogram(image, nbins=None, mask=None, in_range=None):
         edges = _float_edges(lo, hi, nbins)
         bins = _float_bin(np.clip(counted.astype(np.float64), lo, hi), edges)
     else:
+        nbins = min(nbins, int(hi - lo + 1))  # integer data: no bin narrower than one level
         edges = _float_edges(lo - 0.5, hi + 0.5, nbins)
         bins = _int_bin(counted, lo, hi, nbins)
     return np.bincount(bins, minlength=nbins), edges
@@ -525,33 +526,55 @@ def _discrete_target(levels, counts):
     return list(cum / cum[-1]), np.asarray(levels, dtype=np.float64)[keep]
 
 
-def _continuous_target(edges, counts):
-    """Mass spread evenly inside each bin, from the first occupied bin's lower edge to the last one's upper edge."""
+def _continuous_target(edges, counts, points=None):
+    """Mass spread evenly inside each bin, from the first occupied bin's lower edge to the last one's upper edge;
+    a bin with a value in ``points`` (None: none) holds its mass at that value: two knots at the bin's fractions,
+    both that value."""
     occupied = np.flatnonzero(counts)
     first, last = occupied[0], occupied[-1]
     cum = np.concatenate([[0.0], np.cumsum(np.asarray(counts, dtype=np.float64)[first:last + 1])])
-    return list(cum / cum[-1]), np.asarray(edges, dtype=np.float64)[first:last + 2]
+    fraction = cum / cum[-1]
+    fractions, values = [], []
+    for k in range(first, last + 1):
+        point = None if points is None else points.get(k)
+        fractions += [fraction[k - first], fraction[k - first + 1]]
+        values += [edges[k], edges[k + 1]] if point is None else [point, point]
+    return fractions, np.array(values, dtype=np.float64)
+
+
+def _by_level(info, counted, nbins):
+    """Whether an integer image with these counted values is matched level by level: always at most 16 bits,
+    32 bits when its counted values span at most nbins levels (otherwise it is binned as floats are)."""
+    if info.kind == "levels":
+        return True
+    return info.kind == "wide" and counted.size > 0 and int(counted.max()) - int(counted.min()) + 1 <= nbins
 
 
 def _reference_target(reference, reference_mask, info, nbins):
     """(fraction, value, discrete) of a reference image, in the units of images of dtype info."""
     ref_info = dtype_info(reference.dtype)
-    if ref_info.kind == "levels":
-        counts, _ = histogram(reference, mask=reference_mask)
-        levels = _in_units(np.arange(ref_info.lo, ref_info.hi + 1), ref_info, info)
-        return _discrete_target(levels, counts) + (True, False)
-    values = reference.astype(np.float64) if ref_info.kind == "wide" else reference
-    counted = _counted(values, reference_mask)
+    discrete = not info.is_float  # integer images of any width take levels
+    counted = _counted(reference, reference_mask)
     if counted.size == 0:
         raise ValueError("the reference has no counted pixel")
+    if _by_level(ref_info, counted, nbins or FLOAT_NBINS):
+        levels, counts = np.unique(counted, return_counts=True)
+        return _discrete_target(_in_units(levels, ref_info, info), counts) + (True, False)
+    counted = counted.astype(np.float64)
     if counted.min() == counted.max():  # all the mass at one value
-        return [1.0], _in_units([counted[0]], ref_info, info), info.kind == "levels", False
+        return [1.0], _in_units([counted[0]], ref_info, info), discrete, False
     lo, hi, _ = _bins(dtype_info(np.float64), None, None, counted)
-    counts, _ = histogram(values, nbins or FLOAT_NBINS, reference_mask, (lo, hi))
-    edges = _in_units(np.linspace(lo, hi, len(counts) + 1), ref_info, info)
-    if info.kind == "levels":  # an integer image takes the bins' centres as its levels
-        return _discrete_target((edges[:-1] + edges[1:]) / 2, counts) + (True, False)
-    return _continuous_target(edges, counts) + (False, False)
+    nb = nbins or FLOAT_NBINS
+    bins = _float_bin(counted, _float_edges(lo, hi, nb))
+    counts = np.bincount(bins, minlength=nb)
+    # A bin whose counted values are all one value holds that value.
+    points = {k: float(_in_units([counted[bins == k][0]], ref_info, info)[0]) for k in np.flatnonzero(counts)
+              if counted[bins == k].min() == counted[bins == k].max()}
+    edges = _in_units(np.linspace(lo, hi, nb + 1), ref_info, info)
+    if discrete:  # an integer image takes the bins' centres (or their one value) as its levels
+        centres = [points.get(k, (edges[k] + edges[k + 1]) / 2) for k in range(nb)]
+        return _discrete_target(centres, counts) + (True, False)
+    return _continuous_target(edges, counts, points) + (False, False)
 
 
 def _round_levels(values, info):
@@ -563,14 +586,14 @@ def _map_to_target(image, target, mask, nbins):
     image = np.asarray(image)
     info = dtype_info(image.dtype)
     fraction, value, _, step = target
-    if info.kind == "levels":
-        counts, _ = histogram(image, mask=mask)
-        total = counts.sum()
-        if total == 0:
+    counted = _counted(image, mask)
+    if _by_level(info, counted, nbins or FLOAT_NBINS):
+        if counted.size == 0:
             return image.copy()
-        cum = np.cumsum(counts)
-        lut = [_quantile(c / total, fraction, value, step=step) for c in cum]
-        out = np.array([lut[int(v - info.lo)] for v in image.ravel()]).reshape(image.shape)
+        # a level's fraction: the counted pixels at or below it
+        below = np.sort(counted.astype(np.int64))
+        q = np.searchsorted(below, image.ravel().astype(np.int64), side="right") / below.size
+        out = np.array([_quantile(f, fraction, value, step=step) for f in q]).reshape(image.shape)
         return _round_levels(out, info).astype(image.dtype)
     x = image.astype(np.float64)
     counted = _counted(x, mask)
@@ -673,12 +696,12 @@ def exact_order(image):
     return order, int(same.sum())
 
 
-def exact_values(image, by_rank, mask=None, uncounted=None, ends=None):
+def exact_values(image, by_rank, mask=None, uncounted=None, ends=None, one_level=False):
     """Exact specification of one image: the counted pixel of rank r (in exact_order) gets by_rank(n)[r], n the
     number of counted pixels (NaN and infinite values are not counted); an uncounted pixel gets the value of the
     next counted pixel in the order (the highest value when none follows), except that NaN stays NaN and -inf
-    and +inf take the target's ``ends`` (lo, hi).  With no counted pixel: ``uncounted(image)``, by default the
-    image itself."""
+    and +inf take the target's ``ends`` (lo, hi).  With no counted pixel, or with ``one_level`` (equalize) when
+    the counted pixels all have one value: ``uncounted(image)``, by default the image itself."""
     image = np.asarray(image)
     order, _ = exact_order(image)
     flat = image.ravel()
@@ -686,7 +709,7 @@ def exact_values(image, by_rank, mask=None, uncounted=None, ends=None):
     if image.dtype.kind == "f":
         counted &= np.isfinite(flat)
     n = int(counted.sum())
-    if n == 0:
+    if n == 0 or (one_level and len(set(flat[counted].tolist())) == 1):
         return image.copy() if uncounted is None else uncounted(image)
     values = by_rank(n)
     out = np.empty(flat.size, dtype=np.float64)

@@ -49,6 +49,66 @@ def histogram_bins(nbins: int, lo: float, hi: float, data_range: bool = False) -
     return core.Spec(nbins, data_range, lo, hi, 0.0, 1.0, 0.0, 1.0)
 
 
+def whole_level_bins(info: DtypeInfo, nbins: int, levels: float) -> int:
+    """The number of bins of a histogram of ``levels`` integer levels asked for ``nbins``: integer data never
+    get a bin narrower than one level, so at most one bin per level (floats: ``nbins``)."""
+    return nbins if info.is_float else max(1, min(nbins, int(levels)))
+
+
+def level_window(lo: float, hi: float, nbins: int, info: DtypeInfo) -> tuple[float, float]:
+    """The range ``nbins`` integer bins span to cover [lo, hi] in whole levels: [lo, hi] itself when it holds
+    at least ``nbins`` levels, else ``nbins`` levels from ``lo`` (ending at the dtype's top, when that comes
+    first), one bin each."""
+    if hi - lo + 1 >= nbins:
+        return lo, hi
+    top = min(lo + nbins - 1, max(hi, np.iinfo(info.compute).max))
+    return top - nbins + 1, top
+
+
+def counted_ranges(flat: np.ndarray, flat_mask: np.ndarray | None, threads: int) -> np.ndarray:
+    """(B, 3): the lowest and highest counted value and the count of every image of integers ``flat`` (B, P);
+    (0, 0, 0) for an image with no counted pixel."""
+    ranges = np.empty((flat.shape[0], 3), dtype=np.float64)
+    # One bin: the kernel's range is all that is wanted.
+    core.histogram(flat, flat_mask, np.empty((flat.shape[0], 1), dtype=np.int64), ranges,
+                   histogram_bins(1, 0.0, 0.0, True), threads=threads)
+    return ranges
+
+
+def counted_histograms(flat: np.ndarray, flat_mask: np.ndarray | None, info: DtypeInfo, spec: Spec, threads: int,
+                       fit_levels: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Counts (B, bins) and bin ranges (B, 3: lo, hi, counted) of the images of ``flat`` (B, P) under ``spec``.
+
+    Integer data are counted in whole levels: with ``fit_levels`` there are at most as many bins as levels in
+    the range (for ranges of their own, in the widest image's counted range), and an image whose range holds
+    fewer levels than there are bins gets one bin per level (see level_window): its ``ranges`` row holds the
+    range its bins span.  Floats: ``spec`` as it is."""
+    batch = flat.shape[0]
+    ranges = np.empty((batch, 3), dtype=np.float64)
+    if info.is_float:
+        counts = np.empty((batch, spec.nbins), dtype=np.int64)
+        core.histogram(flat, flat_mask, counts, ranges, spec.core, threads=threads)
+        return counts, ranges
+    if not spec.data_range:
+        nbins = whole_level_bins(info, spec.nbins, spec.hi - spec.lo + 1) if fit_levels else spec.nbins
+        lo, hi = level_window(spec.lo, spec.hi, nbins, info)
+        counts = np.empty((batch, nbins), dtype=np.int64)
+        core.histogram(flat, flat_mask, counts, ranges, histogram_bins(nbins, lo, hi), threads=threads)
+        return counts, ranges
+    ranges = counted_ranges(flat, flat_mask, threads)
+    levels = ranges[:, 1] - ranges[:, 0] + 1
+    nbins = whole_level_bins(info, spec.nbins, levels.max()) if fit_levels else spec.nbins
+    counts = np.empty((batch, nbins), dtype=np.int64)
+    if np.all(levels >= nbins):
+        core.histogram(flat, flat_mask, counts, ranges, histogram_bins(nbins, 0.0, 0.0, True), threads=threads)
+        return counts, ranges
+    for b in range(batch):
+        lo, hi = level_window(ranges[b, 0], ranges[b, 1], nbins, info)
+        core.histogram(flat[b:b + 1], None if flat_mask is None else flat_mask[b:b + 1], counts[b:b + 1],
+                       ranges[b:b + 1], histogram_bins(nbins, lo, hi), threads=threads)
+    return counts, ranges
+
+
 def make_spec(
     info: DtypeInfo,
     nbins: int | None,
@@ -73,7 +133,8 @@ def bin_range(vmin: float, vmax: float, info: DtypeInfo) -> tuple[float, float]:
         if lo == hi:
             lo, hi = lo - 0.5, hi + 0.5
         if lo == hi:
-            lo, hi = float(np.nextafter(lo, -np.inf)), float(np.nextafter(hi, np.inf))
+            with np.errstate(over="ignore"):  # next to the largest float lies infinity: refused below
+                lo, hi = float(np.nextafter(lo, -np.inf)), float(np.nextafter(hi, np.inf))
         if not np.isfinite(hi - lo):
             raise ValueError(f"the image's values span [{vmin}, {vmax}], too wide for finite bins")
     return lo, hi

@@ -58,25 +58,34 @@ def order(flat: np.ndarray, layout: BatchLayout, threads: int) -> tuple[np.ndarr
 
 
 def assign(flat: np.ndarray, pixel_order: np.ndarray, counted: np.ndarray | None, by_rank,
-           dtype: np.dtype, uncounted=None) -> np.ndarray:
-    """(B, P) of ``dtype``: pixel ``pixel_order[b, r]`` gets ``by_rank(b, n)[k]``, k the number of counted pixels
-    before it in the order (at most n - 1), n the image's count of counted pixels.  So the counted pixels take
-    the n values in order and every other pixel the value of the next counted pixel (the last when none
-    follows).  ``counted`` None: every pixel counts.  An image with no counted pixel becomes
-    ``uncounted(its values)``, by default itself."""
+           dtype: np.dtype, uncounted=None, one_level: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(out, left): ``out`` (B, P) of ``dtype``, pixel ``pixel_order[b, r]`` getting ``by_rank(b, n)[k]``, k the
+    number of counted pixels before it in the order (at most n - 1), n the image's count of counted pixels.  So
+    the counted pixels take the n values in order and every other pixel the value of the next counted pixel (the
+    last when none follows).  ``counted`` None: every pixel counts.
+
+    An image with nothing to specify -- no counted pixel, or with ``one_level`` counted pixels that all share one
+    value (equalize's rule: ties that only position could break are not split) -- becomes
+    ``uncounted(its values)``, by default itself; ``left`` (B,) marks those images."""
     out = np.empty(flat.shape, dtype=dtype)
+    left = np.zeros(flat.shape[0], dtype=bool)
     for b in range(flat.shape[0]):
-        if counted is None:  # every pixel counts: rank r gets value r
-            out[b, pixel_order[b]] = by_rank(b, flat.shape[1])
-            continue
-        in_order = counted[b][pixel_order[b]]
+        in_order = np.ones(flat.shape[1], dtype=bool) if counted is None else counted[b][pixel_order[b]]
         n = int(in_order.sum())
-        if n == 0:
+        if n == 0 or (one_level and _one_value(flat[b][pixel_order[b]][in_order])):
             out[b] = flat[b] if uncounted is None else uncounted(flat[b])
-            continue
-        rank = np.cumsum(in_order) - in_order
-        out[b, pixel_order[b]] = by_rank(b, n)[np.minimum(rank, n - 1)]
-    return out
+            left[b] = True
+        elif counted is None:  # every pixel counts: rank r gets value r
+            out[b, pixel_order[b]] = by_rank(b, n)
+        else:
+            rank = np.cumsum(in_order) - in_order
+            out[b, pixel_order[b]] = by_rank(b, n)[np.minimum(rank, n - 1)]
+    return out, left
+
+
+def _one_value(values_in_order: np.ndarray) -> bool:
+    # In value order, the first and the last are the extremes.
+    return bool(values_in_order[0] == values_in_order[-1])
 
 
 def counts_from_weights(weights: np.ndarray, n: int) -> np.ndarray:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import math
 import numbers
 from typing import Literal, NamedTuple, overload
@@ -13,7 +12,7 @@ from . import _color, _validate, mapping
 from . import exact as _exact
 from ._kernels import FLOAT_NBINS, DtypeInfo, core, dtype_info, require_tables, resolve_threads, table_budget
 from ._layout import BatchLayout, grey_axes
-from ._spec import bin_range, finite_range, histogram_bins
+from ._spec import bin_range, counted_histograms, counted_ranges, finite_range, histogram_bins, make_spec
 from ._types import ArrayLike, Axes, ChannelAxis, ChannelOrder, Color, Image, Range, Ties
 
 __all__ = ["match", "specify", "fit_match", "fit_specify"]
@@ -66,18 +65,23 @@ def _discrete(levels: np.ndarray, weights: np.ndarray, step: bool = False) -> Ta
     return Target(cum / cum[-1], np.asarray(levels)[keep].astype(np.float64), True, step)
 
 
-def _continuous(edges: np.ndarray, weights: np.ndarray) -> Target:
+def _continuous(edges: np.ndarray, weights: np.ndarray, points: np.ndarray | None = None) -> Target:
+    """Weights spread evenly inside each bin of ``edges``, except where ``points`` (one per bin, NaN for none)
+    puts a bin's whole weight on one value: the quantile function is then flat at that value across the bin's
+    fractions, with jumps at its ends."""
     # Without the empty bins at either end, the quantile function's ends are where the mass starts and ends.
     occupied = np.flatnonzero(weights)
     first, last = occupied[0], occupied[-1]
     weights, edges = weights[first:last + 1], np.asarray(edges, dtype=np.float64)[first:last + 2]
     cum = np.concatenate([[0.0], np.cumsum(weights, dtype=np.float64)])
-    return Target(cum / cum[-1], edges, False)
-
-
-def _point(value: float, discrete: bool) -> Target:
-    """All the mass at one value: every quantile is that value."""
-    return Target(np.ones(1), np.array([value], dtype=np.float64), discrete)
+    fraction = cum / cum[-1]
+    if points is None or np.isnan(points[first:last + 1]).all():
+        return Target(fraction, edges, False)
+    points = points[first:last + 1]
+    spread = np.isnan(points)
+    # Two knots a bin, at the fractions below and above it: its edges, or its point twice.
+    value = np.stack([np.where(spread, edges[:-1], points), np.where(spread, edges[1:], points)], axis=1)
+    return Target(np.stack([fraction[:-1], fraction[1:]], axis=1).ravel(), value.ravel(), False)
 
 
 def _to_scale(values: np.ndarray, source: DtypeInfo, dest: DtypeInfo) -> np.ndarray:
@@ -113,47 +117,85 @@ def _histograms(flat, flat_mask, info, nbins, threads):
     return counts, ranges
 
 
+def _extremes(flat, flat_mask, ranges, nbins, threads):
+    """(low, high), each (B, nbins): the least and greatest counted value in every bin of the float images of
+    ``flat`` binned over ``ranges`` (B, 2 or 3)."""
+    low, high = np.empty((flat.shape[0], nbins)), np.empty((flat.shape[0], nbins))
+    core.bin_extremes(flat, flat_mask, np.ascontiguousarray(ranges[:, :2]), low, high, threads=threads)
+    return low, high
+
+
+def _by_level(info: DtypeInfo, ranges: np.ndarray, nbins: int) -> np.ndarray:
+    """Which images of ``info``'s dtype, with counted ranges ``ranges`` (B, 3), are matched level by level:
+    32-bit integers with counted pixels over at most ``nbins`` levels, as integers of at most 16 bits always
+    are; other 32-bit images are binned over their range, as floats are."""
+    if info.kind != "wide":
+        return np.zeros(ranges.shape[0], dtype=bool)
+    return (ranges[:, 2] > 0) & (ranges[:, 1] - ranges[:, 0] + 1 <= nbins)
+
+
 def _reference_targets(ref, ref_info, info, spatial, ref_mask, nbins, threads, discrete):
     """One target per image of the reference (its layout along ``spatial``)."""
-    bin_info = ref_info.mapped_as  # as images are in _map
-    _, flat, flat_mask = _flatten(ref, bin_info, spatial, ref_mask)
-    require_tables(_TABLE_BYTES_PER_BIN * flat.shape[0] * (nbins if bin_info.kind != "levels" else
-                                                           int(bin_info.hi - bin_info.lo + 1)),
-                   flat.nbytes, f"{flat.shape[0]} reference histogram(s)")
-    counts, ranges = _histograms(flat, flat_mask, bin_info, nbins, threads)
-
-    def only_value(b):  # of a binned reference image whose counted pixels all share one value
-        values = flat[b] if flat_mask is None else flat[b][flat_mask[b]]
-        return values[np.isfinite(values)][0]
-
-    return [_target_of_histogram(counts[b], ranges[b], ref_info, info, discrete, functools.partial(only_value, b))
-            for b in range(counts.shape[0])]
-
-
-def _target_of_histogram(counts, binned, ref_info, info, discrete, only_value):
-    """The target of a reference's histogram ``counts`` over ``binned`` (lo, hi, counted).
-
-    A binned reference (floats, 32-bit integers) over its own range occupies its first and last bins unless
-    all its counted pixels share one value, ``only_value()``: the target is then that value alone (its bin,
-    widened to have a width, holds no other)."""
-    if binned[2] == 0:
-        raise ValueError("the reference has no counted pixel (all masked, or all NaN/infinite)")
+    _, flat, flat_mask = _flatten(ref, ref_info, spatial, ref_mask)
+    levels = int(ref_info.hi - ref_info.lo + 1) if ref_info.kind == "levels" else nbins
+    require_tables(_TABLE_BYTES_PER_BIN * flat.shape[0] * levels, flat.nbytes,
+                   f"{flat.shape[0]} reference histogram(s)")
     if ref_info.kind == "levels":
-        return _discrete(_to_scale(np.arange(ref_info.lo, ref_info.hi + 1), ref_info, info), counts)
-    if np.count_nonzero(counts) == 1:
-        return _point(float(_to_scale(np.float64(only_value()), ref_info, info)), discrete)
-    edges = _to_scale(np.linspace(binned[0], binned[1], counts.size + 1), ref_info, info)
-    if discrete:  # an integer image (at most 16 bits) takes the bins' centres as its levels
-        return _discrete((edges[:-1] + edges[1:]) / 2, counts)
-    return _continuous(edges, counts)
+        counts, _ = _histograms(flat, flat_mask, ref_info, nbins, threads)
+        return [_target_of_bins(row, ref_info.lo, ref_info.hi, ref_info, info, discrete) for row in counts]
+    targets: list = [None] * flat.shape[0]
+    by_level = np.zeros(flat.shape[0], dtype=bool)
+    if ref_info.kind == "wide":
+        by_level = _by_level(ref_info, counted_ranges(flat, flat_mask, threads), nbins)
+    if by_level.any():
+        rows = np.flatnonzero(by_level)
+        counts, ranges = counted_histograms(flat[rows], None if flat_mask is None else flat_mask[rows], ref_info,
+                                            make_spec(ref_info, nbins, None, None), threads)
+        for r, b in enumerate(rows):
+            targets[b] = _target_of_bins(counts[r], ranges[r, 0], ranges[r, 1], ref_info, info, discrete)
+    if not by_level.all():
+        rows = np.flatnonzero(~by_level)
+        binned = np.ascontiguousarray(flat[rows], dtype=ref_info.mapped_as.compute)
+        binned_mask = None if flat_mask is None else flat_mask[rows]
+        counts, ranges = _histograms(binned, binned_mask, ref_info.mapped_as, nbins, threads)
+        if np.any(ranges[:, 2] == 0):
+            raise ValueError(_NOTHING_COUNTED)
+        low, high = _extremes(binned, binned_mask, ranges, nbins, threads)
+        for r, b in enumerate(rows):
+            targets[b] = _target_of_bins(counts[r], ranges[r, 0], ranges[r, 1], ref_info, info, discrete,
+                                         (low[r], high[r]))
+    return targets
+
+
+_NOTHING_COUNTED = "the reference has no counted pixel (all masked, or all NaN/infinite)"
+
+
+def _target_of_bins(counts, lo, hi, ref_info, info, discrete, extremes=None):
+    """The target of a reference's histogram ``counts`` over [lo, hi] (in the reference's units), in the units of
+    images of dtype ``info``: one bin per integer level when ``extremes`` is None, else float bins with the least
+    and greatest counted value of each, (low, high).  A bin whose counted values are all one value holds that
+    value, not a spread over its width: a reference of a few distinct values (labels, a mask as floats,
+    quantized data) is matched onto those values.  ``discrete``: an integer image's target, whose levels are the
+    bins' centres (or values)."""
+    if counts.sum() == 0:
+        raise ValueError(_NOTHING_COUNTED)
+    if extremes is None:
+        return _discrete(_to_scale(np.arange(lo, hi + 1), ref_info, info), counts)
+    edges = _to_scale(np.linspace(lo, hi, counts.size + 1), ref_info, info)
+    low, high = extremes
+    points = np.where((counts > 0) & (low == high), _to_scale(low, ref_info, info), np.nan)
+    if discrete:
+        return _discrete(np.where(np.isnan(points), (edges[:-1] + edges[1:]) / 2, points), counts)
+    return _continuous(edges, counts, points)
 
 
 def _dask_reference_target(reference, reference_mask, info, nbins, threads):
     """The target of a whole reference image for a whole grey Dask image: a Dask reference is reduced chunk by
-    chunk (its range first, then its histogram)."""
+    chunk (its range first, then its histogram, and for bins over its range their extremes), as
+    _reference_targets computes it in memory."""
     from . import dask as _dask
 
-    discrete = info.kind == "levels"
+    discrete = not info.is_float
     reference, _ = _validate.narrowed(reference, "reference")
     if not _dask.is_dask(reference):
         ref, ref_info = _validate.image(reference, "reference")
@@ -161,25 +203,30 @@ def _dask_reference_target(reference, reference_mask, info, nbins, threads):
         return _reference_targets(ref, ref_info, info, tuple(range(ref.ndim)), ref_mask, nbins, threads,
                                   discrete)[0]
     ref_info = dtype_info(reference.dtype)
+    if ref_info.kind == "levels":
+        counts = _dask.histogram_counts(reference, reference_mask, ref_info, int(ref_info.hi - ref_info.lo + 1),
+                                        ref_info.lo, ref_info.hi, threads)
+        return _target_of_bins(counts, ref_info.lo, ref_info.hi, ref_info, info, discrete)
+    vmin, vmax, count = _dask.finite_range(reference, reference_mask)
+    if count == 0:
+        raise ValueError(_NOTHING_COUNTED)
+    if _by_level(ref_info, np.array([[vmin, vmax, count]]), nbins)[0]:
+        counts = _dask.histogram_counts(reference, reference_mask, ref_info, int(vmax - vmin + 1), vmin, vmax, threads)
+        return _target_of_bins(counts, vmin, vmax, ref_info, info, discrete)
     bin_info = ref_info.mapped_as
     work = reference.astype(bin_info.dtype, copy=False)
-    if bin_info.kind == "levels":
-        lo, hi = bin_info.lo, bin_info.hi
-        bins = int(hi - lo + 1)
-    else:
-        vmin, vmax, count = _dask.finite_range(work, reference_mask)
-        if count == 0:
-            raise ValueError("the reference has no counted pixel (all masked, or all NaN/infinite)")
-        (lo, hi), bins = bin_range(vmin, vmax, bin_info), nbins
-    counts = _dask.histogram_counts(work, reference_mask, bin_info, bins, lo, hi, threads)
-    return _target_of_histogram(counts, (lo, hi, counts.sum()), ref_info, info, discrete, lambda: vmin)
+    lo, hi = bin_range(vmin, vmax, bin_info)
+    counts = _dask.histogram_counts(work, reference_mask, bin_info, nbins, lo, hi, threads)
+    extremes = _dask.bin_extremes(work, reference_mask, bin_info, nbins, lo, hi, threads)
+    return _target_of_bins(counts, lo, hi, ref_info, info, discrete, extremes)
 
 
 def _map(arr, info, spatial, mask, targets, target_of, nbins, exact, threads, uncounted=None):
     """Map every image of ``arr`` (no channel axis) onto ``targets[target_of[b]]``; (result, ties or None).
 
-    ``uncounted(values, info)``: what an image with no counted pixel becomes under ``exact`` (default:
-    itself)."""
+    ``uncounted(values, info)``: under ``exact``, equalize's rule for an image with nothing to equalize (no
+    counted pixel, or all its counted pixels of one value); without it (match, specify) an image with no counted
+    pixel is left as it is."""
     work_info = info.mapped_as
     layout, flat, flat_mask = _flatten(arr.astype(work_info.dtype, copy=False), work_info, spatial, mask)
     if exact:
@@ -199,18 +246,19 @@ def _map(arr, info, spatial, mask, targets, target_of, nbins, exact, threads, un
 def _map_exact(flat, flat_mask, layout, info, targets, target_of, threads, uncounted):
     """Exact specification of the images of ``flat`` (B, P): (out, ties).  NaN and infinite values are not
     counted, as in the histograms of the other paths: NaN stays NaN, -inf and +inf take the two ends of the
-    target."""
+    target.  An image with nothing to specify becomes ``uncounted`` (see _map), with no tie."""
     pixel_order, ties = _exact.order(flat, layout, threads)
     counted = flat_mask
     if info.is_float or flat.dtype.kind == "f":
         finite = np.isfinite(flat)
         if not finite.all():
             counted = finite if counted is None else counted & finite
-    out = _exact.assign(flat, pixel_order, counted,
-                        lambda b, n: info.cast(targets[target_of[b]].by_rank(n)),
-                        info.dtype, None if uncounted is None else lambda values: uncounted(values, info))
+    out, left = _exact.assign(flat, pixel_order, counted, lambda b, n: info.cast(targets[target_of[b]].by_rank(n)),
+                              info.dtype, None if uncounted is None else lambda values: uncounted(values, info),
+                              one_level=uncounted is not None)
+    ties[left] = 0
     if info.is_float:
-        for b in range(flat.shape[0]):
+        for b in np.flatnonzero(~left):
             target = targets[target_of[b]]
             out[b][flat[b] == -np.inf] = target.quantile(np.float64(0.0))
             out[b][flat[b] == np.inf] = target.quantile(np.float64(1.0))
@@ -224,12 +272,41 @@ _TABLE_BYTES_PER_BIN = 64
 
 def _map_group(flat, flat_mask, work_info, info, targets, nbins, threads):
     """The images of ``flat`` (G, P), each mapped onto its target."""
-    counts, ranges = _histograms(flat, flat_mask, work_info, nbins, threads)
-    out = np.empty_like(flat)
     if work_info.kind == "levels":
+        counts, _ = _histograms(flat, flat_mask, work_info, nbins, threads)
         tables = np.stack([_level_table(counts[b], target, info) for b, target in enumerate(targets)])
+        out = np.empty_like(flat)
         core.apply_lut(flat, tables, out, lo=int(info.lo), threads=threads)
         return out
+    out = np.empty_like(flat)
+    by_level = np.zeros(flat.shape[0], dtype=bool)
+    if info.kind == "wide":
+        ints = flat.astype(info.compute)
+        by_level = _by_level(info, counted_ranges(ints, flat_mask, threads), nbins)
+        rows = np.flatnonzero(by_level)
+        if rows.size:
+            out[rows] = _map_levels(ints[rows], None if flat_mask is None else flat_mask[rows], info,
+                                    [targets[r] for r in rows], nbins, threads)
+    rows = np.flatnonzero(~by_level)
+    if rows.size:
+        out[rows] = _map_binned(flat[rows], None if flat_mask is None else flat_mask[rows], work_info,
+                                [targets[r] for r in rows], nbins, threads)
+    return out
+
+
+def _map_levels(ints, ints_mask, info, targets, nbins, threads):
+    """32-bit integer images (G, P) level by level (see _by_level), as float64."""
+    counts, ranges = counted_histograms(ints, ints_mask, info, make_spec(info, nbins, None, None), threads)
+    out = np.empty(ints.shape, dtype=np.float64)
+    for r, target in enumerate(targets):
+        first, table = _wide_table(counts[r], ranges[r, 0], target, info)
+        out[r] = table[np.clip(ints[r].astype(np.int64) - int(first), 0, table.size - 1)]
+    return out
+
+
+def _map_binned(flat, flat_mask, work_info, targets, nbins, threads):
+    """Float images (G, P), or 32-bit integer ones as float64: binned over their ranges, through pieces."""
+    counts, ranges = _histograms(flat, flat_mask, work_info, nbins, threads)
     keep = ranges[:, 2] == 0  # nothing counted: the image is left as it is
     nothing = (np.arange(counts.shape[1] + 1.0),) + (np.zeros(counts.shape[1] + 1),) * 2
     pieces = [nothing if keep[b] else _pieces(counts[b], target) for b, target in enumerate(targets)]
@@ -238,6 +315,14 @@ def _map_group(flat, flat_mask, work_info, info, targets, nbins, threads):
     out = mapping.map_pieces(flat, bin_ranges, counts.shape[1], pieces, threads)
     out[keep] = flat[keep]
     return out
+
+
+def _wide_table(counts: np.ndarray, lo: float, target: Target, info: DtypeInfo) -> tuple[float, np.ndarray]:
+    """(first level, outputs) of a 32-bit image counted one bin per level from ``lo``: as _level_table, the
+    level below ``lo`` (fraction 0) first, which every lower value takes, unless ``lo`` is the dtype's lowest;
+    values above the last level take its output."""
+    values = info.cast(target.quantile(np.concatenate([[0.0], np.cumsum(counts) / counts.sum()])))
+    return (lo, values[1:]) if lo <= info.lo else (lo - 1, values)
 
 
 def _level_table(counts: np.ndarray, target: Target, info: DtypeInfo) -> np.ndarray:
@@ -325,6 +410,12 @@ def _fit_target(arr, info, mask, target, nbins, threads, lazy=False):
     vmin, vmax, count = (_dask.finite_range if is_dask else finite_range)(work, mask)
     if count == 0:  # nothing counted: the image is left as it is
         return mapping_of("identity", 0.0, 1.0, 0, np.zeros(0))
+    if _by_level(info, np.array([[vmin, vmax, count]]), nbins)[0]:
+        def table(c):
+            first, values = _wide_table(c, vmin, target, info)
+            return mapping_of("table", first, first + values.size - 1, values.size, values.astype(np.int64))
+
+        return later(table, histogram(arr, info, int(vmax - vmin + 1), vmin, vmax))
     lo, hi = bin_range(vmin, vmax, work_info)
     counts = histogram(work, work_info, nbins, lo, hi)
     return later(lambda c: mapping_of("pieces", lo, hi, nbins, np.stack(_pieces(c, target))), counts)
@@ -349,8 +440,8 @@ def _apply(arr, info, channel, spatial, mask, mode, make_targets, nbins, exact, 
     """Map every image of ``arr`` (grey, channel by channel, or the intensity of colour images) onto its target.
 
     make_targets(info, shape, spatial) gives (targets, target_of) for the images actually mapped: ``arr``
-    itself, or its intensity (no channel axis); ``uncounted(values, info)`` what an image with no counted
-    pixel becomes (see _map).  Returns (result, ties, batch shape of the ties)."""
+    itself, or its intensity (no channel axis); ``uncounted(values, info)``: equalize's rule for an image with
+    nothing to equalize (see _map).  Returns (result, ties, batch shape of the ties)."""
     if mode == "per-channel":
         targets, target_of = make_targets(info, arr.shape, spatial)
         result, ties = _map(arr, info, spatial, _validate.channel_mask(mask, channel, arr.shape), targets,
@@ -531,7 +622,7 @@ def match(image, reference, *, mask=None, reference_mask=None, nbins=None, axes=
         image_channel = channel if mode == "per-channel" else None  # colour modes map channel-free intensities
         ref_spatial, target_of = pairing(shape, image_spatial, ref.shape, image_channel, ref_channel)
         return _reference_targets(ref, ref_info, image_info, ref_spatial, ref_mask, bin_count, nthreads,
-                                  image_info.kind == "levels"), target_of
+                                  not image_info.is_float), target_of
 
     result, ties, batch_shape = _apply(arr, info, channel, spatial, checked_mask, mode, make_targets, bin_count, exact,
                                        nthreads)
@@ -755,9 +846,7 @@ def specify_target(info: DtypeInfo, histogram, alpha, out_range) -> Target:
 def reference_targets(counts: np.ndarray, ref_info: DtypeInfo, info: DtypeInfo) -> list[Target]:
     """The targets of reference images of at most 16-bit integers from their histograms ``counts`` (one row
     each, one bin per level), in the units of images of dtype ``info``, as ``match`` builds them."""
-    ranges = np.zeros((counts.shape[0], 3))
-    ranges[:, 2] = counts.sum(axis=1)
-    return [_target_of_histogram(row, ranges[b], ref_info, info, True, None) for b, row in enumerate(counts)]
+    return [_target_of_bins(row, ref_info.lo, ref_info.hi, ref_info, info, True) for row in counts]
 
 
 def specify_exactly(arr, info, channel, spatial, mask, mode, make_targets, exact, return_ties, threads, uncounted):

@@ -1,5 +1,6 @@
-// Exact equalization's pixel order, and matching's piecewise-linear maps.
+// Exact equalization's pixel order, matching's piecewise-linear maps and its bins' extremes.
 #include "common.hpp"
+#include "histeq/bin_extremes.hpp"
 #include "histeq/exact.hpp"
 #include "histeq/pieces.hpp"
 
@@ -84,6 +85,28 @@ void map_pieces(In<T> image, Out<T> out, In<double> ranges, int64_t nbins, In<in
                              nbins, pieces, threads);
 }
 
+template <class T>
+void bin_extremes(In<T> image, Mask mask, In<double> ranges, Out<double> low, Out<double> high, int threads) {
+    if (mask) require_same_shape(image, *mask, "mask");
+    require_same_shape(low, high, "high");
+    require_threads(threads);
+    const size_t batch = image.shape(0);
+    if (ranges.shape(0) != batch || ranges.shape(1) != 2)
+        throw std::invalid_argument("ranges must have shape (batch, 2)");
+    const int64_t nbins = static_cast<int64_t>(low.shape(1));
+    if (low.shape(0) != batch || nbins < 1 || nbins > (int64_t{1} << 24))
+        throw std::invalid_argument("low must have shape (batch, nbins), nbins between 1 and 2**24");
+    for (size_t b = 0; b < batch; ++b) {
+        const double lo = ranges(b, 0), hi = ranges(b, 1);
+        if (!(std::isfinite(lo) && std::isfinite(hi) && std::isfinite(hi - lo) && lo < hi))
+            throw std::invalid_argument("each range must be finite with lo < hi");
+    }
+    nb::gil_scoped_release release;
+    histeq::bin_extremes_batch(image.data(), mask ? mask->data() : nullptr, static_cast<int64_t>(batch),
+                               static_cast<int64_t>(image.shape(1)), ranges.data(), nbins, threads, low.data(),
+                               high.data());
+}
+
 }  // namespace
 
 void register_matching(nb::module_& m) {
@@ -95,6 +118,8 @@ void register_matching(nb::module_& m) {
             m.def("map_pieces", &map_pieces<T>, "image"_a.noconvert(), "out"_a.noconvert(), "ranges"_a.noconvert(),
                   "nbins"_a, "offsets"_a.noconvert(), "start"_a.noconvert(), "level"_a.noconvert(),
                   "slope"_a.noconvert(), "threads"_a);
+            m.def("bin_extremes", &bin_extremes<T>, "image"_a.noconvert(), "mask"_a.noconvert().none(),
+                  "ranges"_a.noconvert(), "low"_a.noconvert(), "high"_a.noconvert(), "threads"_a);
         }
     });
 }
