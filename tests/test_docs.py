@@ -1,7 +1,14 @@
 """The Examples sections of the public docstrings run and print what they say."""
 
+import ast
 import doctest
 import importlib
+import importlib.util
+import re
+import shlex
+import sys
+import sysconfig
+from pathlib import Path
 
 import pytest
 
@@ -64,3 +71,119 @@ def test_the_docs_figures_render(tmp_path, script, rows, columns):
     picture = io.read_image(out)
     assert picture.shape[0] > rows and picture.shape[1] > columns
     assert picture[..., :3].std() > 30, "the figure is blank"
+
+
+# --- the README's install commands provide what its code imports ---------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: Import names whose distribution on PyPI is named otherwise (the rest are named as they are imported).
+DISTRIBUTIONS = {"skimage": "scikit-image", "cv2": "opencv-python-headless", "PIL": "pillow", "png": "pypng",
+                 "yaml": "pyyaml", "sklearn": "scikit-learn"}
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _sections(text: str) -> list[tuple[str, str]]:
+    """(heading, body) of each ``## `` section; a ``#`` line inside a code block is no heading."""
+    sections, fenced = [("", [])], False
+    for line in text.splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        if line.startswith("## ") and not fenced:
+            sections.append((line[3:].strip(), []))
+        else:
+            sections[-1][1].append(line)
+    return [(heading, "\n".join(lines)) for heading, lines in sections]
+
+
+def _pip_installs(text: str) -> list[list[str]]:
+    """The arguments of each ``pip install`` in the text, in code blocks or inline code, options dropped."""
+    commands = re.findall(r"pip install((?:[ \t]+(?![&|;#])[^\s`;|&#)]+)+)", text)
+    return [[arg for arg in shlex.split(command) if not arg.startswith("-")] for command in commands]
+
+
+def _imports(block: str) -> set[str]:
+    modules = set()
+    for node in ast.walk(ast.parse(block)):
+        if isinstance(node, ast.Import):
+            modules.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            modules.add(node.module.split(".")[0])
+    return modules
+
+
+def _is_stdlib(module: str) -> bool:
+    names = getattr(sys, "stdlib_module_names", None)  # Python >= 3.10
+    if names is not None:
+        return module in names
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None:
+        return False
+    return spec.origin in ("built-in", "frozen") or (spec.origin.startswith(sysconfig.get_paths()["stdlib"]) and
+                                                     "site-packages" not in spec.origin)
+
+
+def _pyproject() -> dict:
+    try:
+        import tomllib
+    except ImportError:  # Python < 3.11
+        tomllib = pytest.importorskip("tomli")
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+
+
+def _requirement(text: str) -> tuple[str, list[str]]:
+    """The distribution and extras of a requirement (``dask[array]>=2023.1``) or pip argument (``".[all]"``)."""
+    name, extras = re.match(r"\s*([A-Za-z0-9._-]+)\s*(?:\[([^\]]*)\])?", text).groups()
+    return ("histeq" if name == "." else _normal(name)), [e.strip() for e in (extras or "").split(",") if e.strip()]
+
+
+def _installed_by(args: list[str], project: dict) -> set[str]:
+    """The distributions that ``pip install *args`` run in the checkout installs: histeq's dependencies, its
+    extras resolved through pyproject.toml (``histeq[...]`` inside an extra too), and the packages named."""
+    found = {_requirement(requirement)[0] for requirement in project["dependencies"]}
+    pending, seen = list(args), set()
+    while pending:
+        name, extras = _requirement(pending.pop())
+        if name != "histeq":
+            found.add(name)
+            continue
+        for extra in extras:
+            assert extra in project["optional-dependencies"], f"`pip install {shlex.join(args)}` names the extra " \
+                f"[{extra}]; pyproject.toml has {sorted(project['optional-dependencies'])}"
+            if extra not in seen:
+                seen.add(extra)
+                pending.extend(project["optional-dependencies"][extra])
+    return found
+
+
+def test_readme_installs_from_the_checkout():
+    """Every install command of the README installs histeq from the checkout (``"."``, ``".[extra]"``), as its
+    first command does: ``histeq[extra]`` would look for histeq on PyPI."""
+    wrong = [shlex.join(args) for args in _pip_installs((ROOT / "README.md").read_text())
+             if any(re.match(r"histeq\b", arg) for arg in args)]
+    assert not wrong, f"README install commands that fetch histeq from PyPI: {wrong}; expected `pip install \".[x]\"`"
+
+
+def test_readme_sections_install_what_their_code_imports():
+    """Each README section's Python blocks import only histeq, the standard library, histeq's dependencies and
+    what the section's own install commands install (the README's first command, for a section without one)."""
+    text = (ROOT / "README.md").read_text()
+    project = _pyproject()
+    first = _pip_installs(text)[0]
+    missing = []
+    for heading, body in _sections(text):
+        blocks = re.findall(r"```python\n(.*?)```", body, flags=re.S)
+        if not blocks:
+            continue
+        commands = _pip_installs(body) or [first]
+        installed = set().union(*(_installed_by(args, project) for args in commands))
+        for module in sorted(set().union(*map(_imports, blocks))):
+            if module == "histeq" or _is_stdlib(module):
+                continue
+            if _normal(DISTRIBUTIONS.get(module, module)) not in installed:
+                names = " / ".join(f"pip install {shlex.join(args)}" for args in commands)
+                missing.append(f"section {heading!r}: imports {module}, which `{names}` does not install")
+    assert not missing, "\n".join(missing)

@@ -437,6 +437,105 @@ def test_crafted_clahe_mappings_are_refused(tmp_path, header, arrays, field):
         histeq.ClaheMapping.load(path)
 
 
+class _Trap:
+    """A pickle that touches a file when loaded: the file's absence shows that no pickle ran."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        from pathlib import Path
+
+        return Path.touch, (Path(self.path),)
+
+
+def _npy(array) -> bytes:
+    import io as _io
+
+    buffer = _io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+def _zipped(path, members: dict, bare=()):
+    """A .npz written member by member: arrays as .npy files, bytes as they are; the names in ``bare`` without the
+    .npy suffix (NumPy then gives such a member back as raw bytes, whatever it holds)."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, member in members.items():
+            archive.writestr(name if name in bare else name + ".npy",
+                             member if isinstance(member, bytes) else _npy(member))
+    return path
+
+
+def _saved_members(tmp_path, cls) -> dict:
+    image = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    fitted = histeq.fit_equalize(image) if cls is histeq.EqualizeMapping else histeq.fit_clahe(image, tiles=2)
+    fitted.save(tmp_path / "saved.npz")
+    with np.load(tmp_path / "saved.npz", allow_pickle=False) as archive:
+        return {name: archive[name] for name in archive.files}
+
+
+@pytest.mark.parametrize("cls, field", [(histeq.EqualizeMapping, "header"), (histeq.EqualizeMapping, "values"),
+                                        (histeq.ClaheMapping, "header"), (histeq.ClaheMapping, "table"),
+                                        (histeq.ClaheMapping, "identity"), (histeq.ClaheMapping, "slope")])
+@pytest.mark.parametrize("how", ["bare pickle", "bare pickle without .npy suffix", "object array"])
+def test_pickled_members_of_a_mapping_file_are_refused_unread(tmp_path, cls, field, how):
+    # Were AttributeError ('bytes' object has no attribute 'dtype') and NumPy's ValueError naming no field.
+    import pickle
+
+    trap = tmp_path / "the pickle ran"
+    members = _saved_members(tmp_path, cls)
+    path = tmp_path / "crafted.npz"
+    if how == "object array":
+        members[field] = np.array([_Trap(trap)], dtype=object)
+        np.savez(path, **members)
+    else:
+        members[field] = pickle.dumps(_Trap(trap))
+        _zipped(path, members, bare=(field,) if how.endswith("suffix") else ())
+    with pytest.raises(ValueError, match=f"not a valid histeq mapping file: {field} must be a .npy array"):
+        cls.load(path)
+    assert not trap.exists()
+    np.savez(path, **_saved_members(tmp_path, cls))  # the same file, unpickled, loads
+    cls.load(path)
+
+
+@pytest.mark.parametrize("damage", ["crc", "deflate", "directory"])
+def test_damaged_mapping_files_are_a_value_error(tmp_path, damage):
+    # Were zipfile.BadZipFile and zlib.error, which callers catching ValueError for a bad file let through.
+    saved = tmp_path / "saved.npz"
+    members = _saved_members(tmp_path, histeq.EqualizeMapping)
+    (np.savez_compressed if damage == "deflate" else np.savez)(saved, **members)
+    data = bytearray(saved.read_bytes())
+    if damage == "directory":
+        data = data[:-10]  # the end of the central directory cut off
+    else:
+        start = data.index(b"values.npy") + len("values.npy")  # the member's data follows its local header
+        data[start + 150] ^= 0xFF
+    (tmp_path / "damaged.npz").write_bytes(bytes(data))
+    expected = "not a readable .npz file" if damage == "directory" else "not a valid histeq mapping file: values "
+    with pytest.raises(ValueError, match=expected):
+        histeq.EqualizeMapping.load(tmp_path / "damaged.npz")
+
+
+@pytest.mark.parametrize("cls", [histeq.EqualizeMapping, histeq.ClaheMapping])
+def test_a_mapping_file_that_is_a_pickle_or_an_npy_is_a_value_error_naming_it(tmp_path, cls):
+    # Were NumPy's ValueError naming no file (a pickle) and a TypeError (an ndarray is no context manager).
+    import pickle
+
+    trap = tmp_path / "the pickle ran"
+    (tmp_path / "pickled.npz").write_bytes(pickle.dumps(_Trap(trap)))
+    with pytest.raises(ValueError, match=r"pickled\.npz: not a readable \.npz file \(.*pickled"):
+        cls.load(tmp_path / "pickled.npz")
+    assert not trap.exists()
+    with open(tmp_path / "array.npz", "wb") as file:
+        np.save(file, np.zeros(256, np.uint8))
+    with pytest.raises(ValueError, match=r"array\.npz: not a valid histeq mapping file: expected a \.npz archive, "
+                                         r"got a \.npy array of shape \(256,\)"):
+        cls.load(tmp_path / "array.npz")
+
+
 def test_saved_mappings_still_load(tmp_path, camera):
     for fitted, cls in [(histeq.fit_equalize(camera), histeq.EqualizeMapping),
                         (histeq.fit_match(camera / 255, camera.T / 255), histeq.EqualizeMapping),

@@ -1,6 +1,8 @@
 """histeq.transforms: nn.Modules equal to the functions, inside torchvision's v2.Compose, on tv_tensors.Image, on
 batches, and per sample in DataLoader workers that fork."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -95,3 +97,44 @@ def test_the_examples_run():
     import doctest
 
     assert doctest.testmod(transforms, optionflags=doctest.NORMALIZE_WHITESPACE).failed == 0
+
+
+@pytest.mark.parametrize("name, value, error", [
+    ("clip_limit", (1.0, float("inf")), ValueError),  # was accepted, and refused at the first call
+    ("clip_limit", (1.0, float("nan")), ValueError),
+    ("clip_limit", (True, 2.0), TypeError),
+    ("tiles", (2.5, 3), TypeError),  # was truncated to (2, 3)
+    ("tiles", (2, 3.0), TypeError),
+    ("tiles", (False, 3), TypeError),
+])
+def test_random_clahe_refuses_at_construction_what_clahe_refuses(name, value, error):
+    with pytest.raises(error, match=f"^{name} must be a range .*, got {re.escape(repr(value))}"):
+        transforms.RandomCLAHE(**{name: value})
+    # the same rule as histeq.clahe's for one tile count or clip limit
+    with pytest.raises(error):
+        for end in value:
+            histeq.clahe(BATCH[0], axes=(-2, -1), **{name: (end, end) if name == "tiles" else end})
+
+
+def test_random_clahe_ranges_have_two_ends():
+    with pytest.raises(ValueError, match=r"tiles must be a range \(fewest, most\).*, got \(2, 3, 4\)"):
+        transforms.RandomCLAHE(tiles=(2, 3, 4))
+    with pytest.raises(TypeError, match="clip_limit must be a range .*, got 2.0"):
+        transforms.RandomCLAHE(clip_limit=2.0)
+
+
+def test_clahe_module_refuses_at_construction_what_clahe_refuses():
+    # _fitting used to truncate tiles=(2.5, 3) to (2, 3), which histeq.clahe refuses; now the module is not made
+    with pytest.raises(TypeError, match=r"tiles must hold ints, got \(2\.5, 3\)"):
+        transforms.CLAHE(tiles=(2.5, 3))
+    with pytest.raises(ValueError, match="clip_limit must be a finite number >= 1"):
+        transforms.CLAHE(clip_limit=float("inf"))
+    transforms.CLAHE(clip_limit=0.5, compat="opencv")  # OpenCV's own clip limits, as histeq.clahe takes them
+
+
+@pytest.mark.parametrize("shape", [(0, 1, 8, 8), (2, 0, 8, 8), (3, 1, 0, 8)])
+def test_empty_batches_are_refused_by_every_module(shape):
+    empty = torch.zeros(shape, dtype=torch.uint8)
+    for transform in (transforms.Equalize(), transforms.CLAHE(tiles=2), transforms.RandomCLAHE(tiles=(1, 2))):
+        with pytest.raises(ValueError, match=re.escape(f"image is empty (shape {shape}); there is nothing to")):
+            transform(empty)

@@ -7,9 +7,13 @@ ValueError naming the field.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import numbers
+import os
+import zipfile
+import zlib
 
 import numpy as np
 
@@ -70,16 +74,44 @@ class Checked:
         return value
 
 
+def _member(path, archive, name: str) -> np.ndarray:
+    """One array of the file.  A pickle is never run: with allow_pickle=False NumPy refuses an object array with
+    a ValueError that names no member, and gives a member that is not a .npy file back as its raw bytes."""
+    try:
+        value = archive[name]
+    except ValueError as exc:
+        raise ValueError(f"{path}: not a valid histeq mapping file: {name} must be a .npy array of numbers or "
+                         f"text, got one NumPy reads only by unpickling, or not at all ({exc})") from None
+    except (zipfile.BadZipFile, zlib.error) as exc:
+        raise ValueError(f"{path}: not a valid histeq mapping file: {name} must be a .npy array, got a damaged "
+                         f"member ({exc})") from None
+    if not isinstance(value, np.ndarray):
+        raise ValueError(f"{path}: not a valid histeq mapping file: {name} must be a .npy array, got "
+                         f"{len(value)} bytes of something else (a pickle, say), left unread")
+    return value
+
+
 def read(path, fields: tuple[str, ...], arrays: tuple[str, ...]) -> Checked:
     """The header (exactly ``fields``) and ``arrays`` of a saved mapping, for the class's own checks."""
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            missing = {"header", *arrays} - set(archive.files)
-            if missing:
-                raise ValueError(f"{path}: not a valid histeq mapping file: {', '.join(sorted(missing))} missing")
-            text = archive["header"]
-            loaded = {name: archive[name] for name in arrays}
-    except (OSError, EOFError) as exc:
+        # Opened here, not by np.load, which leaves its file open when the zip directory is unreadable.
+        opened = open(path, "rb") if isinstance(path, (str, os.PathLike)) else contextlib.nullcontext(path)
+        with opened as file:
+            try:
+                archive = np.load(file, allow_pickle=False)
+            except ValueError as exc:  # a whole file that is a pickle, refused (not run) without its name
+                raise ValueError(f"{path}: not a readable .npz file ({exc})") from None
+            if isinstance(archive, np.ndarray):
+                raise ValueError(f"{path}: not a valid histeq mapping file: expected a .npz archive, got a .npy "
+                                 f"array of shape {archive.shape}")
+            with archive:
+                missing = {"header", *arrays} - set(archive.files)
+                if missing:
+                    raise ValueError(f"{path}: not a valid histeq mapping file: {', '.join(sorted(missing))} "
+                                     f"missing")
+                text = _member(path, archive, "header")
+                loaded = {name: _member(path, archive, name) for name in arrays}
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
         raise ValueError(f"{path}: not a readable .npz file ({exc})") from exc
     if text.dtype.kind != "U" or text.shape != () or len(str(text)) > _HEADER_CHARS:
         raise ValueError(f"{path}: not a valid histeq mapping file: header must be a short JSON text")

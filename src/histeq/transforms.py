@@ -27,10 +27,13 @@ Examples
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import torch
 
 from . import _arrays
-from .clahe import clahe
+from .clahe import checked_clip_limit, clahe, tile_counts
 from .equalize import equalize
 
 __all__ = ["CLAHE", "Equalize", "RandomCLAHE"]
@@ -103,6 +106,9 @@ class CLAHE(torch.nn.Module):
     def __init__(self, tiles: int | tuple[int, int] = 8, clip_limit: float | None = 2.0, *,
                  color: str | None = None, **kwargs):
         super().__init__()
+        # Refused when made, as RandomCLAHE's ranges are; each image's size bounds the tiles at call time.
+        checked_clip_limit(clip_limit, opencv=kwargs.get("compat") == "opencv")
+        tile_counts(tiles, (math.inf, math.inf))
         self.tiles, self.clip_limit, self.color, self.kwargs = tiles, clip_limit, color, kwargs
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
@@ -124,7 +130,7 @@ class RandomCLAHE(torch.nn.Module):
     Parameters
     ----------
     clip_limit : (float, float), optional
-        The range of clip limits; default (1.0, 4.0).
+        The range of clip limits, each finite and at least 1 (see :func:`histeq.clahe`); default (1.0, 4.0).
     tiles : (int, int), optional
         The range of tiles per axis, both ends included; default (4, 12).
     p : float, optional
@@ -147,11 +153,14 @@ class RandomCLAHE(torch.nn.Module):
     def __init__(self, clip_limit: tuple[float, float] = (1.0, 4.0), tiles: tuple[int, int] = (4, 12), p: float = 1.0,
                  *, color: str | None = None, generator: torch.Generator | None = None):
         super().__init__()
-        low, high = (float(v) for v in clip_limit)
-        fewest, most = (int(v) for v in tiles)
-        if not 1 <= low <= high:
+        low, high = _range(clip_limit, "clip_limit", "(low, high) of clip limits >= 1, both finite",
+                           checked_clip_limit)
+        # No bound on tile counts here: each image's size bounds them at call time (_fitting).
+        fewest, most = _range(tiles, "tiles", "(fewest, most) of ints >= 1",
+                              lambda count: tile_counts(count, (math.inf,))[0])
+        if not low <= high:
             raise ValueError(f"clip_limit must be a range (low, high) with 1 <= low <= high, got {clip_limit!r}")
-        if not 1 <= fewest <= most:
+        if not fewest <= most:
             raise ValueError(f"tiles must be a range (fewest, most) with 1 <= fewest <= most, got {tiles!r}")
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"p must be between 0 and 1, got {p!r}")
@@ -166,6 +175,9 @@ class RandomCLAHE(torch.nn.Module):
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         layout = _layout(image, self.color)
+        if image.numel() == 0:
+            # Equalize and CLAHE refuse it through the functions; an empty batch would pass the loop untouched
+            raise ValueError(f"image is empty (shape {tuple(image.shape)}); there is nothing to equalize")
         samples = image.reshape((-1,) + tuple(image.shape[-3:]))
         if self.color is None and _arrays.on_gpu(samples):
             out = self._by_tiles(samples)
@@ -197,9 +209,33 @@ class RandomCLAHE(torch.nn.Module):
         return f"clip_limit={self.clip_limit!r}, tiles={self.tiles!r}, p={self.p!r}, color={self.color!r}"
 
 
+def _range(value, name: str, what: str, check) -> tuple:
+    """The two ends of a range argument, each passed through ``check`` (histeq.clahe's rule for one value), so
+    that a range is refused when the module is made, not at its first call."""
+    try:
+        ends = tuple(value)
+    except TypeError:
+        raise TypeError(f"{name} must be a range {what}, got {value!r}") from None
+    if len(ends) != 2:
+        raise ValueError(f"{name} must be a range {what}, got {value!r}")
+    try:
+        return tuple(check(end) for end in ends)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"{name} must be a range {what}, got {value!r}") from exc
+
+
 def _fitting(tiles, image: torch.Tensor):
-    """Tiles at most the image's size along H and W (so small crops work)."""
+    """Tiles at most the image's size along H and W (so small crops work).  Anything but int counts goes to
+    histeq.clahe as it is, to be refused there with the value given (an int() here truncated 2.5 to 2)."""
     height, width = image.shape[-2:]
-    if isinstance(tiles, int):
-        return (min(tiles, height), min(tiles, width))
-    return (min(int(tiles[0]), height), min(int(tiles[1]), width))
+    try:
+        rows, cols = (tiles, tiles) if _is_count(tiles) else tiles
+    except (TypeError, ValueError):
+        return tiles
+    if not (_is_count(rows) and _is_count(cols)):
+        return tiles
+    return (min(rows, height), min(cols, width))
+
+
+def _is_count(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
