@@ -87,3 +87,53 @@ def test_a_range_wider_than_float64_is_refused():
     # Half of it bins fine.
     counts, _ = histeq.histogram(image / 2, nbins=2)
     assert counts.tolist() == [1, 2]
+
+
+# --- integer data in whole levels, at every width -------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.uint32, np.int32, np.int64, np.uint64])
+def test_integer_bins_are_never_narrower_than_a_level(dtype):
+    from skimage.exposure import histogram as skimage_histogram
+
+    image = np.array([[0, 1], [1, 2]], dtype=dtype)
+    counts, edges = histeq.histogram(image, in_range=None if np.dtype(dtype).itemsize > 2 else (0, 2))
+    expected, centres = skimage_histogram(image)
+    np.testing.assert_array_equal(counts, expected)  # [1, 2, 1] over the levels 0, 1, 2
+    np.testing.assert_array_equal((edges[:-1] + edges[1:]) / 2, centres)
+    # more bins asked than the range has levels: one per level
+    counts, edges = histeq.histogram(np.array([0, 1, 255], np.uint8), nbins=512)
+    assert counts.size == 256 and edges[0] == -0.5 and edges[-1] == 255.5
+
+
+def test_a_batch_of_32_bit_images_gets_the_bins_of_its_widest():
+    images = np.array([[0, 1, 1, 4], [10, 10, 12, 12], [-3, -3, -3, -3]], dtype=np.int32)
+    counts, edges = histeq.histogram(images, axes=1)
+    assert counts.shape == (3, 5) and edges.shape == (3, 6)  # the widest range holds 5 levels
+    assert np.all(np.diff(edges, axis=1) == 1)  # every image in whole levels, from its lowest value
+    np.testing.assert_array_equal(counts, [[1, 2, 0, 0, 1], [2, 0, 2, 0, 0], [4, 0, 0, 0, 0]])
+    np.testing.assert_array_equal(edges[:, 0], [-0.5, 9.5, -3.5])
+    # past the largest 32-bit value there is no level to give a bin: the bins end there
+    top = np.array([[0, 4], [2**31 - 1, 2**31 - 1]], dtype=np.int32)
+    counts, edges = histeq.histogram(top, axes=1)
+    assert counts[1].tolist() == [0, 0, 0, 0, 2] and edges[1, -1] == 2**31 - 0.5
+
+
+def test_dask_integer_histograms_equal_in_memory():
+    import dask.array as da
+
+    rng = np.random.default_rng(2)
+    images = rng.integers(-5, 9, (6, 20), dtype=np.int32)
+    images[2] *= 50  # one wide image among narrow ones
+    for axes in (1, None):
+        expected = histeq.histogram(images, axes=axes)
+        lazy = histeq.histogram(da.from_array(images, chunks=(2, 10)), axes=axes)
+        for got, want in zip(lazy, expected):
+            np.testing.assert_array_equal(np.asarray(got), want)
+
+
+def test_extreme_float_ranges_give_finite_centres_and_no_warning():
+    # pytest's filterwarnings=error turns any RuntimeWarning into a failure here
+    cdf, centres = histeq.cumulative_distribution(np.array([-1.7976931348623157e308, 0.0]))
+    assert np.all(np.isfinite(centres)) and centres[0] < centres[-1] < 0 and cdf[-1] == 1
+    with pytest.raises(ValueError, match="too wide for finite bins"):
+        histeq.fit_clahe(np.full((8, 8), np.finfo(float).max), tiles=1)
