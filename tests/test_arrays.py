@@ -97,7 +97,7 @@ def test_a_contiguous_cpu_tensor_crosses_without_a_copy():
 
     tensor = torch.from_numpy(GREY.copy())
     door = _arrays.Door("equalize")
-    array = door.enter(tensor, is_image=True)
+    array = door.enter(tensor, "image")
     assert np.shares_memory(array, tensor.numpy())
     out = np.zeros(GREY.shape, np.uint8)
     back = door.leave(out)
@@ -240,3 +240,55 @@ def test_importing_histeq_imports_no_array_library():
             "print(sorted(m for m in ('torch', 'xarray', 'cupy') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_results_are_typed_by_what_they_are_not_by_their_shape():
+    # A (2, 256) uint8 batch has (2, 256) histograms: counts, not an image, whatever the input's type.
+    levels = np.tile(np.arange(256, dtype=np.uint8), (2, 1))
+    hidden = np.zeros(levels.shape, bool)
+    hidden[0, 0] = True
+    counts, edges = histeq.histogram(np.ma.masked_array(levels, hidden), axes=1)
+    assert type(counts) is np.ndarray and counts.sum(axis=1).tolist() == [255, 256]
+    counts, _ = histeq.histogram(xr.DataArray(levels, dims=("y", "x")), axes=1)
+    assert type(counts) is np.ndarray
+    from torchvision import tv_tensors
+
+    image = tv_tensors.Image(torch.from_numpy(levels[None]))
+    counts, _ = histeq.histogram(image, axes=(1, 2))
+    assert type(counts) is torch.Tensor and counts.shape == (1, 256)
+    assert type(histeq.equalize(image, axes=(1, 2))) is tv_tensors.Image
+    cdf, centres = histeq.cumulative_distribution(xr.DataArray(levels.astype(np.float32), dims=("y", "x")), axes=1,
+                                                  nbins=256)
+    assert type(cdf) is np.ndarray and type(centres) is np.ndarray
+
+
+def test_a_mask_with_a_dimension_the_image_lacks_is_refused():
+    image = xr.DataArray(GREY[0, 0], dims=("y", "x"))
+    with pytest.raises(ValueError, match="mask has the dimension 'q', which the image lacks"):
+        histeq.equalize(image, mask=xr.DataArray(np.ones(GREY.shape[2:], bool), dims=("y", "q")))
+    with pytest.raises(ValueError, match="reference has the dimension 'q'"):
+        histeq.match(image, xr.DataArray(REFERENCE, dims=("y", "q")))
+    # a reference of dimensions of its own is another image, taken as it is
+    other = histeq.match(image, xr.DataArray(REFERENCE[:10], dims=("row", "col")))
+    np.testing.assert_array_equal(other.values, histeq.match(GREY[0, 0], REFERENCE[:10]))
+    # a mask named by the image's dimensions, in another order, is put in the image's
+    mask = RNG.random(GREY.shape[2:]) > 0.5
+    transposed = histeq.equalize(image, mask=xr.DataArray(mask.T, dims=("x", "y")))
+    np.testing.assert_array_equal(transposed.values, histeq.equalize(GREY[0, 0], mask=mask))
+
+
+def test_sparse_quantized_and_unreadable_tensors_get_histeqs_own_error():
+    import warnings
+
+    dense = torch.rand(6, 6)
+    with warnings.catch_warnings():  # PyTorch deprecates making quantized tensors; users still hold them
+        warnings.simplefilter("ignore", UserWarning)
+        quantized = torch.quantize_per_tensor(dense, 0.1, 0, torch.quint8)
+    for tensor, hint in ((dense.to_sparse(), "to_dense"), (quantized, "dequantize")):
+        with pytest.raises(TypeError, match=rf"histeq\.equalize: .*{hint}"):
+            histeq.equalize(tensor)
+        with pytest.raises(TypeError, match=rf"histeq\.match: .*{hint}"):
+            histeq.match(dense, tensor)
+    if hasattr(torch, "float8_e4m3fn"):
+        with pytest.raises(TypeError, match=r"histeq\.clahe: cannot read a tensor of dtype torch.float8_e4m3fn"):
+            histeq.clahe(torch.zeros(8, 8, dtype=torch.float8_e4m3fn))

@@ -111,3 +111,14 @@ def test_photo_without_channel_axis_is_one_grey_volume(astronaut):
     # As the README says: every value of every channel in one histogram, one table for all three channels.
     out = histeq.equalize(astronaut)
     np.testing.assert_array_equal(out, histeq.equalize(astronaut.reshape(-1)).reshape(astronaut.shape))
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.uint64])
+def test_refusals_of_64_bit_images_name_their_dtype(dtype):
+    name = np.dtype(dtype).name
+    with pytest.raises(TypeError, match=rf"got {name}; use color='per-channel'"):
+        histeq.equalize(np.ones((4, 4, 3), dtype), channel_axis=-1)
+    with pytest.raises(TypeError, match=rf"uint8-only function; got {name}"):
+        histeq.equalize(np.ones((5, 5), dtype), compat="opencv")
+    with pytest.raises(ValueError, match=rf"must hold integers for {name} images"):
+        histeq.equalize(np.ones((5, 5), dtype), in_range=(0.5, 3))

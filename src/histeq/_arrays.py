@@ -35,6 +35,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ._kernels import SUPPORTED
+
 #: DLPack device types (dlpack.h): only the CPU ones are read here.
 _DLPACK_CPU = (1, 3)  # kDLCPU, kDLCUDAHost (page-locked host memory)
 
@@ -76,33 +78,36 @@ class Door:
 
     def __init__(self, function: str):
         self.function = function
-        self.leave_as: Callable[[Any], Any] | None = None
+        self.leave_as: Callable[[Any, bool], Any] | None = None
         self.dims: tuple | None = None  # the image's dimension names (xarray)
 
-    def enter(self, value: object, is_image: bool) -> object:
-        """``value`` as a NumPy (or Dask) array, or as it is when it is neither foreign nor an array; for the
-        image, remember how to rebuild results."""
+    def enter(self, value: object, name: str) -> object:
+        """``value``, the argument ``name``, as a NumPy (or Dask) array, or as it is when it is neither foreign
+        nor an array; for the image, remember how to rebuild results."""
         if not is_foreign(value):
             return value
         torch, xarray = _torch(), _xarray()
         if torch is not None and isinstance(value, torch.Tensor):
             array, leave = self._from_torch(torch, value)
         elif xarray is not None and isinstance(value, xarray.DataArray):
-            array, leave = self._from_xarray(value, is_image)
+            array, leave = self._from_xarray(value, name)
         else:
             array, leave = self._from_dlpack(value), None
-        if is_image:
+        if name == "image":
             self.leave_as = leave
         return array
 
-    def leave(self, result):
-        """The function's result in the image's type: every array of a tuple result, and ``result`` itself."""
+    def leave(self, result, image: bool = True):
+        """The function's result in the image's type: every array of a tuple result, and ``result`` itself.
+        ``image``: whether the result (of a tuple, its first array) is an image, which keeps the image's
+        dimensions and subclass; histograms, edges and ties are plain arrays of the type (by what a result is,
+        never by its shape)."""
         if self.leave_as is None:
             return result
         if isinstance(result, tuple):
-            return tuple(self.leave(part) for part in result)
+            return tuple(self.leave(part, image and k == 0) for k, part in enumerate(result))
         if isinstance(result, np.ndarray) or hasattr(result, "dask"):
-            return self.leave_as(result)
+            return self.leave_as(result, image)
         return result
 
     def names(self, arguments: dict) -> None:
@@ -124,6 +129,12 @@ class Door:
     def _from_torch(self, torch, tensor):
         if tensor.device.type != "cpu":
             raise gpu_error(self.function, f"{tensor.device.type} tensors")
+        if tensor.layout != torch.strided:
+            raise TypeError(f"histeq.{self.function}: got a tensor of layout {tensor.layout}, which has no pixel "
+                            "array to read; convert it with tensor.to_dense()")
+        if tensor.is_quantized:
+            raise TypeError(f"histeq.{self.function}: got a quantized tensor ({tensor.dtype}); convert it with "
+                            "tensor.dequantize() for its values, or tensor.int_repr() for its stored integers")
         tensor = tensor.detach()  # no gradient: see the module's notes
         kind, wrap = type(tensor), None
         if kind is not torch.Tensor and hasattr(tensor, "as_subclass"):
@@ -131,34 +142,48 @@ class Door:
         dtype = tensor.dtype
         if dtype == torch.bfloat16:
             tensor = tensor.to(torch.float32)
-        array = tensor.resolve_conj().resolve_neg().numpy()
+        try:
+            array = tensor.resolve_conj().resolve_neg().numpy()
+        except TypeError as exc:  # a dtype NumPy lacks (float8, ...)
+            raise TypeError(f"histeq.{self.function}: cannot read a tensor of dtype {dtype} as an array: {exc}; "
+                            f"supported dtypes: {SUPPORTED} and bfloat16") from exc
 
-        def leave(result):
+        def leave(result, image):
             out = torch.from_numpy(result if result.flags.writeable and all(s >= 0 for s in result.strides)
                                    else np.ascontiguousarray(result))
-            if dtype == torch.bfloat16 and out.dtype == torch.float32 and tuple(out.shape) == tuple(array.shape):
+            if image and dtype == torch.bfloat16 and out.dtype == torch.float32:
                 out = out.to(torch.bfloat16)
-            return out.as_subclass(wrap) if wrap is not None and out.shape == tensor.shape else out
+            return out.as_subclass(wrap) if image and wrap is not None else out
 
         return array, leave
 
-    def _from_xarray(self, data_array, is_image: bool):
-        if not is_image and self.dims is not None and set(data_array.dims) <= set(self.dims):
-            # a mask or reference: its axes in the image's order, matched by name
-            data_array = data_array.transpose(*(d for d in self.dims if d in data_array.dims))
+    def _from_xarray(self, data_array, name: str):
+        is_image = name == "image"
+        if not is_image and self.dims is not None:
+            data_array = self._in_image_order(data_array, name)
         data = data_array.data
         if is_foreign(data):  # a DataArray of tensors or CuPy arrays
-            data = self.enter(data, False)
+            data = self.enter(data, "")
         if not is_image:
             return data, None
         self.dims = tuple(data_array.dims)
 
-        def leave(result):
-            if tuple(result.shape) != tuple(data_array.shape):
-                return result  # histograms, ties: not of the image's shape
-            return data_array.copy(deep=False, data=result)
+        def leave(result, image):
+            return data_array.copy(deep=False, data=result) if image else result  # histograms, ties: arrays
 
         return data, leave
+
+    def _in_image_order(self, data_array, name: str):
+        """A mask or reference DataArray with its axes in the image's order, matched by name.  A mask's
+        dimensions must all be the image's; a reference's may all differ (an image of its own, taken by
+        position), but a reference that shares some of them must share them all."""
+        foreign = [d for d in data_array.dims if d not in self.dims]
+        if foreign and (name == "mask" or len(foreign) < len(data_array.dims)):
+            raise ValueError(f"histeq.{self.function}: {name} has the dimension {foreign[0]!r}, which the image "
+                             f"lacks; the image's dimensions are {self.dims}")
+        if foreign:
+            return data_array
+        return data_array.transpose(*(d for d in self.dims if d in data_array.dims))
 
     def _from_dlpack(self, value):
         if hasattr(value, "__cuda_array_interface__"):

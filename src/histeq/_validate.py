@@ -11,6 +11,7 @@ import functools
 import inspect
 import math
 import numbers
+import re
 from collections.abc import Sequence
 from typing import Any, Callable, NamedTuple, TypeVar
 
@@ -54,8 +55,12 @@ def narrowed(image: object, name: str = "image"):
     return _narrow_block(image, narrow, name), image.dtype
 
 
-def public(func: _F) -> _F:
+def public(func: _F | None = None, *, returns_image: bool = True):
     """The input conventions every public function (or ``apply`` method) shares, around its ``image``.
+
+    ``returns_image``: whether the function's result (of a tuple, its first entry) is an image, given back as
+    the image came in (its type, dimensions, mask, channel order and 64-bit dtype); otherwise (histograms) only
+    the array type crosses back.  Used as ``@public`` or ``@public(returns_image=False)``.
 
     - A 64-bit integer image is computed as 32-bit integers (see narrowed) and its result given back in the
       64-bit dtype.
@@ -68,6 +73,8 @@ def public(func: _F) -> _F:
     - PyTorch tensors, xarray DataArrays, CuPy arrays and DLPack objects cross at this door (``_arrays``): the
       result comes back in the image's type.
     """
+    if func is None:
+        return functools.partial(public, returns_image=returns_image)
     signature = inspect.signature(func)
     names = list(signature.parameters)
     position = names.index("image")
@@ -79,16 +86,16 @@ def public(func: _F) -> _F:
             return _gpu.call(func.__qualname__, args[position], args[position + 1:], kwargs)
         if len(args) > position and type(args[position]) is not np.ndarray and _arrays.is_foreign(args[position]):
             door = _arrays.Door(func.__qualname__)  # a tensor, DataArray, ...: converted without binding
-            args = tuple(door.enter(value, is_image=names[k] == "image") if names[k] in _ARRAYS else value
+            args = tuple(door.enter(value, names[k]) if names[k] in _ARRAYS else value
                          for k, value in enumerate(args))
-            kwargs = {name: door.enter(value, is_image=False) if name in _ARRAYS else value
+            kwargs = {name: door.enter(value, name) if name in _ARRAYS else value
                       for name, value in kwargs.items()}
             door.names(kwargs)
         if len(args) > position and _plain(args[position]) and _plain(kwargs.get("reference"), args[1:2]) and \
                 "channel_order" not in kwargs:
             try:
                 result = func(*args, **kwargs)  # the common case, at no cost: nothing to convert
-                return result if door is None else door.leave(result)
+                return result if door is None else door.leave(result, returns_image)
             except (TypeError, ValueError) as exc:
                 hinted = _colour_hint(exc, args[position], kwargs.get("channel_axis"), signature)
                 if hinted is None:
@@ -105,7 +112,7 @@ def public(func: _F) -> _F:
         if any(_arrays.is_foreign(arguments.get(name)) for name in _ARRAYS):  # the image given by keyword
             for name in _ARRAYS:
                 if name in arguments:
-                    arguments[name] = door.enter(arguments[name], is_image=name == "image")
+                    arguments[name] = door.enter(arguments[name], name)
             door.names(arguments)
         image, hidden = _unmasked(arguments, signature, "image", "mask")
         if "reference" in arguments:
@@ -121,13 +128,16 @@ def public(func: _F) -> _F:
         try:
             result = func(*bound.args, **bound.kwargs)
         except (TypeError, ValueError) as exc:
-            hinted = _colour_hint(exc, image, arguments.get("channel_axis"), signature)
-            if hinted is None:
+            told = _in_callers_dtype(exc, image.dtype, wide)
+            hinted = _colour_hint(told, image, arguments.get("channel_axis"), signature) or told
+            if hinted is exc:
                 raise
             raise hinted from exc
+        if not returns_image:
+            return door.leave(result, False)
         result = widened(result, image.dtype, wide)
         if order is not None:
-            result = _reordered_result(result, image.shape, order)
+            result = _reordered_result(result, order)
         return door.leave(result if hidden is None else _remasked(result, hidden))
 
     return wrapper
@@ -184,10 +194,19 @@ def _reordered_like(reference, image, order: tuple[int, list[int]]):
     return np.take(reference, permutation, axis=ref_axis)
 
 
-def _reordered_result(result, shape: tuple[int, ...], order: tuple[int, list[int]]):
+def _reordered_result(result, order: tuple[int, list[int]]):
     if isinstance(result, tuple):
-        return (_reordered_result(result[0], shape, order),) + result[1:]
-    return _reordered(result, order) if np.shape(result) == shape else result
+        return (_reordered_result(result[0], order),) + result[1:]
+    return _reordered(result, order)
+
+
+def _in_callers_dtype(exc: Exception, narrow: np.dtype, wide: np.dtype | None) -> Exception:
+    """``exc``, naming the 64-bit dtype the caller passed where it says what it got (a refusal of int64 that said
+    "got int32" would name a dtype the caller never used); the 32-bit range it is computed in keeps its name."""
+    if wide is None:
+        return exc
+    text = re.sub(rf"\b(got|for) {np.dtype(narrow)}\b", rf"\1 {np.dtype(wide)}", str(exc))
+    return exc if text == str(exc) else type(exc)(text)
 
 
 def _colour_hint(exc: Exception, image, channel, signature: inspect.Signature) -> Exception | None:
@@ -224,9 +243,7 @@ def _remasked(result, hidden: np.ndarray):
     """A result for a masked image: its image as a masked array with the input's mask."""
     if isinstance(result, tuple):
         return (_remasked(result[0], hidden),) + result[1:]
-    if isinstance(result, np.ndarray) and result.shape == hidden.shape:
-        return np.ma.masked_array(result, mask=hidden.copy())
-    return result
+    return np.ma.masked_array(result, mask=hidden.copy()) if isinstance(result, np.ndarray) else result
 
 
 def _narrow_block(block: np.ndarray, narrow: np.dtype, name: str) -> np.ndarray:

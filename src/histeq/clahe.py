@@ -557,7 +557,7 @@ class ClaheMapping:
         return cls(identity=identity, table=checked.arrays["table"], slope=checked.arrays["slope"], **header)
 
 
-@_validate.public
+@_validate.public(returns_image=False)
 def fit_clahe(image: ArrayLike, *, tiles: int | Sequence[int] = 8, clip_limit: float | None = 2.0,
               nbins: int | None = None, mask: ArrayLike = None, in_range: Range = None, out_range: Range = None,
               threads: int | None = None) -> ClaheMapping:

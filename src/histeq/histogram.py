@@ -14,7 +14,7 @@ from ._types import ArrayLike, Axes, ChannelAxis, Image, Range
 __all__ = ["histogram", "cumulative_distribution"]
 
 
-@_validate.public
+@_validate.public(returns_image=False)
 def histogram(image: Image, *, nbins: int | None = None, mask: ArrayLike = None, axes: Axes = None,
               channel_axis: ChannelAxis = None, in_range: Range = None,
               threads: int | None = None) -> tuple[Image, Image]:
@@ -78,7 +78,7 @@ def _in_memory(image, nbins, mask, axes, channel_axis, in_range, threads, fit_le
     return counts, edges
 
 
-@_validate.public
+@_validate.public(returns_image=False)
 def cumulative_distribution(image: Image, *, nbins: int | None = None, mask: ArrayLike = None, axes: Axes = None,
                             channel_axis: ChannelAxis = None, in_range: Range = None,
                             threads: int | None = None) -> tuple[Image, Image]:

@@ -127,7 +127,7 @@ _FIELDS = ("dtype", "kind", "lo", "hi", "nbins", "nominal_lo", "nominal_hi", "ou
 _KINDS = ("table", "levels", "pieces", "segments", "rescale", "identity")
 
 
-@_validate.public
+@_validate.public(returns_image=False)
 def fit_equalize(image: ArrayLike, *, nbins: int | None = None, mask: ArrayLike = None, in_range: Range = None,
                  out_range: Range = None, threads: int | None = None) -> EqualizeMapping:
     """Learn the global equalization of one grey image (NumPy or Dask), to apply it elsewhere.

@@ -870,7 +870,7 @@ def _fit_image(image, mask, nbins):
     return arr, info, mask, bin_count or FLOAT_NBINS
 
 
-@_validate.public
+@_validate.public(returns_image=False)
 def fit_match(image: ArrayLike, reference: ArrayLike, *, mask: ArrayLike = None, reference_mask: ArrayLike = None,
               nbins: int | None = None, threads: int | None = None) -> mapping.EqualizeMapping:
     """Learn the matching of one grey image (NumPy or Dask) to ``reference``, to apply it elsewhere.
@@ -905,7 +905,7 @@ def fit_match(image: ArrayLike, reference: ArrayLike, *, mask: ArrayLike = None,
     return _fit_target(arr, info, checked_mask, target, bin_count, nthreads)
 
 
-@_validate.public
+@_validate.public(returns_image=False)
 def fit_specify(image: ArrayLike, histogram: ArrayLike | str, *, mask: ArrayLike = None, nbins: int | None = None,
                 out_range: Range = None, alpha: float = 0.4, threads: int | None = None) -> mapping.EqualizeMapping:
     """Learn the specification of one grey image (NumPy or Dask) to ``histogram``, to apply it elsewhere.
