@@ -155,7 +155,8 @@ def equalize(image, *, nbins=None, mask=None, axes=None, channel_axis=None, colo
     NaN), the image is rescaled linearly from ``in_range`` (default: the
     dtype's range for integers, [0, 1] for floats) to the output range,
     clipping.  With the default ranges that leaves it unchanged, as OpenCV and
-    Pillow do for constant images.
+    Pillow do for constant images.  The same with ``exact=True``: ties that
+    only position could break are not split (``ties`` is 0).
 
     The caller's array is never modified.  Non-contiguous, read-only and
     big-endian arrays are accepted.

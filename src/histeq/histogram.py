@@ -27,7 +27,10 @@ def histogram(image: Image, *, nbins: int | None = None, mask: ArrayLike = None,
     nbins : int, optional
         Number of bins.  Default: one per level for integers of at most 16 bits
         (uint8: 256, uint16/int16: 65536), 65536 for 32-bit integers, 4096
-        for floats.
+        for floats.  Integer data are binned in whole levels: never more bins
+        than the range has levels (a 32-bit image holding three levels gets
+        three bins; in a batch, every image gets the bins of the widest, each
+        in whole levels from its lowest counted value).
     mask : bool ndarray, optional
         Only pixels where ``mask`` is True are counted.  Shape of the image
         without the channel axis, or broadcastable to it.

@@ -562,17 +562,22 @@ def match(image, reference, *, mask=None, reference_mask=None, nbins=None, axes=
 
     Notes
     -----
-    Integer images (at most 16 bits): level ``v`` holding a fraction
-    ``q(v)`` of the pixels at or below it maps to the reference's value at
-    the same fraction, interpolated linearly between the reference's
-    occupied levels, as :func:`skimage.exposure.match_histograms` does; the
-    result is rounded (halves up) into the input dtype, where scikit-image
-    returns float64.  Float images: the image's cumulative histogram,
-    linear inside each bin, is composed with the reference's quantile
-    function (linear inside each bin of a float reference, between the
-    levels of an integer one), so the map is continuous and monotone.
-    NaN stays NaN.  An image with no counted pixel is returned unchanged;
-    a reference with none is a ValueError.
+    Integer images: level ``v`` holding a fraction ``q(v)`` of the pixels
+    at or below it maps to the reference's value at the same fraction,
+    interpolated linearly between the reference's occupied levels, as
+    :func:`skimage.exposure.match_histograms` does; the result is rounded
+    (halves up) into the input dtype, where scikit-image returns float64.
+    This holds at every width: a 32-bit image (or reference) whose counted
+    values span at most ``nbins`` levels is taken level by level; a wider
+    one is binned into ``nbins`` bins over its range, as floats are.  Float
+    images: the image's cumulative histogram, linear inside each bin, is
+    composed with the reference's quantile function (linear inside each bin
+    of a float reference, between the levels of an integer one), so the map
+    is continuous and monotone.  A reference's bin whose counted values are
+    all one value holds that value: a reference of a few distinct values
+    (labels, a mask as floats) gives outputs among them.  NaN stays NaN.  An
+    image with no counted pixel is returned unchanged, with and without
+    ``exact``; a reference with none is a ValueError.
 
     ``exact=True``: pixels are sorted by value, ties broken by the sums of
     their neighbours over growing shells (the local means of Coltuc, Bolon
