@@ -256,3 +256,145 @@ def test_progress_is_a_counter_without_tqdm_and_silent_off_a_terminal(monkeypatc
     progress.step("a.png")
     progress.close()
     assert quiet.getvalue() == ""
+
+
+@pytest.fixture()
+def day_and_night(tmp_path, camera, astronaut):
+    """Grey day.png and night.png, colour photo.png and sky.png (the reference of the README's example)."""
+    from skimage import data
+
+    paths = {name: tmp_path / f"{name}.png" for name in ("day", "night", "photo", "sky")}
+    io.write_image(paths["day"], camera[::4, ::4])
+    io.write_image(paths["night"], data.moon()[::4, ::2])  # another size: a reference need not match
+    io.write_image(paths["photo"], astronaut[::4, ::4])
+    io.write_image(paths["sky"], astronaut[::-6, ::3])
+    return paths
+
+
+@pytest.mark.parametrize("color", ["lightness", "luma", "value"])
+def test_match_grey_files_with_a_colour_mode_are_matched_as_grey(tmp_path, day_and_night, capsys, color):
+    # Was a usage error naming no file ("... axis 1 has 128"), for the README's own example on grey PNGs;
+    # equalize and clahe note that the colour mode leaves grey images as they are, and go on.
+    day, night = day_and_night["day"], day_and_night["night"]
+    assert _run("match", day, "-o", tmp_path / "matched.png", "--reference", night, "--color", color) == EXIT_OK
+    assert f"note: --color {color} applies to colour images" in capsys.readouterr().err
+    np.testing.assert_array_equal(io.read_image(tmp_path / "matched.png"),
+                                  histeq.match(io.read_image(day), io.read_image(night)))
+
+
+def test_match_a_colour_image_to_a_grey_reference_by_its_intensity(tmp_path, day_and_night, capsys):
+    # A grey pixel's lightness, luma and value are those of the RGB pixel with its value in every channel:
+    # the grey reference is that RGB image.
+    photo, night = day_and_night["photo"], day_and_night["night"]
+    assert _run("match", photo, "-o", tmp_path / "m.png", "--reference", night, "--color", "lightness") == EXIT_OK
+    grey = io.read_image(night)
+    expected = histeq.match(io.read_image(photo), np.stack([grey] * 3, axis=-1), channel_axis=-1, color="lightness")
+    np.testing.assert_array_equal(io.read_image(tmp_path / "m.png"), expected)
+    # Channel by channel (match's default) has no channels of the reference to pair: the file's own error.
+    assert _run("match", photo, "-o", tmp_path / "p.png", "--reference", night) == EXIT_FAILED
+    err = capsys.readouterr().err
+    assert f"{photo}: a colour image, and the reference {night} is grey" in err and "--color lightness" in err
+    assert not (tmp_path / "p.png").exists()
+
+
+@pytest.mark.parametrize("color", [[], ["--color", "lightness"], ["--color", "per-channel"]])
+def test_match_a_grey_image_to_a_colour_reference_as_histeq_match_does(tmp_path, day_and_night, color):
+    # A grey image takes a colour reference as histeq.match takes the same arrays: all its values as one image.
+    day, sky = day_and_night["day"], day_and_night["sky"]
+    assert _run("match", day, "-o", tmp_path / "out.png", "--reference", sky, *color) == EXIT_OK
+    expected = histeq.match(io.read_image(day), io.read_image(sky))
+    np.testing.assert_array_equal(io.read_image(tmp_path / "out.png"), expected)
+
+
+def test_report_write_error_names_the_requested_output(tmp_path, camera, capsys):
+    # Was "[Errno 20] Not a directory: '.../.fig.png.histeq-1234-0a1b2c3d.tmp'", a file the user never named.
+    source, blocker = tmp_path / "in.png", tmp_path / "file"
+    io.write_image(source, camera)
+    blocker.write_bytes(b"not a folder")
+    assert _run("report", source, "-o", blocker / "fig.png") == EXIT_FAILED
+    err = capsys.readouterr().err
+    assert f"cannot write {blocker / 'fig.png'}: Not a directory" in err and ".histeq-" not in err
+
+
+@pytest.fixture()
+def masked_scene(tmp_path):
+    """A dark left half and a bright right half, and a mask of the dark half: equalized over the mask, the
+    dark levels spread over the whole range (over all pixels, only over its lower half)."""
+    rng = np.random.default_rng(5)
+    image = np.hstack([rng.integers(0, 60, (64, 32)), rng.integers(180, 256, (64, 32))]).astype(np.uint8)
+    mask = np.zeros(image.shape, np.uint8)
+    mask[:, :32] = 255
+    io.write_image(tmp_path / "scene.png", image)
+    io.write_image(tmp_path / "roi.png", mask)
+    return image, mask != 0
+
+
+def _drawn(monkeypatch):
+    from histeq import plot
+
+    drawn = []
+    real = plot.before_after
+    monkeypatch.setattr(plot, "before_after", lambda *a, **k: drawn.append(a) or real(*a, **k))
+    return drawn
+
+
+def test_report_equalizes_over_the_mask(tmp_path, masked_scene, monkeypatch):
+    # Was refused ("unrecognized arguments: --mask"): the report drew an equalization of every pixel.
+    image, mask = masked_scene
+    drawn = _drawn(monkeypatch)
+    assert _run("report", tmp_path / "scene.png", "--mask", tmp_path / "roi.png", "-o", tmp_path / "r.png") == EXIT_OK
+    assert _run("report", tmp_path / "scene.png", "-o", tmp_path / "plain.png") == EXIT_OK
+    (original, masked), (_, plain) = drawn
+    np.testing.assert_array_equal(original, image)
+    np.testing.assert_array_equal(masked, histeq.equalize(image, mask=mask))
+    np.testing.assert_array_equal(plain, histeq.equalize(image))
+    assert not np.array_equal(masked, plain)
+
+
+def test_report_of_a_masked_run_converted_to_another_dtype_keeps_the_mask(tmp_path, masked_scene, monkeypatch):
+    # A result of another dtype is not drawn: the report equalizes the input again, and did so over every pixel.
+    image, mask = masked_scene
+    drawn = _drawn(monkeypatch)
+    assert _run("equalize", tmp_path / "scene.png", "-o", tmp_path / "out.png", "--dtype", "uint16", "--mask",
+                tmp_path / "roi.png", "--report", tmp_path / "r.png") == EXIT_OK
+    ((_, result),) = drawn
+    np.testing.assert_array_equal(result, histeq.equalize(image, mask=mask))
+
+
+def test_report_mask_of_another_shape_is_a_usage_error(tmp_path, masked_scene, capsys):
+    io.write_image(tmp_path / "small.png", np.ones((8, 8), np.uint8))
+    assert _run("report", tmp_path / "scene.png", "--mask", tmp_path / "small.png") == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "small.png" in err and "(8, 8)" in err and "(64, 64)" in err
+    assert not (tmp_path / "scene_report.png").exists()
+
+
+@pytest.mark.parametrize("command, sentence", [
+    ("equalize", "Global histogram equalization of each input."),
+    ("clahe", "Contrast-limited adaptive histogram equalization (CLAHE) of each input: 2-D images, 3-D stacks, "
+              "n-D arrays."),
+    ("match", "Match the histogram of each input to that of a reference image."),
+    ("specify", "Map each input to a given histogram: uniform, Rayleigh, exponential or weights."),
+])
+def test_help_describes_each_command_in_a_sentence(capsys, command, sentence):
+    # Was "Match the histogram of a reference image of images (PNG, ...)": one summary with " of images"
+    # appended, and capitalize() made "2-d" and "rayleigh" of the rest.
+    assert _run(command, "--help") == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert sentence + " Inputs: images (PNG, JPEG, TIFF" in text
+
+
+def test_demo_write_error_names_the_requested_output(tmp_path, monkeypatch, capsys):
+    # Was "[Errno 28] No space left on device: '.../.sample.png.histeq-1234-0a1b2c3d.tmp'", as histeq report.
+    import errno
+    import os
+
+    from histeq import _temporary
+
+    def full_disk(target):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(target.with_name(f".{target.name}.histeq-1.tmp")))
+
+    monkeypatch.setattr(_temporary, "new_file", full_disk)
+    assert _run("demo", "-o", tmp_path / "demo") == EXIT_FAILED
+    err = capsys.readouterr().err
+    assert f"cannot write {tmp_path / 'demo' / 'sample.png'}: No space left on device" in err and ".histeq-" not in err

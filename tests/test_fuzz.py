@@ -31,10 +31,10 @@ DTYPES = ["uint8", "int8", "uint16", "int16", "uint32", "int32", "int64", "uint6
 
 
 @st.composite
-def images(draw, sane=False):
+def images(draw, sane=False, dtype=None):
     """Arrays of every dtype (supported or not), byte order, layout and degenerate shape, with NaN and inf;
-    ``sane``: of a supported dtype and not empty."""
-    dtype = np.dtype(draw(st.sampled_from(DTYPES[:10] if sane else DTYPES)))
+    ``sane``: of a supported dtype and not empty; ``dtype``: of that dtype."""
+    dtype = np.dtype(dtype or draw(st.sampled_from(DTYPES[:10] if sane else DTYPES)))
     shape = draw(hnp.array_shapes(min_dims=1 if sane else 0, max_dims=3 if sane else 4, min_side=1 if sane else 0,
                                   max_side=7))
     if dtype.kind == "O":
@@ -45,12 +45,14 @@ def images(draw, sane=False):
     elif dtype.kind in "iu":
         info = np.iinfo(dtype)
         elements = st.integers(int(info.min), int(info.max)) | st.integers(0, 5)
+        if draw(st.booleans()):  # a few levels near zero, as every width holds them
+            elements = st.integers(max(int(info.min), -40), 40)
     elif dtype.kind == "c":
         elements = st.complex_numbers(max_magnitude=10, width=64)
     else:
         elements = st.booleans()
     array = draw(hnp.arrays(dtype, shape, elements=elements))
-    layout = draw(st.sampled_from(["c", "swapped", "fortran", "strided", "read-only", "unaligned"]))
+    layout = draw(st.sampled_from(["c", "swapped", "fortran", "strided", "read-only", "unaligned", "masked"]))
     if layout == "swapped" and array.dtype.itemsize > 1:
         array = array.astype(array.dtype.newbyteorder("S"))
     elif layout == "fortran":
@@ -64,6 +66,8 @@ def images(draw, sane=False):
         view = np.frombuffer(buffer.data, array.dtype, array.size, 1).reshape(array.shape)
         view[...] = array
         array = view
+    elif layout == "masked":  # numpy.ma: its mask joins mask=, and image results come back masked alike
+        array = np.ma.masked_array(array, mask=draw(hnp.arrays(np.bool_, array.shape)))
     return array
 
 
@@ -151,7 +155,8 @@ def calls(draw, name):
         kwargs["tiles"] = draw(st.integers(-1, 9) | st.lists(st.integers(0, 8), max_size=4))
         kwargs["clip_limit"] = draw(st.none() | st.floats(allow_nan=True, allow_infinity=True))
     if base == "match":
-        kwargs["reference"] = draw(images(sane))
+        same = sane and draw(st.booleans())  # of the image's dtype: its values compared as they are
+        kwargs["reference"] = draw(images(sane, dtype=image.dtype.newbyteorder("=") if same else None))
     if base == "specify" and sane:
         kwargs["histogram"] = draw(st.sampled_from(["uniform", "rayleigh", "exponential"]) |
                                    st.lists(st.floats(0, 10), min_size=1, max_size=6))
@@ -179,18 +184,71 @@ def _copy(value):
 
 
 def _same(a, b):
+    if isinstance(a, np.ma.MaskedArray):
+        return _same(np.ma.getdata(a), np.ma.getdata(b)) and _same(np.ma.getmaskarray(a), np.ma.getmaskarray(b))
     if isinstance(a, np.ndarray):
         return a.dtype == b.dtype and a.shape == b.shape and (a.dtype.kind == "O" or np.array_equal(
             a, b, equal_nan=a.dtype.kind in "fc"))
     return a is b or a == b
 
 
+def _integer_levels(array, bound=2048):
+    """Whether ``array`` holds integers (any width) inside [-bound, bound): values int16 holds, spanning fewer
+    levels than matching's default bins, so that every width matches them level by level."""
+    return isinstance(array, np.ndarray) and array.dtype.kind in "iu" and array.size > 0 and \
+        -bound <= int(array.min()) and int(array.max()) < bound
+
+
+def _computed_as(dtype):
+    """The dtype histeq computes an array of ``dtype`` in: native byte order, 64-bit integers as 32-bit ones."""
+    dtype = dtype.newbyteorder("=")
+    return {np.dtype(np.int64): np.dtype(np.int32), np.dtype(np.uint64): np.dtype(np.uint32)}.get(dtype, dtype)
+
+
+def _check_integer_widths(image, kwargs, out):
+    """match of integers: the same values at another width give the same result (as int16 here), the image and
+    the reference of one dtype (of another, the reference is scaled between the dtypes' ranges)."""
+    reference = kwargs["reference"]
+    levels = _integer_levels(np.ma.getdata(image)) and _integer_levels(np.ma.getdata(reference))
+    if not levels or _computed_as(image.dtype) != _computed_as(reference.dtype) or "nbins" in kwargs or \
+            "compat" in kwargs or kwargs.get("color") not in (None, "per-channel"):
+        return
+    narrow = dict(kwargs, reference=reference.astype(np.int16))
+    expected = histeq.match(image.astype(np.int16), **narrow)
+    expected = expected[0] if isinstance(expected, tuple) else expected
+    np.testing.assert_array_equal(np.asarray(out).astype(np.int64), np.asarray(expected).astype(np.int64))
+
+
+def _check_discrete_reference(image, kwargs, out):
+    """match of floats onto a reference of a few values, far apart against its bins: outputs among those values
+    (NaN stays NaN; an image with nothing counted is left as it is)."""
+    reference = kwargs["reference"]
+    if np.ma.isMaskedArray(reference) or reference.dtype.kind != "f" or image.dtype.kind != "f" or \
+            kwargs.get("color") not in (None, "per-channel") or kwargs.get("channel_axis") is not None:
+        return
+    values = np.unique(reference[np.isfinite(reference)].astype(np.float64))
+    bins = kwargs.get("nbins", 4096)
+    if not 2 <= values.size <= 4 or not np.all(np.diff(values) > 2 * (values[-1] - values[0]) / bins):
+        return
+    data = np.ma.getdata(out)
+    counted = np.isfinite(np.ma.getdata(image)) & ~np.ma.getmaskarray(image)
+    if "mask" in kwargs:
+        counted &= np.broadcast_to(kwargs["mask"], image.shape)
+    if not counted.any():
+        return
+    allowed = set(values.astype(image.dtype).tolist())
+    assert set(data[~np.isnan(data)].tolist()) <= allowed, f"match left the reference's values {sorted(allowed)}"
+
+
 def _check_result(name, image, kwargs, result):
     """The result's type, shape and dtype; fit_*(x).apply(x) == f(x)."""
     if name in ("histogram", "cumulative_distribution"):
         first, second = result
-        assert isinstance(first, np.ndarray) and first.dtype == (np.int64 if name == "histogram" else np.float64)
-        assert second.dtype == np.float64
+        # plain arrays, whatever the image's type and shape: a histogram is not an image
+        assert type(first) is np.ndarray and type(second) is np.ndarray
+        assert first.dtype == (np.int64 if name == "histogram" else np.float64) and second.dtype == np.float64
+        if name == "histogram" and image.dtype.kind in "iu":  # integer data: no bin narrower than one level
+            assert np.all(np.diff(second, axis=-1) >= 1 - 1e-9 * np.abs(second[..., 1:]).max(initial=1))
         return
     if name.startswith("fit_"):
         applied = result.apply(image)
@@ -202,8 +260,12 @@ def _check_result(name, image, kwargs, result):
         return
     out = result[0] if kwargs.get("exact") and isinstance(result, tuple) else result
     assert isinstance(out, np.ndarray) and out.shape == image.shape
+    assert np.ma.isMaskedArray(out) == np.ma.isMaskedArray(image)
     if kwargs.get("compat") != "skimage":
         assert out.dtype.newbyteorder("=") == image.dtype.newbyteorder("=")
+    if name == "match":
+        _check_integer_widths(image, kwargs, out)
+        _check_discrete_reference(image, kwargs, out)
 
 
 class _Hung(Exception):

