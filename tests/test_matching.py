@@ -485,21 +485,15 @@ def test_match_onto_a_few_values_is_the_same_from_dask_and_fitted():
                                   expected)
 
 
-@given(images(dtypes=FLOAT_DTYPES + INT_DTYPES, nan=False),
-       st.lists(st.floats(-1e3, 1e3, allow_nan=False), min_size=1, max_size=5), st.data())
+@given(images(dtypes=FLOAT_DTYPES, nan=False), st.lists(st.floats(-1e3, 1e3, allow_nan=False), min_size=1, max_size=5),
+       st.data())
 def test_match_outputs_lie_in_a_discrete_references_values(image, values, data):
-    # A reference of a few values, each far from the others relative to the bins: every output is one of them
-    # (floats), or one of them rounded into an integer image's units.
+    # A float image onto a reference of a few values, far apart relative to its bins: every output is one of
+    # them.  (An integer image interpolates between the reference's levels, as scikit-image does.)
     values = np.unique(np.round(np.array(values), 0))
     reference = data.draw(hnp.arrays(np.float64, st.integers(1, 40), elements=st.sampled_from(values.tolist())))
     out = histeq.match(image, reference)
-    if image.dtype.kind == "f":
-        expected = set(np.unique(reference.astype(image.dtype)).tolist())
-    else:
-        info = histeq._kernels.dtype_info(image.dtype)
-        scaled = info.lo + (np.unique(reference) - 0.0) * (info.hi - info.lo)  # [0, 1] -> the dtype's range
-        expected = set(np.clip(np.floor(scaled + 0.5), info.lo, info.hi).astype(image.dtype).tolist())
-    assert set(np.unique(out).tolist()) <= expected
+    assert set(np.unique(out).tolist()) <= set(np.unique(reference.astype(image.dtype)).tolist())
 
 
 # --- exact mode: nothing to specify ---------------------------------------------------------------------------------

@@ -352,10 +352,11 @@ def _cumulative(counts, edges):
     """``histeq.cumulative_distribution`` from the histogram: NaN for an image with nothing counted."""
     import torch
 
+    from .histogram import bin_centres
+
     cum = torch.cumsum(counts, dim=-1, dtype=torch.float64)
     total = cum[..., -1:]
-    centers = (edges[..., :-1] + edges[..., 1:]) / 2
-    return torch.where(total > 0, cum / torch.where(total > 0, total, 1), torch.nan), centers
+    return torch.where(total > 0, cum / torch.where(total > 0, total, 1), torch.nan), bin_centres(edges)
 
 
 @functools.lru_cache(maxsize=32)

@@ -80,16 +80,25 @@ def _counted(image, mask):
 
 
 def histogram(image, nbins=None, mask=None, in_range=None):
-    """(counts, edges) of one image; see histeq.histogram."""
+    """(counts, edges) of one image; see histeq.histogram: integer data in whole levels, never more bins than
+    the range has levels."""
+    image = np.asarray(image)
+    info = dtype_info(image.dtype)
+    lo, hi, nbins = _bins(info, nbins, in_range, _counted(image, mask))
+    return _binned(image, nbins if info.is_float else min(nbins, int(hi - lo + 1)), mask, (lo, hi))
+
+
+def _binned(image, nbins, mask, in_range):
+    """(counts, edges) of one image's counted values in ``nbins`` bins of ``in_range`` (the kernels' bins, which
+    equalization and CLAHE count in)."""
     image = np.asarray(image)
     info = dtype_info(image.dtype)
     counted = _counted(image, mask)
-    lo, hi, nbins = _bins(info, nbins, in_range, counted)
+    lo, hi = in_range
     if info.is_float:
         edges = _float_edges(lo, hi, nbins)
         bins = _float_bin(np.clip(counted.astype(np.float64), lo, hi), edges)
     else:
-        nbins = min(nbins, int(hi - lo + 1))  # integer data: no bin narrower than one level
         edges = _float_edges(lo - 0.5, hi + 0.5, nbins)
         bins = _int_bin(counted, lo, hi, nbins)
     return np.bincount(bins, minlength=nbins), edges
@@ -118,7 +127,7 @@ def equalize(image, nbins=None, mask=None, in_range=None, out_range=None):
         if counted.size == 0 or counted.min() == counted.max():
             return _rescale(image, info, in_range, out_range)
         lo, hi, nbins = _bins(info, nbins, in_range, counted)
-        counts, edges = histogram(image, nbins, mask, (lo, hi))
+        counts, edges = _binned(image, nbins, mask, (lo, hi))
         # Piecewise linear: level[k] at edge k, linear in the position t (in bins)
         # inside bin k = floor(t); the top of the range (t >= nbins) is level[nbins].
         # Continuous, so taking k from t rather than from the edges changes the
@@ -135,7 +144,7 @@ def equalize(image, nbins=None, mask=None, in_range=None, out_range=None):
     if counted.size == 0:
         return _rescale(image, info, in_range, out_range)
     lo, hi, nbins = _bins(info, nbins, in_range, counted)
-    counts, _ = histogram(image, nbins, mask, (lo, hi))
+    counts, _ = _binned(image, nbins, mask, (lo, hi))
     cumulative = [int(c) for c in np.cumsum(counts)]
     first = int(np.flatnonzero(counts)[0])
     total, c_min = cumulative[-1], int(counts[first])
@@ -405,14 +414,14 @@ def clahe(image, tiles=8, clip_limit=2.0, nbins=None, mask=None, in_range=None, 
     lo, hi, nbins = _bins(info, nbins, in_range, counted)
     full_mask = np.ones(image.shape, bool) if mask is None else np.broadcast_to(mask, image.shape)
     # The clip rule: all bins (8-bit), or groups over the bins the counted values occupy.
-    occupied = np.flatnonzero(histogram(image, nbins, mask, (lo, hi))[0])
+    occupied = np.flatnonzero(_binned(image, nbins, mask, (lo, hi))[0])
     groups = (info.clip_groups, int(occupied[0]), int(occupied[-1])) if info.clip_groups else None
 
     # One mapping per tile, from the tile's counted pixels, over the image's bins.
     mappings = {}
     for tile in itertools.product(*(range(t) for t in tiles)):
         box = np.ix_(*(_tile_members(n, t, k) for n, t, k in zip(image.shape, tiles, tile)))
-        counts, _ = histogram(image[box], nbins, full_mask[box], (lo, hi))
+        counts, _ = _binned(image[box], nbins, full_mask[box], (lo, hi))
         mappings[tile] = _tile_mapping(counts, clip_limit, info, (lo, hi, nbins), in_range, out_range, groups)
 
     out = np.empty(image.shape, dtype=np.float64 if info.is_float else object)
@@ -600,7 +609,7 @@ def _map_to_target(image, target, mask, nbins):
     if counted.size == 0:
         return image.copy()
     lo, hi, nb = _bins(dtype_info(np.float64), nbins or FLOAT_NBINS, None, counted)
-    counts, _ = histogram(x, nb, mask, (lo, hi))
+    counts, _ = _binned(x, nb, mask, (lo, hi))
     below = np.concatenate([[0.0], np.cumsum(counts)]) / counts.sum()
     # Q(F(x)): the target's quantile of the pixel's fraction, F linear inside each bin.  Where no knot of Q
     # lies inside a bin's fractions, Q(F) is linear on the bin: from Q at its bottom to Q just below its top.

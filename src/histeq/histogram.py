@@ -112,14 +112,15 @@ def cumulative_distribution(image: Image, *, nbins: int | None = None, mask: Arr
     if _dask.is_dask(cum):
         import dask.array as da
 
-        return da.where(total > 0, cum / da.where(total > 0, total, 1), np.nan), _centres(edges)
+        return da.where(total > 0, cum / da.where(total > 0, total, 1), np.nan), bin_centres(edges)
     cdf = np.full_like(cum, np.nan)
     np.divide(cum, total, out=cdf, where=total > 0)
-    return cdf, _centres(edges)
+    return cdf, bin_centres(edges)
 
 
-def _centres(edges):
-    # Half the width added to the lower edge: the sum of two edges near the float64 limit would overflow.
+def bin_centres(edges):
+    """The centres of the bins of ``edges`` (..., nbins + 1), NumPy or PyTorch: half a bin's width above its
+    lower edge (the sum of two edges near the float64 limit would overflow)."""
     return edges[..., :-1] + (edges[..., 1:] - edges[..., :-1]) / 2
 
 
