@@ -143,28 +143,35 @@ def _reference_targets(ref, ref_info, info, spatial, ref_mask, nbins, threads, d
     if ref_info.kind == "levels":
         counts, _ = _histograms(flat, flat_mask, ref_info, nbins, threads)
         return [_target_of_bins(row, ref_info.lo, ref_info.hi, ref_info, info, discrete) for row in counts]
+    if ref_info.kind == "float":
+        return _binned_targets(flat, flat_mask, ref_info, info, nbins, threads, discrete)
+    by_level = _by_level(ref_info, counted_ranges(flat, flat_mask, threads), nbins)
     targets: list = [None] * flat.shape[0]
-    by_level = np.zeros(flat.shape[0], dtype=bool)
-    if ref_info.kind == "wide":
-        by_level = _by_level(ref_info, counted_ranges(flat, flat_mask, threads), nbins)
-    if by_level.any():
-        rows = np.flatnonzero(by_level)
-        counts, ranges = counted_histograms(flat[rows], None if flat_mask is None else flat_mask[rows], ref_info,
-                                            make_spec(ref_info, nbins, None, None), threads)
-        for r, b in enumerate(rows):
-            targets[b] = _target_of_bins(counts[r], ranges[r, 0], ranges[r, 1], ref_info, info, discrete)
-    if not by_level.all():
-        rows = np.flatnonzero(~by_level)
-        binned = np.ascontiguousarray(flat[rows], dtype=ref_info.mapped_as.compute)
-        binned_mask = None if flat_mask is None else flat_mask[rows]
-        counts, ranges = _histograms(binned, binned_mask, ref_info.mapped_as, nbins, threads)
-        if np.any(ranges[:, 2] == 0):
-            raise ValueError(_NOTHING_COUNTED)
-        low, high = _extremes(binned, binned_mask, ranges, nbins, threads)
-        for r, b in enumerate(rows):
-            targets[b] = _target_of_bins(counts[r], ranges[r, 0], ranges[r, 1], ref_info, info, discrete,
-                                         (low[r], high[r]))
+    for rows, levels in ((np.flatnonzero(by_level), True), (np.flatnonzero(~by_level), False)):
+        if rows.size == 0:
+            continue
+        rows_mask = None if flat_mask is None else flat_mask[rows]
+        if levels:
+            counts, ranges = counted_histograms(flat[rows], rows_mask, ref_info, make_spec(ref_info, nbins, None,
+                                                                                           None), threads)
+            made = [_target_of_bins(row, lo, hi, ref_info, info, discrete) for row, (lo, hi, _) in zip(counts, ranges)]
+        else:
+            made = _binned_targets(flat[rows].astype(ref_info.mapped_as.compute), rows_mask, ref_info, info, nbins,
+                                   threads, discrete)
+        for b, target in zip(rows, made):
+            targets[b] = target
     return targets
+
+
+def _binned_targets(flat, flat_mask, ref_info, info, nbins, threads, discrete):
+    """The targets of reference images binned over their ranges: floats, or 32-bit integers as float64."""
+    bin_info = ref_info.mapped_as
+    counts, ranges = _histograms(flat, flat_mask, bin_info, nbins, threads)
+    if np.any(ranges[:, 2] == 0):
+        raise ValueError(_NOTHING_COUNTED)
+    low, high = _extremes(flat, flat_mask, ranges, nbins, threads)
+    return [_target_of_bins(counts[b], ranges[b, 0], ranges[b, 1], ref_info, info, discrete, (low[b], high[b]))
+            for b in range(flat.shape[0])]
 
 
 _NOTHING_COUNTED = "the reference has no counted pixel (all masked, or all NaN/infinite)"
@@ -278,19 +285,17 @@ def _map_group(flat, flat_mask, work_info, info, targets, nbins, threads):
         out = np.empty_like(flat)
         core.apply_lut(flat, tables, out, lo=int(info.lo), threads=threads)
         return out
+    if info.kind != "wide":
+        return _map_binned(flat, flat_mask, work_info, targets, nbins, threads)
+    ints = flat.astype(info.compute)
+    by_level = _by_level(info, counted_ranges(ints, flat_mask, threads), nbins)
     out = np.empty_like(flat)
-    by_level = np.zeros(flat.shape[0], dtype=bool)
-    if info.kind == "wide":
-        ints = flat.astype(info.compute)
-        by_level = _by_level(info, counted_ranges(ints, flat_mask, threads), nbins)
-        rows = np.flatnonzero(by_level)
-        if rows.size:
-            out[rows] = _map_levels(ints[rows], None if flat_mask is None else flat_mask[rows], info,
-                                    [targets[r] for r in rows], nbins, threads)
-    rows = np.flatnonzero(~by_level)
-    if rows.size:
-        out[rows] = _map_binned(flat[rows], None if flat_mask is None else flat_mask[rows], work_info,
-                                [targets[r] for r in rows], nbins, threads)
+    for rows, levels in ((np.flatnonzero(by_level), True), (np.flatnonzero(~by_level), False)):
+        if rows.size == 0:
+            continue
+        rows_mask, rows_targets = None if flat_mask is None else flat_mask[rows], [targets[r] for r in rows]
+        out[rows] = (_map_levels(ints[rows], rows_mask, info, rows_targets, nbins, threads) if levels else
+                     _map_binned(flat[rows], rows_mask, work_info, rows_targets, nbins, threads))
     return out
 
 

@@ -22,12 +22,18 @@ namespace histeq {
 template <class T>
 void extremes_range(const T* in, const bool* mask, int64_t b, int64_t e, const FloatBins& bins, double* low,
                     double* high) {
-    for (int64_t i = b; i < e; ++i) {
-        if (!counted(in[i], mask, i)) continue;
-        const double x = bins.clip(static_cast<double>(in[i]));
-        const int64_t k = bins(x);
-        low[k] = std::min(low[k], x);
-        high[k] = std::max(high[k], x);
+    int32_t index[kFloatBlock];
+    const int32_t spare = static_cast<int32_t>(bins.nbins);
+    for (int64_t start = b; start < e; start += kFloatBlock) {
+        const int64_t m = std::min(kFloatBlock, e - start);
+        float_bin_block(in + start, mask ? mask + start : nullptr, m, bins, index);
+        for (int64_t i = 0; i < m; ++i) {
+            const int32_t k = index[i];
+            if (k == spare) continue;
+            const double x = static_cast<double>(in[start + i]);
+            low[k] = std::min(low[k], x);
+            high[k] = std::max(high[k], x);
+        }
     }
 }
 

@@ -231,33 +231,38 @@ HISTEQ_INLINE inline void guess_float_bins(const T* __restrict in, const uint8_t
     }
 }
 
+// index[0:m) = the bin of each of src[0:m), or bins.nbins for a pixel not
+// counted: the vectorized guess, checked against the edges where it is near one.
+template <class T>
+inline void float_bin_block(const T* src, const bool* sel, int64_t m, const FloatBins& bins, int32_t* index) {
+    const int32_t spare = static_cast<int32_t>(bins.nbins);
+    if (bins.fine) {
+        const uint8_t* bytes = reinterpret_cast<const uint8_t*>(sel);
+        dispatch([&]() HISTEQ_INLINE {
+            if (bytes) {
+                guess_float_bins<T, true>(src, bytes, m, bins, index);
+            } else {
+                guess_float_bins<T, false>(src, bytes, m, bins, index);
+            }
+        });
+    } else {
+        for (int64_t i = 0; i < m; ++i) index[i] = counted(src[i], sel, i) ? -1 : spare;
+    }
+    for (int64_t i = 0; i < m; ++i)
+        if (index[i] < 0) index[i] = static_cast<int32_t>(bins(bins.clip(static_cast<double>(src[i]))));
+}
+
+// Pixels a float_bin_block call bins at once.
+constexpr int64_t kFloatBlock = 512;
+
 // h (nbins + 1 entries, the last for pixels not counted) += the float bins of in[b:e).
 template <class T>
 void count_floats(const T* in, const bool* mask, int64_t b, int64_t e, const FloatBins& bins, int64_t* h) {
-    constexpr int64_t kBlock = 512;
-    int32_t index[kBlock];
-    const int32_t spare = static_cast<int32_t>(bins.nbins);
-    for (int64_t start = b; start < e; start += kBlock) {
-        const int64_t m = std::min(kBlock, e - start);
-        const T* src = in + start;
-        const bool* sel = mask ? mask + start : nullptr;
-        if (bins.fine) {
-            const uint8_t* bytes = reinterpret_cast<const uint8_t*>(sel);
-            dispatch([&]() HISTEQ_INLINE {
-                if (bytes) {
-                    guess_float_bins<T, true>(src, bytes, m, bins, index);
-                } else {
-                    guess_float_bins<T, false>(src, bytes, m, bins, index);
-                }
-            });
-        } else {
-            for (int64_t i = 0; i < m; ++i) index[i] = counted(src[i], sel, i) ? -1 : spare;
-        }
-        for (int64_t i = 0; i < m; ++i) {
-            int32_t k = index[i];
-            if (k < 0) k = static_cast<int32_t>(bins(bins.clip(static_cast<double>(src[i]))));
-            ++h[k];
-        }
+    int32_t index[kFloatBlock];
+    for (int64_t start = b; start < e; start += kFloatBlock) {
+        const int64_t m = std::min(kFloatBlock, e - start);
+        float_bin_block(in + start, mask ? mask + start : nullptr, m, bins, index);
+        for (int64_t i = 0; i < m; ++i) ++h[index[i]];
     }
 }
 
