@@ -70,9 +70,9 @@ def assign(flat: np.ndarray, pixel_order: np.ndarray, counted: np.ndarray | None
     out = np.empty(flat.shape, dtype=dtype)
     left = np.zeros(flat.shape[0], dtype=bool)
     for b in range(flat.shape[0]):
-        in_order = np.ones(flat.shape[1], dtype=bool) if counted is None else counted[b][pixel_order[b]]
-        n = int(in_order.sum())
-        if n == 0 or (one_level and _one_value(flat[b][pixel_order[b]][in_order])):
+        in_order = None if counted is None else counted[b][pixel_order[b]]
+        n = flat.shape[1] if in_order is None else int(in_order.sum())
+        if n == 0 or (one_level and _one_value(flat[b], pixel_order[b], in_order)):
             out[b] = flat[b] if uncounted is None else uncounted(flat[b])
             left[b] = True
         elif counted is None:  # every pixel counts: rank r gets value r
@@ -83,9 +83,11 @@ def assign(flat: np.ndarray, pixel_order: np.ndarray, counted: np.ndarray | None
     return out, left
 
 
-def _one_value(values_in_order: np.ndarray) -> bool:
-    # In value order, the first and the last are the extremes.
-    return bool(values_in_order[0] == values_in_order[-1])
+def _one_value(values: np.ndarray, order: np.ndarray, in_order: np.ndarray | None) -> bool:
+    """Whether the counted ``values`` (some counted: ``in_order``, their flags in ``order``) are all one value:
+    in value order, the first and the last counted ones are the extremes."""
+    first, last = (0, -1) if in_order is None else (np.argmax(in_order), in_order.size - 1 - np.argmax(in_order[::-1]))
+    return bool(values[order[first]] == values[order[last]])
 
 
 def counts_from_weights(weights: np.ndarray, n: int) -> np.ndarray:

@@ -137,8 +137,8 @@ def _by_level(info: DtypeInfo, ranges: np.ndarray, nbins: int) -> np.ndarray:
 def _reference_targets(ref, ref_info, info, spatial, ref_mask, nbins, threads, discrete):
     """One target per image of the reference (its layout along ``spatial``)."""
     _, flat, flat_mask = _flatten(ref, ref_info, spatial, ref_mask)
-    levels = int(ref_info.hi - ref_info.lo + 1) if ref_info.kind == "levels" else nbins
-    require_tables(_TABLE_BYTES_PER_BIN * flat.shape[0] * levels, flat.nbytes,
+    bins = int(ref_info.hi - ref_info.lo + 1) if ref_info.kind == "levels" else nbins
+    require_tables(_TABLE_BYTES_PER_BIN * flat.shape[0] * bins, flat.nbytes,
                    f"{flat.shape[0]} reference histogram(s)")
     if ref_info.kind == "levels":
         counts, _ = _histograms(flat, flat_mask, ref_info, nbins, threads)
