@@ -718,12 +718,13 @@ def specify(image, histogram, *, mask=None, nbins=None, axes=None, channel_axis=
 
     Notes
     -----
-    Integer images: level ``v`` holding a fraction ``q(v)`` of the pixels
-    at or below it maps to the lowest target level whose fraction of the
-    weight at or below it reaches ``q(v)`` (the discrete quantile, as
-    MATLAB's ``histeq``), so the output holds target levels only.  Float
-    images: as :func:`match` with a reference made of L bins of equal width
-    over ``out_range`` holding the weights.
+    Integer images of at most 16 bits: level ``v`` holding a fraction
+    ``q(v)`` of the pixels at or below it maps to the lowest target level
+    whose fraction of the weight at or below it reaches ``q(v)`` (the
+    discrete quantile, as MATLAB's ``histeq``), so the output holds target
+    levels only.  Float and 32-bit integer images: as :func:`match` with a
+    reference made of L bins of equal width over ``out_range`` holding the
+    weights.
 
     References
     ----------
