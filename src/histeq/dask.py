@@ -98,21 +98,24 @@ def histogram_counts(arr, mask, info, nbins, lo, hi, threads, lazy=False):
     return total if lazy else total.compute()
 
 
-def bin_extremes(arr, mask, info, nbins, lo, hi, threads):
-    """(low, high), each (nbins,): the least and greatest counted value in every bin of floats ``arr`` over fixed
-    bins of [lo, hi], reduced over the chunks, computed now."""
+def histogram_extremes(arr, mask, info, nbins, lo, hi, threads):
+    """(counts, low, high), each (nbins,): the summed histogram of floats ``arr`` over fixed bins of [lo, hi] and
+    the least and greatest counted value in every bin, reduced over the chunks, computed now."""
     import dask
 
     def part(block, block_mask):
         flat = np.ascontiguousarray(block, dtype=info.compute).reshape(1, -1)
         flat_mask = None if block_mask is None else np.ascontiguousarray(block_mask).reshape(1, -1)
+        counts = np.zeros((1, nbins), dtype=np.int64)
         low, high = np.full((1, nbins), np.inf), np.full((1, nbins), -np.inf)
         if flat.size:
-            core.bin_extremes(flat, flat_mask, np.array([[lo, hi]]), low, high, threads=threads)
-        return low[0], high[0]
+            core.histogram_extremes(flat, flat_mask, counts, np.empty((1, 3)), low, high,
+                                    histogram_bins(nbins, lo, hi), threads=threads)
+        return counts[0], low[0], high[0]
 
     parts = dask.compute(*[dask.delayed(part)(b, m) for b, m in zip(*_blocks(arr, mask))])
-    return np.min([p[0] for p in parts], axis=0), np.max([p[1] for p in parts], axis=0)
+    return (np.sum([p[0] for p in parts], axis=0), np.min([p[1] for p in parts], axis=0),
+            np.max([p[2] for p in parts], axis=0))
 
 
 def whole_images(arr, mask, spatial, channel):

@@ -117,14 +117,6 @@ def _histograms(flat, flat_mask, info, nbins, threads):
     return counts, ranges
 
 
-def _extremes(flat, flat_mask, ranges, nbins, threads):
-    """(low, high), each (B, nbins): the least and greatest counted value in every bin of the float images of
-    ``flat`` binned over ``ranges`` (B, 2 or 3)."""
-    low, high = np.empty((flat.shape[0], nbins)), np.empty((flat.shape[0], nbins))
-    core.bin_extremes(flat, flat_mask, np.ascontiguousarray(ranges[:, :2]), low, high, threads=threads)
-    return low, high
-
-
 def _by_level(info: DtypeInfo, ranges: np.ndarray, nbins: int) -> np.ndarray:
     """Which images of ``info``'s dtype, with counted ranges ``ranges`` (B, 3), are matched level by level:
     32-bit integers with counted pixels over at most ``nbins`` levels, as integers of at most 16 bits always
@@ -165,11 +157,12 @@ def _reference_targets(ref, ref_info, info, spatial, ref_mask, nbins, threads, d
 
 def _binned_targets(flat, flat_mask, ref_info, info, nbins, threads, discrete):
     """The targets of reference images binned over their ranges: floats, or 32-bit integers as float64."""
-    bin_info = ref_info.mapped_as
-    counts, ranges = _histograms(flat, flat_mask, bin_info, nbins, threads)
+    counts = np.empty((flat.shape[0], nbins), dtype=np.int64)
+    ranges, low, high = np.empty((flat.shape[0], 3)), np.empty(counts.shape), np.empty(counts.shape)
+    core.histogram_extremes(flat, flat_mask, counts, ranges, low, high, histogram_bins(nbins, 0.0, 1.0, True),
+                            threads=threads)
     if np.any(ranges[:, 2] == 0):
         raise ValueError(_NOTHING_COUNTED)
-    low, high = _extremes(flat, flat_mask, ranges, nbins, threads)
     return [_target_of_bins(counts[b], ranges[b, 0], ranges[b, 1], ref_info, info, discrete, (low[b], high[b]))
             for b in range(flat.shape[0])]
 
@@ -223,9 +216,8 @@ def _dask_reference_target(reference, reference_mask, info, nbins, threads):
     bin_info = ref_info.mapped_as
     work = reference.astype(bin_info.dtype, copy=False)
     lo, hi = bin_range(vmin, vmax, bin_info)
-    counts = _dask.histogram_counts(work, reference_mask, bin_info, nbins, lo, hi, threads)
-    extremes = _dask.bin_extremes(work, reference_mask, bin_info, nbins, lo, hi, threads)
-    return _target_of_bins(counts, lo, hi, ref_info, info, discrete, extremes)
+    counts, low, high = _dask.histogram_extremes(work, reference_mask, bin_info, nbins, lo, hi, threads)
+    return _target_of_bins(counts, lo, hi, ref_info, info, discrete, (low, high))
 
 
 def _map(arr, info, spatial, mask, targets, target_of, nbins, exact, threads, uncounted=None):

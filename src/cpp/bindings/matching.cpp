@@ -1,4 +1,4 @@
-// Exact equalization's pixel order, matching's piecewise-linear maps and its bins' extremes.
+// Exact equalization's pixel order, matching's piecewise-linear maps and its histograms with bin extremes.
 #include "common.hpp"
 #include "histeq/bin_extremes.hpp"
 #include "histeq/exact.hpp"
@@ -85,26 +85,22 @@ void map_pieces(In<T> image, Out<T> out, In<double> ranges, int64_t nbins, In<in
                              nbins, pieces, threads);
 }
 
+// histogram's counts and ranges (float images), and each bin's least and greatest counted value.
 template <class T>
-void bin_extremes(In<T> image, Mask mask, In<double> ranges, Out<double> low, Out<double> high, int threads) {
+void histogram_extremes(In<T> image, Mask mask, Out<int64_t> counts, Out<double> ranges, Out<double> low,
+                        Out<double> high, const histeq::Spec& spec, int threads) {
     if (mask) require_same_shape(image, *mask, "mask");
-    require_same_shape(low, high, "high");
+    require_same_shape(counts, low, "low");
+    require_same_shape(counts, high, "high");
     require_threads(threads);
-    const size_t batch = image.shape(0);
-    if (ranges.shape(0) != batch || ranges.shape(1) != 2)
-        throw std::invalid_argument("ranges must have shape (batch, 2)");
-    const int64_t nbins = static_cast<int64_t>(low.shape(1));
-    if (low.shape(0) != batch || nbins < 1 || nbins > (int64_t{1} << 24))
-        throw std::invalid_argument("low must have shape (batch, nbins), nbins between 1 and 2**24");
-    for (size_t b = 0; b < batch; ++b) {
-        const double lo = ranges(b, 0), hi = ranges(b, 1);
-        if (!(std::isfinite(lo) && std::isfinite(hi) && std::isfinite(hi - lo) && lo < hi))
-            throw std::invalid_argument("each range must be finite with lo < hi");
-    }
+    require_spec_fits<T>(spec);
+    if (counts.shape(0) != image.shape(0) || counts.shape(1) != static_cast<size_t>(spec.nbins))
+        throw std::invalid_argument("counts must have shape (batch, nbins)");
+    if (ranges.shape(0) != image.shape(0) || ranges.shape(1) != 3)
+        throw std::invalid_argument("ranges must have shape (batch, 3)");
     nb::gil_scoped_release release;
-    histeq::bin_extremes_batch(image.data(), mask ? mask->data() : nullptr, static_cast<int64_t>(batch),
-                               static_cast<int64_t>(image.shape(1)), ranges.data(), nbins, threads, low.data(),
-                               high.data());
+    histeq::histogram_extremes_batch(image.data(), mask ? mask->data() : nullptr, image.shape(0), image.shape(1),
+                                     spec, threads, counts.data(), ranges.data(), low.data(), high.data());
 }
 
 }  // namespace
@@ -118,8 +114,9 @@ void register_matching(nb::module_& m) {
             m.def("map_pieces", &map_pieces<T>, "image"_a.noconvert(), "out"_a.noconvert(), "ranges"_a.noconvert(),
                   "nbins"_a, "offsets"_a.noconvert(), "start"_a.noconvert(), "level"_a.noconvert(),
                   "slope"_a.noconvert(), "threads"_a);
-            m.def("bin_extremes", &bin_extremes<T>, "image"_a.noconvert(), "mask"_a.noconvert().none(),
-                  "ranges"_a.noconvert(), "low"_a.noconvert(), "high"_a.noconvert(), "threads"_a);
+            m.def("histogram_extremes", &histogram_extremes<T>, "image"_a.noconvert(), "mask"_a.noconvert().none(),
+                  "counts"_a.noconvert(), "ranges"_a.noconvert(), "low"_a.noconvert(), "high"_a.noconvert(),
+                  "spec"_a, "threads"_a);
         }
     });
 }
