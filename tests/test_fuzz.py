@@ -223,8 +223,10 @@ def _check_discrete_reference(image, kwargs, out):
     """match of floats onto a reference of a few values, far apart against its bins: outputs among those values
     (NaN stays NaN; an image with nothing counted is left as it is)."""
     reference = kwargs["reference"]
+    # one image (a batch's images with nothing counted would be left as they are)
     if np.ma.isMaskedArray(reference) or reference.dtype.kind != "f" or image.dtype.kind != "f" or \
-            kwargs.get("color") not in (None, "per-channel") or kwargs.get("channel_axis") is not None:
+            kwargs.get("color") not in (None, "per-channel") or kwargs.get("channel_axis") is not None or \
+            kwargs.get("axes") is not None:
         return
     values = np.unique(reference[np.isfinite(reference)].astype(np.float64))
     bins = kwargs.get("nbins", 4096)
