@@ -529,3 +529,15 @@ def test_exact_keeps_what_has_nothing_to_equalize():
     np.testing.assert_array_equal(out[0], constant)
     np.testing.assert_array_equal(out[1], histeq.equalize(batch[1], exact=True))
     assert ties.tolist() == [0, 0]
+
+
+def test_match_onto_values_beyond_what_the_image_holds_warns_nothing():
+    # Found by the fuzz harness (warnings are errors here): results clip into the image's dtype instead.
+    top = float(np.finfo(np.float16).max)
+    image = np.array([0.0, np.inf, -np.inf], np.float16)
+    for exact in (False, True):
+        np.testing.assert_array_equal(histeq.match(image, np.array([65520.0], np.float32), exact=exact), [top] * 3)
+    huge = np.array([2.7e303, -1e308])  # beyond float64 once in an integer dtype's units
+    np.testing.assert_array_equal(histeq.match(np.array([0, 1], np.int32), huge), [-2**31, 2**31 - 1])
+    np.testing.assert_array_equal(histeq.match(np.array([0, 1], np.uint8), huge, exact=True), [0, 255])
+    assert histeq.fit_match(np.array([0], np.uint16), np.array([2.74e303])).apply(np.array([7], np.uint16)) == 65535

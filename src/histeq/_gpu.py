@@ -352,7 +352,7 @@ def _cumulative(counts, edges):
     """``histeq.cumulative_distribution`` from the histogram: NaN for an image with nothing counted."""
     import torch
 
-    from .histogram import bin_centres
+    from ._spec import bin_centres
 
     cum = torch.cumsum(counts, dim=-1, dtype=torch.float64)
     total = cum[..., -1:]

@@ -109,6 +109,13 @@ def counted_histograms(flat: np.ndarray, flat_mask: np.ndarray | None, info: Dty
     return counts, ranges
 
 
+def bin_centres(edges):
+    """The centres of the bins of ``edges`` (..., nbins + 1), NumPy or PyTorch: the sum of the halves of two
+    neighbouring edges, which is (a + b) / 2 to the last bit wherever that does not overflow (halving is exact)
+    and never overflows (a sum or difference of edges near the float64 limit would)."""
+    return edges[..., :-1] / 2 + edges[..., 1:] / 2
+
+
 def make_spec(
     info: DtypeInfo,
     nbins: int | None,

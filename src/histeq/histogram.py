@@ -8,7 +8,7 @@ from . import _validate
 from . import dask as _dask
 from ._kernels import require_tables, resolve_threads
 from ._layout import BatchLayout
-from ._spec import bin_range, counted_histograms, counted_ranges, make_spec, whole_level_bins
+from ._spec import bin_centres, bin_range, counted_histograms, counted_ranges, make_spec, whole_level_bins
 from ._types import ArrayLike, Axes, ChannelAxis, Image, Range
 
 __all__ = ["histogram", "cumulative_distribution"]
@@ -116,12 +116,6 @@ def cumulative_distribution(image: Image, *, nbins: int | None = None, mask: Arr
     cdf = np.full_like(cum, np.nan)
     np.divide(cum, total, out=cdf, where=total > 0)
     return cdf, bin_centres(edges)
-
-
-def bin_centres(edges):
-    """The centres of the bins of ``edges`` (..., nbins + 1), NumPy or PyTorch: half a bin's width above its
-    lower edge (the sum of two edges near the float64 limit would overflow)."""
-    return edges[..., :-1] + (edges[..., 1:] - edges[..., :-1]) / 2
 
 
 def _dask_histogram(image, nbins, mask, axes, channel_axis, in_range, threads):

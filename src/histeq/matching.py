@@ -12,7 +12,7 @@ from . import _color, _validate, mapping
 from . import exact as _exact
 from ._kernels import FLOAT_NBINS, DtypeInfo, core, dtype_info, require_tables, resolve_threads, table_budget
 from ._layout import BatchLayout, grey_axes
-from ._spec import bin_range, counted_histograms, counted_ranges, finite_range, histogram_bins, make_spec
+from ._spec import bin_centres, bin_range, counted_histograms, counted_ranges, finite_range, histogram_bins, make_spec
 from ._types import ArrayLike, Axes, ChannelAxis, ChannelOrder, Color, Image, Range, Ties
 
 __all__ = ["match", "specify", "fit_match", "fit_specify"]
@@ -89,7 +89,12 @@ def _to_scale(values: np.ndarray, source: DtypeInfo, dest: DtypeInfo) -> np.ndar
     otherwise mapped linearly between the nominal ranges (the dtype's range for integers, [0, 1] for floats)."""
     if source.dtype == dest.dtype or (source.is_float and dest.is_float):
         return values
-    return dest.lo + (values - source.lo) * ((dest.hi - dest.lo) / (source.hi - source.lo))
+    with np.errstate(over="ignore"):  # floats near the float64 limit, in an integer dtype's units
+        scaled = dest.lo + (values - source.lo) * ((dest.hi - dest.lo) / (source.hi - source.lo))
+    # Clipped far beyond any integer dtype yet where differences of two values (the quantile's interpolation)
+    # stay finite: no inf, and no inf - inf, downstream.
+    bound = np.finfo(np.float64).max / 4
+    return np.clip(scaled, -bound, bound)
 
 
 def _flatten(arr, info, spatial, mask):
@@ -185,7 +190,7 @@ def _target_of_bins(counts, lo, hi, ref_info, info, discrete, extremes=None):
     low, high = extremes
     points = np.where((counts > 0) & (low == high), _to_scale(low, ref_info, info), np.nan)
     if discrete:
-        return _discrete(np.where(np.isnan(points), (edges[:-1] + edges[1:]) / 2, points), counts)
+        return _discrete(np.where(np.isnan(points), bin_centres(edges), points), counts)
     return _continuous(edges, counts, points)
 
 
@@ -259,8 +264,8 @@ def _map_exact(flat, flat_mask, layout, info, targets, target_of, threads, uncou
     if info.is_float:
         for b in np.flatnonzero(~left):
             target = targets[target_of[b]]
-            out[b][flat[b] == -np.inf] = target.quantile(np.float64(0.0))
-            out[b][flat[b] == np.inf] = target.quantile(np.float64(1.0))
+            out[b][flat[b] == -np.inf] = info.cast(target.quantile(np.float64(0.0)))
+            out[b][flat[b] == np.inf] = info.cast(target.quantile(np.float64(1.0)))
         out[np.isnan(flat)] = np.nan
     return out, ties
 
