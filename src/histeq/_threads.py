@@ -123,13 +123,18 @@ def _register_with_threadpoolctl() -> None:
         return
     import threadpoolctl
 
+    if not hasattr(threadpoolctl, "register"):  # before threadpoolctl 3.2: no controllers of other libraries
+        return
+
     class HisteqController(threadpoolctl.LibController):
         user_api = "histeq"
         internal_api = "histeq"
         filename_prefixes = ("_core",)  # histeq's extension module, histeq/_core.*.so
+        # Another library's _core*.so (msgspec's, which zarr brings on Python >= 3.12) is not ours: it lacks the
+        # marker.  Recent threadpoolctl skips it; older ones list it, and it controls nothing.
+        check_symbols = ("histeq_core_marker",)
 
         def set_additional_attributes(self):
-            # Another library's _core*.so is not ours: it has no histeq marker.
             self.histeq = hasattr(self.dynlib, "histeq_core_marker")
 
         def get_num_threads(self):
