@@ -576,3 +576,25 @@ def test_a_tiff_that_fails_to_decode_on_the_chunked_path_is_a_read_error(tmp_pat
     err = capsys.readouterr().err
     assert f"cannot read {source}" in err and "cannot write" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tiled.tif"]
+
+
+def test_a_worker_exits_on_sigterm_whichever_thread_takes_it():
+    # Was: a SIGTERM that the kernel handed to a thread other than the main one (OpenBLAS's, say) left the
+    # main thread asleep in its read of the task queue, its handler never run: the command waited for ever
+    # (one run in three on Python 3.12).  Here the signal is sent to another thread on purpose.
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent("""
+        import os, signal, threading, time
+        from histeq import _cli_workers
+        _cli_workers._start_worker(os.getppid(), lambda: None, ())
+        other = threading.Thread(target=time.sleep, args=(30,), daemon=True)
+        other.start()
+        read, _ = os.pipe()
+        threading.Timer(0.5, signal.pthread_kill, (other.ident, signal.SIGTERM)).start()
+        os.read(read, 1)  # the task queue's read: blocks until the process ends
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=20)
+    assert done.returncode == 143, done.stderr

@@ -6,7 +6,8 @@
 - Worker processes die with the command, however it ends (SIGKILL too): on
   Linux the kernel sends them SIGTERM when it goes (PR_SET_PDEATHSIG), and a
   watcher thread notices within half a second everywhere; either way a worker
-  removes the temporaries it was writing and exits at once.
+  removes the temporaries it was writing and exits at once, whichever of its
+  threads the signal reaches.
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ import signal
 import sys
 import threading
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+
+# Imported here, not in the handlers: a SIGTERM that arrives while the worker still imports it would find it
+# half made, and the handler would fail instead of exiting.
+from . import _temporary
 
 #: Many files: worker processes, as reading and writing small files holds the GIL most of the time; few
 #: files: threads, which start at once.
@@ -51,19 +56,19 @@ def _worker_sigterm(signum, frame):
 
 
 def _exit_terminated() -> None:
-    from . import _temporary
-
     _temporary.remove_in_flight()
     os._exit(EXIT_TERMINATED)
 
 
 def _die_with(parent: int) -> None:
-    """Exit (removing this worker's temporaries) when ``parent`` is gone.
+    """Exit (removing this worker's temporaries) when ``parent`` is gone or SIGTERM arrives.
 
-    On Linux the kernel sends SIGTERM at once (PR_SET_PDEATHSIG).  A watcher
-    thread checks twice a second too, and exits by itself: a signal handler
-    runs only when the main thread next runs, and one blocked in a read of
-    the task queue may never do so.
+    On Linux the kernel sends SIGTERM at once when the parent goes (PR_SET_PDEATHSIG).  A watcher thread acts
+    on SIGTERM, and checks for the parent twice a second too: the handler set in _start_worker runs only when
+    the main thread next runs Python, and one blocked in a read of the task queue may never do so -- the
+    kernel may hand the signal to any thread that does not block it (OpenBLAS's, say), which leaves the main
+    thread asleep while the command waits for it (seen on Python 3.12).  Python writes every signal it
+    catches, in whichever thread, to the wakeup socket the watcher waits on.
     """
     if sys.platform.startswith("linux"):
         try:
@@ -73,10 +78,18 @@ def _die_with(parent: int) -> None:
             libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
         except (OSError, AttributeError):
             pass
+    import select
+    import socket
+
+    wakeup, written = socket.socketpair()
+    written.setblocking(False)
+    signal.set_wakeup_fd(written.fileno())
 
     def watch():
-        while os.getppid() == parent:
-            threading.Event().wait(0.5)
+        # ``written`` is held here for the worker's life: collected, it would close, and the wakeup with it.
+        while os.getppid() == parent and written.fileno() >= 0:
+            if select.select([wakeup], [], [], 0.5)[0] and signal.SIGTERM in wakeup.recv(64):
+                break
         _exit_terminated()
 
     threading.Thread(target=watch, daemon=True).start()
