@@ -34,7 +34,8 @@ def _tensor(array):
 def _same(gpu_result, cpu_result):
     gpu_result = gpu_result if isinstance(gpu_result, tuple) else (gpu_result,)
     cpu_result = cpu_result if isinstance(cpu_result, tuple) else (cpu_result,)
-    for got, expected in zip(gpu_result, cpu_result, strict=True):
+    assert len(gpu_result) == len(cpu_result)
+    for got, expected in zip(gpu_result, cpu_result):  # zip(strict=True) is Python >= 3.10
         assert isinstance(got, torch.Tensor) and got.device.type == DEVICE, type(got)
         np.testing.assert_array_equal(got.cpu().numpy(), expected, strict=True)  # NaN where NaN
 

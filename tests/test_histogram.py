@@ -97,9 +97,12 @@ def test_integer_bins_are_never_narrower_than_a_level(dtype):
 
     image = np.array([[0, 1], [1, 2]], dtype=dtype)
     counts, edges = histeq.histogram(image, in_range=None if np.dtype(dtype).itemsize > 2 else (0, 2))
-    expected, centres = skimage_histogram(image)
-    np.testing.assert_array_equal(counts, expected)  # [1, 2, 1] over the levels 0, 1, 2
-    np.testing.assert_array_equal((edges[:-1] + edges[1:]) / 2, centres)
+    np.testing.assert_array_equal(counts, [1, 2, 1])  # over the levels 0, 1, 2
+    np.testing.assert_array_equal((edges[:-1] + edges[1:]) / 2, [0, 1, 2])
+    if dtype != np.uint64:  # scikit-image before 0.22 cannot bin uint64
+        expected, centres = skimage_histogram(image)
+        np.testing.assert_array_equal(counts, expected)
+        np.testing.assert_array_equal((edges[:-1] + edges[1:]) / 2, centres)
     # more bins asked than the range has levels: one per level
     counts, edges = histeq.histogram(np.array([0, 1, 255], np.uint8), nbins=512)
     assert counts.size == 256 and edges[0] == -0.5 and edges[-1] == 255.5

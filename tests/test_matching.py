@@ -427,7 +427,8 @@ def test_match_treats_integers_alike_at_every_width(dtype):
     from skimage.exposure import match_histograms
 
     image, reference = np.arange(10, dtype=dtype), np.arange(100, dtype=dtype)
-    expected = np.floor(match_histograms(image, reference) + 0.5)
+    # the same values as int64, which every scikit-image takes (uint64 only from 0.22)
+    expected = np.floor(match_histograms(image.astype(np.int64), reference.astype(np.int64)) + 0.5)
     np.testing.assert_array_equal(histeq.match(image, reference), expected.astype(dtype))
     np.testing.assert_array_equal(expected, np.arange(9, 100, 10))
 
