@@ -37,4 +37,8 @@ NB_MODULE(_core, m) {
 }
 
 // Lets threadpoolctl tell histeq's extension from other libraries named _core.
+#if defined(_WIN32)
+extern "C" __declspec(dllexport) int histeq_core_marker() { return 1; }
+#else
 extern "C" __attribute__((visibility("default"))) int histeq_core_marker() { return 1; }
+#endif

@@ -16,7 +16,7 @@ class ConstantDivisor {
         int log2d = 0;
         while ((uint64_t{1} << log2d) < d) ++log2d;
         shift_ = 31 + log2d;
-        multiplier_ = ((unsigned __int128){1} << shift_) / d + 1;
+        multiplier_ = shift_ < 64 ? (uint64_t{1} << shift_) / d + 1 : 0;  // 2^s needs 65+ bits: not exact
         exact_ = shift_ < 64 && multiplier_ < (uint64_t{1} << 32);
     }
     bool exact() const { return exact_; }  // usable for every num < 2^31

@@ -20,6 +20,7 @@
 #include "lut8.hpp"
 #include "parallel.hpp"
 #include "simd.hpp"
+#include "wide_arithmetic.hpp"
 
 namespace histeq {
 
@@ -322,20 +323,16 @@ void apply_table(const T* in, const U* table, U* out, int64_t n, const Index& in
     });
 }
 
-inline int64_t round_half_up_div(unsigned __int128 num, unsigned __int128 den) {
-    return static_cast<int64_t>((2 * num + den) / (2 * den));
-}
-
 // round((span (c - c_min)) / d), halves up, for many c with one d: a floating
 // reciprocal gives the quotient to within one, an exact integer check fixes it.
-// Falls back to 128-bit division when the numerator could exceed 62 bits.
+// Falls back to exact 128-bit arithmetic when the numerator could exceed 62 bits.
 class RoundedRatio {
    public:
     RoundedRatio(uint64_t span, uint64_t d) : span_(span), d_(d), inv_(1.0 / (2.0 * static_cast<double>(d))) {
         fast_ = span == 0 || d < (uint64_t{1} << 61) / (span + 1);
     }
     int64_t operator()(uint64_t c) const {  // c = count above c_min, <= d
-        if (!fast_) return round_half_up_div(static_cast<unsigned __int128>(c) * span_, d_);
+        if (!fast_) return static_cast<int64_t>(product_ratio_rounded(c, span_, d_));
         const uint64_t num = 2 * span_ * c + d_, den = 2 * d_;
         uint64_t q = static_cast<uint64_t>(static_cast<double>(num) * inv_);
         while (q > 0 && q * den > num) --q;
@@ -364,8 +361,9 @@ T rescale(T v, const Spec& s) {
         int64_t x = static_cast<int64_t>(v);
         x = x < nlo ? nlo : (x > nhi ? nhi : x);
         if (nlo == olo && nhi == ohi) return static_cast<T>(x);
-        const unsigned __int128 num = static_cast<unsigned __int128>(x - nlo) * static_cast<uint64_t>(ohi - olo);
-        return static_cast<T>(olo + round_half_up_div(num, static_cast<uint64_t>(nhi - nlo)));
+        return static_cast<T>(olo + static_cast<int64_t>(product_ratio_rounded(static_cast<uint64_t>(x - nlo),
+                                                                              static_cast<uint64_t>(ohi - olo),
+                                                                              static_cast<uint64_t>(nhi - nlo))));
     }
 }
 
