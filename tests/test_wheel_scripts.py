@@ -84,7 +84,7 @@ def test_test_wheel_tests_every_wheel_it_is_given(tmp_path, stand_in):
     done = _run("test_wheel.sh", *wheels, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     installs = [line for line in log.read_text().splitlines() if line.split()[0].endswith("/pip")]
-    assert [line.split()[-1] for line in installs] == [f"{wheel}[test]" for wheel in wheels]
+    assert [line.split()[-1] for line in installs] == [f"{wheel}[test-full]" for wheel in wheels]
     # Each in an environment of its own.
     assert len({line.split()[0] for line in installs}) == 2
     assert len(_calls(log, "/pytest")) == 2

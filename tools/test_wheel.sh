@@ -4,6 +4,9 @@
 # its own, and the run fails if any of them does.
 #
 #   tools/test_wheel.sh dist/histeq-*.whl        (PYTHON picks the interpreter, default python3)
+#
+# EXTRAS: the wheel's extras to install with it, default test-full (every test runs: PyTorch, torchvision and
+# the documentation site's stack besides the README's test extras).
 set -euo pipefail
 
 if [ "$#" -eq 0 ]; then
@@ -53,7 +56,7 @@ if command -v cc c++ gcc g++ cmake >/dev/null 2>&1; then
     echo "test_wheel: a compiler is still on the PATH" >&2
     exit 1
 fi
-pip install --quiet "${wheel}[test]"
+pip install --quiet "${wheel}[${EXTRAS:-test-full}]"
 cd "$root"
 # The checkout's sources must not shadow the installed wheel: pytest imports histeq from site-packages.
 python -c "import histeq, sys; assert 'site-packages' in histeq.__file__, histeq.__file__; print('testing', histeq.__file__)"
