@@ -1,5 +1,8 @@
 """CLAHE: the compiled path against the NumPy reference, its symmetries, OpenCV bit for bit, bad input."""
 
+import hashlib
+import platform
+
 import numpy as np
 import pytest
 from conftest import FLOAT_DTYPES, INT_DTYPES, any_images
@@ -9,6 +12,20 @@ from hypothesis.extra import numpy as hnp
 
 import histeq
 from histeq import _reference as ref
+
+
+# compat='opencv' is OpenCV's arithmetic as its x86_64 builds do it: a product and a sum rounded each on its own.
+# OpenCV's ARM builds fuse its blend's multiply-adds (NEON's vfma), so there they round a few pixels the other way
+# (at most 1 level, under 0.1% of the camera, moon and coins images), while histeq gives the same on every machine.
+OPENCV_ROUNDS_EACH_STEP = platform.machine().lower() in ("x86_64", "amd64", "i686", "x86")
+
+
+def assert_opencv_equal(ours, theirs):
+    if OPENCV_ROUNDS_EACH_STEP:
+        np.testing.assert_array_equal(ours, theirs)
+    else:
+        assert ours.shape == theirs.shape and ours.dtype == theirs.dtype
+        assert np.abs(ours.astype(np.int64) - theirs).max(initial=0) <= 1
 
 
 @st.composite
@@ -160,8 +177,7 @@ def test_opencv_rule_kept_for_8bit_and_compat(camera):
     import cv2
 
     deep = camera.astype(np.uint16) << 4
-    np.testing.assert_array_equal(histeq.clahe(deep, compat="opencv", tiles=(8, 8)),
-                                  cv2.createCLAHE(2.0, (8, 8)).apply(deep))
+    assert_opencv_equal(histeq.clahe(deep, compat="opencv", tiles=(8, 8)), cv2.createCLAHE(2.0, (8, 8)).apply(deep))
     assert int(histeq.clahe(deep, compat="opencv", tiles=(8, 8)).max()) < 8192
 
 
@@ -205,10 +221,25 @@ def test_opencv_bit_for_bit(clip, grid):
     import cv2
     from skimage import data
 
+    digest = hashlib.sha256()
     for image in (data.camera(), data.moon()[:301, :457], data.coins()):
         ours = histeq.clahe(image, tiles=grid, clip_limit=clip, compat="opencv")
-        theirs = cv2.createCLAHE(clip or 0, (grid[1], grid[0])).apply(image)
-        np.testing.assert_array_equal(ours, theirs)
+        assert_opencv_equal(ours, cv2.createCLAHE(clip or 0, (grid[1], grid[0])).apply(image))
+        digest.update(ours.tobytes())
+    # OpenCV's own results on x86_64 (opencv-python-headless 5.1.0.95), which histeq gives on every machine.
+    assert digest.hexdigest()[:16] == OPENCV_X86_DIGESTS[grid, clip]
+
+
+OPENCV_X86_DIGESTS = {
+    ((8, 8), None): "c4cb21bbc3377495", ((8, 8), 1.0): "35446f477c82a7c6",
+    ((8, 8), 2.0): "8795a681d014c770", ((8, 8), 4.0): "54f7bf1de5035710",
+    ((5, 7), None): "b16b844c23d1b6d4", ((5, 7), 1.0): "c275385f6bbf249c",
+    ((5, 7), 2.0): "d64cfad6c66f991f", ((5, 7), 4.0): "3e130747814d0d91",
+    ((1, 3), None): "dfde98fe7309e9bd", ((1, 3), 1.0): "0f96cb4667dc214b",
+    ((1, 3), 2.0): "2943a413035d6644", ((1, 3), 4.0): "7757abaa2bc9696f",
+    ((3, 3), None): "9bde11e6a9c0b37c", ((3, 3), 1.0): "0b68b88ce7650ae3",
+    ((3, 3), 2.0): "b0b0dde795789894", ((3, 3), 4.0): "91d8858e4016451e",
+}
 
 
 @pytest.mark.parametrize("clip", [None, 2.0])
@@ -219,7 +250,7 @@ def test_opencv_uint16_bit_for_bit(clip):
     rng = np.random.default_rng(0)
     image = (data.camera().astype(np.uint16) * 200 + rng.integers(0, 200, (512, 512))).astype(np.uint16)[:300, :411]
     ours = histeq.clahe(image, tiles=(4, 6), clip_limit=clip, compat="opencv")
-    np.testing.assert_array_equal(ours, cv2.createCLAHE(clip or 0, (6, 4)).apply(image))
+    assert_opencv_equal(ours, cv2.createCLAHE(clip or 0, (6, 4)).apply(image))
 
 
 @given(st.sampled_from([np.uint8, np.uint16]), st.integers(2, 70), st.integers(2, 70),
@@ -233,7 +264,7 @@ def test_opencv_bit_for_bit_on_any_size_and_clip(dtype, height, width, clip, dat
     top = 256 if dtype == np.uint8 else data.draw(st.sampled_from([4096, 65536]))
     image = np.random.default_rng(data.draw(st.integers(0, 99))).integers(0, top, (height, width)).astype(dtype)
     ours = histeq.clahe(image, tiles=tiles, clip_limit=clip, compat="opencv")
-    np.testing.assert_array_equal(ours, cv2.createCLAHE(clip, (tiles[1], tiles[0])).apply(image))
+    assert_opencv_equal(ours, cv2.createCLAHE(clip, (tiles[1], tiles[0])).apply(image))
 
 
 def test_opencv_batch_is_each_image():
@@ -243,7 +274,7 @@ def test_opencv_batch_is_each_image():
     batch = np.stack([data.camera()[:96, :96], data.moon()[:96, :96]])[:, None]
     ours = histeq.clahe(batch, tiles=4, compat="opencv", axes=(-2, -1))
     for i in range(2):
-        np.testing.assert_array_equal(ours[i, 0], cv2.createCLAHE(2.0, (4, 4)).apply(batch[i, 0]))
+        assert_opencv_equal(ours[i, 0], cv2.createCLAHE(2.0, (4, 4)).apply(batch[i, 0]))
 
 
 def test_close_to_skimage(camera):
