@@ -13,7 +13,6 @@ from hypothesis.extra import numpy as hnp
 import histeq
 from histeq import _reference as ref
 
-
 # compat='opencv' is OpenCV's arithmetic as its x86_64 builds do it: a product and a sum rounded each on its own.
 # OpenCV's ARM builds fuse its blend's multiply-adds (NEON's vfma), so there they round a few pixels the other way
 # (at most 1 level, under 0.1% of the camera, moon and coins images), while histeq gives the same on every machine.
