@@ -3,6 +3,7 @@
 import hashlib
 import platform
 
+import _reference as ref
 import numpy as np
 import pytest
 from conftest import FLOAT_DTYPES, INT_DTYPES, any_images
@@ -11,7 +12,6 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import histeq
-from histeq import _reference as ref
 
 # compat='opencv' is OpenCV's arithmetic as its x86_64 builds do it: a product and a sum rounded each on its own.
 # OpenCV's ARM builds fuse its blend's multiply-adds (NEON's vfma), so there they round a few pixels the other way

@@ -1,5 +1,6 @@
 """Colour modes: the compiled path against the reference, and what each mode keeps."""
 
+import _reference as ref
 import numpy as np
 import pytest
 from hypothesis import given
@@ -7,7 +8,6 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import histeq
-from histeq import _reference as ref
 
 MODES = ["lightness", "luma", "value"]
 

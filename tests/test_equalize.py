@@ -1,5 +1,6 @@
 """The compiled path against the NumPy reference, and the properties of equalize."""
 
+import _reference as ref
 import numpy as np
 import pytest
 from conftest import FLOAT_DTYPES, INT_DTYPES
@@ -8,7 +9,6 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import histeq
-from histeq import _reference as ref
 
 
 def _assert_matches_reference(out, expected, dtype):

@@ -1,5 +1,6 @@
 """histogram and cumulative_distribution against NumPy and scikit-image."""
 
+import _reference as ref
 import numpy as np
 import pytest
 from conftest import FLOAT_DTYPES, INT_DTYPES
@@ -8,7 +9,6 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import histeq
-from histeq import _reference as ref
 
 
 def test_uint8_counts_equal_bincount(camera):

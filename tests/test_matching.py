@@ -1,5 +1,6 @@
 """match, specify and exact equalization: against the NumPy reference, scikit-image, and their guarantees."""
 
+import _reference as ref
 import numpy as np
 import pytest
 from conftest import FLOAT_DTYPES, INT_DTYPES, real_grey_images
@@ -8,7 +9,6 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import histeq
-from histeq import _reference as ref
 
 LEVEL_DTYPES = [np.uint8, np.int8, np.uint16, np.int16]
 

@@ -1,9 +1,8 @@
 """The NumPy references against independent reasoning and independent code."""
 
+import _reference as ref
 import numpy as np
 import pytest
-
-from histeq import _reference as ref
 
 
 def test_hand_computed_uint8():

@@ -4,7 +4,7 @@ Each peer's rule is a table from the histogram.  OpenCV's and Pillow's
 (float32 scale and round-half-even; integer steps) are built and applied in
 the compiled core (peer_equalize.hpp, clahe_opencv.hpp); scikit-image's
 interpolation between bin centres is built here over the compiled histogram.
-The NumPy references of the first two are in ``_reference``.
+The NumPy references of the first two are in the tests (``tests/_reference.py``).
 """
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ def _histogram_kernel(image, counted, counts, pixels, mask_stride, BLOCK: tl.con
 @triton.jit
 def _table(histogram, LEVELS: tl.constexpr, RULE: tl.constexpr):
     """The table (int64 levels) of a histogram (LEVELS int64 counts): histeq's (RULE 0), exact integers, or a
-    peer's (RULE 1: cv2.equalizeHist, RULE 2: PIL.ImageOps.equalize; see _reference)."""
+    peer's (RULE 1: cv2.equalizeHist, RULE 2: PIL.ImageOps.equalize; see tests/_reference.py)."""
     levels = tl.arange(0, LEVELS)
     cumulative = tl.cumsum(histogram, 0)
     total = tl.sum(histogram, 0)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._kernels import FLOAT_NBINS, dtype_info
+from histeq._kernels import FLOAT_NBINS, dtype_info
 
 __all__ = ["histogram", "equalize", "equalize_color", "clahe", "clip_histogram", "clip_threshold", "match", "specify",
            "exact_order", "exact_values"]
