@@ -344,6 +344,10 @@ def histogram_extremes(image: Annotated[NDArray[numpy.float32], dict(shape=(None
 @overload
 def histogram_extremes(image: Annotated[NDArray[numpy.float64], dict(shape=(None, None), order='C', device='cpu', writable=False)], mask: Annotated[NDArray[numpy.bool_], dict(shape=(None, None), order='C', device='cpu', writable=False)] | None, counts: Annotated[NDArray[numpy.int64], dict(shape=(None, None), order='C', device='cpu')], ranges: Annotated[NDArray[numpy.float64], dict(shape=(None, None), order='C', device='cpu')], low: Annotated[NDArray[numpy.float64], dict(shape=(None, None), order='C', device='cpu')], high: Annotated[NDArray[numpy.float64], dict(shape=(None, None), order='C', device='cpu')], spec: Spec, threads: int) -> None: ...
 
+MAX_NBINS: int = 16777216
+
+MAX_AXES: int = 16
+
 def pool_size() -> int: ...
 
 def simd_level() -> str: ...

@@ -34,6 +34,7 @@ import triton
 import triton.language as tl
 
 from ._gpu_clip import clip_threshold, cumulative_at, floor_of, grouped_cumulative, grouped_terms
+from ._kernels import CLIP_GROUPS
 
 #: Pixels per program of the interpolation kernel; levels per step of the 16-bit table kernel.
 _BLOCK = 1024
@@ -42,8 +43,8 @@ _CHUNK = 4096
 _FUSED_BOX = 4096
 #: Work buffers (tile histograms and tables) one pass over a batch may take on the device.
 PASS_BYTES = 1 << 30
-#: Groups of the clip rule of images wider than a byte (histeq._kernels.CLIP_GROUPS).
-GROUPS = 256
+#: Groups of the clip rule of images wider than a byte.
+GROUPS = CLIP_GROUPS
 
 
 @triton.jit

@@ -24,9 +24,11 @@ import torch
 import triton
 import triton.language as tl
 
+from ._kernels import FLOAT_NBINS
+
 _BLOCK = 1024
-#: Float images' default number of bins (histeq._kernels.FLOAT_NBINS).
-NBINS = 4096
+#: Float images' default number of bins.
+NBINS = FLOAT_NBINS
 #: Per image (float64): lo, hi, scale, step, divide (1.0 or 0.0), mode (0: identity rescale, 1: equalize,
 #: 2: too wide) and the count of finite counted values.
 PARAMS = 7

@@ -34,8 +34,10 @@ core = _core
 FLOAT_NBINS = 4096
 #: Default number of bins for 32-bit integer images, spread over each image's range.
 WIDE_INT_NBINS = 65536
-#: Upper bound on nbins: a histogram per image must stay small.
-MAX_NBINS = 1 << 24
+#: Upper bound on nbins: a histogram per image must stay small (the compiled core's limit).
+MAX_NBINS: int = core.MAX_NBINS
+#: CLAHE interpolates each pixel between 2**axes tiles: at most this many axes longer than one pixel.
+MAX_AXES: int = core.MAX_AXES
 #: CLAHE's clip limit is measured on this many groups of bins (the levels of an 8-bit image).
 CLIP_GROUPS = 256
 #: Working memory a call may take for histograms and tables, besides its input and output: this many bytes,

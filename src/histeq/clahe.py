@@ -15,6 +15,7 @@ import numpy as np
 from . import _color, _compat, _validate, mapping
 from . import dask as _dask
 from ._kernels import (
+    MAX_AXES,
     UINT8,
     UINT16,
     DtypeInfo,
@@ -299,10 +300,6 @@ def _axis_plan(n: int, t: int, value_bits: int | None, ndim: int):
     else:
         w0, w1 = (denominator - m) / denominator, m / denominator
     return np.concatenate([start, stop]), lower.astype(np.int32), w0, w1, denominator
-
-
-#: A pixel is interpolated between 2**axes tiles: beyond this many axes (of length > 1), no sane call.
-MAX_AXES = 16
 
 
 def without_singletons(shape: tuple[int, ...], tiles: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:

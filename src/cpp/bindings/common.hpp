@@ -53,11 +53,17 @@ inline void require_threads(int threads) {
     if (threads < 1) throw std::invalid_argument("threads must be >= 1");
 }
 
+// The seam's limits, exported as histeq._core.MAX_NBINS and MAX_AXES (module.cpp) for Python to read.
+// A histogram of one image stays small: at most 2**24 bins (and clip groups).
+inline constexpr int64_t kMaxBins = int64_t{1} << 24;
+// CLAHE interpolates between 2**axes tile corners, counted in an int.
+inline constexpr size_t kMaxAxes = 16;
+
 // The rules of a Spec that hold whatever the image's dtype, checked when
 // Python builds one (core.Spec): no Spec object breaks them.
 inline histeq::Spec checked_spec(int64_t nbins, bool data_range, double lo, double hi, double nominal_lo,
                                  double nominal_hi, double out_lo, double out_hi) {
-    if (nbins < 1 || nbins > (int64_t{1} << 24)) throw std::invalid_argument("nbins must be in [1, 2**24]");
+    if (nbins < 1 || nbins > kMaxBins) throw std::invalid_argument("nbins must be in [1, 2**24]");
     auto finite_pair = [](double a, double b) { return std::isfinite(a) && std::isfinite(b) && std::isfinite(b - a); };
     if (!data_range && !(finite_pair(lo, hi) && lo <= hi))
         throw std::invalid_argument("the bin range must be finite with lo <= hi");
@@ -85,13 +91,11 @@ void require_spec_fits(const histeq::Spec& spec) {
     }
 }
 
-// CLAHE interpolates between 2**axes tile corners, counted in an int.
-inline constexpr size_t kMaxAxes = 16;
 
 // A clip limit (negative: none) and its number of bin groups (0: all bins).
 inline void require_clip(double clip_limit, int64_t clip_groups) {
     if (std::isnan(clip_limit)) throw std::invalid_argument("clip_limit must not be NaN");
-    if (clip_groups < 0 || clip_groups > (int64_t{1} << 24))
+    if (clip_groups < 0 || clip_groups > kMaxBins)
         throw std::invalid_argument("clip_groups must be between 0 and 2**24");
 }
 

@@ -58,7 +58,7 @@ void map_pieces(In<T> image, Out<T> out, In<double> ranges, int64_t nbins, In<in
     const size_t batch = image.shape(0);
     if (ranges.shape(0) != batch || ranges.shape(1) != 2)
         throw std::invalid_argument("ranges must have shape (batch, 2)");
-    if (nbins < 1 || nbins > (int64_t{1} << 24)) throw std::invalid_argument("nbins must be between 1 and 2**24");
+    if (nbins < 1 || nbins > kMaxBins) throw std::invalid_argument("nbins must be between 1 and 2**24");
     const size_t count = start.shape(0);
     if (level.shape(0) != count || slope.shape(0) != count)
         throw std::invalid_argument("start, level and slope need one entry per piece");

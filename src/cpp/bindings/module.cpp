@@ -25,6 +25,8 @@ NB_MODULE(_core, m) {
     register_clahe_wide(m);
     register_clahe_chunked(m);
     register_matching(m);
+    m.attr("MAX_NBINS") = kMaxBins;  // the limits the bindings check, for Python's checks to say first
+    m.attr("MAX_AXES") = kMaxAxes;
     m.def("pool_size", []() { return histeq::Pool::get().size(); });
     // The instruction set the hot loops run with: "avx512", "avx2" or "baseline" (HISTEQ_SIMD caps it).
     m.def("simd_level", []() {
