@@ -315,6 +315,26 @@ def check_refusals():
         raise AssertionError("a clip limit below 1 was taken")
 
 
+def check_defaults_have_one_owner():
+    """A default changed in a public function's signature is the GPU path's default too: the signature is the
+    only home of the defaults (clahe's tiles and clip limit, specify's alpha)."""
+    from skimage import data
+
+    image = data.camera()[:120, :150]
+    clahe, specify = histeq.clahe.__wrapped__, histeq.specify.__wrapped__
+    saved = clahe.__kwdefaults__.copy(), specify.__kwdefaults__.copy()
+    clahe.__kwdefaults__.update(tiles=(3, 5), clip_limit=3.5)
+    specify.__kwdefaults__.update(alpha=0.9)
+    try:
+        got = histeq.clahe(_tensor(image)), histeq.specify(_tensor(image), "rayleigh")
+    finally:
+        clahe.__kwdefaults__, specify.__kwdefaults__ = saved
+    _same(got[0], histeq.clahe(image, tiles=(3, 5), clip_limit=3.5))
+    _same(got[1], histeq.specify(image, "rayleigh", alpha=0.9))
+    assert not np.array_equal(got[0].cpu().numpy(), histeq.clahe(image))  # the changed defaults made a difference
+
+
+check_defaults_have_one_owner()
 check_clahe()
 check_equalize_and_histograms()
 check_floats()

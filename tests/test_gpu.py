@@ -3,6 +3,7 @@ interpreter, bit for bit with the CPU core (tests/_gpu_checks.py); on a machine 
 CUDA tensors."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -50,32 +51,35 @@ def test_calls_without_a_gpu_path_are_refused_before_any_copy():
     for args, kwargs in [((), {"nbins": 16}), ((image,), {}), ((), {"out_range": (0, 9)}),
                          ((), {"mask": np.ones((8, 8), bool)})]:
         with pytest.raises(TypeError, match="histeq.equalize: got cpu tensors, but its GPU path so far covers"):
-            _gpu.call("equalize", image, args, kwargs)
+            _gpu.call(histeq.equalize.__wrapped__, image, args, kwargs)
     defaults = {"nbins": None, "in_range": None, "out_range": None, "exact": False, "return_ties": False,
                 "compat": None, "color": None, "channel_order": "rgb", "channel_axis": None, "mask": None}
     with pytest.raises(TypeError, match="histeq.equalize: got cpu tensors"):  # at their defaults: taken...
-        _gpu.call("equalize", image, (), defaults | {"exact": True})  # ...but not exact=True
+        _gpu.call(histeq.equalize.__wrapped__, image, (), defaults | {"exact": True})  # ...but not exact=True
     for kwargs, error, words in [({"axes": (1, 1)}, ValueError, "repeated axes"),
                                  ({"mask": image}, TypeError, "mask must be a boolean array"),
                                  ({"mask": torch.ones((3, 8), dtype=torch.bool)}, ValueError, "does not match"),
                                  ({"channel_axis": 0}, ValueError, "needs 3 .RGB. or 4 .RGBA. channels"),
                                  ({"color": "luma"}, ValueError, "needs channel_axis")]:
         with pytest.raises(error, match=words):
-            _gpu.call("equalize", image, (), kwargs)
+            _gpu.call(histeq.equalize.__wrapped__, image, (), kwargs)
     with pytest.raises(TypeError, match="color='lightness'"):
-        _gpu.call("clahe", torch.zeros((3, 8, 8), dtype=torch.uint8), (), {"channel_axis": 0})
+        _gpu.call(histeq.clahe.__wrapped__, torch.zeros((3, 8, 8), dtype=torch.uint8), (), {"channel_axis": 0})
     for dtype in (torch.int32, torch.bfloat16, torch.bool, torch.complex64):
         with pytest.raises(TypeError, match="histeq.equalize"):
-            _gpu.call("equalize", image.to(dtype), (), {})
+            _gpu.call(histeq.equalize.__wrapped__, image.to(dtype), (), {})
     with pytest.raises(TypeError, match="histeq.clahe: got 4 image axes longer than one pixel"):
-        _gpu.call("clahe", torch.zeros((2, 3, 4, 5), dtype=torch.uint8), (), {"tiles": 1})
-    for function in ("exact_order", "fit_clahe"):
-        with pytest.raises(TypeError, match=f"histeq.{function}: got cpu tensors"):
+        _gpu.call(histeq.clahe.__wrapped__, torch.zeros((2, 3, 4, 5), dtype=torch.uint8), (), {"tiles": 1})
+    def exact_order(image):  # a function without a GPU path
+        pass
+
+    for function in (exact_order, histeq.fit_clahe):
+        with pytest.raises(TypeError, match=re.escape(f"histeq.{function.__qualname__}: got cpu tensors")):
             _gpu.call(function, image, (), {})
     with pytest.raises(ValueError, match="cv2.CLAHE has none"):
-        _gpu.call("clahe", image, (), {"compat": "opencv", "axes": (1, 2), "mask": image > 0})
+        _gpu.call(histeq.clahe.__wrapped__, image, (), {"compat": "opencv", "axes": (1, 2), "mask": image > 0})
     with pytest.raises(TypeError, match="uint8 or uint16"):
-        _gpu.call("clahe", image.to(torch.int8), (), {"compat": "opencv", "axes": (1, 2)})
+        _gpu.call(histeq.clahe.__wrapped__, image.to(torch.int8), (), {"compat": "opencv", "axes": (1, 2)})
 
 
 #: Pointer arguments by name (the image's, ``tables`` and ``out``, take the image's dtype; ``weights_*`` the

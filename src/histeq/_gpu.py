@@ -20,6 +20,8 @@ tensors on the image's device, as the CPU path gives NumPy arrays (histograms: i
 from __future__ import annotations
 
 import functools
+import inspect
+from typing import Callable
 
 import numpy as np
 
@@ -32,8 +34,6 @@ _ACCEPTED = {"equalize": {"axes", "mask", "threads", "compat", "channel_axis", "
              "histogram": {"axes", "mask", "threads"}, "cumulative_distribution": {"axes", "mask", "threads"},
              "match": {"axes", "mask", "threads", "reference", "reference_mask"},
              "specify": {"axes", "mask", "threads", "histogram", "out_range", "alpha"}}
-#: The functions' second positional parameter, the GPU path takes by name.
-_SECOND = {"match": "reference", "specify": "histogram"}
 #: The dtypes with a GPU path, by name: their NumPy dtype and number of levels (one bin each; None: floats).
 _DTYPES = {"uint8": (np.uint8, 256), "int8": (np.int8, 256), "uint16": (np.uint16, 65536),
            "int16": (np.int16, 65536), "float16": (np.float16, None), "float32": (np.float32, None),
@@ -47,23 +47,49 @@ _COVERAGE = ("its GPU path so far covers equalize, clahe, histogram and cumulati
              "of uint8), match and specify of grey integer images, and the other arguments at their defaults")
 
 
-def call(function: str, image, positional: tuple, kwargs: dict):
-    """The function's result for a GPU tensor, on its device; a TypeError where there is no GPU path yet.
-    ``positional``: the arguments after the image (match's reference, specify's histogram).  The arguments
-    are checked by the CPU path's own rules (``_validate.call`` on placeholders of the tensors' shapes), so both
-    refuse alike."""
-    kwargs = {key: value for key, value in kwargs.items() if not _at_default(key, value)}
-    if function in _SECOND and len(positional) == 1:
-        kwargs, positional = kwargs | {_SECOND[function]: positional[0]}, ()
-    name = str(image.dtype).removeprefix("torch.")
-    mask = kwargs.get("mask")
-    if positional or function not in _ACCEPTED or set(kwargs) - _ACCEPTED[function] or name not in _DTYPES or \
-            not _on_device(mask, image):
+def call(func: Callable, image, positional: tuple, kwargs: dict):
+    """``func``'s result for a GPU tensor, on its device; a TypeError where there is no GPU path yet.
+    ``positional``: the arguments after the image (match's reference, specify's histogram).  Every argument not
+    given takes its default from ``func``'s signature, the only home of the defaults.  The arguments are checked
+    by the CPU path's own rules (``_validate.call`` on placeholders of the tensors' shapes), so both refuse
+    alike."""
+    function = func.__qualname__
+    arguments = _arguments(func, image, positional, kwargs)
+    name = _name(image)
+    if arguments is None or name not in _DTYPES or not _on_device(arguments.get("mask"), image):
         raise _arrays.gpu_error(function, f"{image.device.type} tensors", _COVERAGE)
+    return _laid_out(func, image, arguments, name)
+
+
+def _arguments(func: Callable, image, positional: tuple, kwargs: dict) -> dict | None:
+    """Every argument of a call of ``func`` but the image, by name, those not given at ``func``'s defaults; None
+    when the call gives one the GPU path does not take (or one ``func`` does not have)."""
+    accepted = _ACCEPTED.get(func.__qualname__)
+    if accepted is None:
+        return None
+    signature = inspect.signature(func)  # read per call: a default changed in the signature is seen here
+    try:
+        bound = signature.bind(image, *positional, **kwargs)
+    except TypeError:
+        return None
+    given = {key: value for key, value in bound.arguments.items()
+             if key != "image" and not _at_default(value, signature.parameters[key].default)}
+    if set(given) - accepted:
+        return None
+    bound.apply_defaults()
+    del bound.arguments["image"]
+    return dict(bound.arguments)
+
+
+def _laid_out(func: Callable, image, kwargs: dict, name: str):
+    """The result of ``func`` (its checked, complete arguments ``kwargs``) for a tensor of dtype ``name``, its
+    image axes moved last for the kernels, and back."""
+    function = func.__qualname__
+    mask = kwargs["mask"]
     dtype, levels = _DTYPES[name]
     info = dtype_info(dtype)
     layout = (tuple(image.shape), name, None if mask is None else (tuple(mask.shape), str(mask.dtype)),
-              kwargs.get("channel_axis"), kwargs.get("axes"))
+              kwargs.get("channel_axis"), kwargs["axes"])  # histograms have no channel axis or colour
     try:
         checked = _checked_layout(*layout)
     except TypeError as exc:  # unhashable axes (a list): checked without the cache
@@ -71,11 +97,11 @@ def call(function: str, image, positional: tuple, kwargs: dict):
             raise
         checked = _checked_layout.__wrapped__(*layout)
     if checked.channel is not None:
-        return _colour(function, image, kwargs, checked.channel, checked.spatial, info)
+        return _colour(func, image, kwargs, checked.channel, checked.spatial, info)
     if kwargs.get("color") is not None:
         from ._color import resolve_mode
 
-        resolve_mode(kwargs["color"], None, tuple(image.shape), info, "lightness")  # refuses: no channel axis
+        resolve_mode(kwargs.get("color"), None, tuple(image.shape), info, "lightness")  # refuses: no channel axis
     batch = [a for a in range(image.ndim) if a not in checked.spatial]
     trailing = batch == list(range(len(batch)))  # the image axes are the last ones
     if mask is not None and not (trailing and tuple(mask.shape) == tuple(image.shape[len(batch):])):
@@ -103,11 +129,11 @@ def _grey(function: str, image, mask, kwargs: dict, batch_axes: int, info, level
     if not 0 < pixels < 2 ** 31:
         raise _arrays.gpu_error(function, f"images of {pixels} pixels", _COVERAGE)
     shape, tiles, clip = (pixels,), (1,), None  # one tile: its layout does not matter
-    if function == "clahe" and kwargs.get("compat") is not None:
+    if function == "clahe" and kwargs["compat"] is not None:
         return _opencv_clahe(image, mask, kwargs, spatial, info)
     if function == "clahe":
-        grid = tile_counts(kwargs.get("tiles", 8), spatial)
-        clip = checked_clip_limit(kwargs.get("clip_limit", 2.0))
+        grid = tile_counts(kwargs["tiles"], spatial)
+        clip = checked_clip_limit(kwargs["clip_limit"])
         shape, tiles = without_singletons(spatial, grid)
         if len(shape) > _MAX_AXES:
             raise _arrays.gpu_error(function, f"{len(shape)} image axes longer than one pixel", _COVERAGE)
@@ -117,7 +143,7 @@ def _grey(function: str, image, mask, kwargs: dict, batch_axes: int, info, level
     if mask is not None:
         mask = (mask.reshape(-1) if mask.ndim == len(spatial) else mask.reshape(rows, -1)).contiguous()
     batch = tuple(image.shape[:batch_axes])
-    if function in _SECOND:
+    if function in ("match", "specify"):
         return _matched(function, flat, mask, kwargs, image, batch_axes, info, levels)
     if levels is None:
         grid = _tile_grid(shape, tiles, None, str(image.device)) if function == "clahe" else None
@@ -178,11 +204,11 @@ def _matched(function: str, flat, mask, kwargs: dict, image, batch_axes: int, in
         raise _arrays.gpu_error(function, f"{image.dtype} tensors", "its GPU path so far maps 8- and 16-bit "
                                 "integer images")
     if function == "specify":
-        targets = [matching.specify_target(info, kwargs["histogram"], kwargs.get("alpha", 0.4),
-                                           kwargs.get("out_range"))]
+        targets = [matching.specify_target(info, kwargs["histogram"], kwargs["alpha"],
+                                           kwargs["out_range"])]
         target_of = np.zeros(flat.shape[0], dtype=np.int64)
     else:
-        targets, target_of = _reference_targets(kwargs["reference"], kwargs.get("reference_mask"), image,
+        targets, target_of = _reference_targets(kwargs["reference"], kwargs["reference_mask"], image,
                                                 batch_axes, info)
     pixels = flat.shape[1]
     grid = _tile_grid((pixels,), (1,), output_bits(info, info.lo, info.hi), str(image.device))
@@ -205,7 +231,7 @@ def _reference_targets(reference, reference_mask, image, batch_axes: int, info):
     spatial = tuple(range(batch_axes, image.ndim))
     ref_spatial, target_of = matching.pairing(tuple(image.shape), spatial, tuple(reference.shape), None, None)
     if on_device:
-        counts, _ = call("histogram", reference, (), {"axes": ref_spatial, "mask": reference_mask})
+        counts, _ = call(histogram.__wrapped__, reference, (), {"axes": ref_spatial, "mask": reference_mask})
         counts = counts.cpu().numpy()
     else:
         counts = np.asarray(histogram(reference, mask=reference_mask, axes=ref_spatial)[0])
@@ -221,32 +247,33 @@ def _opencv_clahe(image, mask, kwargs: dict, spatial: tuple[int, ...], info):
     from .clahe import checked_clip_limit, tile_counts
 
     _validate.choice(kwargs["compat"], "compat", ("opencv",))
-    _compat.check_opencv_clahe(None, mask, None, None, None, kwargs.get("color"))
-    tiles = tile_counts(kwargs.get("tiles", 8), spatial)
-    clip = checked_clip_limit(kwargs.get("clip_limit", 2.0), opencv=True)
+    _compat.check_opencv_clahe(None, mask, None, None, None, kwargs["color"])
+    tiles = tile_counts(kwargs["tiles"], spatial)
+    clip = checked_clip_limit(kwargs["clip_limit"], opencv=True)
     tile_h, tile_w, limit = _compat.opencv_geometry(info, spatial, tiles, clip)
     flat = image.reshape(-1, int(np.prod(spatial))).contiguous()
     return clahe_batch(flat, *spatial, tiles, tile_h, tile_w, limit).reshape(image.shape)
 
 
-def _colour(function: str, image, kwargs: dict, channel: int, spatial: tuple[int, ...], info):
-    """``function`` of colour images (``channel`` the channel axis): per channel, or the luma or HSV value
+def _colour(func: Callable, image, kwargs: dict, channel: int, spatial: tuple[int, ...], info):
+    """``func`` of colour images (``channel`` the channel axis): per channel, or the luma or HSV value
     equalized as a grey image and RGB rebuilt around it (``_gpu_color``)."""
+    function = func.__qualname__
     from ._color import resolve_mode
     from ._layout import grey_axes
 
-    if function not in ("equalize", "clahe") or kwargs.get("compat") is not None:
+    if function not in ("equalize", "clahe") or kwargs["compat"] is not None:
         raise _arrays.gpu_error(function, "colour images", "its GPU path takes colour images in equalize and "
                                 "clahe, without compat")
-    mode = resolve_mode(kwargs.get("color"), channel, tuple(image.shape), info, default="lightness")
-    grey = {k: v for k, v in kwargs.items() if k not in ("channel_axis", "color")}
-    mask = kwargs.get("mask")
+    mode = resolve_mode(kwargs["color"], channel, tuple(image.shape), info, default="lightness")
+    grey = kwargs | {"channel_axis": None, "color": None}
+    mask = kwargs["mask"]
     if mode == "per-channel":  # the channels as a batch axis, first
         moved = image.movedim(channel, 0)
         if mask is not None:
             mask = mask.expand(moved.shape[1:]).unsqueeze(0).expand(moved.shape)
         axes = tuple(a + 1 if a < channel else a for a in spatial)
-        return call(function, moved, (), grey | {"axes": axes, "mask": mask}).movedim(0, channel)
+        return _laid_out(func, moved, grey | {"axes": axes, "mask": mask}, _name(moved)).movedim(0, channel)
     if mode not in ("luma", "value"):
         raise _arrays.gpu_error(function, f"color={mode!r}", "its GPU path has color='luma', 'value' and "
                                 "'per-channel' (the CPU path's default is 'lightness': pass color explicitly)")
@@ -258,21 +285,20 @@ def _colour(function: str, image, kwargs: dict, channel: int, spatial: tuple[int
     rgb = image.movedim(channel, -1).to(compute).contiguous()
     pixels = rgb.reshape(-1, rgb.shape[-1])
     old = _gpu_color.intensity(pixels, mode)
-    new = call(function, old.reshape(rgb.shape[:-1]), (), grey | {"axes": grey_axes(spatial, channel)})
+    new = _laid_out(func, old.reshape(rgb.shape[:-1]), grey | {"axes": grey_axes(spatial, channel)},
+                    _name(old))
     out = _gpu_color.rebuild(pixels, old, new.reshape(-1), mode, info.lo, info.hi)
     return out.reshape(rgb.shape).to(image.dtype).movedim(-1, channel)
 
 
-#: The defaults of the functions' arguments whose default every GPU path takes (clahe's clip_limit=None is not
-#: its default: it turns clipping off).
-_DEFAULTS = {"exact": False, "return_ties": False, "channel_order": "rgb", "nbins": None, "in_range": None,
-             "out_range": None, "compat": None, "color": None, "channel_axis": None, "mask": None, "axes": None,
-             "threads": None}
+def _at_default(value, default) -> bool:
+    """Whether an argument is given at its default (no GPU path needs to know of it then)."""
+    return default is not inspect.Parameter.empty and type(value) is type(default) and value == default
 
 
-def _at_default(key: str, value) -> bool:
-    """Whether a keyword argument is given at its default (no GPU path needs to know of it then)."""
-    return key in _DEFAULTS and type(value) is type(_DEFAULTS[key]) and value == _DEFAULTS[key]
+def _name(tensor) -> str:
+    """A tensor's dtype by name, as ``_DTYPES`` has it."""
+    return str(tensor.dtype).removeprefix("torch.")
 
 
 @functools.lru_cache(maxsize=256)
@@ -312,12 +338,12 @@ def _peer(function: str, kwargs: dict, info) -> str | None:
     """equalize's compat mode where the GPU path has it ('opencv', 'pillow'), its refusals the CPU path's."""
     from . import _compat, _validate
 
-    mode = _validate.choice(kwargs.get("compat"), "compat", _validate.COMPAT_MODES)
+    mode = _validate.choice(kwargs["compat"], "compat", _validate.COMPAT_MODES)
     if mode is None:
         return None
     if mode not in ("opencv", "pillow"):
         raise _arrays.gpu_error(function, f"compat={mode!r}", "its GPU path has compat='opencv' and 'pillow' only")
-    _compat.check_peer(mode, info, None, kwargs.get("mask"), None, None)
+    _compat.check_peer(mode, info, None, kwargs["mask"], None, None)
     return mode
 
 

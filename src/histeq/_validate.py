@@ -83,7 +83,7 @@ def public(func: _F | None = None, *, returns_image: bool = True):
     def wrapper(*args, **kwargs):
         door = None
         if len(args) > position and type(args[position]) is not np.ndarray and _arrays.on_gpu(args[position]):
-            return _gpu.call(func.__qualname__, args[position], args[position + 1:], kwargs)
+            return _gpu.call(func, args[position], args[position + 1:], kwargs)
         if len(args) > position and type(args[position]) is not np.ndarray and _arrays.is_foreign(args[position]):
             door = _arrays.Door(func.__qualname__)  # a tensor, DataArray, ...: converted without binding
             args = tuple(door.enter(value, names[k]) if names[k] in _ARRAYS else value
