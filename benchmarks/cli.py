@@ -57,8 +57,9 @@ def cold_start(work: Path, runs: int) -> tuple[float, float]:
     script.write_text(OPENCV_SCRIPT.format(src=src, dst=work / "cv.png"))
     ours, theirs = [], []
     for _ in range(runs):
-        ours.append(_wall(_histeq_command() + ["equalize", str(src), "-o", str(work / "h.png"), "--overwrite",
-                                               "--quiet"]))
+        ours.append(
+            _wall(_histeq_command() + ["equalize", str(src), "-o", str(work / "h.png"), "--overwrite", "--quiet"])
+        )
         theirs.append(_wall([sys.executable, str(script)]))
     np.testing.assert_array_equal(np.asarray(Image.open(work / "h.png")), np.asarray(Image.open(work / "cv.png")))
     return statistics.median(ours), statistics.median(theirs)
@@ -96,11 +97,15 @@ def main(argv=None) -> None:
         print(f"cores: {os.cpu_count()}\n")
         print("| case | histeq | peer | ratio |")
         print("|---|---|---|---|")
-        print(f"| cold start, one 512x512 PNG (median of {args.runs}) | {ours * 1e3:.0f} ms | "
-              f"{theirs * 1e3:.0f} ms (OpenCV script) | {ours / theirs:.2f} |")
+        print(
+            f"| cold start, one 512x512 PNG (median of {args.runs}) | {ours * 1e3:.0f} ms | "
+            f"{theirs * 1e3:.0f} ms (OpenCV script) | {ours / theirs:.2f} |"
+        )
         wall, busy, theirs = folder(work, args.files)
-        print(f"| folder of {args.files} 96x96 PNGs ({busy:.2f} cores busy) | {wall:.2f} s | {theirs:.2f} s "
-              f"(OpenCV loop script) | {wall / theirs:.2f} |")
+        print(
+            f"| folder of {args.files} 96x96 PNGs ({busy:.2f} cores busy) | {wall:.2f} s | {theirs:.2f} s "
+            f"(OpenCV loop script) | {wall / theirs:.2f} |"
+        )
 
 
 if __name__ == "__main__":

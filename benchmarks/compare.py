@@ -110,23 +110,33 @@ def _face_batch() -> np.ndarray:
 
 
 def case_types_equalize_2048(repeat):
-    return _array_types("array types: equalize uint8 2048x2048", histeq.equalize, _camera(2048).astype(np.uint8),
-                        repeat)
+    return _array_types(
+        "array types: equalize uint8 2048x2048", histeq.equalize, _camera(2048).astype(np.uint8), repeat
+    )
 
 
 def case_types_equalize_batch(repeat):
-    return _array_types("array types: equalize batch (1800,1,96,96)",
-                        lambda x: histeq.equalize(x, axes=(-2, -1)), _face_batch(), repeat)
+    return _array_types(
+        "array types: equalize batch (1800,1,96,96)", lambda x: histeq.equalize(x, axes=(-2, -1)), _face_batch(), repeat
+    )
 
 
 def case_types_clahe_2048(repeat):
-    return _array_types("array types: CLAHE uint8 2048x2048", lambda x: histeq.clahe(x, tiles=8, clip_limit=2.0),
-                        _camera(2048).astype(np.uint8), repeat)
+    return _array_types(
+        "array types: CLAHE uint8 2048x2048",
+        lambda x: histeq.clahe(x, tiles=8, clip_limit=2.0),
+        _camera(2048).astype(np.uint8),
+        repeat,
+    )
 
 
 def case_types_clahe_batch(repeat):
-    return _array_types("array types: CLAHE batch (1800,1,96,96)",
-                        lambda x: histeq.clahe(x, axes=(-2, -1), tiles=8, clip_limit=2.0), _face_batch(), repeat)
+    return _array_types(
+        "array types: CLAHE batch (1800,1,96,96)",
+        lambda x: histeq.clahe(x, axes=(-2, -1), tiles=8, clip_limit=2.0),
+        _face_batch(),
+        repeat,
+    )
 
 
 def case_uint8(repeat):
@@ -135,11 +145,14 @@ def case_uint8(repeat):
 
     img = _camera(2048).astype(np.uint8)
     assert np.array_equal(histeq.equalize(img, compat="opencv"), cv2.equalizeHist(img))
-    return "uint8 2048x2048", _time({
-        "histeq": lambda: histeq.equalize(img),
-        "cv2.equalizeHist": lambda: cv2.equalizeHist(img),
-        "skimage.equalize_hist": lambda: exposure.equalize_hist(img),
-    }, repeat)
+    return "uint8 2048x2048", _time(
+        {
+            "histeq": lambda: histeq.equalize(img),
+            "cv2.equalizeHist": lambda: cv2.equalizeHist(img),
+            "skimage.equalize_hist": lambda: exposure.equalize_hist(img),
+        },
+        repeat,
+    )
 
 
 def _numpy_loop(batch):
@@ -165,11 +178,14 @@ def case_batch(repeat):
         return out
 
     assert np.array_equal(histeq.equalize(batch, axes=(-2, -1), compat="opencv"), cv2_loop())
-    return "batch (1800,1,96,96) uint8", _time({
-        "histeq": lambda: histeq.equalize(batch, axes=(-2, -1)),
-        "cv2 loop": cv2_loop,
-        "numpy loop (histogram+interp)": lambda: _numpy_loop(batch),
-    }, repeat)
+    return "batch (1800,1,96,96) uint8", _time(
+        {
+            "histeq": lambda: histeq.equalize(batch, axes=(-2, -1)),
+            "cv2 loop": cv2_loop,
+            "numpy loop (histogram+interp)": lambda: _numpy_loop(batch),
+        },
+        repeat,
+    )
 
 
 def case_uint16(repeat):
@@ -177,20 +193,26 @@ def case_uint16(repeat):
 
     rng = np.random.default_rng(2)
     img = (_camera(2048) * 180 + rng.integers(0, 180, (2048, 2048))).astype(np.uint16)
-    return "uint16 2048x2048", _time({
-        "histeq": lambda: histeq.equalize(img),
-        "skimage.equalize_hist": lambda: exposure.equalize_hist(img),
-    }, repeat)
+    return "uint16 2048x2048", _time(
+        {
+            "histeq": lambda: histeq.equalize(img),
+            "skimage.equalize_hist": lambda: exposure.equalize_hist(img),
+        },
+        repeat,
+    )
 
 
 def case_float32(repeat):
     from skimage import exposure
 
     img = (_camera(2048) / 255).astype(np.float32)
-    return "float32 2048x2048", _time({
-        "histeq": lambda: histeq.equalize(img),
-        "skimage.equalize_hist": lambda: exposure.equalize_hist(img),
-    }, repeat)
+    return "float32 2048x2048", _time(
+        {
+            "histeq": lambda: histeq.equalize(img),
+            "skimage.equalize_hist": lambda: exposure.equalize_hist(img),
+        },
+        repeat,
+    )
 
 
 def case_rgb_luma(repeat):
@@ -205,10 +227,13 @@ def case_rgb_luma(repeat):
 
     diff = np.abs(histeq.equalize(img, channel_axis=-1, color="luma").astype(int) - opencv_ycrcb())
     assert np.percentile(diff, 99) <= 3, "luma result drifted from OpenCV's YCrCb recipe"
-    return "RGB 2048x2048 uint8, luma", _time({
-        "histeq": lambda: histeq.equalize(img, channel_axis=-1, color="luma"),
-        "OpenCV YCrCb recipe": opencv_ycrcb,
-    }, repeat)
+    return "RGB 2048x2048 uint8, luma", _time(
+        {
+            "histeq": lambda: histeq.equalize(img, channel_axis=-1, color="luma"),
+            "OpenCV YCrCb recipe": opencv_ycrcb,
+        },
+        repeat,
+    )
 
 
 def case_rgb_lightness(repeat):
@@ -221,10 +246,13 @@ def case_rgb_lightness(repeat):
         lab[..., 0] = exposure.equalize_hist(lab[..., 0]) * 100
         return color.lab2rgb(lab)
 
-    return "RGB 2048x2048 uint8, lightness", _time({
-        "histeq": lambda: histeq.equalize(img, channel_axis=-1, color="lightness"),
-        "skimage rgb2lab recipe": skimage_lab,
-    }, max(3, repeat // 3))
+    return "RGB 2048x2048 uint8, lightness", _time(
+        {
+            "histeq": lambda: histeq.equalize(img, channel_axis=-1, color="lightness"),
+            "skimage rgb2lab recipe": skimage_lab,
+        },
+        max(3, repeat // 3),
+    )
 
 
 def peak_memory():
@@ -247,11 +275,14 @@ def case_clahe_uint8(repeat):
     img = _camera(2048).astype(np.uint8)
     clahe = cv2.createCLAHE(2.0, (8, 8))
     assert np.array_equal(histeq.clahe(img, tiles=8, clip_limit=2.0, compat="opencv"), clahe.apply(img))
-    return "CLAHE uint8 2048x2048, 8x8, clip 2", _time({
-        "histeq": lambda: histeq.clahe(img, tiles=8, clip_limit=2.0),
-        "cv2 CLAHE": lambda: clahe.apply(img),
-        "skimage.equalize_adapthist": lambda: exposure.equalize_adapthist(img, kernel_size=256, clip_limit=2 / 256),
-    }, max(3, repeat // 3))
+    return "CLAHE uint8 2048x2048, 8x8, clip 2", _time(
+        {
+            "histeq": lambda: histeq.clahe(img, tiles=8, clip_limit=2.0),
+            "cv2 CLAHE": lambda: clahe.apply(img),
+            "skimage.equalize_adapthist": lambda: exposure.equalize_adapthist(img, kernel_size=256, clip_limit=2 / 256),
+        },
+        max(3, repeat // 3),
+    )
 
 
 def case_clahe_uint16(repeat):
@@ -265,10 +296,13 @@ def _against_cv2_clahe(title, image, repeat, **kwargs):
     import cv2
 
     clahe = cv2.createCLAHE(2.0, (8, 8))
-    return title, _time({
-        "histeq": lambda: histeq.clahe(image, tiles=8, **kwargs),
-        "cv2 CLAHE": lambda: clahe.apply(image),
-    }, repeat)
+    return title, _time(
+        {
+            "histeq": lambda: histeq.clahe(image, tiles=8, **kwargs),
+            "cv2 CLAHE": lambda: clahe.apply(image),
+        },
+        repeat,
+    )
 
 
 def _cv2_clahe_loop(batch):
@@ -300,7 +334,8 @@ def case_clahe_batch(repeat):
         torch.set_num_threads(histeq.get_num_threads())
         tensor = torch.from_numpy(batch).float() / 255
         contenders["kornia equalize_clahe (float32, CPU)"] = lambda: kornia.enhance.equalize_clahe(
-            tensor, clip_limit=2.0, grid_size=(8, 8))
+            tensor, clip_limit=2.0, grid_size=(8, 8)
+        )
     except ImportError:
         pass
     return "CLAHE batch (1800,1,96,96) uint8, 8x8", _time(contenders, repeat)
@@ -312,10 +347,15 @@ def case_clahe_volume(repeat):
     rng = np.random.default_rng(5)
     z, y, x = np.mgrid[0:128, 0:128, 0:128] / 128
     volume = (20000 + 8000 * np.sin(6 * x) * np.cos(4 * y) + 3000 * z + rng.normal(0, 300, x.shape)).astype(np.uint16)
-    return "CLAHE 3-D uint16 128^3, 8x8x8", _time({
-        "histeq": lambda: histeq.clahe(volume, tiles=8, clip_limit=2.0),
-        "skimage.equalize_adapthist": lambda: exposure.equalize_adapthist(volume, kernel_size=16, clip_limit=2 / 256),
-    }, 1)
+    return "CLAHE 3-D uint16 128^3, 8x8x8", _time(
+        {
+            "histeq": lambda: histeq.clahe(volume, tiles=8, clip_limit=2.0),
+            "skimage.equalize_adapthist": lambda: exposure.equalize_adapthist(
+                volume, kernel_size=16, clip_limit=2 / 256
+            ),
+        },
+        1,
+    )
 
 
 def case_clahe_volume_full_range(repeat):
@@ -325,10 +365,15 @@ def case_clahe_volume_full_range(repeat):
     z, y, x = np.mgrid[0:128, 0:128, 0:128] / 128
     field = 0.5 + 0.3 * np.sin(6 * x) * np.cos(4 * y) + 0.15 * z + rng.normal(0, 0.02, x.shape)
     volume = np.clip(field / field.max() * 65535, 0, 65535).astype(np.uint16)  # over the whole 16-bit range
-    return "CLAHE 3-D uint16 128^3 over all 65536 levels, 8x8x8", _time({
-        "histeq": lambda: histeq.clahe(volume, tiles=8, clip_limit=2.0),
-        "skimage.equalize_adapthist": lambda: exposure.equalize_adapthist(volume, kernel_size=16, clip_limit=2 / 256),
-    }, 1)
+    return "CLAHE 3-D uint16 128^3 over all 65536 levels, 8x8x8", _time(
+        {
+            "histeq": lambda: histeq.clahe(volume, tiles=8, clip_limit=2.0),
+            "skimage.equalize_adapthist": lambda: exposure.equalize_adapthist(
+                volume, kernel_size=16, clip_limit=2 / 256
+            ),
+        },
+        1,
+    )
 
 
 def case_match_float32(repeat):
@@ -338,10 +383,13 @@ def case_match_float32(repeat):
     img = (_camera(2048) / 255).astype(np.float32)
     moon = transform.resize(data.moon(), (2048, 2048), order=1)
     reference = (moon + rng.normal(0, 0.01, moon.shape)).astype(np.float32)
-    return "match float32 2048x2048 to float32 2048x2048", _time({
-        "histeq": lambda: histeq.match(img, reference),
-        "skimage.match_histograms": lambda: exposure.match_histograms(img, reference),
-    }, 1)
+    return "match float32 2048x2048 to float32 2048x2048", _time(
+        {
+            "histeq": lambda: histeq.match(img, reference),
+            "skimage.match_histograms": lambda: exposure.match_histograms(img, reference),
+        },
+        1,
+    )
 
 
 def case_match_rgb(repeat):
@@ -352,10 +400,13 @@ def case_match_rgb(repeat):
     ours = histeq.match(img, reference, channel_axis=-1)
     theirs = np.stack([exposure.match_histograms(img[..., c], reference[..., c]) for c in range(3)], axis=-1)
     assert np.array_equal(ours, np.floor(theirs + 0.5).astype(np.uint8))
-    return "match RGB uint8 2048x2048, per channel", _time({
-        "histeq": lambda: histeq.match(img, reference, channel_axis=-1),
-        "skimage.match_histograms": lambda: exposure.match_histograms(img, reference, channel_axis=-1),
-    }, repeat)
+    return "match RGB uint8 2048x2048, per channel", _time(
+        {
+            "histeq": lambda: histeq.match(img, reference, channel_axis=-1),
+            "skimage.match_histograms": lambda: exposure.match_histograms(img, reference, channel_axis=-1),
+        },
+        repeat,
+    )
 
 
 def case_exact(repeat):
@@ -364,20 +415,26 @@ def case_exact(repeat):
     img = _camera(1024).astype(np.uint8)
     counts = np.bincount(histeq.equalize(img, exact=True).ravel(), minlength=256)
     assert counts.min() == counts.max() == img.size // 256
-    return "exact equalize uint8 1024x1024", _time({
-        "histeq": lambda: histeq.equalize(img, exact=True),
-        "skimage.equalize_hist (approximate)": lambda: exposure.equalize_hist(img),
-    }, repeat)
+    return "exact equalize uint8 1024x1024", _time(
+        {
+            "histeq": lambda: histeq.equalize(img, exact=True),
+            "skimage.equalize_hist (approximate)": lambda: exposure.equalize_hist(img),
+        },
+        repeat,
+    )
 
 
 def case_exact_uint16(repeat):
     from skimage import exposure
 
     img = (_camera(1024) * 250).astype(np.uint16)
-    return "exact equalize uint16 1024x1024", _time({
-        "histeq": lambda: histeq.equalize(img, exact=True),
-        "skimage.equalize_hist (approximate)": lambda: exposure.equalize_hist(img),
-    }, repeat)
+    return "exact equalize uint16 1024x1024", _time(
+        {
+            "histeq": lambda: histeq.equalize(img, exact=True),
+            "skimage.equalize_hist (approximate)": lambda: exposure.equalize_hist(img),
+        },
+        repeat,
+    )
 
 
 def case_exact_volume(repeat):
@@ -386,20 +443,26 @@ def case_exact_volume(repeat):
     rng = np.random.default_rng(7)
     z, y, x = np.mgrid[0:128, 0:128, 0:128] / 128
     volume = (20000 + 8000 * np.sin(6 * x) * np.cos(4 * y) + 3000 * z + rng.normal(0, 300, x.shape)).astype(np.uint16)
-    return "exact equalize 3-D uint16 128^3", _time({
-        "histeq": lambda: histeq.equalize(volume, exact=True),
-        "skimage.equalize_hist (approximate)": lambda: exposure.equalize_hist(volume),
-    }, repeat)
+    return "exact equalize 3-D uint16 128^3", _time(
+        {
+            "histeq": lambda: histeq.equalize(volume, exact=True),
+            "skimage.equalize_hist (approximate)": lambda: exposure.equalize_hist(volume),
+        },
+        repeat,
+    )
 
 
 def _per_call_equalize(side, seed, repeat):
     import cv2
 
     image = np.random.default_rng(seed).integers(20, 200, (side, side), dtype=np.uint8)
-    return f"equalize one {side}x{side} uint8, per call", _time({
-        "histeq": lambda: histeq.equalize(image),
-        "cv2.equalizeHist": lambda: cv2.equalizeHist(image),
-    }, repeat)
+    return f"equalize one {side}x{side} uint8, per call", _time(
+        {
+            "histeq": lambda: histeq.equalize(image),
+            "cv2.equalizeHist": lambda: cv2.equalizeHist(image),
+        },
+        repeat,
+    )
 
 
 def case_per_call_equalize_96(repeat):
@@ -420,11 +483,14 @@ def case_per_sample_transform_96(repeat):
 
     tensor = torch.from_numpy(np.random.default_rng(11).integers(20, 200, (1, 96, 96), dtype=np.uint8))
     transform = Equalize()
-    return "equalize one (1,96,96) uint8 tensor, per sample", _time({
-        "histeq": lambda: transform(tensor),
-        "torchvision v2 equalize": lambda: functional.equalize(tensor),
-        "histeq on its ndarray": lambda: histeq.equalize(tensor.numpy()[0]),
-    }, repeat)
+    return "equalize one (1,96,96) uint8 tensor, per sample", _time(
+        {
+            "histeq": lambda: transform(tensor),
+            "torchvision v2 equalize": lambda: functional.equalize(tensor),
+            "histeq on its ndarray": lambda: histeq.equalize(tensor.numpy()[0]),
+        },
+        repeat,
+    )
 
 
 def case_per_call_clahe_96(repeat):
@@ -448,10 +514,13 @@ def case_compat_clahe_uint16(repeat):
 def case_compat_clahe_batch(repeat):
     batch = np.random.default_rng(1).integers(20, 200, (1800, 1, 96, 96), dtype=np.uint8)
     cv2_loop = _cv2_clahe_loop(batch)
-    return "CLAHE compat='opencv' batch (1800,1,96,96) uint8", _time({
-        "histeq": lambda: histeq.clahe(batch, axes=(-2, -1), tiles=8, compat="opencv"),
-        "cv2 CLAHE loop": cv2_loop,
-    }, max(3, repeat // 3))
+    return "CLAHE compat='opencv' batch (1800,1,96,96) uint8", _time(
+        {
+            "histeq": lambda: histeq.clahe(batch, axes=(-2, -1), tiles=8, compat="opencv"),
+            "cv2 CLAHE loop": cv2_loop,
+        },
+        max(3, repeat // 3),
+    )
 
 
 def case_compat_pillow_rgb(repeat):
@@ -459,12 +528,16 @@ def case_compat_pillow_rgb(repeat):
 
     rgb = _astronaut(2048)
     picture = Image.fromarray(rgb)
-    assert np.array_equal(histeq.equalize(rgb, channel_axis=-1, compat="pillow"),
-                          np.asarray(ImageOps.equalize(picture)))
-    return "equalize compat='pillow' RGB 2048x2048", _time({
-        "histeq": lambda: histeq.equalize(rgb, channel_axis=-1, compat="pillow"),
-        "PIL.ImageOps.equalize": lambda: ImageOps.equalize(picture),
-    }, repeat)
+    assert np.array_equal(
+        histeq.equalize(rgb, channel_axis=-1, compat="pillow"), np.asarray(ImageOps.equalize(picture))
+    )
+    return "equalize compat='pillow' RGB 2048x2048", _time(
+        {
+            "histeq": lambda: histeq.equalize(rgb, channel_axis=-1, compat="pillow"),
+            "PIL.ImageOps.equalize": lambda: ImageOps.equalize(picture),
+        },
+        repeat,
+    )
 
 
 def _thread_counts():
@@ -479,27 +552,57 @@ def _thread_counts():
 def case_threads_equalize(repeat):
     img = _camera(2048).astype(np.uint8)
     return "equalize uint8 2048x2048 by threads", _time(
-        {"histeq": lambda: histeq.equalize(img)} |
-        {f"histeq threads={t}": (lambda t=t: histeq.equalize(img, threads=t)) for t in _thread_counts()}, repeat)
+        {"histeq": lambda: histeq.equalize(img)}
+        | {f"histeq threads={t}": (lambda t=t: histeq.equalize(img, threads=t)) for t in _thread_counts()},
+        repeat,
+    )
 
 
 def case_threads_clahe(repeat):
     rng = np.random.default_rng(2)
     img = (_camera(2048) * 180 + rng.integers(0, 180, (2048, 2048))).astype(np.uint16)
     return "CLAHE uint16 2048x2048 by threads", _time(
-        {"histeq": lambda: histeq.clahe(img, tiles=8, clip_limit=2.0)} |
-        {f"histeq threads={t}": (lambda t=t: histeq.clahe(img, tiles=8, clip_limit=2.0, threads=t))
-         for t in _thread_counts()}, max(3, repeat // 3))
+        {"histeq": lambda: histeq.clahe(img, tiles=8, clip_limit=2.0)}
+        | {
+            f"histeq threads={t}": (lambda t=t: histeq.clahe(img, tiles=8, clip_limit=2.0, threads=t))
+            for t in _thread_counts()
+        },
+        max(3, repeat // 3),
+    )
 
 
-CASES = [case_uint8, case_batch, case_uint16, case_float32, case_rgb_luma, case_rgb_lightness, case_clahe_uint8,
-         case_clahe_uint16, case_clahe_batch, case_clahe_volume, case_clahe_volume_full_range,
-         case_match_float32, case_match_rgb, case_exact,
-         case_exact_uint16, case_exact_volume, case_per_call_equalize_96, case_per_call_equalize_4,
-         case_types_equalize_2048, case_types_equalize_batch, case_types_clahe_2048, case_types_clahe_batch,
-         case_per_sample_transform_96, case_per_call_clahe_96, case_compat_clahe, case_compat_clahe_uint16,
-         case_compat_clahe_batch, case_compat_pillow_rgb,
-         case_threads_equalize, case_threads_clahe]
+CASES = [
+    case_uint8,
+    case_batch,
+    case_uint16,
+    case_float32,
+    case_rgb_luma,
+    case_rgb_lightness,
+    case_clahe_uint8,
+    case_clahe_uint16,
+    case_clahe_batch,
+    case_clahe_volume,
+    case_clahe_volume_full_range,
+    case_match_float32,
+    case_match_rgb,
+    case_exact,
+    case_exact_uint16,
+    case_exact_volume,
+    case_per_call_equalize_96,
+    case_per_call_equalize_4,
+    case_types_equalize_2048,
+    case_types_equalize_batch,
+    case_types_clahe_2048,
+    case_types_clahe_batch,
+    case_per_sample_transform_96,
+    case_per_call_clahe_96,
+    case_compat_clahe,
+    case_compat_clahe_uint16,
+    case_compat_clahe_batch,
+    case_compat_pillow_rgb,
+    case_threads_equalize,
+    case_threads_clahe,
+]
 
 
 def main(argv=None):

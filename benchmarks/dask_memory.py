@@ -105,25 +105,38 @@ def main(argv=None) -> None:
     call, kwargs = ("clahe", ", tiles=8") if args.clahe else ("equalize", "")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp).resolve()
-        write = (WRITE_VOLUME.format(side=side, depth=args.depth, path=path) if args.clahe
-                 else WRITE.format(side=side, chunk=args.chunk, path=path))
+        write = (
+            WRITE_VOLUME.format(side=side, depth=args.depth, path=path)
+            if args.clahe
+            else WRITE.format(side=side, chunk=args.chunk, path=path)
+        )
         subprocess.run([sys.executable, "-c", write], check=True)
         gib = (side * side * args.depth * 2 if args.clahe else side * side) / 2**30
         lazy = _python(DASK.format(workers=args.workers, path=path, call=call, kwargs=kwargs))
         memory = _python(MEMORY.format(path=path, call=call, kwargs=kwargs))
     mib = 2**20
-    what = (f"CLAHE of a {args.depth}x{side}x{side} uint16 volume ({gib:.2f} GiB), Zarr chunks 16x1024x1024"
-            if args.clahe else f"equalize {side}x{side} uint8 ({gib:.2f} GiB), Zarr chunks {args.chunk}x{args.chunk}")
+    what = (
+        f"CLAHE of a {args.depth}x{side}x{side} uint16 volume ({gib:.2f} GiB), Zarr chunks 16x1024x1024"
+        if args.clahe
+        else f"equalize {side}x{side} uint8 ({gib:.2f} GiB), Zarr chunks {args.chunk}x{args.chunk}"
+    )
     print(what + "\n")
     print("| run | time | throughput | peak memory |")
     print("|---|---|---|---|")
-    print(f"| Dask, {args.workers} workers, Zarr in and out | {lazy['seconds']:.1f} s | "
-          f"{gib / lazy['seconds']:.2f} GiB/s | client {lazy['client_peak'] / mib:.0f} MiB, workers "
-          + ", ".join(f"{p / mib:.0f}" for p in lazy["worker_peaks"]) + " MiB |")
-    print(f"| Dask, {args.workers} workers, Zarr copy only (read + write, nothing computed) | {lazy['copy']:.1f} s | "
-          f"{gib / lazy['copy']:.2f} GiB/s | |")
-    print(f"| in memory, one call (array already loaded) | {memory['seconds']:.2f} s | "
-          f"{gib / memory['seconds']:.2f} GiB/s | input + output: {2 * gib * 1024:.0f} MiB and more |")
+    print(
+        f"| Dask, {args.workers} workers, Zarr in and out | {lazy['seconds']:.1f} s | "
+        f"{gib / lazy['seconds']:.2f} GiB/s | client {lazy['client_peak'] / mib:.0f} MiB, workers "
+        + ", ".join(f"{p / mib:.0f}" for p in lazy["worker_peaks"])
+        + " MiB |"
+    )
+    print(
+        f"| Dask, {args.workers} workers, Zarr copy only (read + write, nothing computed) | {lazy['copy']:.1f} s | "
+        f"{gib / lazy['copy']:.2f} GiB/s | |"
+    )
+    print(
+        f"| in memory, one call (array already loaded) | {memory['seconds']:.2f} s | "
+        f"{gib / memory['seconds']:.2f} GiB/s | input + output: {2 * gib * 1024:.0f} MiB and more |"
+    )
     print(f"\nresults equal: {memory['equal']}")
 
 

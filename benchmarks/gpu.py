@@ -79,17 +79,21 @@ def _clahe_peers(tensor: torch.Tensor) -> dict:
     kornia, exposure = _kornia(), _cucim_exposure()
     if kornia is not None and tensor.ndim == 4:
         as_float = tensor.float() / float(torch.iinfo(tensor.dtype).max)
-        contenders["kornia equalize_clahe (float32)"] = \
-            lambda: kornia.enhance.equalize_clahe(as_float, clip_limit=2.0, grid_size=(8, 8))
+        contenders["kornia equalize_clahe (float32)"] = lambda: kornia.enhance.equalize_clahe(
+            as_float, clip_limit=2.0, grid_size=(8, 8)
+        )
     if exposure is not None:
         import cupy
 
-        images = [cupy.from_dlpack(tensor)] if tensor.ndim == 3 else \
-            list(cupy.from_dlpack(tensor.reshape(-1, *tensor.shape[-2:])))
+        images = (
+            [cupy.from_dlpack(tensor)]
+            if tensor.ndim == 3
+            else list(cupy.from_dlpack(tensor.reshape(-1, *tensor.shape[-2:])))
+        )
         # scikit-image's clip_limit is normalized: 2 / 256 is histeq's (and OpenCV's) 2.
-        contenders["cuCIM equalize_adapthist"] = \
-            lambda: [exposure.equalize_adapthist(im, kernel_size=[n // 8 for n in im.shape], clip_limit=2 / 256)
-                     for im in images]
+        contenders["cuCIM equalize_adapthist"] = lambda: [
+            exposure.equalize_adapthist(im, kernel_size=[n // 8 for n in im.shape], clip_limit=2 / 256) for im in images
+        ]
     return contenders
 
 
@@ -102,8 +106,9 @@ def case(title: str, images: np.ndarray, function, kwargs: dict, peers):
     def on_the_cpu():
         return torch.from_numpy(function(tensor.cpu().numpy(), **kwargs)).cuda()
 
-    medians = _median_ms({"histeq": lambda: function(tensor, **kwargs),
-                          "histeq's CPU path, copies included": on_the_cpu} | peers(tensor))
+    medians = _median_ms(
+        {"histeq": lambda: function(tensor, **kwargs), "histeq's CPU path, copies included": on_the_cpu} | peers(tensor)
+    )
     ours = medians["histeq"]
     for name, t in medians.items():
         ratio = "" if name == "histeq" else f"{ours / t:.3f}"
@@ -125,8 +130,7 @@ def main() -> None:
     clahe = {"axes": (-2, -1), "tiles": 8, "clip_limit": 2.0}
     case("CLAHE batch (1800,1,96,96) uint8, 8x8, clip 2", batch, histeq.clahe, clahe, _clahe_peers)
     case("CLAHE 2048x2048 uint8, 8x8, clip 2", square, histeq.clahe, clahe, _clahe_peers)
-    case("CLAHE 3-D 128^3 uint16, 8x8x8, clip 2", volume, histeq.clahe, {"tiles": 8, "clip_limit": 2.0},
-         _clahe_peers)
+    case("CLAHE 3-D 128^3 uint16, 8x8x8, clip 2", volume, histeq.clahe, {"tiles": 8, "clip_limit": 2.0}, _clahe_peers)
 
 
 if __name__ == "__main__":

@@ -24,8 +24,12 @@ def _images() -> dict[str, np.ndarray]:
 
     with as_file(files("histeq") / "data" / "sample.png") as sample:
         micrograph = io.read_image(sample)
-    return {"camera": data.camera(), "moon": data.moon(), "coins": data.coins(),
-            "micrograph (bundled sample)": micrograph}
+    return {
+        "camera": data.camera(),
+        "moon": data.moon(),
+        "coins": data.coins(),
+        "micrograph (bundled sample)": micrograph,
+    }
 
 
 def figure(images: dict[str, np.ndarray]):
@@ -38,7 +42,8 @@ def figure(images: dict[str, np.ndarray]):
         # The clip limit is relative to the mean over all bins: binning only the
         # image's own range makes it bite on low-contrast images.
         "CLAHE, clip 2, bins over the image's range": lambda im: histeq.clahe(
-            im, tiles=8, clip_limit=2.0, in_range=(int(im.min()), int(im.max()))),
+            im, tiles=8, clip_limit=2.0, in_range=(int(im.min()), int(im.max()))
+        ),
     }
     fig = Figure(figsize=(4 * len(methods), 5.2 * len(images)), layout="constrained")
     rows = fig.subfigures(len(images), 1)

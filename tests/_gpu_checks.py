@@ -23,8 +23,7 @@ _DOOR = _arrays.on_gpu  # the door's own test, and the one these checks use (eve
 _GPU_PATH = (lambda value: isinstance(value, torch.Tensor)) if DEVICE == "cpu" else _DOOR
 _arrays.on_gpu = _GPU_PATH
 _DTYPES = (np.uint8, np.int8, np.uint16, np.int16)
-_checked = settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
-                    suppress_health_check=list(HealthCheck))
+_checked = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 
 
 def _tensor(array):
@@ -55,8 +54,12 @@ def _cases(draw, max_axes):
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     images = rng.integers(low, high + 1, (batch,) + spatial, dtype=dtype)
     kind = draw(st.sampled_from(["none", "per image", "shared", "nothing"]))
-    mask = {"none": None, "per image": rng.random(images.shape) < rng.random(),
-            "shared": rng.random(spatial) < 0.5, "nothing": np.zeros(spatial, bool)}[kind]
+    mask = {
+        "none": None,
+        "per image": rng.random(images.shape) < rng.random(),
+        "shared": rng.random(spatial) < 0.5,
+        "nothing": np.zeros(spatial, bool),
+    }[kind]
     return images, mask, tuple(range(1, ndim + 1))
 
 
@@ -98,8 +101,12 @@ def _float_cases(draw):
     for special in draw(st.lists(st.sampled_from([np.nan, np.inf, -np.inf]), max_size=3)):
         images.flat[rng.integers(images.size)] = special
     kind = draw(st.sampled_from(["none", "per image", "shared", "nothing"]))
-    mask = {"none": None, "per image": rng.random(images.shape) < rng.random(),
-            "shared": rng.random(spatial) < 0.5, "nothing": np.zeros(spatial, bool)}[kind]
+    mask = {
+        "none": None,
+        "per image": rng.random(images.shape) < rng.random(),
+        "shared": rng.random(spatial) < 0.5,
+        "nothing": np.zeros(spatial, bool),
+    }[kind]
     return images, mask, tuple(range(1, len(spatial) + 1))
 
 
@@ -111,8 +118,10 @@ def check_floats(case, data):
         _same(function(_tensor(images), mask=_tensor(mask), axes=axes), function(images, mask=mask, axes=axes))
     tiles = tuple(data.draw(st.integers(1, min(n, 5))) for n in images.shape[1:])
     clip = data.draw(st.one_of(st.none(), st.floats(1, 12)))
-    _same(histeq.clahe(_tensor(images), tiles=tiles, clip_limit=clip, mask=_tensor(mask), axes=axes),
-          histeq.clahe(images, tiles=tiles, clip_limit=clip, mask=mask, axes=axes))
+    _same(
+        histeq.clahe(_tensor(images), tiles=tiles, clip_limit=clip, mask=_tensor(mask), axes=axes),
+        histeq.clahe(images, tiles=tiles, clip_limit=clip, mask=mask, axes=axes),
+    )
 
 
 @_checked
@@ -125,14 +134,22 @@ def check_peers(seed, compat, masked):
     high = min(255, low + int(rng.choice([0, 2, 30, 255])))
     images = rng.integers(low, high + 1, (int(rng.integers(1, 4)), int(rng.integers(1, 60)), 33), dtype=np.uint8)
     mask = rng.random(images.shape) < 0.6 if masked and compat == "pillow" else None
-    _same(histeq.equalize(_tensor(images), compat=compat, mask=_tensor(mask), axes=(1, 2)),
-          histeq.equalize(images, compat=compat, mask=mask, axes=(1, 2)))
+    _same(
+        histeq.equalize(_tensor(images), compat=compat, mask=_tensor(mask), axes=(1, 2)),
+        histeq.equalize(images, compat=compat, mask=mask, axes=(1, 2)),
+    )
 
 
 @_checked
-@given(st.integers(0, 2**32 - 1), st.sampled_from([np.uint8, np.uint16, np.float16, np.float32, np.float64]),
-       st.sampled_from(["luma", "value", "per-channel"]), st.sampled_from(["first", "last"]),
-       st.sampled_from([3, 4]), st.booleans(), st.booleans())
+@given(
+    st.integers(0, 2**32 - 1),
+    st.sampled_from([np.uint8, np.uint16, np.float16, np.float32, np.float64]),
+    st.sampled_from(["luma", "value", "per-channel"]),
+    st.sampled_from(["first", "last"]),
+    st.sampled_from([3, 4]),
+    st.booleans(),
+    st.booleans(),
+)
 def check_colour(seed, dtype, color, where, channels, masked, adaptive):
     """Colour images, the channel axis before or after the image axes: luma and HSV value equalized as grey
     images and RGB rebuilt around them (alpha kept), or each channel alone."""
@@ -147,8 +164,10 @@ def check_colour(seed, dtype, color, where, channels, masked, adaptive):
     mask = rng.random((2, height, width)) < 0.7 if masked else None
     function = histeq.clahe if adaptive else histeq.equalize
     options = {"tiles": (1, 2)} if adaptive else {}
-    _same(function(_tensor(images), axes=axes, channel_axis=channel, color=color, mask=_tensor(mask), **options),
-          function(images, axes=axes, channel_axis=channel, color=color, mask=mask, **options))
+    _same(
+        function(_tensor(images), axes=axes, channel_axis=channel, color=color, mask=_tensor(mask), **options),
+        function(images, axes=axes, channel_axis=channel, color=color, mask=mask, **options),
+    )
 
 
 def check_layouts():
@@ -156,10 +175,11 @@ def check_layouts():
     rng = np.random.default_rng(5)
     images = rng.integers(0, 256, (20, 3, 24), dtype=np.uint8)  # (H, N, W)
     for mask in (None, rng.random((20, 1, 24)) < 0.5, rng.random((20, 3, 24)) < 0.5):
-        for function, options in ((histeq.equalize, {}), (histeq.clahe, {"tiles": (2, 3)}),
-                                  (histeq.histogram, {})):
-            _same(function(_tensor(images), axes=(0, 2), mask=_tensor(mask), **options),
-                  function(images, axes=(0, 2), mask=mask, **options))
+        for function, options in ((histeq.equalize, {}), (histeq.clahe, {"tiles": (2, 3)}), (histeq.histogram, {})):
+            _same(
+                function(_tensor(images), axes=(0, 2), mask=_tensor(mask), **options),
+                function(images, axes=(0, 2), mask=mask, **options),
+            )
 
 
 @_checked
@@ -198,10 +218,16 @@ def check_matching(case, data):
     if per_image and len(axes) != 2:
         reference = reference.reshape(images.shape[:1] + (35,) + (1,) * (len(axes) - 1))
     for ref in (_tensor(reference), reference):
-        _same(histeq.match(_tensor(images), ref, mask=_tensor(mask), axes=axes),
-              histeq.match(images, reference, mask=mask, axes=axes))
-    weights = data.draw(st.one_of(st.sampled_from(["uniform", "rayleigh", "exponential"]),
-                                  st.lists(st.floats(0, 10), min_size=1, max_size=300).filter(lambda w: max(w) > 0)))
+        _same(
+            histeq.match(_tensor(images), ref, mask=_tensor(mask), axes=axes),
+            histeq.match(images, reference, mask=mask, axes=axes),
+        )
+    weights = data.draw(
+        st.one_of(
+            st.sampled_from(["uniform", "rayleigh", "exponential"]),
+            st.lists(st.floats(0, 10), min_size=1, max_size=300).filter(lambda w: max(w) > 0),
+        )
+    )
     try:
         expected = histeq.specify(images, weights, mask=mask, axes=axes)
     except ValueError:  # more levels than the output range holds: both refuse
@@ -214,19 +240,32 @@ def check_one_image_and_transforms():
     image = rng.integers(0, 256, (33, 47), dtype=np.uint8)
     _same(histeq.clahe(_tensor(image), tiles=(3, 5)), histeq.clahe(image, tiles=(3, 5)))
     _same(histeq.equalize(_tensor(image)), histeq.equalize(image))
-    defaults = {"nbins": None, "in_range": None, "out_range": None, "exact": False, "return_ties": False,
-                "compat": None, "color": None, "channel_order": "rgb", "channel_axis": None, "mask": None}
+    defaults = {
+        "nbins": None,
+        "in_range": None,
+        "out_range": None,
+        "exact": False,
+        "return_ties": False,
+        "compat": None,
+        "color": None,
+        "channel_order": "rgb",
+        "channel_axis": None,
+        "mask": None,
+    }
     _same(histeq.equalize(_tensor(image), **defaults), histeq.equalize(image))
     batch = rng.integers(0, 256, (4, 3, 24, 20), dtype=np.uint8)
     _same(CLAHE(tiles=4, clip_limit=3.0)(_tensor(batch)), histeq.clahe(batch, tiles=4, clip_limit=3.0, axes=(-2, -1)))
     _same(Equalize()(_tensor(batch)), histeq.equalize(batch, axes=(-2, -1)))
-    _same(CLAHE(tiles=3, color="luma")(_tensor(batch)),
-          histeq.clahe(batch, tiles=3, axes=(-2, -1), channel_axis=-3, color="luma"))
-    on_device, on_host = (RandomCLAHE(tiles=(2, 3), p=0.8, generator=torch.Generator().manual_seed(3))
-                          for _ in range(2))
+    _same(
+        CLAHE(tiles=3, color="luma")(_tensor(batch)),
+        histeq.clahe(batch, tiles=3, axes=(-2, -1), channel_axis=-3, color="luma"),
+    )
+    on_device, on_host = (
+        RandomCLAHE(tiles=(2, 3), p=0.8, generator=torch.Generator().manual_seed(3)) for _ in range(2)
+    )
     from skimage import data  # smooth images, whose tables each clip limit changes
 
-    faces = np.stack([data.camera()[k * 60:k * 60 + 90:2, 100:190:2] for k in range(6)])[:, None]
+    faces = np.stack([data.camera()[k * 60 : k * 60 + 90 : 2, 100:190:2] for k in range(6)])[:, None]
     got = on_device(_tensor(faces))
     _arrays.on_gpu = _DOOR  # the CPU path for the expected result, as on a GPU machine
     try:
@@ -235,8 +274,10 @@ def check_one_image_and_transforms():
         _arrays.on_gpu = _GPU_PATH
     _same(got, expected)
     volume = rng.normal(2000, 300, (2, 12, 10, 11)).astype(np.uint16)
-    _same(histeq.clahe(_tensor(volume), tiles=(2, 3, 2), axes=(1, 2, 3)),
-          histeq.clahe(volume, tiles=(2, 3, 2), axes=(1, 2, 3)))
+    _same(
+        histeq.clahe(_tensor(volume), tiles=(2, 3, 2), axes=(1, 2, 3)),
+        histeq.clahe(volume, tiles=(2, 3, 2), axes=(1, 2, 3)),
+    )
 
 
 def check_real_images():
@@ -248,10 +289,17 @@ def check_real_images():
     deep = (camera.astype(np.uint16) * 257 + np.random.default_rng(3).integers(0, 257, camera.shape)).astype(np.uint16)
     signed = (camera.astype(np.int16) - 128).astype(np.int8)
     # 8-bit tiles of up to 4096 pixels count in registers, larger ones in memory: both kinds here.
-    for image, tiles, clip in ((camera[::2, ::2], 8, 2.0), (camera[::2, ::3], (5, 7), 3.7), (signed, (3, 4), 2.5),
-                               (deep[::2, ::2], 4, 2.0), (deep[:100, 100:300], (3, 5), 1.3)):
-        _same(histeq.clahe(_tensor(image), tiles=tiles, clip_limit=clip),
-              histeq.clahe(image, tiles=tiles, clip_limit=clip))
+    for image, tiles, clip in (
+        (camera[::2, ::2], 8, 2.0),
+        (camera[::2, ::3], (5, 7), 3.7),
+        (signed, (3, 4), 2.5),
+        (deep[::2, ::2], 4, 2.0),
+        (deep[:100, 100:300], (3, 5), 1.3),
+    ):
+        _same(
+            histeq.clahe(_tensor(image), tiles=tiles, clip_limit=clip),
+            histeq.clahe(image, tiles=tiles, clip_limit=clip),
+        )
     _same(histeq.equalize(_tensor(signed)), histeq.equalize(signed))
     for compat in ("opencv", "pillow"):
         _same(histeq.equalize(_tensor(camera), compat=compat), histeq.equalize(camera, compat=compat))
@@ -259,7 +307,7 @@ def check_real_images():
     _same(histeq.specify(_tensor(deep), "rayleigh"), histeq.specify(deep, "rayleigh"))
     for image in (camera[::2, ::2] / np.float32(255), camera[100:300:2, 50:450].astype(np.float64) * 3 - 1):
         _same(histeq.clahe(_tensor(image), tiles=(4, 6), clip_limit=2.0), histeq.clahe(image, tiles=(4, 6)))
-    volume = np.stack([deep[k * 8:k * 8 + 32, 200:264] for k in range(12)])
+    volume = np.stack([deep[k * 8 : k * 8 + 32, 200:264] for k in range(12)])
     _same(histeq.clahe(_tensor(volume), tiles=(2, 3, 2)), histeq.clahe(volume, tiles=(2, 3, 2)))
 
 
@@ -272,21 +320,27 @@ def check_batches_in_passes():
     budget = _gpu_clahe.PASS_BYTES
     _gpu_clahe.PASS_BYTES = 1  # one image a pass
     try:
-        for images in (rng.normal(3000, 300, (2, 20, 24)).astype(np.uint16),
-                       rng.random((3, 20, 24)).astype(np.float32)):
+        for images in (
+            rng.normal(3000, 300, (2, 20, 24)).astype(np.uint16),
+            rng.random((3, 20, 24)).astype(np.float32),
+        ):
             for mask in (rng.random(images.shape) < 0.5, rng.random(images.shape[1:]) < 0.5):
                 for function, options in ((histeq.clahe, {"tiles": 3}), (histeq.equalize, {})):
-                    _same(function(_tensor(images), mask=_tensor(mask), axes=(1, 2), **options),
-                          function(images, mask=mask, axes=(1, 2), **options))
+                    _same(
+                        function(_tensor(images), mask=_tensor(mask), axes=(1, 2), **options),
+                        function(images, mask=mask, axes=(1, 2), **options),
+                    )
     finally:
         _gpu_clahe.PASS_BYTES = budget
 
 
 def check_refusals():
     image = _tensor(np.zeros((2, 8, 8), np.uint8))
-    for call, error, words in ((lambda: histeq.equalize(image, compat="opencv", mask=image > 0), ValueError, "mask"),
-                               (lambda: histeq.equalize(image.to(torch.int16), compat="pillow"), TypeError, "uint8"),
-                               (lambda: histeq.equalize(image, compat="gimp"), ValueError, "compat")):
+    for call, error, words in (
+        (lambda: histeq.equalize(image, compat="opencv", mask=image > 0), ValueError, "mask"),
+        (lambda: histeq.equalize(image.to(torch.int16), compat="pillow"), TypeError, "uint8"),
+        (lambda: histeq.equalize(image, compat="gimp"), ValueError, "compat"),
+    ):
         try:
             call()
         except error as exc:

@@ -12,8 +12,18 @@ import numpy as np
 
 from histeq._kernels import FLOAT_NBINS, dtype_info
 
-__all__ = ["histogram", "equalize", "equalize_color", "clahe", "clip_histogram", "clip_threshold", "match", "specify",
-           "exact_order", "exact_values"]
+__all__ = [
+    "histogram",
+    "equalize",
+    "equalize_color",
+    "clahe",
+    "clip_histogram",
+    "clip_threshold",
+    "match",
+    "specify",
+    "exact_order",
+    "exact_values",
+]
 
 
 def _bins(info, nbins, in_range, counted):
@@ -151,8 +161,9 @@ def equalize(image, nbins=None, mask=None, in_range=None, out_range=None):
     if total == c_min:
         return _rescale(image, info, in_range, out_range)
     olo, ohi = int(olo), int(ohi)
-    table = [olo + max(0, (2 * (ohi - olo) * (c - c_min) + (total - c_min)) // (2 * (total - c_min)))
-             for c in cumulative]
+    table = [
+        olo + max(0, (2 * (ohi - olo) * (c - c_min) + (total - c_min)) // (2 * (total - c_min))) for c in cumulative
+    ]
     bins = _int_bin(image, lo, hi, nbins)
     return np.array(table, dtype=object)[bins].astype(image.dtype).reshape(image.shape)
 
@@ -195,12 +206,12 @@ def equalize_peer(image, rule, mask=None):
 
 # --- colour ----------------------------------------------------------------
 
-_SRGB_TO_XYZ = np.array([[0.4124564, 0.3575761, 0.1804375],
-                         [0.2126729, 0.7151522, 0.0721750],
-                         [0.0193339, 0.1191920, 0.9503041]])
-_XYZ_TO_SRGB = np.array([[3.2404542, -1.5371385, -0.4985314],
-                         [-0.9692660, 1.8760108, 0.0415560],
-                         [0.0556434, -0.2040259, 1.0572252]])
+_SRGB_TO_XYZ = np.array(
+    [[0.4124564, 0.3575761, 0.1804375], [0.2126729, 0.7151522, 0.0721750], [0.0193339, 0.1191920, 0.9503041]]
+)
+_XYZ_TO_SRGB = np.array(
+    [[3.2404542, -1.5371385, -0.4985314], [-0.9692660, 1.8760108, 0.0415560], [0.0556434, -0.2040259, 1.0572252]]
+)
 _WHITE = np.array([0.95047, 1.0, 1.08883])  # D65
 _DELTA = 6 / 29
 
@@ -289,6 +300,7 @@ def _equalize_lightness(lightness, nbins, mask):
 
 # --- CLAHE -----------------------------------------------------------------
 
+
 def clip_threshold(hist, clip_limit):
     """(t, lift) of the clipped histogram min(h, t) + lift, or None when nothing is clipped.
 
@@ -358,7 +370,7 @@ def _grouped_cumulative(hist, clip_limit, groups, first, last):
     span = last - first + 1
     count = min(groups, span)
     group = [(2 * (b - first) + 1) * count // (2 * span) for b in range(first, last + 1)]
-    sums = np.bincount(group, weights=hist[first:last + 1], minlength=count).astype(np.int64)
+    sums = np.bincount(group, weights=hist[first : last + 1], minlength=count).astype(np.int64)
     clipped = clip_threshold(sums, clip_limit)
     if clipped is None:
         return np.cumsum(hist.astype(np.float64)), False, None
@@ -373,11 +385,11 @@ def _grouped_cumulative(hist, clip_limit, groups, first, last):
     np.divide(t, sums.astype(np.float64), out=share, where=over)
     step = lift / widths.astype(np.float64)
     bins, g = np.arange(first, last + 1), np.array(group)
-    running = np.cumsum(hist[first:last + 1])
+    running = np.cumsum(hist[first : last + 1])
     partial = running - (running[starts - first] - hist[starts])[g]  # the group's counts up to b
     cum = np.zeros(len(hist))
-    cum[last + 1:] = float(hist.sum())
-    cum[first:last + 1] = (base[g] + partial.astype(np.float64) * share[g]) + (bins - starts[g] + 1) * step[g]
+    cum[last + 1 :] = float(hist.sum())
+    cum[first : last + 1] = (base[g] + partial.astype(np.float64) * share[g]) + (bins - starts[g] + 1) * step[g]
     return cum, True, cum[first]
 
 
@@ -489,8 +501,10 @@ def _tile_mapping(counts, clip_limit, info, bins, in_range, out_range, groups):
     span = float(ohi) - float(olo)
     if not is_clipped:  # exactly equalize's rule
         c_min, total = float(cum[first]), float(cum[-1])
-        lut = [int(olo) + int(np.floor(span * (float(c) - c_min) / (total - c_min) + 0.5)) if k >= first
-               else int(olo) for k, c in enumerate(cum)]
+        lut = [
+            int(olo) + int(np.floor(span * (float(c) - c_min) / (total - c_min) + 0.5)) if k >= first else int(olo)
+            for k, c in enumerate(cum)
+        ]
     else:  # the clipped histogram still sums to the pixel count
         # Ungrouped, every bin is lifted, so bin 0 is the first occupied; grouped, the bottom of the counted
         # range is, and the bins below it map to the bottom.
@@ -541,7 +555,7 @@ def _continuous_target(edges, counts, points=None):
     both that value."""
     occupied = np.flatnonzero(counts)
     first, last = occupied[0], occupied[-1]
-    cum = np.concatenate([[0.0], np.cumsum(np.asarray(counts, dtype=np.float64)[first:last + 1])])
+    cum = np.concatenate([[0.0], np.cumsum(np.asarray(counts, dtype=np.float64)[first : last + 1])])
     fraction = cum / cum[-1]
     fractions, values = [], []
     for k in range(first, last + 1):
@@ -577,8 +591,11 @@ def _reference_target(reference, reference_mask, info, nbins):
     bins = _float_bin(counted, _float_edges(lo, hi, nb))
     counts = np.bincount(bins, minlength=nb)
     # A bin whose counted values are all one value holds that value.
-    points = {k: float(_in_units([counted[bins == k][0]], ref_info, info)[0]) for k in np.flatnonzero(counts)
-              if counted[bins == k].min() == counted[bins == k].max()}
+    points = {
+        k: float(_in_units([counted[bins == k][0]], ref_info, info)[0])
+        for k in np.flatnonzero(counts)
+        if counted[bins == k].min() == counted[bins == k].max()
+    }
     edges = _in_units(np.linspace(lo, hi, nb + 1), ref_info, info)
     if discrete:  # an integer image takes the bins' centres (or their one value) as its levels
         centres = [points.get(k, (edges[k] + edges[k + 1]) / 2) for k in range(nb)]

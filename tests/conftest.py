@@ -6,9 +6,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-settings.register_profile(
-    "histeq", deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow]
-)
+settings.register_profile("histeq", deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow])
 # HISTEQ_HYPOTHESIS=thorough runs many more examples (minutes), to hunt for edge cases.
 settings.register_profile("thorough", parent=settings.get_profile("histeq"), max_examples=2000)
 settings.load_profile(os.environ.get("HISTEQ_HYPOTHESIS", "histeq"))

@@ -63,8 +63,9 @@ def test_a_tensor_in_gives_tensors_out_equal_to_numpy(name):
 
 
 @needs_torch
-@pytest.mark.parametrize("name", ["uint8", "int8", "int16", "uint16", "int32", "int64", "float16", "float32",
-                                  "float64"])
+@pytest.mark.parametrize(
+    "name", ["uint8", "int8", "int16", "uint16", "int32", "int64", "float16", "float32", "float64"]
+)
 def test_every_dtype_keeps_its_dtype(name):
     dtype = getattr(torch, name)
     values = torch.from_numpy(GREY.astype(np.int64)).to(dtype)
@@ -83,8 +84,9 @@ def test_bfloat16_is_computed_in_float32_and_returned_as_bfloat16():
         out = function(values, axes=(-2, -1))
         assert out.dtype == torch.bfloat16
         expected = function(values.float().numpy(), axes=(-2, -1))
-        np.testing.assert_array_equal(out.float().numpy(),
-                                      torch.from_numpy(expected).to(torch.bfloat16).float().numpy())
+        np.testing.assert_array_equal(
+            out.float().numpy(), torch.from_numpy(expected).to(torch.bfloat16).float().numpy()
+        )
 
 
 @needs_torch
@@ -170,12 +172,18 @@ def _data_array(values, lazy=False):
         import dask.array as da
 
         values = da.from_array(values, chunks=(1, 3, 12, 30))
-    return xr.DataArray(values, dims=("time", "band", "y", "x"), name="scene", attrs={"units": "DN"},
-                        coords={"time": [10, 20], "band": ["r", "g", "b"], "y": np.arange(24) * 0.5})
+    return xr.DataArray(
+        values,
+        dims=("time", "band", "y", "x"),
+        name="scene",
+        attrs={"units": "DN"},
+        coords={"time": [10, 20], "band": ["r", "g", "b"], "y": np.arange(24) * 0.5},
+    )
 
 
-@pytest.mark.parametrize("name", ["equalize", "clahe", "match", "specify", "fit_equalize.apply",
-                                  "fit_match.apply", "fit_specify.apply"])
+@pytest.mark.parametrize(
+    "name", ["equalize", "clahe", "match", "specify", "fit_equalize.apply", "fit_match.apply", "fit_specify.apply"]
+)
 def test_a_data_array_in_gives_a_data_array_with_its_coordinates(name):
     scene = _data_array(GREY)
     out = CALLS[name](scene)
@@ -188,13 +196,13 @@ def test_a_data_array_in_gives_a_data_array_with_its_coordinates(name):
 
 def test_a_data_array_takes_dimension_names():
     scene = _data_array(GREY)
-    np.testing.assert_array_equal(histeq.equalize(scene, axes=("y", "x")).values,
-                                  histeq.equalize(GREY, axes=(2, 3)))
+    np.testing.assert_array_equal(histeq.equalize(scene, axes=("y", "x")).values, histeq.equalize(GREY, axes=(2, 3)))
     rgb = scene.transpose("time", "y", "x", "band")
     out = histeq.clahe(rgb, axes=("y", "x"), channel_axis="band", color="lightness", tiles=3)
     assert out.dims == ("time", "y", "x", "band")
-    np.testing.assert_array_equal(out.values, histeq.clahe(rgb.values, axes=(1, 2), channel_axis=3,
-                                                           color="lightness", tiles=3))
+    np.testing.assert_array_equal(
+        out.values, histeq.clahe(rgb.values, axes=(1, 2), channel_axis=3, color="lightness", tiles=3)
+    )
     with pytest.raises(ValueError, match="no dimension 'z'"):
         histeq.equalize(scene, axes=("z", "x"))
 
@@ -203,21 +211,25 @@ def test_a_data_array_takes_dimension_names():
 def test_masks_and_references_of_other_types():
     mask = GREY[0, 0] > 90
     expected = histeq.equalize(GREY, axes=(2, 3), mask=mask)
-    np.testing.assert_array_equal(histeq.equalize(torch.from_numpy(GREY), axes=(2, 3),
-                                                  mask=torch.from_numpy(mask)).numpy(), expected)
+    np.testing.assert_array_equal(
+        histeq.equalize(torch.from_numpy(GREY), axes=(2, 3), mask=torch.from_numpy(mask)).numpy(), expected
+    )
     scene = _data_array(GREY)
     transposed = xr.DataArray(mask.T, dims=("x", "y"))  # matched to the image's dimensions by name
     np.testing.assert_array_equal(histeq.equalize(scene, axes=("y", "x"), mask=transposed).values, expected)
-    np.testing.assert_array_equal(histeq.match(GREY, torch.from_numpy(REFERENCE), axes=(2, 3)),
-                                  histeq.match(GREY, REFERENCE, axes=(2, 3)))
+    np.testing.assert_array_equal(
+        histeq.match(GREY, torch.from_numpy(REFERENCE), axes=(2, 3)), histeq.match(GREY, REFERENCE, axes=(2, 3))
+    )
 
 
 def test_a_dask_backed_data_array_stays_lazy():
     import dask.array as da
 
     scene = _data_array(GREY, lazy=True)
-    for out, expected in ((histeq.equalize(scene, axes=("y", "x")), histeq.equalize(GREY, axes=(2, 3))),
-                          (histeq.clahe(scene, axes=("y", "x"), tiles=3), histeq.clahe(GREY, axes=(2, 3), tiles=3))):
+    for out, expected in (
+        (histeq.equalize(scene, axes=("y", "x")), histeq.equalize(GREY, axes=(2, 3))),
+        (histeq.clahe(scene, axes=("y", "x"), tiles=3), histeq.clahe(GREY, axes=(2, 3), tiles=3)),
+    ):
         assert isinstance(out, xr.DataArray) and isinstance(out.data, da.Array)
         np.testing.assert_array_equal(out.values, expected)
 
@@ -233,8 +245,14 @@ def test_histograms_of_a_data_array_are_plain_arrays():
 @needs_torch
 @needs_torch
 @settings(max_examples=25, deadline=None)
-@given(dtype=st.sampled_from(["uint8", "uint16", "int16", "float32"]), batch=st.integers(1, 3),
-       height=st.integers(2, 19), width=st.integers(2, 23), tiles=st.integers(1, 4), seed=st.integers(0, 9))
+@given(
+    dtype=st.sampled_from(["uint8", "uint16", "int16", "float32"]),
+    batch=st.integers(1, 3),
+    height=st.integers(2, 19),
+    width=st.integers(2, 23),
+    tiles=st.integers(1, 4),
+    seed=st.integers(0, 9),
+)
 def test_tensors_equal_numpy_for_any_shape(dtype, batch, height, width, tiles, seed):
     rng = np.random.default_rng(seed)
     image = rng.integers(0, 1000, (batch, height, width)).astype(dtype)
@@ -245,8 +263,10 @@ def test_tensors_equal_numpy_for_any_shape(dtype, batch, height, width, tiles, s
 
 
 def test_importing_histeq_imports_no_array_library():
-    code = ("import sys, histeq, histeq.io, histeq.dask\n"
-            "print(sorted(m for m in ('torch', 'xarray', 'cupy') if m in sys.modules))")
+    code = (
+        "import sys, histeq, histeq.io, histeq.dask\n"
+        "print(sorted(m for m in ('torch', 'xarray', 'cupy') if m in sys.modules))"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert done.stdout.strip().splitlines()[-1] == "[]"
 
@@ -267,8 +287,9 @@ def test_results_are_typed_by_what_they_are_not_by_their_shape():
     counts, _ = histeq.histogram(image, axes=(1, 2))
     assert type(counts) is torch.Tensor and counts.shape == (1, 256)
     assert type(histeq.equalize(image, axes=(1, 2))) is tv_tensors.Image
-    cdf, centres = histeq.cumulative_distribution(xr.DataArray(levels.astype(np.float32), dims=("y", "x")), axes=1,
-                                                  nbins=256)
+    cdf, centres = histeq.cumulative_distribution(
+        xr.DataArray(levels.astype(np.float32), dims=("y", "x")), axes=1, nbins=256
+    )
     assert type(cdf) is np.ndarray and type(centres) is np.ndarray
 
 

@@ -31,8 +31,7 @@ def assert_opencv_equal(ours, theirs):
 def clahe_case(draw, max_dims=3, max_side=9):
     image = draw(any_images(max_dims, max_side))
     shape = image.shape
-    kwargs = dict(tiles=tuple(draw(st.integers(1, n)) for n in shape),
-                  clip_limit=draw(st.none() | st.floats(1, 6)))
+    kwargs = dict(tiles=tuple(draw(st.integers(1, n)) for n in shape), clip_limit=draw(st.none() | st.floats(1, 6)))
     if draw(st.booleans()):
         kwargs["mask"] = draw(hnp.arrays(np.bool_, shape))
     if draw(st.booleans()):
@@ -60,8 +59,9 @@ def test_compiled_equals_reference(case):
     _assert_matches(out, ref.clahe(image, **kwargs))
 
 
-@given(hnp.arrays(st.sampled_from([np.uint8, np.uint16]), hnp.array_shapes(min_dims=2, max_dims=2, max_side=24)),
-       st.data())
+@given(
+    hnp.arrays(st.sampled_from([np.uint8, np.uint16]), hnp.array_shapes(min_dims=2, max_dims=2, max_side=24)), st.data()
+)
 def test_the_lean_path_equals_the_reference_and_the_full_path(image, data):
     # A 2-D 8/16-bit image with an int tile count and a number clip limit takes the lean path when it can;
     # threads= forces the full path.  Transposed views and singleton axes fall back to it.
@@ -70,8 +70,9 @@ def test_the_lean_path_equals_the_reference_and_the_full_path(image, data):
     view = image.T if data.draw(st.booleans()) else image
     out = histeq.clahe(view, tiles=tiles, clip_limit=clip)
     np.testing.assert_array_equal(out, ref.clahe(view, tiles=tiles, clip_limit=clip))
-    np.testing.assert_array_equal(out, histeq.clahe(view, tiles=tiles, clip_limit=clip,
-                                                    threads=histeq.get_num_threads()))
+    np.testing.assert_array_equal(
+        out, histeq.clahe(view, tiles=tiles, clip_limit=clip, threads=histeq.get_num_threads())
+    )
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.uint16])
@@ -81,8 +82,9 @@ def test_four_axes_against_reference(dtype):
     info = np.iinfo(dtype)
     image = rng.integers(info.min, info.max, (5, 6, 4, 7), endpoint=True).astype(dtype)
     for tiles, clip in [((2, 3, 2, 2), 2.0), ((3, 2, 1, 4), None)]:
-        np.testing.assert_array_equal(histeq.clahe(image, tiles=tiles, clip_limit=clip),
-                                      ref.clahe(image, tiles=tiles, clip_limit=clip))
+        np.testing.assert_array_equal(
+            histeq.clahe(image, tiles=tiles, clip_limit=clip), ref.clahe(image, tiles=tiles, clip_limit=clip)
+        )
 
 
 def test_weights_of_16_bits_against_reference():
@@ -91,15 +93,17 @@ def test_weights_of_16_bits_against_reference():
     np.testing.assert_array_equal(histeq.clahe(image, tiles=(1, 2)), ref.clahe(image, tiles=(1, 2)))
 
 
-@pytest.mark.parametrize("dtype, scale", [(np.uint8, 1), (np.uint16, 257), (np.uint16, 16), (np.int16, 16),
-                                          (np.float32, 1 / 255)])
+@pytest.mark.parametrize(
+    "dtype, scale", [(np.uint8, 1), (np.uint16, 257), (np.uint16, 16), (np.int16, 16), (np.float32, 1 / 255)]
+)
 def test_real_image_against_reference(dtype, scale):
     from skimage import data
 
     image = (data.camera()[100:160:2, 200:290:2].astype(np.float64) * scale).astype(dtype)
     for tiles, clip in [((3, 4), 2.0), ((5, 2), None), (1, 3.0)]:
-        np.testing.assert_array_equal(histeq.clahe(image, tiles=tiles, clip_limit=clip),
-                                      ref.clahe(image, tiles=tiles, clip_limit=clip))
+        np.testing.assert_array_equal(
+            histeq.clahe(image, tiles=tiles, clip_limit=clip), ref.clahe(image, tiles=tiles, clip_limit=clip)
+        )
 
 
 @given(clahe_case(max_dims=3, max_side=12), st.data())
@@ -121,8 +125,9 @@ def test_transposes_commute_for_integers(case):
     moved = dict(kwargs, tiles=tuple(kwargs["tiles"][a] for a in order))
     if "mask" in kwargs:
         moved["mask"] = np.transpose(kwargs["mask"], order)
-    np.testing.assert_array_equal(histeq.clahe(np.transpose(image, order), **moved),
-                                  np.transpose(histeq.clahe(image, **kwargs), order))
+    np.testing.assert_array_equal(
+        histeq.clahe(np.transpose(image, order), **moved), np.transpose(histeq.clahe(image, **kwargs), order)
+    )
 
 
 @pytest.mark.parametrize("dtype", INT_DTYPES + FLOAT_DTYPES)
@@ -200,8 +205,9 @@ def test_invariant_under_strictly_increasing_intensity_maps(seed, height, width,
     image = rng.integers(0, 100, (height, width)).astype(np.uint8)
     levels = np.sort(rng.choice(256, 100, replace=False)).astype(np.uint8)  # a strictly increasing map
     np.testing.assert_array_equal(histeq.equalize(levels[image]), histeq.equalize(image))
-    np.testing.assert_array_equal(histeq.clahe(levels[image], tiles=tiles, clip_limit=None),
-                                  histeq.clahe(image, tiles=tiles, clip_limit=None))
+    np.testing.assert_array_equal(
+        histeq.clahe(levels[image], tiles=tiles, clip_limit=None), histeq.clahe(image, tiles=tiles, clip_limit=None)
+    )
 
 
 def test_clipping_never_leaves_a_bin_above_the_limit():
@@ -230,14 +236,22 @@ def test_opencv_bit_for_bit(clip, grid):
 
 
 OPENCV_X86_DIGESTS = {
-    ((8, 8), None): "c4cb21bbc3377495", ((8, 8), 1.0): "35446f477c82a7c6",
-    ((8, 8), 2.0): "8795a681d014c770", ((8, 8), 4.0): "54f7bf1de5035710",
-    ((5, 7), None): "b16b844c23d1b6d4", ((5, 7), 1.0): "c275385f6bbf249c",
-    ((5, 7), 2.0): "d64cfad6c66f991f", ((5, 7), 4.0): "3e130747814d0d91",
-    ((1, 3), None): "dfde98fe7309e9bd", ((1, 3), 1.0): "0f96cb4667dc214b",
-    ((1, 3), 2.0): "2943a413035d6644", ((1, 3), 4.0): "7757abaa2bc9696f",
-    ((3, 3), None): "9bde11e6a9c0b37c", ((3, 3), 1.0): "0b68b88ce7650ae3",
-    ((3, 3), 2.0): "b0b0dde795789894", ((3, 3), 4.0): "91d8858e4016451e",
+    ((8, 8), None): "c4cb21bbc3377495",
+    ((8, 8), 1.0): "35446f477c82a7c6",
+    ((8, 8), 2.0): "8795a681d014c770",
+    ((8, 8), 4.0): "54f7bf1de5035710",
+    ((5, 7), None): "b16b844c23d1b6d4",
+    ((5, 7), 1.0): "c275385f6bbf249c",
+    ((5, 7), 2.0): "d64cfad6c66f991f",
+    ((5, 7), 4.0): "3e130747814d0d91",
+    ((1, 3), None): "dfde98fe7309e9bd",
+    ((1, 3), 1.0): "0f96cb4667dc214b",
+    ((1, 3), 2.0): "2943a413035d6644",
+    ((1, 3), 4.0): "7757abaa2bc9696f",
+    ((3, 3), None): "9bde11e6a9c0b37c",
+    ((3, 3), 1.0): "0b68b88ce7650ae3",
+    ((3, 3), 2.0): "b0b0dde795789894",
+    ((3, 3), 4.0): "91d8858e4016451e",
 }
 
 
@@ -252,8 +266,13 @@ def test_opencv_uint16_bit_for_bit(clip):
     assert_opencv_equal(ours, cv2.createCLAHE(clip or 0, (6, 4)).apply(image))
 
 
-@given(st.sampled_from([np.uint8, np.uint16]), st.integers(2, 70), st.integers(2, 70),
-       st.sampled_from([0.0, 0.3, 1.0, 2.0, 4.0, 40.0]), st.data())
+@given(
+    st.sampled_from([np.uint8, np.uint16]),
+    st.integers(2, 70),
+    st.integers(2, 70),
+    st.sampled_from([0.0, 0.3, 1.0, 2.0, 4.0, 40.0]),
+    st.data(),
+)
 def test_opencv_bit_for_bit_on_any_size_and_clip(dtype, height, width, clip, data):
     # Every padding case (one axis a multiple of the tiles, tiles wholly in the padding) and the clip limits
     # below 1 that OpenCV takes (0: none), against cv2 itself.
@@ -300,8 +319,9 @@ def test_sums_beyond_int32_against_reference(dtype):
     info = np.iinfo(dtype)
     volume = np.random.default_rng(7).integers(info.min, info.max, (20, 23, 29), endpoint=True).astype(dtype)
     for clip in (2.0, None):
-        np.testing.assert_array_equal(histeq.clahe(volume, tiles=(3, 2, 4), clip_limit=clip),
-                                      ref.clahe(volume, tiles=(3, 2, 4), clip_limit=clip))
+        np.testing.assert_array_equal(
+            histeq.clahe(volume, tiles=(3, 2, 4), clip_limit=clip), ref.clahe(volume, tiles=(3, 2, 4), clip_limit=clip)
+        )
 
 
 def test_volume_built_layer_by_layer_against_reference():
@@ -312,8 +332,9 @@ def test_volume_built_layer_by_layer_against_reference():
     mask = np.random.default_rng(1).random(volume.shape) < 0.7
     cases = [(volume, dict(tiles=(3, 4, 8))), (volume, dict(tiles=(3, 4, 8), mask=mask))]
     for shape, tiles in [((6, 64), (2, 32)), ((5, 66), (1, 33))]:  # 2-D; a single layer
-        cases.append((np.random.default_rng(9).integers(0, 65535, shape, endpoint=True).astype(np.uint16),
-                      dict(tiles=tiles)))
+        cases.append(
+            (np.random.default_rng(9).integers(0, 65535, shape, endpoint=True).astype(np.uint16), dict(tiles=tiles))
+        )
     for image, kwargs in cases:
         expected = ref.clahe(image, **kwargs)
         for threads in (1, 2, 3):
@@ -413,8 +434,18 @@ def test_opencv_compat_refuses_what_opencv_cannot_do():
 
     image = np.zeros((1, 4096 * 4096), np.uint16)
     with pytest.raises(ValueError, match="2\\^31"):
-        core.clahe_opencv(image, np.empty_like(image), height=4096, width=4096, tiles_y=4096, tiles_x=4096,
-                          tile_h=1, tile_w=1, limit=0, threads=1)
+        core.clahe_opencv(
+            image,
+            np.empty_like(image),
+            height=4096,
+            width=4096,
+            tiles_y=4096,
+            tiles_x=4096,
+            tile_h=1,
+            tile_w=1,
+            limit=0,
+            threads=1,
+        )
 
 
 @given(
@@ -432,15 +463,25 @@ def test_fuzz_the_binding(nbins, clip, groups, budget, denominator, tiles, lower
     image = np.random.default_rng(0).integers(0, 256, (1, 60), dtype=np.uint8)
     shape = np.array([6, 10], np.int64)
     t = np.array(tiles, np.int64)
-    bounds = np.concatenate([np.zeros(max(t[0], 0)), np.full(max(t[0], 0), 6),
-                             np.zeros(max(t[1], 0)), np.full(max(t[1], 0), 10)]).astype(np.int64)
+    bounds = np.concatenate(
+        [np.zeros(max(t[0], 0)), np.full(max(t[0], 0), 6), np.zeros(max(t[1], 0)), np.full(max(t[1], 0), 10)]
+    ).astype(np.int64)
     lowers = np.full(16, lower, np.int32)
     weights = np.ones(16)
     try:  # the plan and the spec are checked where they are made, the rest by the call
         plan = core.TilePlan(shape, t, bounds, lowers, weights, weights, denominator)
         spec = core.Spec(nbins, False, 0, 255, 0, 255, 0, 255)
-        core.clahe(image, None, np.empty_like(image), plan, spec, clip_limit=clip, clip_groups=groups,
-                   table_budget=budget, threads=2)
+        core.clahe(
+            image,
+            None,
+            np.empty_like(image),
+            plan,
+            spec,
+            clip_limit=clip,
+            clip_groups=groups,
+            table_budget=budget,
+            threads=2,
+        )
     except ValueError:  # a TypeError would be a call that never reached the kernel
         pass
 
@@ -491,8 +532,9 @@ def test_every_instruction_set_gives_the_same_result(tmp_path):
     results = {}
     for cap in ("", "avx2", "baseline"):
         target = tmp_path / f"simd{cap}.npz"
-        subprocess.run([sys.executable, "-c", _SIMD_SCRIPT, str(target)], check=True,
-                       env=dict(os.environ, HISTEQ_SIMD=cap))
+        subprocess.run(
+            [sys.executable, "-c", _SIMD_SCRIPT, str(target)], check=True, env=dict(os.environ, HISTEQ_SIMD=cap)
+        )
         with np.load(target) as archive:
             results[cap] = dict(archive)
     for name, expected in results[""].items():

@@ -31,7 +31,7 @@ def grey(request):
     "suffix, make",
     [
         (".png", lambda g, rgb: g),
-        (".png", lambda g, rgb: (g.astype(np.uint16) * 257 + 3)),
+        (".png", lambda g, rgb: g.astype(np.uint16) * 257 + 3),
         (".png", lambda g, rgb: rgb),
         (".png", lambda g, rgb: rgb.astype(np.uint16) * 200),
         (".png", lambda g, rgb: np.dstack([rgb, g])),
@@ -73,14 +73,26 @@ def test_options_reach_the_library(tmp_path):
     batch = np.random.default_rng(0).integers(10, 90, (5, 1, 16, 16), dtype=np.uint8)
     source, target = tmp_path / "batch.npy", tmp_path / "out.npy"
     np.save(source, batch)
-    argv = ["equalize", source, target, "--axes", "-2", "-1", "--nbins", "64", "--out-range", "0", "100",
-            "--threads", "1"]
+    argv = [
+        "equalize",
+        source,
+        target,
+        "--axes",
+        "-2",
+        "-1",
+        "--nbins",
+        "64",
+        "--out-range",
+        "0",
+        "100",
+        "--threads",
+        "1",
+    ]
     assert _run(*argv) == EXIT_OK
     expected = histeq.equalize(batch, axes=(-2, -1), nbins=64, out_range=(0, 100))
     np.testing.assert_array_equal(np.load(target), expected)
     for i in range(5):
-        np.testing.assert_array_equal(np.load(target)[i, 0], histeq.equalize(batch[i, 0], nbins=64,
-                                                                              out_range=(0, 100)))
+        np.testing.assert_array_equal(np.load(target)[i, 0], histeq.equalize(batch[i, 0], nbins=64, out_range=(0, 100)))
 
 
 def test_compat_opencv_from_the_command_line(tmp_path, grey):
@@ -167,8 +179,13 @@ def test_bad_options_are_usage_errors(tmp_path, grey, capsys):
         _run("equalize", source, tmp_path / "out.png", "--color", "hsl")
     assert exit_info.value.code == EXIT_USAGE
     # Options no image could take stop the run before any file is touched (were one error per file, exit 1).
-    for options in (["--nbins", "1"], ["--compat", "opencv", "--exact"], ["--in-range", "200", "100"],
-                    ["--compat", "opencv", "--color", "luma"], ["--out-range", "9", "9"]):
+    for options in (
+        ["--nbins", "1"],
+        ["--compat", "opencv", "--exact"],
+        ["--in-range", "200", "100"],
+        ["--compat", "opencv", "--color", "luma"],
+        ["--out-range", "9", "9"],
+    ):
         assert _run("equalize", source, tmp_path / "out" / "o.png", *options) == EXIT_USAGE
         assert "error" in capsys.readouterr().err
     assert _run("clahe", source, tmp_path / "out" / "o.png", "--compat", "opencv", "--mask", source) == EXIT_USAGE
@@ -186,8 +203,9 @@ def test_colour_options_on_grey_files_apply_to_their_one_channel(tmp_path, grey,
     assert _run("equalize", str(tmp_path / "*.png"), "--suffix", "_eq", "--color", "luma") == EXIT_OK
     assert capsys.readouterr().err.count("note: --color luma applies to colour images") == 1
     np.testing.assert_array_equal(io.read_image(tmp_path / "grey_eq.png"), histeq.equalize(grey))
-    np.testing.assert_array_equal(io.read_image(tmp_path / "photo_eq.png"),
-                                  histeq.equalize(astronaut, channel_axis=-1, color="luma"))
+    np.testing.assert_array_equal(
+        io.read_image(tmp_path / "photo_eq.png"), histeq.equalize(astronaut, channel_axis=-1, color="luma")
+    )
     # Re-running the glob: this run's outputs are not its inputs (was coffee_eq_eq_eq.png).
     for _ in range(2):
         assert _run("equalize", str(tmp_path / "*.png"), "--suffix", "_eq", "--overwrite", "--quiet") == EXIT_OK
@@ -256,10 +274,18 @@ def test_version_and_help(capsys):
 def test_real_subprocess(tmp_path, grey):
     source, target = tmp_path / "in.png", tmp_path / "out.png"
     io.write_image(source, grey)
-    done = subprocess.run([sys.executable, "-m", "histeq", "equalize", str(source), str(target)],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "histeq", "equalize", str(source), str(target)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     np.testing.assert_array_equal(io.read_image(target), histeq.equalize(grey))
-    done = subprocess.run([sys.executable, "-m", "histeq", "equalize", str(source), str(target)],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "histeq", "equalize", str(source), str(target)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == EXIT_USAGE and "exists" in done.stderr

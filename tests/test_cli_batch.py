@@ -75,8 +75,9 @@ def test_clahe_on_a_multipage_tiff_is_clahe_over_the_volume(tmp_path):
     assert out.shape == volume.shape and out.dtype == np.uint16
     np.testing.assert_array_equal(out, histeq.clahe(volume, tiles=(5, 8, 8), clip_limit=3.0))
     assert _run("clahe", source, "-o", tmp_path / "pages.tif", "--axes", "1", "2", "--tiles", "4") == EXIT_OK
-    np.testing.assert_array_equal(io.read_image(tmp_path / "pages.tif"),
-                                  histeq.clahe(volume, axes=(1, 2), tiles=4, clip_limit=2.0))
+    np.testing.assert_array_equal(
+        io.read_image(tmp_path / "pages.tif"), histeq.clahe(volume, axes=(1, 2), tiles=4, clip_limit=2.0)
+    )
 
 
 def test_match_and_specify(tmp_path, camera):
@@ -94,8 +95,9 @@ def test_match_and_specify(tmp_path, camera):
     weights = tmp_path / "w.npy"
     np.save(weights, np.arange(1.0, 257.0))
     assert _run("specify", source, "-o", tmp_path / "w.png", "--histogram", weights, "--exact") == EXIT_OK
-    np.testing.assert_array_equal(io.read_image(tmp_path / "w.png"),
-                                  histeq.specify(camera, np.arange(1.0, 257.0), exact=True))
+    np.testing.assert_array_equal(
+        io.read_image(tmp_path / "w.png"), histeq.specify(camera, np.arange(1.0, 257.0), exact=True)
+    )
     assert _run("specify", source, "-o", tmp_path / "r.png", "--histogram", "rayleigh", "--alpha", "0.3") == EXIT_OK
     np.testing.assert_array_equal(io.read_image(tmp_path / "r.png"), histeq.specify(camera, "rayleigh", alpha=0.3))
 
@@ -126,8 +128,9 @@ def test_dicom_round_trip_keeps_the_header(tmp_path):
     assert out.PatientName == original.PatientName and out.Modality == original.Modality
     assert out.pixel_array.dtype == original.pixel_array.dtype
     pixels = original.pixel_array
-    np.testing.assert_array_equal(out.pixel_array, histeq.clahe(pixels, tiles=4, clip_limit=2.0,
-                                                                out_range=(int(pixels.min()), int(pixels.max()))))
+    np.testing.assert_array_equal(
+        out.pixel_array, histeq.clahe(pixels, tiles=4, clip_limit=2.0, out_range=(int(pixels.min()), int(pixels.max())))
+    )
 
 
 def _dicom_file(tmp_path, name):
@@ -247,20 +250,23 @@ def test_read_only_output_folder(tmp_path, folder, capsys):
         out.chmod(0o700)
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["clahe", "{a}", "-o", "{t}/x.png", "--tiles", "0"], "must be >= 1"),
-    (["clahe", "{a}", "-o", "{t}/x.png", "--clip-limit", "0.5"], "must be >= 1"),
-    (["match", "{a}", "-o", "{t}/x.png"], "--reference"),
-    (["match", "{a}", "-o", "{t}/x.png", "--reference", "{t}/missing.png"], "--reference"),
-    (["specify", "{a}", "-o", "{t}/x.png", "--histogram", "1,-1"], "non-negative"),
-    (["specify", "{a}", "-o", "{t}/x.png", "--histogram", "gauss"], "--histogram gauss"),
-    (["equalize", "{a}", "{f}/b.png", "{t}/x.png"], "say where results go"),
-    (["equalize", "{a}", "-o", "{a}"], "never overwrites its input"),
-    (["equalize", "{a}", "-o", "{f}/b.png"], "exists"),
-    (["equalize", "{f}/a.png", "{f}/sub/a.png", "-o", "{t}/o"], "same output"),
-    (["equalize", "{t}/*.nothing", "-o", "{t}/o"], "no file matches"),
-    (["equalize", "{f}", "--color", "hsl", "-o", "{t}/o"], "invalid choice"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["clahe", "{a}", "-o", "{t}/x.png", "--tiles", "0"], "must be >= 1"),
+        (["clahe", "{a}", "-o", "{t}/x.png", "--clip-limit", "0.5"], "must be >= 1"),
+        (["match", "{a}", "-o", "{t}/x.png"], "--reference"),
+        (["match", "{a}", "-o", "{t}/x.png", "--reference", "{t}/missing.png"], "--reference"),
+        (["specify", "{a}", "-o", "{t}/x.png", "--histogram", "1,-1"], "non-negative"),
+        (["specify", "{a}", "-o", "{t}/x.png", "--histogram", "gauss"], "--histogram gauss"),
+        (["equalize", "{a}", "{f}/b.png", "{t}/x.png"], "say where results go"),
+        (["equalize", "{a}", "-o", "{a}"], "never overwrites its input"),
+        (["equalize", "{a}", "-o", "{f}/b.png"], "exists"),
+        (["equalize", "{f}/a.png", "{f}/sub/a.png", "-o", "{t}/o"], "same output"),
+        (["equalize", "{t}/*.nothing", "-o", "{t}/o"], "no file matches"),
+        (["equalize", "{f}", "--color", "hsl", "-o", "{t}/o"], "invalid choice"),
+    ],
+)
 def test_bad_options_touch_nothing(tmp_path, folder, capsys, argv, message):
     io.write_image(folder / "sub" / "a.png", np.zeros((4, 4), np.uint8))
     before = _tree(tmp_path)
@@ -282,8 +288,20 @@ def test_report_command_and_batch_contact_sheet(tmp_path, camera):
     assert picture.shape[0] > 400 and picture[..., :3].std() > 30
     batch = np.random.default_rng(2).integers(0, 100, (30, 1, 24, 24), dtype=np.uint8)
     np.save(tmp_path / "batch.npy", batch)
-    assert _run("equalize", tmp_path / "batch.npy", "-o", tmp_path / "out.npy", "--axes", "-2", "-1",
-                "--report", tmp_path / "sheet.png") == EXIT_OK
+    assert (
+        _run(
+            "equalize",
+            tmp_path / "batch.npy",
+            "-o",
+            tmp_path / "out.npy",
+            "--axes",
+            "-2",
+            "-1",
+            "--report",
+            tmp_path / "sheet.png",
+        )
+        == EXIT_OK
+    )
     sheet = io.read_image(tmp_path / "sheet.png")
     assert sheet.shape[1] > 600 and sheet[..., :3].std() > 30
     assert _run("report", source, "-o", tmp_path / "cam.pdf") == EXIT_OK
@@ -295,8 +313,10 @@ def test_each_subcommand_as_a_real_process(tmp_path, camera, command):
     source = tmp_path / "in.png"
     io.write_image(source, camera[::2, ::2])
     argv = [sys.executable, "-m", "histeq", command, str(source)]
-    argv += {"report": ["-o", str(tmp_path / "r.png")], "match": ["-o", str(tmp_path / "o.png"), "--reference",
-             str(source)]}.get(command, ["-o", str(tmp_path / "o.png")])
+    argv += {
+        "report": ["-o", str(tmp_path / "r.png")],
+        "match": ["-o", str(tmp_path / "o.png"), "--reference", str(source)],
+    }.get(command, ["-o", str(tmp_path / "o.png")])
     done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / ("r.png" if command == "report" else "o.png")).exists()
@@ -311,8 +331,9 @@ def test_many_files_go_through_worker_processes(tmp_path, folder, monkeypatch, c
     summary = json.loads(capsys.readouterr().out)
     assert (summary["done"], summary["failed"]) == (3, 1)
     assert _tree(tmp_path / "out") == ["a.png", "b.png", "sub/c.tif"]
-    np.testing.assert_array_equal(io.read_image(tmp_path / "out" / "a.png"),
-                                  histeq.equalize(io.read_image(folder / "a.png")))
+    np.testing.assert_array_equal(
+        io.read_image(tmp_path / "out" / "a.png"), histeq.equalize(io.read_image(folder / "a.png"))
+    )
 
 
 def test_an_output_folder_that_cannot_be_made_fails_each_file(tmp_path, folder, capsys):
@@ -344,12 +365,20 @@ def test_zarr_and_dask_chunk_by_chunk(tmp_path, camera, capsys):
     assert _run("equalize", store, "-o", tmp_path / "t.tif") == EXIT_OK  # written chunk by chunk
     np.testing.assert_array_equal(tifffile.imread(tmp_path / "t.tif"), expected)
     assert _run("clahe", store, "-o", tmp_path / "c.zarr", "--tiles", "4", "6") == EXIT_OK
-    np.testing.assert_array_equal(da.from_zarr(str(tmp_path / "c.zarr")).compute(),
-                                  histeq.clahe(camera, tiles=(4, 6), clip_limit=2.0))
+    np.testing.assert_array_equal(
+        da.from_zarr(str(tmp_path / "c.zarr")).compute(), histeq.clahe(camera, tiles=(4, 6), clip_limit=2.0)
+    )
 
 
-@pytest.mark.parametrize("shape, chunks", [((300, 500), (64, 100)), ((300, 500, 3), (70, 90, 2)),
-                                           ((5, 60, 70), (2, 25, 30)), ((4, 50, 40, 4), (3, 20, 15, 4))])
+@pytest.mark.parametrize(
+    "shape, chunks",
+    [
+        ((300, 500), (64, 100)),
+        ((300, 500, 3), (70, 90, 2)),
+        ((5, 60, 70), (2, 25, 30)),
+        ((4, 50, 40, 4), (3, 20, 15, 4)),
+    ],
+)
 def test_tiff_written_chunk_by_chunk(tmp_path, shape, chunks):
     da = pytest.importorskip("dask.array")
     tifffile = pytest.importorskip("tifffile")

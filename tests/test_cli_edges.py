@@ -61,13 +61,19 @@ def test_report_titles_name_the_result(tmp_path, camera, monkeypatch):
     monkeypatch.setattr(plot, "before_after", lambda *a, **k: titles.append(k["titles"]) or real(*a, **k))
     source = tmp_path / "in.png"
     io.write_image(source, camera)
-    for command, extra in [("equalize", []), ("clahe", []), ("specify", []),
-                           ("match", ["--reference", source])]:
-        assert _run(command, source, "-o", tmp_path / f"{command}.png", "--report", tmp_path / f"{command}_r.png",
-                    *extra) == EXIT_OK
+    for command, extra in [("equalize", []), ("clahe", []), ("specify", []), ("match", ["--reference", source])]:
+        assert (
+            _run(command, source, "-o", tmp_path / f"{command}.png", "--report", tmp_path / f"{command}_r.png", *extra)
+            == EXIT_OK
+        )
     assert _run("report", source) == EXIT_OK
-    assert titles == [("original", "equalized"), ("original", "CLAHE"), ("original", "specified"),
-                      ("original", "matched"), ("original", "equalized")]
+    assert titles == [
+        ("original", "equalized"),
+        ("original", "CLAHE"),
+        ("original", "specified"),
+        ("original", "matched"),
+        ("original", "equalized"),
+    ]
 
 
 @pytest.mark.parametrize("axes", [["--axes", "-2,-1"], ["--axes=-2,-1"], ["--axes", "-2", "-1"], ["--axes", "2,3"]])
@@ -149,8 +155,10 @@ def icc():
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 
-@pytest.mark.parametrize("source, target", [("p.jpg", "o.jpg"), ("p.png", "o.png"), ("p.jpg", "o.png"),
-                                            ("p.png", "o.jpg"), ("p.jpg", "o.tif")])
+@pytest.mark.parametrize(
+    "source, target",
+    [("p.jpg", "o.jpg"), ("p.png", "o.png"), ("p.jpg", "o.png"), ("p.png", "o.jpg"), ("p.jpg", "o.tif")],
+)
 def test_photos_keep_exif_orientation_and_icc_profile(tmp_path, astronaut, icc, source, target):
     # Were dropped: phone portraits came out sideways, wide-gamut photos changed colour.
     from PIL import Image
@@ -190,8 +198,13 @@ def test_16bit_colour_png_keeps_its_metadata(tmp_path, astronaut, icc):
 def test_tiff_keeps_imagej_ome_and_geotiff_metadata(tmp_path, icc):
     tifffile = pytest.importorskip("tifffile")
     volume = (np.random.default_rng(0).random((4, 30, 40)) * 4000).astype(np.uint16)
-    tifffile.imwrite(tmp_path / "ij.tif", volume, imagej=True, resolution=(3.0, 3.0),
-                     metadata={"spacing": 2.5, "unit": "micron", "axes": "ZYX"})
+    tifffile.imwrite(
+        tmp_path / "ij.tif",
+        volume,
+        imagej=True,
+        resolution=(3.0, 3.0),
+        metadata={"spacing": 2.5, "unit": "micron", "axes": "ZYX"},
+    )
     assert _run("clahe", tmp_path / "ij.tif", "-o", tmp_path / "ij_out.tif") == EXIT_OK
     with tifffile.TiffFile(tmp_path / "ij_out.tif") as tif:
         assert tif.is_imagej and tif.series[0].axes == "ZYX"
@@ -200,8 +213,11 @@ def test_tiff_keeps_imagej_ome_and_geotiff_metadata(tmp_path, icc):
     assert _run("equalize", tmp_path / "in.ome.tif", "-o", tmp_path / "out.ome.tif") == EXIT_OK
     with tifffile.TiffFile(tmp_path / "out.ome.tif") as tif:
         assert tif.is_ome and 'PhysicalSizeX="0.5"' in tif.ome_metadata
-    geo = [(33550, 12, 3, (0.5, 0.5, 0.0), True), (33922, 12, 6, (0, 0, 0, 100.0, 200.0, 0), True),
-           (34735, 3, 8, (1, 1, 0, 1, 1024, 0, 1, 1), True)]
+    geo = [
+        (33550, 12, 3, (0.5, 0.5, 0.0), True),
+        (33922, 12, 6, (0, 0, 0, 100.0, 200.0, 0), True),
+        (34735, 3, 8, (1, 1, 0, 1, 1024, 0, 1, 1), True),
+    ]
     tifffile.imwrite(tmp_path / "geo.tif", volume[0], extratags=geo, iccprofile=icc)
     assert _run("equalize", tmp_path / "geo.tif", "-o", tmp_path / "geo_out.tif") == EXIT_OK
     with tifffile.TiffFile(tmp_path / "geo_out.tif") as tif:
@@ -278,8 +294,9 @@ def test_match_grey_files_with_a_colour_mode_are_matched_as_grey(tmp_path, day_a
     day, night = day_and_night["day"], day_and_night["night"]
     assert _run("match", day, "-o", tmp_path / "matched.png", "--reference", night, "--color", color) == EXIT_OK
     assert f"note: --color {color} applies to colour images" in capsys.readouterr().err
-    np.testing.assert_array_equal(io.read_image(tmp_path / "matched.png"),
-                                  histeq.match(io.read_image(day), io.read_image(night)))
+    np.testing.assert_array_equal(
+        io.read_image(tmp_path / "matched.png"), histeq.match(io.read_image(day), io.read_image(night))
+    )
 
 
 def test_match_a_colour_image_to_a_grey_reference_by_its_intensity(tmp_path, day_and_night, capsys):
@@ -355,8 +372,21 @@ def test_report_of_a_masked_run_converted_to_another_dtype_keeps_the_mask(tmp_pa
     # A result of another dtype is not drawn: the report equalizes the input again, and did so over every pixel.
     image, mask = masked_scene
     drawn = _drawn(monkeypatch)
-    assert _run("equalize", tmp_path / "scene.png", "-o", tmp_path / "out.png", "--dtype", "uint16", "--mask",
-                tmp_path / "roi.png", "--report", tmp_path / "r.png") == EXIT_OK
+    assert (
+        _run(
+            "equalize",
+            tmp_path / "scene.png",
+            "-o",
+            tmp_path / "out.png",
+            "--dtype",
+            "uint16",
+            "--mask",
+            tmp_path / "roi.png",
+            "--report",
+            tmp_path / "r.png",
+        )
+        == EXIT_OK
+    )
     ((_, result),) = drawn
     np.testing.assert_array_equal(result, histeq.equalize(image, mask=mask))
 
@@ -369,13 +399,19 @@ def test_report_mask_of_another_shape_is_a_usage_error(tmp_path, masked_scene, c
     assert not (tmp_path / "scene_report.png").exists()
 
 
-@pytest.mark.parametrize("command, sentence", [
-    ("equalize", "Global histogram equalization of each input."),
-    ("clahe", "Contrast-limited adaptive histogram equalization (CLAHE) of each input: 2-D images, 3-D stacks, "
-              "n-D arrays."),
-    ("match", "Match the histogram of each input to that of a reference image."),
-    ("specify", "Map each input to a given histogram: uniform, Rayleigh, exponential or weights."),
-])
+@pytest.mark.parametrize(
+    "command, sentence",
+    [
+        ("equalize", "Global histogram equalization of each input."),
+        (
+            "clahe",
+            "Contrast-limited adaptive histogram equalization (CLAHE) of each input: 2-D images, 3-D stacks, "
+            "n-D arrays.",
+        ),
+        ("match", "Match the histogram of each input to that of a reference image."),
+        ("specify", "Map each input to a given histogram: uniform, Rayleigh, exponential or weights."),
+    ],
+)
 def test_help_describes_each_command_in_a_sentence(capsys, command, sentence):
     # Was "Match the histogram of a reference image of images (PNG, ...)": one summary with " of images"
     # appended, and capitalize() made "2-d" and "rayleigh" of the rest.

@@ -35,8 +35,9 @@ def test_equals_reference(astronaut, mode, dtype):
 
 
 def test_default_is_lightness(astronaut):
-    np.testing.assert_array_equal(histeq.equalize(astronaut, channel_axis=-1),
-                                  histeq.equalize(astronaut, channel_axis=-1, color="lightness"))
+    np.testing.assert_array_equal(
+        histeq.equalize(astronaut, channel_axis=-1), histeq.equalize(astronaut, channel_axis=-1, color="lightness")
+    )
 
 
 def test_lightness_keeps_chroma(astronaut):
@@ -127,9 +128,13 @@ def test_grey_rgb_stays_grey():
 
 
 @given(
-    image=st.integers(0, 2).flatmap(lambda d: hnp.arrays(
-        [np.uint8, np.uint16][d % 2], st.tuples(st.integers(1, 9), st.integers(1, 9), st.sampled_from([3, 4])),
-        elements=st.integers(0, 255) if d == 0 else st.integers(0, 65535) if d == 1 else st.integers(40, 43))),
+    image=st.integers(0, 2).flatmap(
+        lambda d: hnp.arrays(
+            [np.uint8, np.uint16][d % 2],
+            st.tuples(st.integers(1, 9), st.integers(1, 9), st.sampled_from([3, 4])),
+            elements=st.integers(0, 255) if d == 0 else st.integers(0, 65535) if d == 1 else st.integers(40, 43),
+        )
+    ),
     nbins=st.none() | st.integers(2, 300),
     data=st.data(),
 )
@@ -147,10 +152,12 @@ def test_bgr_images_equal_their_rgb_results_in_bgr_order(astronaut, color):
     for function, kwargs in ((histeq.equalize, {}), (histeq.clahe, {"tiles": 4})):
         np.testing.assert_array_equal(
             function(bgr, channel_axis=-1, color=color, channel_order="bgr", **kwargs)[..., ::-1],
-            function(astronaut, channel_axis=-1, color=color, **kwargs))
+            function(astronaut, channel_axis=-1, color=color, **kwargs),
+        )
     np.testing.assert_array_equal(
         histeq.specify(bgr, "rayleigh", channel_axis=-1, color=color, channel_order="bgr")[..., ::-1],
-        histeq.specify(astronaut, "rayleigh", channel_axis=-1, color=color))
+        histeq.specify(astronaut, "rayleigh", channel_axis=-1, color=color),
+    )
 
 
 def test_bgr_reference_and_bgra_and_bad_orders(astronaut):
@@ -158,13 +165,17 @@ def test_bgr_reference_and_bgra_and_bad_orders(astronaut):
 
     bgr, coffee = np.ascontiguousarray(astronaut[..., ::-1]), data.coffee()
     np.testing.assert_array_equal(
-        histeq.match(bgr, np.ascontiguousarray(coffee[..., ::-1]), channel_axis=-1, color="lightness",
-                     channel_order="bgr")[..., ::-1],
-        histeq.match(astronaut, coffee, channel_axis=-1, color="lightness"))
+        histeq.match(
+            bgr, np.ascontiguousarray(coffee[..., ::-1]), channel_axis=-1, color="lightness", channel_order="bgr"
+        )[..., ::-1],
+        histeq.match(astronaut, coffee, channel_axis=-1, color="lightness"),
+    )
     rgba = np.dstack([astronaut, np.full(astronaut.shape[:2], 200, np.uint8)])
     bgra = np.ascontiguousarray(rgba[..., [2, 1, 0, 3]])
-    np.testing.assert_array_equal(histeq.equalize(bgra, channel_axis=-1, channel_order="bgr")[..., [2, 1, 0, 3]],
-                                  histeq.equalize(rgba, channel_axis=-1))
+    np.testing.assert_array_equal(
+        histeq.equalize(bgra, channel_axis=-1, channel_order="bgr")[..., [2, 1, 0, 3]],
+        histeq.equalize(rgba, channel_axis=-1),
+    )
     with pytest.raises(ValueError, match="needs channel_axis"):
         histeq.equalize(bgr, channel_order="bgr")
     with pytest.raises(ValueError, match="'rgb' or 'bgr'"):

@@ -20,8 +20,13 @@ def test_opencv_bit_exact(name):
     np.testing.assert_array_equal(histeq.equalize(image, compat="opencv"), cv2.equalizeHist(image))
 
 
-@given(hnp.arrays(np.uint8, hnp.array_shapes(min_dims=2, max_dims=2, max_side=40),
-                  elements=st.integers(0, 255) | st.integers(100, 103)))
+@given(
+    hnp.arrays(
+        np.uint8,
+        hnp.array_shapes(min_dims=2, max_dims=2, max_side=40),
+        elements=st.integers(0, 255) | st.integers(100, 103),
+    )
+)
 def test_opencv_bit_exact_on_generated_images(image):
     import cv2
 
@@ -59,21 +64,34 @@ def test_pillow_bit_exact_rgb_and_mask(astronaut):
     np.testing.assert_array_equal(histeq.equalize(astronaut, channel_axis=-1, compat="pillow"), _pillow(astronaut))
     mask = np.zeros(astronaut.shape[:2], bool)
     mask[100:300, 50:400] = True
-    np.testing.assert_array_equal(histeq.equalize(astronaut, channel_axis=-1, compat="pillow", mask=mask),
-                                  _pillow(astronaut, mask))
+    np.testing.assert_array_equal(
+        histeq.equalize(astronaut, channel_axis=-1, compat="pillow", mask=mask), _pillow(astronaut, mask)
+    )
     grey = GREY["camera"]
     np.testing.assert_array_equal(histeq.equalize(grey, compat="pillow", mask=mask), _pillow(grey, mask))
 
 
-@given(hnp.arrays(np.uint8, hnp.array_shapes(min_dims=2, max_dims=2, max_side=40),
-                  elements=st.integers(0, 255) | st.integers(7, 9)))
+@given(
+    hnp.arrays(
+        np.uint8,
+        hnp.array_shapes(min_dims=2, max_dims=2, max_side=40),
+        elements=st.integers(0, 255) | st.integers(7, 9),
+    )
+)
 def test_pillow_bit_exact_on_generated_images(image):
     np.testing.assert_array_equal(histeq.equalize(image, compat="pillow"), _pillow(image))
     np.testing.assert_array_equal(histeq.equalize(image.T, compat="pillow"), _pillow(image.T.copy()))
 
 
-@given(st.sampled_from(["opencv", "pillow"]), st.integers(1, 3), st.integers(1, 5), st.integers(1, 300),
-       st.booleans(), st.sampled_from([1, 2, 3]), st.data())
+@given(
+    st.sampled_from(["opencv", "pillow"]),
+    st.integers(1, 3),
+    st.integers(1, 5),
+    st.integers(1, 300),
+    st.booleans(),
+    st.sampled_from([1, 2, 3]),
+    st.data(),
+)
 def test_compiled_peers_equal_the_reference(rule, batch, channels, pixels, masked, threads, data):
     # Batches, any number of interleaved channels and masks, which the peers themselves cannot take.
     import _reference as ref
@@ -97,8 +115,10 @@ def test_compiled_peers_on_a_large_colour_batch_in_any_layout(astronaut):
         expected = ref_peer(flat, rule).reshape(batch.shape)
         np.testing.assert_array_equal(np.moveaxis(out, 1, -1), expected)
         rgba = np.concatenate([astronaut, astronaut[..., :1]], axis=-1)
-        np.testing.assert_array_equal(histeq.equalize(rgba, channel_axis=-1, compat=rule),
-                                      ref_peer(rgba.reshape(1, -1, 4), rule).reshape(rgba.shape))
+        np.testing.assert_array_equal(
+            histeq.equalize(rgba, channel_axis=-1, compat=rule),
+            ref_peer(rgba.reshape(1, -1, 4), rule).reshape(rgba.shape),
+        )
 
 
 def ref_peer(image, rule):
@@ -152,11 +172,19 @@ def test_skimage_mask_and_nbins():
     image = img_as_float(data.moon())
     mask = np.zeros(image.shape, bool)
     mask[100:400, 50:300] = True
-    np.testing.assert_allclose(histeq.equalize(image, compat="skimage", mask=mask, nbins=64),
-                               exposure.equalize_hist(image, nbins=64, mask=mask), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        histeq.equalize(image, compat="skimage", mask=mask, nbins=64),
+        exposure.equalize_hist(image, nbins=64, mask=mask),
+        rtol=0,
+        atol=1e-12,
+    )
     camera = data.camera()
-    np.testing.assert_allclose(histeq.equalize(camera, compat="skimage", mask=mask),
-                               exposure.equalize_hist(camera, mask=mask), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        histeq.equalize(camera, compat="skimage", mask=mask),
+        exposure.equalize_hist(camera, mask=mask),
+        rtol=0,
+        atol=1e-12,
+    )
 
 
 def test_compat_restrictions():

@@ -16,8 +16,9 @@ distributed = pytest.importorskip("distributed")
 @pytest.fixture(scope="module")
 def client():
     """Two workers on a local scheduler: every compute in this module goes through it."""
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address=":0") as cluster:
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
+    ) as cluster:
         with distributed.Client(cluster) as c:
             yield c
 
@@ -65,11 +66,15 @@ def test_batches_and_colour_block_by_block(client, astronaut):
 def test_dask_mask_and_in_range(client, camera):
     image = da.from_array(camera, chunks=128)
     mask = image > 30
-    np.testing.assert_array_equal(histeq.equalize(image, mask=mask, out_range=(10, 200)).compute(),
-                                  histeq.equalize(camera, mask=camera > 30, out_range=(10, 200)))
+    np.testing.assert_array_equal(
+        histeq.equalize(image, mask=mask, out_range=(10, 200)).compute(),
+        histeq.equalize(camera, mask=camera > 30, out_range=(10, 200)),
+    )
     floats = (camera / 255.0).astype(np.float32)
-    np.testing.assert_array_equal(histeq.equalize(da.from_array(floats, chunks=100), in_range=(0.1, 0.9)).compute(),
-                                  histeq.equalize(floats, in_range=(0.1, 0.9)))
+    np.testing.assert_array_equal(
+        histeq.equalize(da.from_array(floats, chunks=100), in_range=(0.1, 0.9)).compute(),
+        histeq.equalize(floats, in_range=(0.1, 0.9)),
+    )
 
 
 def test_exact_on_dask_runs_in_memory_when_it_fits(client, camera, monkeypatch):
@@ -81,8 +86,9 @@ def test_exact_on_dask_runs_in_memory_when_it_fits(client, camera, monkeypatch):
     expected, expected_ties = histeq.equalize(camera, exact=True, return_ties=True)
     np.testing.assert_array_equal(out.compute(), expected)
     assert ties == expected_ties
-    np.testing.assert_array_equal(histeq.specify(lazy, [1, 2, 3], exact=True).compute(),
-                                  histeq.specify(camera, [1, 2, 3], exact=True))
+    np.testing.assert_array_equal(
+        histeq.specify(lazy, [1, 2, 3], exact=True).compute(), histeq.specify(camera, [1, 2, 3], exact=True)
+    )
     monkeypatch.setattr(histeq_dask, "_EXACT_BYTES_PER_PIXEL", 2**40)  # as if the image were huge
     with pytest.raises(ValueError, match="orders all .* pixels at once"):
         histeq.equalize(lazy, exact=True)
@@ -113,7 +119,8 @@ def test_fit_match_through_a_file_on_dask_and_patches(client, tmp_path, camera, 
     scene, reference = scaled(camera), scaled(astronaut[..., 1])
     whole = histeq.match(scene, reference)
     histeq.fit_match(da.from_array(scene, chunks=(100, 70)), da.from_array(reference, chunks=128)).save(
-        tmp_path / "match.npz")
+        tmp_path / "match.npz"
+    )
     loaded = histeq.EqualizeMapping.load(tmp_path / "match.npz")
     np.testing.assert_array_equal(loaded.apply(scene[17:200, 300:301]), whole[17:200, 300:301])
     np.testing.assert_array_equal(loaded.apply(da.from_array(scene, chunks=64)).compute(), whole)
@@ -179,8 +186,9 @@ def test_match_and_specify_equal_in_memory(client, case, data):
     mask = data.draw(st.none() | hnp.arrays(np.bool_, image.shape))
     lazy_image = da.from_array(image, chunks=chunks)
     weights = data.draw(st.lists(st.floats(0.1, 5), min_size=1, max_size=8))
-    np.testing.assert_array_equal(histeq.specify(lazy_image, weights, mask=mask).compute(),
-                                  histeq.specify(image, weights, mask=mask))
+    np.testing.assert_array_equal(
+        histeq.specify(lazy_image, weights, mask=mask).compute(), histeq.specify(image, weights, mask=mask)
+    )
     counted = reference[np.isfinite(reference)] if reference.dtype.kind == "f" else reference
     if counted.size == 0:
         return
@@ -194,18 +202,22 @@ def test_match_a_dask_colour_batch_block_by_block(client, astronaut):
     from skimage import data
 
     batch = np.stack([astronaut[:100, :100], astronaut[200:300, 200:300]])
-    lazy = histeq.match(da.from_array(batch, chunks=(1, 50, 100, 3)), data.coffee(), axes=(1, 2),
-                        channel_axis=-1, color="lightness")
-    np.testing.assert_array_equal(lazy.compute(), histeq.match(batch, data.coffee(), axes=(1, 2), channel_axis=-1,
-                                                               color="lightness"))
+    lazy = histeq.match(
+        da.from_array(batch, chunks=(1, 50, 100, 3)), data.coffee(), axes=(1, 2), channel_axis=-1, color="lightness"
+    )
+    np.testing.assert_array_equal(
+        lazy.compute(), histeq.match(batch, data.coffee(), axes=(1, 2), channel_axis=-1, color="lightness")
+    )
 
 
 @_fewer
 @given(chunked(), st.data())
 def test_clahe_with_the_grid_anchored_equals_in_memory(client, case, data):
     image, chunks = case
-    kwargs = dict(tiles=tuple(data.draw(st.integers(1, n)) for n in image.shape),
-                  clip_limit=data.draw(st.none() | st.floats(1, 6)))
+    kwargs = dict(
+        tiles=tuple(data.draw(st.integers(1, n)) for n in image.shape),
+        clip_limit=data.draw(st.none() | st.floats(1, 6)),
+    )
     if data.draw(st.booleans()):
         kwargs["mask"] = data.draw(hnp.arrays(np.bool_, image.shape))
     if data.draw(st.booleans()):
@@ -248,8 +260,9 @@ def test_fit_clahe_through_a_file_and_on_patches(tmp_path, camera, dtype):
 def test_fit_clahe_on_dask_and_degenerate(client, camera):
     lazy = da.from_array(camera, chunks=(90, 200))
     fitted = histeq.fit_clahe(lazy, tiles=4)
-    np.testing.assert_array_equal(fitted.apply(lazy[100:300, 50:250], offset=(100, 50)).compute(),
-                                  histeq.clahe(camera, tiles=4)[100:300, 50:250])
+    np.testing.assert_array_equal(
+        fitted.apply(lazy[100:300, 50:250], offset=(100, 50)).compute(), histeq.clahe(camera, tiles=4)[100:300, 50:250]
+    )
     nan = np.full((6, 7), np.nan, dtype=np.float32)
     np.testing.assert_array_equal(histeq.fit_clahe(nan, tiles=2).apply(nan), histeq.clahe(nan, tiles=2))
 

@@ -12,8 +12,16 @@ from pathlib import Path
 
 import pytest
 
-MODULES = ["histeq.equalize", "histeq.clahe", "histeq.histogram", "histeq.matching", "histeq.mapping", "histeq.io",
-           "histeq.plot", "histeq.cli"]
+MODULES = [
+    "histeq.equalize",
+    "histeq.clahe",
+    "histeq.histogram",
+    "histeq.matching",
+    "histeq.mapping",
+    "histeq.io",
+    "histeq.plot",
+    "histeq.cli",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)
@@ -79,8 +87,14 @@ def test_the_docs_figures_render(tmp_path, script, rows, columns):
 ROOT = Path(__file__).resolve().parents[1]
 
 #: Import names whose distribution on PyPI is named otherwise (the rest are named as they are imported).
-DISTRIBUTIONS = {"skimage": "scikit-image", "cv2": "opencv-python-headless", "PIL": "pillow", "png": "pypng",
-                 "yaml": "pyyaml", "sklearn": "scikit-learn"}
+DISTRIBUTIONS = {
+    "skimage": "scikit-image",
+    "cv2": "opencv-python-headless",
+    "PIL": "pillow",
+    "png": "pypng",
+    "yaml": "pyyaml",
+    "sklearn": "scikit-learn",
+}
 
 
 def _normal(name: str) -> str:
@@ -123,8 +137,9 @@ def _is_stdlib(module: str) -> bool:
     spec = importlib.util.find_spec(module)
     if spec is None or spec.origin is None:
         return False
-    return spec.origin in ("built-in", "frozen") or (spec.origin.startswith(sysconfig.get_paths()["stdlib"]) and
-                                                     "site-packages" not in spec.origin)
+    return spec.origin in ("built-in", "frozen") or (
+        spec.origin.startswith(sysconfig.get_paths()["stdlib"]) and "site-packages" not in spec.origin
+    )
 
 
 def _pyproject() -> dict:
@@ -152,8 +167,10 @@ def _installed_by(args: list[str], project: dict) -> set[str]:
             found.add(name)
             continue
         for extra in extras:
-            assert extra in project["optional-dependencies"], f"`pip install {shlex.join(args)}` names the extra " \
+            assert extra in project["optional-dependencies"], (
+                f"`pip install {shlex.join(args)}` names the extra "
                 f"[{extra}]; pyproject.toml has {sorted(project['optional-dependencies'])}"
+            )
             if extra not in seen:
                 seen.add(extra)
                 pending.extend(project["optional-dependencies"][extra])
@@ -163,9 +180,12 @@ def _installed_by(args: list[str], project: dict) -> set[str]:
 def test_readme_installs_from_the_checkout():
     """Every install command of the README installs histeq from the checkout (``"."``, ``".[extra]"``), as its
     first command does: ``histeq[extra]`` would look for histeq on PyPI."""
-    wrong = [shlex.join(args) for args in _pip_installs((ROOT / "README.md").read_text())
-             if any(re.match(r"histeq\b", arg) for arg in args)]
-    assert not wrong, f"README install commands that fetch histeq from PyPI: {wrong}; expected `pip install \".[x]\"`"
+    wrong = [
+        shlex.join(args)
+        for args in _pip_installs((ROOT / "README.md").read_text())
+        if any(re.match(r"histeq\b", arg) for arg in args)
+    ]
+    assert not wrong, f'README install commands that fetch histeq from PyPI: {wrong}; expected `pip install ".[x]"`'
 
 
 def test_readme_sections_install_what_their_code_imports():
@@ -188,3 +208,20 @@ def test_readme_sections_install_what_their_code_imports():
                 names = " / ".join(f"pip install {shlex.join(args)}" for args in commands)
                 missing.append(f"section {heading!r}: imports {module}, which `{names}` does not install")
     assert not missing, "\n".join(missing)
+
+
+def test_the_readme_lists_what_the_gpu_path_covers():
+    """The README's list of GPU calls agrees with the GPU path's own table (histeq._gpu_coverage): every
+    function and dtype the table has is named as covered, and no keyword the table takes is named as missing."""
+    from histeq._gpu_coverage import FUNCTIONS
+
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("What runs on the GPU so far") : text.index("Arguments are checked by the CPU path")]
+    covered, missing = section.split("- Not there yet")
+    for entry in FUNCTIONS.values():
+        assert f"`{entry.name}`" in covered, entry.name
+        for dtype in entry.dtypes:
+            assert f"`{dtype}`" in covered, (entry.name, dtype)
+    taken = set().union(*(entry.keywords for entry in FUNCTIONS.values()))
+    assert not taken & set(re.findall(r"`(\w+)`", missing))
+    assert {"nbins", "in_range", "exact"} <= set(re.findall(r"`(\w+)`", missing))

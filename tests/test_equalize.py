@@ -115,8 +115,9 @@ def test_the_seed_batch_shape():
 @given(grey_case(), st.integers(1, 4))
 def test_threads_do_not_change_results(case, threads):
     image, kwargs = case
-    np.testing.assert_array_equal(histeq.equalize(image, threads=threads, **kwargs),
-                                  histeq.equalize(image, threads=1, **kwargs))
+    np.testing.assert_array_equal(
+        histeq.equalize(image, threads=threads, **kwargs), histeq.equalize(image, threads=1, **kwargs)
+    )
 
 
 def test_large_image_threads_agree():
@@ -200,6 +201,7 @@ def test_out_range_for_integers():
 
 # --- data safety ------------------------------------------------------------
 
+
 def test_caller_array_is_never_modified_or_shared():
     image = np.random.default_rng(8).integers(0, 256, (20, 20), dtype=np.uint8)
     copy = image.copy()
@@ -235,13 +237,20 @@ def test_any_memory_layout(case, layout):
     assert out.dtype.name == image.dtype.name
 
 
-@given(hnp.arrays(st.sampled_from([np.uint8, np.uint16]), hnp.array_shapes(min_dims=1, max_dims=4, max_side=9)),
-       st.sampled_from(["contiguous", "transpose", "stride", "readonly", "byteswap"]))
+@given(
+    hnp.arrays(st.sampled_from([np.uint8, np.uint16]), hnp.array_shapes(min_dims=1, max_dims=4, max_side=9)),
+    st.sampled_from(["contiguous", "transpose", "stride", "readonly", "byteswap"]),
+)
 def test_the_lean_path_equals_the_reference_and_the_full_path(image, layout):
     # equalize(image) with every default takes the core's lean path when it can; threads= forces the full path.
     swapped = image.byteswap().view(image.dtype.newbyteorder())
-    view = {"contiguous": image, "transpose": image.T, "stride": np.repeat(image, 2, axis=-1)[..., ::2],
-            "readonly": image.copy(), "byteswap": swapped}[layout]
+    view = {
+        "contiguous": image,
+        "transpose": image.T,
+        "stride": np.repeat(image, 2, axis=-1)[..., ::2],
+        "readonly": image.copy(),
+        "byteswap": swapped,
+    }[layout]
     view.flags.writeable = layout != "readonly"
     out = histeq.equalize(view)
     np.testing.assert_array_equal(out, ref.equalize(view))
@@ -254,8 +263,15 @@ def test_the_lean_path_declines_what_it_does_not_cover():
 
     image = np.arange(60, dtype=np.uint8).reshape(6, 10)
     unaligned = np.zeros(41, np.uint8)[1:].view(np.uint16)
-    for other in (image.T, image[:, ::2], image[:0], image[0, 0, ...], image.astype(np.int8), image.astype(np.float32),
-                  unaligned):
+    for other in (
+        image.T,
+        image[:, ::2],
+        image[:0],
+        image[0, 0, ...],
+        image.astype(np.int8),
+        image.astype(np.float32),
+        unaligned,
+    ):
         assert core.equalize_default(other, np.empty(other.shape, other.dtype), 1) is False
     assert core.equalize_default(image, np.empty(image.shape, np.uint16), 1) is False  # out of another dtype
     with pytest.raises(ValueError, match="shape"):

@@ -140,6 +140,7 @@ def test_fuzz_the_binding(dtype, nbins, ranges, threads, data_range, with_mask):
     out = np.empty_like(image)
     counts = np.empty((2, max(nbins, 1)), np.int64)
     lo, hi, nominal_lo, nominal_hi, out_lo, out_hi = ranges
+
     def spec():
         return core.Spec(nbins, data_range, lo, hi, nominal_lo, nominal_hi, out_lo, out_hi)
 
@@ -167,28 +168,52 @@ def test_fuzz_the_exact_order_binding(dtype, shape, pad, offsets, shell_start, p
     padded = (np.arange(2 * padded_pixels) % 7).astype(dtype).reshape(2, padded_pixels)
     pixels = int(np.prod(shape)) if shape and min(shape) > 0 else 1
     try:
-        core.exact_order(padded, np.empty((2, pixels), np.int64), np.empty(2, np.int64), np.array(shape, np.int64),
-                         pad, np.array(offsets, np.int64), np.array(shell_start, np.int64), threads=threads)
+        core.exact_order(
+            padded,
+            np.empty((2, pixels), np.int64),
+            np.empty(2, np.int64),
+            np.array(shape, np.int64),
+            pad,
+            np.array(offsets, np.int64),
+            np.array(shell_start, np.int64),
+            threads=threads,
+        )
     except (ValueError, TypeError):
         pass
 
 
 @given(
     dtype=st.sampled_from(["float32", "float64"]),
-    lo=_wild, hi=_wild, nbins=st.integers(-1, 40), level=_wild, threads=st.integers(-1, 3),
-    starts=st.lists(st.floats(-2, 42) | st.just(np.nan), max_size=50), offset=st.integers(-2, 60),
+    lo=_wild,
+    hi=_wild,
+    nbins=st.integers(-1, 40),
+    level=_wild,
+    threads=st.integers(-1, 3),
+    starts=st.lists(st.floats(-2, 42) | st.just(np.nan), max_size=50),
+    offset=st.integers(-2, 60),
 )
 def test_fuzz_the_map_pieces_binding(dtype, lo, hi, nbins, level, threads, starts, offset):
     """Any pieces are either refused or stay in bounds: no crash."""
     image = np.array([[0, 1, -1, np.nan, np.inf, -np.inf, 1e30, 3.5]], dtype=dtype)
-    for start in (np.arange(max(nbins, 0) + 1.0), np.sort(np.array(starts, dtype=np.float64)),
-                  np.array(starts, dtype=np.float64)):
+    for start in (
+        np.arange(max(nbins, 0) + 1.0),
+        np.sort(np.array(starts, dtype=np.float64)),
+        np.array(starts, dtype=np.float64),
+    ):
         levels = np.full(start.size, level)
         for offsets in (np.array([0, start.size]), np.array([0, offset])):
             try:
-                core.map_pieces(image, np.empty_like(image), np.array([[lo, hi]]), nbins=nbins,
-                                offsets=offsets.astype(np.int64), start=start, level=levels, slope=levels.copy(),
-                                threads=threads)
+                core.map_pieces(
+                    image,
+                    np.empty_like(image),
+                    np.array([[lo, hi]]),
+                    nbins=nbins,
+                    offsets=offsets.astype(np.int64),
+                    start=start,
+                    level=levels,
+                    slope=levels.copy(),
+                    threads=threads,
+                )
             except ValueError:
                 pass
 
@@ -213,20 +238,35 @@ def test_fuzz_the_chunked_clahe_bindings(dtype, tiles, lower, nbins, ranges, tab
     level = np.zeros((table_rows, width + 1))
     identity = np.zeros(table_rows, np.uint8)
     hists = np.ones((table_rows, width), np.int64)
+
     def spec():
         return core.Spec(nbins, False, lo, hi, 0, 255, 0, 255)
 
     def plan():
-        return core.TilePlan(np.array([3, 4], np.int64), np.array(tiles, np.int64), None, np.array(lower, np.int32),
-                             np.ones(len(lower)), np.ones(len(lower)), 1.0)
+        return core.TilePlan(
+            np.array([3, 4], np.int64),
+            np.array(tiles, np.int64),
+            None,
+            np.array(lower, np.int32),
+            np.ones(len(lower)),
+            np.ones(len(lower)),
+            1.0,
+        )
 
     for call in (
         lambda: core.clahe_float_maps(hists, identity, level, level.copy(), spec(), 2.0, groups),
         lambda: core.clahe_tables(hists, identity, lut, spec(), 2.0, groups),
-        lambda: core.clahe_chunk(image, np.empty_like(image), plan(), spec(), identity,
-                                 None if image.dtype.kind == "f" else lut.astype(image.dtype),
-                                 level if image.dtype.kind == "f" else None,
-                                 level.copy() if image.dtype.kind == "f" else None, threads=threads),
+        lambda: core.clahe_chunk(
+            image,
+            np.empty_like(image),
+            plan(),
+            spec(),
+            identity,
+            None if image.dtype.kind == "f" else lut.astype(image.dtype),
+            level if image.dtype.kind == "f" else None,
+            level.copy() if image.dtype.kind == "f" else None,
+            threads=threads,
+        ),
     ):
         try:
             call()
@@ -246,7 +286,17 @@ def test_fuzz_the_opencv_clahe_binding(dtype, sizes, tiles, tile, limit, threads
     """Any plan is either refused or stays in bounds: no crash."""
     image = (np.arange(2 * 60) % 200).astype(dtype).reshape(2, 60)
     try:
-        core.clahe_opencv(image, np.empty_like(image), height=sizes[0], width=sizes[1], tiles_y=tiles[0],
-                          tiles_x=tiles[1], tile_h=tile[0], tile_w=tile[1], limit=limit, threads=threads)
+        core.clahe_opencv(
+            image,
+            np.empty_like(image),
+            height=sizes[0],
+            width=sizes[1],
+            tiles_y=tiles[0],
+            tiles_x=tiles[1],
+            tile_h=tile[0],
+            tile_w=tile[1],
+            limit=limit,
+            threads=threads,
+        )
     except ValueError:
         pass

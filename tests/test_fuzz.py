@@ -26,8 +26,22 @@ EXAMPLES = int(os.environ.get("HISTEQ_FUZZ_EXAMPLES", "40"))
 SECONDS = 60  # a call that takes longer has hung
 TALLY: dict = collections.defaultdict(collections.Counter)
 
-DTYPES = ["uint8", "int8", "uint16", "int16", "uint32", "int32", "int64", "uint64", "float16", "float32",
-          "float64", "bool", "complex64", "object"]
+DTYPES = [
+    "uint8",
+    "int8",
+    "uint16",
+    "int16",
+    "uint32",
+    "int32",
+    "int64",
+    "uint64",
+    "float16",
+    "float32",
+    "float64",
+    "bool",
+    "complex64",
+    "object",
+]
 
 
 @st.composite
@@ -35,13 +49,15 @@ def images(draw, sane=False, dtype=None):
     """Arrays of every dtype (supported or not), byte order, layout and degenerate shape, with NaN and inf;
     ``sane``: of a supported dtype and not empty; ``dtype``: of that dtype."""
     dtype = np.dtype(dtype or draw(st.sampled_from(DTYPES[:10] if sane else DTYPES)))
-    shape = draw(hnp.array_shapes(min_dims=1 if sane else 0, max_dims=3 if sane else 4, min_side=1 if sane else 0,
-                                  max_side=7))
+    shape = draw(
+        hnp.array_shapes(min_dims=1 if sane else 0, max_dims=3 if sane else 4, min_side=1 if sane else 0, max_side=7)
+    )
     if dtype.kind == "O":
         return np.empty(shape, dtype)
     if dtype.kind == "f":
-        elements = st.floats(width=dtype.itemsize * 8, allow_nan=True, allow_infinity=True) | \
-            st.sampled_from([0.0, 0.5, 1.0])
+        elements = st.floats(width=dtype.itemsize * 8, allow_nan=True, allow_infinity=True) | st.sampled_from(
+            [0.0, 0.5, 1.0]
+        )
     elif dtype.kind in "iu":
         info = np.iinfo(dtype)
         elements = st.integers(int(info.min), int(info.max)) | st.integers(0, 5)
@@ -86,7 +102,7 @@ def sane_arguments(draw, image):
     if draw(st.booleans()):
         kwargs["mask"] = draw(hnp.arrays(np.bool_, grey_shape))
     if len(grey_shape) > 1 and draw(st.booleans()):
-        kwargs["axes"] = tuple(range(len(grey_shape)))[-draw(st.integers(1, len(grey_shape))):]
+        kwargs["axes"] = tuple(range(len(grey_shape)))[-draw(st.integers(1, len(grey_shape))) :]
     info = np.iinfo(image.dtype) if image.dtype.kind in "iu" else None
     for name in ("in_range", "out_range"):
         if draw(st.integers(0, 3)) == 0:
@@ -106,11 +122,18 @@ def common_arguments(draw, image):
     ndim = max(image.ndim, 1)
     kwargs = {}
     if draw(st.booleans()):
-        kwargs["mask"] = draw(st.one_of(hnp.arrays(np.bool_, image.shape), st.just(np.ones((2, 3), bool)),
-                                        st.just(np.ones(image.shape, np.uint8)), st.just(False)))
+        kwargs["mask"] = draw(
+            st.one_of(
+                hnp.arrays(np.bool_, image.shape),
+                st.just(np.ones((2, 3), bool)),
+                st.just(np.ones(image.shape, np.uint8)),
+                st.just(False),
+            )
+        )
     if draw(st.booleans()):
-        kwargs["axes"] = draw(st.one_of(st.integers(-ndim - 1, ndim), st.lists(st.integers(-ndim, ndim - 1),
-                                                                                  max_size=3)))
+        kwargs["axes"] = draw(
+            st.one_of(st.integers(-ndim - 1, ndim), st.lists(st.integers(-ndim, ndim - 1), max_size=3))
+        )
     if draw(st.booleans()):
         kwargs["channel_axis"] = draw(st.integers(-ndim - 1, ndim))
     for name in ("in_range", "out_range"):
@@ -124,8 +147,18 @@ def common_arguments(draw, image):
     return kwargs
 
 
-NAMES = ["equalize", "clahe", "match", "specify", "histogram", "cumulative_distribution", "fit_equalize",
-         "fit_clahe", "fit_match", "fit_specify"]
+NAMES = [
+    "equalize",
+    "clahe",
+    "match",
+    "specify",
+    "histogram",
+    "cumulative_distribution",
+    "fit_equalize",
+    "fit_clahe",
+    "fit_match",
+    "fit_specify",
+]
 
 
 @st.composite
@@ -158,19 +191,24 @@ def calls(draw, name):
         same = sane and draw(st.booleans())  # of the image's dtype: its values compared as they are
         kwargs["reference"] = draw(images(sane, dtype=image.dtype.newbyteorder("=") if same else None))
     if base == "specify" and sane:
-        kwargs["histogram"] = draw(st.sampled_from(["uniform", "rayleigh", "exponential"]) |
-                                   st.lists(st.floats(0, 10), min_size=1, max_size=6))
+        kwargs["histogram"] = draw(
+            st.sampled_from(["uniform", "rayleigh", "exponential"]) | st.lists(st.floats(0, 10), min_size=1, max_size=6)
+        )
         kwargs["alpha"] = draw(st.floats(0.05, 5))
     elif base == "specify":
-        kwargs["histogram"] = draw(st.sampled_from(["uniform", "rayleigh", "exponential", "cauchy"]) |
-                                   st.lists(st.floats(0, 1e308) | st.sampled_from([np.nan, -1.0]), max_size=6))
+        kwargs["histogram"] = draw(
+            st.sampled_from(["uniform", "rayleigh", "exponential", "cauchy"])
+            | st.lists(st.floats(0, 1e308) | st.sampled_from([np.nan, -1.0]), max_size=6)
+        )
         kwargs["alpha"] = draw(st.floats(1e-300, 1e300) | st.sampled_from([0.0, -1.0, np.nan]))
-    allowed = {"fit_equalize": ("nbins", "mask", "in_range", "out_range", "threads"),
-               "fit_clahe": ("tiles", "clip_limit", "nbins", "mask", "in_range", "out_range", "threads"),
-               "fit_match": ("reference", "mask", "nbins", "threads"),
-               "fit_specify": ("histogram", "mask", "nbins", "out_range", "alpha", "threads"),
-               "histogram": ("nbins", "mask", "axes", "channel_axis", "in_range", "threads"),
-               "cumulative_distribution": ("nbins", "mask", "axes", "channel_axis", "in_range", "threads")}
+    allowed = {
+        "fit_equalize": ("nbins", "mask", "in_range", "out_range", "threads"),
+        "fit_clahe": ("tiles", "clip_limit", "nbins", "mask", "in_range", "out_range", "threads"),
+        "fit_match": ("reference", "mask", "nbins", "threads"),
+        "fit_specify": ("histogram", "mask", "nbins", "out_range", "alpha", "threads"),
+        "histogram": ("nbins", "mask", "axes", "channel_axis", "in_range", "threads"),
+        "cumulative_distribution": ("nbins", "mask", "axes", "channel_axis", "in_range", "threads"),
+    }
     if name in allowed:
         kwargs = {k: v for k, v in kwargs.items() if k in allowed[name]}
     if "exact" in kwargs:
@@ -187,16 +225,24 @@ def _same(a, b):
     if isinstance(a, np.ma.MaskedArray):
         return _same(np.ma.getdata(a), np.ma.getdata(b)) and _same(np.ma.getmaskarray(a), np.ma.getmaskarray(b))
     if isinstance(a, np.ndarray):
-        return a.dtype == b.dtype and a.shape == b.shape and (a.dtype.kind == "O" or np.array_equal(
-            a, b, equal_nan=a.dtype.kind in "fc"))
+        return (
+            a.dtype == b.dtype
+            and a.shape == b.shape
+            and (a.dtype.kind == "O" or np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
+        )
     return a is b or a == b
 
 
 def _integer_levels(array, bound=2048):
     """Whether ``array`` holds integers (any width) inside [-bound, bound): values int16 holds, spanning fewer
     levels than matching's default bins, so that every width matches them level by level."""
-    return isinstance(array, np.ndarray) and array.dtype.kind in "iu" and array.size > 0 and \
-        -bound <= int(array.min()) and int(array.max()) < bound
+    return (
+        isinstance(array, np.ndarray)
+        and array.dtype.kind in "iu"
+        and array.size > 0
+        and -bound <= int(array.min())
+        and int(array.max()) < bound
+    )
 
 
 def _computed_as(dtype):
@@ -210,8 +256,13 @@ def _check_integer_widths(image, kwargs, out):
     the reference of one dtype (of another, the reference is scaled between the dtypes' ranges)."""
     reference = kwargs["reference"]
     levels = _integer_levels(np.ma.getdata(image)) and _integer_levels(np.ma.getdata(reference))
-    if not levels or _computed_as(image.dtype) != _computed_as(reference.dtype) or "nbins" in kwargs or \
-            "compat" in kwargs or kwargs.get("color") not in (None, "per-channel"):
+    if (
+        not levels
+        or _computed_as(image.dtype) != _computed_as(reference.dtype)
+        or "nbins" in kwargs
+        or "compat" in kwargs
+        or kwargs.get("color") not in (None, "per-channel")
+    ):
         return
     narrow = dict(kwargs, reference=reference.astype(np.int16))
     expected = histeq.match(image.astype(np.int16), **narrow)
@@ -224,9 +275,14 @@ def _check_discrete_reference(image, kwargs, out):
     (NaN stays NaN; an image with nothing counted is left as it is)."""
     reference = kwargs["reference"]
     # one image (a batch's images with nothing counted would be left as they are)
-    if np.ma.isMaskedArray(reference) or reference.dtype.kind != "f" or image.dtype.kind != "f" or \
-            kwargs.get("color") not in (None, "per-channel") or kwargs.get("channel_axis") is not None or \
-            kwargs.get("axes") is not None:
+    if (
+        np.ma.isMaskedArray(reference)
+        or reference.dtype.kind != "f"
+        or image.dtype.kind != "f"
+        or kwargs.get("color") not in (None, "per-channel")
+        or kwargs.get("channel_axis") is not None
+        or kwargs.get("axes") is not None
+    ):
         return
     values = np.unique(reference[np.isfinite(reference)].astype(np.float64))
     bins = kwargs.get("nbins", 4096)
@@ -256,8 +312,7 @@ def _check_result(name, image, kwargs, result):
         applied = result.apply(image)
         call_kwargs = {k: v for k, v in kwargs.items() if k != "threads"}
         expected = getattr(histeq, name.removeprefix("fit_"))(image, **call_kwargs)
-        assert applied.shape == expected.shape and applied.dtype.newbyteorder("=") == \
-            expected.dtype.newbyteorder("=")
+        assert applied.shape == expected.shape and applied.dtype.newbyteorder("=") == expected.dtype.newbyteorder("=")
         np.testing.assert_array_equal(applied, expected)
         return
     out = result[0] if kwargs.get("exact") and isinstance(result, tuple) else result
@@ -279,8 +334,12 @@ def _alarm(signum, frame):
 
 
 @pytest.mark.parametrize("function", NAMES)
-@settings(max_examples=EXAMPLES, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+)
 @given(data=st.data())
 def test_fuzz_public_functions(function, data):
     name, image, kwargs = data.draw(calls(function))
@@ -309,6 +368,7 @@ def teardown_module(module):
     """The harness's table (shown with -s)."""
     if not TALLY:
         return
-    rows = [f"| {name} | {c['ran'] + c['refused']} | {c['ran']} | {c['refused']} | 0 |" for name, c in
-            sorted(TALLY.items())]
+    rows = [
+        f"| {name} | {c['ran'] + c['refused']} | {c['ran']} | {c['refused']} | 0 |" for name, c in sorted(TALLY.items())
+    ]
     print("\n\n| function | calls | results | clear errors | failures |\n|---|---|---|---|---|\n" + "\n".join(rows))

@@ -20,8 +20,9 @@ _CHECKS = os.path.join(os.path.dirname(__file__), "_gpu_checks.py")
 
 def _run(device: str, examples: int, interpret: bool):
     env = dict(os.environ, **({"TRITON_INTERPRET": "1"} if interpret else {}))
-    return subprocess.run([sys.executable, _CHECKS, device, str(examples)], capture_output=True, text=True,
-                          timeout=900, env=env)
+    return subprocess.run(
+        [sys.executable, _CHECKS, device, str(examples)], capture_output=True, text=True, timeout=900, env=env
+    )
 
 
 def test_the_kernels_equal_the_cpu_core_under_the_interpreter():
@@ -48,19 +49,35 @@ def test_calls_without_a_gpu_path_are_refused_before_any_copy():
     from histeq import _gpu
 
     image = torch.zeros((2, 8, 8), dtype=torch.uint8)
-    for args, kwargs in [((), {"nbins": 16}), ((image,), {}), ((), {"out_range": (0, 9)}),
-                         ((), {"mask": np.ones((8, 8), bool)})]:
+    for args, kwargs in [
+        ((), {"nbins": 16}),
+        ((image,), {}),
+        ((), {"out_range": (0, 9)}),
+        ((), {"mask": np.ones((8, 8), bool)}),
+    ]:
         with pytest.raises(TypeError, match="histeq.equalize: got cpu tensors, but its GPU path so far covers"):
             _gpu.call(histeq.equalize.__wrapped__, image, args, kwargs)
-    defaults = {"nbins": None, "in_range": None, "out_range": None, "exact": False, "return_ties": False,
-                "compat": None, "color": None, "channel_order": "rgb", "channel_axis": None, "mask": None}
+    defaults = {
+        "nbins": None,
+        "in_range": None,
+        "out_range": None,
+        "exact": False,
+        "return_ties": False,
+        "compat": None,
+        "color": None,
+        "channel_order": "rgb",
+        "channel_axis": None,
+        "mask": None,
+    }
     with pytest.raises(TypeError, match="histeq.equalize: got cpu tensors"):  # at their defaults: taken...
         _gpu.call(histeq.equalize.__wrapped__, image, (), defaults | {"exact": True})  # ...but not exact=True
-    for kwargs, error, words in [({"axes": (1, 1)}, ValueError, "repeated axes"),
-                                 ({"mask": image}, TypeError, "mask must be a boolean array"),
-                                 ({"mask": torch.ones((3, 8), dtype=torch.bool)}, ValueError, "does not match"),
-                                 ({"channel_axis": 0}, ValueError, "needs 3 .RGB. or 4 .RGBA. channels"),
-                                 ({"color": "luma"}, ValueError, "needs channel_axis")]:
+    for kwargs, error, words in [
+        ({"axes": (1, 1)}, ValueError, "repeated axes"),
+        ({"mask": image}, TypeError, "mask must be a boolean array"),
+        ({"mask": torch.ones((3, 8), dtype=torch.bool)}, ValueError, "does not match"),
+        ({"channel_axis": 0}, ValueError, "needs 3 .RGB. or 4 .RGBA. channels"),
+        ({"color": "luma"}, ValueError, "needs channel_axis"),
+    ]:
         with pytest.raises(error, match=words):
             _gpu.call(histeq.equalize.__wrapped__, image, (), kwargs)
     with pytest.raises(TypeError, match="color='lightness'"):
@@ -70,6 +87,7 @@ def test_calls_without_a_gpu_path_are_refused_before_any_copy():
             _gpu.call(histeq.equalize.__wrapped__, image.to(dtype), (), {})
     with pytest.raises(TypeError, match="histeq.clahe: got 4 image axes longer than one pixel"):
         _gpu.call(histeq.clahe.__wrapped__, torch.zeros((2, 3, 4, 5), dtype=torch.uint8), (), {"tiles": 1})
+
     def exact_order(image):  # a function without a GPU path
         pass
 
@@ -84,12 +102,35 @@ def test_calls_without_a_gpu_path_are_refused_before_any_copy():
 
 #: Pointer arguments by name (the image's, ``tables`` and ``out``, take the image's dtype; ``weights_*`` the
 #: plan's), scalars otherwise 32-bit integers.
-_POINTERS = {"clips": "*fp64", "fractions": "*fp64", "values": "*fp64", "starts": "*i64", "sizes": "*i64",
-             "target_of": "*i64", "low_y": "*i64", "high_y": "*i64", "low_x": "*i64", "high_x": "*i64",
-             "weight_y": "*fp32", "weight_x": "*fp32", "counted": "*u8", "counts": "*i32", "ranges": "*i32",
-             "bounds_z": "*i32", "bounds_y": "*i32", "bounds_x": "*i32", "lower_z": "*i32", "lower_y": "*i32",
-             "lower_x": "*i32", "groups": "*fp64", "partial": "*fp64", "params": "*fp64", "levels": "*fp64",
-             "slopes": "*fp64", "identity": "*i8"}
+_POINTERS = {
+    "clips": "*fp64",
+    "fractions": "*fp64",
+    "values": "*fp64",
+    "starts": "*i64",
+    "sizes": "*i64",
+    "target_of": "*i64",
+    "low_y": "*i64",
+    "high_y": "*i64",
+    "low_x": "*i64",
+    "high_x": "*i64",
+    "weight_y": "*fp32",
+    "weight_x": "*fp32",
+    "counted": "*u8",
+    "counts": "*i32",
+    "ranges": "*i32",
+    "bounds_z": "*i32",
+    "bounds_y": "*i32",
+    "bounds_x": "*i32",
+    "lower_z": "*i32",
+    "lower_y": "*i32",
+    "lower_x": "*i32",
+    "groups": "*fp64",
+    "partial": "*fp64",
+    "params": "*fp64",
+    "levels": "*fp64",
+    "slopes": "*fp64",
+    "identity": "*i8",
+}
 _SCALARS = {"denominator": "i64", "span": "fp32", "scale": "fp32"}
 
 
@@ -102,14 +143,27 @@ def _variants():
         ("_gpu_equalize", "_histogram_kernel", "*u8", {"BLOCK": 4096, "LEVELS": 256, "MASKED": True}),
         *[("_gpu_equalize", "_table_kernel", "*u8", {"LEVELS": 256, "RULE": rule}, exact) for rule in (0, 1, 2)],
         ("_gpu_equalize", "_apply_kernel", "*u8", {"BLOCK": 4096, "LEVELS": 256}),
-        *[("_gpu_equalize", "_whole_image_kernel", "*u8", {"BLOCK": 4096, "LEVELS": 256, "MASKED": True, "RULE": rule},
-           exact) for rule in (0, 1, 2)],
+        *[
+            (
+                "_gpu_equalize",
+                "_whole_image_kernel",
+                "*u8",
+                {"BLOCK": 4096, "LEVELS": 256, "MASKED": True, "RULE": rule},
+                exact,
+            )
+            for rule in (0, 1, 2)
+        ],
         ("_gpu_clahe", "_tile_histogram_kernel", "*u16", {"BLOCK": 4096, "LEVELS": 65536, "MASKED": True}),
         ("_gpu_clahe", "_tile_histogram_kernel", "*i8", {"BLOCK": 4096, "LEVELS": 256, "MASKED": False}),
         ("_gpu_clahe", "_byte_tile_tables_kernel", "*u8", {"BLOCK": 4096, "MASKED": True, "CLIPPED": True}, exact),
         ("_gpu_clahe", "_byte_tables_kernel", "*i8", {"CLIPPED": True}, exact),
-        ("_gpu_clahe", "_wide_tables_kernel", "*u16",
-         {"LEVELS": 65536, "CHUNK": 4096, "GROUPS": 256, "CLIPPED": True}, {"fusion": False, "warps": 8}),
+        (
+            "_gpu_clahe",
+            "_wide_tables_kernel",
+            "*u16",
+            {"LEVELS": 65536, "CHUNK": 4096, "GROUPS": 256, "CLIPPED": True},
+            {"fusion": False, "warps": 8},
+        ),
         ("_gpu_clahe", "_interpolate_kernel", "*u8", {"BLOCK": 1024, "LEVELS": 256, "WIDE": False} | corners),
         ("_gpu_clahe", "_interpolate_kernel", "*i16", {"BLOCK": 1024, "LEVELS": 65536, "WIDE": True} | corners),
         ("_gpu_float", "_stats_kernel", "*fp16", {"BLOCK": 1024, "MASKED": True}),
@@ -117,18 +171,35 @@ def _variants():
         ("_gpu_float", "_histogram_kernel", "*fp64", {"BLOCK": 1024, "NBINS": 4096, "MASKED": True}, exact),
         ("_gpu_float", "_levels_kernel", "*fp32", {"NBINS": 4096}, {"fusion": False, "warps": 8}),
         ("_gpu_float", "_map_kernel", "*fp16", {"BLOCK": 1024, "NBINS": 4096, "NARROW": True}, exact),
-        ("_gpu_clahe_float", "_tile_histogram_kernel", "*fp32", {"BLOCK": 4096, "NBINS": 4096, "MASKED": True},
-         exact),
-        ("_gpu_clahe_float", "_maps_kernel", "*fp32", {"NBINS": 4096, "GROUPS": 256, "CLIPPED": True},
-         {"fusion": False, "warps": 8}),
+        ("_gpu_clahe_float", "_tile_histogram_kernel", "*fp32", {"BLOCK": 4096, "NBINS": 4096, "MASKED": True}, exact),
+        (
+            "_gpu_clahe_float",
+            "_maps_kernel",
+            "*fp32",
+            {"NBINS": 4096, "GROUPS": 256, "CLIPPED": True},
+            {"fusion": False, "warps": 8},
+        ),
         ("_gpu_clahe_opencv", "_histogram_kernel", "*u16", {"BLOCK": 4096, "LEVELS": 65536}),
         ("_gpu_clahe_opencv", "_tables_kernel", "*u8", {"LEVELS": 256, "CHUNK": 256}, exact),
         ("_gpu_clahe_opencv", "_tables_kernel", "*u16", {"LEVELS": 65536, "CHUNK": 4096}, exact),
         ("_gpu_clahe_opencv", "_blend_kernel", "*u8", {"BLOCK": 1024, "LEVELS": 256}, {"fusion": False}),
-        *[("_gpu_match", "_tables_kernel", "*u16", {"LEVELS": 65536, "CHUNK": 4096, "STEP": step, "STEPS": 18,
-                                                    "SLACK": 1e-12}, exact) for step in (False, True)],
-        ("_gpu_clahe_float", "_interpolate_kernel", "*fp64", {"BLOCK": 1024, "NBINS": 4096, "NARROW": False} | corners,
-         {"fusion": False, "weights": "*fp64"}),
+        *[
+            (
+                "_gpu_match",
+                "_tables_kernel",
+                "*u16",
+                {"LEVELS": 65536, "CHUNK": 4096, "STEP": step, "STEPS": 18, "SLACK": 1e-12},
+                exact,
+            )
+            for step in (False, True)
+        ],
+        (
+            "_gpu_clahe_float",
+            "_interpolate_kernel",
+            "*fp64",
+            {"BLOCK": 1024, "NBINS": 4096, "NARROW": False} | corners,
+            {"fusion": False, "weights": "*fp64"},
+        ),
     ]
 
 
@@ -160,9 +231,11 @@ def test_the_kernels_compile_for_an_h100(variant):
             signature[arg] = _POINTERS.get(arg, _SCALARS.get(arg, "i32"))
     fusion = options.get("fusion", True)
     try:
-        compiled = triton.compile(ASTSource(fn=kernel, signature=signature, constexprs=constexprs),
-                                  target=GPUTarget("cuda", 90, 32),
-                                  options={"enable_fp_fusion": fusion, "num_warps": options.get("warps", 4)})
+        compiled = triton.compile(
+            ASTSource(fn=kernel, signature=signature, constexprs=constexprs),
+            target=GPUTarget("cuda", 90, 32),
+            options={"enable_fp_fusion": fusion, "num_warps": options.get("warps", 4)},
+        )
     except (ImportError, FileNotFoundError, RuntimeError) as exc:  # no NVIDIA backend or ptxas here
         if "ptxas" in str(exc) or isinstance(exc, (ImportError, FileNotFoundError)):
             pytest.skip(f"Triton cannot compile for CUDA here: {exc}")

@@ -30,7 +30,7 @@ def test_chunked_tiff_survives_short_writes(tmp_path, array_file, monkeypatch):
     pytest.importorskip("dask")
     source, image = array_file
     real = os.pwrite
-    monkeypatch.setattr(os, "pwrite", lambda fd, data, offset: real(fd, bytes(data)[:max(1, len(data) // 3)], offset))
+    monkeypatch.setattr(os, "pwrite", lambda fd, data, offset: real(fd, bytes(data)[: max(1, len(data) // 3)], offset))
     assert _run("equalize", source, "-o", tmp_path / "out.tif", "--dask") == EXIT_OK
     np.testing.assert_array_equal(tifffile.imread(tmp_path / "out.tif"), histeq.equalize(image))
 
@@ -55,7 +55,7 @@ def test_chunked_tiff_on_a_full_disk_fails_and_leaves_nothing(tmp_path, array_fi
     def full_disk(fd, data, offset):  # a third of the first write fits, then the disk is full
         calls.append(offset)
         if len(calls) == 1:
-            return real(fd, bytes(data)[:len(data) // 3], offset)
+            return real(fd, bytes(data)[: len(data) // 3], offset)
         if failure == "ENOSPC":
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return 0
@@ -84,8 +84,9 @@ def _start(argv):
     import subprocess
     import sys
 
-    return subprocess.Popen([sys.executable, "-m", "histeq", *map(str, argv)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "histeq", *map(str, argv)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def _wait_for_outputs(out, process, count=3):
@@ -139,8 +140,9 @@ def test_stale_temporaries_of_dead_runs_are_removed_by_the_next(tmp_path, camera
     import subprocess
     import sys
 
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                          text=True).stdout.strip()  # a process that no longer runs
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    ).stdout.strip()  # a process that no longer runs
     out = tmp_path / "out"
     out.mkdir()
     stale = [out / f".a.png.histeq-{dead}-x1y2z3.tmp", out / f".b.zarr.histeq-{dead}-q9w8e7"]
@@ -215,8 +217,9 @@ def test_fit_clahe_apply_equals_clahe(case, data):
 
 def test_fit_examples_of_the_issue():
     constant = np.full((4, 4), 0.5)
-    np.testing.assert_array_equal(histeq.fit_equalize(constant, in_range=(0, 1)).apply(constant),
-                                  histeq.equalize(constant, in_range=(0, 1)))
+    np.testing.assert_array_equal(
+        histeq.fit_equalize(constant, in_range=(0, 1)).apply(constant), histeq.equalize(constant, in_range=(0, 1))
+    )
     swapped = np.arange(64, dtype=">u2").reshape(8, 8) * 100
     np.testing.assert_array_equal(histeq.fit_clahe(swapped, tiles=2).apply(swapped), histeq.clahe(swapped, tiles=2))
 
@@ -227,20 +230,22 @@ def test_fit_match_and_specify_apply_equal_the_functions_in_any_byte_order(case,
     mask = kwargs.get("mask")
     if np.isfinite(reference.astype(np.float64)).any():
         _same(histeq.fit_match(image, reference, mask=mask).apply(image), histeq.match(image, reference, mask=mask))
-    _same(histeq.fit_specify(image, "rayleigh", mask=mask).apply(image),
-          histeq.specify(image, "rayleigh", mask=mask))
+    _same(histeq.fit_specify(image, "rayleigh", mask=mask).apply(image), histeq.specify(image, "rayleigh", mask=mask))
 
 
 # --- 4. cost bounded by the image, not by tiles x bins ---------------------------------------------------------
 
 
-@pytest.mark.parametrize("call", [
-    # Were 8.1 s and 4.6 GiB; 50 s and 6.2 GiB; about 17 GB.
-    lambda: histeq.fit_clahe(np.zeros((512, 512), np.uint16) + np.arange(512, dtype=np.uint16), tiles=64),
-    lambda: histeq.histogram(np.zeros((16, 2, 2), np.float32), axes=(1, 2), nbins=2**24),
-    lambda: histeq.clahe(np.random.default_rng(0).random((256, 256), np.float32), tiles=128, nbins=65536),
-    lambda: histeq.equalize(np.zeros((16, 2, 2), np.float32) + np.arange(2), axes=(1, 2), nbins=2**24),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        # Were 8.1 s and 4.6 GiB; 50 s and 6.2 GiB; about 17 GB.
+        lambda: histeq.fit_clahe(np.zeros((512, 512), np.uint16) + np.arange(512, dtype=np.uint16), tiles=64),
+        lambda: histeq.histogram(np.zeros((16, 2, 2), np.float32), axes=(1, 2), nbins=2**24),
+        lambda: histeq.clahe(np.random.default_rng(0).random((256, 256), np.float32), tiles=128, nbins=65536),
+        lambda: histeq.equalize(np.zeros((16, 2, 2), np.float32) + np.arange(2), axes=(1, 2), nbins=2**24),
+    ],
+)
 def test_calls_that_would_need_absurd_tables_are_refused_up_front(call):
     import time
 
@@ -255,8 +260,9 @@ def test_sane_calls_with_many_tiles_or_images_still_run():
     image = (rng.normal(30000, 3000, (512, 512))).astype(np.uint16)
     assert histeq.clahe(image, tiles=64).shape == image.shape  # windowed tables: a few MiB
     batch = rng.integers(0, 65535, (1800, 1, 24, 24), dtype=np.uint16)
-    np.testing.assert_array_equal(histeq.match(batch, batch[0, 0], axes=(-2, -1))[:3],
-                                  np.stack([histeq.match(b, batch[0, 0]) for b in batch[:3]]))
+    np.testing.assert_array_equal(
+        histeq.match(batch, batch[0, 0], axes=(-2, -1))[:3], np.stack([histeq.match(b, batch[0, 0]) for b in batch[:3]])
+    )
 
 
 def test_singleton_axes_cost_nothing_in_exact_ordering():
@@ -287,10 +293,14 @@ def test_unaligned_views_are_copied_before_the_kernels(dtype):
     image = (np.random.default_rng(0).random((24, 20, 3)) * 1000).astype(dtype)
     view = _unaligned(image)
     assert not view.flags.aligned
-    for call in (lambda x: histeq.equalize(x), lambda x: histeq.clahe(x, tiles=2),
-                 lambda x: histeq.match(x, x[::-1]), lambda x: histeq.histogram(x)[0],
-                 lambda x: histeq.equalize(x, channel_axis=-1, color="per-channel"),
-                 lambda x: histeq.fit_equalize(x).apply(x)):
+    for call in (
+        lambda x: histeq.equalize(x),
+        lambda x: histeq.clahe(x, tiles=2),
+        lambda x: histeq.match(x, x[::-1]),
+        lambda x: histeq.histogram(x)[0],
+        lambda x: histeq.equalize(x, channel_axis=-1, color="per-channel"),
+        lambda x: histeq.fit_equalize(x).apply(x),
+    ):
         np.testing.assert_array_equal(call(view), call(image))
     if dtype != np.int32:  # colour modes take unsigned integers and floats
         np.testing.assert_array_equal(histeq.equalize(view, channel_axis=-1), histeq.equalize(image, channel_axis=-1))
@@ -306,8 +316,15 @@ def test_many_spatial_axes_are_refused_or_dropped_not_miscomputed():
     from histeq._kernels import core
 
     with pytest.raises(ValueError, match="at most 16 spatial axes"):
-        core.TilePlan(np.full(17, 2, np.int64), np.ones(17, np.int64), np.tile([0, 2], 17).astype(np.int64),
-                      np.zeros(34, np.int32), np.ones(34), np.zeros(34), 1.0)
+        core.TilePlan(
+            np.full(17, 2, np.int64),
+            np.ones(17, np.int64),
+            np.tile([0, 2], 17).astype(np.int64),
+            np.zeros(34, np.int32),
+            np.ones(34),
+            np.zeros(34),
+            1.0,
+        )
 
 
 # --- 6. every argument checked where it enters ------------------------------------------------------------
@@ -322,8 +339,9 @@ def test_threads_beyond_any_machine_are_refused_clearly(camera):
         histeq.set_num_threads(2**31)
 
 
-@pytest.mark.parametrize("name, alpha", [("rayleigh", 1e-300), ("rayleigh", 1e-10), ("exponential", 1e300),
-                                         ("exponential", 1e10)])
+@pytest.mark.parametrize(
+    "name, alpha", [("rayleigh", 1e-300), ("rayleigh", 1e-10), ("exponential", 1e300), ("exponential", 1e10)]
+)
 def test_extreme_alpha_says_so(camera, name, alpha):
     # Was OverflowError, IndexError (matching.py:61) or every pixel set to one value.
     import re
@@ -341,8 +359,9 @@ def test_large_or_small_alpha_that_leaves_a_distribution_works(camera, name, alp
 def test_huge_weights_are_the_same_target(camera):
     # Were a constant image (their sum overflowed), and with exact=True NumPy's "negative repeats".
     for exact in (False, True):
-        np.testing.assert_array_equal(histeq.specify(camera, [1e308, 1e308, 2e307], exact=exact),
-                                      histeq.specify(camera, [10, 10, 2], exact=exact))
+        np.testing.assert_array_equal(
+            histeq.specify(camera, [1e308, 1e308, 2e307], exact=exact), histeq.specify(camera, [10, 10, 2], exact=exact)
+        )
 
 
 # --- 7. one rule each, with and without exact ------------------------------------------------------------------
@@ -387,24 +406,36 @@ def _crafted(path, header, **arrays):
 
 
 def _valid_equalize_header(kind="table", nbins=256, **changes):
-    header = dict(dtype="uint8", kind=kind, lo=0.0, hi=255.0, nbins=nbins, nominal_lo=0.0, nominal_hi=255.0,
-                  out_lo=0.0, out_hi=255.0)
+    header = dict(
+        dtype="uint8",
+        kind=kind,
+        lo=0.0,
+        hi=255.0,
+        nbins=nbins,
+        nominal_lo=0.0,
+        nominal_hi=255.0,
+        out_lo=0.0,
+        out_hi=255.0,
+    )
     header.update(changes)
     return header
 
 
-@pytest.mark.parametrize("header, values, field", [
-    (_valid_equalize_header(kind="mystery"), np.zeros(256, np.int64), "kind"),  # was applied as a table
-    (_valid_equalize_header(nbins=10), np.zeros(256, np.int64), "values"),  # was IndexError
-    (_valid_equalize_header(kind="levels"), np.full(257, np.nan), "values"),  # was a silent 0
-    (_valid_equalize_header(lo=5.0, hi=5.0), np.zeros(256, np.int64), "lo, hi"),  # was ZeroDivisionError
-    (_valid_equalize_header(nbins=10**30), np.zeros(3), "nbins"),  # was OverflowError
-    (_valid_equalize_header(dtype="object"), np.zeros(256, np.int64), "dtype"),
-    (_valid_equalize_header(), np.full(256, 10**6), "values"),
-    ("[" * 100000 + "]" * 100000, np.zeros(3), "header"),  # was RecursionError
-    ({"dtype": "uint8"}, np.zeros(3), "header"),
-    (_valid_equalize_header(kind="pieces", nbins=2), np.array([[0.0, 2.0], [0, 1], [1, 1]]), "values"),
-])
+@pytest.mark.parametrize(
+    "header, values, field",
+    [
+        (_valid_equalize_header(kind="mystery"), np.zeros(256, np.int64), "kind"),  # was applied as a table
+        (_valid_equalize_header(nbins=10), np.zeros(256, np.int64), "values"),  # was IndexError
+        (_valid_equalize_header(kind="levels"), np.full(257, np.nan), "values"),  # was a silent 0
+        (_valid_equalize_header(lo=5.0, hi=5.0), np.zeros(256, np.int64), "lo, hi"),  # was ZeroDivisionError
+        (_valid_equalize_header(nbins=10**30), np.zeros(3), "nbins"),  # was OverflowError
+        (_valid_equalize_header(dtype="object"), np.zeros(256, np.int64), "dtype"),
+        (_valid_equalize_header(), np.full(256, 10**6), "values"),
+        ("[" * 100000 + "]" * 100000, np.zeros(3), "header"),  # was RecursionError
+        ({"dtype": "uint8"}, np.zeros(3), "header"),
+        (_valid_equalize_header(kind="pieces", nbins=2), np.array([[0.0, 2.0], [0, 1], [1, 1]]), "values"),
+    ],
+)
 def test_crafted_equalize_mappings_are_refused(tmp_path, header, values, field):
     path = _crafted(tmp_path / "m.npz", header, values=values)
     with pytest.raises(ValueError, match=f"not a valid histeq mapping file: {field}"):
@@ -412,8 +443,19 @@ def test_crafted_equalize_mappings_are_refused(tmp_path, header, values, field):
 
 
 def _clahe_header(**changes):
-    header = dict(dtype="uint8", shape=[16, 16], tiles=[2, 2], nbins=256, lo=0.0, hi=255.0, nominal_lo=0.0,
-                  nominal_hi=255.0, out_lo=0.0, out_hi=255.0, rescale=False)
+    header = dict(
+        dtype="uint8",
+        shape=[16, 16],
+        tiles=[2, 2],
+        nbins=256,
+        lo=0.0,
+        hi=255.0,
+        nominal_lo=0.0,
+        nominal_hi=255.0,
+        out_lo=0.0,
+        out_hi=255.0,
+        rescale=False,
+    )
     header.update(changes)
     return header
 
@@ -422,15 +464,18 @@ def _clahe_arrays(tiles=4, nbins=256):
     return dict(identity=np.zeros(tiles, np.uint8), table=np.zeros((tiles, nbins), np.uint8), slope=np.zeros((0, 0)))
 
 
-@pytest.mark.parametrize("header, arrays, field", [
-    (_clahe_header(shape=[2] * 33, tiles=[1] * 33), _clahe_arrays(1), "shape"),  # was a shift by 33
-    (_clahe_header(shape=[2**40]), _clahe_arrays(), "shape"),  # would allocate 8 TiB
-    (_clahe_header(tiles=[4, 4]), _clahe_arrays(), "identity"),
-    (_clahe_header(tiles=[32, 2]), _clahe_arrays(64), "tiles"),
-    (_clahe_header(nbins=0), _clahe_arrays(), "nbins"),
-    (_clahe_header(rescale="yes"), _clahe_arrays(), "rescale"),
-    (_clahe_header(), dict(_clahe_arrays(), table=np.zeros((4, 256), np.float32)), "table"),
-])
+@pytest.mark.parametrize(
+    "header, arrays, field",
+    [
+        (_clahe_header(shape=[2] * 33, tiles=[1] * 33), _clahe_arrays(1), "shape"),  # was a shift by 33
+        (_clahe_header(shape=[2**40]), _clahe_arrays(), "shape"),  # would allocate 8 TiB
+        (_clahe_header(tiles=[4, 4]), _clahe_arrays(), "identity"),
+        (_clahe_header(tiles=[32, 2]), _clahe_arrays(64), "tiles"),
+        (_clahe_header(nbins=0), _clahe_arrays(), "nbins"),
+        (_clahe_header(rescale="yes"), _clahe_arrays(), "rescale"),
+        (_clahe_header(), dict(_clahe_arrays(), table=np.zeros((4, 256), np.float32)), "table"),
+    ],
+)
 def test_crafted_clahe_mappings_are_refused(tmp_path, header, arrays, field):
     path = _crafted(tmp_path / "c.npz", header, **arrays)
     with pytest.raises(ValueError, match=f"not a valid histeq mapping file: {field}"):
@@ -464,8 +509,9 @@ def _zipped(path, members: dict, bare=()):
 
     with zipfile.ZipFile(path, "w") as archive:
         for name, member in members.items():
-            archive.writestr(name if name in bare else name + ".npy",
-                             member if isinstance(member, bytes) else _npy(member))
+            archive.writestr(
+                name if name in bare else name + ".npy", member if isinstance(member, bytes) else _npy(member)
+            )
     return path
 
 
@@ -477,9 +523,17 @@ def _saved_members(tmp_path, cls) -> dict:
         return {name: archive[name] for name in archive.files}
 
 
-@pytest.mark.parametrize("cls, field", [(histeq.EqualizeMapping, "header"), (histeq.EqualizeMapping, "values"),
-                                        (histeq.ClaheMapping, "header"), (histeq.ClaheMapping, "table"),
-                                        (histeq.ClaheMapping, "identity"), (histeq.ClaheMapping, "slope")])
+@pytest.mark.parametrize(
+    "cls, field",
+    [
+        (histeq.EqualizeMapping, "header"),
+        (histeq.EqualizeMapping, "values"),
+        (histeq.ClaheMapping, "header"),
+        (histeq.ClaheMapping, "table"),
+        (histeq.ClaheMapping, "identity"),
+        (histeq.ClaheMapping, "slope"),
+    ],
+)
 @pytest.mark.parametrize("how", ["bare pickle", "bare pickle without .npy suffix", "object array"])
 def test_pickled_members_of_a_mapping_file_are_refused_unread(tmp_path, cls, field, how):
     # Were AttributeError ('bytes' object has no attribute 'dtype') and NumPy's ValueError naming no field.
@@ -531,16 +585,21 @@ def test_a_mapping_file_that_is_a_pickle_or_an_npy_is_a_value_error_naming_it(tm
     assert not trap.exists()
     with open(tmp_path / "array.npz", "wb") as file:
         np.save(file, np.zeros(256, np.uint8))
-    with pytest.raises(ValueError, match=r"array\.npz: not a valid histeq mapping file: expected a \.npz archive, "
-                                         r"got a \.npy array of shape \(256,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"array\.npz: not a valid histeq mapping file: expected a \.npz archive, "
+        r"got a \.npy array of shape \(256,\)",
+    ):
         cls.load(tmp_path / "array.npz")
 
 
 def test_saved_mappings_still_load(tmp_path, camera):
-    for fitted, cls in [(histeq.fit_equalize(camera), histeq.EqualizeMapping),
-                        (histeq.fit_match(camera / 255, camera.T / 255), histeq.EqualizeMapping),
-                        (histeq.fit_clahe(camera, tiles=4), histeq.ClaheMapping),
-                        (histeq.fit_clahe(camera / 255, tiles=3), histeq.ClaheMapping)]:
+    for fitted, cls in [
+        (histeq.fit_equalize(camera), histeq.EqualizeMapping),
+        (histeq.fit_match(camera / 255, camera.T / 255), histeq.EqualizeMapping),
+        (histeq.fit_clahe(camera, tiles=4), histeq.ClaheMapping),
+        (histeq.fit_clahe(camera / 255, tiles=3), histeq.ClaheMapping),
+    ]:
         fitted.save(tmp_path / "m.npz")
         loaded = cls.load(tmp_path / "m.npz")
         image = camera if fitted.dtype == "uint8" else camera / 255
@@ -556,9 +615,11 @@ def test_a_fifo_is_refused_not_read_forever(tmp_path, camera, capsys, role):
     fifo = tmp_path / "pipe.png"
     os.mkfifo(fifo)
     io.write_image(tmp_path / "a.png", camera)
-    argv = {"input": ["equalize", fifo, "-o", tmp_path / "o.png"],
-            "--mask": ["equalize", tmp_path / "a.png", "-o", tmp_path / "o.png", "--mask", fifo],
-            "--reference": ["match", tmp_path / "a.png", "-o", tmp_path / "o.png", "--reference", fifo]}[role]
+    argv = {
+        "input": ["equalize", fifo, "-o", tmp_path / "o.png"],
+        "--mask": ["equalize", tmp_path / "a.png", "-o", tmp_path / "o.png", "--mask", fifo],
+        "--reference": ["match", tmp_path / "a.png", "-o", tmp_path / "o.png", "--reference", fifo],
+    }[role]
     assert _run(*argv) == 2
     assert "not a regular file" in capsys.readouterr().err
 

@@ -67,8 +67,8 @@ def test_cumulative_distribution_matches_skimage(camera):
     cdf, centers = histeq.cumulative_distribution(camera)
     expected, expected_centers = exposure.cumulative_distribution(camera)
     lo, hi = int(camera.min()), int(camera.max())
-    np.testing.assert_allclose(cdf[lo:hi + 1], expected, rtol=1e-12)
-    np.testing.assert_array_equal(centers[lo:hi + 1], expected_centers)
+    np.testing.assert_allclose(cdf[lo : hi + 1], expected, rtol=1e-12)
+    np.testing.assert_array_equal(centers[lo : hi + 1], expected_centers)
     assert cdf[-1] == 1.0
 
 
@@ -90,6 +90,7 @@ def test_a_range_wider_than_float64_is_refused():
 
 
 # --- integer data in whole levels, at every width -------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.uint32, np.int32, np.int64, np.uint64])
 def test_integer_bins_are_never_narrower_than_a_level(dtype):

@@ -12,10 +12,14 @@ def test_64bit_integers_are_computed_as_32bit(wide, narrow, camera):
     image = camera.astype(wide) * 1000 + 7
     as32 = image.astype(narrow)
     mask = camera > 20
-    for func, kwargs in [(histeq.equalize, {}), (histeq.equalize, dict(mask=mask, out_range=(10, 5000))),
-                         (histeq.clahe, dict(tiles=4)), (histeq.specify, dict(histogram="rayleigh")),
-                         (histeq.match, dict(reference=camera.T.astype(wide))),
-                         (histeq.equalize, dict(exact=True))]:
+    for func, kwargs in [
+        (histeq.equalize, {}),
+        (histeq.equalize, dict(mask=mask, out_range=(10, 5000))),
+        (histeq.clahe, dict(tiles=4)),
+        (histeq.specify, dict(histogram="rayleigh")),
+        (histeq.match, dict(reference=camera.T.astype(wide))),
+        (histeq.equalize, dict(exact=True)),
+    ]:
         out = func(image, **kwargs)
         expected = func(as32, **{k: (v.astype(narrow) if k == "reference" else v) for k, v in kwargs.items()})
         assert out.dtype == wide
@@ -23,8 +27,9 @@ def test_64bit_integers_are_computed_as_32bit(wide, narrow, camera):
     np.testing.assert_array_equal(histeq.histogram(image)[0], histeq.histogram(as32)[0])
     np.testing.assert_array_equal(histeq.fit_equalize(image).apply(image[:50]), histeq.equalize(image)[:50])
     assert histeq.fit_clahe(image, tiles=4).apply(image).dtype == wide
-    np.testing.assert_array_equal(histeq.equalize(np.arange(100).reshape(10, 10)),
-                                  histeq.equalize(np.arange(100, dtype=np.int32).reshape(10, 10)))
+    np.testing.assert_array_equal(
+        histeq.equalize(np.arange(100).reshape(10, 10)), histeq.equalize(np.arange(100, dtype=np.int32).reshape(10, 10))
+    )
 
 
 def test_64bit_dask_images(camera):
@@ -48,10 +53,10 @@ def test_masked_array_mask_feeds_the_histogram(camera):
     assert not np.array_equal(out.data, histeq.equalize(camera))
     roi = np.zeros(camera.shape, bool)
     roi[100:400, 100:400] = True
-    np.testing.assert_array_equal(histeq.equalize(hidden, mask=roi).data,
-                                  histeq.equalize(camera, mask=roi & (camera >= 10)))
-    np.testing.assert_array_equal(histeq.clahe(hidden, tiles=4).data,
-                                  histeq.clahe(camera, tiles=4, mask=camera >= 10))
+    np.testing.assert_array_equal(
+        histeq.equalize(hidden, mask=roi).data, histeq.equalize(camera, mask=roi & (camera >= 10))
+    )
+    np.testing.assert_array_equal(histeq.clahe(hidden, tiles=4).data, histeq.clahe(camera, tiles=4, mask=camera >= 10))
     counts, _ = histeq.histogram(hidden)
     assert counts[:10].sum() == 0 and counts.sum() == (camera >= 10).sum()
     fitted = histeq.fit_equalize(hidden)
@@ -63,8 +68,7 @@ def test_masked_reference_and_colour(camera, astronaut):
 
     moon = data.moon()
     out = histeq.match(np.ma.masked_less(camera, 10), np.ma.masked_greater(moon, 200))
-    np.testing.assert_array_equal(out.data, histeq.match(camera, moon, mask=camera >= 10,
-                                                         reference_mask=moon <= 200))
+    np.testing.assert_array_equal(out.data, histeq.match(camera, moon, mask=camera >= 10, reference_mask=moon <= 200))
     # A colour pixel counts when every channel is unmasked.
     hidden = np.ma.masked_array(astronaut, mask=np.zeros(astronaut.shape, bool))
     hidden.mask[:50, :, 1] = True
@@ -84,12 +88,15 @@ def test_masked_array_with_a_bad_mask_argument(camera):
         histeq.equalize(np.ma.masked_less(camera, 10), mask=np.ones((3, 3), bool))
 
 
-@pytest.mark.parametrize("call", [
-    lambda photo: histeq.clahe(photo),
-    lambda photo: histeq.equalize(photo, color="luma"),
-    lambda photo: histeq.specify(photo, "uniform", color="value"),
-    lambda photo: histeq.equalize(photo, mask=np.ones(photo.shape[:2], bool)),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda photo: histeq.clahe(photo),
+        lambda photo: histeq.equalize(photo, color="luma"),
+        lambda photo: histeq.specify(photo, "uniform", color="value"),
+        lambda photo: histeq.equalize(photo, mask=np.ones(photo.shape[:2], bool)),
+    ],
+)
 @pytest.mark.parametrize("channels", [3, 4])
 def test_errors_on_colour_shaped_arrays_say_pass_channel_axis(astronaut, call, channels):
     # Was: "tiles 8 must be between 1 and the axis length ..." about a tiles the user never passed.

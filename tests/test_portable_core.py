@@ -11,8 +11,10 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SOURCES = sorted((ROOT / "src" / "cpp").rglob("*.[ch]pp"))
 
-NON_PORTABLE = re.compile(r"__attribute__|__asm__|__int128|__builtin_|<cpuid\.h>|<immintrin\.h>|\b_mm(256|512)?_"
-                          r"|\bpthread_|<pthread\.h>|<signal\.h>|\bsigset_t\b|\bsig(fill|empty)set\b")
+NON_PORTABLE = re.compile(
+    r"__attribute__|__asm__|__int128|__builtin_|<cpuid\.h>|<immintrin\.h>|\b_mm(256|512)?_"
+    r"|\bpthread_|<pthread\.h>|<signal\.h>|\bsigset_t\b|\bsig(fill|empty)set\b"
+)
 # A guard's condition names one of these, and the code sits in its branch for that compiler or system.
 GUARDS = re.compile(r"HISTEQ_X86|__GNUC__|__unix__|__APPLE__")
 
@@ -34,8 +36,9 @@ def _unguarded(text: str) -> list[str]:
                 frames.pop()
             if kind not in ("else", "endif"):
                 continue  # a condition may name anything
-        guarded = any((GUARDS.search(cond) and not in_else) or ("_WIN32" in cond and in_else)
-                      for cond, in_else in frames)
+        guarded = any(
+            (GUARDS.search(cond) and not in_else) or ("_WIN32" in cond and in_else) for cond, in_else in frames
+        )
         if NON_PORTABLE.search(code) and not guarded:
             found.append(f"{number}: {line.strip()}")
     return found
@@ -55,8 +58,13 @@ def test_compiler_and_system_specific_code_is_guarded(path):
 def test_the_check_finds_what_it_looks_for():
     # What the check would miss if its parsing of the guards were wrong.
     assert _unguarded("inline unsigned __int128 x;\n") == ["1: inline unsigned __int128 x;"]
-    assert _unguarded("#ifdef HISTEQ_X86\n__attribute__((target(\"avx2\"))) void f();\n#endif\n") == []
+    assert _unguarded('#ifdef HISTEQ_X86\n__attribute__((target("avx2"))) void f();\n#endif\n') == []
     assert _unguarded("#ifdef HISTEQ_X86\n#else\n__attribute__((cold)) void f();\n#endif\n") != []
-    assert _unguarded("#if defined(_WIN32)\n__declspec(dllexport) int f();\n#else\n"
-                      "__attribute__((visibility(\"default\"))) int f();\n#endif\n") == []
+    assert (
+        _unguarded(
+            "#if defined(_WIN32)\n__declspec(dllexport) int f();\n#else\n"
+            '__attribute__((visibility("default"))) int f();\n#endif\n'
+        )
+        == []
+    )
     assert _unguarded("#if defined(_WIN32)\n__attribute__((cold)) int f();\n#endif\n") != []

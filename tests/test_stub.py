@@ -26,4 +26,3 @@ def test_the_stub_is_generated_from_the_bindings():
     if version.group(1) != nanobind.__version__:
         pytest.skip(f"the stub was generated with nanobind {version.group(1)}, {nanobind.__version__} is installed")
     assert make_stub.generate() == committed, "the stub is stale: run python tools/make_stub.py"
-

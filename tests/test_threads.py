@@ -13,8 +13,13 @@ import histeq
 
 
 def _python(code, env=None, timeout=60):
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
-                          timeout=timeout, env=dict(os.environ, **(env or {})))
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=dict(os.environ, **(env or {})),
+    )
 
 
 def test_concurrent_callers_get_the_serial_results(camera):

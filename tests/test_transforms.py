@@ -18,8 +18,10 @@ BATCH = RNG.integers(30, 180, (6, 3, 40, 36), dtype=np.uint8)
 def test_equalize_and_clahe_equal_the_functions_on_each_plane():
     batch = torch.from_numpy(BATCH)
     np.testing.assert_array_equal(transforms.Equalize()(batch).numpy(), histeq.equalize(BATCH, axes=(-2, -1)))
-    np.testing.assert_array_equal(transforms.CLAHE(tiles=(4, 3), clip_limit=3.0)(batch).numpy(),
-                                  histeq.clahe(BATCH, axes=(-2, -1), tiles=(4, 3), clip_limit=3.0))
+    np.testing.assert_array_equal(
+        transforms.CLAHE(tiles=(4, 3), clip_limit=3.0)(batch).numpy(),
+        histeq.clahe(BATCH, axes=(-2, -1), tiles=(4, 3), clip_limit=3.0),
+    )
     rgb = transforms.Equalize(color="luma")(batch).numpy()
     np.testing.assert_array_equal(rgb, histeq.equalize(BATCH, axes=(-2, -1), channel_axis=-3, color="luma"))
 
@@ -47,8 +49,9 @@ def test_inside_a_torchvision_pipeline_with_tv_tensors():
     v2 = pytest.importorskip("torchvision.transforms.v2")
     tv_tensors = pytest.importorskip("torchvision.tv_tensors")
     photo = np.ascontiguousarray(BATCH[0].transpose(1, 2, 0))  # H, W, C as images are read
-    pipeline = v2.Compose([v2.ToImage(), transforms.CLAHE(tiles=4, color="lightness"),
-                           v2.ToDtype(torch.float32, scale=True)])
+    pipeline = v2.Compose(
+        [v2.ToImage(), transforms.CLAHE(tiles=4, color="lightness"), v2.ToDtype(torch.float32, scale=True)]
+    )
     out = pipeline(photo)
     assert type(out) is tv_tensors.Image and out.dtype == torch.float32 and out.shape == (3, 40, 36)
     expected = histeq.clahe(photo, tiles=4, channel_axis=-1, color="lightness").transpose(2, 0, 1)
@@ -64,8 +67,9 @@ def test_random_clahe_draws_per_sample_and_equals_clahe_with_its_draws():
     assert len({(clip, tiles) for _, clip, tiles in draws}) == len(BATCH)  # parameters differ per sample
     for k, (_, clip, tiles) in enumerate(draws):
         assert 1.5 <= clip <= 3.5 and 2 <= tiles <= 6
-        np.testing.assert_array_equal(out[k].numpy(), histeq.clahe(BATCH[k], axes=(-2, -1), tiles=tiles,
-                                                                   clip_limit=clip))
+        np.testing.assert_array_equal(
+            out[k].numpy(), histeq.clahe(BATCH[k], axes=(-2, -1), tiles=tiles, clip_limit=clip)
+        )
 
 
 def test_random_clahe_with_p_zero_changes_nothing_and_bad_ranges_are_refused():
@@ -99,14 +103,17 @@ def test_the_examples_run():
     assert doctest.testmod(transforms, optionflags=doctest.NORMALIZE_WHITESPACE).failed == 0
 
 
-@pytest.mark.parametrize("name, value, error", [
-    ("clip_limit", (1.0, float("inf")), ValueError),  # was accepted, and refused at the first call
-    ("clip_limit", (1.0, float("nan")), ValueError),
-    ("clip_limit", (True, 2.0), TypeError),
-    ("tiles", (2.5, 3), TypeError),  # was truncated to (2, 3)
-    ("tiles", (2, 3.0), TypeError),
-    ("tiles", (False, 3), TypeError),
-])
+@pytest.mark.parametrize(
+    "name, value, error",
+    [
+        ("clip_limit", (1.0, float("inf")), ValueError),  # was accepted, and refused at the first call
+        ("clip_limit", (1.0, float("nan")), ValueError),
+        ("clip_limit", (True, 2.0), TypeError),
+        ("tiles", (2.5, 3), TypeError),  # was truncated to (2, 3)
+        ("tiles", (2, 3.0), TypeError),
+        ("tiles", (False, 3), TypeError),
+    ],
+)
 def test_random_clahe_refuses_at_construction_what_clahe_refuses(name, value, error):
     with pytest.raises(error, match=f"^{name} must be a range .*, got {re.escape(repr(value))}"):
         transforms.RandomCLAHE(**{name: value})

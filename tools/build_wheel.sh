@@ -38,6 +38,7 @@ else
     plat=manylinux_2_28_$arch
 fi
 mkdir "$work/wheel"
-"$tools" -m pip wheel "$root" --no-deps --wheel-dir "$work/wheel" --config-settings=build-dir="$work/build"
+"$tools" -m pip wheel "$root" --no-deps --wheel-dir "$work/wheel" --config-settings=build-dir="$work/build" \
+    --config-settings=cmake.define.HISTEQ_WERROR=ON
 "$tools" -m auditwheel repair --plat "$plat" --wheel-dir "$out" "$work"/wheel/histeq-*.whl
 for wheel in "$out"/histeq-*manylinux*.whl; do "$tools" -m auditwheel show "$wheel"; done

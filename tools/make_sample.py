@@ -20,8 +20,8 @@ def make(size: int = 512, seed: int = 2026) -> np.ndarray:
         cy, cx = rng.random(2)
         r = rng.uniform(0.02, 0.07)
         d2 = ((y - cy) ** 2 + (x - cx) ** 2) / r**2
-        scene += 0.25 * np.exp(-d2**2)  # cell body
-        scene -= 0.15 * np.exp(-(d2 * 6) ** 2)  # nucleus
+        scene += 0.25 * np.exp(-(d2**2))  # cell body
+        scene -= 0.15 * np.exp(-((d2 * 6) ** 2))  # nucleus
     scene += 0.03 * np.sin(40 * x + 25 * y) * np.sin(30 * y)
     scene += rng.normal(0, 0.015, scene.shape)
     scene = (scene - scene.min()) / (scene.max() - scene.min())

@@ -26,7 +26,7 @@ echo "== $(basename "$sdist"): $(tar -tzf "$sdist" | wc -l) files"
 # shellcheck disable=SC1091
 . "$work/venv/bin/activate"
 pip install --quiet --upgrade pip
-pip install "histeq[${EXTRAS:-test}] @ file://$sdist" 2>&1 | grep -v '^\s*$' | tail -3
+pip install --config-settings=cmake.define.HISTEQ_WERROR=ON "histeq[${EXTRAS:-test}] @ file://$sdist" 2>&1 | grep -v '^\s*$' | tail -3
 mkdir "$work/unpacked"
 tar -xzf "$sdist" -C "$work/unpacked"
 cd "$work"/unpacked/histeq-*/

@@ -19,7 +19,7 @@ import histeq
 
 phantom = transform.resize(data.shepp_logan_phantom(), (128, 128), anti_aliasing=True)
 depth = np.linspace(0.6, 1.4, 32)[:, None, None]
-volume = (-1000 + 1400 * phantom[None] * depth + np.random.default_rng(1).normal(0, 20, (32, 128, 128)))
+volume = -1000 + 1400 * phantom[None] * depth + np.random.default_rng(1).normal(0, 20, (32, 128, 128))
 volume = volume.astype(np.int16)
 
 in_3d = histeq.clahe(volume, tiles=(4, 8, 8), clip_limit=2.0)

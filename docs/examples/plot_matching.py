@@ -17,8 +17,10 @@ matched = histeq.match(image, reference, channel_axis=-1)
 exact = histeq.match(image, reference, channel_axis=-1, color="per-channel", exact=True)
 
 fig, axes = plt.subplots(1, 4, figsize=(14, 3.8))
-for ax, (title, picture) in zip(axes, [("image", image), ("reference", reference),
-                                       ("match (lightness)", matched), ("match per channel, exact", exact)]):
+for ax, (title, picture) in zip(
+    axes,
+    [("image", image), ("reference", reference), ("match (lightness)", matched), ("match per channel, exact", exact)],
+):
     ax.imshow(picture)
     ax.set_title(title)
     ax.axis("off")

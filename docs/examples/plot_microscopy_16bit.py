@@ -30,8 +30,7 @@ adaptive = histeq.clahe(dim, tiles=8, clip_limit=2.0)
 print(dim.dtype, int(dim.min()), int(dim.max()), "->", equalized.dtype, int(equalized.min()), int(equalized.max()))
 
 fig, axes = plt.subplots(1, 3, figsize=(13, 4.6))
-for ax, (title, picture) in zip(axes, [("uint16, levels 180..880", dim), ("equalize", equalized),
-                                       ("clahe", adaptive)]):
+for ax, (title, picture) in zip(axes, [("uint16, levels 180..880", dim), ("equalize", equalized), ("clahe", adaptive)]):
     ax.imshow(picture, cmap="magma", vmin=0, vmax=picture.max())
     ax.set_title(title)
     ax.axis("off")

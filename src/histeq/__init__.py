@@ -11,6 +11,20 @@ from .histogram import cumulative_distribution, histogram
 from .mapping import EqualizeMapping, fit_equalize
 from .matching import fit_match, fit_specify, match, specify
 
-__all__ = ["equalize", "clahe", "match", "specify", "fit_equalize", "EqualizeMapping", "fit_match", "fit_specify",
-           "fit_clahe", "ClaheMapping", "histogram", "cumulative_distribution", "set_num_threads", "get_num_threads"]
+__all__ = [
+    "equalize",
+    "clahe",
+    "match",
+    "specify",
+    "fit_equalize",
+    "EqualizeMapping",
+    "fit_match",
+    "fit_specify",
+    "fit_clahe",
+    "ClaheMapping",
+    "histogram",
+    "cumulative_distribution",
+    "set_num_threads",
+    "get_num_threads",
+]
 __version__ = "0.1.0"

@@ -51,9 +51,11 @@ def _xarray():
 
 def gpu_error(function: str, what: str, coverage: str = "it computes on the CPU only") -> TypeError:
     """The refusal of a GPU input that has no GPU path (yet): histeq never copies to the host and back."""
-    return TypeError(f"histeq.{function}: got {what}, but {coverage}, and histeq does not copy to the host and "
-                     "back for you: move the data to the CPU first (tensor.cpu(), cupy.asnumpy(array)) if that is "
-                     "what you want")
+    return TypeError(
+        f"histeq.{function}: got {what}, but {coverage}, and histeq does not copy to the host and "
+        "back for you: move the data to the CPU first (tensor.cpu(), cupy.asnumpy(array)) if that is "
+        "what you want"
+    )
 
 
 def on_gpu(value: object) -> bool:
@@ -67,10 +69,12 @@ def is_foreign(value: object) -> bool:
     if value is None or isinstance(value, (np.ndarray, list, tuple, int, float, bool, np.generic)):
         return False
     torch, xarray = _torch(), _xarray()
-    return ((torch is not None and isinstance(value, torch.Tensor))
-            or (xarray is not None and isinstance(value, xarray.DataArray))
-            or (hasattr(value, "__dlpack__") and not hasattr(value, "dask"))
-            or hasattr(value, "__cuda_array_interface__"))
+    return (
+        (torch is not None and isinstance(value, torch.Tensor))
+        or (xarray is not None and isinstance(value, xarray.DataArray))
+        or (hasattr(value, "__dlpack__") and not hasattr(value, "dask"))
+        or hasattr(value, "__cuda_array_interface__")
+    )
 
 
 class Door:
@@ -130,11 +134,15 @@ class Door:
         if tensor.device.type != "cpu":
             raise gpu_error(self.function, f"{tensor.device.type} tensors")
         if tensor.layout != torch.strided:
-            raise TypeError(f"histeq.{self.function}: got a tensor of layout {tensor.layout}, which has no pixel "
-                            "array to read; convert it with tensor.to_dense()")
+            raise TypeError(
+                f"histeq.{self.function}: got a tensor of layout {tensor.layout}, which has no pixel "
+                "array to read; convert it with tensor.to_dense()"
+            )
         if tensor.is_quantized:
-            raise TypeError(f"histeq.{self.function}: got a quantized tensor ({tensor.dtype}); convert it with "
-                            "tensor.dequantize() for its values, or tensor.int_repr() for its stored integers")
+            raise TypeError(
+                f"histeq.{self.function}: got a quantized tensor ({tensor.dtype}); convert it with "
+                "tensor.dequantize() for its values, or tensor.int_repr() for its stored integers"
+            )
         tensor = tensor.detach()  # no gradient: see the module's notes
         kind, wrap = type(tensor), None
         if kind is not torch.Tensor and hasattr(tensor, "as_subclass"):
@@ -145,12 +153,17 @@ class Door:
         try:
             array = tensor.resolve_conj().resolve_neg().numpy()
         except TypeError as exc:  # a dtype NumPy lacks (float8, ...)
-            raise TypeError(f"histeq.{self.function}: cannot read a tensor of dtype {dtype} as an array: {exc}; "
-                            f"supported dtypes: {SUPPORTED} and bfloat16") from exc
+            raise TypeError(
+                f"histeq.{self.function}: cannot read a tensor of dtype {dtype} as an array: {exc}; "
+                f"supported dtypes: {SUPPORTED} and bfloat16"
+            ) from exc
 
         def leave(result, image):
-            out = torch.from_numpy(result if result.flags.writeable and all(s >= 0 for s in result.strides)
-                                   else np.ascontiguousarray(result))
+            out = torch.from_numpy(
+                result
+                if result.flags.writeable and all(s >= 0 for s in result.strides)
+                else np.ascontiguousarray(result)
+            )
             if image and dtype == torch.bfloat16 and out.dtype == torch.float32:
                 out = out.to(torch.bfloat16)
             return out.as_subclass(wrap) if image and wrap is not None else out
@@ -179,8 +192,10 @@ class Door:
         position), but a reference that shares some of them must share them all."""
         foreign = [d for d in data_array.dims if d not in self.dims]
         if foreign and (name == "mask" or len(foreign) < len(data_array.dims)):
-            raise ValueError(f"histeq.{self.function}: {name} has the dimension {foreign[0]!r}, which the image "
-                             f"lacks; the image's dimensions are {self.dims}")
+            raise ValueError(
+                f"histeq.{self.function}: {name} has the dimension {foreign[0]!r}, which the image "
+                f"lacks; the image's dimensions are {self.dims}"
+            )
         if foreign:
             return data_array
         return data_array.transpose(*(d for d in self.dims if d in data_array.dims))
@@ -194,5 +209,6 @@ class Door:
         try:
             return np.from_dlpack(value)
         except (TypeError, ValueError, BufferError, RuntimeError) as exc:
-            raise TypeError(f"histeq.{self.function}: cannot read {type(value).__name__} through DLPack: "
-                            f"{exc}") from exc
+            raise TypeError(
+                f"histeq.{self.function}: cannot read {type(value).__name__} through DLPack: {exc}"
+            ) from exc

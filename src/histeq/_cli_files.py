@@ -13,8 +13,17 @@ from typing import NamedTuple
 
 # Kept in step with histeq.io.SUFFIXES, which is not imported here to keep start-up light.
 SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".npy", ".npz", ".dcm", ".zarr")
-FORMATS = {"png": ".png", "jpeg": ".jpg", "jpg": ".jpg", "tiff": ".tif", "tif": ".tif", "npy": ".npy",
-           "npz": ".npz", "dicom": ".dcm", "zarr": ".zarr"}
+FORMATS = {
+    "png": ".png",
+    "jpeg": ".jpg",
+    "jpg": ".jpg",
+    "tiff": ".tif",
+    "tif": ".tif",
+    "npy": ".npy",
+    "npz": ".npz",
+    "dicom": ".dcm",
+    "zarr": ".zarr",
+}
 _SAME_FORMAT = {".jpeg": ".jpg", ".tiff": ".tif"}
 
 
@@ -49,8 +58,13 @@ def expand(inputs: list[Path], recursive: bool) -> Found:
         text = str(item)
         if _is_folder(item):
             pattern = "**/*" if recursive else "*"
-            files = sorted(p for p in item.glob(pattern) if p.is_file() and p.suffix.lower() in SUFFIXES
-                           and not any(part.startswith(".") for part in p.relative_to(item).parts))
+            files = sorted(
+                p
+                for p in item.glob(pattern)
+                if p.is_file()
+                and p.suffix.lower() in SUFFIXES
+                and not any(part.startswith(".") for part in p.relative_to(item).parts)
+            )
             found += [(p, p.relative_to(item)) for p in files]
             if not recursive:
                 skipped += sorted(p for p in item.iterdir() if _is_folder(p) and not p.name.startswith("."))
@@ -76,8 +90,10 @@ def expand(inputs: list[Path], recursive: bool) -> Found:
 def require_regular(path: Path) -> None:
     """A FIFO, device or socket would block a read, or never end: only regular files (and Zarr folders)."""
     if path.exists() and not path.is_file() and not path.is_dir():
-        raise UsageError(f"{path}: not a regular file (a FIFO, device or socket); histeq reads regular files, "
-                         "folders and Zarr stores")
+        raise UsageError(
+            f"{path}: not a regular file (a FIFO, device or socket); histeq reads regular files, "
+            "folders and Zarr stores"
+        )
 
 
 def _same_format(a: str, b: str) -> bool:
@@ -101,10 +117,16 @@ def plan(args, output: str | None) -> tuple[list[Planned], Found]:
     out_dir = None if output is None else Path(output)
     to_folder = out_dir is not None and (not single or _is_folder(out_dir) or output.endswith(("/", os.sep)))
     new_suffix = FORMATS[args.format] if args.format else None
-    if out_dir is not None and not to_folder and new_suffix and out_dir.suffix and \
-            not _same_format(out_dir.suffix, new_suffix):
-        raise UsageError(f"-o {output} names a {out_dir.suffix} file but --format is {args.format}; "
-                         "give one of them, or agree")
+    if (
+        out_dir is not None
+        and not to_folder
+        and new_suffix
+        and out_dir.suffix
+        and not _same_format(out_dir.suffix, new_suffix)
+    ):
+        raise UsageError(
+            f"-o {output} names a {out_dir.suffix} file but --format is {args.format}; give one of them, or agree"
+        )
 
     def target_of(path: Path, rel: Path | None) -> Path:
         suffix = new_suffix or path.suffix
@@ -118,12 +140,14 @@ def plan(args, output: str | None) -> tuple[list[Planned], Found]:
 
     targets = [target_of(path, rel) for path, rel in files]
     # Results of this run's naming are not inputs of it (a glob re-run with --suffix --overwrite).
-    produced = {os.path.abspath(t) for (path, _), t in zip(files, targets) if os.path.abspath(t) !=
-                os.path.abspath(path)}
+    produced = {
+        os.path.abspath(t) for (path, _), t in zip(files, targets) if os.path.abspath(t) != os.path.abspath(path)
+    }
     kept = [i for i, (path, _) in enumerate(files) if os.path.abspath(path) not in produced]
     files, targets = [files[i] for i in kept], [targets[i] for i in kept]
-    planned = [Planned(path, target, _report_of(args, path, rel, len(files)))
-               for (path, rel), target in zip(files, targets)]
+    planned = [
+        Planned(path, target, _report_of(args, path, rel, len(files))) for (path, rel), target in zip(files, targets)
+    ]
     _check(planned, args)
     return planned, Found(files, found.skipped_folders)
 
@@ -149,13 +173,20 @@ def _check(planned: list[Planned], args) -> None:
             continue  # its own failure says so, not that its output exists
         same = item.target.exists() and item.target.resolve() == item.source.resolve()
         if same and not args.in_place:
-            raise UsageError(f"the output for {item.source} is the input itself; histeq never overwrites its "
-                             "input unless --in-place")
+            raise UsageError(
+                f"the output for {item.source} is the input itself; histeq never overwrites its input unless --in-place"
+            )
         for written in (item.target, item.report):
-            if written is not None and written.exists() and not (written == item.target and same) and \
-                    not args.overwrite:
+            if (
+                written is not None
+                and written.exists()
+                and not (written == item.target and same)
+                and not args.overwrite
+            ):
                 raise UsageError(f"{written} exists; pass --overwrite to replace it")
     written = [os.path.abspath(p) for item in planned for p in (item.target, item.report) if p is not None]
     if len(set(written)) != len(written):
-        raise UsageError("two results would be written to the same output file; use -o DIR (and --report DIR) with "
-                         "folders, or --suffix")
+        raise UsageError(
+            "two results would be written to the same output file; use -o DIR (and --report DIR) with "
+            "folders, or --suffix"
+        )

@@ -107,8 +107,9 @@ def pool(jobs: int, count: int, initializer, args) -> Executor:
     if jobs > 1 and count >= PROCESSES_FROM:
         from multiprocessing import get_context
 
-        return ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), initializer=_start_worker,
-                                   initargs=(os.getpid(), initializer, args))
+        return ProcessPoolExecutor(
+            jobs, mp_context=get_context("spawn"), initializer=_start_worker, initargs=(os.getpid(), initializer, args)
+        )
     return ThreadPoolExecutor(max_workers=jobs)
 
 

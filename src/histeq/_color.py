@@ -27,14 +27,25 @@ def resolve_mode(color: object, channel: int | None, shape: tuple[int, ...], inf
             "use color='per-channel' for other channel counts"
         )
     if not info.color:
-        raise TypeError(f"color={mode!r} supports uint8, uint16 and float images, got {info.dtype}; "
-                        "use color='per-channel'")
+        raise TypeError(
+            f"color={mode!r} supports uint8, uint16 and float images, got {info.dtype}; use color='per-channel'"
+        )
     return mode
 
 
-def equalize(arr: np.ndarray, info: DtypeInfo, channel: int, spatial: tuple[int, ...], mask: np.ndarray | None,
-             mode: str, nbins: int | None, in_range: tuple[float, float] | None, threads: int, equalize_grey,
-             fused: bool = False):
+def equalize(
+    arr: np.ndarray,
+    info: DtypeInfo,
+    channel: int,
+    spatial: tuple[int, ...],
+    mask: np.ndarray | None,
+    mode: str,
+    nbins: int | None,
+    in_range: tuple[float, float] | None,
+    threads: int,
+    equalize_grey,
+    fused: bool = False,
+):
     """Equalize the intensity of every RGB(A) image of ``arr`` with ``equalize_grey``.
 
     ``fused``: ``equalize_grey`` is global equalization, which integer luma
@@ -86,8 +97,9 @@ def intensity_range(info: DtypeInfo, mode: str) -> tuple[float, float]:
     return (0.0, 100.0) if mode == "lightness" else (info.lo, info.hi)
 
 
-def intensity_image(arr: np.ndarray, info: DtypeInfo, channel: int, mode: str,
-                    threads: int) -> tuple[np.ndarray, DtypeInfo]:
+def intensity_image(
+    arr: np.ndarray, info: DtypeInfo, channel: int, mode: str, threads: int
+) -> tuple[np.ndarray, DtypeInfo]:
     """The intensity of a colour image, with the channel axis removed."""
     rgb = np.moveaxis(arr, channel, -1)
     flat = np.ascontiguousarray(rgb, dtype=info.compute).reshape(-1, rgb.shape[-1])

@@ -20,8 +20,18 @@ from ._spec import make_spec
 SKIMAGE_NBINS = 256
 
 
-def equalize(arr: np.ndarray, info: DtypeInfo, mode: str, channel: int | None, spatial: tuple[int, ...],
-             mask: np.ndarray | None, nbins: int | None, in_range, out_range, threads: int) -> np.ndarray:
+def equalize(
+    arr: np.ndarray,
+    info: DtypeInfo,
+    mode: str,
+    channel: int | None,
+    spatial: tuple[int, ...],
+    mask: np.ndarray | None,
+    nbins: int | None,
+    in_range,
+    out_range,
+    threads: int,
+) -> np.ndarray:
     """``arr`` equalized as the peer ``mode`` does, each image and channel alone; ``mask`` has the image's shape
     without the channel axis."""
     check_peer(mode, info, nbins, mask, in_range, out_range)
@@ -101,31 +111,48 @@ def _skimage(flat, flat_mask, info, nbins, threads):
     return out
 
 
-def clahe_opencv(arr: np.ndarray, info: DtypeInfo, spatial: tuple[int, ...], tiles: tuple[int, int],
-                 clip: float | None, threads: int) -> np.ndarray:
+def clahe_opencv(
+    arr: np.ndarray, info: DtypeInfo, spatial: tuple[int, ...], tiles: tuple[int, int], clip: float | None, threads: int
+) -> np.ndarray:
     """cv2.createCLAHE(clip, (tiles_x, tiles_y)).apply, image by image, with OpenCV's arithmetic (in the
     compiled core, clahe_opencv.hpp); the geometry is opencv_geometry's."""
     layout = BatchLayout(arr.shape, spatial)
     tile_h, tile_w, limit = opencv_geometry(info, layout.spatial_shape, tiles, clip)
     height, width = layout.spatial_shape
-    require_tables(tiles[0] * tiles[1] * info.default_nbins * info.dtype.itemsize * min(threads, layout.batch),
-                   arr.nbytes, f"OpenCV's tables for {tiles[0]}x{tiles[1]} tiles")
+    require_tables(
+        tiles[0] * tiles[1] * info.default_nbins * info.dtype.itemsize * min(threads, layout.batch),
+        arr.nbytes,
+        f"OpenCV's tables for {tiles[0]}x{tiles[1]} tiles",
+    )
     flat = layout.flatten(arr)
     out = np.empty_like(flat)
-    core.clahe_opencv(flat, out, height=height, width=width, tiles_y=tiles[0], tiles_x=tiles[1], tile_h=tile_h,
-                      tile_w=tile_w, limit=limit, threads=threads)
+    core.clahe_opencv(
+        flat,
+        out,
+        height=height,
+        width=width,
+        tiles_y=tiles[0],
+        tiles_x=tiles[1],
+        tile_h=tile_h,
+        tile_w=tile_w,
+        limit=limit,
+        threads=threads,
+    )
     return layout.restore(out)
 
 
 def check_opencv_clahe(channel, mask, nbins, in_range, out_range, color) -> None:
     """The arguments of clahe(compat='opencv') cv2.CLAHE has no counterpart of: a ValueError."""
     if channel is not None or any(a is not None for a in (mask, nbins, in_range, out_range, color)):
-        raise ValueError("compat='opencv' takes a grey 2-D image (or a batch of them) and no mask, nbins, "
-                         "in_range, out_range or color: cv2.CLAHE has none")
+        raise ValueError(
+            "compat='opencv' takes a grey 2-D image (or a batch of them) and no mask, nbins, "
+            "in_range, out_range or color: cv2.CLAHE has none"
+        )
 
 
-def opencv_geometry(info: DtypeInfo, shape: tuple[int, ...], tiles: tuple[int, ...],
-                    clip: float | None) -> tuple[int, int, int]:
+def opencv_geometry(
+    info: DtypeInfo, shape: tuple[int, ...], tiles: tuple[int, ...], clip: float | None
+) -> tuple[int, int, int]:
     """(tile height, tile width, count limit) of cv2.CLAHE on images of ``shape``; a TypeError or ValueError
     where OpenCV takes no such image.
 
@@ -142,8 +169,9 @@ def opencv_geometry(info: DtypeInfo, shape: tuple[int, ...], tiles: tuple[int, .
     if len(shape) != 2:
         raise ValueError(f"compat='opencv' CLAHE works on 2-D images; got {len(shape)} spatial axes")
     (height, width), (ty, tx) = shape, tiles
-    padded = (height, width) if not (height % ty or width % tx) else (height + ty - height % ty,
-                                                                      width + tx - width % tx)
+    padded = (
+        (height, width) if not (height % ty or width % tx) else (height + ty - height % ty, width + tx - width % tx)
+    )
     tile_h, tile_w = padded[0] // ty, padded[1] // tx
     limit = max(int(clip * tile_h * tile_w / info.default_nbins), 1) if clip is not None and clip > 0 else 0
     return tile_h, tile_w, limit

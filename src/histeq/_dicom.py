@@ -51,8 +51,10 @@ def write(path, pixels: np.ndarray, dataset, operation: str) -> None:
 
     expected = dataset.pixel_array
     if pixels.dtype != expected.dtype or pixels.shape != expected.shape:
-        raise ValueError(f"DICOM output keeps the input's {expected.dtype} {expected.shape} pixels; "
-                         f"got {pixels.dtype} {pixels.shape}")
+        raise ValueError(
+            f"DICOM output keeps the input's {expected.dtype} {expected.shape} pixels; "
+            f"got {pixels.dtype} {pixels.shape}"
+        )
     out = dataset.copy()
     if out.file_meta.TransferSyntaxUID.is_compressed:  # the pixels are written back uncompressed
         out.file_meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian

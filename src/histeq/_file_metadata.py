@@ -67,8 +67,9 @@ def png_with_metadata(png: bytes, meta: dict) -> bytes:
     if not chunks:
         return png
     at = png.index(b"IDAT") - 4  # the first image data chunk starts with its length
-    added = b"".join(struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-                     for kind, data in chunks)
+    added = b"".join(
+        struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data)) for kind, data in chunks
+    )
     return png[:at] + added + png[at:]
 
 
@@ -92,8 +93,11 @@ def read_tiff(tif) -> dict:
     if tif.is_ome and tif.ome_metadata:
         meta["ome"] = tif.ome_metadata
     elif tif.is_imagej and tif.imagej_metadata is not None:
-        kept = {k: v for k, v in tif.imagej_metadata.items() if k in ("spacing", "unit", "finterval", "loop",
-                                                                       "min", "max", "Labels", "Ranges")}
+        kept = {
+            k: v
+            for k, v in tif.imagej_metadata.items()
+            if k in ("spacing", "unit", "finterval", "loop", "min", "max", "Labels", "Ranges")
+        }
         meta["imagej"] = dict(kept, axes=tif.series[0].axes)
     return meta
 

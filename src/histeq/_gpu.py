@@ -1,15 +1,10 @@
 """Which calls on GPU tensors have a GPU path, and the layout around it.
 
-``_validate.public`` sends a call whose image is a CUDA tensor here.  The GPU path covers ``equalize``,
-``clahe``, ``histogram`` and ``cumulative_distribution`` of 8- and 16-bit integer images (``uint8``, ``int8``,
-``uint16``, ``int16``) and float images (``float16``, ``float32``, ``float64``), laid out with their image axes
-anywhere (moved last for the kernels, and back; CLAHE interpolates over at most three axes longer than one
-pixel), with a mask or none; colour images (``channel_axis``) with ``color`` 'luma', 'value' or 'per-channel'
-(``_gpu_color``); ``clahe`` also takes ``tiles``, ``clip_limit`` and ``compat='opencv'`` (``uint8``,
-``uint16``; ``_gpu_clahe_opencv``), ``equalize`` of ``uint8`` images ``compat='opencv'`` and ``'pillow'``;
-and ``match`` and ``specify`` of grey integer images (``_gpu_match``).  The arguments are checked by the CPU
-path's rules.  Every other argument must be left at its default.  Any other call gets a TypeError naming the
-function: histeq does not copy GPU data to the host and back behind the caller's back.
+``_validate.public`` sends a call whose image is a CUDA tensor here.  Which calls have a GPU path is the table
+of ``_gpu_coverage``; those are laid out with their image axes last for the kernels (and back), colour images
+(``_gpu_color``), OpenCV's CLAHE (``_gpu_clahe_opencv``) and matching (``_gpu_match``) routed to their modules.
+The arguments are checked by the CPU path's rules.  Any other call gets a TypeError naming the function:
+histeq does not copy GPU data to the host and back behind the caller's back.
 
 ``uint8`` equalization has kernels of its own (``_gpu_equalize``); the other integer calls run CLAHE's phases
 (``_gpu_clahe``): global equalization as one tile without a clip, histograms as its first phase.  Floats have
@@ -26,25 +21,16 @@ from typing import Callable
 import numpy as np
 
 from . import _arrays
+from ._gpu_coverage import FLOATS, FUNCTIONS, INTEGERS, MAX_AXES, coverage_text
 from ._kernels import dtype_info
 
-#: The keywords a GPU call may give, at any value the GPU path takes (threads: a CPU setting, ignored).
-_ACCEPTED = {"equalize": {"axes", "mask", "threads", "compat", "channel_axis", "color"},
-             "clahe": {"axes", "mask", "threads", "tiles", "clip_limit", "channel_axis", "color", "compat"},
-             "histogram": {"axes", "mask", "threads"}, "cumulative_distribution": {"axes", "mask", "threads"},
-             "match": {"axes", "mask", "threads", "reference", "reference_mask"},
-             "specify": {"axes", "mask", "threads", "histogram", "out_range", "alpha"}}
-#: The dtypes with a GPU path, by name: their NumPy dtype and number of levels (one bin each; None: floats).
-_DTYPES = {"uint8": (np.uint8, 256), "int8": (np.int8, 256), "uint16": (np.uint16, 65536),
-           "int16": (np.int16, 65536), "float16": (np.float16, None), "float32": (np.float32, None),
-           "float64": (np.float64, None)}
-#: Spatial axes longer than one pixel the kernels interpolate over.
-_MAX_AXES = 3
-_COVERAGE = ("its GPU path so far covers equalize, clahe, histogram and cumulative_distribution of 8- and 16-bit "
-             "integer images and float images (clahe: at most 3 axes longer than one pixel; under "
-             "2**31 pixels), with mask, axes, channel_axis and color 'luma', 'value' or 'per-channel' (equalize "
-             "and clahe), tiles, clip_limit and compat 'opencv' (clahe), compat 'opencv' and 'pillow' (equalize "
-             "of uint8), match and specify of grey integer images, and the other arguments at their defaults")
+#: The dtypes with a GPU path (any function's), by torch name: their NumPy dtype and number of levels as the CPU
+#: path's dtype table says (one bin each; None: floats, binned over each image's range).
+_DTYPES = {
+    name: (np.dtype(name), int(info.hi - info.lo + 1) if info.kind == "levels" else None)
+    for name, info in ((name, dtype_info(np.dtype(name))) for name in INTEGERS + FLOATS)
+}
+_COVERAGE = coverage_text()
 
 
 def call(func: Callable, image, positional: tuple, kwargs: dict):
@@ -56,7 +42,7 @@ def call(func: Callable, image, positional: tuple, kwargs: dict):
     function = func.__qualname__
     arguments = _arguments(func, image, positional, kwargs)
     name = _name(image)
-    if arguments is None or name not in _DTYPES or not _on_device(arguments.get("mask"), image):
+    if arguments is None or name not in FUNCTIONS[function].dtypes or not _on_device(arguments.get("mask"), image):
         raise _arrays.gpu_error(function, f"{image.device.type} tensors", _COVERAGE)
     return _laid_out(func, image, arguments, name)
 
@@ -64,17 +50,19 @@ def call(func: Callable, image, positional: tuple, kwargs: dict):
 def _arguments(func: Callable, image, positional: tuple, kwargs: dict) -> dict | None:
     """Every argument of a call of ``func`` but the image, by name, those not given at ``func``'s defaults; None
     when the call gives one the GPU path does not take (or one ``func`` does not have)."""
-    accepted = _ACCEPTED.get(func.__qualname__)
-    if accepted is None:
+    if func.__qualname__ not in FUNCTIONS:
         return None
     signature = inspect.signature(func)  # read per call: a default changed in the signature is seen here
     try:
         bound = signature.bind(image, *positional, **kwargs)
     except TypeError:
         return None
-    given = {key: value for key, value in bound.arguments.items()
-             if key != "image" and not _at_default(value, signature.parameters[key].default)}
-    if set(given) - accepted:
+    given = {
+        key: value
+        for key, value in bound.arguments.items()
+        if key != "image" and not _at_default(value, signature.parameters[key].default)
+    }
+    if set(given) - FUNCTIONS[func.__qualname__].keywords:
         return None
     bound.apply_defaults()
     del bound.arguments["image"]
@@ -88,8 +76,13 @@ def _laid_out(func: Callable, image, kwargs: dict, name: str):
     mask = kwargs["mask"]
     dtype, levels = _DTYPES[name]
     info = dtype_info(dtype)
-    layout = (tuple(image.shape), name, None if mask is None else (tuple(mask.shape), str(mask.dtype)),
-              kwargs.get("channel_axis"), kwargs["axes"])  # histograms have no channel axis or colour
+    layout = (
+        tuple(image.shape),
+        name,
+        None if mask is None else (tuple(mask.shape), str(mask.dtype)),
+        kwargs.get("channel_axis"),
+        kwargs["axes"],
+    )  # histograms have no channel axis or colour
     try:
         checked = _checked_layout(*layout)
     except TypeError as exc:  # unhashable axes (a list): checked without the cache
@@ -104,16 +97,20 @@ def _laid_out(func: Callable, image, kwargs: dict, name: str):
         resolve_mode(kwargs.get("color"), None, tuple(image.shape), info, "lightness")  # refuses: no channel axis
     batch = [a for a in range(image.ndim) if a not in checked.spatial]
     trailing = batch == list(range(len(batch)))  # the image axes are the last ones
-    if mask is not None and not (trailing and tuple(mask.shape) == tuple(image.shape[len(batch):])):
+    if mask is not None and not (trailing and tuple(mask.shape) == tuple(image.shape[len(batch) :])):
         mask = mask.expand(image.shape)  # not one mask shared by every image: as the image's shape
     if trailing:
         return _grey(function, image, mask, kwargs, len(batch), info, levels)
     if function == "match":  # the reference pairs with the images in their own layout
-        raise _arrays.gpu_error(function, "images whose axes are not the last ones", "its GPU path matches images "
-                                "whose axes are the last ones")
+        raise _arrays.gpu_error(
+            function,
+            "images whose axes are not the last ones",
+            "its GPU path matches images whose axes are the last ones",
+        )
     order = batch + list(checked.spatial)  # the image axes moved last, and back
-    result = _grey(function, image.permute(order), None if mask is None else mask.permute(order), kwargs,
-                   len(batch), info, levels)
+    result = _grey(
+        function, image.permute(order), None if mask is None else mask.permute(order), kwargs, len(batch), info, levels
+    )
     if function in ("histogram", "cumulative_distribution"):
         return result  # its batch axes keep their order
     return result.permute([order.index(a) for a in range(image.ndim)])
@@ -126,7 +123,7 @@ def _grey(function: str, image, mask, kwargs: dict, batch_axes: int, info, level
 
     spatial = tuple(image.shape[batch_axes:])
     pixels = int(np.prod(spatial))
-    if not 0 < pixels < 2 ** 31:
+    if not 0 < pixels < 2**31:
         raise _arrays.gpu_error(function, f"images of {pixels} pixels", _COVERAGE)
     shape, tiles, clip = (pixels,), (1,), None  # one tile: its layout does not matter
     if function == "clahe" and kwargs["compat"] is not None:
@@ -135,7 +132,7 @@ def _grey(function: str, image, mask, kwargs: dict, batch_axes: int, info, level
         grid = tile_counts(kwargs["tiles"], spatial)
         clip = checked_clip_limit(kwargs["clip_limit"])
         shape, tiles = without_singletons(spatial, grid)
-        if len(shape) > _MAX_AXES:
+        if len(shape) > MAX_AXES:
             raise _arrays.gpu_error(function, f"{len(shape)} image axes longer than one pixel", _COVERAGE)
     compat = _peer(function, kwargs, info) if function == "equalize" else None
     rows = image.numel() // pixels
@@ -185,12 +182,14 @@ def clahe_per_sample(samples, tiles: tuple[int, int], clips: list[float]):
         from ._gpu_clahe_float import clahe_batch as float_batch
 
         return float_batch(flat, None, _tile_grid(shape, grid, None, str(samples.device)), per_image).reshape(
-            samples.shape)
+            samples.shape
+        )
     from ._gpu_clahe import clahe_batch
 
     bits = output_bits(info, info.lo, info.hi)
-    return clahe_batch(flat, None, _tile_grid(shape, grid, bits, str(samples.device)), per_image, int(info.lo),
-                       levels).reshape(samples.shape)
+    return clahe_batch(
+        flat, None, _tile_grid(shape, grid, bits, str(samples.device)), per_image, int(info.lo), levels
+    ).reshape(samples.shape)
 
 
 def _matched(function: str, flat, mask, kwargs: dict, image, batch_axes: int, info, levels: int | None):
@@ -201,15 +200,14 @@ def _matched(function: str, flat, mask, kwargs: dict, image, batch_axes: int, in
     from .clahe import output_bits
 
     if levels is None:
-        raise _arrays.gpu_error(function, f"{image.dtype} tensors", "its GPU path so far maps 8- and 16-bit "
-                                "integer images")
+        raise _arrays.gpu_error(
+            function, f"{image.dtype} tensors", "its GPU path so far maps 8- and 16-bit integer images"
+        )
     if function == "specify":
-        targets = [matching.specify_target(info, kwargs["histogram"], kwargs["alpha"],
-                                           kwargs["out_range"])]
+        targets = [matching.specify_target(info, kwargs["histogram"], kwargs["alpha"], kwargs["out_range"])]
         target_of = np.zeros(flat.shape[0], dtype=np.int64)
     else:
-        targets, target_of = _reference_targets(kwargs["reference"], kwargs["reference_mask"], image,
-                                                batch_axes, info)
+        targets, target_of = _reference_targets(kwargs["reference"], kwargs["reference_mask"], image, batch_axes, info)
     pixels = flat.shape[1]
     grid = _tile_grid((pixels,), (1,), output_bits(info, info.lo, info.hi), str(image.device))
     return map_batch(flat, mask, grid, targets, target_of, int(info.lo), levels).reshape(image.shape)
@@ -226,8 +224,11 @@ def _reference_targets(reference, reference_mask, image, batch_axes: int, info):
     on_device = isinstance(reference, torch.Tensor) and reference.device == image.device
     ref_dtype = str(reference.dtype).removeprefix("torch.") if on_device else str(np.asarray(reference).dtype)
     if ref_dtype not in _DTYPES or _DTYPES[ref_dtype][1] is None:
-        raise _arrays.gpu_error("match", f"a {ref_dtype} reference", "its GPU path matches to 8- and 16-bit "
-                                "integer references, on the image's device or in NumPy")
+        raise _arrays.gpu_error(
+            "match",
+            f"a {ref_dtype} reference",
+            "its GPU path matches to 8- and 16-bit integer references, on the image's device or in NumPy",
+        )
     spatial = tuple(range(batch_axes, image.ndim))
     ref_spatial, target_of = matching.pairing(tuple(image.shape), spatial, tuple(reference.shape), None, None)
     if on_device:
@@ -263,8 +264,9 @@ def _colour(func: Callable, image, kwargs: dict, channel: int, spatial: tuple[in
     from ._layout import grey_axes
 
     if function not in ("equalize", "clahe") or kwargs["compat"] is not None:
-        raise _arrays.gpu_error(function, "colour images", "its GPU path takes colour images in equalize and "
-                                "clahe, without compat")
+        raise _arrays.gpu_error(
+            function, "colour images", "its GPU path takes colour images in equalize and clahe, without compat"
+        )
     mode = resolve_mode(kwargs["color"], channel, tuple(image.shape), info, default="lightness")
     grey = kwargs | {"channel_axis": None, "color": None}
     mask = kwargs["mask"]
@@ -275,8 +277,12 @@ def _colour(func: Callable, image, kwargs: dict, channel: int, spatial: tuple[in
         axes = tuple(a + 1 if a < channel else a for a in spatial)
         return _laid_out(func, moved, grey | {"axes": axes, "mask": mask}, _name(moved)).movedim(0, channel)
     if mode not in ("luma", "value"):
-        raise _arrays.gpu_error(function, f"color={mode!r}", "its GPU path has color='luma', 'value' and "
-                                "'per-channel' (the CPU path's default is 'lightness': pass color explicitly)")
+        raise _arrays.gpu_error(
+            function,
+            f"color={mode!r}",
+            "its GPU path has color='luma', 'value' and "
+            "'per-channel' (the CPU path's default is 'lightness': pass color explicitly)",
+        )
     import torch
 
     from . import _gpu_color
@@ -285,8 +291,7 @@ def _colour(func: Callable, image, kwargs: dict, channel: int, spatial: tuple[in
     rgb = image.movedim(channel, -1).to(compute).contiguous()
     pixels = rgb.reshape(-1, rgb.shape[-1])
     old = _gpu_color.intensity(pixels, mode)
-    new = _laid_out(func, old.reshape(rgb.shape[:-1]), grey | {"axes": grey_axes(spatial, channel)},
-                    _name(old))
+    new = _laid_out(func, old.reshape(rgb.shape[:-1]), grey | {"axes": grey_axes(spatial, channel)}, _name(old))
     out = _gpu_color.rebuild(pixels, old, new.reshape(-1), mode, info.lo, info.hi)
     return out.reshape(rgb.shape).to(image.dtype).movedim(-1, channel)
 
@@ -308,8 +313,9 @@ def _checked_layout(shape: tuple[int, ...], dtype: str, mask: tuple | None, chan
     from . import _validate
 
     mask_placeholder = None if mask is None else _placeholder(mask[0], _numpy_dtype(mask[1]))
-    return _validate.call(_placeholder(shape, _DTYPES[dtype][0]), mask_placeholder, None, None, None, channel_axis,
-                          axes)
+    return _validate.call(
+        _placeholder(shape, _DTYPES[dtype][0]), mask_placeholder, None, None, None, channel_axis, axes
+    )
 
 
 def _placeholder(shape, dtype) -> np.ndarray:

@@ -48,8 +48,24 @@ GROUPS = CLIP_GROUPS
 
 
 @triton.jit
-def tile_pixels(image, counted, program, block, bounds_z, bounds_y, bounds_x, pixels, mask_stride, rows, cols,
-                tiles_z, tiles_y, tiles_x, BLOCK: tl.constexpr, MASKED: tl.constexpr):
+def tile_pixels(
+    image,
+    counted,
+    program,
+    block,
+    bounds_z,
+    bounds_y,
+    bounds_x,
+    pixels,
+    mask_stride,
+    rows,
+    cols,
+    tiles_z,
+    tiles_y,
+    tiles_x,
+    BLOCK: tl.constexpr,
+    MASKED: tl.constexpr,
+):
     """(values, counted) of the BLOCK pixels ``block`` of the box of tile ``program`` (image x tiles + tile):
     their values as stored, and whether each is in the box and counted."""
     tiles = tiles_z * tiles_y * tiles_x
@@ -94,19 +110,59 @@ def pixel_grid(pixels, rows, cols, BLOCK: tl.constexpr):
     pixels' offsets in the image, whether each is one, the image's first pixel, and their coordinates."""
     image_index = tl.program_id(0)
     p = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
-    return (image_index, p, p < pixels, image_index.to(tl.int64) * pixels, p % cols, (p // cols) % rows,
-            p // (cols * rows))
+    return (
+        image_index,
+        p,
+        p < pixels,
+        image_index.to(tl.int64) * pixels,
+        p % cols,
+        (p // cols) % rows,
+        p // (cols * rows),
+    )
 
 
 @triton.jit
-def _tile_histogram_kernel(image, counted, counts, ranges, bounds_z, bounds_y, bounds_x, pixels, mask_stride,
-                           rows, cols, tiles_z, tiles_y, tiles_x, level_lo,
-                           BLOCK: tl.constexpr, LEVELS: tl.constexpr, MASKED: tl.constexpr):
+def _tile_histogram_kernel(
+    image,
+    counted,
+    counts,
+    ranges,
+    bounds_z,
+    bounds_y,
+    bounds_x,
+    pixels,
+    mask_stride,
+    rows,
+    cols,
+    tiles_z,
+    tiles_y,
+    tiles_x,
+    level_lo,
+    BLOCK: tl.constexpr,
+    LEVELS: tl.constexpr,
+    MASKED: tl.constexpr,
+):
     """Phase 1: program (image x tile, block) counts BLOCK pixels of one tile's box into the tile's histogram
     (count_into), and folds their lowest and highest level into the image's counted range."""
     program = tl.program_id(0)
-    values, inside = tile_pixels(image, counted, program, tl.program_id(1), bounds_z, bounds_y, bounds_x, pixels,
-                                 mask_stride, rows, cols, tiles_z, tiles_y, tiles_x, BLOCK, MASKED)
+    values, inside = tile_pixels(
+        image,
+        counted,
+        program,
+        tl.program_id(1),
+        bounds_z,
+        bounds_y,
+        bounds_x,
+        pixels,
+        mask_stride,
+        rows,
+        cols,
+        tiles_z,
+        tiles_y,
+        tiles_x,
+        BLOCK,
+        MASKED,
+    )
     bins = values.to(tl.int32) - level_lo
     count_into(counts + program.to(tl.int64) * LEVELS, bins, inside, BLOCK, LEVELS)
     image_index = program // (tiles_z * tiles_y * tiles_x)
@@ -154,14 +210,47 @@ def _byte_tables_kernel(counts, tables, level_lo, clips, tiles_per_image, CLIPPE
 
 
 @triton.jit
-def _byte_tile_tables_kernel(image, counted, tables, bounds_z, bounds_y, bounds_x, pixels, mask_stride, rows, cols,
-                             tiles_z, tiles_y, tiles_x, level_lo, clips,
-                             BLOCK: tl.constexpr, MASKED: tl.constexpr, CLIPPED: tl.constexpr):
+def _byte_tile_tables_kernel(
+    image,
+    counted,
+    tables,
+    bounds_z,
+    bounds_y,
+    bounds_x,
+    pixels,
+    mask_stride,
+    rows,
+    cols,
+    tiles_z,
+    tiles_y,
+    tiles_x,
+    level_lo,
+    clips,
+    BLOCK: tl.constexpr,
+    MASKED: tl.constexpr,
+    CLIPPED: tl.constexpr,
+):
     """Phases 1 and 2 of 8-bit images whose tiles hold at most BLOCK pixels, in one program per (image, tile):
     the histogram stays in registers."""
     program = tl.program_id(0)
-    values, inside = tile_pixels(image, counted, program, 0, bounds_z, bounds_y, bounds_x, pixels, mask_stride,
-                                 rows, cols, tiles_z, tiles_y, tiles_x, BLOCK, MASKED)
+    values, inside = tile_pixels(
+        image,
+        counted,
+        program,
+        0,
+        bounds_z,
+        bounds_y,
+        bounds_x,
+        pixels,
+        mask_stride,
+        rows,
+        cols,
+        tiles_z,
+        tiles_y,
+        tiles_x,
+        BLOCK,
+        MASKED,
+    )
     bins = values.to(tl.int32) - level_lo
     h = tl.histogram(bins, 256, mask=inside).to(tl.int64)
     table = _byte_table(h, level_lo, tl.load(clips + program // (tiles_z * tiles_y * tiles_x)), CLIPPED)
@@ -169,8 +258,19 @@ def _byte_tile_tables_kernel(image, counted, tables, bounds_z, bounds_y, bounds_
 
 
 @triton.jit
-def _wide_tables_kernel(counts, ranges, tables, groups, clips, tiles_per_image, level_lo,
-                        LEVELS: tl.constexpr, CHUNK: tl.constexpr, GROUPS: tl.constexpr, CLIPPED: tl.constexpr):
+def _wide_tables_kernel(
+    counts,
+    ranges,
+    tables,
+    groups,
+    clips,
+    tiles_per_image,
+    level_lo,
+    LEVELS: tl.constexpr,
+    CHUNK: tl.constexpr,
+    GROUPS: tl.constexpr,
+    CLIPPED: tl.constexpr,
+):
     """Phase 2 of 16-bit images: one program per (image, tile) turns the tile's histogram (replaced by its
     cumulative sum) into its table, CHUNK levels at a time.  The clip limit is measured on GROUPS groups of the
     image's counted range (``ranges``); each program keeps its groups' terms in its row of ``groups``."""
@@ -199,8 +299,7 @@ def _wide_tables_kernel(counts, ranges, tables, groups, clips, tiles_per_image, 
     c_min = tl.zeros([], tl.float64)
     if CLIPPED:
         if occupied >= 2:
-            clipped, c_min = grouped_terms(row, lo, span, count, total, tl.load(clips + image_index), scratch,
-                                           GROUPS)
+            clipped, c_min = grouped_terms(row, lo, span, count, total, tl.load(clips + image_index), scratch, GROUPS)
     if occupied < 2:  # nothing to equalize: the identity
         for start in range(0, LEVELS, CHUNK):
             tl.store(table + start + steps, (start + steps + level_lo).to(table.dtype.element_ty))
@@ -221,10 +320,32 @@ def _wide_tables_kernel(counts, ranges, tables, groups, clips, tiles_per_image, 
 
 
 @triton.jit
-def _interpolate_kernel(image, tables, out, lower_z, lower_y, lower_x, weights_z, weights_y, weights_x, pixels,
-                        rows, cols, tiles_z, tiles_y, tiles_x, level_lo, out_lo, denominator,
-                        BLOCK: tl.constexpr, LEVELS: tl.constexpr, CORNERS_Z: tl.constexpr,
-                        CORNERS_Y: tl.constexpr, CORNERS_X: tl.constexpr, WIDE: tl.constexpr):
+def _interpolate_kernel(
+    image,
+    tables,
+    out,
+    lower_z,
+    lower_y,
+    lower_x,
+    weights_z,
+    weights_y,
+    weights_x,
+    pixels,
+    rows,
+    cols,
+    tiles_z,
+    tiles_y,
+    tiles_x,
+    level_lo,
+    out_lo,
+    denominator,
+    BLOCK: tl.constexpr,
+    LEVELS: tl.constexpr,
+    CORNERS_Z: tl.constexpr,
+    CORNERS_Y: tl.constexpr,
+    CORNERS_X: tl.constexpr,
+    WIDE: tl.constexpr,
+):
     """Phase 3: program (image, block) maps BLOCK pixels by the exact weighted sum of their corner tiles' levels
     (CORNERS_*: 1 along an axis of one tile, else 2), rounded halves up.  ``weights_*``: (w0, w1) per pixel of
     the axis, the lower tile's and the upper's; WIDE: the sum needs 64 bits."""
@@ -259,8 +380,9 @@ def clip_limits(clip, count: int, device) -> torch.Tensor:
     limit, None, or a tensor of one per image already)."""
     if isinstance(clip, torch.Tensor):
         return clip
-    return torch.full((count if clip is not None else 1,), 1.0 if clip is None else clip, dtype=torch.float64,
-                      device=device)
+    return torch.full(
+        (count if clip is not None else 1,), 1.0 if clip is None else clip, dtype=torch.float64, device=device
+    )
 
 
 class TileGrid:
@@ -271,8 +393,9 @@ class TileGrid:
     else the fractions (floats).
     """
 
-    def __init__(self, shape: tuple[int, ...], tiles: tuple[int, ...], plans, denominator: float, device,
-                 exact: bool = True):
+    def __init__(
+        self, shape: tuple[int, ...], tiles: tuple[int, ...], plans, denominator: float, device, exact: bool = True
+    ):
         pad = 3 - len(shape)
         identity = (np.array([0, 1]), np.array([0]), np.array([1.0]), np.array([0.0]), 1)
         plans = [identity] * pad + list(plans)
@@ -281,8 +404,9 @@ class TileGrid:
         self.bounds = [torch.as_tensor(plan[0], dtype=torch.int32, device=device) for plan in plans]
         self.lower = [torch.as_tensor(plan[1], dtype=torch.int32, device=device) for plan in plans]
         kind = np.int64 if exact else np.float64
-        self.weights = [torch.as_tensor(np.stack([plan[2], plan[3]], axis=1).astype(kind), device=device)
-                        for plan in plans]
+        self.weights = [
+            torch.as_tensor(np.stack([plan[2], plan[3]], axis=1).astype(kind), device=device) for plan in plans
+        ]
         self.denominator = int(denominator)
         self.largest_box = int(np.prod([np.max(plan[0][t:] - plan[0][:t]) for plan, t in zip(plans, self.tiles)]))
 
@@ -291,8 +415,9 @@ class TileGrid:
         return int(np.prod(self.tiles))
 
 
-def tile_histograms(images: torch.Tensor, mask: torch.Tensor | None, grid: TileGrid, level_lo: int,
-                    levels: int) -> tuple[torch.Tensor, torch.Tensor]:
+def tile_histograms(
+    images: torch.Tensor, mask: torch.Tensor | None, grid: TileGrid, level_lo: int, levels: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Phase 1 on a contiguous ``(images, pixels)`` tensor laid out as ``grid.shape``: the int32 histograms
     ``(images x tiles, levels)`` of the tiles' counted pixels (one bin per level, from ``level_lo``), and each
     image's lowest and highest counted bin, ``(images x 2,)`` int32 (``levels, -1`` where nothing counts).
@@ -305,13 +430,18 @@ def tile_histograms(images: torch.Tensor, mask: torch.Tensor | None, grid: TileG
         return counts, ranges
     block = box_block(grid.largest_box)
     _tile_histogram_kernel[(count * grid.count, triton.cdiv(grid.largest_box, block))](
-        *pixel_arguments(images, mask, grid, counts, ranges), level_lo, BLOCK=block, LEVELS=levels,
-        MASKED=mask is not None)
+        *pixel_arguments(images, mask, grid, counts, ranges),
+        level_lo,
+        BLOCK=block,
+        LEVELS=levels,
+        MASKED=mask is not None,
+    )
     return counts, ranges
 
 
-def clahe_batch(images: torch.Tensor, mask: torch.Tensor | None, grid: TileGrid, clip: float | None,
-                level_lo: int, levels: int) -> torch.Tensor:
+def clahe_batch(
+    images: torch.Tensor, mask: torch.Tensor | None, grid: TileGrid, clip: float | None, level_lo: int, levels: int
+) -> torch.Tensor:
     """CLAHE of each image of a contiguous ``(images, pixels)`` tensor of 8- or 16-bit integers laid out as
     ``grid.shape``, on the tensor's device.
 
@@ -325,8 +455,9 @@ def clahe_batch(images: torch.Tensor, mask: torch.Tensor | None, grid: TileGrid,
     clips = clip_limits(clip, images.shape[0], images.device)
     # 16-bit tiles take a 65536-level histogram and table each: a large batch is taken a part at a time.
     for part in image_passes(images.shape[0], grid.count, 6 * levels):
-        _clahe_part(images[part], part_of(mask, part), grid, None if clip is None else clips[part], level_lo, levels,
-                    out[part])
+        _clahe_part(
+            images[part], part_of(mask, part), grid, None if clip is None else clips[part], level_lo, levels, out[part]
+        )
     return out
 
 
@@ -344,20 +475,39 @@ def _clahe_part(images, part_mask, grid, clips, level_lo, levels, out) -> None:
     clipped, clips = clips is not None, clip_limits(clips, count, images.device)
     if levels == 256 and grid.largest_box <= _FUSED_BOX:
         _byte_tile_tables_kernel[(count * grid.count,)](
-            *pixel_arguments(images, part_mask, grid, tables), level_lo, clips,
-            BLOCK=box_block(grid.largest_box), MASKED=part_mask is not None, CLIPPED=clipped,
-            enable_fp_fusion=False)
+            *pixel_arguments(images, part_mask, grid, tables),
+            level_lo,
+            clips,
+            BLOCK=box_block(grid.largest_box),
+            MASKED=part_mask is not None,
+            CLIPPED=clipped,
+            enable_fp_fusion=False,
+        )
     elif levels == 256:
         counts, _ = tile_histograms(images, part_mask, grid, level_lo, levels)
-        _byte_tables_kernel[(count * grid.count,)](counts, tables, level_lo, clips, grid.count,
-                                                   CLIPPED=clipped, enable_fp_fusion=False)
+        _byte_tables_kernel[(count * grid.count,)](
+            counts, tables, level_lo, clips, grid.count, CLIPPED=clipped, enable_fp_fusion=False
+        )
     else:
         counts, ranges = tile_histograms(images, part_mask, grid, level_lo, levels)
-        groups = torch.empty((count * grid.count if clipped else 1, 4 * GROUPS), dtype=torch.float64,
-                             device=images.device)
+        groups = torch.empty(
+            (count * grid.count if clipped else 1, 4 * GROUPS), dtype=torch.float64, device=images.device
+        )
         _wide_tables_kernel[(count * grid.count,)](
-            counts, ranges, tables, groups, clips, grid.count, level_lo, LEVELS=levels, CHUNK=_CHUNK,
-            GROUPS=GROUPS, CLIPPED=clipped, enable_fp_fusion=False, num_warps=8)
+            counts,
+            ranges,
+            tables,
+            groups,
+            clips,
+            grid.count,
+            level_lo,
+            LEVELS=levels,
+            CHUNK=_CHUNK,
+            GROUPS=GROUPS,
+            CLIPPED=clipped,
+            enable_fp_fusion=False,
+            num_warps=8,
+        )
     interpolate(images, tables, out, grid, level_lo, levels)
 
 
@@ -368,17 +518,36 @@ def image_passes(count: int, tiles: int, bytes_per_tile: int):
     return [slice(start, min(count, start + step)) for start in range(0, max(count, 1), step)]
 
 
-def interpolate(images: torch.Tensor, tables: torch.Tensor, out: torch.Tensor, grid: TileGrid, level_lo: int,
-                levels: int) -> None:
+def interpolate(
+    images: torch.Tensor, tables: torch.Tensor, out: torch.Tensor, grid: TileGrid, level_lo: int, levels: int
+) -> None:
     """Phase 3: ``out`` (as ``images``) from the tiles' tables ``(images x tiles, levels)``."""
     count, pixels = images.shape
     (_, rows, cols), (tz, ty, tx) = grid.shape, grid.tiles
     corners = [1 if t == 1 else 2 for t in grid.tiles]
-    wide = (2 * (levels - 1) + 1) * grid.denominator >= 2 ** 31
+    wide = (2 * (levels - 1) + 1) * grid.denominator >= 2**31
     _interpolate_kernel[(count, triton.cdiv(pixels, _BLOCK))](
-        images, tables, out, *grid.lower, *grid.weights, pixels, rows, cols, tz, ty, tx, level_lo, level_lo,
-        grid.denominator, BLOCK=_BLOCK, LEVELS=levels, CORNERS_Z=corners[0], CORNERS_Y=corners[1],
-        CORNERS_X=corners[2], WIDE=wide)
+        images,
+        tables,
+        out,
+        *grid.lower,
+        *grid.weights,
+        pixels,
+        rows,
+        cols,
+        tz,
+        ty,
+        tx,
+        level_lo,
+        level_lo,
+        grid.denominator,
+        BLOCK=_BLOCK,
+        LEVELS=levels,
+        CORNERS_Z=corners[0],
+        CORNERS_Y=corners[1],
+        CORNERS_X=corners[2],
+        WIDE=wide,
+    )
 
 
 def box_block(largest_box: int) -> int:

@@ -42,28 +42,71 @@ _BLOCK = 1024
 
 
 @triton.jit
-def _tile_histogram_kernel(image, counted, counts, ranges, bounds_z, bounds_y, bounds_x, pixels, mask_stride,
-                           rows, cols, tiles_z, tiles_y, tiles_x, params,
-                           BLOCK: tl.constexpr, NBINS: tl.constexpr, MASKED: tl.constexpr):
+def _tile_histogram_kernel(
+    image,
+    counted,
+    counts,
+    ranges,
+    bounds_z,
+    bounds_y,
+    bounds_x,
+    pixels,
+    mask_stride,
+    rows,
+    cols,
+    tiles_z,
+    tiles_y,
+    tiles_x,
+    params,
+    BLOCK: tl.constexpr,
+    NBINS: tl.constexpr,
+    MASKED: tl.constexpr,
+):
     """Program (image x tile, block) counts BLOCK pixels of a tile's box in the image's bins, and folds their
     bins into the image's range of occupied bins."""
     program = tl.program_id(0)
-    values, inside = tile_pixels(image, counted, program, tl.program_id(1), bounds_z, bounds_y, bounds_x, pixels,
-                                 mask_stride, rows, cols, tiles_z, tiles_y, tiles_x, BLOCK, MASKED)
+    values, inside = tile_pixels(
+        image,
+        counted,
+        program,
+        tl.program_id(1),
+        bounds_z,
+        bounds_y,
+        bounds_x,
+        pixels,
+        mask_stride,
+        rows,
+        cols,
+        tiles_z,
+        tiles_y,
+        tiles_x,
+        BLOCK,
+        MASKED,
+    )
     values = values.to(tl.float64)
     kept = inside & (tl.abs(values) <= 1.7976931348623157e308)
     image_index = program // (tiles_z * tiles_y * tiles_x)
     lo, hi, scale, step, divide, _, _ = image_binning(params, image_index)
     bins = float_bin(tl.where(kept, values, lo), lo, hi, scale, step, divide, NBINS)
-    tl.atomic_add(counts + program.to(tl.int64) * NBINS + bins, tl.full([BLOCK], 1, tl.int32), mask=kept,
-                  sem="relaxed")
+    tl.atomic_add(counts + program.to(tl.int64) * NBINS + bins, tl.full([BLOCK], 1, tl.int32), mask=kept, sem="relaxed")
     tl.atomic_min(ranges + 2 * image_index, tl.min(tl.where(kept, bins, NBINS), 0).to(tl.int32), sem="relaxed")
     tl.atomic_max(ranges + 2 * image_index + 1, tl.max(tl.where(kept, bins, -1), 0).to(tl.int32), sem="relaxed")
 
 
 @triton.jit
-def _maps_kernel(counts, ranges, levels, slopes, identity, groups, clips, tiles_per_image,
-                 NBINS: tl.constexpr, GROUPS: tl.constexpr, CLIPPED: tl.constexpr):
+def _maps_kernel(
+    counts,
+    ranges,
+    levels,
+    slopes,
+    identity,
+    groups,
+    clips,
+    tiles_per_image,
+    NBINS: tl.constexpr,
+    GROUPS: tl.constexpr,
+    CLIPPED: tl.constexpr,
+):
     """One program per (image, tile): the tile's levels at the NBINS + 1 edges and slopes (the core's
     tile_mapping for floats), or its identity flag."""
     program = tl.program_id(0)
@@ -105,8 +148,9 @@ def _maps_kernel(counts, ranges, levels, slopes, identity, groups, clips, tiles_
 def _tile_value(levels, slopes, identity, tile, k, t, rescaled, inside, NBINS: tl.constexpr):
     """A tile's map at the pixels (bin k, position t); identity tiles give ``rescaled``."""
     at = tile.to(tl.int64) * (NBINS + 1) + k
-    mapped = tl.load(levels + at, mask=inside, other=0.0) + (t - k.to(tl.float64)) * \
-        tl.load(slopes + at, mask=inside, other=0.0)
+    mapped = tl.load(levels + at, mask=inside, other=0.0) + (t - k.to(tl.float64)) * tl.load(
+        slopes + at, mask=inside, other=0.0
+    )
     return tl.where(tl.load(identity + tile, mask=inside, other=0) != 0, rescaled, mapped)
 
 
@@ -124,10 +168,32 @@ def _blend(total, part, weights, at, inside, CORNER: tl.constexpr, CORNERS: tl.c
 
 
 @triton.jit
-def _interpolate_kernel(image, out, levels, slopes, identity, params, lower_z, lower_y, lower_x, weights_z,
-                        weights_y, weights_x, pixels, rows, cols, tiles_z, tiles_y, tiles_x,
-                        BLOCK: tl.constexpr, NBINS: tl.constexpr, CORNERS_Z: tl.constexpr,
-                        CORNERS_Y: tl.constexpr, CORNERS_X: tl.constexpr, NARROW: tl.constexpr):
+def _interpolate_kernel(
+    image,
+    out,
+    levels,
+    slopes,
+    identity,
+    params,
+    lower_z,
+    lower_y,
+    lower_x,
+    weights_z,
+    weights_y,
+    weights_x,
+    pixels,
+    rows,
+    cols,
+    tiles_z,
+    tiles_y,
+    tiles_x,
+    BLOCK: tl.constexpr,
+    NBINS: tl.constexpr,
+    CORNERS_Z: tl.constexpr,
+    CORNERS_Y: tl.constexpr,
+    CORNERS_X: tl.constexpr,
+    NARROW: tl.constexpr,
+):
     """Program (image, block): each pixel from its corner tiles' maps, the last axis first (CORNERS_*: 1 along an
     axis of one tile, whose weights are 1 and 0), or the identity rescale where the image counts nothing."""
     image_index, p, inside, base, x, y, z = pixel_grid(pixels, rows, cols, BLOCK)
@@ -155,9 +221,9 @@ def _interpolate_kernel(image, out, levels, slopes, identity, params, lower_z, l
                 along_x = _tile_value(levels, slopes, identity, tile, k, t, rescaled, inside, NBINS)
                 if CORNERS_X == 2:
                     upper = first_tile + tzy * tiles_x + tl.minimum(lx + 1, tiles_x - 1)
-                    along_x = tl.load(weights_x + 2 * x, mask=inside, other=0.0) * along_x + \
-                        tl.load(weights_x + 2 * x + 1, mask=inside, other=0.0) * \
-                        _tile_value(levels, slopes, identity, upper, k, t, rescaled, inside, NBINS)
+                    along_x = tl.load(weights_x + 2 * x, mask=inside, other=0.0) * along_x + tl.load(
+                        weights_x + 2 * x + 1, mask=inside, other=0.0
+                    ) * _tile_value(levels, slopes, identity, upper, k, t, rescaled, inside, NBINS)
                 along_y = _blend(along_y, along_x, weights_y, y, inside, b, CORNERS_Y)
             result = _blend(result, along_y, weights_z, z, inside, a, CORNERS_Z)
         result = result + nan_or_zero
@@ -177,8 +243,9 @@ def clahe_batch(images: torch.Tensor, mask: torch.Tensor | None, grid: TileGrid,
     clips = clip_limits(clip, images.shape[0], images.device)
     # Per tile: a histogram (4 bytes a bin), levels and slopes (8 each), the clip terms.
     for part in image_passes(images.shape[0], grid.count, 20 * (NBINS + 1) + 32 * GROUPS):
-        _clahe_part(images[part], part_of(mask, part), params[part], grid, None if clip is None else clips[part],
-                    out[part])
+        _clahe_part(
+            images[part], part_of(mask, part), params[part], grid, None if clip is None else clips[part], out[part]
+        )
     return out
 
 
@@ -191,19 +258,54 @@ def _clahe_part(images, mask, params, grid, clips, out) -> None:
     ranges = torch.full((count, 2), -1, dtype=torch.int32, device=device)
     ranges[:, 0] = NBINS
     _tile_histogram_kernel[(tiles, triton.cdiv(grid.largest_box, box_block(grid.largest_box)))](
-        *pixel_arguments(images, mask, grid, counts, ranges), params, BLOCK=box_block(grid.largest_box),
-        NBINS=NBINS, MASKED=mask is not None, enable_fp_fusion=False)
+        *pixel_arguments(images, mask, grid, counts, ranges),
+        params,
+        BLOCK=box_block(grid.largest_box),
+        NBINS=NBINS,
+        MASKED=mask is not None,
+        enable_fp_fusion=False,
+    )
     levels = torch.empty((tiles, NBINS + 1), dtype=torch.float64, device=device)
     slopes = torch.empty_like(levels)
     identity = torch.empty(tiles, dtype=torch.int8, device=device)
     groups = torch.empty((tiles if clips is not None else 1, 4 * GROUPS), dtype=torch.float64, device=device)
-    _maps_kernel[(tiles,)](counts, ranges, levels, slopes, identity, groups, clip_limits(clips, count, device),
-                           grid.count, NBINS=NBINS, GROUPS=GROUPS, CLIPPED=clips is not None,
-                           enable_fp_fusion=False, num_warps=8)
+    _maps_kernel[(tiles,)](
+        counts,
+        ranges,
+        levels,
+        slopes,
+        identity,
+        groups,
+        clip_limits(clips, count, device),
+        grid.count,
+        NBINS=NBINS,
+        GROUPS=GROUPS,
+        CLIPPED=clips is not None,
+        enable_fp_fusion=False,
+        num_warps=8,
+    )
     (_, rows, cols), (tz, ty, tx) = grid.shape, grid.tiles
     corners = [1 if t == 1 else 2 for t in grid.tiles]
     _interpolate_kernel[(count, triton.cdiv(pixels, _BLOCK))](
-        images, out, levels, slopes, identity, params, *grid.lower, *grid.weights, pixels, rows, cols, tz, ty, tx,
-        BLOCK=_BLOCK, NBINS=NBINS, CORNERS_Z=corners[0], CORNERS_Y=corners[1], CORNERS_X=corners[2],
-        NARROW=images.dtype != torch.float64, enable_fp_fusion=False)
-
+        images,
+        out,
+        levels,
+        slopes,
+        identity,
+        params,
+        *grid.lower,
+        *grid.weights,
+        pixels,
+        rows,
+        cols,
+        tz,
+        ty,
+        tx,
+        BLOCK=_BLOCK,
+        NBINS=NBINS,
+        CORNERS_Z=corners[0],
+        CORNERS_Y=corners[1],
+        CORNERS_X=corners[2],
+        NARROW=images.dtype != torch.float64,
+        enable_fp_fusion=False,
+    )

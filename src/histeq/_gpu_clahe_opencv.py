@@ -33,8 +33,9 @@ def _mirrored(i, n):
 
 
 @triton.jit
-def _histogram_kernel(image, counts, height, width, tiles_x, tile_h, tile_w, tiles,
-                      BLOCK: tl.constexpr, LEVELS: tl.constexpr):
+def _histogram_kernel(
+    image, counts, height, width, tiles_x, tile_h, tile_w, tiles, BLOCK: tl.constexpr, LEVELS: tl.constexpr
+):
     """Program (image x tile, block) counts BLOCK pixels of one padded tile."""
     program = tl.program_id(0)
     image_index = program // tiles
@@ -43,8 +44,9 @@ def _histogram_kernel(image, counts, height, width, tiles_x, tile_h, tile_w, til
     inside = q < tile_h * tile_w
     y = _mirrored((tile // tiles_x) * tile_h + q // tile_w, height)
     x = _mirrored((tile % tiles_x) * tile_w + q % tile_w, width)
-    values = tl.load(image + image_index.to(tl.int64) * height * width + y * width + x, mask=inside,
-                     other=0).to(tl.int32)
+    values = tl.load(image + image_index.to(tl.int64) * height * width + y * width + x, mask=inside, other=0).to(
+        tl.int32
+    )
     count_into(counts + program.to(tl.int64) * LEVELS, values, inside, BLOCK, LEVELS)
 
 
@@ -82,8 +84,22 @@ def _tables_kernel(counts, tables, limit, scale, LEVELS: tl.constexpr, CHUNK: tl
 
 
 @triton.jit
-def _blend_kernel(image, tables, out, low_y, high_y, weight_y, low_x, high_x, weight_x, height, width, tiles,
-                  BLOCK: tl.constexpr, LEVELS: tl.constexpr):
+def _blend_kernel(
+    image,
+    tables,
+    out,
+    low_y,
+    high_y,
+    weight_y,
+    low_x,
+    high_x,
+    weight_x,
+    height,
+    width,
+    tiles,
+    BLOCK: tl.constexpr,
+    LEVELS: tl.constexpr,
+):
     """Program (image, block): OpenCV's bilinear blend of the four tables around each pixel, in float32.
     ``low_*``/``high_*``: each row's and column's two tiles as table offsets; ``weight_*``: (weight, rest)."""
     image_index = tl.program_id(0)
@@ -123,8 +139,9 @@ def _axis(n: int, tile: int, tiles: int, stride: int, device) -> tuple[torch.Ten
     return tuple(torch.as_tensor(a, device=device) for a in (low, high, weights))
 
 
-def clahe_batch(images: torch.Tensor, height: int, width: int, tiles: tuple[int, int], tile_h: int, tile_w: int,
-                limit: int) -> torch.Tensor:
+def clahe_batch(
+    images: torch.Tensor, height: int, width: int, tiles: tuple[int, int], tile_h: int, tile_w: int, limit: int
+) -> torch.Tensor:
     """cv2.CLAHE of each image of a contiguous ``(images, height x width)`` uint8 or uint16 tensor."""
     levels = 256 if images.dtype == torch.uint8 else 65536
     out = torch.empty_like(images)
@@ -138,11 +155,25 @@ def clahe_batch(images: torch.Tensor, height: int, width: int, tiles: tuple[int,
         counts = torch.zeros((count * ty * tx, levels), dtype=torch.int32, device=images.device)
         block = box_block(tile_h * tile_w)
         _histogram_kernel[(count * ty * tx, triton.cdiv(tile_h * tile_w, block))](
-            chunk, counts, height, width, tx, tile_h, tile_w, ty * tx, BLOCK=block, LEVELS=levels)
+            chunk, counts, height, width, tx, tile_h, tile_w, ty * tx, BLOCK=block, LEVELS=levels
+        )
         tables = torch.empty((count * ty * tx, levels), dtype=images.dtype, device=images.device)
-        _tables_kernel[(count * ty * tx,)](counts, tables, limit, scale, LEVELS=levels, CHUNK=min(levels, _CHUNK),
-                                           enable_fp_fusion=False)
+        _tables_kernel[(count * ty * tx,)](
+            counts, tables, limit, scale, LEVELS=levels, CHUNK=min(levels, _CHUNK), enable_fp_fusion=False
+        )
         _blend_kernel[(count, triton.cdiv(height * width, _BLOCK))](
-            chunk, tables, out[part], *ys[:2], ys[2], *xs[:2], xs[2], height, width, ty * tx, BLOCK=_BLOCK,
-            LEVELS=levels, enable_fp_fusion=False)
+            chunk,
+            tables,
+            out[part],
+            *ys[:2],
+            ys[2],
+            *xs[:2],
+            xs[2],
+            height,
+            width,
+            ty * tx,
+            BLOCK=_BLOCK,
+            LEVELS=levels,
+            enable_fp_fusion=False,
+        )
     return out

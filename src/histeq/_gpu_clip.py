@@ -66,8 +66,6 @@ def group_start(g, lo, span, count):
     return lo + tl.where(num <= 0, 0, (num + 2 * count - 1) // (2 * count))
 
 
-
-
 @triton.jit
 def grouped_terms(row, lo, span, count, total, clip, scratch, GROUPS: tl.constexpr):
     """Clips the group totals of a tile whose cumulative histogram is ``row`` (the counted range: ``span``
@@ -99,6 +97,7 @@ def grouped_cumulative(row, at, lo, span, count, total, scratch, GROUPS: tl.cons
     g = tl.where(inside, (2 * (at - lo) + 1) * count // (2 * span), 0)
     begin = tl.load(scratch + 3 * GROUPS + g).to(tl.int64)
     partial = cumulative_at(row, at) - cumulative_at(row, begin - 1)
-    f = (tl.load(scratch + g) + partial.to(tl.float64) * tl.load(scratch + GROUPS + g)) + \
-        (at - begin + 1).to(tl.float64) * tl.load(scratch + 2 * GROUPS + g)
+    f = (tl.load(scratch + g) + partial.to(tl.float64) * tl.load(scratch + GROUPS + g)) + (at - begin + 1).to(
+        tl.float64
+    ) * tl.load(scratch + 2 * GROUPS + g)
     return tl.where(at < lo, 0.0, tl.where(inside, f, total.to(tl.float64)))

@@ -24,8 +24,9 @@ def _fmax(a, b):
 
 
 @triton.jit
-def _intensity_kernel(rgb, out, pixels, CHANNELS: tl.constexpr, MODE: tl.constexpr, FLOAT: tl.constexpr,
-                      BLOCK: tl.constexpr):
+def _intensity_kernel(
+    rgb, out, pixels, CHANNELS: tl.constexpr, MODE: tl.constexpr, FLOAT: tl.constexpr, BLOCK: tl.constexpr
+):
     """Luma (MODE 0: BT.601; integers with OpenCV's 14-bit weights, rounded) or HSV value (MODE 1) per pixel."""
     p = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     inside = p < pixels
@@ -35,8 +36,11 @@ def _intensity_kernel(rgb, out, pixels, CHANNELS: tl.constexpr, MODE: tl.constex
     if MODE == 0:
         if FLOAT:
             # float64 constants, whichever type a Triton version gives a bare literal
-            red, green, blue = tl.full([], 0.299, tl.float64), tl.full([], 0.587, tl.float64), tl.full([], 0.114,
-                                                                                                      tl.float64)
+            red, green, blue = (
+                tl.full([], 0.299, tl.float64),
+                tl.full([], 0.587, tl.float64),
+                tl.full([], 0.114, tl.float64),
+            )
             y = red * r.to(tl.float64) + green * g.to(tl.float64) + blue * b.to(tl.float64)
         else:
             weighted = 4899 * r.to(tl.int32) + 9617 * g.to(tl.int32) + 1868 * b.to(tl.int32)
@@ -58,8 +62,19 @@ def _clamp(x, lo, hi, FLOAT: tl.constexpr):
 
 
 @triton.jit
-def _rebuild_kernel(rgb, old, new, out, pixels, lo, hi, CHANNELS: tl.constexpr, MODE: tl.constexpr,
-                    FLOAT: tl.constexpr, BLOCK: tl.constexpr):
+def _rebuild_kernel(
+    rgb,
+    old,
+    new,
+    out,
+    pixels,
+    lo,
+    hi,
+    CHANNELS: tl.constexpr,
+    MODE: tl.constexpr,
+    FLOAT: tl.constexpr,
+    BLOCK: tl.constexpr,
+):
     """RGB around the new intensity: luma's change added to every channel (MODE 0), or the channels scaled by
     the new value over the old (MODE 1; a black pixel becomes grey at the new value)."""
     p = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
@@ -81,8 +96,7 @@ def _rebuild_kernel(rgb, old, new, out, pixels, lo, hi, CHANNELS: tl.constexpr, 
                 scaled = channel.to(tl.float64) * (new_v / old_v)
             else:
                 twice = 2 * tl.maximum(before.to(tl.int64), 1)
-                scaled = ((2 * channel.to(tl.int64) * after.to(tl.int64) + before.to(tl.int64)) // twice).to(
-                    tl.float64)
+                scaled = ((2 * channel.to(tl.int64) * after.to(tl.int64) + before.to(tl.int64)) // twice).to(tl.float64)
             level = _clamp(tl.where(old_v > 0, scaled, new_v), lo, hi, FLOAT)
         tl.store(out + p * CHANNELS + c, level.to(out.dtype.element_ty), mask=inside)
     if CHANNELS == 4:
@@ -93,9 +107,16 @@ def intensity(rgb: torch.Tensor, mode: str) -> torch.Tensor:
     """The intensity ``(pixels,)`` of a contiguous ``(pixels, 3 or 4)`` tensor, in its dtype."""
     pixels, channels = rgb.shape
     out = torch.empty(pixels, dtype=rgb.dtype, device=rgb.device)
-    _intensity_kernel[(triton.cdiv(pixels, _BLOCK),)](rgb, out, pixels, CHANNELS=channels, MODE=MODES[mode],
-                                                       FLOAT=rgb.dtype.is_floating_point, BLOCK=_BLOCK,
-                                                       enable_fp_fusion=False)
+    _intensity_kernel[(triton.cdiv(pixels, _BLOCK),)](
+        rgb,
+        out,
+        pixels,
+        CHANNELS=channels,
+        MODE=MODES[mode],
+        FLOAT=rgb.dtype.is_floating_point,
+        BLOCK=_BLOCK,
+        enable_fp_fusion=False,
+    )
     return out
 
 
@@ -105,8 +126,18 @@ def rebuild(rgb: torch.Tensor, old: torch.Tensor, new: torch.Tensor, mode: str, 
     pixels, channels = rgb.shape
     out = torch.empty_like(rgb)
     floats = rgb.dtype.is_floating_point
-    _rebuild_kernel[(triton.cdiv(pixels, _BLOCK),)](rgb, old, new, out, pixels, float(lo) if floats else int(lo),
-                                                     float(hi) if floats else int(hi), CHANNELS=channels,
-                                                     MODE=MODES[mode], FLOAT=floats, BLOCK=_BLOCK,
-                                                     enable_fp_fusion=False)
+    _rebuild_kernel[(triton.cdiv(pixels, _BLOCK),)](
+        rgb,
+        old,
+        new,
+        out,
+        pixels,
+        float(lo) if floats else int(lo),
+        float(hi) if floats else int(hi),
+        CHANNELS=channels,
+        MODE=MODES[mode],
+        FLOAT=floats,
+        BLOCK=_BLOCK,
+        enable_fp_fusion=False,
+    )
     return out

@@ -27,8 +27,9 @@ _WHOLE_IMAGES = 512
 
 
 @triton.jit
-def _histogram_kernel(image, counted, counts, pixels, mask_stride, BLOCK: tl.constexpr, LEVELS: tl.constexpr,
-                      MASKED: tl.constexpr):
+def _histogram_kernel(
+    image, counted, counts, pixels, mask_stride, BLOCK: tl.constexpr, LEVELS: tl.constexpr, MASKED: tl.constexpr
+):
     """Phase 1: each program counts BLOCK pixels of one image in registers, then adds them to the image's
     histogram (one atomic add per level, not per pixel).  MASKED: only pixels where ``counted`` is true count
     (``mask_stride``: 0 for one mask shared by every image, else the pixels of an image)."""
@@ -87,8 +88,18 @@ def _table_kernel(counts, tables, LEVELS: tl.constexpr, RULE: tl.constexpr):
 
 
 @triton.jit
-def _whole_image_kernel(image, counted, tables, out, pixels, mask_stride, BLOCK: tl.constexpr, LEVELS: tl.constexpr,
-                        MASKED: tl.constexpr, RULE: tl.constexpr):
+def _whole_image_kernel(
+    image,
+    counted,
+    tables,
+    out,
+    pixels,
+    mask_stride,
+    BLOCK: tl.constexpr,
+    LEVELS: tl.constexpr,
+    MASKED: tl.constexpr,
+    RULE: tl.constexpr,
+):
     """The three phases in one program per image, for images of a few blocks (a batch of small images, one
     launch): the histogram in registers, the table through ``tables`` (the image's row, read back by every
     pixel), then every pixel through it."""
@@ -137,8 +148,12 @@ def equalize_batch(flat: torch.Tensor, mask: torch.Tensor | None = None, compat:
     if flat.dtype != torch.uint8 or flat.ndim != 2 or not flat.is_contiguous():
         raise TypeError("the GPU kernels take contiguous (images, pixels) uint8 tensors")
     images, pixels = flat.shape
-    if mask is not None and (mask.dtype != torch.bool or not mask.is_contiguous() or mask.device != flat.device
-                             or tuple(mask.shape) not in ((images, pixels), (pixels,))):
+    if mask is not None and (
+        mask.dtype != torch.bool
+        or not mask.is_contiguous()
+        or mask.device != flat.device
+        or tuple(mask.shape) not in ((images, pixels), (pixels,))
+    ):
         raise TypeError("the GPU kernels take a contiguous bool mask of shape (images, pixels) or (pixels,)")
     out = torch.empty_like(flat)
     if images == 0 or pixels == 0:
@@ -147,14 +162,25 @@ def equalize_batch(flat: torch.Tensor, mask: torch.Tensor | None = None, compat:
     counted = flat if mask is None else mask.view(torch.uint8)
     mask_stride = pixels if mask is not None and mask.ndim == 2 else 0
     if pixels <= _WHOLE_IMAGE_PIXELS or images >= _WHOLE_IMAGES:
-        _whole_image_kernel[(images,)](flat, counted, tables, out, pixels, mask_stride, BLOCK=_BLOCK,
-                                       LEVELS=_LEVELS, MASKED=mask is not None, RULE=RULES[compat],
-                                       enable_fp_fusion=False)
+        _whole_image_kernel[(images,)](
+            flat,
+            counted,
+            tables,
+            out,
+            pixels,
+            mask_stride,
+            BLOCK=_BLOCK,
+            LEVELS=_LEVELS,
+            MASKED=mask is not None,
+            RULE=RULES[compat],
+            enable_fp_fusion=False,
+        )
         return out
     counts = torch.zeros((images, _LEVELS), dtype=torch.int32, device=flat.device)
     grid = (images, triton.cdiv(pixels, _BLOCK))
-    _histogram_kernel[grid](flat, counted, counts, pixels, mask_stride, BLOCK=_BLOCK, LEVELS=_LEVELS,
-                            MASKED=mask is not None)
+    _histogram_kernel[grid](
+        flat, counted, counts, pixels, mask_stride, BLOCK=_BLOCK, LEVELS=_LEVELS, MASKED=mask is not None
+    )
     _table_kernel[(images,)](counts, tables, LEVELS=_LEVELS, RULE=RULES[compat], enable_fp_fusion=False)
     _apply_kernel[grid](flat, tables, out, pixels, BLOCK=_BLOCK, LEVELS=_LEVELS)
     return out

@@ -62,8 +62,15 @@ def _next_double(x, up):
 def image_binning(params, image):
     """(lo, hi, scale, step, divide, mode, counted) of image ``image`` from the range phase's ``params``."""
     setting = params + image.to(tl.int64) * 7  # PARAMS
-    return (tl.load(setting), tl.load(setting + 1), tl.load(setting + 2), tl.load(setting + 3),
-            tl.load(setting + 4) != 0, tl.load(setting + 5), tl.load(setting + 6))
+    return (
+        tl.load(setting),
+        tl.load(setting + 1),
+        tl.load(setting + 2),
+        tl.load(setting + 3),
+        tl.load(setting + 4) != 0,
+        tl.load(setting + 5),
+        tl.load(setting + 6),
+    )
 
 
 @triton.jit
@@ -147,8 +154,9 @@ def pixel_position(v, lo, hi, scale, divide, NBINS: tl.constexpr):
 
 
 @triton.jit
-def _histogram_kernel(image, counted, params, counts, pixels, mask_stride, BLOCK: tl.constexpr,
-                      NBINS: tl.constexpr, MASKED: tl.constexpr):
+def _histogram_kernel(
+    image, counted, params, counts, pixels, mask_stride, BLOCK: tl.constexpr, NBINS: tl.constexpr, MASKED: tl.constexpr
+):
     """Histogram phase: program (image, block) bins its finite counted values as NumPy's edges do."""
     row = tl.program_id(0)
     offsets = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
@@ -181,8 +189,19 @@ def _levels_kernel(counts, levels, slopes, out_lo, span, NBINS: tl.constexpr):
 
 
 @triton.jit
-def _map_kernel(image, out, params, levels, slopes, pixels, out_lo, span, BLOCK: tl.constexpr,
-                NBINS: tl.constexpr, NARROW: tl.constexpr):
+def _map_kernel(
+    image,
+    out,
+    params,
+    levels,
+    slopes,
+    pixels,
+    out_lo,
+    span,
+    BLOCK: tl.constexpr,
+    NBINS: tl.constexpr,
+    NARROW: tl.constexpr,
+):
     """Map phase: program (image, block) maps its values through the image's levels, or by the identity
     rescale (the nominal range [0, 1] to the output range).  NARROW: float16 or float32 output, rounded to
     float32 first (the CPU path computes float16 in float32)."""
@@ -194,8 +213,11 @@ def _map_kernel(image, out, params, levels, slopes, pixels, out_lo, span, BLOCK:
     if mode == 1.0:
         t, k, nan_or_zero = pixel_position(v, lo, hi, scale, divide, NBINS)
         base = row.to(tl.int64) * (NBINS + 1) + k
-        y = tl.load(levels + base, mask=inside, other=0.0) + \
-            (t - k.to(tl.float64)) * tl.load(slopes + base, mask=inside, other=0.0) + nan_or_zero
+        y = (
+            tl.load(levels + base, mask=inside, other=0.0)
+            + (t - k.to(tl.float64)) * tl.load(slopes + base, mask=inside, other=0.0)
+            + nan_or_zero
+        )
     else:
         x = tl.where(v < 0.0, 0.0, tl.where(v > 1.0, 1.0, v))
         y = tl.where(v != v, v, out_lo + (x - 0.0) * (span / 1.0))
@@ -212,13 +234,15 @@ def binning(images: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
     partial = torch.empty((count, blocks, 3), dtype=torch.float64, device=images.device)
     counted = images if mask is None else mask.view(torch.uint8)
     mask_stride = pixels if mask is not None and mask.ndim == 2 else 0
-    _stats_kernel[(count, blocks)](images, counted, partial, pixels, mask_stride, blocks, BLOCK=_BLOCK,
-                                   MASKED=mask is not None)
+    _stats_kernel[(count, blocks)](
+        images, counted, partial, pixels, mask_stride, blocks, BLOCK=_BLOCK, MASKED=mask is not None
+    )
     params = torch.empty((count, PARAMS), dtype=torch.float64, device=images.device)
     _setup_kernel[(count,)](partial, params, blocks, CHUNK=1024, NBINS=NBINS, enable_fp_fusion=False)
     if bool((params[:, 5] == 2.0).any()):
-        raise ValueError("an image's values span a range too wide for finite bins (hi - lo overflows); scale "
-                         "the image down")
+        raise ValueError(
+            "an image's values span a range too wide for finite bins (hi - lo overflows); scale the image down"
+        )
     return params
 
 
@@ -237,9 +261,18 @@ def _counts(images, mask, params) -> torch.Tensor:
     counts = torch.zeros((count, NBINS), dtype=torch.int32, device=images.device)
     counted = images if mask is None else mask.view(torch.uint8)
     mask_stride = pixels if mask is not None and mask.ndim == 2 else 0
-    _histogram_kernel[(count, triton.cdiv(pixels, _BLOCK))](images, counted, params, counts, pixels, mask_stride,
-                                                            BLOCK=_BLOCK, NBINS=NBINS, MASKED=mask is not None,
-                                                            enable_fp_fusion=False)
+    _histogram_kernel[(count, triton.cdiv(pixels, _BLOCK))](
+        images,
+        counted,
+        params,
+        counts,
+        pixels,
+        mask_stride,
+        BLOCK=_BLOCK,
+        NBINS=NBINS,
+        MASKED=mask is not None,
+        enable_fp_fusion=False,
+    )
     return counts
 
 
@@ -266,6 +299,17 @@ def _equalize_part(images, mask, params, out) -> None:
     levels = torch.empty((count, NBINS + 1), dtype=torch.float64, device=images.device)
     slopes = torch.empty_like(levels)
     _levels_kernel[(count,)](counts, levels, slopes, 0.0, 1.0, NBINS=NBINS, enable_fp_fusion=False, num_warps=8)
-    _map_kernel[(count, triton.cdiv(pixels, _BLOCK))](images, out, params, levels, slopes, pixels, 0.0, 1.0,
-                                                      BLOCK=_BLOCK, NBINS=NBINS,
-                                                      NARROW=images.dtype != torch.float64, enable_fp_fusion=False)
+    _map_kernel[(count, triton.cdiv(pixels, _BLOCK))](
+        images,
+        out,
+        params,
+        levels,
+        slopes,
+        pixels,
+        0.0,
+        1.0,
+        BLOCK=_BLOCK,
+        NBINS=NBINS,
+        NARROW=images.dtype != torch.float64,
+        enable_fp_fusion=False,
+    )

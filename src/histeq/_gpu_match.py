@@ -44,9 +44,22 @@ def _count_below(points, n, v, STRICT: tl.constexpr, STEPS: tl.constexpr):
 
 
 @triton.jit
-def _tables_kernel(counts, fractions, values, starts, sizes, target_of, tables, level_lo, level_hi,
-                   LEVELS: tl.constexpr, CHUNK: tl.constexpr, STEP: tl.constexpr, STEPS: tl.constexpr,
-                   SLACK: tl.constexpr):
+def _tables_kernel(
+    counts,
+    fractions,
+    values,
+    starts,
+    sizes,
+    target_of,
+    tables,
+    level_lo,
+    level_hi,
+    LEVELS: tl.constexpr,
+    CHUNK: tl.constexpr,
+    STEP: tl.constexpr,
+    STEPS: tl.constexpr,
+    SLACK: tl.constexpr,
+):
     """One program per image: its table of output levels from its histogram and its target's points
     (``fractions``, ``values``: every target's, packed; ``starts``/``sizes``: each target's place)."""
     row = tl.program_id(0).to(tl.int64)
@@ -81,8 +94,15 @@ def _tables_kernel(counts, fractions, values, starts, sizes, target_of, tables, 
         tl.store(tables + row * LEVELS + at, level.to(tables.dtype.element_ty))
 
 
-def map_batch(images: torch.Tensor, mask: torch.Tensor | None, grid: TileGrid, targets: list, target_of: np.ndarray,
-              level_lo: int, levels: int) -> torch.Tensor:
+def map_batch(
+    images: torch.Tensor,
+    mask: torch.Tensor | None,
+    grid: TileGrid,
+    targets: list,
+    target_of: np.ndarray,
+    level_lo: int,
+    levels: int,
+) -> torch.Tensor:
     """Each image of a contiguous ``(images, pixels)`` tensor of 8- or 16-bit integers mapped onto its target
     (``targets[target_of[b]]``, matching's Target objects); ``grid``: one tile over the pixels (integer
     weights); ``mask`` as in ``_gpu_clahe.clahe_batch``."""
@@ -94,16 +114,32 @@ def map_batch(images: torch.Tensor, mask: torch.Tensor | None, grid: TileGrid, t
     counts, _ = tile_histograms(images, mask, grid, level_lo, levels)
     sizes = np.array([t.fraction.size for t in targets], dtype=np.int64)
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
-    packed = [torch.as_tensor(a, device=device) for a in (
-        np.concatenate([t.fraction for t in targets]).astype(np.float64),
-        np.concatenate([t.value for t in targets]).astype(np.float64), starts, sizes,
-        np.asarray(target_of, dtype=np.int64))]
+    packed = [
+        torch.as_tensor(a, device=device)
+        for a in (
+            np.concatenate([t.fraction for t in targets]).astype(np.float64),
+            np.concatenate([t.value for t in targets]).astype(np.float64),
+            starts,
+            sizes,
+            np.asarray(target_of, dtype=np.int64),
+        )
+    ]
     steps = {t.step for t in targets}
     if len(steps) != 1:
         raise ValueError("the targets of one call are all step targets or none")
     tables = torch.empty((count, levels), dtype=images.dtype, device=device)
-    _tables_kernel[(count,)](counts, *packed, tables, level_lo, level_lo + levels - 1, SLACK=SLACK, LEVELS=levels,
-                             CHUNK=min(levels, _CHUNK), STEP=steps.pop(), STEPS=int(sizes.max()).bit_length() + 1,
-                             enable_fp_fusion=False)
+    _tables_kernel[(count,)](
+        counts,
+        *packed,
+        tables,
+        level_lo,
+        level_lo + levels - 1,
+        SLACK=SLACK,
+        LEVELS=levels,
+        CHUNK=min(levels, _CHUNK),
+        STEP=steps.pop(),
+        STEPS=int(sizes.max()).bit_length() + 1,
+        enable_fp_fusion=False,
+    )
     interpolate(images, tables, out, grid, level_lo, levels)
     return out

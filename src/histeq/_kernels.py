@@ -55,8 +55,10 @@ def require_tables(needed: float, image_bytes: int, what: str) -> None:
     """A ValueError when ``what`` would need more table memory than a call on this input may take."""
     budget = table_budget(image_bytes)
     if needed > budget:
-        raise ValueError(f"{what} would need {needed / 2**20:,.0f} MiB of histograms and tables, over the "
-                         f"{budget / 2**20:,.0f} MiB a call on this input may take; use fewer bins or tiles")
+        raise ValueError(
+            f"{what} would need {needed / 2**20:,.0f} MiB of histograms and tables, over the "
+            f"{budget / 2**20:,.0f} MiB a call on this input may take; use fewer bins or tiles"
+        )
 
 
 @dataclass(frozen=True)

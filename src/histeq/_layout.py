@@ -29,7 +29,7 @@ class BatchLayout:
         """(B, P), or (B, P, C) with ``channels``: ``array`` then has a trailing channel axis, kept last."""
         extra = (len(self.perm),) if channels else ()
         moved = array if self.ordered else np.transpose(array, self.perm + extra)
-        channels = moved.shape[len(self.perm):]
+        channels = moved.shape[len(self.perm) :]
         return np.ascontiguousarray(moved, dtype=dtype).reshape((self.batch, self.pixels) + channels)
 
     def restore(self, flat: np.ndarray, channels: bool = False) -> np.ndarray:

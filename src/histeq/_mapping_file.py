@@ -44,8 +44,11 @@ class Checked:
 
     def ints(self, field: str, low: int, high: int, max_count: int) -> tuple:
         value = self.header[field]
-        if not isinstance(value, list) or not 1 <= len(value) <= max_count or not all(
-                isinstance(v, int) and not isinstance(v, bool) and low <= v <= high for v in value):
+        if (
+            not isinstance(value, list)
+            or not 1 <= len(value) <= max_count
+            or not all(isinstance(v, int) and not isinstance(v, bool) and low <= v <= high for v in value)
+        ):
             self.fail(field, f"must be 1 to {max_count} integers in [{low}, {high}], got {value!r}")
         return tuple(value)
 
@@ -80,14 +83,19 @@ def _member(path, archive, name: str) -> np.ndarray:
     try:
         value = archive[name]
     except ValueError as exc:
-        raise ValueError(f"{path}: not a valid histeq mapping file: {name} must be a .npy array of numbers or "
-                         f"text, got one NumPy reads only by unpickling, or not at all ({exc})") from None
+        raise ValueError(
+            f"{path}: not a valid histeq mapping file: {name} must be a .npy array of numbers or "
+            f"text, got one NumPy reads only by unpickling, or not at all ({exc})"
+        ) from None
     except (zipfile.BadZipFile, zlib.error) as exc:
-        raise ValueError(f"{path}: not a valid histeq mapping file: {name} must be a .npy array, got a damaged "
-                         f"member ({exc})") from None
+        raise ValueError(
+            f"{path}: not a valid histeq mapping file: {name} must be a .npy array, got a damaged member ({exc})"
+        ) from None
     if not isinstance(value, np.ndarray):
-        raise ValueError(f"{path}: not a valid histeq mapping file: {name} must be a .npy array, got "
-                         f"{len(value)} bytes of something else (a pickle, say), left unread")
+        raise ValueError(
+            f"{path}: not a valid histeq mapping file: {name} must be a .npy array, got "
+            f"{len(value)} bytes of something else (a pickle, say), left unread"
+        )
     return value
 
 
@@ -102,13 +110,14 @@ def read(path, fields: tuple[str, ...], arrays: tuple[str, ...]) -> Checked:
             except ValueError as exc:  # a whole file that is a pickle, refused (not run) without its name
                 raise ValueError(f"{path}: not a readable .npz file ({exc})") from None
             if isinstance(archive, np.ndarray):
-                raise ValueError(f"{path}: not a valid histeq mapping file: expected a .npz archive, got a .npy "
-                                 f"array of shape {archive.shape}")
+                raise ValueError(
+                    f"{path}: not a valid histeq mapping file: expected a .npz archive, got a .npy "
+                    f"array of shape {archive.shape}"
+                )
             with archive:
                 missing = {"header", *arrays} - set(archive.files)
                 if missing:
-                    raise ValueError(f"{path}: not a valid histeq mapping file: {', '.join(sorted(missing))} "
-                                     f"missing")
+                    raise ValueError(f"{path}: not a valid histeq mapping file: {', '.join(sorted(missing))} missing")
                 text = _member(path, archive, "header")
                 loaded = {name: _member(path, archive, name) for name in arrays}
     except (OSError, EOFError, zipfile.BadZipFile) as exc:
@@ -121,6 +130,5 @@ def read(path, fields: tuple[str, ...], arrays: tuple[str, ...]) -> Checked:
         raise ValueError(f"{path}: not a valid histeq mapping file: header is not JSON ({exc})") from None
     if not isinstance(header, dict) or set(header) != set(fields):
         found = sorted(header) if isinstance(header, dict) else type(header).__name__
-        raise ValueError(f"{path}: not a valid histeq mapping file: header must hold {', '.join(fields)}, "
-                         f"got {found}")
+        raise ValueError(f"{path}: not a valid histeq mapping file: header must hold {', '.join(fields)}, got {found}")
     return Checked(path, header, loaded)

@@ -35,8 +35,9 @@ class Spec:
     @functools.cached_property
     def core(self) -> core.Spec:
         """The kernels' checked ``core.Spec``, made once per spec (a ValueError where a range is not finite)."""
-        return core.Spec(self.nbins, self.data_range, self.lo, self.hi, self.nominal_lo, self.nominal_hi,
-                         self.out_lo, self.out_hi)
+        return core.Spec(
+            self.nbins, self.data_range, self.lo, self.hi, self.nominal_lo, self.nominal_hi, self.out_lo, self.out_hi
+        )
 
 
 def rescale_ranges(nominal_lo: float, nominal_hi: float, out_lo: float, out_hi: float) -> core.Spec:
@@ -70,13 +71,20 @@ def counted_ranges(flat: np.ndarray, flat_mask: np.ndarray | None, threads: int)
     (0, 0, 0) for an image with no counted pixel."""
     ranges = np.empty((flat.shape[0], 3), dtype=np.float64)
     # One bin: the kernel's range is all that is wanted.
-    core.histogram(flat, flat_mask, np.empty((flat.shape[0], 1), dtype=np.int64), ranges,
-                   histogram_bins(1, 0.0, 0.0, True), threads=threads)
+    core.histogram(
+        flat,
+        flat_mask,
+        np.empty((flat.shape[0], 1), dtype=np.int64),
+        ranges,
+        histogram_bins(1, 0.0, 0.0, True),
+        threads=threads,
+    )
     return ranges
 
 
-def counted_histograms(flat: np.ndarray, flat_mask: np.ndarray | None, info: DtypeInfo, spec: Spec, threads: int,
-                       fit_levels: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def counted_histograms(
+    flat: np.ndarray, flat_mask: np.ndarray | None, info: DtypeInfo, spec: Spec, threads: int, fit_levels: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
     """Counts (B, bins) and bin ranges (B, 3: lo, hi, counted) of the images of ``flat`` (B, P) under ``spec``.
 
     Integer data are counted in whole levels: with ``fit_levels`` there are at most as many bins as levels in
@@ -104,8 +112,14 @@ def counted_histograms(flat: np.ndarray, flat_mask: np.ndarray | None, info: Dty
         return counts, ranges
     for b in range(batch):
         lo, hi = level_window(ranges[b, 0], ranges[b, 1], nbins, info)
-        core.histogram(flat[b:b + 1], None if flat_mask is None else flat_mask[b:b + 1], counts[b:b + 1],
-                       ranges[b:b + 1], histogram_bins(nbins, lo, hi), threads=threads)
+        core.histogram(
+            flat[b : b + 1],
+            None if flat_mask is None else flat_mask[b : b + 1],
+            counts[b : b + 1],
+            ranges[b : b + 1],
+            histogram_bins(nbins, lo, hi),
+            threads=threads,
+        )
     return counts, ranges
 
 

@@ -83,16 +83,18 @@ def public(func: _F | None = None, *, returns_image: bool = True):
     def wrapper(*args, **kwargs):
         door = None
         if len(args) > position and type(args[position]) is not np.ndarray and _arrays.on_gpu(args[position]):
-            return _gpu.call(func, args[position], args[position + 1:], kwargs)
+            return _gpu.call(func, args[position], args[position + 1 :], kwargs)
         if len(args) > position and type(args[position]) is not np.ndarray and _arrays.is_foreign(args[position]):
             door = _arrays.Door(func.__qualname__)  # a tensor, DataArray, ...: converted without binding
-            args = tuple(door.enter(value, names[k]) if names[k] in _ARRAYS else value
-                         for k, value in enumerate(args))
-            kwargs = {name: door.enter(value, name) if name in _ARRAYS else value
-                      for name, value in kwargs.items()}
+            args = tuple(door.enter(value, names[k]) if names[k] in _ARRAYS else value for k, value in enumerate(args))
+            kwargs = {name: door.enter(value, name) if name in _ARRAYS else value for name, value in kwargs.items()}
             door.names(kwargs)
-        if len(args) > position and _plain(args[position]) and _plain(kwargs.get("reference"), args[1:2]) and \
-                "channel_order" not in kwargs:
+        if (
+            len(args) > position
+            and _plain(args[position])
+            and _plain(kwargs.get("reference"), args[1:2])
+            and "channel_order" not in kwargs
+        ):
             try:
                 result = func(*args, **kwargs)  # the common case, at no cost: nothing to convert
                 return result if door is None else door.leave(result, returns_image)
@@ -212,10 +214,16 @@ def _in_callers_dtype(exc: Exception, narrow: np.dtype, wide: np.dtype | None) -
 def _colour_hint(exc: Exception, image, channel, signature: inspect.Signature) -> Exception | None:
     """``exc`` again, saying how to pass a colour image, when the image's last axis holds 3 or 4 entries and
     the function takes a ``channel_axis`` that was not given; else None."""
-    if type(exc) in (TypeError, ValueError) and "channel_axis" in signature.parameters and channel is None and \
-            np.ndim(image) >= 2 and np.shape(image)[-1] in (3, 4):
-        return type(exc)(f"{exc} (the last axis has {np.shape(image)[-1]} entries: pass channel_axis=-1 for a "
-                         "colour image)")
+    if (
+        type(exc) in (TypeError, ValueError)
+        and "channel_axis" in signature.parameters
+        and channel is None
+        and np.ndim(image) >= 2
+        and np.shape(image)[-1] in (3, 4)
+    ):
+        return type(exc)(
+            f"{exc} (the last axis has {np.shape(image)[-1]} entries: pass channel_axis=-1 for a colour image)"
+        )
     return None
 
 
@@ -251,9 +259,11 @@ def _narrow_block(block: np.ndarray, narrow: np.dtype, name: str) -> np.ndarray:
         low, high = block.min(), block.max()
         limits = np.iinfo(narrow)
         if low < limits.min or high > limits.max:
-            raise ValueError(f"{name} of dtype {block.dtype} holds values in [{low}, {high}]; 64-bit integer "
-                             f"images are computed as {narrow} and must lie in [{limits.min}, {limits.max}]: "
-                             "shift or scale them, or convert to float64")
+            raise ValueError(
+                f"{name} of dtype {block.dtype} holds values in [{low}, {high}]; 64-bit integer "
+                f"images are computed as {narrow} and must lie in [{limits.min}, {limits.max}]: "
+                "shift or scale them, or convert to float64"
+            )
     return block.astype(narrow)
 
 
@@ -403,14 +413,29 @@ class Call(NamedTuple):
     out_range: tuple[float, float] | None
 
 
-def call(image_: object, mask_: object, nbins_: object, in_range: object, out_range: object, channel_axis_: object,
-         axes: object) -> Call:
+def call(
+    image_: object,
+    mask_: object,
+    nbins_: object,
+    in_range: object,
+    out_range: object,
+    channel_axis_: object,
+    axes: object,
+) -> Call:
     arr, info = image(image_)
     channel = channel_axis(channel_axis_, arr.ndim)
     spatial = spatial_axes(axes, arr.ndim, channel)
     grey_shape = tuple(n for a, n in enumerate(arr.shape) if a != channel)
-    return Call(arr, info, channel, spatial, mask(mask_, grey_shape), nbins(nbins_),
-                value_range(in_range, info, "in_range"), value_range(out_range, info, "out_range"))
+    return Call(
+        arr,
+        info,
+        channel,
+        spatial,
+        mask(mask_, grey_shape),
+        nbins(nbins_),
+        value_range(in_range, info, "in_range"),
+        value_range(out_range, info, "out_range"),
+    )
 
 
 def channel_mask(mask_: np.ndarray | None, channel: int | None, shape: tuple[int, ...]) -> np.ndarray | None:

@@ -37,10 +37,22 @@ _EXACT_BITS = 50
 
 
 @_validate.public
-def clahe(image: Image, *, tiles: int | Sequence[int] = 8, clip_limit: float | None = 2.0, nbins: int | None = None,
-          mask: ArrayLike = None, axes: Axes = None, channel_axis: ChannelAxis = None, color: Color = None,
-          channel_order: ChannelOrder = "rgb", in_range: Range = None, out_range: Range = None,
-          compat: str | None = None, threads: int | None = None) -> Image:
+def clahe(
+    image: Image,
+    *,
+    tiles: int | Sequence[int] = 8,
+    clip_limit: float | None = 2.0,
+    nbins: int | None = None,
+    mask: ArrayLike = None,
+    axes: Axes = None,
+    channel_axis: ChannelAxis = None,
+    color: Color = None,
+    channel_order: ChannelOrder = "rgb",
+    in_range: Range = None,
+    out_range: Range = None,
+    compat: str | None = None,
+    threads: int | None = None,
+) -> Image:
     """Contrast-limited adaptive histogram equalization of every image of a batch.
 
     The image is divided into a grid of tiles (contextual regions); each gets
@@ -157,17 +169,40 @@ def clahe(image: Image, *, tiles: int | Sequence[int] = 8, clip_limit: float | N
     >>> np.array_equal(histeq.clahe(image[:, ::-1], tiles=4), limited[:, ::-1])
     True
     """
-    if type(image) is np.ndarray and image.ndim == 2 and (image.dtype is UINT8 or image.dtype is UINT16) and \
-            type(tiles) is int and type(clip_limit) in (float, int) and nbins is None and mask is None and \
-            axes is None and channel_axis is None and color is None and in_range is None and out_range is None and \
-            compat is None and threads is None:
+    if (
+        type(image) is np.ndarray
+        and image.ndim == 2
+        and (image.dtype is UINT8 or image.dtype is UINT16)
+        and type(tiles) is int
+        and type(clip_limit) in (float, int)
+        and nbins is None
+        and mask is None
+        and axes is None
+        and channel_axis is None
+        and color is None
+        and in_range is None
+        and out_range is None
+        and compat is None
+        and threads is None
+    ):
         out = _clahe_default(image, tiles, clip_limit)
         if out is not None:
             return out
     if _dask.is_dask(image):
-        return _clahe_dask(image, tiles=tiles, clip_limit=clip_limit, nbins=nbins, mask=mask, axes=axes,
-                           channel_axis=channel_axis, color=color, in_range=in_range, out_range=out_range,
-                           compat=compat, threads=threads)
+        return _clahe_dask(
+            image,
+            tiles=tiles,
+            clip_limit=clip_limit,
+            nbins=nbins,
+            mask=mask,
+            axes=axes,
+            channel_axis=channel_axis,
+            color=color,
+            in_range=in_range,
+            out_range=out_range,
+            compat=compat,
+            threads=threads,
+        )
     call = _validate.call(image, mask, nbins, in_range, out_range, channel_axis, axes)
     arr, info, channel, spatial = call.arr, call.info, call.channel, call.spatial
     grid = tile_counts(tiles, tuple(arr.shape[a] for a in spatial))
@@ -180,11 +215,13 @@ def clahe(image: Image, *, tiles: int | Sequence[int] = 8, clip_limit: float | N
         return _compat.clahe_opencv(arr, info, spatial, grid, clip, nthreads)
     grey = functools.partial(_clahe_grey, tiles=grid, clip=clip)
     if route != "grey":  # a colour mode
-        return _color.equalize(arr, info, channel, spatial, call.mask, route, call.nbins, call.in_range, nthreads,
-                               grey, fused=False)
+        return _color.equalize(
+            arr, info, channel, spatial, call.mask, route, call.nbins, call.in_range, nthreads, grey, fused=False
+        )
     mask_per_channel = _validate.channel_mask(call.mask, channel, arr.shape)
-    return grey(arr, info, spatial, mask_per_channel, make_spec(info, call.nbins, call.in_range, call.out_range),
-                nthreads)
+    return grey(
+        arr, info, spatial, mask_per_channel, make_spec(info, call.nbins, call.in_range, call.out_range), nthreads
+    )
 
 
 def _route(call: _validate.Call, compat: str | None, color) -> str:
@@ -207,14 +244,28 @@ def _clahe_default(image: np.ndarray, tiles: int, clip_limit: float) -> np.ndarr
     per-sample transform pays little more than the kernel): what the full path computes, or None where the
     full path would check or lay out more (it then takes the call)."""
     rows, cols = image.shape
-    if not (1 < rows and 1 < cols and 1 <= tiles <= min(rows, cols) and 1 <= clip_limit < math.inf and
-            image.flags.c_contiguous and image.flags.aligned):
+    if not (
+        1 < rows
+        and 1 < cols
+        and 1 <= tiles <= min(rows, cols)
+        and 1 <= clip_limit < math.inf
+        and image.flags.c_contiguous
+        and image.flags.aligned
+    ):
         return None
     info, value_bits, spec = _default_spec(image.dtype)
     out = np.empty_like(image)
-    core.clahe(image.reshape(1, -1), None, out.reshape(1, -1), _kernel_plan(image.shape, (tiles, tiles), value_bits),
-               spec, clip_limit=float(clip_limit), clip_groups=info.clip_groups,
-               table_budget=float(table_budget(image.nbytes)), threads=get_num_threads())
+    core.clahe(
+        image.reshape(1, -1),
+        None,
+        out.reshape(1, -1),
+        _kernel_plan(image.shape, (tiles, tiles), value_bits),
+        spec,
+        clip_limit=float(clip_limit),
+        clip_groups=info.clip_groups,
+        table_budget=float(table_budget(image.nbytes)),
+        threads=get_num_threads(),
+    )
     return out
 
 
@@ -251,8 +302,9 @@ def tile_counts(tiles: object, sizes: tuple[int, ...]) -> tuple[int, ...]:
         if isinstance(t, bool) or not isinstance(t, numbers.Integral):
             raise TypeError(f"tiles must hold ints, got {tiles!r}")
         if not 1 <= t <= n:
-            raise ValueError(f"tiles {tiles!r} must be between 1 and the axis length; the spatial axes have "
-                             f"sizes {sizes}")
+            raise ValueError(
+                f"tiles {tiles!r} must be between 1 and the axis length; the spatial axes have sizes {sizes}"
+            )
     return tuple(int(t) for t in items)
 
 
@@ -265,8 +317,10 @@ def checked_clip_limit(clip_limit: object, opencv: bool = False) -> float | None
     if opencv and math.isfinite(clip_limit):
         return float(clip_limit) if clip_limit > 0 else None
     if not math.isfinite(clip_limit) or clip_limit < 1:
-        raise ValueError(f"clip_limit must be a finite number >= 1 (a multiple of the mean bin height), got "
-                         f"{clip_limit!r}; scikit-image's normalized clip_limit k is k * 256 here")
+        raise ValueError(
+            f"clip_limit must be a finite number >= 1 (a multiple of the mean bin height), got "
+            f"{clip_limit!r}; scikit-image's normalized clip_limit k is k * 256 here"
+        )
     return float(clip_limit)
 
 
@@ -306,8 +360,10 @@ def without_singletons(shape: tuple[int, ...], tiles: tuple[int, ...]) -> tuple[
     """The spatial shape and tiles without axes of length 1 (at least one axis), at most MAX_AXES of them."""
     kept = [a for a, n in enumerate(shape) if n > 1] or [0]
     if len(kept) > MAX_AXES:
-        raise ValueError(f"CLAHE interpolates each pixel between 2**axes tiles; it takes at most {MAX_AXES} "
-                         f"spatial axes longer than 1, got {len(kept)}")
+        raise ValueError(
+            f"CLAHE interpolates each pixel between 2**axes tiles; it takes at most {MAX_AXES} "
+            f"spatial axes longer than 1, got {len(kept)}"
+        )
     return tuple(shape[a] for a in kept), tuple(tiles[a] for a in kept)
 
 
@@ -317,12 +373,27 @@ def _kernel_plan(shape: tuple, tiles: tuple, value_bits: int | None) -> core.Til
     common denominator), checked once by the core: kept, as calls on images of one shape come in series."""
     plans, denominator = axis_plans(shape, tiles, value_bits)
     bounds, lower, w0, w1, _ = (list(part) for part in zip(*plans))
-    return core.TilePlan(np.array(shape, dtype=np.int64), np.array(tiles, dtype=np.int64), np.concatenate(bounds),
-                         np.concatenate(lower), np.concatenate(w0), np.concatenate(w1), denominator)
+    return core.TilePlan(
+        np.array(shape, dtype=np.int64),
+        np.array(tiles, dtype=np.int64),
+        np.concatenate(bounds),
+        np.concatenate(lower),
+        np.concatenate(w0),
+        np.concatenate(w1),
+        denominator,
+    )
 
 
-def _clahe_grey(arr: np.ndarray, info: DtypeInfo, spatial: tuple[int, ...], mask: np.ndarray | None, spec: Spec,
-                threads: int, tiles: tuple[int, ...], clip: float | None) -> np.ndarray:
+def _clahe_grey(
+    arr: np.ndarray,
+    info: DtypeInfo,
+    spatial: tuple[int, ...],
+    mask: np.ndarray | None,
+    spec: Spec,
+    threads: int,
+    tiles: tuple[int, ...],
+    clip: float | None,
+) -> np.ndarray:
     layout = BatchLayout(arr.shape, spatial)
     flat = layout.flatten(arr, info.compute)
     flat_mask = None if mask is None else layout.flatten(mask)
@@ -330,8 +401,17 @@ def _clahe_grey(arr: np.ndarray, info: DtypeInfo, spatial: tuple[int, ...], mask
     shape, tiles = without_singletons(layout.spatial_shape, tiles)
     plan = _kernel_plan(shape, tiles, output_bits(info, spec.out_lo, spec.out_hi))
     out = np.empty_like(flat)
-    core.clahe(flat, flat_mask, out, plan, spec.core, clip_limit=-1.0 if clip is None else clip,
-               clip_groups=info.clip_groups, table_budget=float(table_budget(arr.nbytes)), threads=threads)
+    core.clahe(
+        flat,
+        flat_mask,
+        out,
+        plan,
+        spec.core,
+        clip_limit=-1.0 if clip is None else clip,
+        clip_groups=info.clip_groups,
+        table_budget=float(table_budget(arr.nbytes)),
+        threads=threads,
+    )
     return layout.restore(out).astype(info.dtype, copy=False)
 
 
@@ -344,9 +424,12 @@ def _clahe_dask(image, *, mask, axes, channel_axis, **kwargs):
     clip = checked_clip_limit(kwargs["clip_limit"])
     whole = channel is None and len(spatial) == image.ndim
     if whole and kwargs["color"] is None and kwargs["compat"] is None:
-        spec = make_spec(info, _validate.nbins(kwargs["nbins"]),
-                         _validate.value_range(kwargs["in_range"], info, "in_range"),
-                         _validate.value_range(kwargs["out_range"], info, "out_range"))
+        spec = make_spec(
+            info,
+            _validate.nbins(kwargs["nbins"]),
+            _validate.value_range(kwargs["in_range"], info, "in_range"),
+            _validate.value_range(kwargs["out_range"], info, "out_range"),
+        )
         return _clahe_chunked(image, info, mask, grid, clip, spec, kwargs["threads"])
 
     def one_block(block, block_mask):
@@ -376,8 +459,9 @@ def _fixed_bins(image, info, mask, spec, lazy):
         return spec, True
     vmin, vmax, count = (_dask.finite_range if lazy else finite_range)(image, mask)
     if not count or not spec.data_range:
-        return spec if not spec.data_range else dataclasses.replace(spec, data_range=False, lo=info.lo,
-                                                                   hi=info.hi), bool(count)
+        return spec if not spec.data_range else dataclasses.replace(
+            spec, data_range=False, lo=info.lo, hi=info.hi
+        ), bool(count)
     lo, hi = bin_range(vmin, vmax, info)
     return dataclasses.replace(spec, data_range=False, lo=lo, hi=hi), True
 
@@ -399,14 +483,19 @@ def _tile_histograms(block, block_mask, origin, shape, grid, info, spec):
         ranges.append([k for k in range(t) if start[k] < origin[d] + block.shape[d] and stop[k] > origin[d]])
     found = {}
     for ks in itertools.product(*ranges):
-        window = tuple(slice(max(int(plans[d][0][k]), origin[d]) - origin[d],
-                             min(int(plans[d][0][grid[d] + k]), origin[d] + block.shape[d]) - origin[d])
-                       for d, k in enumerate(ks))
+        window = tuple(
+            slice(
+                max(int(plans[d][0][k]), origin[d]) - origin[d],
+                min(int(plans[d][0][grid[d] + k]), origin[d] + block.shape[d]) - origin[d],
+            )
+            for d, k in enumerate(ks)
+        )
         flat = np.ascontiguousarray(block[window], dtype=info.compute).reshape(1, -1)
         flat_mask = None if block_mask is None else np.ascontiguousarray(block_mask[window]).reshape(1, -1)
         counts = np.zeros((1, spec.nbins), dtype=np.int64)
-        core.histogram(flat, flat_mask, counts, np.empty((1, 3)), histogram_bins(spec.nbins, spec.lo, spec.hi),
-                       threads=1)
+        core.histogram(
+            flat, flat_mask, counts, np.empty((1, 3)), histogram_bins(spec.nbins, spec.lo, spec.hi), threads=1
+        )
         found[int(np.ravel_multi_index(ks, grid))] = counts[0]
     return found
 
@@ -415,8 +504,11 @@ def _require_fitted_tables(info, shape, grid, nbins) -> None:
     """Fitted tile mappings keep every tile's histogram and table over all the bins (no windows, unlike
     clahe's): refused when no sane call needs that much."""
     table_bytes = 16 * (nbins + 1) if info.is_float else np.dtype(info.compute).itemsize * nbins
-    require_tables(math.prod(grid) * (8 * nbins + table_bytes), math.prod(shape) * info.dtype.itemsize,
-                   f"fitted CLAHE mappings of {math.prod(grid)} tiles over {nbins} bins")
+    require_tables(
+        math.prod(grid) * (8 * nbins + table_bytes),
+        math.prod(shape) * info.dtype.itemsize,
+        f"fitted CLAHE mappings of {math.prod(grid)} tiles over {nbins} bins",
+    )
 
 
 def _mapping_of_tiles(parts, info, shape, grid, clip, spec, rescale=False) -> ClaheMapping:
@@ -434,9 +526,22 @@ def _mapping_of_tiles(parts, info, shape, grid, clip, spec, rescale=False) -> Cl
     else:  # tables of the image's levels
         table, slope = np.empty((len(hists), nbins), dtype=info.compute), np.empty((0, 0))
         core.clahe_tables(hists, identity, table, spec.core, clip_limit, info.clip_groups)
-    return ClaheMapping(str(info.dtype), tuple(int(n) for n in shape), tuple(int(t) for t in grid), int(nbins),
-                        float(spec.lo), float(spec.hi), float(spec.nominal_lo), float(spec.nominal_hi),
-                        float(spec.out_lo), float(spec.out_hi), identity, table, slope, rescale)
+    return ClaheMapping(
+        str(info.dtype),
+        tuple(int(n) for n in shape),
+        tuple(int(t) for t in grid),
+        int(nbins),
+        float(spec.lo),
+        float(spec.hi),
+        float(spec.nominal_lo),
+        float(spec.nominal_hi),
+        float(spec.out_lo),
+        float(spec.out_hi),
+        identity,
+        table,
+        slope,
+        rescale,
+    )
 
 
 def _interpolate_block(block, fitted, offset, threads, block_info=None):
@@ -483,11 +588,13 @@ class ClaheMapping:
         ndim = len(self.shape)
         offset = tuple(int(o) for o in (offset if offset is not None else (0,) * ndim))
         if len(offset) != ndim or np.ndim(image) != ndim:
-            raise ValueError(f"this mapping was fitted on a {ndim}-D image; got a {np.ndim(image)}-D patch and "
-                             f"offset {offset}")
+            raise ValueError(
+                f"this mapping was fitted on a {ndim}-D image; got a {np.ndim(image)}-D patch and offset {offset}"
+            )
         if any(o < 0 or o + n > m for o, n, m in zip(offset, np.shape(image), self.shape)):
-            raise ValueError(f"a patch of shape {np.shape(image)} at {offset} lies outside the fitted image "
-                             f"{self.shape}")
+            raise ValueError(
+                f"a patch of shape {np.shape(image)} at {offset} lies outside the fitted image {self.shape}"
+            )
         if dtype_info(image.dtype).dtype != np.dtype(self.dtype):  # any byte order
             raise TypeError(f"this mapping was fitted on {self.dtype} images, got {image.dtype}")
         if _dask.is_dask(image):
@@ -503,12 +610,17 @@ class ClaheMapping:
         flat = np.ascontiguousarray(block, dtype=info.compute).reshape(1, -1)
         out = np.empty_like(flat)
         lut, level, slope = (None, self.table, self.slope) if info.is_float else (self.table, None, None)
-        chunk_plan = core.TilePlan(np.array(block.shape, dtype=np.int64), np.array(self.tiles, dtype=np.int64), None,
-                                   *(np.concatenate([plan[part][a:b] for plan, (a, b) in zip(plans, location)])
-                                     for part in (1, 2, 3)), denominator)
+        chunk_plan = core.TilePlan(
+            np.array(block.shape, dtype=np.int64),
+            np.array(self.tiles, dtype=np.int64),
+            None,
+            *(np.concatenate([plan[part][a:b] for plan, (a, b) in zip(plans, location)]) for part in (1, 2, 3)),
+            denominator,
+        )
         spec = Spec(self.nbins, False, self.lo, self.hi, self.nominal_lo, self.nominal_hi, self.out_lo, self.out_hi)
-        core.clahe_chunk(flat, out, chunk_plan, spec.core, self.identity, lut, level, slope,
-                         threads=resolve_threads(threads))
+        core.clahe_chunk(
+            flat, out, chunk_plan, spec.core, self.identity, lut, level, slope, threads=resolve_threads(threads)
+        )
         return out.reshape(block.shape).astype(info.dtype, copy=False)
 
     def save(self, path) -> None:
@@ -517,11 +629,13 @@ class ClaheMapping:
 
         from .io import atomic_writer
 
-        header = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-                  if f.name not in ("identity", "table", "slope")}
+        header = {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.name not in ("identity", "table", "slope")
+        }
         with atomic_writer(path) as f:
-            np.savez(f, header=np.array(json.dumps(header)), identity=self.identity, table=self.table,
-                     slope=self.slope)
+            np.savez(f, header=np.array(json.dumps(header)), identity=self.identity, table=self.table, slope=self.slope)
 
     @classmethod
     def load(cls, path) -> ClaheMapping:
@@ -558,9 +672,17 @@ class ClaheMapping:
 
 
 @_validate.public(returns_image=False)
-def fit_clahe(image: ArrayLike, *, tiles: int | Sequence[int] = 8, clip_limit: float | None = 2.0,
-              nbins: int | None = None, mask: ArrayLike = None, in_range: Range = None, out_range: Range = None,
-              threads: int | None = None) -> ClaheMapping:
+def fit_clahe(
+    image: ArrayLike,
+    *,
+    tiles: int | Sequence[int] = 8,
+    clip_limit: float | None = 2.0,
+    nbins: int | None = None,
+    mask: ArrayLike = None,
+    in_range: Range = None,
+    out_range: Range = None,
+    threads: int | None = None,
+) -> ClaheMapping:
     """Learn the tile mappings of CLAHE on one grey image (NumPy or Dask), to apply them to patches.
 
     ``fit_clahe(x, **kw).apply(x)`` equals ``histeq.clahe(x, **kw)`` bit for
@@ -586,8 +708,12 @@ def fit_clahe(image: ArrayLike, *, tiles: int | Sequence[int] = 8, clip_limit: f
     if arr.ndim > MAX_AXES:  # fitted mappings keep every axis
         raise ValueError(f"fit_clahe takes at most {MAX_AXES} axes, got {arr.ndim}")
     clip = checked_clip_limit(clip_limit)
-    spec = make_spec(info, _validate.nbins(nbins), _validate.value_range(in_range, info, "in_range"),
-                     _validate.value_range(out_range, info, "out_range"))
+    spec = make_spec(
+        info,
+        _validate.nbins(nbins),
+        _validate.value_range(in_range, info, "in_range"),
+        _validate.value_range(out_range, info, "out_range"),
+    )
     _require_fitted_tables(info, arr.shape, grid, spec.nbins)
     spec, counted = _fixed_bins(arr, info, m, spec, lazy)
     if not counted:
@@ -608,8 +734,16 @@ def _clahe_chunked_fit(image, info, mask, grid, clip, spec):
     starts = [np.concatenate([[0], np.cumsum(c)[:-1]]) for c in image.chunks]
     blocks = image.to_delayed()
     masks = None if chunk_mask is None else chunk_mask.to_delayed()
-    parts = [dask.delayed(_tile_histograms)(blocks[index], None if masks is None else masks[index],
-                                            tuple(int(starts[d][i]) for d, i in enumerate(index)),
-                                            image.shape, grid, info, spec)
-             for index in np.ndindex(*blocks.shape)]
+    parts = [
+        dask.delayed(_tile_histograms)(
+            blocks[index],
+            None if masks is None else masks[index],
+            tuple(int(starts[d][i]) for d, i in enumerate(index)),
+            image.shape,
+            grid,
+            info,
+            spec,
+        )
+        for index in np.ndindex(*blocks.shape)
+    ]
     return dask.delayed(_mapping_of_tiles)(parts, info, image.shape, grid, clip, spec)

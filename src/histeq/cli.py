@@ -105,8 +105,13 @@ def _joined_lists(argv: list[str]) -> list[str]:
     """``--axes -2,-1`` as ``--axes=-2,-1``, which argparse reads as a value."""
     out: list[str] = []
     for token in argv:
-        if out and out[-1] in _LIST_OPTIONS and token[:1] == "-" and "," in token and \
-                all(part.strip().lstrip("-").isdigit() for part in token.split(",") if part.strip()):
+        if (
+            out
+            and out[-1] in _LIST_OPTIONS
+            and token[:1] == "-"
+            and "," in token
+            and all(part.strip().lstrip("-").isdigit() for part in token.split(",") if part.strip())
+        ):
             out[-1] = f"{out[-1]}={token}"
         else:
             out.append(token)
@@ -135,38 +140,69 @@ def _positive_list(text: str) -> list[int]:
 
 def _add_files(p: argparse.ArgumentParser, method: str) -> None:
     files = p.add_argument_group("files")
-    files.add_argument("inputs", metavar="INPUT", nargs="+", type=Path,
-                       help="files, folders or glob patterns (IN OUT: one file to one file)")
-    files.add_argument("-o", "--output", metavar="OUT",
-                       help="output file (one input) or folder (mirrors the input tree)")
+    files.add_argument(
+        "inputs",
+        metavar="INPUT",
+        nargs="+",
+        type=Path,
+        help="files, folders or glob patterns (IN OUT: one file to one file)",
+    )
+    files.add_argument(
+        "-o", "--output", metavar="OUT", help="output file (one input) or folder (mirrors the input tree)"
+    )
     files.add_argument("--suffix", metavar="S", help="write next to each input, as NAME + S + extension")
     files.add_argument("--in-place", action="store_true", help="replace each input with its result")
     files.add_argument("--overwrite", action="store_true", help="replace outputs that exist")
     files.add_argument("-r", "--recursive", action="store_true", help="descend into subfolders of input folders")
     files.add_argument("--format", choices=sorted(FORMATS), help="output format (default: the input's)")
-    files.add_argument("--dtype", choices=("uint8", "uint16", "float32", "float64"),
-                       help="output dtype, rescaled between the nominal ranges (default: the input's)")
+    files.add_argument(
+        "--dtype",
+        choices=("uint8", "uint16", "float32", "float64"),
+        help="output dtype, rescaled between the nominal ranges (default: the input's)",
+    )
     files.add_argument("--jobs", type=_positive, help="files processed at once (default: all cores)")
-    files.add_argument("--dask", action="store_true",
-                       help="process chunk by chunk (Dask), for inputs larger than memory; implied by .zarr "
-                       "input and by a TIFF over a quarter of the free memory; a .zarr or .tif output is "
-                       "written chunk by chunk (.tif: uncompressed)")
+    files.add_argument(
+        "--dask",
+        action="store_true",
+        help="process chunk by chunk (Dask), for inputs larger than memory; implied by .zarr "
+        "input and by a TIFF over a quarter of the free memory; a .zarr or .tif output is "
+        "written chunk by chunk (.tif: uncompressed)",
+    )
     files.add_argument("--quiet", action="store_true", help="no progress and no summary")
     files.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
-    files.add_argument("--report", type=Path, metavar="FIG",
-                       help="before/after figure with histograms (.png, .pdf, .svg); a folder for many inputs")
+    files.add_argument(
+        "--report",
+        type=Path,
+        metavar="FIG",
+        help="before/after figure with histograms (.png, .pdf, .svg); a folder for many inputs",
+    )
 
     opts = p.add_argument_group(f"{method} options (the keywords of histeq.{method})")
-    opts.add_argument("--mask", type=Path, metavar="FILE",
-                      help="image or .npy of the input's size; only its non-zero pixels feed the histogram")
-    opts.add_argument("--axes", type=_int_list, nargs="+", metavar="AXIS",
-                      help="spatial axes of one image of an array batch, e.g. --axes -2 -1 or --axes -2,-1")
-    opts.add_argument("--channel-axis", type=int, metavar="AXIS",
-                      help="colour axis of a NumPy array (image files: found from the format)")
-    opts.add_argument("--color", choices=("lightness", "luma", "value", "per-channel"),
-                      help="what to change in a colour image")
-    opts.add_argument("--nbins", type=_positive, help="histogram bins (default: one per level up to 16 bits, "
-                      "4096 for floats)")
+    opts.add_argument(
+        "--mask",
+        type=Path,
+        metavar="FILE",
+        help="image or .npy of the input's size; only its non-zero pixels feed the histogram",
+    )
+    opts.add_argument(
+        "--axes",
+        type=_int_list,
+        nargs="+",
+        metavar="AXIS",
+        help="spatial axes of one image of an array batch, e.g. --axes -2 -1 or --axes -2,-1",
+    )
+    opts.add_argument(
+        "--channel-axis",
+        type=int,
+        metavar="AXIS",
+        help="colour axis of a NumPy array (image files: found from the format)",
+    )
+    opts.add_argument(
+        "--color", choices=("lightness", "luma", "value", "per-channel"), help="what to change in a colour image"
+    )
+    opts.add_argument(
+        "--nbins", type=_positive, help="histogram bins (default: one per level up to 16 bits, 4096 for floats)"
+    )
     opts.add_argument("--threads", type=_positive, help="threads per file (default: all cores)")
     if method in ("equalize", "clahe"):
         opts.add_argument("--in-range", type=float, nargs=2, metavar=("LO", "HI"), help="range the histogram covers")
@@ -175,26 +211,47 @@ def _add_files(p: argparse.ArgumentParser, method: str) -> None:
     if method != "clahe":
         opts.add_argument("--exact", action="store_true", help="strict ordering: exactly the target histogram")
     if method in ("equalize", "clahe"):
-        opts.add_argument("--compat", choices=("opencv", "pillow", "skimage") if method == "equalize" else ("opencv",),
-                          help="reproduce a peer library's result")
+        opts.add_argument(
+            "--compat",
+            choices=("opencv", "pillow", "skimage") if method == "equalize" else ("opencv",),
+            help="reproduce a peer library's result",
+        )
     if method == "clahe":
-        opts.add_argument("--tiles", type=_positive_list, nargs="+", metavar="N",
-                          help="tiles per spatial axis, one number or one per axis (default: 8, at most the size)")
-        opts.add_argument("--clip-limit", type=_clip_limit, default=2.0, metavar="C",
-                          help="maximum slope, a multiple of the mean bin height, or 'none' (default: 2)")
+        opts.add_argument(
+            "--tiles",
+            type=_positive_list,
+            nargs="+",
+            metavar="N",
+            help="tiles per spatial axis, one number or one per axis (default: 8, at most the size)",
+        )
+        opts.add_argument(
+            "--clip-limit",
+            type=_clip_limit,
+            default=2.0,
+            metavar="C",
+            help="maximum slope, a multiple of the mean bin height, or 'none' (default: 2)",
+        )
     if method == "match":
         opts.add_argument("--reference", type=Path, required=True, metavar="FILE", help="the reference image")
         opts.add_argument("--reference-mask", type=Path, metavar="FILE", help="mask of the reference")
     if method == "specify":
-        opts.add_argument("--histogram", default="uniform", metavar="H",
-                          help="'uniform', 'rayleigh', 'exponential', comma-separated weights, or a .npy/.txt "
-                          "file of weights (default: uniform)")
+        opts.add_argument(
+            "--histogram",
+            default="uniform",
+            metavar="H",
+            help="'uniform', 'rayleigh', 'exponential', comma-separated weights, or a .npy/.txt "
+            "file of weights (default: uniform)",
+        )
         opts.add_argument("--alpha", type=float, default=0.4, help="parameter of rayleigh and exponential")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="histeq", description="Histogram equalization of images and arrays.",
-                                     epilog=_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="histeq",
+        description="Histogram equalization of images and arrays.",
+        epilog=_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action=_VersionAction, nargs=0, help="show the version and exit")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     summaries = {
@@ -208,45 +265,75 @@ def _parser() -> argparse.ArgumentParser:
     descriptions = {
         "equalize": "Global histogram equalization of each input.",
         "clahe": "Contrast-limited adaptive histogram equalization (CLAHE) of each input: 2-D images, 3-D stacks, "
-                 "n-D arrays.",
+        "n-D arrays.",
         "match": "Match the histogram of each input to that of a reference image.",
         "specify": "Map each input to a given histogram: uniform, Rayleigh, exponential or weights.",
     }
     for method in METHODS:
         p = commands.add_parser(
-            method, help=summaries[method], epilog=_examples(method),
+            method,
+            help=summaries[method],
+            epilog=_examples(method),
             formatter_class=argparse.RawDescriptionHelpFormatter,
             description=f"{descriptions[method]}  Inputs: images (PNG, JPEG, TIFF incl. multi-page stacks; "
             "8/16 bit; grey, RGB, RGBA), NumPy .npy/.npz arrays and DICOM.  Outputs keep the input's dtype, "
-            "shape and format unless --dtype/--format say otherwise.")
+            "shape and format unless --dtype/--format say otherwise.",
+        )
         _add_files(p, method)
 
     report = commands.add_parser(
-        "report", help="draw an image next to its equalization, with histograms", epilog=_examples("report"),
+        "report",
+        help="draw an image next to its equalization, with histograms",
+        epilog=_examples("report"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Draw the image and its global equalization side by side, with their histograms and "
-        "cumulative distributions (colour: luma); for an array batch (--axes), a contact sheet of a sample.")
+        "cumulative distributions (colour: luma); for an array batch (--axes), a contact sheet of a sample.",
+    )
     report.add_argument("input", metavar="IN", type=Path, help="image or array file")
-    report.add_argument("-o", "--output", type=Path, metavar="FIG", help="figure (.png, .pdf, .svg; default: "
-                        "IN's name + _report.png, next to it)")
-    report.add_argument("--axes", type=_int_list, nargs="+", metavar="AXIS",
-                        help="spatial axes of an array batch, e.g. --axes -2 -1 or --axes -2,-1")
+    report.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        metavar="FIG",
+        help="figure (.png, .pdf, .svg; default: IN's name + _report.png, next to it)",
+    )
+    report.add_argument(
+        "--axes",
+        type=_int_list,
+        nargs="+",
+        metavar="AXIS",
+        help="spatial axes of an array batch, e.g. --axes -2 -1 or --axes -2,-1",
+    )
     report.add_argument("--channel-axis", type=int, metavar="AXIS", help="colour axis of a NumPy array")
-    report.add_argument("--mask", type=Path, metavar="FILE", help="image or .npy of IN's size; only its non-zero "
-                        "pixels feed the histogram of the equalization")
+    report.add_argument(
+        "--mask",
+        type=Path,
+        metavar="FILE",
+        help="image or .npy of IN's size; only its non-zero pixels feed the histogram of the equalization",
+    )
     report.add_argument("--overwrite", action="store_true", help="replace FIG if it exists")
 
     demo = commands.add_parser(
-        "demo", help="equalize the bundled sample image and draw the before/after figure", epilog=_examples("demo"),
+        "demo",
+        help="equalize the bundled sample image and draw the before/after figure",
+        epilog=_examples("demo"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Equalize the sample image shipped with histeq (a synthetic low-contrast micrograph) and "
-        "write the result and a before/after figure with histograms and cumulative distributions.")
-    demo.add_argument("-o", "--output-dir", type=Path, default=Path("histeq-demo"), metavar="DIR",
-                      help="folder for the results (default: ./histeq-demo)")
+        "write the result and a before/after figure with histograms and cumulative distributions.",
+    )
+    demo.add_argument(
+        "-o",
+        "--output-dir",
+        type=Path,
+        default=Path("histeq-demo"),
+        metavar="DIR",
+        help="folder for the results (default: ./histeq-demo)",
+    )
     return parser
 
 
 # --- one file ----------------------------------------------------------------------------------------------------
+
 
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
@@ -307,8 +394,9 @@ def _weights(text: str):
             return np.loadtxt(path, delimiter="," if "," in path.read_text() else None, ndmin=1)
         return np.array([float(w) for w in text.split(",")])
     except (OSError, ValueError) as exc:
-        raise UsageError(f"--histogram {text}: not a name, weights or a readable weights file ({_reason(exc)})") \
-            from exc
+        raise UsageError(
+            f"--histogram {text}: not a name, weights or a readable weights file ({_reason(exc)})"
+        ) from exc
 
 
 class _Options:
@@ -377,13 +465,23 @@ class _Options:
         """The method's keywords for one image; ``stored``: a DICOM image, whose results keep its stored range."""
         args = self.args
         # A grey image's one channel is its lightness, luma and value alike: colour options leave it as it is.
-        kw = dict(axes=args.axes, channel_axis=channel_axis, color=None if channel_axis is None else args.color,
-                  threads=self.threads, nbins=args.nbins)
+        kw = dict(
+            axes=args.axes,
+            channel_axis=channel_axis,
+            color=None if channel_axis is None else args.color,
+            threads=self.threads,
+            nbins=args.nbins,
+        )
         for name in ("in_range", "out_range"):
             if hasattr(args, name):
                 kw[name] = _range(getattr(args, name))
-        if stored and "out_range" in kw and kw["out_range"] is None and channel_axis is None and \
-                not getattr(args, "compat", None):
+        if (
+            stored
+            and "out_range" in kw
+            and kw["out_range"] is None
+            and channel_axis is None
+            and not getattr(args, "compat", None)
+        ):
             from . import _dicom
 
             kw["out_range"] = _dicom.stored_range(image)
@@ -395,11 +493,13 @@ class _Options:
             kw["clip_limit"] = args.clip_limit
             kw["tiles"] = self._tiles(image, channel_axis)
         if self.mask is not None:
-            grey = image.shape if channel_axis is None else tuple(
-                n for a, n in enumerate(image.shape) if a != channel_axis % image.ndim)
+            grey = (
+                image.shape
+                if channel_axis is None
+                else tuple(n for a, n in enumerate(image.shape) if a != channel_axis % image.ndim)
+            )
             if self.mask.shape != grey:
-                raise _FileError(f"{path}: the mask has shape {self.mask.shape}, the image (without channels) "
-                                 f"{grey}")
+                raise _FileError(f"{path}: the mask has shape {self.mask.shape}, the image (without channels) {grey}")
             kw["mask"] = self.mask
         kw.update(self.extra)
         if self.method == "match":
@@ -418,9 +518,11 @@ class _Options:
         if self.reference_colour is not False or channel_axis is None:
             return reference
         if color in (None, "per-channel"):
-            raise _FileError(f"{path}: a colour image, and the reference {name} is grey: per-channel matching has "
-                             "no channels of the reference to pair with the image's; pass --color lightness, luma "
-                             "or value to match the image's intensity to it")
+            raise _FileError(
+                f"{path}: a colour image, and the reference {name} is grey: per-channel matching has "
+                "no channels of the reference to pair with the image's; pass --color lightness, luma "
+                "or value to match the image's intensity to it"
+            )
         if self._grey_as_rgb is None:  # two threads may both make it: the same array
             import numpy as np
 
@@ -446,8 +548,12 @@ class _Options:
 
     def operation(self) -> str:
         """What a run does, in words (a DICOM output records it as its derivation)."""
-        words = {"equalize": "histogram equalization", "clahe": "CLAHE", "match": "histogram matching",
-                 "specify": "histogram specification"}[self.method]
+        words = {
+            "equalize": "histogram equalization",
+            "clahe": "CLAHE",
+            "match": "histogram matching",
+            "specify": "histogram specification",
+        }[self.method]
         if self.method == "clahe":
             words += f", tiles {' x '.join(map(str, self.args.tiles or [8]))}, clip limit {self.args.clip_limit}"
         if getattr(self.args, "exact", False):
@@ -488,8 +594,12 @@ class _Job:
     def run(self, item: Planned) -> dict:
         """Process one file; raises _FileError with one line naming it."""
         path, target = item.source, item.target
-        if (path.suffix.lower() == ".zarr" or target.suffix.lower() == ".zarr" or self.args.dask
-                or (self.args.report is None and _too_big_for_memory(path))):
+        if (
+            path.suffix.lower() == ".zarr"
+            or target.suffix.lower() == ".zarr"
+            or self.args.dask
+            or (self.args.report is None and _too_big_for_memory(path))
+        ):
             return self._run_chunked(path, target)
         import histeq
 
@@ -513,10 +623,19 @@ class _Job:
         if item.report is not None:
             first = next(iter(arrays))
             image, out = arrays[first], results[first]
-            _write(item.report, lambda: _write_report(
-                item.report, image, out if out.dtype == image.dtype else None, channel_axes[first], self.args.axes,
-                titles=("original", _DONE[self.method]), value_range=value_range if "dicom" in meta else None,
-                mask=self.options.mask))
+            _write(
+                item.report,
+                lambda: _write_report(
+                    item.report,
+                    image,
+                    out if out.dtype == image.dtype else None,
+                    channel_axes[first],
+                    self.args.axes,
+                    titles=("original", _DONE[self.method]),
+                    value_range=value_range if "dicom" in meta else None,
+                    mask=self.options.mask,
+                ),
+            )
         return {"input": str(path), "output": str(target), "status": "ok", **({"note": note} if note else {})}
 
     def _run_chunked(self, path: Path, target: Path) -> dict:
@@ -676,8 +795,9 @@ def _write_zarr(array, target: Path) -> None:
         _temporary.remove(str(staging))
 
 
-def _write_report(path: Path, original, result, channel_axis, axes=None, titles=("original", "equalized"),
-                  value_range=None, mask=None) -> None:
+def _write_report(
+    path: Path, original, result, channel_axis, axes=None, titles=("original", "equalized"), value_range=None, mask=None
+) -> None:
     """Write the before/after figure of one image (see _report_figure) atomically; run it in _write, which
     names ``path`` in its errors, not the temporary file."""
     figure = _report_figure(original, result, channel_axis, axes, titles, value_range, mask)
@@ -691,8 +811,9 @@ def _save_figure(figure, path: Path) -> None:
         figure.savefig(f, format=path.suffix.lstrip(".").lower() or "png", dpi=100)
 
 
-def _report_figure(original, result, channel_axis, axes=None, titles=("original", "equalized"), value_range=None,
-                   mask=None):
+def _report_figure(
+    original, result, channel_axis, axes=None, titles=("original", "equalized"), value_range=None, mask=None
+):
     """The before/after figure of one image; a contact sheet of a sample for a batch (``axes``).  Without a
     result (None), the original's global equalization is drawn, of the histogram of the pixels in ``mask``
     (all: None).  ``value_range``: the values both are shown over (a DICOM image's stored range), which the
@@ -703,8 +824,13 @@ def _report_figure(original, result, channel_axis, axes=None, titles=("original"
     from .plot import before_after, contact_sheet
 
     if result is None:
-        result = equalize(original, channel_axis=channel_axis, axes=axes, mask=mask,
-                          out_range=value_range if channel_axis is None else None)
+        result = equalize(
+            original,
+            channel_axis=channel_axis,
+            axes=axes,
+            mask=mask,
+            out_range=value_range if channel_axis is None else None,
+        )
         titles = (titles[0], "equalized")
     spatial = original.ndim - (channel_axis is not None)
     if axes is not None and spatial > 2:
@@ -714,17 +840,22 @@ def _report_figure(original, result, channel_axis, axes=None, titles=("original"
     elif spatial == 3:  # a stack: its middle slice
         index = [slice(None)] * original.ndim
         index[0] = original.shape[0] // 2
-        figure = before_after(original[tuple(index)], result[tuple(index)],
-                              channel_axis=None if channel_axis is None else channel_axis - (channel_axis > 0),
-                              titles=(f"{titles[0]} (slice {original.shape[0] // 2})", titles[1]),
-                              value_range=value_range)
+        figure = before_after(
+            original[tuple(index)],
+            result[tuple(index)],
+            channel_axis=None if channel_axis is None else channel_axis - (channel_axis > 0),
+            titles=(f"{titles[0]} (slice {original.shape[0] // 2})", titles[1]),
+            value_range=value_range,
+        )
     else:
-        raise ValueError(f"a report draws 2-D images, stacks or batches (--axes); this one has shape "
-                         f"{np.shape(original)}")
+        raise ValueError(
+            f"a report draws 2-D images, stacks or batches (--axes); this one has shape {np.shape(original)}"
+        )
     return figure
 
 
 # --- commands ----------------------------------------------------------------------------------------------------
+
 
 class _Progress:
     """Progress on a terminal's stderr, silent otherwise: a tqdm bar (rate and time left) where tqdm is
@@ -789,10 +920,14 @@ def _method(args) -> int:
     pairs, found = plan(args, args.output)
     job = _Job(args, len(pairs))
     if found.skipped_folders and not (args.quiet or args.json):
-        names = ", ".join(str(p) for p in found.skipped_folders[:3]) + (", ..." if len(found.skipped_folders) > 3
-                                                                         else "")
-        print(f"histeq {args.command}: note: {len(found.skipped_folders)} subfolder(s) skipped ({names}); "
-              "pass -r to include them", file=sys.stderr)
+        names = ", ".join(str(p) for p in found.skipped_folders[:3]) + (
+            ", ..." if len(found.skipped_folders) > 3 else ""
+        )
+        print(
+            f"histeq {args.command}: note: {len(found.skipped_folders)} subfolder(s) skipped ({names}); "
+            "pass -r to include them",
+            file=sys.stderr,
+        )
     start = time.perf_counter()
     results, failed = [], 0
     progress = _Progress(len(pairs), not (args.quiet or args.json))
@@ -814,11 +949,20 @@ def _method(args) -> int:
     progress.close()
     seconds = time.perf_counter() - start
     if args.json:
-        print(json.dumps({"command": args.command, "done": len(pairs) - failed, "failed": failed,
-                          "seconds": round(seconds, 3), "files": results}, indent=1))
+        print(
+            json.dumps(
+                {
+                    "command": args.command,
+                    "done": len(pairs) - failed,
+                    "failed": failed,
+                    "seconds": round(seconds, 3),
+                    "files": results,
+                },
+                indent=1,
+            )
+        )
     elif not args.quiet and (len(pairs) > 1 or failed):
-        print(f"histeq {args.command}: {len(pairs) - failed} done, {failed} failed, {seconds:.1f} s",
-              file=sys.stderr)
+        print(f"histeq {args.command}: {len(pairs) - failed} done, {failed} failed, {seconds:.1f} s", file=sys.stderr)
     return EXIT_FAILED if failed else EXIT_OK
 
 
@@ -831,11 +975,13 @@ def _report(args) -> int:
     mask = None
     if args.mask is not None:
         mask = _read_one(args.mask, "--mask") != 0
-        grey = image.shape if channel_axis is None else tuple(
-            n for a, n in enumerate(image.shape) if a != channel_axis % image.ndim)
+        grey = (
+            image.shape
+            if channel_axis is None
+            else tuple(n for a, n in enumerate(image.shape) if a != channel_axis % image.ndim)
+        )
         if mask.shape != grey:
-            raise UsageError(f"--mask {args.mask} has shape {mask.shape}; {args.input} (without channels) has "
-                             f"{grey}")
+            raise UsageError(f"--mask {args.mask} has shape {mask.shape}; {args.input} (without channels) has {grey}")
     value_range = None
     if args.input.suffix.lower() == ".dcm":
         from . import _dicom

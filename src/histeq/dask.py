@@ -38,8 +38,9 @@ def checked(image, mask, channel_axis, axes):
     if mask is not None and not is_dask(mask):
         mask = _validate.mask(mask, grey_shape)
     elif mask is not None and (mask.dtype != bool or mask.shape != grey_shape):
-        raise ValueError(f"a Dask mask must be boolean with the image's shape {grey_shape}, got {mask.dtype} "
-                         f"{mask.shape}")
+        raise ValueError(
+            f"a Dask mask must be boolean with the image's shape {grey_shape}, got {mask.dtype} {mask.shape}"
+        )
     return info, channel, spatial, mask
 
 
@@ -109,13 +110,17 @@ def histogram_extremes(arr, mask, info, nbins, lo, hi, threads):
         counts = np.zeros((1, nbins), dtype=np.int64)
         low, high = np.full((1, nbins), np.inf), np.full((1, nbins), -np.inf)
         if flat.size:
-            core.histogram_extremes(flat, flat_mask, counts, np.empty((1, 3)), low, high,
-                                    histogram_bins(nbins, lo, hi), threads=threads)
+            core.histogram_extremes(
+                flat, flat_mask, counts, np.empty((1, 3)), low, high, histogram_bins(nbins, lo, hi), threads=threads
+            )
         return counts[0], low[0], high[0]
 
     parts = dask.compute(*[dask.delayed(part)(b, m) for b, m in zip(*_blocks(arr, mask))])
-    return (np.sum([p[0] for p in parts], axis=0), np.min([p[1] for p in parts], axis=0),
-            np.max([p[2] for p in parts], axis=0))
+    return (
+        np.sum([p[0] for p in parts], axis=0),
+        np.min([p[1] for p in parts], axis=0),
+        np.max([p[2] for p in parts], axis=0),
+    )
 
 
 def whole_images(arr, mask, spatial, channel):
@@ -171,8 +176,10 @@ def exact_in_memory(image, mask, what, run):
     need = image.size * _EXACT_BYTES_PER_PIXEL + image.nbytes
     available = available_memory() or need * 2
     if need > available / 2:
-        raise ValueError(f"{what} orders all {image.size} pixels at once, which needs about {need / 2**30:.1f} GiB; "
-                         f"{available / 2**30:.1f} GiB are available: it cannot run chunk by chunk")
+        raise ValueError(
+            f"{what} orders all {image.size} pixels at once, which needs about {need / 2**30:.1f} GiB; "
+            f"{available / 2**30:.1f} GiB are available: it cannot run chunk by chunk"
+        )
     result = run(image.compute(), mask.compute() if is_dask(mask) else mask)
     if isinstance(result, tuple):
         return da.from_array(result[0], chunks=image.chunks), result[1]

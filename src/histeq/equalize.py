@@ -25,31 +25,72 @@ def _equalize_exact(arr, info, channel, spatial, mask, mode, out_range, exact, r
 
     def make_targets(image_info, shape, image_spatial):
         out_lo, out_hi = out_range if out_range is not None else _color.intensity_range(image_info, mode)
-        return ([matching.uniform_target(image_info, out_lo, out_hi)],
-                np.zeros(BatchLayout(shape, image_spatial).batch, dtype=np.int64))
+        return (
+            [matching.uniform_target(image_info, out_lo, out_hi)],
+            np.zeros(BatchLayout(shape, image_spatial).batch, dtype=np.int64),
+        )
 
     def uncounted(values, values_info):
         nominal = (0.0, 100.0) if mode == "lightness" else None
         spec = make_spec(values_info, None, nominal, out_range if mode == "per-channel" else nominal)
         return mapping.rescale(values_info, spec).apply(values.astype(values_info.dtype, copy=False))
 
-    return matching.specify_exactly(arr, info, channel, spatial, mask, mode, make_targets, exact, return_ties,
-                                    threads, uncounted)
+    return matching.specify_exactly(
+        arr, info, channel, spatial, mask, mode, make_targets, exact, return_ties, threads, uncounted
+    )
 
 
 @overload
-def equalize(image: Image, *, nbins: int | None = ..., mask: ArrayLike = ..., axes: Axes = ...,
-             channel_axis: ChannelAxis = ..., color: Color = ..., channel_order: ChannelOrder = ...,
-             in_range: Range = ..., out_range: Range = ..., exact: bool = ..., return_ties: Literal[False] = ...,
-             compat: str | None = ..., threads: int | None = ...) -> Image: ...
+def equalize(
+    image: Image,
+    *,
+    nbins: int | None = ...,
+    mask: ArrayLike = ...,
+    axes: Axes = ...,
+    channel_axis: ChannelAxis = ...,
+    color: Color = ...,
+    channel_order: ChannelOrder = ...,
+    in_range: Range = ...,
+    out_range: Range = ...,
+    exact: bool = ...,
+    return_ties: Literal[False] = ...,
+    compat: str | None = ...,
+    threads: int | None = ...,
+) -> Image: ...
 @overload
-def equalize(image: Image, *, nbins: int | None = ..., mask: ArrayLike = ..., axes: Axes = ...,
-             channel_axis: ChannelAxis = ..., color: Color = ..., channel_order: ChannelOrder = ...,
-             in_range: Range = ..., out_range: Range = ..., exact: bool = ..., return_ties: Literal[True],
-             compat: str | None = ..., threads: int | None = ...) -> tuple[Image, Ties]: ...
+def equalize(
+    image: Image,
+    *,
+    nbins: int | None = ...,
+    mask: ArrayLike = ...,
+    axes: Axes = ...,
+    channel_axis: ChannelAxis = ...,
+    color: Color = ...,
+    channel_order: ChannelOrder = ...,
+    in_range: Range = ...,
+    out_range: Range = ...,
+    exact: bool = ...,
+    return_ties: Literal[True],
+    compat: str | None = ...,
+    threads: int | None = ...,
+) -> tuple[Image, Ties]: ...
 @_validate.public
-def equalize(image, *, nbins=None, mask=None, axes=None, channel_axis=None, color=None, channel_order="rgb",
-             in_range=None, out_range=None, exact=False, return_ties=False, compat=None, threads=None):
+def equalize(
+    image,
+    *,
+    nbins=None,
+    mask=None,
+    axes=None,
+    channel_axis=None,
+    color=None,
+    channel_order="rgb",
+    in_range=None,
+    out_range=None,
+    exact=False,
+    return_ties=False,
+    compat=None,
+    threads=None,
+):
     """Global histogram equalization of every image of a batch.
 
     Each image is mapped through its own cumulative histogram, so that the
@@ -184,19 +225,55 @@ def equalize(image, *, nbins=None, mask=None, axes=None, channel_axis=None, colo
     >>> histeq.equalize(batch, axes=(-2, -1)).shape
     (1800, 1, 96, 96)
     """
-    if type(image) is np.ndarray and nbins is None and mask is None and axes is None and channel_axis is None and \
-            color is None and in_range is None and out_range is None and exact is False and return_ties is False \
-            and threads is None:
+    if (
+        type(image) is np.ndarray
+        and nbins is None
+        and mask is None
+        and axes is None
+        and channel_axis is None
+        and color is None
+        and in_range is None
+        and out_range is None
+        and exact is False
+        and return_ties is False
+        and threads is None
+    ):
         out = _one_image(image, compat)
         if out is not None:
             return out
     if _dask.is_dask(image):
         if exact is not False or return_ties is not False:  # one global order: in memory, when it fits
-            return _dask.exact_in_memory(image, mask, "exact equalization", lambda x, m: equalize(
-                x, nbins=nbins, mask=m, axes=axes, channel_axis=channel_axis, color=color, in_range=in_range,
-                out_range=out_range, exact=exact, return_ties=return_ties, compat=compat, threads=threads))
-        return _equalize_dask(image, nbins=nbins, mask=mask, axes=axes, channel_axis=channel_axis, color=color,
-                              in_range=in_range, out_range=out_range, compat=compat, threads=threads)
+            return _dask.exact_in_memory(
+                image,
+                mask,
+                "exact equalization",
+                lambda x, m: equalize(
+                    x,
+                    nbins=nbins,
+                    mask=m,
+                    axes=axes,
+                    channel_axis=channel_axis,
+                    color=color,
+                    in_range=in_range,
+                    out_range=out_range,
+                    exact=exact,
+                    return_ties=return_ties,
+                    compat=compat,
+                    threads=threads,
+                ),
+            )
+        return _equalize_dask(
+            image,
+            nbins=nbins,
+            mask=mask,
+            axes=axes,
+            channel_axis=channel_axis,
+            color=color,
+            in_range=in_range,
+            out_range=out_range,
+            compat=compat,
+            threads=threads,
+        )
     call = _validate.call(image, mask, nbins, in_range, out_range, channel_axis, axes)
     arr, info, channel, spatial = call.arr, call.info, call.channel, call.spatial
     mode = _validate.choice(compat, "compat", _validate.COMPAT_MODES)
@@ -204,25 +281,40 @@ def equalize(image, *, nbins=None, mask=None, axes=None, channel_axis=None, colo
     route, color_mode = _route(call, mode, color, exact is not False or return_ties is not False)
     # Every argument is checked; one place per route does the work.
     if route == "exact":
-        return _equalize_exact(arr, info, channel, spatial, call.mask, color_mode, call.out_range, exact,
-                               return_ties, nthreads)
+        return _equalize_exact(
+            arr, info, channel, spatial, call.mask, color_mode, call.out_range, exact, return_ties, nthreads
+        )
     if route == "colour":
-        return _color.equalize(arr, info, channel, spatial, call.mask, color_mode, call.nbins, call.in_range,
-                               nthreads, equalize_grey, fused=True)
+        return _color.equalize(
+            arr,
+            info,
+            channel,
+            spatial,
+            call.mask,
+            color_mode,
+            call.nbins,
+            call.in_range,
+            nthreads,
+            equalize_grey,
+            fused=True,
+        )
     if route == "compat":
-        return _compat.equalize(arr, info, mode, channel, spatial, call.mask, call.nbins, call.in_range,
-                                call.out_range, nthreads)
+        return _compat.equalize(
+            arr, info, mode, channel, spatial, call.mask, call.nbins, call.in_range, call.out_range, nthreads
+        )
     mask_per_channel = _validate.channel_mask(call.mask, channel, arr.shape)
-    return equalize_grey(arr, info, spatial, mask_per_channel, make_spec(info, call.nbins, call.in_range,
-                                                                          call.out_range), nthreads)
+    return equalize_grey(
+        arr, info, spatial, mask_per_channel, make_spec(info, call.nbins, call.in_range, call.out_range), nthreads
+    )
 
 
 def _route(call: _validate.Call, compat: str | None, color, exact: bool) -> tuple[str, str]:
     """(route, colour mode) of a checked call: ``"exact"``, ``"colour"`` (the intensity of colour images),
     ``"compat"`` (the peers' rules) or ``"grey"`` (grey images, and colour images channel by channel); the
     argument combinations a route does not take are refused here."""
-    color_mode = _color.resolve_mode(color, call.channel, call.arr.shape, call.info,
-                                     default="per-channel" if compat else "lightness")
+    color_mode = _color.resolve_mode(
+        color, call.channel, call.arr.shape, call.info, default="per-channel" if compat else "lightness"
+    )
     intensity = color_mode != "per-channel"
     if exact and compat is not None:
         raise ValueError(f"exact equalization has no compat mode; got compat={compat!r}")
@@ -244,17 +336,24 @@ def _one_image(image: np.ndarray, compat: object) -> np.ndarray | None:
             out = np.empty(image.shape, image.dtype)
             if core.equalize_default(image, out, get_num_threads()):  # it declines other layouts
                 return out
-    elif type(compat) is str and compat in _PEERS and image.dtype is UINT8 and image.ndim and image.size and \
-            image.flags.c_contiguous and image.flags.aligned:
+    elif (
+        type(compat) is str
+        and compat in _PEERS
+        and image.dtype is UINT8
+        and image.ndim
+        and image.size
+        and image.flags.c_contiguous
+        and image.flags.aligned
+    ):
         out = np.empty(image.shape, image.dtype)
-        core.equalize_peer(image.reshape(1, -1, 1), None, out.reshape(1, -1, 1), rule=compat,
-                           threads=get_num_threads())
+        core.equalize_peer(image.reshape(1, -1, 1), None, out.reshape(1, -1, 1), rule=compat, threads=get_num_threads())
         return out
     return None
 
 
-def equalize_grey(arr: np.ndarray, info: DtypeInfo, spatial: tuple[int, ...], mask: np.ndarray | None, spec: Spec,
-                  threads: int) -> np.ndarray:
+def equalize_grey(
+    arr: np.ndarray, info: DtypeInfo, spatial: tuple[int, ...], mask: np.ndarray | None, spec: Spec, threads: int
+) -> np.ndarray:
     """Equalize every image of ``arr`` (no channel axis; ``mask`` has ``arr``'s shape)."""
     layout = BatchLayout(arr.shape, spatial)
     require_tables(24 * spec.nbins * min(threads, layout.batch), arr.nbytes, f"histograms of {spec.nbins} bins")

@@ -28,8 +28,9 @@ def shells(ndim: int, count: int = SHELLS) -> tuple[tuple[tuple[int, ...], ...],
     while len(result) < count:
         radius2 += 1
         reach = int(np.floor(np.sqrt(radius2)))
-        shell = tuple(d for d in itertools.product(range(-reach, reach + 1), repeat=ndim)
-                      if sum(c * c for c in d) == radius2)
+        shell = tuple(
+            d for d in itertools.product(range(-reach, reach + 1), repeat=ndim) if sum(c * c for c in d) == radius2
+        )
         if shell:
             result.append(shell)
     return tuple(result)
@@ -47,18 +48,33 @@ def order(flat: np.ndarray, layout: BatchLayout, threads: int) -> tuple[np.ndarr
     pad = max(max(abs(c) for d in shell for c in d) for shell in shell_offsets)
     images = flat.reshape((layout.batch,) + spatial_shape)
     padded = np.pad(images, [(0, 0)] + [(pad, pad)] * ndim, mode="symmetric")
-    strides = np.array([int(np.prod(padded.shape[2 + a:])) for a in range(ndim)], dtype=np.int64)
+    strides = np.array([int(np.prod(padded.shape[2 + a :])) for a in range(ndim)], dtype=np.int64)
     offsets = np.array([int(np.dot(d, strides)) for shell in shell_offsets for d in shell], dtype=np.int64)
     shell_start = np.concatenate([[0], np.cumsum([len(s) for s in shell_offsets])]).astype(np.int64)
     result = np.empty((layout.batch, layout.pixels), dtype=np.int64)
     ties = np.empty(layout.batch, dtype=np.int64)
-    core.exact_order(np.ascontiguousarray(padded.reshape(layout.batch, -1)), result, ties,
-                     np.array(spatial_shape, dtype=np.int64), pad, offsets, shell_start, threads=threads)
+    core.exact_order(
+        np.ascontiguousarray(padded.reshape(layout.batch, -1)),
+        result,
+        ties,
+        np.array(spatial_shape, dtype=np.int64),
+        pad,
+        offsets,
+        shell_start,
+        threads=threads,
+    )
     return result, ties
 
 
-def assign(flat: np.ndarray, pixel_order: np.ndarray, counted: np.ndarray | None, by_rank,
-           dtype: np.dtype, uncounted=None, one_level: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def assign(
+    flat: np.ndarray,
+    pixel_order: np.ndarray,
+    counted: np.ndarray | None,
+    by_rank,
+    dtype: np.dtype,
+    uncounted=None,
+    one_level: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
     """(out, left): ``out`` (B, P) of ``dtype``, pixel ``pixel_order[b, r]`` getting ``by_rank(b, n)[k]``, k the
     number of counted pixels before it in the order (at most n - 1), n the image's count of counted pixels.  So
     the counted pixels take the n values in order and every other pixel the value of the next counted pixel (the

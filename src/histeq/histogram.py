@@ -15,9 +15,16 @@ __all__ = ["histogram", "cumulative_distribution"]
 
 
 @_validate.public(returns_image=False)
-def histogram(image: Image, *, nbins: int | None = None, mask: ArrayLike = None, axes: Axes = None,
-              channel_axis: ChannelAxis = None, in_range: Range = None,
-              threads: int | None = None) -> tuple[Image, Image]:
+def histogram(
+    image: Image,
+    *,
+    nbins: int | None = None,
+    mask: ArrayLike = None,
+    axes: Axes = None,
+    channel_axis: ChannelAxis = None,
+    in_range: Range = None,
+    threads: int | None = None,
+) -> tuple[Image, Image]:
     """Histogram of every image of a batch.
 
     Parameters
@@ -76,15 +83,23 @@ def _in_memory(image, nbins, mask, axes, channel_axis, in_range, threads, fit_le
     call = _validate.call(image, mask, nbins, in_range, None, channel_axis, axes)
     mask_per_channel = _validate.channel_mask(call.mask, call.channel, call.arr.shape)
     spec = make_spec(call.info, call.nbins, call.in_range, None)
-    counts, edges, _ = _batch_histogram(call.arr, call.info, call.spatial, mask_per_channel, spec,
-                                        resolve_threads(threads), fit_levels)
+    counts, edges, _ = _batch_histogram(
+        call.arr, call.info, call.spatial, mask_per_channel, spec, resolve_threads(threads), fit_levels
+    )
     return counts, edges
 
 
 @_validate.public(returns_image=False)
-def cumulative_distribution(image: Image, *, nbins: int | None = None, mask: ArrayLike = None, axes: Axes = None,
-                            channel_axis: ChannelAxis = None, in_range: Range = None,
-                            threads: int | None = None) -> tuple[Image, Image]:
+def cumulative_distribution(
+    image: Image,
+    *,
+    nbins: int | None = None,
+    mask: ArrayLike = None,
+    axes: Axes = None,
+    channel_axis: ChannelAxis = None,
+    in_range: Range = None,
+    threads: int | None = None,
+) -> tuple[Image, Image]:
     """Cumulative distribution of every image of a batch.
 
     Takes the arguments of :func:`histogram`.
@@ -105,8 +120,9 @@ def cumulative_distribution(image: Image, *, nbins: int | None = None, mask: Arr
     >>> cdf[:4].tolist(), centers[:4].tolist()
     ([0.5, 0.75, 0.75, 1.0], [0.0, 1.0, 2.0, 3.0])
     """
-    counts, edges = histogram(image, nbins=nbins, mask=mask, axes=axes, channel_axis=channel_axis,
-                              in_range=in_range, threads=threads)
+    counts, edges = histogram(
+        image, nbins=nbins, mask=mask, axes=axes, channel_axis=channel_axis, in_range=in_range, threads=threads
+    )
     cum = np.cumsum(counts, axis=-1, dtype=np.float64)
     total = cum[..., -1:]
     if _dask.is_dask(cum):
@@ -134,17 +150,31 @@ def _dask_histogram(image, nbins, mask, axes, channel_axis, in_range, threads):
             def of_block(block, block_mask):
                 return _in_memory(block, bins, block_mask, spatial, channel, in_range, threads, fit_levels)[which]
 
-            return _dask.by_image_blocks(image, mask, spatial, channel, of_block, drop_axis=list(spatial),
-                                         new_axis=len(batch_axes), dtype=np.int64 if which == 0 else np.float64,
-                                         chunks=chunks + ((width,),))
+            return _dask.by_image_blocks(
+                image,
+                mask,
+                spatial,
+                channel,
+                of_block,
+                drop_axis=list(spatial),
+                new_axis=len(batch_axes),
+                dtype=np.int64 if which == 0 else np.float64,
+                chunks=chunks + ((width,),),
+            )
 
         bins, fit_levels = spec.nbins, True
         if spec.data_range and not info.is_float:  # every block gets the bins the widest image asks for
+
             def levels(block, block_mask):
                 return _counted_levels(block, block_mask, spatial, channel, threads)
 
-            widest = _dask.by_image_blocks(image, mask, spatial, channel, levels, drop_axis=list(spatial),
-                                           dtype=np.float64, chunks=chunks).max().compute()
+            widest = (
+                _dask.by_image_blocks(
+                    image, mask, spatial, channel, levels, drop_axis=list(spatial), dtype=np.float64, chunks=chunks
+                )
+                .max()
+                .compute()
+            )
             bins, fit_levels = whole_level_bins(info, spec.nbins, widest), False
         elif not spec.data_range:
             bins = whole_level_bins(info, spec.nbins, spec.hi - spec.lo + 1)
@@ -166,8 +196,11 @@ def _counted_levels(image, mask, spatial, channel, threads):
     call = _validate.call(image, mask, None, None, None, channel, spatial)
     layout = BatchLayout(call.arr.shape, call.spatial)
     flat_mask = _validate.channel_mask(call.mask, call.channel, call.arr.shape)
-    ranges = counted_ranges(layout.flatten(call.arr, call.info.compute),
-                            None if flat_mask is None else layout.flatten(flat_mask), resolve_threads(threads))
+    ranges = counted_ranges(
+        layout.flatten(call.arr, call.info.compute),
+        None if flat_mask is None else layout.flatten(flat_mask),
+        resolve_threads(threads),
+    )
     return (ranges[:, 1] - ranges[:, 0] + 1).reshape(layout.batch_shape)
 
 
@@ -176,8 +209,9 @@ def _batch_histogram(arr, info, spatial, mask, spec, threads, fit_levels=True):
     counted_histograms for ``fit_levels``)."""
     layout = BatchLayout(arr.shape, spatial)
     edges = 8 * (spec.nbins + 1) * (layout.batch if spec.data_range else 1)
-    require_tables(8 * layout.batch * spec.nbins * 2 + edges, arr.nbytes,
-                   f"{layout.batch} histogram(s) of {spec.nbins} bins")
+    require_tables(
+        8 * layout.batch * spec.nbins * 2 + edges, arr.nbytes, f"{layout.batch} histogram(s) of {spec.nbins} bins"
+    )
     flat = layout.flatten(arr, info.compute)
     flat_mask = None if mask is None else layout.flatten(mask)
     counts, ranges = counted_histograms(flat, flat_mask, info, spec, threads, fit_levels)

@@ -21,8 +21,18 @@ from typing import BinaryIO
 
 import numpy as np
 
-__all__ = ["read_image", "write_image", "read_file", "write_file", "atomic_writer", "atomic_path",
-           "write_tiff_chunked", "is_color_file", "FormatError", "SUFFIXES"]
+__all__ = [
+    "read_image",
+    "write_image",
+    "read_file",
+    "write_file",
+    "atomic_writer",
+    "atomic_path",
+    "write_tiff_chunked",
+    "is_color_file",
+    "FormatError",
+    "SUFFIXES",
+]
 
 SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".npy", ".npz", ".dcm")
 
@@ -225,11 +235,11 @@ def write_tiff_chunked(path, array) -> None:
     if colour:
         array = array.rechunk({array.ndim - 1: -1})  # whole pixels: one write per run of rows
     with atomic_path(path) as tmp:
-        offset, _ = tifffile.imwrite(tmp, shape=array.shape, dtype=array.dtype, returnoffset=True,
-                                     photometric="rgb" if colour else "minisblack")
+        offset, _ = tifffile.imwrite(
+            tmp, shape=array.shape, dtype=array.dtype, returnoffset=True, photometric="rgb" if colour else "minisblack"
+        )
         with open(tmp, "r+b") as f:
-            da.store(array, _FileRegion(f.fileno(), offset, array.shape, array.dtype), lock=False,
-                     scheduler="threads")
+            da.store(array, _FileRegion(f.fileno(), offset, array.shape, array.dtype), lock=False, scheduler="threads")
 
 
 class _FileRegion:
@@ -237,7 +247,7 @@ class _FileRegion:
 
     def __init__(self, fd: int, offset: int, shape: tuple, dtype) -> None:
         self.fd, self.offset, self.shape, self.dtype = fd, offset, shape, np.dtype(dtype)
-        self.strides = [self.dtype.itemsize * math.prod(shape[k + 1:]) for k in range(len(shape))]
+        self.strides = [self.dtype.itemsize * math.prod(shape[k + 1 :]) for k in range(len(shape))]
 
     def __setitem__(self, key: tuple, block: np.ndarray) -> None:
         block = np.ascontiguousarray(block, dtype=self.dtype)
@@ -284,8 +294,9 @@ def _write_tiff(f, array, suffix, meta):
     from . import _file_metadata
 
     colour = array.ndim in (3, 4) and array.shape[-1] in (3, 4)
-    _need("tifffile").imwrite(f, array, photometric="rgb" if colour else "minisblack",
-                              **_file_metadata.tiff_options(meta, array))
+    _need("tifffile").imwrite(
+        f, array, photometric="rgb" if colour else "minisblack", **_file_metadata.tiff_options(meta, array)
+    )
 
 
 class FormatError(ValueError):
@@ -304,8 +315,11 @@ def _check_pil_or_png(array, suffix):
         raise FormatError(f"{suffix} holds 2-D grey or RGB(A) images, got shape {array.shape}; use .tif or .npy")
     held = ("uint8",) if jpeg else ("uint8", "uint16")
     if array.dtype.name not in held:
-        raise FormatError(f"{'JPEG' if jpeg else 'PNG'} holds {' or '.join(held)} images, this one is "
-                          f"{array.dtype}; convert it, or write .tif or .npy", "uint8" if jpeg else "uint16")
+        raise FormatError(
+            f"{'JPEG' if jpeg else 'PNG'} holds {' or '.join(held)} images, this one is "
+            f"{array.dtype}; convert it, or write .tif or .npy",
+            "uint8" if jpeg else "uint16",
+        )
     if jpeg and colour and array.shape[-1] == 4:
         raise FormatError("JPEG has no alpha channel; write RGBA images as .png or .tif")
 

@@ -97,8 +97,7 @@ class EqualizeMapping:
         checked = _mapping_file.read(path, _FIELDS, ("values",))
         info = checked.dtype()
         kind = checked.choice("kind", _KINDS)
-        nbins = checked.number("nbins", integer=True, low=0 if kind in ("rescale", "identity") else 1,
-                               high=1 << 24)
+        nbins = checked.number("nbins", integer=True, low=0 if kind in ("rescale", "identity") else 1, high=1 << 24)
         checked.range("lo", "hi")
         for low, high in (("nominal_lo", "nominal_hi"), ("out_lo", "out_hi")):
             lo, hi = checked.range(low, high)
@@ -128,8 +127,15 @@ _KINDS = ("table", "levels", "pieces", "segments", "rescale", "identity")
 
 
 @_validate.public(returns_image=False)
-def fit_equalize(image: ArrayLike, *, nbins: int | None = None, mask: ArrayLike = None, in_range: Range = None,
-                 out_range: Range = None, threads: int | None = None) -> EqualizeMapping:
+def fit_equalize(
+    image: ArrayLike,
+    *,
+    nbins: int | None = None,
+    mask: ArrayLike = None,
+    in_range: Range = None,
+    out_range: Range = None,
+    threads: int | None = None,
+) -> EqualizeMapping:
     """Learn the global equalization of one grey image (NumPy or Dask), to apply it elsewhere.
 
     ``fit_equalize(x, **kw).apply(x)`` equals ``histeq.equalize(x, **kw)`` bit
@@ -152,8 +158,12 @@ def fit_equalize(image: ArrayLike, *, nbins: int | None = None, mask: ArrayLike 
     """
     lazy = _dask.is_dask(image)
     arr, info, m = _dask.one_image(image, mask)
-    spec = make_spec(info, _validate.nbins(nbins), _validate.value_range(in_range, info, "in_range"),
-                     _validate.value_range(out_range, info, "out_range"))
+    spec = make_spec(
+        info,
+        _validate.nbins(nbins),
+        _validate.value_range(in_range, info, "in_range"),
+        _validate.value_range(out_range, info, "out_range"),
+    )
     nthreads = resolve_threads(threads)
     require_tables(24 * spec.nbins, math.prod(arr.shape) * info.dtype.itemsize, f"histograms of {spec.nbins} bins")
     lo, hi = spec.lo, spec.hi
@@ -169,9 +179,16 @@ def fit_equalize(image: ArrayLike, *, nbins: int | None = None, mask: ArrayLike 
 
 def from_counts(info: DtypeInfo, spec, lo: float, hi: float, counts: np.ndarray) -> EqualizeMapping:
     """The mapping of a histogram ``counts`` over [lo, hi]: equalize's rule (see its Notes)."""
-    common = dict(dtype=str(info.dtype), lo=float(lo), hi=float(hi), nbins=int(spec.nbins),
-                  nominal_lo=float(spec.nominal_lo), nominal_hi=float(spec.nominal_hi), out_lo=float(spec.out_lo),
-                  out_hi=float(spec.out_hi))
+    common = dict(
+        dtype=str(info.dtype),
+        lo=float(lo),
+        hi=float(hi),
+        nbins=int(spec.nbins),
+        nominal_lo=float(spec.nominal_lo),
+        nominal_hi=float(spec.nominal_hi),
+        out_lo=float(spec.out_lo),
+        out_hi=float(spec.out_hi),
+    )
     total = int(counts.sum())
     if info.is_float:
         if total == 0:
@@ -186,16 +203,29 @@ def from_counts(info: DtypeInfo, spec, lo: float, hi: float, counts: np.ndarray)
     cum = np.cumsum(counts).astype(object)
     span, denominator = int(spec.out_hi - spec.out_lo), total - c_min
     # round(span (c - c_min) / (N - c_min)), halves up, in exact integers
-    table = [int(spec.out_lo) + (2 * span * (c - c_min) + denominator) // (2 * denominator) if k >= occupied[0]
-             else int(spec.out_lo) for k, c in enumerate(cum)]
+    table = [
+        int(spec.out_lo) + (2 * span * (c - c_min) + denominator) // (2 * denominator)
+        if k >= occupied[0]
+        else int(spec.out_lo)
+        for k, c in enumerate(cum)
+    ]
     return EqualizeMapping(kind="table", values=np.array(table, dtype=np.int64), **common)
 
 
 def rescale(info, spec) -> EqualizeMapping:
     """The identity rule of equalize (nothing to equalize): linear from the nominal range to the output range."""
-    return EqualizeMapping(dtype=str(info.dtype), kind="rescale", lo=float(spec.lo), hi=float(spec.hi),
-                           nbins=int(spec.nbins), nominal_lo=float(spec.nominal_lo), nominal_hi=float(spec.nominal_hi),
-                           out_lo=float(spec.out_lo), out_hi=float(spec.out_hi), values=np.zeros(0))
+    return EqualizeMapping(
+        dtype=str(info.dtype),
+        kind="rescale",
+        lo=float(spec.lo),
+        hi=float(spec.hi),
+        nbins=int(spec.nbins),
+        nominal_lo=float(spec.nominal_lo),
+        nominal_hi=float(spec.nominal_hi),
+        out_lo=float(spec.out_lo),
+        out_hi=float(spec.out_hi),
+        values=np.zeros(0),
+    )
 
 
 def equalize_dask(arr, mask, nbins, in_range, out_range, threads):
@@ -273,11 +303,21 @@ def map_pieces(flat: np.ndarray, ranges: np.ndarray, nbins: int, pieces: list, t
     slope[p], p the last piece starting at or below t."""
     lengths = [len(start) for start, _, _ in pieces]
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    start, level, slope = (np.ascontiguousarray(np.concatenate([p[i] for p in pieces]), dtype=np.float64)
-                           for i in range(3))
+    start, level, slope = (
+        np.ascontiguousarray(np.concatenate([p[i] for p in pieces]), dtype=np.float64) for i in range(3)
+    )
     out = np.empty_like(flat)
-    core.map_pieces(flat, out, np.ascontiguousarray(ranges, dtype=np.float64), nbins=int(nbins), offsets=offsets,
-                    start=start, level=level, slope=slope, threads=threads)
+    core.map_pieces(
+        flat,
+        out,
+        np.ascontiguousarray(ranges, dtype=np.float64),
+        nbins=int(nbins),
+        offsets=offsets,
+        start=start,
+        level=level,
+        slope=slope,
+        threads=threads,
+    )
     return out
 
 
@@ -286,6 +326,7 @@ def apply_rescale(block, mapping, info, threads=1):
     core's implementation of it, as the in-memory kernels apply it."""
     flat = np.ascontiguousarray(block, dtype=info.compute).reshape(1, -1)
     out = np.empty_like(flat)
-    core.rescale(flat, out, rescale_ranges(mapping.nominal_lo, mapping.nominal_hi, mapping.out_lo, mapping.out_hi),
-                 threads)
+    core.rescale(
+        flat, out, rescale_ranges(mapping.nominal_lo, mapping.nominal_hi, mapping.out_lo, mapping.out_hi), threads
+    )
     return out.reshape(np.shape(block)).astype(info.dtype, copy=False)

@@ -72,12 +72,12 @@ def _continuous(edges: np.ndarray, weights: np.ndarray, points: np.ndarray | Non
     # Without the empty bins at either end, the quantile function's ends are where the mass starts and ends.
     occupied = np.flatnonzero(weights)
     first, last = occupied[0], occupied[-1]
-    weights, edges = weights[first:last + 1], np.asarray(edges, dtype=np.float64)[first:last + 2]
+    weights, edges = weights[first : last + 1], np.asarray(edges, dtype=np.float64)[first : last + 2]
     cum = np.concatenate([[0.0], np.cumsum(weights, dtype=np.float64)])
     fraction = cum / cum[-1]
-    if points is None or np.isnan(points[first:last + 1]).all():
+    if points is None or np.isnan(points[first : last + 1]).all():
         return Target(fraction, edges, False)
-    points = points[first:last + 1]
+    points = points[first : last + 1]
     spread = np.isnan(points)
     # Two knots a bin, at the fractions below and above it: its edges, or its point twice.
     value = np.stack([np.where(spread, edges[:-1], points), np.where(spread, edges[1:], points)], axis=1)
@@ -117,8 +117,9 @@ def _histograms(flat, flat_mask, info, nbins, threads):
     count = int(info.hi - info.lo + 1) if levels else nbins
     counts = np.empty((flat.shape[0], count), dtype=np.int64)
     ranges = np.empty((flat.shape[0], 3), dtype=np.float64)
-    core.histogram(flat, flat_mask, counts, ranges, histogram_bins(count, info.lo, info.hi, data_range=not levels),
-                   threads=threads)
+    core.histogram(
+        flat, flat_mask, counts, ranges, histogram_bins(count, info.lo, info.hi, data_range=not levels), threads=threads
+    )
     return counts, ranges
 
 
@@ -135,8 +136,7 @@ def _reference_targets(ref, ref_info, info, spatial, ref_mask, nbins, threads, d
     """One target per image of the reference (its layout along ``spatial``)."""
     _, flat, flat_mask = _flatten(ref, ref_info, spatial, ref_mask)
     bins = int(ref_info.hi - ref_info.lo + 1) if ref_info.kind == "levels" else nbins
-    require_tables(_TABLE_BYTES_PER_BIN * flat.shape[0] * bins, flat.nbytes,
-                   f"{flat.shape[0]} reference histogram(s)")
+    require_tables(_TABLE_BYTES_PER_BIN * flat.shape[0] * bins, flat.nbytes, f"{flat.shape[0]} reference histogram(s)")
     if ref_info.kind == "levels":
         counts, _ = _histograms(flat, flat_mask, ref_info, nbins, threads)
         return [_target_of_bins(row, ref_info.lo, ref_info.hi, ref_info, info, discrete) for row in counts]
@@ -149,12 +149,14 @@ def _reference_targets(ref, ref_info, info, spatial, ref_mask, nbins, threads, d
             continue
         rows_mask = None if flat_mask is None else flat_mask[rows]
         if levels:
-            counts, ranges = counted_histograms(flat[rows], rows_mask, ref_info, make_spec(ref_info, nbins, None,
-                                                                                           None), threads)
+            counts, ranges = counted_histograms(
+                flat[rows], rows_mask, ref_info, make_spec(ref_info, nbins, None, None), threads
+            )
             made = [_target_of_bins(row, lo, hi, ref_info, info, discrete) for row, (lo, hi, _) in zip(counts, ranges)]
         else:
-            made = _binned_targets(flat[rows].astype(ref_info.mapped_as.compute), rows_mask, ref_info, info, nbins,
-                                   threads, discrete)
+            made = _binned_targets(
+                flat[rows].astype(ref_info.mapped_as.compute), rows_mask, ref_info, info, nbins, threads, discrete
+            )
         for b, target in zip(rows, made):
             targets[b] = target
     return targets
@@ -164,12 +166,15 @@ def _binned_targets(flat, flat_mask, ref_info, info, nbins, threads, discrete):
     """The targets of reference images binned over their ranges: floats, or 32-bit integers as float64."""
     counts = np.empty((flat.shape[0], nbins), dtype=np.int64)
     ranges, low, high = np.empty((flat.shape[0], 3)), np.empty(counts.shape), np.empty(counts.shape)
-    core.histogram_extremes(flat, flat_mask, counts, ranges, low, high, histogram_bins(nbins, 0.0, 1.0, True),
-                            threads=threads)
+    core.histogram_extremes(
+        flat, flat_mask, counts, ranges, low, high, histogram_bins(nbins, 0.0, 1.0, True), threads=threads
+    )
     if np.any(ranges[:, 2] == 0):
         raise ValueError(_NOTHING_COUNTED)
-    return [_target_of_bins(counts[b], ranges[b, 0], ranges[b, 1], ref_info, info, discrete, (low[b], high[b]))
-            for b in range(flat.shape[0])]
+    return [
+        _target_of_bins(counts[b], ranges[b, 0], ranges[b, 1], ref_info, info, discrete, (low[b], high[b]))
+        for b in range(flat.shape[0])
+    ]
 
 
 _NOTHING_COUNTED = "the reference has no counted pixel (all masked, or all NaN/infinite)"
@@ -205,12 +210,12 @@ def _dask_reference_target(reference, reference_mask, info, nbins, threads):
     if not _dask.is_dask(reference):
         ref, ref_info = _validate.image(reference, "reference")
         ref_mask = _validate.mask(reference_mask, ref.shape)
-        return _reference_targets(ref, ref_info, info, tuple(range(ref.ndim)), ref_mask, nbins, threads,
-                                  discrete)[0]
+        return _reference_targets(ref, ref_info, info, tuple(range(ref.ndim)), ref_mask, nbins, threads, discrete)[0]
     ref_info = dtype_info(reference.dtype)
     if ref_info.kind == "levels":
-        counts = _dask.histogram_counts(reference, reference_mask, ref_info, int(ref_info.hi - ref_info.lo + 1),
-                                        ref_info.lo, ref_info.hi, threads)
+        counts = _dask.histogram_counts(
+            reference, reference_mask, ref_info, int(ref_info.hi - ref_info.lo + 1), ref_info.lo, ref_info.hi, threads
+        )
         return _target_of_bins(counts, ref_info.lo, ref_info.hi, ref_info, info, discrete)
     vmin, vmax, count = _dask.finite_range(reference, reference_mask)
     if count == 0:
@@ -242,8 +247,15 @@ def _map(arr, info, spatial, mask, targets, target_of, nbins, exact, threads, un
     group = max(1, table_budget(flat.nbytes) // (2 * _TABLE_BYTES_PER_BIN * bins))
     for g0 in range(0, layout.batch, group):
         part = slice(g0, min(g0 + group, layout.batch))
-        out[part] = _map_group(flat[part], None if flat_mask is None else flat_mask[part], work_info, info,
-                               [targets[t] for t in target_of[part]], nbins, threads)
+        out[part] = _map_group(
+            flat[part],
+            None if flat_mask is None else flat_mask[part],
+            work_info,
+            info,
+            [targets[t] for t in target_of[part]],
+            nbins,
+            threads,
+        )
     return (layout.restore(out) if work_info.kind == "levels" else _restore(layout, out, info)), None
 
 
@@ -257,9 +269,15 @@ def _map_exact(flat, flat_mask, layout, info, targets, target_of, threads, uncou
         finite = np.isfinite(flat)
         if not finite.all():
             counted = finite if counted is None else counted & finite
-    out, left = _exact.assign(flat, pixel_order, counted, lambda b, n: info.cast(targets[target_of[b]].by_rank(n)),
-                              info.dtype, None if uncounted is None else lambda values: uncounted(values, info),
-                              one_level=uncounted is not None)
+    out, left = _exact.assign(
+        flat,
+        pixel_order,
+        counted,
+        lambda b, n: info.cast(targets[target_of[b]].by_rank(n)),
+        info.dtype,
+        None if uncounted is None else lambda values: uncounted(values, info),
+        one_level=uncounted is not None,
+    )
     ties[left] = 0
     if info.is_float:
         for b in np.flatnonzero(~left):
@@ -291,8 +309,11 @@ def _map_group(flat, flat_mask, work_info, info, targets, nbins, threads):
         if rows.size == 0:
             continue
         rows_mask, rows_targets = None if flat_mask is None else flat_mask[rows], [targets[r] for r in rows]
-        out[rows] = (_map_levels(ints[rows], rows_mask, info, rows_targets, nbins, threads) if levels else
-                     _map_binned(flat[rows], rows_mask, work_info, rows_targets, nbins, threads))
+        out[rows] = (
+            _map_levels(ints[rows], rows_mask, info, rows_targets, nbins, threads)
+            if levels
+            else _map_binned(flat[rows], rows_mask, work_info, rows_targets, nbins, threads)
+        )
     return out
 
 
@@ -387,9 +408,18 @@ def _fit_target(arr, info, mask, target, nbins, threads, lazy=False):
     bins = _bin_count(info, nbins, math.prod(arr.shape) * info.dtype.itemsize)
 
     def mapping_of(kind, lo, hi, bins, values):
-        return mapping.EqualizeMapping(dtype=str(info.dtype), kind=kind, lo=float(lo), hi=float(hi), nbins=int(bins),
-                                       nominal_lo=float(info.lo), nominal_hi=float(info.hi), out_lo=float(info.lo),
-                                       out_hi=float(info.hi), values=values)
+        return mapping.EqualizeMapping(
+            dtype=str(info.dtype),
+            kind=kind,
+            lo=float(lo),
+            hi=float(hi),
+            nbins=int(bins),
+            nominal_lo=float(info.lo),
+            nominal_hi=float(info.hi),
+            out_lo=float(info.lo),
+            out_hi=float(info.hi),
+            values=values,
+        )
 
     def histogram(work, work_info, bins, lo, hi):
         if is_dask:
@@ -405,14 +435,17 @@ def _fit_target(arr, info, mask, target, nbins, threads, lazy=False):
 
     if info.kind == "levels":
         counts = histogram(arr, info, bins, info.lo, info.hi)
-        return later(lambda c: mapping_of("table", info.lo, info.hi, bins,
-                                          _level_table(c, target, info).astype(np.int64)), counts)
+        return later(
+            lambda c: mapping_of("table", info.lo, info.hi, bins, _level_table(c, target, info).astype(np.int64)),
+            counts,
+        )
     work_info = info.mapped_as
     work = arr.astype(work_info.dtype, copy=False)
     vmin, vmax, count = (_dask.finite_range if is_dask else finite_range)(work, mask)
     if count == 0:  # nothing counted: the image is left as it is
         return mapping_of("identity", 0.0, 1.0, 0, np.zeros(0))
     if _by_level(info, np.array([[vmin, vmax, count]]), nbins)[0]:
+
         def table(c):
             first, values = _wide_table(c, vmin, target, info)
             return mapping_of("table", first, first + values.size - 1, values.size, values.astype(np.int64))
@@ -432,10 +465,17 @@ def _prepare(image, mask, nbins, axes, channel_axis, color, exact, return_ties, 
     mode = _color.resolve_mode(color, call.channel, call.arr.shape, call.info, default="per-channel")
     _check_flags(exact, return_ties)
     if call.nbins is not None and call.info.kind == "levels":
-        raise ValueError(f"nbins applies to float and 32-bit integer images; {call.info.dtype} uses one bin per "
-                         "level")
-    return (call.arr, call.info, call.channel, call.spatial, call.mask, mode, call.nbins or FLOAT_NBINS,
-            resolve_threads(threads))
+        raise ValueError(f"nbins applies to float and 32-bit integer images; {call.info.dtype} uses one bin per level")
+    return (
+        call.arr,
+        call.info,
+        call.channel,
+        call.spatial,
+        call.mask,
+        mode,
+        call.nbins or FLOAT_NBINS,
+        resolve_threads(threads),
+    )
 
 
 def _apply(arr, info, channel, spatial, mask, mode, make_targets, nbins, exact, threads, uncounted=None):
@@ -446,8 +486,18 @@ def _apply(arr, info, channel, spatial, mask, mode, make_targets, nbins, exact, 
     nothing to equalize (see _map).  Returns (result, ties, batch shape of the ties)."""
     if mode == "per-channel":
         targets, target_of = make_targets(info, arr.shape, spatial)
-        result, ties = _map(arr, info, spatial, _validate.channel_mask(mask, channel, arr.shape), targets,
-                            target_of, nbins, exact, threads, uncounted)
+        result, ties = _map(
+            arr,
+            info,
+            spatial,
+            _validate.channel_mask(mask, channel, arr.shape),
+            targets,
+            target_of,
+            nbins,
+            exact,
+            threads,
+            uncounted,
+        )
         return result, ties, BatchLayout(arr.shape, spatial).batch_shape
     grey_info = _color.intensity_info(info, mode)
     grey_shape = tuple(n for a, n in enumerate(arr.shape) if a != channel)
@@ -456,8 +506,9 @@ def _apply(arr, info, channel, spatial, mask, mode, make_targets, nbins, exact, 
     ties = []
 
     def map_intensity(intensity, intensity_info, axes, grey_mask, _spec, threads):
-        mapped, image_ties = _map(intensity, intensity_info, axes, grey_mask, targets, target_of, nbins, exact,
-                                  threads, uncounted)
+        mapped, image_ties = _map(
+            intensity, intensity_info, axes, grey_mask, targets, target_of, nbins, exact, threads, uncounted
+        )
         ties.append(image_ties)
         return mapped
 
@@ -475,10 +526,13 @@ def pairing(shape, spatial, ref_shape, channel, ref_channel):
         return spatial, np.arange(count)
     if channel is not None:
         if ref_shape[ref_channel] != shape[channel]:
-            raise ValueError(f"the reference must have as many channels as the image ({shape[channel]}); "
-                             f"got shape {ref_shape}")
-        return (tuple(a for a in range(len(ref_shape)) if a != ref_channel),
-                np.indices(batch_shape)[batch_axes.index(channel)].ravel())
+            raise ValueError(
+                f"the reference must have as many channels as the image ({shape[channel]}); got shape {ref_shape}"
+            )
+        return (
+            tuple(a for a in range(len(ref_shape)) if a != ref_channel),
+            np.indices(batch_shape)[batch_axes.index(channel)].ravel(),
+        )
     return tuple(range(len(ref_shape))), np.zeros(count, dtype=np.int64)
 
 
@@ -498,18 +552,53 @@ def _finish(result, ties, layout_shape, return_ties):
 
 
 @overload
-def match(image: Image, reference: ArrayLike, *, mask: ArrayLike = ..., reference_mask: ArrayLike = ...,
-          nbins: int | None = ..., axes: Axes = ..., channel_axis: ChannelAxis = ..., color: Color = ...,
-          channel_order: ChannelOrder = ..., exact: bool = ..., return_ties: Literal[False] = ...,
-          threads: int | None = ...) -> Image: ...
+def match(
+    image: Image,
+    reference: ArrayLike,
+    *,
+    mask: ArrayLike = ...,
+    reference_mask: ArrayLike = ...,
+    nbins: int | None = ...,
+    axes: Axes = ...,
+    channel_axis: ChannelAxis = ...,
+    color: Color = ...,
+    channel_order: ChannelOrder = ...,
+    exact: bool = ...,
+    return_ties: Literal[False] = ...,
+    threads: int | None = ...,
+) -> Image: ...
 @overload
-def match(image: Image, reference: ArrayLike, *, mask: ArrayLike = ..., reference_mask: ArrayLike = ...,
-          nbins: int | None = ..., axes: Axes = ..., channel_axis: ChannelAxis = ..., color: Color = ...,
-          channel_order: ChannelOrder = ..., exact: bool = ..., return_ties: Literal[True],
-          threads: int | None = ...) -> tuple[Image, Ties]: ...
+def match(
+    image: Image,
+    reference: ArrayLike,
+    *,
+    mask: ArrayLike = ...,
+    reference_mask: ArrayLike = ...,
+    nbins: int | None = ...,
+    axes: Axes = ...,
+    channel_axis: ChannelAxis = ...,
+    color: Color = ...,
+    channel_order: ChannelOrder = ...,
+    exact: bool = ...,
+    return_ties: Literal[True],
+    threads: int | None = ...,
+) -> tuple[Image, Ties]: ...
 @_validate.public
-def match(image, reference, *, mask=None, reference_mask=None, nbins=None, axes=None, channel_axis=None,
-          color=None, channel_order="rgb", exact=False, return_ties=False, threads=None):
+def match(
+    image,
+    reference,
+    *,
+    mask=None,
+    reference_mask=None,
+    nbins=None,
+    axes=None,
+    channel_axis=None,
+    color=None,
+    channel_order="rgb",
+    exact=False,
+    return_ties=False,
+    threads=None,
+):
     """Map an image so that its histogram follows a reference image's.
 
     Parameters
@@ -605,19 +694,33 @@ def match(image, reference, *, mask=None, reference_mask=None, nbins=None, axes=
            [200, 250]], dtype=uint8)
     """
     if _dask_of(image):
-        return _lazy(image, mask, nbins, axes, channel_axis, color, exact, return_ties, threads,
-                     lambda info, bin_count, nthreads: _dask_reference_target(reference, reference_mask, info,
-                                                                              bin_count, nthreads),
-                     lambda block, block_mask, **kw: match(block, reference, mask=block_mask,
-                                                           reference_mask=reference_mask, **kw))
+        return _lazy(
+            image,
+            mask,
+            nbins,
+            axes,
+            channel_axis,
+            color,
+            exact,
+            return_ties,
+            threads,
+            lambda info, bin_count, nthreads: _dask_reference_target(
+                reference, reference_mask, info, bin_count, nthreads
+            ),
+            lambda block, block_mask, **kw: match(
+                block, reference, mask=block_mask, reference_mask=reference_mask, **kw
+            ),
+        )
     arr, info, channel, spatial, checked_mask, mode, bin_count, nthreads = _prepare(
-        image, mask, nbins, axes, channel_axis, color, exact, return_ties, threads)
+        image, mask, nbins, axes, channel_axis, color, exact, return_ties, threads
+    )
     ref, ref_info = _validate.image(reference, "reference")
     # The reference's channel axis is the image's, counted from the end (a batch may share one RGB reference).
     ref_channel = None if channel is None else channel - arr.ndim + ref.ndim
     if channel is not None and ref_channel < 0:
-        raise ValueError(f"the reference must have a channel axis like the image's axis {channel}; "
-                         f"got shape {ref.shape}")
+        raise ValueError(
+            f"the reference must have a channel axis like the image's axis {channel}; got shape {ref.shape}"
+        )
     if mode != "per-channel":
         _color.resolve_mode(mode, ref_channel, ref.shape, ref_info, default=mode)
         ref, ref_info = _color.intensity_image(ref, ref_info, ref_channel, mode, nthreads)
@@ -628,11 +731,13 @@ def match(image, reference, *, mask=None, reference_mask=None, nbins=None, axes=
     def make_targets(image_info, shape, image_spatial):
         image_channel = channel if mode == "per-channel" else None  # colour modes map channel-free intensities
         ref_spatial, target_of = pairing(shape, image_spatial, ref.shape, image_channel, ref_channel)
-        return _reference_targets(ref, ref_info, image_info, ref_spatial, ref_mask, bin_count, nthreads,
-                                  not image_info.is_float), target_of
+        return _reference_targets(
+            ref, ref_info, image_info, ref_spatial, ref_mask, bin_count, nthreads, not image_info.is_float
+        ), target_of
 
-    result, ties, batch_shape = _apply(arr, info, channel, spatial, checked_mask, mode, make_targets, bin_count, exact,
-                                       nthreads)
+    result, ties, batch_shape = _apply(
+        arr, info, channel, spatial, checked_mask, mode, make_targets, bin_count, exact, nthreads
+    )
     return _finish(result, ties, batch_shape, return_ties)
 
 
@@ -650,24 +755,64 @@ def _named_weights(name: str, count: int, alpha: float) -> np.ndarray:
             log = -alpha * x  # alpha exp(-alpha x), less its constant
         weights = np.exp(log - log.max())
     if not np.isfinite(log.max()) or np.count_nonzero(weights > 1e-12) < 2:
-        raise ValueError(f"alpha={alpha!r} puts all the weight of the {name} distribution on one of the {count} "
-                         "output levels (x runs from 0 to 1 across them); choose an alpha nearer 1")
+        raise ValueError(
+            f"alpha={alpha!r} puts all the weight of the {name} distribution on one of the {count} "
+            "output levels (x runs from 0 to 1 across them); choose an alpha nearer 1"
+        )
     return weights
 
 
 @overload
-def specify(image: Image, histogram: ArrayLike | str, *, mask: ArrayLike = ..., nbins: int | None = ...,
-            axes: Axes = ..., channel_axis: ChannelAxis = ..., color: Color = ..., channel_order: ChannelOrder = ...,
-            out_range: Range = ..., alpha: float = ..., exact: bool = ..., return_ties: Literal[False] = ...,
-            threads: int | None = ...) -> Image: ...
+def specify(
+    image: Image,
+    histogram: ArrayLike | str,
+    *,
+    mask: ArrayLike = ...,
+    nbins: int | None = ...,
+    axes: Axes = ...,
+    channel_axis: ChannelAxis = ...,
+    color: Color = ...,
+    channel_order: ChannelOrder = ...,
+    out_range: Range = ...,
+    alpha: float = ...,
+    exact: bool = ...,
+    return_ties: Literal[False] = ...,
+    threads: int | None = ...,
+) -> Image: ...
 @overload
-def specify(image: Image, histogram: ArrayLike | str, *, mask: ArrayLike = ..., nbins: int | None = ...,
-            axes: Axes = ..., channel_axis: ChannelAxis = ..., color: Color = ..., channel_order: ChannelOrder = ...,
-            out_range: Range = ..., alpha: float = ..., exact: bool = ..., return_ties: Literal[True],
-            threads: int | None = ...) -> tuple[Image, Ties]: ...
+def specify(
+    image: Image,
+    histogram: ArrayLike | str,
+    *,
+    mask: ArrayLike = ...,
+    nbins: int | None = ...,
+    axes: Axes = ...,
+    channel_axis: ChannelAxis = ...,
+    color: Color = ...,
+    channel_order: ChannelOrder = ...,
+    out_range: Range = ...,
+    alpha: float = ...,
+    exact: bool = ...,
+    return_ties: Literal[True],
+    threads: int | None = ...,
+) -> tuple[Image, Ties]: ...
 @_validate.public
-def specify(image, histogram, *, mask=None, nbins=None, axes=None, channel_axis=None, color=None,
-            channel_order="rgb", out_range=None, alpha=0.4, exact=False, return_ties=False, threads=None):
+def specify(
+    image,
+    histogram,
+    *,
+    mask=None,
+    nbins=None,
+    axes=None,
+    channel_axis=None,
+    color=None,
+    channel_order="rgb",
+    out_range=None,
+    alpha=0.4,
+    exact=False,
+    return_ties=False,
+    threads=None,
+):
     """Map an image so that its histogram follows a given one.
 
     Parameters
@@ -741,15 +886,29 @@ def specify(image, histogram, *, mask=None, nbins=None, axes=None, channel_axis=
            [255, 255]], dtype=uint8)
     """
     if _dask_of(image):
+
         def grey_target(info, bin_count, nthreads):
             out_bounds = _validate.value_range(out_range, info, "out_range")
             return _specify_target(target_weights(histogram, alpha), alpha, info, out_bounds, "per-channel")
 
-        return _lazy(image, mask, nbins, axes, channel_axis, color, exact, return_ties, threads, grey_target,
-                     lambda block, block_mask, **kw: specify(block, histogram, mask=block_mask, out_range=out_range,
-                                                             alpha=alpha, **kw))
+        return _lazy(
+            image,
+            mask,
+            nbins,
+            axes,
+            channel_axis,
+            color,
+            exact,
+            return_ties,
+            threads,
+            grey_target,
+            lambda block, block_mask, **kw: specify(
+                block, histogram, mask=block_mask, out_range=out_range, alpha=alpha, **kw
+            ),
+        )
     arr, info, channel, spatial, checked_mask, mode, bin_count, nthreads = _prepare(
-        image, mask, nbins, axes, channel_axis, color, exact, return_ties, threads)
+        image, mask, nbins, axes, channel_axis, color, exact, return_ties, threads
+    )
     out_bounds = _validate.value_range(out_range, info, "out_range")
     if out_bounds is not None and mode != "per-channel":
         raise ValueError(f"out_range applies to grey and per-channel images, not color={mode!r}")
@@ -757,10 +916,12 @@ def specify(image, histogram, *, mask=None, nbins=None, axes=None, channel_axis=
 
     def make_targets(image_info, shape, image_spatial):
         return [_specify_target(weights, alpha, image_info, out_bounds, mode)], np.zeros(
-            BatchLayout(shape, image_spatial).batch, dtype=np.int64)
+            BatchLayout(shape, image_spatial).batch, dtype=np.int64
+        )
 
-    result, ties, batch_shape = _apply(arr, info, channel, spatial, checked_mask, mode, make_targets, bin_count, exact,
-                                       nthreads)
+    result, ties, batch_shape = _apply(
+        arr, info, channel, spatial, checked_mask, mode, make_targets, bin_count, exact, nthreads
+    )
     return _finish(result, ties, batch_shape, return_ties)
 
 
@@ -772,8 +933,9 @@ def target_weights(histogram, alpha):
         return _validate.choice(histogram, "histogram", DISTRIBUTIONS, allow_none=False)
     weights = np.asarray(histogram)
     if weights.dtype.kind not in "iuf":
-        raise TypeError(f"histogram must be an array of numbers or a name in {DISTRIBUTIONS}, "
-                        f"got dtype {weights.dtype}")
+        raise TypeError(
+            f"histogram must be an array of numbers or a name in {DISTRIBUTIONS}, got dtype {weights.dtype}"
+        )
     weights = weights.astype(np.float64)
     if weights.ndim != 1 or weights.size == 0:
         raise ValueError(f"histogram must be a non-empty 1-D array, got shape {weights.shape}")
@@ -806,9 +968,22 @@ def _lazy(image, mask, nbins, axes, channel_axis, color, exact, return_ties, thr
 
     _check_flags(exact, return_ties)
     if exact:  # one global order: in memory, when it fits
-        return _dask.exact_in_memory(image, mask, "exact specification", lambda x, m: blockwise(
-            x, m, nbins=nbins, axes=axes, channel_axis=channel_axis, color=color, exact=True,
-            return_ties=return_ties, threads=threads))
+        return _dask.exact_in_memory(
+            image,
+            mask,
+            "exact specification",
+            lambda x, m: blockwise(
+                x,
+                m,
+                nbins=nbins,
+                axes=axes,
+                channel_axis=channel_axis,
+                color=color,
+                exact=True,
+                return_ties=return_ties,
+                threads=threads,
+            ),
+        )
     info, channel, spatial, mask = _dask.checked(image, mask, channel_axis, axes)
     bin_count = _validate.nbins(nbins)
     if bin_count is not None and info.kind == "levels":
@@ -819,8 +994,9 @@ def _lazy(image, mask, nbins, axes, channel_axis, color, exact, return_ties, thr
         return _map_dask(image, info, mask, grey_target(info, bin_count, nthreads), bin_count, nthreads)
 
     def one_block(block, block_mask):
-        return blockwise(block, block_mask, nbins=nbins, axes=spatial, channel_axis=channel, color=color,
-                         threads=threads)
+        return blockwise(
+            block, block_mask, nbins=nbins, axes=spatial, channel_axis=channel, color=color, threads=threads
+        )
 
     return _dask.by_image_blocks(image, mask, spatial, channel, one_block)
 
@@ -862,8 +1038,9 @@ def specify_exactly(arr, info, channel, spatial, mask, mode, make_targets, exact
     ``exact=True`` do: make_targets and uncounted as in _apply.  Returns the result, or (result, ties) with
     ``return_ties``."""
     _check_flags(exact, return_ties)
-    result, ties, batch_shape = _apply(arr, info, channel, spatial, mask, mode, make_targets, None, True, threads,
-                                       uncounted)
+    result, ties, batch_shape = _apply(
+        arr, info, channel, spatial, mask, mode, make_targets, None, True, threads, uncounted
+    )
     return _finish(result, ties, batch_shape, return_ties)
 
 
@@ -879,8 +1056,15 @@ def _fit_image(image, mask, nbins):
 
 
 @_validate.public(returns_image=False)
-def fit_match(image: ArrayLike, reference: ArrayLike, *, mask: ArrayLike = None, reference_mask: ArrayLike = None,
-              nbins: int | None = None, threads: int | None = None) -> mapping.EqualizeMapping:
+def fit_match(
+    image: ArrayLike,
+    reference: ArrayLike,
+    *,
+    mask: ArrayLike = None,
+    reference_mask: ArrayLike = None,
+    nbins: int | None = None,
+    threads: int | None = None,
+) -> mapping.EqualizeMapping:
     """Learn the matching of one grey image (NumPy or Dask) to ``reference``, to apply it elsewhere.
 
     ``fit_match(x, ref, **kw).apply(x)`` equals ``histeq.match(x, ref, **kw)``
@@ -914,8 +1098,16 @@ def fit_match(image: ArrayLike, reference: ArrayLike, *, mask: ArrayLike = None,
 
 
 @_validate.public(returns_image=False)
-def fit_specify(image: ArrayLike, histogram: ArrayLike | str, *, mask: ArrayLike = None, nbins: int | None = None,
-                out_range: Range = None, alpha: float = 0.4, threads: int | None = None) -> mapping.EqualizeMapping:
+def fit_specify(
+    image: ArrayLike,
+    histogram: ArrayLike | str,
+    *,
+    mask: ArrayLike = None,
+    nbins: int | None = None,
+    out_range: Range = None,
+    alpha: float = 0.4,
+    threads: int | None = None,
+) -> mapping.EqualizeMapping:
     """Learn the specification of one grey image (NumPy or Dask) to ``histogram``, to apply it elsewhere.
 
     ``fit_specify(x, h, **kw).apply(x)`` equals ``histeq.specify(x, h, **kw)``
@@ -937,6 +1129,5 @@ def fit_specify(image: ArrayLike, histogram: ArrayLike | str, *, mask: ArrayLike
     """
     arr, info, checked_mask, bin_count = _fit_image(image, mask, nbins)
     weights = target_weights(histogram, alpha)
-    target = _specify_target(weights, alpha, info, _validate.value_range(out_range, info, "out_range"),
-                             "per-channel")
+    target = _specify_target(weights, alpha, info, _validate.value_range(out_range, info, "out_range"), "per-channel")
     return _fit_target(arr, info, checked_mask, target, bin_count, resolve_threads(threads))

@@ -33,8 +33,7 @@ def _shown(image: np.ndarray, channel_axis: int | None, value_range=None) -> np.
     return np.clip((np.nan_to_num(image.astype(np.float64)) - lo) / (hi - lo), 0, 1)
 
 
-def before_after(original, result, *, channel_axis=None, titles=("original", "equalized"), nbins=256,
-                 value_range=None):
+def before_after(original, result, *, channel_axis=None, titles=("original", "equalized"), nbins=256, value_range=None):
     """A matplotlib Figure: both images above their histograms and cumulative distributions.
 
     Parameters
@@ -76,8 +75,14 @@ def before_after(original, result, *, channel_axis=None, titles=("original", "eq
         counts, edges = histogram(grey, nbins=nbins, in_range=info_range)
         cdf, centers = cumulative_distribution(grey, nbins=nbins, in_range=info_range)
         hist_ax = axes[1, column]
-        hist_ax.bar(edges[:-1], counts, width=np.diff(edges), align="edge", color="0.35" if channel_axis is None
-                    else "0.75", label="luma (BT.601)")
+        hist_ax.bar(
+            edges[:-1],
+            counts,
+            width=np.diff(edges),
+            align="edge",
+            color="0.35" if channel_axis is None else "0.75",
+            label="luma (BT.601)",
+        )
         if channel_axis is not None:
             channels = np.moveaxis(image, channel_axis, -1)
             for c, (colour, name) in enumerate(zip(("tab:red", "tab:green", "tab:blue"), ("red", "green", "blue"))):
@@ -129,7 +134,7 @@ def contact_sheet(original, result, *, axes, channel_axis=None, titles=("origina
 
     def images(array):
         moved = np.moveaxis(np.asarray(array), batch + list(kept), list(range(ndim)))
-        return moved.reshape((-1,) + moved.shape[len(batch):])
+        return moved.reshape((-1,) + moved.shape[len(batch) :])
 
     before, after = images(original), images(result)
     picks = np.unique(np.linspace(0, len(before) - 1, min(count, len(before))).round().astype(int))

@@ -103,8 +103,9 @@ class CLAHE(torch.nn.Module):
         Passed to :func:`histeq.clahe`.
     """
 
-    def __init__(self, tiles: int | tuple[int, int] = 8, clip_limit: float | None = 2.0, *,
-                 color: str | None = None, **kwargs):
+    def __init__(
+        self, tiles: int | tuple[int, int] = 8, clip_limit: float | None = 2.0, *, color: str | None = None, **kwargs
+    ):
         super().__init__()
         # Refused when made, as RandomCLAHE's ranges are; each image's size bounds the tiles at call time.
         checked_clip_limit(clip_limit, opencv=kwargs.get("compat") == "opencv")
@@ -112,8 +113,13 @@ class CLAHE(torch.nn.Module):
         self.tiles, self.clip_limit, self.color, self.kwargs = tiles, clip_limit, color, kwargs
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        return clahe(image, tiles=_fitting(self.tiles, image), clip_limit=self.clip_limit,
-                     **_layout(image, self.color), **self.kwargs)
+        return clahe(
+            image,
+            tiles=_fitting(self.tiles, image),
+            clip_limit=self.clip_limit,
+            **_layout(image, self.color),
+            **self.kwargs,
+        )
 
     def extra_repr(self) -> str:
         return f"tiles={self.tiles!r}, clip_limit={self.clip_limit!r}, color={self.color!r}"
@@ -150,22 +156,34 @@ class RandomCLAHE(torch.nn.Module):
     torch.Size([8, 1, 32, 32])
     """
 
-    def __init__(self, clip_limit: tuple[float, float] = (1.0, 4.0), tiles: tuple[int, int] = (4, 12), p: float = 1.0,
-                 *, color: str | None = None, generator: torch.Generator | None = None):
+    def __init__(
+        self,
+        clip_limit: tuple[float, float] = (1.0, 4.0),
+        tiles: tuple[int, int] = (4, 12),
+        p: float = 1.0,
+        *,
+        color: str | None = None,
+        generator: torch.Generator | None = None,
+    ):
         super().__init__()
-        low, high = _range(clip_limit, "clip_limit", "(low, high) of clip limits >= 1, both finite",
-                           checked_clip_limit)
+        low, high = _range(clip_limit, "clip_limit", "(low, high) of clip limits >= 1, both finite", checked_clip_limit)
         # No bound on tile counts here: each image's size bounds them at call time (_fitting).
-        fewest, most = _range(tiles, "tiles", "(fewest, most) of ints >= 1",
-                              lambda count: tile_counts(count, (math.inf,))[0])
+        fewest, most = _range(
+            tiles, "tiles", "(fewest, most) of ints >= 1", lambda count: tile_counts(count, (math.inf,))[0]
+        )
         if not low <= high:
             raise ValueError(f"clip_limit must be a range (low, high) with 1 <= low <= high, got {clip_limit!r}")
         if not fewest <= most:
             raise ValueError(f"tiles must be a range (fewest, most) with 1 <= fewest <= most, got {tiles!r}")
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"p must be between 0 and 1, got {p!r}")
-        self.clip_limit, self.tiles, self.p, self.color, self.generator = (low, high), (fewest, most), p, color, \
-            generator
+        self.clip_limit, self.tiles, self.p, self.color, self.generator = (
+            (low, high),
+            (fewest, most),
+            p,
+            color,
+            generator,
+        )
 
     def draw(self) -> tuple[bool, float, int]:
         """(apply, clip limit, tiles) of one sample."""
@@ -185,8 +203,11 @@ class RandomCLAHE(torch.nn.Module):
             out = torch.empty_like(samples)
             for k in range(samples.shape[0]):
                 apply, clip_limit, tiles = self.draw()
-                out[k] = clahe(samples[k], tiles=_fitting(tiles, samples[k]), clip_limit=clip_limit, **layout) \
-                    if apply else samples[k]
+                out[k] = (
+                    clahe(samples[k], tiles=_fitting(tiles, samples[k]), clip_limit=clip_limit, **layout)
+                    if apply
+                    else samples[k]
+                )
         out = out.reshape(image.shape)
         return out if type(image) is torch.Tensor else out.as_subclass(type(image))
 

@@ -23,8 +23,8 @@ void clahe_opencv(In<T> image, Out<T> out, int64_t height, int64_t width, int64_
     if (tiles_y * tiles_x * (sizeof(T) == 1 ? 256 : 65536) >= (int64_t{1} << 31))
         throw std::invalid_argument("too many tiles: their tables would exceed 2^31 entries");
     nb::gil_scoped_release release;
-    histeq::clahe_opencv_batch(image.data(), out.data(), static_cast<int64_t>(image.shape(0)), height, width,
-                               tiles_y, tiles_x, tile_h, tile_w, limit, threads);
+    histeq::clahe_opencv_batch(image.data(), out.data(), static_cast<int64_t>(image.shape(0)), height, width, tiles_y,
+                               tiles_x, tile_h, tile_w, limit, threads);
 }
 
 }  // namespace

@@ -17,8 +17,8 @@ void require_maps_input(const In<int64_t>& hists, const Out<uint8_t, 1>& identit
 
 // Integer tile tables (tiles, nbins) from summed tile histograms: the table's dtype is the image's.
 template <class T>
-void clahe_tables(In<int64_t> hists, Out<uint8_t, 1> identity, Out<T> lut, const histeq::Spec& spec,
-                  double clip_limit, int64_t clip_groups) {
+void clahe_tables(In<int64_t> hists, Out<uint8_t, 1> identity, Out<T> lut, const histeq::Spec& spec, double clip_limit,
+                  int64_t clip_groups) {
     require_spec_fits<T>(spec);
     require_maps_input(hists, identity, spec, clip_limit, clip_groups);
     if (lut.shape(0) != hists.shape(0) || lut.shape(1) != static_cast<size_t>(spec.nbins))
@@ -72,8 +72,8 @@ void clahe_chunk(In<T> image, Out<T> out, const TilePlan& plan, const histeq::Sp
 }  // namespace
 
 void register_clahe_chunked(nb::module_& m) {
-    m.def("clahe_float_maps", &clahe_float_maps, "hists"_a.noconvert(), "identity"_a.noconvert(),
-          "level"_a.noconvert(), "slope"_a.noconvert(), "spec"_a, "clip_limit"_a, "clip_groups"_a);
+    m.def("clahe_float_maps", &clahe_float_maps, "hists"_a.noconvert(), "identity"_a.noconvert(), "level"_a.noconvert(),
+          "slope"_a.noconvert(), "spec"_a, "clip_limit"_a, "clip_groups"_a);
     for_grey_dtypes([&](auto tag) {
         using T = decltype(tag);
         if constexpr (!histeq::is_float_v<T>) {

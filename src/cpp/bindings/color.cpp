@@ -28,8 +28,7 @@ void intensity(In<T> rgb, Out<T, 1> channel, int threads) {
 }
 
 template <class T, void (*Apply)(const T*, const T*, const T*, T*, int64_t, int, double, double, int)>
-void intensity_apply(In<T> rgb, In<T, 1> channel, In<T, 1> channel_new, Out<T> out, double lo, double hi,
-                     int threads) {
+void intensity_apply(In<T> rgb, In<T, 1> channel, In<T, 1> channel_new, Out<T> out, double lo, double hi, int threads) {
     const int c = rgb_channels(rgb);
     require_same_shape(rgb, out, "out");
     require_pixels(channel, rgb.shape(0), "the intensity");
@@ -82,18 +81,18 @@ void register_color(nb::module_& m) {
     auto colour = [&](auto tag) {
         using T = decltype(tag);
         m.def("luma", &intensity<T, histeq::luma<T>>, "rgb"_a.noconvert(), "y"_a.noconvert(), "threads"_a);
-        m.def("luma_apply", &intensity_apply<T, histeq::luma_apply<T>>, "rgb"_a.noconvert(), "y"_a.noconvert(), "y_new"_a.noconvert(),
-              "out"_a.noconvert(), "lo"_a, "hi"_a, "threads"_a);
+        m.def("luma_apply", &intensity_apply<T, histeq::luma_apply<T>>, "rgb"_a.noconvert(), "y"_a.noconvert(),
+              "y_new"_a.noconvert(), "out"_a.noconvert(), "lo"_a, "hi"_a, "threads"_a);
         if constexpr (!histeq::is_float_v<T>) {
             m.def("equalize_luma", &equalize_luma<T>, "rgb"_a.noconvert(), "mask"_a.noconvert().none(),
                   "out"_a.noconvert(), "spec"_a, "threads"_a);
         }
         m.def("value", &intensity<T, histeq::value<T>>, "rgb"_a.noconvert(), "v"_a.noconvert(), "threads"_a);
-        m.def("value_apply", &intensity_apply<T, histeq::value_apply<T>>, "rgb"_a.noconvert(), "v"_a.noconvert(), "v_new"_a.noconvert(),
-              "out"_a.noconvert(), "lo"_a, "hi"_a, "threads"_a);
+        m.def("value_apply", &intensity_apply<T, histeq::value_apply<T>>, "rgb"_a.noconvert(), "v"_a.noconvert(),
+              "v_new"_a.noconvert(), "out"_a.noconvert(), "lo"_a, "hi"_a, "threads"_a);
         m.def("lightness", &lightness<T>, "rgb"_a.noconvert(), "l"_a.noconvert(), "scale"_a, "threads"_a);
-        m.def("lightness_apply", &lightness_apply<T>, "rgb"_a.noconvert(), "l_new"_a.noconvert(),
-              "out"_a.noconvert(), "scale"_a, "lo"_a, "hi"_a, "threads"_a);
+        m.def("lightness_apply", &lightness_apply<T>, "rgb"_a.noconvert(), "l_new"_a.noconvert(), "out"_a.noconvert(),
+              "scale"_a, "lo"_a, "hi"_a, "threads"_a);
     };
     colour(uint8_t{});
     colour(uint16_t{});

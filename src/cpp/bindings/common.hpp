@@ -91,7 +91,6 @@ void require_spec_fits(const histeq::Spec& spec) {
     }
 }
 
-
 // A clip limit (negative: none) and its number of bin groups (0: all bins).
 inline void require_clip(double clip_limit, int64_t clip_groups) {
     if (std::isnan(clip_limit)) throw std::invalid_argument("clip_limit must not be NaN");

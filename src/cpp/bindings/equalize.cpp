@@ -68,8 +68,7 @@ bool equalize_default(nb::ndarray<nb::ro, nb::device::cpu> image, nb::ndarray<nb
 
 // Reads the spec's bins only.
 template <class T>
-void histogram(In<T> image, Mask mask, Out<int64_t> counts, Out<double> ranges, const histeq::Spec& spec,
-               int threads) {
+void histogram(In<T> image, Mask mask, Out<int64_t> counts, Out<double> ranges, const histeq::Spec& spec, int threads) {
     if (mask) require_same_shape(image, *mask, "mask");
     require_threads(threads);
     require_spec_fits<T>(spec);

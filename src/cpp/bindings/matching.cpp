@@ -51,8 +51,8 @@ void exact_order(In<T> padded, Out<int64_t> order, Out<int64_t, 1> ties, In<int6
 }
 
 template <class T>
-void map_pieces(In<T> image, Out<T> out, In<double> ranges, int64_t nbins, In<int64_t, 1> offsets,
-                In<double, 1> start, In<double, 1> level, In<double, 1> slope, int threads) {
+void map_pieces(In<T> image, Out<T> out, In<double> ranges, int64_t nbins, In<int64_t, 1> offsets, In<double, 1> start,
+                In<double, 1> level, In<double, 1> slope, int threads) {
     require_same_shape(image, out, "out");
     require_threads(threads);
     const size_t batch = image.shape(0);
@@ -99,8 +99,8 @@ void histogram_extremes(In<T> image, Mask mask, Out<int64_t> counts, Out<double>
     if (ranges.shape(0) != image.shape(0) || ranges.shape(1) != 3)
         throw std::invalid_argument("ranges must have shape (batch, 3)");
     nb::gil_scoped_release release;
-    histeq::histogram_extremes_batch(image.data(), mask ? mask->data() : nullptr, image.shape(0), image.shape(1),
-                                     spec, threads, counts.data(), ranges.data(), low.data(), high.data());
+    histeq::histogram_extremes_batch(image.data(), mask ? mask->data() : nullptr, image.shape(0), image.shape(1), spec,
+                                     threads, counts.data(), ranges.data(), low.data(), high.data());
 }
 
 }  // namespace
@@ -115,8 +115,8 @@ void register_matching(nb::module_& m) {
                   "nbins"_a, "offsets"_a.noconvert(), "start"_a.noconvert(), "level"_a.noconvert(),
                   "slope"_a.noconvert(), "threads"_a);
             m.def("histogram_extremes", &histogram_extremes<T>, "image"_a.noconvert(), "mask"_a.noconvert().none(),
-                  "counts"_a.noconvert(), "ranges"_a.noconvert(), "low"_a.noconvert(), "high"_a.noconvert(),
-                  "spec"_a, "threads"_a);
+                  "counts"_a.noconvert(), "ranges"_a.noconvert(), "low"_a.noconvert(), "high"_a.noconvert(), "spec"_a,
+                  "threads"_a);
         }
     });
 }

@@ -41,8 +41,8 @@ class TilePlan {
         for (size_t d = 0; d < ndim; ++d) {
             const int64_t n = shape(d), t = tiles(d);
             const int64_t* start = bounds ? bounds->data() + b : nullptr;
-            axes_.push_back(histeq::AxisPlan{n, t, start, start ? start + t : nullptr, lower.data() + p,
-                                             w0.data() + p, w1.data() + p});
+            axes_.push_back(histeq::AxisPlan{n, t, start, start ? start + t : nullptr, lower.data() + p, w0.data() + p,
+                                             w1.data() + p});
             require_axis(axes_.back());
             b += 2 * static_cast<size_t>(t);
             p += static_cast<size_t>(n);

@@ -11,7 +11,8 @@ void register_types(nb::module_& m) {
             "__init__",
             [](histeq::Spec* self, int64_t nbins, bool data_range, double lo, double hi, double nominal_lo,
                double nominal_hi, double out_lo, double out_hi) {
-                new (self) histeq::Spec(checked_spec(nbins, data_range, lo, hi, nominal_lo, nominal_hi, out_lo, out_hi));
+                new (self)
+                    histeq::Spec(checked_spec(nbins, data_range, lo, hi, nominal_lo, nominal_hi, out_lo, out_hi));
             },
             "nbins"_a, "data_range"_a, "lo"_a, "hi"_a, "nominal_lo"_a, "nominal_hi"_a, "out_lo"_a, "out_hi"_a)
         .def_ro("nbins", &histeq::Spec::nbins)
@@ -22,8 +23,8 @@ void register_types(nb::module_& m) {
         .def_ro("nominal_hi", &histeq::Spec::nominal_hi)
         .def_ro("out_lo", &histeq::Spec::out_lo)
         .def_ro("out_hi", &histeq::Spec::out_hi);
-    nb::class_<TilePlan>(m, "TilePlan",
-                         "CLAHE's tile plan of one image shape, or of one chunk without bounds (histeq.clahe makes it).")
+    nb::class_<TilePlan>(
+        m, "TilePlan", "CLAHE's tile plan of one image shape, or of one chunk without bounds (histeq.clahe makes it).")
         .def(nb::init<In<int64_t, 1>, In<int64_t, 1>, std::optional<In<int64_t, 1>>, In<int32_t, 1>, In<double, 1>,
                       In<double, 1>, double>(),
              "shape"_a.noconvert(), "tiles"_a.noconvert(), "bounds"_a.noconvert().none(), "lower"_a.noconvert(),

@@ -61,7 +61,9 @@ inline ClaheRoute choose_route(bool direct, const Axes& axes, int64_t width, int
     const bool wide = direct && two_d && width * axes[1].tiles <= 2 * axes[1].n;
     const bool uniform = wide || ntiles * width < (int64_t{1} << 16);
     const bool layered = direct && !uniform && axes.size() >= 2 && ntiles / axes[0].tiles >= 32;
-    const TableLayout tables = uniform ? TableLayout::kUniform : layered ? TableLayout::kLayered : TableLayout::kWindowed;
+    const TableLayout tables = uniform   ? TableLayout::kUniform
+                               : layered ? TableLayout::kLayered
+                                         : TableLayout::kWindowed;
     if (!direct) return {tables, ClaheKernel::kGeneral};
     if (uniform && two_d && span < 256 && HalfUpDivision(static_cast<int64_t>(denominator), span).small())
         return {tables, ClaheKernel::kCells};
@@ -98,9 +100,8 @@ struct ClaheWorkspace {
 // equal shares of its tiles or rows; the build of layer k + 2 overwrites layer
 // k's slot only after layer k's rows.
 template <class T, class Bins>
-void clahe_layered(const T* src, const bool* mask, T* dst, const ClaheSetup& setup, const Spec& spec,
-                   const Bins& bins, const ClipRule& clip, const std::vector<int64_t>& origin, int threads,
-                   ClaheMaps<T>& maps) {
+void clahe_layered(const T* src, const bool* mask, T* dst, const ClaheSetup& setup, const Spec& spec, const Bins& bins,
+                   const ClipRule& clip, const std::vector<int64_t>& origin, int threads, ClaheMaps<T>& maps) {
     const Axes& axes = setup.axes;
     const int64_t layers = axes[0].tiles, layer_tiles = setup.ntiles / layers;
     const int64_t rows_per_index = setup.pixels / axes.back().n / axes[0].n;
@@ -261,12 +262,12 @@ void clahe_batch(const T* in, const bool* mask, T* out, int64_t batch, int64_t p
                  const Spec& spec, double clip_limit, int64_t clip_groups, double denominator, double table_budget,
                  int threads) {
     const int workers = image_workers(batch, threads);
-    const ClaheSetup setup{axes,        tile_count(axes), pixels, clip_limit, clip_groups, denominator,
-                           table_budget / workers};
+    const ClaheSetup setup{axes,        tile_count(axes),      pixels, clip_limit, clip_groups,
+                           denominator, table_budget / workers};
     if constexpr (is_float_v<T>) {
-        require_tables(static_cast<double>(workers) * static_cast<double>(setup.ntiles) *
-                           static_cast<double>(spec.nbins + 1) * 16,
-                       table_budget);
+        require_tables(
+            static_cast<double>(workers) * static_cast<double>(setup.ntiles) * static_cast<double>(spec.nbins + 1) * 16,
+            table_budget);
     }
     KeptWorkspaces<T> work(workers);
     for (int w = 0; w < workers; ++w) {

@@ -53,9 +53,8 @@ void blended_rows(const T* in, T* out, const AxisPlan& ay, const AxisPlan& ax, i
 // The blend in int32 where the blended rows fit (at most the vertical
 // denominator times the output span), else in int64.
 template <class T>
-void clahe_pixels_blended(const T* in, T* out, const AxisPlan& ay, const AxisPlan& ax, const Spec& spec,
-                          int64_t first, int64_t nbins, const std::vector<int32_t>& table, double denominator,
-                          int threads) {
+void clahe_pixels_blended(const T* in, T* out, const AxisPlan& ay, const AxisPlan& ax, const Spec& spec, int64_t first,
+                          int64_t nbins, const std::vector<int32_t>& table, double denominator, int threads) {
     const int64_t olo = static_cast<int64_t>(spec.out_lo), span = static_cast<int64_t>(spec.out_hi - spec.out_lo);
     const HalfUpDivision rounding(static_cast<int64_t>(denominator), span);
     int64_t vertical = 1;

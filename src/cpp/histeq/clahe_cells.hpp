@@ -83,7 +83,6 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) inline void blend_cells_avx
 }
 #endif
 
-
 // The packed tables of every cell, keyed by each axis's lower tile.  lut:
 // ntiles x nbins levels, for the values first, first + 1, ...
 template <class T>

@@ -99,8 +99,8 @@ double tile_level(const ClaheMaps<T>& maps, const Spec& spec, int64_t tile, T v,
 // denominators (integer images), so that the weighted sum of integer levels
 // is exact and rounds halves up.
 template <class T, class Bins>
-void clahe_pixels(const T* in, T* out, const Axes& axes, const Spec& spec, const Bins& bins,
-                  const ClaheMaps<T>& maps, double denominator, int threads) {
+void clahe_pixels(const T* in, T* out, const Axes& axes, const Spec& spec, const Bins& bins, const ClaheMaps<T>& maps,
+                  double denominator, int threads) {
     const int ndim = static_cast<int>(axes.size());
     const AxisPlan& last = axes[ndim - 1];
     const int64_t width = last.n;

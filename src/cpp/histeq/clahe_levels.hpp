@@ -47,9 +47,8 @@ void with_corner_count(int corners, Fn&& fn) {
 // base].  The common corner counts are unrolled, so that each value is read
 // once for all its tables.
 template <class T>
-void gather_levels(const T* src, int64_t x0, int64_t x1, int64_t base, int corners, const int64_t* row_tile,
-                   int64_t kx, int64_t kr, const T* lut, const int64_t* origin, int64_t olo, uint32_t* out,
-                   int64_t stride) {
+void gather_levels(const T* src, int64_t x0, int64_t x1, int64_t base, int corners, const int64_t* row_tile, int64_t kx,
+                   int64_t kr, const T* lut, const int64_t* origin, int64_t olo, uint32_t* out, int64_t stride) {
     with_corner_count(corners, [&](auto fixed) {
         constexpr int kFixed = decltype(fixed)::value;
         const int m = kFixed ? kFixed : corners;
@@ -102,8 +101,9 @@ void blend_stretch(const uint32_t* levels, int64_t stride, int corners, const in
                 Acc a = 0;
                 for (int c = 0; c < m; ++c) {
                     const uint32_t pair = pairs[c * step + i];
-                    a += (kFixed ? w[c] : static_cast<Acc>(weight[c])) * (left_weight[i] * static_cast<Acc>(static_cast<int32_t>(pair & 0xffff)) +
-                                 right_weight[i] * static_cast<Acc>(static_cast<int32_t>(pair >> 16)));
+                    a += (kFixed ? w[c] : static_cast<Acc>(weight[c])) *
+                         (left_weight[i] * static_cast<Acc>(static_cast<int32_t>(pair & 0xffff)) +
+                          right_weight[i] * static_cast<Acc>(static_cast<int32_t>(pair >> 16)));
                 }
                 if constexpr (std::is_same<Acc, int32_t>::value) {
                     dst[i] = static_cast<T>(low + static_cast<int32_t>(round.at32(a)));
@@ -121,7 +121,7 @@ void blend_stretch(const uint32_t* levels, int64_t stride, int corners, const in
 #ifdef HISTEQ_X86
 // floor((2 acc + d) / 2d) of eight sums, as blend_stretch rounds them.
 __attribute__((target("avx512f,avx512dq,avx512vl"))) inline __m256i halves_up_avx512(__m512d acc, __m512d d,
-                                                                                   __m512d twice, __m512d inverse) {
+                                                                                     __m512d twice, __m512d inverse) {
     const __m512d num = _mm512_add_pd(_mm512_add_pd(acc, acc), d);
     const __m256i guess = _mm512_cvttpd_epi32(_mm512_mul_pd(num, inverse));
     const __m512d rest = _mm512_sub_pd(num, _mm512_mul_pd(_mm512_cvtepi32_pd(guess), twice));
@@ -156,10 +156,10 @@ __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl"))) void blend_pairs_a
             lo = _mm512_add_pd(lo, _mm512_mul_pd(_mm512_cvtepi32_pd(_mm512_castsi512_si256(h)), wc));
             hi = _mm512_add_pd(hi, _mm512_mul_pd(_mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(h, 1)), wc));
         }
-        const __m512i q = _mm512_add_epi32(
-            _mm512_inserti64x4(_mm512_castsi256_si512(halves_up_avx512(lo, d, twice, inverse)),
-                               halves_up_avx512(hi, d, twice, inverse), 1),
-            vlow);
+        const __m512i q =
+            _mm512_add_epi32(_mm512_inserti64x4(_mm512_castsi256_si512(halves_up_avx512(lo, d, twice, inverse)),
+                                                halves_up_avx512(hi, d, twice, inverse), 1),
+                             vlow);
         if constexpr (sizeof(T) == 1) {
             _mm_mask_storeu_epi8(out + x, valid, _mm512_cvtepi32_epi8(q));
         } else {
@@ -270,8 +270,8 @@ class LevelsInterpolation {
             blend_stretch(levels, kStretch, used, weight, weights_.left.data() + s0, weights_.right.data() + s0, n,
                           rounding_, denominator_, olo_, dst);
         } else {
-            blend_stretch(levels, kStretch, used, weight, left_real_.data() + s0, right_real_.data() + s0, n,
-                          rounding_, denominator_, olo_, dst);
+            blend_stretch(levels, kStretch, used, weight, left_real_.data() + s0, right_real_.data() + s0, n, rounding_,
+                          denominator_, olo_, dst);
         }
     }
 
@@ -302,17 +302,19 @@ void clahe_pixels_levels(const T* in, T* out, const Axes& axes, const Spec& spec
     const int64_t share_begin = steps * part / parts, share_end = steps * (part + 1) / parts;
     parallel_for(share_end - share_begin, parts > 1 ? 1 : threads, row_grain(width),
                  [&](int, int64_t share_rb, int64_t share_re) {
-        const int row_corners = 1 << (ndim - 1);
-        std::vector<int64_t> row_tile(row_corners), weight(row_corners), index(ndim);
-        // Per corner: the left and the right tile's levels, paired (gather_levels).
-        std::vector<uint32_t> levels(row_corners * LevelsInterpolation<T>::kStretch);
-        for (int64_t step = share_begin + share_rb; step < share_begin + share_re; ++step) {
-            const int64_t row = order.empty() ? row_begin + step : order[step];
-            decode_row(row, axes, index.data());
-            const int used = weighted_row_corners(axes, index.data(), tile_stride, row_tile.data(), weight.data());
-            interpolation.row(in + row * width, out + row * width, used, row_tile.data(), weight.data(), levels.data());
-        }
-    });
+                     const int row_corners = 1 << (ndim - 1);
+                     std::vector<int64_t> row_tile(row_corners), weight(row_corners), index(ndim);
+                     // Per corner: the left and the right tile's levels, paired (gather_levels).
+                     std::vector<uint32_t> levels(row_corners * LevelsInterpolation<T>::kStretch);
+                     for (int64_t step = share_begin + share_rb; step < share_begin + share_re; ++step) {
+                         const int64_t row = order.empty() ? row_begin + step : order[step];
+                         decode_row(row, axes, index.data());
+                         const int used =
+                             weighted_row_corners(axes, index.data(), tile_stride, row_tile.data(), weight.data());
+                         interpolation.row(in + row * width, out + row * width, used, row_tile.data(), weight.data(),
+                                           levels.data());
+                     }
+                 });
 }
 
 }  // namespace histeq

@@ -44,8 +44,8 @@ inline int64_t mirrored(int64_t i, int64_t n) {
 // equalize's ByteCounter, whose interleaved counters keep runs of one level
 // (smooth areas) from waiting on each increment's store.
 template <class T>
-void opencv_tile_histogram(const T* src, int64_t height, int64_t width, int64_t y0, int64_t y1, int64_t x0,
-                           int64_t x1, int64_t* h) {
+void opencv_tile_histogram(const T* src, int64_t height, int64_t width, int64_t y0, int64_t y1, int64_t x0, int64_t x1,
+                           int64_t* h) {
     const int64_t inside = std::min(x1, width), counted = std::max<int64_t>(inside - x0, 0);
     auto count_padding = [&](const T* row) {  // right padding, mirrored
         for (int64_t x = std::max(inside, x0); x < x1; ++x) ++h[row[mirrored(x, width)]];
@@ -113,7 +113,7 @@ void opencv_table_scalar(const int64_t* __restrict h, float scale, float top, T*
 // single-precision product and rounding.
 template <class T>
 __attribute__((target("avx512f,avx512dq,avx512vl,avx512bw"))) void opencv_table_avx512(const int64_t* h, float scale,
-                                                                                      float top, T* out) {
+                                                                                       float top, T* out) {
     constexpr int64_t bins = sizeof(T) == 1 ? 256 : 65536;
     const __m512i zero = _mm512_setzero_si512(), last = _mm512_set1_epi32(15);
     const __m512 vscale = _mm512_set1_ps(scale), vtop = _mm512_set1_ps(top), shift = _mm512_set1_ps(8388608.0f);
@@ -140,8 +140,8 @@ __attribute__((target("avx512f,avx512dq,avx512vl,avx512bw"))) void opencv_table_
 
 // The tables of every tile of one image: table + tile * bins.
 template <class T>
-void opencv_tile_tables(const T* src, int64_t height, int64_t width, int64_t tiles_y, int64_t tiles_x,
-                        int64_t tile_h, int64_t tile_w, int64_t limit, int threads, T* table) {
+void opencv_tile_tables(const T* src, int64_t height, int64_t width, int64_t tiles_y, int64_t tiles_x, int64_t tile_h,
+                        int64_t tile_w, int64_t limit, int threads, T* table) {
     constexpr int64_t bins = sizeof(T) == 1 ? 256 : 65536;
     const float scale = static_cast<float>(bins - 1) / static_cast<float>(tile_h * tile_w);
     const float top = static_cast<float>(bins - 1);
@@ -210,15 +210,17 @@ HISTEQ_INLINE inline void blend_row(const T* __restrict row, T* __restrict out, 
 // to T (the tables end in padding for the overreach).
 template <class T>
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"))) inline __m512 gathered_levels(const T* table,
-                                                                                           __m512i index) {
+                                                                                            __m512i index) {
     const __m512i keep = _mm512_set1_epi32(sizeof(T) == 1 ? 0xff : 0xffff);
     return _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_i32gather_epi32(index, table, sizeof(T)), keep));
 }
 
 // blend_row, sixteen pixels at a time.
 template <class T>
-__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"))) void blend_row_avx512(
-    const T* row, T* out, int64_t width, const T* top, const T* bottom, float ya, float ya1, const OpencvAxis& xs) {
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"))) void blend_row_avx512(const T* row, T* out, int64_t width,
+                                                                                    const T* top, const T* bottom,
+                                                                                    float ya, float ya1,
+                                                                                    const OpencvAxis& xs) {
     const __m512 vya = _mm512_set1_ps(ya), vya1 = _mm512_set1_ps(ya1), shift = _mm512_set1_ps(8388608.0f);
     const __m512 top_level = _mm512_set1_ps(sizeof(T) == 1 ? 255.0f : 65535.0f);
     int64_t x = 0;
@@ -254,8 +256,15 @@ struct OpencvGrid {
 
     OpencvGrid(int64_t height, int64_t width, int64_t tiles_y, int64_t tiles_x, int64_t tile_h, int64_t tile_w,
                int64_t limit, int64_t bins)
-        : height(height), width(width), tiles_y(tiles_y), tiles_x(tiles_x), tile_h(tile_h), tile_w(tile_w),
-          limit(limit), ys(height, tile_h, tiles_y, tiles_x * bins), xs(width, tile_w, tiles_x, bins) {}
+        : height(height),
+          width(width),
+          tiles_y(tiles_y),
+          tiles_x(tiles_x),
+          tile_h(tile_h),
+          tile_w(tile_w),
+          limit(limit),
+          ys(height, tile_h, tiles_y, tiles_x * bins),
+          xs(width, tile_w, tiles_x, bins) {}
 };
 
 // One image; `table` holds tiles_y * tiles_x * bins entries and 4 bytes of padding for the blend's 32-bit gathers.
@@ -269,21 +278,21 @@ void clahe_opencv_image(const T* src, T* dst, const OpencvGrid& grid, T* table, 
 #endif
     parallel_for(grid.height, threads, std::max<int64_t>(1, kPixelGrain / std::max<int64_t>(width, 1)),
                  [&](int, int64_t begin, int64_t end) {
-        for (int64_t y = begin; y < end; ++y) {
-            const T* top = table + grid.ys.low[y];
-            const T* bottom = table + grid.ys.high[y];
-            const float ya = grid.ys.weight[y], ya1 = grid.ys.rest[y];
+                     for (int64_t y = begin; y < end; ++y) {
+                         const T* top = table + grid.ys.low[y];
+                         const T* bottom = table + grid.ys.high[y];
+                         const float ya = grid.ys.weight[y], ya1 = grid.ys.rest[y];
 #ifdef HISTEQ_X86
-            if (wide) {
-                blend_row_avx512(src + y * width, dst + y * width, width, top, bottom, ya, ya1, grid.xs);
-                continue;
-            }
+                         if (wide) {
+                             blend_row_avx512(src + y * width, dst + y * width, width, top, bottom, ya, ya1, grid.xs);
+                             continue;
+                         }
 #endif
-            dispatch([&]() HISTEQ_INLINE {
-                blend_row(src + y * width, dst + y * width, 0, width, top, bottom, ya, ya1, grid.xs);
-            });
-        }
-    });
+                         dispatch([&]() HISTEQ_INLINE {
+                             blend_row(src + y * width, dst + y * width, 0, width, top, bottom, ya, ya1, grid.xs);
+                         });
+                     }
+                 });
 }
 
 template <class T>
@@ -296,8 +305,8 @@ void clahe_opencv_batch(const T* in, T* out, int64_t batch, int64_t height, int6
     // the padding is cleared.
     const int workers = image_workers(batch, threads);
     std::unique_ptr<T[]> tables(new T[workers * stride]);
-    for (int w = 0; w < workers; ++w) std::fill(tables.get() + w * stride + stride - 4 / sizeof(T),
-                                                tables.get() + (w + 1) * stride, T{0});
+    for (int w = 0; w < workers; ++w)
+        std::fill(tables.get() + w * stride + stride - 4 / sizeof(T), tables.get() + (w + 1) * stride, T{0});
     for_each_image(batch, threads, [&](int64_t b, int inner, int w) {
         clahe_opencv_image(in + b * pixels, out + b * pixels, grid, tables.get() + w * stride, inner);
     });

@@ -75,8 +75,7 @@ struct ClaheMaps {
 // Folds one row's pixels into their cells' extremes: run r of the row
 // (runs_by_lower) lies in cell lead + lower[runs[r]].
 template <class T>
-void row_extremes(const T* src, const std::vector<int64_t>& runs, const int32_t* lower, int64_t lead, T* low,
-                  T* high) {
+void row_extremes(const T* src, const std::vector<int64_t>& runs, const int32_t* lower, int64_t lead, T* low, T* high) {
     dispatch([&]() HISTEQ_INLINE {
         for (size_t r = 0; r + 1 < runs.size(); ++r) {
             const int64_t x0 = runs[r], x1 = runs[r + 1], c = lead + lower[x0];
@@ -180,8 +179,8 @@ int64_t two_layer_slots(ClaheMaps<T>& maps, int64_t ntiles, int64_t layer_tiles)
 // layer_tiles > 0: the tables in two layer slots (two_layer_slots).  Tables
 // over `budget` bytes are refused (require_tables).
 template <class T, class Bins>
-void tile_windows(const T* in, const Axes& axes, const Bins& bins, int threads, ClaheMaps<T>& maps,
-                  int64_t layer_tiles, double budget) {
+void tile_windows(const T* in, const Axes& axes, const Bins& bins, int threads, ClaheMaps<T>& maps, int64_t layer_tiles,
+                  double budget) {
     std::vector<T> low, high;
     cell_extremes(in, axes, threads, low, high);
     int64_t total = window_layout(axes, bins, low, high, maps);
@@ -210,7 +209,8 @@ void count_box(const T* in, const bool* mask, const Bins& bins, const std::vecto
         }
     }
     if constexpr (is_float_v<T>) {
-        for_each_row([&](int64_t offset, int64_t length) { count_range(in, mask, offset, offset + length, bins, hist); });
+        for_each_row(
+            [&](int64_t offset, int64_t length) { count_range(in, mask, offset, offset + length, bins, hist); });
     } else if (std::is_same<Bins, DirectBins>::value && !mask) {
         // One bin per level, no mask: count directly, the bin offset in a register.
         const int64_t shift = bins(0);
@@ -258,8 +258,8 @@ bool tile_mapping(const int64_t* hist, const Spec& spec, const ClipRule& clip, i
     double c_min = 0;
     const bool grouped = clip.grouped() && grouped_cumulative(hist, first, width, clip, total, cum, c_min);
     // A grouped rule that clips nothing leaves the plain cumulative histogram.
-    const Clipped c = clip.grouped() ? Clipped{false, 0, 0}
-                                     : clip_histogram(window, width, nbins, total, occupied, clip.limit);
+    const Clipped c =
+        clip.grouped() ? Clipped{false, 0, 0} : clip_histogram(window, width, nbins, total, occupied, clip.limit);
     if constexpr (is_float_v<T>) {
         if (!grouped) clipped_cumulative(hist, 0, nbins, c, cum, total);
         level[0] = spec.out_lo;
@@ -372,10 +372,9 @@ void clahe_maps_from(const int64_t* hists, int64_t ntiles, const Spec& spec, dou
         }
     }
     for (int64_t tile = 0; tile < ntiles; ++tile) {
-        const bool mapped = tile_mapping<T>(hists + tile * nbins, spec, clip, 0, nbins, cum.data(),
-                                            lut ? lut + tile * nbins : nullptr,
-                                            level ? level + tile * (nbins + 1) : nullptr,
-                                            slope ? slope + tile * (nbins + 1) : nullptr);
+        const bool mapped =
+            tile_mapping<T>(hists + tile * nbins, spec, clip, 0, nbins, cum.data(), lut ? lut + tile * nbins : nullptr,
+                            level ? level + tile * (nbins + 1) : nullptr, slope ? slope + tile * (nbins + 1) : nullptr);
         identity[tile] = !mapped;
         if (!mapped && lut && nbins == static_cast<int64_t>(spec.hi - spec.lo) + 1) {
             for (int64_t k = 0; k < nbins; ++k)

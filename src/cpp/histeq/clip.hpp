@@ -102,8 +102,8 @@ inline Clipped clip_histogram(const int64_t* counts, int64_t length, int64_t nbi
 // + 1/2), as tile_mapping rounds them, without storing F.
 template <class Out>
 __attribute__((target("avx512f,avx512dq,avx512vl,avx512bw"))) void clipped_cumulative_avx512(
-    const int64_t* counts, int64_t width, int64_t level, double t, double lift, double base, Out* out,
-    double shift = 0, double factor = 0, int64_t low = 0) {
+    const int64_t* counts, int64_t width, int64_t level, double t, double lift, double base, Out* out, double shift = 0,
+    double factor = 0, int64_t low = 0) {
     const __m512i zero = _mm512_setzero_si512(), limit = _mm512_set1_epi64(level), one = _mm512_set1_epi64(1);
     const __m512i low32 = _mm512_set1_epi64(0xffffffff), last = _mm512_set1_epi64(7), vlow = _mm512_set1_epi64(low);
     const __m512d vt = _mm512_set1_pd(t), vlift = _mm512_set1_pd(lift), vshift = _mm512_set1_pd(shift);
@@ -171,7 +171,8 @@ inline void clipped_cumulative(const int64_t* hist, int64_t first, int64_t width
         double* __restrict f = cum;
         const int64_t n = width;
         for (int64_t k = 0; k < n; ++k)
-            f[k] = (static_cast<double>(bs[k]) + static_cast<double>(os[k]) * t) + (base + static_cast<double>(k)) * lift;
+            f[k] =
+                (static_cast<double>(bs[k]) + static_cast<double>(os[k]) * t) + (base + static_cast<double>(k)) * lift;
     });
 }
 
@@ -240,15 +241,15 @@ __attribute__((target("avx512f,avx512dq,avx512vl,avx512bw"))) inline void groupe
         p = _mm512_add_epi64(p, carry);
         carry = _mm512_permutexvar_epi64(last, p);
         const __m512d at = _mm512_add_pd(_mm512_set1_pd(position + static_cast<double>(k)), lanes);
-        const __m512d f = _mm512_add_pd(_mm512_add_pd(vbase, _mm512_mul_pd(_mm512_cvtepi64_pd(p), vkept)),
-                                        _mm512_mul_pd(at, vstep));
+        const __m512d f =
+            _mm512_add_pd(_mm512_add_pd(vbase, _mm512_mul_pd(_mm512_cvtepi64_pd(p), vkept)), _mm512_mul_pd(at, vstep));
         _mm512_mask_storeu_pd(out + k, valid, f);
     }
 }
 #endif
 
-inline bool grouped_cumulative(const int64_t* hist, int64_t first, int64_t width, const ClipRule& rule,
-                               int64_t total, double* cum, double& first_level) {
+inline bool grouped_cumulative(const int64_t* hist, int64_t first, int64_t width, const ClipRule& rule, int64_t total,
+                               double* cum, double& first_level) {
     const BinGroups groups(rule);
     const int64_t begin = std::min(std::max(first, rule.lo), first + width);
     const int64_t end = std::max(begin, std::min(first + width, rule.hi + 1));

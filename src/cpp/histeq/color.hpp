@@ -66,9 +66,8 @@ HISTEQ_INLINE inline void luma_block(const T* __restrict rgb, T* __restrict y, i
 // are unchanged, so this equals converting to Y'CbCr, replacing Y' and
 // converting back, without rounding the chroma in between.  NaN stays NaN.
 template <class T, int C>
-HISTEQ_INLINE inline void luma_apply_block(const T* __restrict rgb, const T* __restrict y,
-                                           const T* __restrict y_new, T* __restrict out, int64_t m, double lo,
-                                           double hi) {
+HISTEQ_INLINE inline void luma_apply_block(const T* __restrict rgb, const T* __restrict y, const T* __restrict y_new,
+                                           T* __restrict out, int64_t m, double lo, double hi) {
     for (int64_t i = 0; i < m; ++i) {
         const T* p = rgb + i * C;
         T* q = out + i * C;
@@ -131,41 +130,41 @@ void equalize_luma_batch(const T* rgb, const bool* mask, T* out, int64_t batch, 
             const bool* sel = mask ? mask + image * pixels : nullptr;
             int64_t* hist = hists.data() + w * nbins;
             T* lut = luts.data() + w * nbins;
-            with_int_bins<T>(static_cast<int64_t>(spec.lo), static_cast<int64_t>(spec.hi), spec.nbins,
-                             [&](const auto& bins) {
-                // Pass 1: the luma histogram.
-                const int parts = plan_workers(pixels, inner, kPixelGrain);
-                std::vector<int64_t> part(parts > 1 ? parts * nbins : 0, 0);
-                std::fill(hist, hist + nbins, int64_t{0});
-                parallel_for(pixels, inner, kPixelGrain, [&](int p, int64_t b, int64_t e) {
-                    int64_t* h = part.empty() ? hist : part.data() + p * nbins;
-                    T y[kBlock];
-                    for (int64_t start = b; start < e; start += kBlock) {
-                        const int64_t m = std::min(kBlock, e - start);
-                        dispatch([&]() HISTEQ_INLINE { luma_block<T, C>(src + start * C, y, m); });
-                        count_range(y, sel ? sel + start : nullptr, 0, m, bins, h);
-                    }
-                });
-                for (int p = 0; p < (part.empty() ? 0 : parts); ++p)
-                    for (size_t k = 0; k < nbins; ++k) hist[k] += part[p * nbins + k];
-                // Pass 2: new luma through the table, applied to the pixels.
-                const bool equalized = equalizing_lut(hist, spec, lut);
-                parallel_for(pixels, inner, kPixelGrain, [&](int, int64_t b, int64_t e) {
-                    T y[kBlock], y_new[kBlock];
-                    for (int64_t start = b; start < e; start += kBlock) {
-                        const int64_t m = std::min(kBlock, e - start);
-                        dispatch([&]() HISTEQ_INLINE { luma_block<T, C>(src + start * C, y, m); });
-                        if (equalized) {
-                            for (int64_t i = 0; i < m; ++i) y_new[i] = lut[bins(static_cast<int64_t>(y[i]))];
-                        } else {
-                            for (int64_t i = 0; i < m; ++i) y_new[i] = rescale(y[i], spec);
+            with_int_bins<T>(
+                static_cast<int64_t>(spec.lo), static_cast<int64_t>(spec.hi), spec.nbins, [&](const auto& bins) {
+                    // Pass 1: the luma histogram.
+                    const int parts = plan_workers(pixels, inner, kPixelGrain);
+                    std::vector<int64_t> part(parts > 1 ? parts * nbins : 0, 0);
+                    std::fill(hist, hist + nbins, int64_t{0});
+                    parallel_for(pixels, inner, kPixelGrain, [&](int p, int64_t b, int64_t e) {
+                        int64_t* h = part.empty() ? hist : part.data() + p * nbins;
+                        T y[kBlock];
+                        for (int64_t start = b; start < e; start += kBlock) {
+                            const int64_t m = std::min(kBlock, e - start);
+                            dispatch([&]() HISTEQ_INLINE { luma_block<T, C>(src + start * C, y, m); });
+                            count_range(y, sel ? sel + start : nullptr, 0, m, bins, h);
                         }
-                        dispatch([&]() HISTEQ_INLINE {
-                            luma_apply_block<T, C>(src + start * C, y, y_new, dst + start * C, m, lo, hi);
-                        });
-                    }
+                    });
+                    for (int p = 0; p < (part.empty() ? 0 : parts); ++p)
+                        for (size_t k = 0; k < nbins; ++k) hist[k] += part[p * nbins + k];
+                    // Pass 2: new luma through the table, applied to the pixels.
+                    const bool equalized = equalizing_lut(hist, spec, lut);
+                    parallel_for(pixels, inner, kPixelGrain, [&](int, int64_t b, int64_t e) {
+                        T y[kBlock], y_new[kBlock];
+                        for (int64_t start = b; start < e; start += kBlock) {
+                            const int64_t m = std::min(kBlock, e - start);
+                            dispatch([&]() HISTEQ_INLINE { luma_block<T, C>(src + start * C, y, m); });
+                            if (equalized) {
+                                for (int64_t i = 0; i < m; ++i) y_new[i] = lut[bins(static_cast<int64_t>(y[i]))];
+                            } else {
+                                for (int64_t i = 0; i < m; ++i) y_new[i] = rescale(y[i], spec);
+                            }
+                            dispatch([&]() HISTEQ_INLINE {
+                                luma_apply_block<T, C>(src + start * C, y, y_new, dst + start * C, m, lo, hi);
+                            });
+                        }
+                    });
                 });
-            });
         });
     });
 }
@@ -219,12 +218,8 @@ namespace lab {
 constexpr double kXn = 0.95047, kZn = 1.08883;
 constexpr double kDelta = 6.0 / 29.0;
 
-inline double srgb_to_linear(double c) {
-    return c <= 0.04045 ? c / 12.92 : std::pow((c + 0.055) / 1.055, 2.4);
-}
-inline double linear_to_srgb(double c) {
-    return c <= 0.0031308 ? 12.92 * c : 1.055 * std::pow(c, 1.0 / 2.4) - 0.055;
-}
+inline double srgb_to_linear(double c) { return c <= 0.04045 ? c / 12.92 : std::pow((c + 0.055) / 1.055, 2.4); }
+inline double linear_to_srgb(double c) { return c <= 0.0031308 ? 12.92 * c : 1.055 * std::pow(c, 1.0 / 2.4) - 0.055; }
 inline double f(double t) {
     return t > kDelta * kDelta * kDelta ? std::cbrt(t) : t / (3 * kDelta * kDelta) + 4.0 / 29.0;
 }

@@ -27,8 +27,8 @@ namespace histeq {
 // One call's binning and output ranges, shared by every image of the batch.
 struct Spec {
     int64_t nbins = 256;
-    bool data_range = false;       // bins span each image's own counted range
-    double lo = 0, hi = 255;       // bin range when !data_range
+    bool data_range = false;                  // bins span each image's own counted range
+    double lo = 0, hi = 255;                  // bin range when !data_range
     double nominal_lo = 0, nominal_hi = 255;  // source range of the identity rescale
     double out_lo = 0, out_hi = 255;
 };
@@ -103,7 +103,8 @@ Stats image_stats(const T* in, const bool* mask, int64_t n, int threads) {
     parallel_for(n, threads, kPixelGrain, [&](int w, int64_t b, int64_t e) {
         const uint8_t* bytes = reinterpret_cast<const uint8_t*>(mask);
         dispatch([&]() HISTEQ_INLINE {
-            part[w] = bytes ? scan_stats<T, true>(in + b, bytes + b, e - b) : scan_stats<T, false>(in + b, bytes, e - b);
+            part[w] =
+                bytes ? scan_stats<T, true>(in + b, bytes + b, e - b) : scan_stats<T, false>(in + b, bytes, e - b);
         });
     });
     Stats total{0, 0, 0};
@@ -289,8 +290,7 @@ void count_range(const T* in, const bool* mask, int64_t b, int64_t e, const Bin&
 
 // hist (nbins) += counts of the counted pixels of in[0:n), binned by `bin`.
 template <class T, class Bin>
-void accumulate(const T* in, const bool* mask, int64_t n, const Bin& bin, int64_t nbins, int threads,
-                int64_t* hist) {
+void accumulate(const T* in, const bool* mask, int64_t n, const Bin& bin, int64_t nbins, int threads, int64_t* hist) {
     const int workers = plan_workers(n, threads, kPixelGrain);
     // Float counting needs a spare bin; one integer worker counts in place.
     const int64_t stride = is_float_v<T> ? nbins + 1 : nbins;
@@ -362,8 +362,8 @@ T rescale(T v, const Spec& s) {
         x = x < nlo ? nlo : (x > nhi ? nhi : x);
         if (nlo == olo && nhi == ohi) return static_cast<T>(x);
         return static_cast<T>(olo + static_cast<int64_t>(product_ratio_rounded(static_cast<uint64_t>(x - nlo),
-                                                                              static_cast<uint64_t>(ohi - olo),
-                                                                              static_cast<uint64_t>(nhi - nlo))));
+                                                                               static_cast<uint64_t>(ohi - olo),
+                                                                               static_cast<uint64_t>(nhi - nlo))));
     }
 }
 
@@ -404,8 +404,8 @@ bool equalizing_lut(const int64_t* hist, const Spec& spec, T* lut, int64_t first
 // Integer images through their equalizing table.  hist and lut are scratch
 // buffers of nbins entries, reused across a batch.
 template <class T, class Bin>
-void equalize_int_image(const T* in, const bool* mask, T* out, int64_t n, const Spec& spec, const Bin& bin,
-                        int threads, int64_t* hist, T* lut) {
+void equalize_int_image(const T* in, const bool* mask, T* out, int64_t n, const Spec& spec, const Bin& bin, int threads,
+                        int64_t* hist, T* lut) {
     std::fill(hist, hist + spec.nbins, int64_t{0});
     accumulate(in, mask, n, bin, spec.nbins, threads, hist);
     if (equalizing_lut(hist, spec, lut)) {

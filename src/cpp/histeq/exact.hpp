@@ -22,11 +22,11 @@
 namespace histeq {
 
 struct ShellPlan {
-    std::vector<int64_t> shape;           // spatial shape of one image, unpadded
-    std::vector<int64_t> padded_stride;   // strides of the padded image
+    std::vector<int64_t> shape;          // spatial shape of one image, unpadded
+    std::vector<int64_t> padded_stride;  // strides of the padded image
     int64_t pad = 0;
-    std::vector<int64_t> offsets;         // flat offsets of every shell's pixels, shell after shell
-    std::vector<int64_t> shell_start;     // shell s: offsets[shell_start[s], shell_start[s + 1])
+    std::vector<int64_t> offsets;      // flat offsets of every shell's pixels, shell after shell
+    std::vector<int64_t> shell_start;  // shell s: offsets[shell_start[s], shell_start[s + 1])
     int shells() const { return static_cast<int>(shell_start.size()) - 1; }
     int64_t pixels() const {
         int64_t n = 1;

@@ -20,9 +20,8 @@ inline void lut8_scalar(const uint8_t* __restrict src, const uint8_t* __restrict
 #ifdef HISTEQ_X86
 // AVX-512 VBMI: a 256-entry table is four registers; two 128-entry
 // permutes and a blend on the index's top bit translate 64 pixels.
-__attribute__((target("avx512f,avx512bw,avx512vbmi"))) inline void lut8_vbmi(const uint8_t* src,
-                                                                            const uint8_t* table, uint8_t* dst,
-                                                                            int64_t n, uint8_t flip) {
+__attribute__((target("avx512f,avx512bw,avx512vbmi"))) inline void lut8_vbmi(const uint8_t* src, const uint8_t* table,
+                                                                             uint8_t* dst, int64_t n, uint8_t flip) {
     const __m512i t0 = _mm512_loadu_si512(table), t1 = _mm512_loadu_si512(table + 64);
     const __m512i t2 = _mm512_loadu_si512(table + 128), t3 = _mm512_loadu_si512(table + 192);
     const __m512i x = _mm512_set1_epi8(static_cast<char>(flip));

@@ -51,12 +51,16 @@ struct Positions {
     bool divide;
 
     explicit Positions(const FloatBins& bins)
-        : lo(bins.lo), hi(bins.hi), range(bins.hi - bins.lo), scale(bins.scale),
-          count(static_cast<double>(bins.nbins)), divide(bins.divide) {}
+        : lo(bins.lo),
+          hi(bins.hi),
+          range(bins.hi - bins.lo),
+          scale(bins.scale),
+          count(static_cast<double>(bins.nbins)),
+          divide(bins.divide) {}
     HISTEQ_INLINE double operator()(double v, double& nan_or_zero) const {
         const double above_lo = v < lo ? lo : v;  // NaN stays NaN
         const double clipped = hi < above_lo ? hi : above_lo;
-        nan_or_zero = clipped - clipped;  // added last, it turns a NaN's result into NaN
+        nan_or_zero = clipped - clipped;               // added last, it turns a NaN's result into NaN
         const double x = lo < clipped ? clipped : lo;  // NaN -> lo, a valid position
         return divide ? (x - lo) / range * count : (x - lo) * scale;
     }

@@ -26,8 +26,7 @@ namespace histeq {
 
 #ifdef HISTEQ_X86
 template <class F>
-__attribute__((noinline, target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,bmi,bmi2,popcnt"))) void run_avx512(
-    F& f) {
+__attribute__((noinline, target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,bmi,bmi2,popcnt"))) void run_avx512(F& f) {
     f();
 }
 
@@ -53,8 +52,8 @@ inline CpuFeatures read_cpu_features() {
     if (!osxsave) return found;
     unsigned xcr0_low = 0, xcr0_high = 0;
     __asm__ volatile("xgetbv" : "=a"(xcr0_low), "=d"(xcr0_high) : "c"(0));
-    const bool ymm = (xcr0_low & 0x6) == 0x6;     // SSE and AVX state
-    const bool zmm = (xcr0_low & 0xe6) == 0xe6;   // and the opmask and ZMM state
+    const bool ymm = (xcr0_low & 0x6) == 0x6;    // SSE and AVX state
+    const bool zmm = (xcr0_low & 0xe6) == 0xe6;  // and the opmask and ZMM state
     if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return found;
     const bool bmi = b & (1u << 3), avx2 = b & (1u << 5), bmi2 = b & (1u << 8);
     const bool f = b & (1u << 16), dq = b & (1u << 17), bw = b & (1u << 30), vl = b & (1u << 31);
