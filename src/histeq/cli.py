@@ -748,8 +748,12 @@ def _open_lazy(path: Path, opened: list | None = None):
     if suffix in (".tif", ".tiff") and opened is not None:
         import tifffile
 
-        store = tifffile.imread(path, aszarr=True)
-        opened.append(store)
+        # The TiffFile held open until the caller closes it: tifffile.imread(aszarr=True) closes it at once and
+        # the store reopens the file for its reads, a handle that a failed read could leave to the collector.
+        tif = tifffile.TiffFile(path)
+        opened.append(tif)
+        store = tif.aszarr()
+        opened.insert(0, store)  # closed first
         return _read_lazily(path, store)
     from . import io
 
