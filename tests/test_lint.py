@@ -12,31 +12,21 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 pytest.importorskip("ruff")
 
 
-def test_ruff_finds_nothing():
-    if not (ROOT / "pyproject.toml").is_file():
-        pytest.skip("not run from a source checkout")
-    done = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "--no-cache", str(ROOT)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+def _passes(*command: str) -> None:
+    """Run a checker over the checkout; its complaints are the failure's message."""
+    done = subprocess.run(list(command), capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr[-4000:]
 
 
-def test_ruff_format_changes_nothing():
-    """One formatter: the code is as `ruff format` writes it (pyproject.toml's line length)."""
+@pytest.mark.parametrize(
+    "checker",
+    [["check"], ["format", "--check"]],  # the rules, and the one formatter (pyproject.toml's line length)
+    ids=["lint", "format"],
+)
+def test_ruff_finds_nothing(checker):
     if not (ROOT / "pyproject.toml").is_file():
         pytest.skip("not run from a source checkout")
-    done = subprocess.run(
-        [sys.executable, "-m", "ruff", "format", "--check", "--no-cache", str(ROOT)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    _passes(sys.executable, "-m", "ruff", *checker, "--no-cache", str(ROOT))
 
 
 def test_clang_format_changes_nothing():
@@ -45,12 +35,4 @@ def test_clang_format_changes_nothing():
     sources = sorted((ROOT / "src" / "cpp").rglob("*.[ch]pp"))
     if not sources:
         pytest.skip("not run from a source checkout")
-    program = pathlib.Path(clang_format.get_executable("clang-format"))
-    done = subprocess.run(
-        [str(program), "--dry-run", "--Werror", *map(str, sources)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr[-4000:]
+    _passes(clang_format.get_executable("clang-format"), "--dry-run", "--Werror", *map(str, sources))
