@@ -1,8 +1,8 @@
-"""The GPU path's checks against the CPU core, run by test_gpu.py in a fresh process.
+"""The GPU backend's checks against the CPU core, run by test_gpu.py in a fresh process.
 
 ``python tests/_gpu_checks.py DEVICE EXAMPLES``: with DEVICE ``cpu`` (under ``TRITON_INTERPRET=1``) the Triton
-kernels run on CPU tensors, and the door is told that CPU tensors are GPU tensors, so that the public functions
-and the transforms take the GPU path as they do on a GPU; with ``cuda`` the same checks run on the GPU.  Every
+kernels run on CPU tensors, which ``histeq.backend("gpu")`` sends to the GPU backend, so that the public
+functions and the transforms take the GPU path as they do on a GPU; with ``cuda`` the same checks run on the GPU.  Every
 result must equal the CPU core's (NumPy in, NumPy out) bit for bit.  Prints "checked" at the end.
 """
 
@@ -14,14 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import histeq
-from histeq import _arrays
 from histeq.transforms import CLAHE, Equalize, RandomCLAHE
 
 DEVICE = sys.argv[1]
 EXAMPLES = int(sys.argv[2])
-_DOOR = _arrays.on_gpu  # the door's own test, and the one these checks use (every tensor, under the interpreter)
-_GPU_PATH = (lambda value: isinstance(value, torch.Tensor)) if DEVICE == "cpu" else _DOOR
-_arrays.on_gpu = _GPU_PATH
 _DTYPES = (np.uint8, np.int8, np.uint16, np.int16)
 _checked = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 
@@ -267,11 +263,8 @@ def check_one_image_and_transforms():
 
     faces = np.stack([data.camera()[k * 60 : k * 60 + 90 : 2, 100:190:2] for k in range(6)])[:, None]
     got = on_device(_tensor(faces))
-    _arrays.on_gpu = _DOOR  # the CPU path for the expected result, as on a GPU machine
-    try:
+    with histeq.backend("cpu"):  # the CPU path for the expected result, as on a GPU machine
         expected = on_host(torch.from_numpy(faces)).numpy()
-    finally:
-        _arrays.on_gpu = _GPU_PATH
     _same(got, expected)
     volume = rng.normal(2000, 300, (2, 12, 10, 11)).astype(np.uint16)
     _same(
@@ -314,7 +307,7 @@ def check_real_images():
 def check_batches_in_passes():
     """A batch whose tile buffers (CLAHE) or levels (float equalize) pass the device budget is taken a part at
     a time: the same results."""
-    from histeq import _gpu_clahe
+    from histeq._backends.gpu import clahe as _gpu_clahe
 
     rng = np.random.default_rng(11)
     budget = _gpu_clahe.PASS_BYTES
@@ -375,7 +368,7 @@ def check_defaults_have_one_owner():
     from skimage import data
 
     image = data.camera()[:120, :150]
-    clahe, specify = histeq.clahe.__wrapped__, histeq.specify.__wrapped__
+    clahe, specify = histeq.clahe, histeq.specify
     saved = clahe.__kwdefaults__.copy(), specify.__kwdefaults__.copy()
     clahe.__kwdefaults__.update(tiles=(3, 5), clip_limit=3.5)
     specify.__kwdefaults__.update(alpha=0.9)
@@ -388,17 +381,18 @@ def check_defaults_have_one_owner():
     assert not np.array_equal(got[0].cpu().numpy(), histeq.clahe(image))  # the changed defaults made a difference
 
 
-check_defaults_have_one_owner()
-check_clahe()
-check_equalize_and_histograms()
-check_floats()
-check_peers()
-check_colour()
-check_opencv_clahe()
-check_matching()
-check_layouts()
-check_one_image_and_transforms()
-check_real_images()
-check_batches_in_passes()
-check_refusals()
+with histeq.backend("gpu"):  # every tensor on the GPU backend (CPU ones under the interpreter)
+    check_defaults_have_one_owner()
+    check_clahe()
+    check_equalize_and_histograms()
+    check_floats()
+    check_peers()
+    check_colour()
+    check_opencv_clahe()
+    check_matching()
+    check_layouts()
+    check_one_image_and_transforms()
+    check_real_images()
+    check_batches_in_passes()
+    check_refusals()
 print("checked")

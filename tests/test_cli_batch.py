@@ -323,9 +323,9 @@ def test_each_subcommand_as_a_real_process(tmp_path, camera, command):
 
 
 def test_many_files_go_through_worker_processes(tmp_path, folder, monkeypatch, capsys):
-    from histeq import _cli_workers
+    from histeq.cli import _workers
 
-    monkeypatch.setattr(_cli_workers, "PROCESSES_FROM", 2)
+    monkeypatch.setattr(_workers, "PROCESSES_FROM", 2)
     (folder / "broken.png").write_bytes(b"not a png")
     assert _run("equalize", folder, "-o", tmp_path / "out", "-r", "--jobs", "2", "--json") == EXIT_FAILED
     summary = json.loads(capsys.readouterr().out)
@@ -404,12 +404,12 @@ def test_tiff_written_chunk_by_chunk(tmp_path, shape, chunks):
 def test_a_tiff_too_big_for_memory_goes_chunk_by_chunk(tmp_path, camera, monkeypatch):
     pytest.importorskip("dask.array")
     tifffile = pytest.importorskip("tifffile")
-    from histeq import cli
-    from histeq import dask as histeq_dask
+    from histeq import _chunks as histeq_dask
+    from histeq.cli._job import _Job
 
     chunked = []
-    run_chunked = cli._Job._run_chunked
-    monkeypatch.setattr(cli._Job, "_run_chunked", lambda job, *a: chunked.append(a) or run_chunked(job, *a))
+    run_chunked = _Job._run_chunked
+    monkeypatch.setattr(_Job, "_run_chunked", lambda job, *a: chunked.append(a) or run_chunked(job, *a))
     source = tmp_path / "scene.tif"
     tifffile.imwrite(source, camera, tile=(64, 64))
     assert _run("clahe", source, "-o", tmp_path / "small.tif") == EXIT_OK
@@ -425,7 +425,7 @@ def test_a_tiff_too_big_for_memory_goes_chunk_by_chunk(tmp_path, camera, monkeyp
 @pytest.mark.parametrize("version, keyword", [("3.0.1", "enforce_file_format"), ("2.4.4", "write_like_original")])
 def test_dicom_is_saved_with_either_pydicom(version, keyword):
     # Was pydicom-3 only (save_as(enforce_file_format=True)), while pyproject admitted pydicom 2.3.
-    from histeq import _dicom
+    from histeq.io import _dicom
 
     class Dataset:
         def save_as(self, file, **kwargs):

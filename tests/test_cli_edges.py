@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import histeq
-from histeq import cli, io
-from histeq.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
+from histeq import io
+from histeq.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, _main, main
 
 
 def _run(*argv):
@@ -248,7 +248,7 @@ def test_progress_is_a_tqdm_bar_on_a_terminal_when_tqdm_is_installed(monkeypatch
     pytest.importorskip("tqdm")
     terminal = _Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
-    progress = cli._Progress(3, enabled=True)
+    progress = _main._Progress(3, enabled=True)
     for name in ("a.png", "b.png", "c.png"):
         progress.step(name)
     progress.message("histeq equalize: note: something")
@@ -260,15 +260,15 @@ def test_progress_is_a_tqdm_bar_on_a_terminal_when_tqdm_is_installed(monkeypatch
 def test_progress_is_a_counter_without_tqdm_and_silent_off_a_terminal(monkeypatch):
     terminal = _Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
-    monkeypatch.setattr(cli.importlib.util, "find_spec", lambda name: None)
-    progress = cli._Progress(2, enabled=True)
+    monkeypatch.setattr(_main.importlib.util, "find_spec", lambda name: None)
+    progress = _main._Progress(2, enabled=True)
     progress.step("a.png")
     progress.step("b.png")
     progress.close()
     assert "[1/2] a.png" in terminal.getvalue() and "[2/2] b.png" in terminal.getvalue()
     quiet = StringIO()
     monkeypatch.setattr(sys, "stderr", quiet)
-    progress = cli._Progress(2, enabled=True)
+    progress = _main._Progress(2, enabled=True)
     progress.step("a.png")
     progress.close()
     assert quiet.getvalue() == ""
@@ -425,7 +425,7 @@ def test_demo_write_error_names_the_requested_output(tmp_path, monkeypatch, caps
     import errno
     import os
 
-    from histeq import _temporary
+    from histeq.io import _temporary
 
     def full_disk(target):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(target.with_name(f".{target.name}.histeq-1.tmp")))

@@ -78,7 +78,7 @@ def test_dask_mask_and_in_range(client, camera):
 
 
 def test_exact_on_dask_runs_in_memory_when_it_fits(client, camera, monkeypatch):
-    from histeq import dask as histeq_dask
+    from histeq import _chunks as histeq_dask
 
     lazy = da.from_array(camera, chunks=100)
     out, ties = histeq.equalize(lazy, exact=True, return_ties=True)

@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 
 MODULES = [
-    "histeq.equalize",
-    "histeq.clahe",
-    "histeq.histogram",
-    "histeq.matching",
-    "histeq.mapping",
+    "histeq._equalize",
+    "histeq._clahe",
+    "histeq._histogram",
+    "histeq._matching",
+    "histeq._dispatch",
+    "histeq._fitted.equalize",
     "histeq.io",
     "histeq.plot",
     "histeq.cli",
@@ -211,9 +212,9 @@ def test_readme_sections_install_what_their_code_imports():
 
 
 def test_the_readme_lists_what_the_gpu_path_covers():
-    """The README's list of GPU calls agrees with the GPU path's own table (histeq._gpu_coverage): every
+    """The README's list of GPU calls agrees with the GPU path's own table (histeq._backends.gpu.coverage): every
     function and dtype the table has is named as covered, and no keyword the table takes is named as missing."""
-    from histeq._gpu_coverage import FUNCTIONS
+    from histeq._backends.gpu.coverage import FUNCTIONS
 
     text = (ROOT / "README.md").read_text()
     section = text[text.index("What runs on the GPU so far") : text.index("Arguments are checked by the CPU path")]

@@ -1,4 +1,4 @@
-"""The GPU path (histeq._gpu, _gpu_equalize, _gpu_clahe): its Triton kernels run here on CPU tensors under Triton's
+"""The GPU backend (histeq._backends.gpu): its Triton kernels run here on CPU tensors under Triton's
 interpreter, bit for bit with the CPU core (tests/_gpu_checks.py); on a machine with a GPU the same checks run on
 CUDA tensors."""
 
@@ -44,19 +44,21 @@ def test_the_kernels_equal_the_cpu_core_on_the_gpu():
         histeq.match(batch, batch, axes=(-2, -1))
 
 
+def _on_gpu(function, *args, **kwargs):
+    with histeq.backend("gpu"):  # CPU tensors on the GPU backend: refused before any kernel runs
+        return function(*args, **kwargs)
+
+
 def test_calls_without_a_gpu_path_are_refused_before_any_copy():
     """Calls the GPU path does not have get the door's TypeError; bad arguments the CPU path's own errors."""
-    from histeq import _gpu
-
     image = torch.zeros((2, 8, 8), dtype=torch.uint8)
     for args, kwargs in [
         ((), {"nbins": 16}),
-        ((image,), {}),
         ((), {"out_range": (0, 9)}),
         ((), {"mask": np.ones((8, 8), bool)}),
     ]:
         with pytest.raises(TypeError, match="histeq.equalize: got cpu tensors, but its GPU path so far covers"):
-            _gpu.call(histeq.equalize.__wrapped__, image, args, kwargs)
+            _on_gpu(histeq.equalize, image, *args, **kwargs)
     defaults = {
         "nbins": None,
         "in_range": None,
@@ -70,7 +72,7 @@ def test_calls_without_a_gpu_path_are_refused_before_any_copy():
         "mask": None,
     }
     with pytest.raises(TypeError, match="histeq.equalize: got cpu tensors"):  # at their defaults: taken...
-        _gpu.call(histeq.equalize.__wrapped__, image, (), defaults | {"exact": True})  # ...but not exact=True
+        _on_gpu(histeq.equalize, image, **defaults | {"exact": True})  # ...but not exact=True
     for kwargs, error, words in [
         ({"axes": (1, 1)}, ValueError, "repeated axes"),
         ({"mask": image}, TypeError, "mask must be a boolean array"),
@@ -79,25 +81,22 @@ def test_calls_without_a_gpu_path_are_refused_before_any_copy():
         ({"color": "luma"}, ValueError, "needs channel_axis"),
     ]:
         with pytest.raises(error, match=words):
-            _gpu.call(histeq.equalize.__wrapped__, image, (), kwargs)
+            _on_gpu(histeq.equalize, image, **kwargs)
     with pytest.raises(TypeError, match="color='lightness'"):
-        _gpu.call(histeq.clahe.__wrapped__, torch.zeros((3, 8, 8), dtype=torch.uint8), (), {"channel_axis": 0})
+        _on_gpu(histeq.clahe, torch.zeros((3, 8, 8), dtype=torch.uint8), channel_axis=0)
     for dtype in (torch.int32, torch.bfloat16, torch.bool, torch.complex64):
         with pytest.raises(TypeError, match="histeq.equalize"):
-            _gpu.call(histeq.equalize.__wrapped__, image.to(dtype), (), {})
+            _on_gpu(histeq.equalize, image.to(dtype))
     with pytest.raises(TypeError, match="histeq.clahe: got 4 image axes longer than one pixel"):
-        _gpu.call(histeq.clahe.__wrapped__, torch.zeros((2, 3, 4, 5), dtype=torch.uint8), (), {"tiles": 1})
+        _on_gpu(histeq.clahe, torch.zeros((2, 3, 4, 5), dtype=torch.uint8), tiles=1)
 
-    def exact_order(image):  # a function without a GPU path
-        pass
-
-    for function in (exact_order, histeq.fit_clahe):
+    for function in (histeq.fit_clahe, histeq.fit_equalize):  # functions without a GPU path
         with pytest.raises(TypeError, match=re.escape(f"histeq.{function.__qualname__}: got cpu tensors")):
-            _gpu.call(function, image, (), {})
+            _on_gpu(function, image)
     with pytest.raises(ValueError, match="cv2.CLAHE has none"):
-        _gpu.call(histeq.clahe.__wrapped__, image, (), {"compat": "opencv", "axes": (1, 2), "mask": image > 0})
+        _on_gpu(histeq.clahe, image, compat="opencv", axes=(1, 2), mask=image > 0)
     with pytest.raises(TypeError, match="uint8 or uint16"):
-        _gpu.call(histeq.clahe.__wrapped__, image.to(torch.int8), (), {"compat": "opencv", "axes": (1, 2)})
+        _on_gpu(histeq.clahe, image.to(torch.int8), compat="opencv", axes=(1, 2))
 
 
 #: Pointer arguments by name (the image's, ``tables`` and ``out``, take the image's dtype; ``weights_*`` the
@@ -140,12 +139,15 @@ def _variants():
     exact = {"fusion": False}
     corners = {"CORNERS_Z": 2, "CORNERS_Y": 2, "CORNERS_X": 2}
     return [
-        ("_gpu_equalize", "_histogram_kernel", "*u8", {"BLOCK": 4096, "LEVELS": 256, "MASKED": True}),
-        *[("_gpu_equalize", "_table_kernel", "*u8", {"LEVELS": 256, "RULE": rule}, exact) for rule in (0, 1, 2)],
-        ("_gpu_equalize", "_apply_kernel", "*u8", {"BLOCK": 4096, "LEVELS": 256}),
+        ("_backends.gpu.equalize", "_histogram_kernel", "*u8", {"BLOCK": 4096, "LEVELS": 256, "MASKED": True}),
+        *[
+            ("_backends.gpu.equalize", "_table_kernel", "*u8", {"LEVELS": 256, "RULE": rule}, exact)
+            for rule in (0, 1, 2)
+        ],
+        ("_backends.gpu.equalize", "_apply_kernel", "*u8", {"BLOCK": 4096, "LEVELS": 256}),
         *[
             (
-                "_gpu_equalize",
+                "_backends.gpu.equalize",
                 "_whole_image_kernel",
                 "*u8",
                 {"BLOCK": 4096, "LEVELS": 256, "MASKED": True, "RULE": rule},
@@ -153,39 +155,56 @@ def _variants():
             )
             for rule in (0, 1, 2)
         ],
-        ("_gpu_clahe", "_tile_histogram_kernel", "*u16", {"BLOCK": 4096, "LEVELS": 65536, "MASKED": True}),
-        ("_gpu_clahe", "_tile_histogram_kernel", "*i8", {"BLOCK": 4096, "LEVELS": 256, "MASKED": False}),
-        ("_gpu_clahe", "_byte_tile_tables_kernel", "*u8", {"BLOCK": 4096, "MASKED": True, "CLIPPED": True}, exact),
-        ("_gpu_clahe", "_byte_tables_kernel", "*i8", {"CLIPPED": True}, exact),
+        ("_backends.gpu.clahe", "_tile_histogram_kernel", "*u16", {"BLOCK": 4096, "LEVELS": 65536, "MASKED": True}),
+        ("_backends.gpu.clahe", "_tile_histogram_kernel", "*i8", {"BLOCK": 4096, "LEVELS": 256, "MASKED": False}),
         (
-            "_gpu_clahe",
+            "_backends.gpu.clahe",
+            "_byte_tile_tables_kernel",
+            "*u8",
+            {"BLOCK": 4096, "MASKED": True, "CLIPPED": True},
+            exact,
+        ),
+        ("_backends.gpu.clahe", "_byte_tables_kernel", "*i8", {"CLIPPED": True}, exact),
+        (
+            "_backends.gpu.clahe",
             "_wide_tables_kernel",
             "*u16",
             {"LEVELS": 65536, "CHUNK": 4096, "GROUPS": 256, "CLIPPED": True},
             {"fusion": False, "warps": 8},
         ),
-        ("_gpu_clahe", "_interpolate_kernel", "*u8", {"BLOCK": 1024, "LEVELS": 256, "WIDE": False} | corners),
-        ("_gpu_clahe", "_interpolate_kernel", "*i16", {"BLOCK": 1024, "LEVELS": 65536, "WIDE": True} | corners),
-        ("_gpu_float", "_stats_kernel", "*fp16", {"BLOCK": 1024, "MASKED": True}),
-        ("_gpu_float", "_setup_kernel", "*fp32", {"CHUNK": 1024, "NBINS": 4096}, exact),
-        ("_gpu_float", "_histogram_kernel", "*fp64", {"BLOCK": 1024, "NBINS": 4096, "MASKED": True}, exact),
-        ("_gpu_float", "_levels_kernel", "*fp32", {"NBINS": 4096}, {"fusion": False, "warps": 8}),
-        ("_gpu_float", "_map_kernel", "*fp16", {"BLOCK": 1024, "NBINS": 4096, "NARROW": True}, exact),
-        ("_gpu_clahe_float", "_tile_histogram_kernel", "*fp32", {"BLOCK": 4096, "NBINS": 4096, "MASKED": True}, exact),
+        ("_backends.gpu.clahe", "_interpolate_kernel", "*u8", {"BLOCK": 1024, "LEVELS": 256, "WIDE": False} | corners),
         (
-            "_gpu_clahe_float",
+            "_backends.gpu.clahe",
+            "_interpolate_kernel",
+            "*i16",
+            {"BLOCK": 1024, "LEVELS": 65536, "WIDE": True} | corners,
+        ),
+        ("_backends.gpu.floats", "_stats_kernel", "*fp16", {"BLOCK": 1024, "MASKED": True}),
+        ("_backends.gpu.floats", "_setup_kernel", "*fp32", {"CHUNK": 1024, "NBINS": 4096}, exact),
+        ("_backends.gpu.floats", "_histogram_kernel", "*fp64", {"BLOCK": 1024, "NBINS": 4096, "MASKED": True}, exact),
+        ("_backends.gpu.floats", "_levels_kernel", "*fp32", {"NBINS": 4096}, {"fusion": False, "warps": 8}),
+        ("_backends.gpu.floats", "_map_kernel", "*fp16", {"BLOCK": 1024, "NBINS": 4096, "NARROW": True}, exact),
+        (
+            "_backends.gpu.clahe_float",
+            "_tile_histogram_kernel",
+            "*fp32",
+            {"BLOCK": 4096, "NBINS": 4096, "MASKED": True},
+            exact,
+        ),
+        (
+            "_backends.gpu.clahe_float",
             "_maps_kernel",
             "*fp32",
             {"NBINS": 4096, "GROUPS": 256, "CLIPPED": True},
             {"fusion": False, "warps": 8},
         ),
-        ("_gpu_clahe_opencv", "_histogram_kernel", "*u16", {"BLOCK": 4096, "LEVELS": 65536}),
-        ("_gpu_clahe_opencv", "_tables_kernel", "*u8", {"LEVELS": 256, "CHUNK": 256}, exact),
-        ("_gpu_clahe_opencv", "_tables_kernel", "*u16", {"LEVELS": 65536, "CHUNK": 4096}, exact),
-        ("_gpu_clahe_opencv", "_blend_kernel", "*u8", {"BLOCK": 1024, "LEVELS": 256}, {"fusion": False}),
+        ("_backends.gpu.clahe_opencv", "_histogram_kernel", "*u16", {"BLOCK": 4096, "LEVELS": 65536}),
+        ("_backends.gpu.clahe_opencv", "_tables_kernel", "*u8", {"LEVELS": 256, "CHUNK": 256}, exact),
+        ("_backends.gpu.clahe_opencv", "_tables_kernel", "*u16", {"LEVELS": 65536, "CHUNK": 4096}, exact),
+        ("_backends.gpu.clahe_opencv", "_blend_kernel", "*u8", {"BLOCK": 1024, "LEVELS": 256}, {"fusion": False}),
         *[
             (
-                "_gpu_match",
+                "_backends.gpu.match",
                 "_tables_kernel",
                 "*u16",
                 {"LEVELS": 65536, "CHUNK": 4096, "STEP": step, "STEPS": 18, "SLACK": 1e-12},
@@ -194,7 +213,7 @@ def _variants():
             for step in (False, True)
         ],
         (
-            "_gpu_clahe_float",
+            "_backends.gpu.clahe_float",
             "_interpolate_kernel",
             "*fp64",
             {"BLOCK": 1024, "NBINS": 4096, "NARROW": False} | corners,

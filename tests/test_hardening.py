@@ -649,8 +649,8 @@ def test_a_worker_exits_on_sigterm_whichever_thread_takes_it():
 
     script = textwrap.dedent("""
         import os, signal, threading, time
-        from histeq import _cli_workers
-        _cli_workers._start_worker(os.getppid(), lambda: None, ())
+        from histeq.cli import _workers
+        _workers._start_worker(os.getppid(), lambda: None, ())
         other = threading.Thread(target=time.sleep, args=(30,), daemon=True)
         other.start()
         read, _ = os.pipe()

@@ -36,3 +36,11 @@ def test_clang_format_changes_nothing():
     if not sources:
         pytest.skip("not run from a source checkout")
     _passes(clang_format.get_executable("clang-format"), "--dry-run", "--Werror", *map(str, sources))
+
+
+def test_mypy_finds_nothing():
+    """The public functions, the request, the dispatcher and the adapter are typed, strictly ([tool.mypy])."""
+    pytest.importorskip("mypy")
+    if not (ROOT / "pyproject.toml").is_file():
+        pytest.skip("not run from a source checkout")
+    _passes(sys.executable, "-m", "mypy", "--no-incremental")

@@ -4,12 +4,14 @@ A C++17 core (histograms, tables, colour transforms; multi-threaded, GIL
 released) under a plain-Python API.  See ``help(histeq.equalize)``.
 """
 
-from ._kernels import get_num_threads, set_num_threads
-from .clahe import ClaheMapping, clahe, fit_clahe
-from .equalize import equalize
-from .histogram import cumulative_distribution, histogram
-from .mapping import EqualizeMapping, fit_equalize
-from .matching import fit_match, fit_specify, match, specify
+from histeq._backends.cpu.clahe import ClaheMapping
+from histeq._clahe import clahe, fit_clahe
+from histeq._dispatch import backend
+from histeq._equalize import equalize, fit_equalize
+from histeq._fitted.equalize import EqualizeMapping
+from histeq._histogram import cumulative_distribution, histogram
+from histeq._kernels import get_num_threads, set_num_threads
+from histeq._matching import fit_match, fit_specify, match, specify
 
 __all__ = [
     "equalize",
@@ -26,5 +28,6 @@ __all__ = [
     "cumulative_distribution",
     "set_num_threads",
     "get_num_threads",
+    "backend",
 ]
 __version__ = "0.1.0"

@@ -1,11 +1,11 @@
 """Array types at the door: PyTorch tensors, xarray DataArrays, CuPy arrays and any DLPack object in, the caller's
 type out.
 
-Every public function takes its arrays through ``_validate.public``, which hands each array argument to
-:func:`enter` and the result to :meth:`Door.leave`: the type is recognised once, the array crosses to NumPy (or
+Every public function takes its arrays through the array adapter (``_adapter``), which hands each array argument
+to :meth:`Door.enter` and the result to :meth:`Door.leave`: the type is recognised once, the array crosses to NumPy (or
 Dask) at the edge, and the result is rebuilt in the caller's type.  No module outside this one knows about
-tensors or DataArrays; GPU tensors go to ``_gpu`` before any conversion, so that GPU paths are added there,
-not in every function.
+tensors or DataArrays; GPU tensors go to the GPU backend before any conversion (``_dispatch``), so that GPU
+paths are added there, not in every function.
 
 - **NumPy and Dask** arrays pass as they are (the common case costs one type check).
 - **PyTorch** CPU tensors cross without a copy (``Tensor.numpy()`` is a view; the result comes back through
@@ -21,8 +21,8 @@ not in every function.
   (which is itself a DLPack producer: ``torch.from_dlpack(result)`` and the like take it without a copy), as the
   protocol gives no type to rebuild.
 - **GPU arrays** (CUDA or other non-CPU tensors, CuPy arrays, DLPack objects on a device) get a TypeError naming
-  the function, except the calls ``_gpu`` has a GPU path for (``_validate.public`` sends CUDA tensors there
-  first): histeq never copies to the host and back behind the caller's back.
+  the function, except the calls the GPU backend covers (``_dispatch`` sends CUDA tensors there first): histeq
+  never copies to the host and back behind the caller's back.
 
 PyTorch, xarray and CuPy are never imported here: an input can only be one of their types when its module is
 already loaded.
@@ -35,7 +35,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ._kernels import SUPPORTED
+from histeq._kernels import SUPPORTED
 
 #: DLPack device types (dlpack.h): only the CPU ones are read here.
 _DLPACK_CPU = (1, 3)  # kDLCPU, kDLCUDAHost (page-locked host memory)
@@ -58,10 +58,21 @@ def gpu_error(function: str, what: str, coverage: str = "it computes on the CPU 
     )
 
 
+def is_tensor(value: object) -> bool:
+    """Whether ``value`` is a PyTorch tensor (on any device)."""
+    torch = _torch()
+    return torch is not None and isinstance(value, torch.Tensor)
+
+
 def on_gpu(value: object) -> bool:
     """Whether ``value`` is a CUDA tensor (the GPU path's input, see _gpu)."""
     torch = _torch()
     return torch is not None and isinstance(value, torch.Tensor) and value.device.type == "cuda"
+
+
+def is_dask(value: object) -> bool:
+    """Whether ``value`` is a Dask array, without importing Dask."""
+    return type(value).__module__.split(".")[0] == "dask" and hasattr(value, "map_blocks")
 
 
 def is_foreign(value: object) -> bool:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 try:
-    from . import _core
+    from histeq import _core
 except ImportError as exc:  # pragma: no cover - exercised only on broken installs
     raise ImportError(
         "histeq's compiled core (histeq._core) could not be imported: "
@@ -24,7 +24,7 @@ except ImportError as exc:  # pragma: no cover - exercised only on broken instal
         "(fetched from PyPI automatically)."
     ) from exc
 
-from ._threads import get_num_threads, resolve_threads, set_num_threads  # noqa: E402 - re-exported for the kernels
+from histeq._threads import get_num_threads, resolve_threads, set_num_threads  # noqa: E402 - re-exported for the kernels
 
 __all__ = ["DtypeInfo", "dtype_info", "set_num_threads", "get_num_threads", "resolve_threads", "core"]
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._kernels import DtypeInfo, core
+from histeq._kernels import DtypeInfo, core
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .histogram import cumulative_distribution, histogram
+from histeq._histogram import cumulative_distribution, histogram
 
 __all__ = ["before_after", "contact_sheet"]
 

@@ -32,9 +32,9 @@ import numbers
 
 import torch
 
-from . import _arrays
-from .clahe import checked_clip_limit, clahe, tile_counts
-from .equalize import equalize
+from histeq._clahe import clahe, clahe_per_image
+from histeq._equalize import equalize
+from histeq._tiles import checked_clip_limit, tile_counts
 
 __all__ = ["CLAHE", "Equalize", "RandomCLAHE"]
 
@@ -197,7 +197,7 @@ class RandomCLAHE(torch.nn.Module):
             # Equalize and CLAHE refuse it through the functions; an empty batch would pass the loop untouched
             raise ValueError(f"image is empty (shape {tuple(image.shape)}); there is nothing to equalize")
         samples = image.reshape((-1,) + tuple(image.shape[-3:]))
-        if self.color is None and _arrays.on_gpu(samples):
+        if self.color is None:
             out = self._by_tiles(samples)
         else:
             out = torch.empty_like(samples)
@@ -212,9 +212,8 @@ class RandomCLAHE(torch.nn.Module):
         return out if type(image) is torch.Tensor else out.as_subclass(type(image))
 
     def _by_tiles(self, samples: torch.Tensor) -> torch.Tensor:
-        """The same draws and results on a CUDA batch, one GPU call per tile count instead of one per sample."""
-        from ._gpu import clahe_per_sample
-
+        """The draws of a grey batch, one call per tile count (each image with its own clip limit) instead of one
+        per sample."""
         draws = [self.draw() for _ in range(samples.shape[0])]
         out = samples.clone()
         groups: dict[tuple[int, int], list[int]] = {}
@@ -223,7 +222,7 @@ class RandomCLAHE(torch.nn.Module):
                 groups.setdefault(_fitting(tiles, samples[k]), []).append(k)
         for tiles, members in groups.items():
             index = torch.tensor(members, device=samples.device)
-            out[index] = clahe_per_sample(samples[index], tiles, [draws[k][1] for k in members])
+            out[index] = clahe_per_image(samples[index], tiles, [draws[k][1] for k in members])
         return out
 
     def extra_repr(self) -> str:

@@ -1,0 +1,7 @@
+"""``python -m histeq.cli``: the command line, as the ``histeq`` script."""
+
+import sys
+
+from . import main
+
+sys.exit(main())
