@@ -4,10 +4,10 @@ A C++17 core (histograms, tables, colour transforms; multi-threaded, GIL
 released) under a plain-Python API.  See ``help(histeq.equalize)``.
 """
 
-from histeq._backends.cpu.clahe import ClaheMapping
 from histeq._clahe import clahe, fit_clahe
 from histeq._dispatch import backend
 from histeq._equalize import equalize, fit_equalize
+from histeq._fitted.clahe import ClaheMapping
 from histeq._fitted.equalize import EqualizeMapping
 from histeq._histogram import cumulative_distribution, histogram
 from histeq._kernels import get_num_threads, set_num_threads

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from histeq import _dispatch
-from histeq._backends.cpu.clahe import ClaheMapping
+from histeq._fitted.clahe import ClaheMapping
 from histeq._types import ArrayLike, Axes, ChannelAxis, ChannelOrder, Color, Image, Range
 
 __all__ = ["clahe", "fit_clahe"]

@@ -348,6 +348,10 @@ MAX_NBINS: int = 16777216
 
 MAX_AXES: int = 16
 
+EXACT_BITS: int = 50
+
+DTYPES: tuple = ...
+
 def pool_size() -> int: ...
 
 def simd_level() -> str: ...

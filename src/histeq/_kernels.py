@@ -38,6 +38,8 @@ WIDE_INT_NBINS = 65536
 MAX_NBINS: int = core.MAX_NBINS
 #: CLAHE interpolates each pixel between 2**axes tiles: at most this many axes longer than one pixel.
 MAX_AXES: int = core.MAX_AXES
+#: Integer CLAHE interpolates exactly while weights x levels fit in this many bits (the core's limit).
+EXACT_BITS: int = core.EXACT_BITS
 #: CLAHE's clip limit is measured on this many groups of bins (the levels of an 8-bit image).
 CLIP_GROUPS = 256
 #: Working memory a call may take for histograms and tables, besides its input and output: this many bytes,
@@ -121,19 +123,24 @@ def _float_info(t: type, compute: type) -> DtypeInfo:
     return DtypeInfo(np.dtype(t), "float", 0.0, 1.0, np.dtype(compute), True)
 
 
+def _entry(name: str) -> DtypeInfo:
+    """The table entry of a dtype the core is bound for: integers of at most 16 bits have one bin per level,
+    wider ones bins over each image's range."""
+    dtype = np.dtype(name)
+    if dtype.kind == "f":
+        return _float_info(dtype.type, dtype.type)
+    if dtype.itemsize <= 2:
+        return _int_info(dtype.type, "levels", dtype.kind == "u")
+    return _int_info(dtype.type, "wide", False)
+
+
+#: The dtypes the core computes (its own list, ``core.DTYPES``), and float16, which it has no kernels for:
+#: computed in float32.
+_ENTRIES = [_entry(name) for name in core.DTYPES]
 _TABLE: dict[np.dtype, DtypeInfo] = {
     info.dtype: info
-    for info in (
-        _int_info(np.uint8, "levels", True),
-        _int_info(np.int8, "levels", False),
-        _int_info(np.uint16, "levels", True),
-        _int_info(np.int16, "levels", False),
-        _int_info(np.uint32, "wide", False),
-        _int_info(np.int32, "wide", False),
-        # The core has no half-precision kernels; float16 is computed in float32.
-        _float_info(np.float16, np.float32),
-        _float_info(np.float32, np.float32),
-        _float_info(np.float64, np.float64),
+    for info in sorted(
+        [*_ENTRIES, _float_info(np.float16, np.float32)], key=lambda info: (info.is_float, info.dtype.itemsize)
     )
 }
 

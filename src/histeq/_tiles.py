@@ -10,10 +10,7 @@ import numbers
 
 import numpy as np
 
-from histeq._kernels import MAX_AXES, DtypeInfo, core
-
-#: Integer interpolation stays exact while weights x levels fit in this many bits.
-_EXACT_BITS = 50
+from histeq._kernels import EXACT_BITS, MAX_AXES, DtypeInfo, core
 
 
 def output_bits(info: DtypeInfo, out_lo: float, out_hi: float) -> int | None:
@@ -75,7 +72,7 @@ def _axis_plan(n: int, t: int, value_bits: int | None, ndim: int):
     lower = np.clip(lower, 0, t - 1)
     m[border] = 0
     if value_bits is not None:
-        budget = (_EXACT_BITS - value_bits) // ndim
+        budget = (EXACT_BITS - value_bits) // ndim
         if denominator.bit_length() > budget:  # round the weights to 2^budget, halves to even
             scale = 1 << budget
             q, r = np.divmod(m * scale, denominator)

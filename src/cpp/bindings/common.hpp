@@ -53,11 +53,14 @@ inline void require_threads(int threads) {
     if (threads < 1) throw std::invalid_argument("threads must be >= 1");
 }
 
-// The seam's limits, exported as histeq._core.MAX_NBINS and MAX_AXES (module.cpp) for Python to read.
+// The seam's limits, exported as histeq._core.MAX_NBINS, MAX_AXES and EXACT_BITS (module.cpp) for Python to read.
 // A histogram of one image stays small: at most 2**24 bins (and clip groups).
 inline constexpr int64_t kMaxBins = int64_t{1} << 24;
 // CLAHE interpolates between 2**axes tile corners, counted in an int.
 inline constexpr size_t kMaxAxes = 16;
+// Integer CLAHE interpolates in double: exact while a tile plan's weights times the output levels fit in this
+// many bits (Python rounds the weights to fit; TilePlan refuses a denominator beyond 2**(kExactBits + 1)).
+inline constexpr int kExactBits = 50;
 
 // The rules of a Spec that hold whatever the image's dtype, checked when
 // Python builds one (core.Spec): no Spec object breaks them.

@@ -27,6 +27,16 @@ NB_MODULE(_core, m) {
     register_matching(m);
     m.attr("MAX_NBINS") = kMaxBins;  // the limits the bindings check, for Python's checks to say first
     m.attr("MAX_AXES") = kMaxAxes;
+    m.attr("EXACT_BITS") = kExactBits;
+    // The dtypes the kernels are bound for, by NumPy name: the Python dtype table is built from them.
+    nb::list dtypes;
+    for_grey_dtypes([&](auto tag) {
+        const nb::dlpack::dtype dtype = nb::dtype<decltype(tag)>();
+        const bool is_float = dtype.code == static_cast<uint8_t>(nb::dlpack::dtype_code::Float);
+        const bool is_unsigned = dtype.code == static_cast<uint8_t>(nb::dlpack::dtype_code::UInt);
+        dtypes.append(std::string(is_float ? "float" : is_unsigned ? "uint" : "int") + std::to_string(dtype.bits));
+    });
+    m.attr("DTYPES") = nb::tuple(dtypes);
     m.def("pool_size", []() { return histeq::Pool::get().size(); });
     // The instruction set the hot loops run with: "avx512", "avx2" or "baseline" (HISTEQ_SIMD caps it).
     m.def("simd_level", []() {

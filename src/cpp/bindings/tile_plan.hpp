@@ -3,6 +3,7 @@
 // can make it read or write out of bounds.
 #pragma once
 
+#include <cmath>
 #include <optional>
 #include <vector>
 
@@ -21,7 +22,8 @@ class TilePlan {
         const size_t ndim = shape.shape(0);
         if (ndim < 1 || tiles.shape(0) != ndim) throw std::invalid_argument("shape and tiles need one entry per axis");
         if (ndim > kMaxAxes) throw std::invalid_argument("at most 16 spatial axes (2**axes tile corners per pixel)");
-        if (!(denominator >= 1 && denominator < 0x1p51)) throw std::invalid_argument("denominator out of range");
+        if (!(denominator >= 1 && denominator < std::ldexp(1.0, kExactBits + 1)))
+            throw std::invalid_argument("denominator out of range");
         size_t along = 0, bound_count = 0;
         double ntiles = 1;
         for (size_t d = 0; d < ndim; ++d) {

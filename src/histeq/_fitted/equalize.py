@@ -201,25 +201,6 @@ def rescale(info, spec) -> EqualizeMapping:
     )
 
 
-def equalize_dask(arr, mask, nbins, in_range, out_range, threads):
-    """Global equalization of a grey Dask array: one histogram over every chunk, one mapping (delayed),
-    applied block by block."""
-    import dask
-
-    info = dtype_info(arr.dtype)
-    spec = make_spec(info, nbins, in_range, out_range)
-    nthreads = resolve_threads(threads)
-    lo, hi = spec.lo, spec.hi
-    if spec.data_range:  # the range first, as the in-memory kernel does
-        vmin, vmax, count = _dask.finite_range(arr, mask)
-        if count == 0 or (info.is_float and vmin == vmax):
-            return rescale(info, spec).apply(arr, threads=threads)
-        lo, hi = bin_range(vmin, vmax, info)
-    counts = _dask.histogram_counts(arr, mask, info, spec.nbins, lo, hi, nthreads, lazy=True)
-    fitted = dask.delayed(from_counts)(info, spec, lo, hi, counts)
-    return arr.map_blocks(apply_block, fitted, threads, dtype=arr.dtype)
-
-
 def counts_in_bins(arr, mask, info, nbins, lo, hi, threads):
     """The histogram of the counted pixels of ``arr`` (one image) over ``nbins`` fixed bins of [lo, hi]."""
     flat = np.ascontiguousarray(arr, dtype=info.compute).reshape(1, -1)

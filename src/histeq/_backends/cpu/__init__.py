@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from histeq._backends.cpu import clahe, equalize, histogram, matching
+from histeq._fitted import clahe as fitted_clahe
 from histeq._fitted import equalize as fitted_equalize
 from histeq._request import Request
 
@@ -25,7 +26,7 @@ OPERATIONS: Mapping[str, Callable[..., Any]] = {
     "histogram": histogram.histogram,
     "cumulative_distribution": histogram.cumulative_distribution,
     "fit_equalize": fitted_equalize.fit_equalize,
-    "fit_clahe": clahe.fit_clahe,
+    "fit_clahe": fitted_clahe.fit,
     "fit_match": matching.fit_match,
     "fit_specify": matching.fit_specify,
 }

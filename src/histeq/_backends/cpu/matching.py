@@ -401,14 +401,7 @@ def _pieces(counts: np.ndarray, target: Target) -> tuple[np.ndarray, np.ndarray,
     return start, level, slope
 
 
-def _map_dask(arr, info, mask, target, nbins, threads):
-    """A whole grey Dask array onto one target: histograms reduced over the chunks, one mapping (delayed),
-    applied block by block; equal to the in-memory result for any chunking."""
-    fitted = _fit_target(arr, info, mask, target, nbins, threads, lazy=True)
-    return arr.map_blocks(mapping.apply_block, fitted, threads, dtype=info.dtype)
-
-
-def _fit_target(arr, info, mask, target, nbins, threads, lazy=False):
+def fit_target(arr, info, mask, target, nbins, threads, lazy=False):
     """The mapping of one whole grey image (NumPy or Dask) onto ``target``, as _map builds it: an
     EqualizeMapping, or with ``lazy`` (Dask) a delayed one whose histogram is reduced over the chunks."""
     from histeq import _chunks as _dask
@@ -472,7 +465,7 @@ def _restore(layout, out, info):
 def _prepare(image, mask, nbins, axes, channel_axis, color, exact, return_ties, threads):
     call = _validate.call(image, mask, nbins, None, None, channel_axis, axes)
     mode = _color.resolve_mode(color, call.channel, call.arr.shape, call.info, default="per-channel")
-    _check_flags(exact, return_ties)
+    check_flags(exact, return_ties)
     if call.nbins is not None and call.info.kind == "levels":
         raise ValueError(f"nbins applies to float and 32-bit integer images; {call.info.dtype} uses one bin per level")
     return (
@@ -545,7 +538,7 @@ def pairing(shape, spatial, ref_shape, channel, ref_channel):
     return tuple(range(len(ref_shape))), np.zeros(count, dtype=np.int64)
 
 
-def _check_flags(exact, return_ties):
+def check_flags(exact, return_ties):
     for name, flag in (("exact", exact), ("return_ties", return_ties)):
         if not isinstance(flag, (bool, np.bool_)):
             raise TypeError(f"{name} must be True or False, got {flag!r}")
@@ -693,46 +686,6 @@ def specify_target_of(weights, alpha, info, out_range, mode):
     return _uniform_or_given(info, out_lo, out_hi, weights)
 
 
-def lazy(image, mask, nbins, axes, channel_axis, color, exact, return_ties, threads, grey_target, blockwise):
-    """match or specify on a Dask array: a whole grey array through one global mapping, otherwise blocks of
-    whole images through ``blockwise(block, block_mask, **keywords)``."""
-    from histeq import _chunks as _dask
-
-    _check_flags(exact, return_ties)
-    if exact:  # one global order: in memory, when it fits
-        return _dask.exact_in_memory(
-            image,
-            mask,
-            "exact specification",
-            lambda x, m: blockwise(
-                x,
-                m,
-                nbins=nbins,
-                axes=axes,
-                channel_axis=channel_axis,
-                color=color,
-                exact=True,
-                return_ties=return_ties,
-                threads=threads,
-            ),
-        )
-    info, channel, spatial, mask = _dask.checked(image, mask, channel_axis, axes)
-    bin_count = _validate.nbins(nbins)
-    if bin_count is not None and info.kind == "levels":
-        raise ValueError(f"nbins applies to float and 32-bit integer images; {info.dtype} uses one bin per level")
-    nthreads = resolve_threads(threads)
-    if channel is None and len(spatial) == image.ndim and color is None:
-        bin_count = bin_count or FLOAT_NBINS
-        return _map_dask(image, info, mask, grey_target(info, bin_count, nthreads), bin_count, nthreads)
-
-    def one_block(block, block_mask):
-        return blockwise(
-            block, block_mask, nbins=nbins, axes=spatial, channel_axis=channel, color=color, threads=threads
-        )
-
-    return _dask.by_image_blocks(image, mask, spatial, channel, one_block)
-
-
 def _uniform_or_given(info, out_lo, out_hi, weights):
     """The target of weights over levels spread evenly on [out_lo, out_hi]."""
     count = weights.size
@@ -769,7 +722,7 @@ def specify_exactly(arr, info, channel, spatial, mask, mode, make_targets, exact
     """Exact specification of every image of ``arr`` onto its target, as ``match`` and ``specify`` with
     ``exact=True`` do: make_targets and uncounted as in _apply.  Returns the result, or (result, ties) with
     ``return_ties``."""
-    _check_flags(exact, return_ties)
+    check_flags(exact, return_ties)
     result, ties, batch_shape = _apply(
         arr, info, channel, spatial, mask, mode, make_targets, None, True, threads, uncounted
     )
@@ -792,7 +745,7 @@ def fit_match(image, reference, *, mask, reference_mask, nbins, threads):
     arr, info, checked_mask, bin_count = _fit_image(image, mask, nbins)
     nthreads = resolve_threads(threads)
     target = dask_reference_target(reference, reference_mask, info, bin_count, nthreads)
-    return _fit_target(arr, info, checked_mask, target, bin_count, nthreads)
+    return fit_target(arr, info, checked_mask, target, bin_count, nthreads)
 
 
 def fit_specify(image, histogram, *, mask, nbins, out_range, alpha, threads):
@@ -800,4 +753,4 @@ def fit_specify(image, histogram, *, mask, nbins, out_range, alpha, threads):
     arr, info, checked_mask, bin_count = _fit_image(image, mask, nbins)
     weights = target_weights(histogram, alpha)
     target = specify_target_of(weights, alpha, info, _validate.value_range(out_range, info, "out_range"), "per-channel")
-    return _fit_target(arr, info, checked_mask, target, bin_count, resolve_threads(threads))
+    return fit_target(arr, info, checked_mask, target, bin_count, resolve_threads(threads))

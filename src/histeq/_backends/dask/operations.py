@@ -12,9 +12,10 @@ from typing import Any
 from histeq import _checks
 from histeq import _chunks as blocks
 from histeq._backends import cpu
-from histeq._backends.cpu import clahe as cpu_clahe
 from histeq._backends.cpu import matching as cpu_matching
-from histeq._fitted import equalize as fitted_equalize
+from histeq._backends.dask import clahe as dask_clahe
+from histeq._backends.dask import histogram as dask_histogram
+from histeq._backends.dask import mapping as dask_mapping
 from histeq._request import Request
 from histeq._spec import make_spec
 from histeq._tiles import checked_clip_limit, tile_counts
@@ -42,7 +43,7 @@ def equalize(request: Request) -> Any:
     in_range = _checks.value_range(a["in_range"], info, "in_range")
     out_range = _checks.value_range(a["out_range"], info, "out_range")
     if channel is None and len(spatial) == image.ndim and a["color"] is None and a["compat"] is None:
-        return fitted_equalize.equalize_dask(image, mask, nbins, in_range, out_range, a["threads"])
+        return dask_mapping.equalize(image, mask, nbins, in_range, out_range, a["threads"])
     return blocks.by_image_blocks(
         image,
         mask,
@@ -68,7 +69,7 @@ def clahe(request: Request) -> Any:
             _checks.value_range(a["in_range"], info, "in_range"),
             _checks.value_range(a["out_range"], info, "out_range"),
         )
-        return cpu_clahe.clahe_chunked(image, info, mask, grid, clip, spec, a["threads"])
+        return dask_clahe.clahe_chunked(image, info, mask, grid, clip, spec, a["threads"])
     run = _on_blocks(request)
     return blocks.by_image_blocks(
         image,
@@ -101,7 +102,7 @@ def specify(request: Request) -> Any:
 
 def _matched(request: Request, grey_target: Callable[..., Any]) -> Any:
     a = request.arguments
-    return cpu_matching.lazy(
+    return dask_mapping.matched(
         a["image"],
         a["mask"],
         a["nbins"],
@@ -126,8 +127,8 @@ OPERATIONS: Mapping[str, Callable[[Request], Any]] = {
     "clahe": clahe,
     "match": match,
     "specify": specify,
-    "histogram": _in_place,
-    "cumulative_distribution": _in_place,
+    "histogram": lambda request: dask_histogram.histogram(**request.arguments),
+    "cumulative_distribution": lambda request: dask_histogram.cumulative_distribution(**request.arguments),
     "fit_equalize": _in_place,
     "fit_clahe": _in_place,
     "fit_match": _in_place,
