@@ -195,7 +195,7 @@ def _unmasked(arguments: dict[str, Any], name: str, mask_name: str) -> tuple[Any
         return value, None
     hidden = np.ma.getmaskarray(value)
     data = np.ma.getdata(value)
-    counted = ~hidden
+    counted: Any = ~hidden  # NumPy's stubs type these reductions differently from one release to the next
     channel = arguments.get("channel_axis")
     if channel is not None and name == "image":
         counted = counted.all(axis=_checks.channel_axis(channel, data.ndim))

@@ -3,16 +3,53 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import overload
+
+import numpy as np
 
 from histeq import _dispatch
 from histeq._fitted.clahe import ClaheMapping
-from histeq._types import ArrayLike, Axes, ChannelAxis, ChannelOrder, Color, Image, Range
+from histeq._types import ArrayLike, Axes, ChannelAxis, ChannelOrder, Color, Image, Range, Sequenced
 
 __all__ = ["clahe", "fit_clahe"]
 
 
+@overload
 def clahe(
     image: Image,
+    *,
+    tiles: int | Sequence[int] = ...,
+    clip_limit: float | None = ...,
+    nbins: int | None = ...,
+    mask: ArrayLike = ...,
+    axes: Axes = ...,
+    channel_axis: ChannelAxis = ...,
+    color: Color = ...,
+    channel_order: ChannelOrder = ...,
+    in_range: Range = ...,
+    out_range: Range = ...,
+    compat: str | None = ...,
+    threads: int | None = ...,
+) -> Image: ...
+@overload
+def clahe(
+    image: Sequenced,
+    *,
+    tiles: int | Sequence[int] = ...,
+    clip_limit: float | None = ...,
+    nbins: int | None = ...,
+    mask: ArrayLike = ...,
+    axes: Axes = ...,
+    channel_axis: ChannelAxis = ...,
+    color: Color = ...,
+    channel_order: ChannelOrder = ...,
+    in_range: Range = ...,
+    out_range: Range = ...,
+    compat: str | None = ...,
+    threads: int | None = ...,
+) -> np.ndarray: ...
+def clahe(
+    image: Image | Sequenced,
     *,
     tiles: int | Sequence[int] = 8,
     clip_limit: float | None = 2.0,
@@ -26,7 +63,7 @@ def clahe(
     out_range: Range = None,
     compat: str | None = None,
     threads: int | None = None,
-) -> Image:
+) -> Image | np.ndarray:
     """Contrast-limited adaptive histogram equalization of every image of a batch.
 
     The image is divided into a grid of tiles (contextual regions); each gets

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Literal, overload
 
+import numpy as np
+
 from histeq import _dispatch
 from histeq._fitted.equalize import EqualizeMapping
-from histeq._types import ArrayLike, Axes, ChannelAxis, ChannelOrder, Color, Image, Range, Ties
+from histeq._types import ArrayLike, Axes, ChannelAxis, ChannelOrder, Color, Image, Range, Sequenced, Ties
 
 __all__ = ["equalize", "fit_equalize"]
 
@@ -47,10 +49,44 @@ def equalize(
     compat: str | None = ...,
     threads: int | None = ...,
 ) -> tuple[Image, Ties]: ...
+@overload
+def equalize(
+    image: Sequenced,
+    *,
+    nbins: int | None = ...,
+    mask: ArrayLike = ...,
+    axes: Axes = ...,
+    channel_axis: ChannelAxis = ...,
+    color: Color = ...,
+    channel_order: ChannelOrder = ...,
+    in_range: Range = ...,
+    out_range: Range = ...,
+    exact: bool = ...,
+    return_ties: Literal[False] = ...,
+    compat: str | None = ...,
+    threads: int | None = ...,
+) -> np.ndarray: ...
+@overload
+def equalize(
+    image: Sequenced,
+    *,
+    nbins: int | None = ...,
+    mask: ArrayLike = ...,
+    axes: Axes = ...,
+    channel_axis: ChannelAxis = ...,
+    color: Color = ...,
+    channel_order: ChannelOrder = ...,
+    in_range: Range = ...,
+    out_range: Range = ...,
+    exact: bool = ...,
+    return_ties: Literal[True],
+    compat: str | None = ...,
+    threads: int | None = ...,
+) -> tuple[np.ndarray, Ties]: ...
 
 
 def equalize(
-    image: Image,
+    image: Image | Sequenced,
     *,
     nbins: int | None = None,
     mask: ArrayLike = None,
@@ -64,7 +100,7 @@ def equalize(
     return_ties: bool = False,
     compat: str | None = None,
     threads: int | None = None,
-) -> Image | tuple[Image, Ties]:
+) -> Image | np.ndarray | tuple[Image | np.ndarray, Ties]:
     """Global histogram equalization of every image of a batch.
 
     Each image is mapped through its own cumulative histogram, so that the

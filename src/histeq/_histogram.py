@@ -2,14 +2,51 @@
 
 from __future__ import annotations
 
+from typing import Any, overload
+
+import numpy as np
+
 from histeq import _dispatch
-from histeq._types import ArrayLike, Axes, ChannelAxis, Image, Range
+from histeq._types import ArrayLike, Axes, ChannelAxis, Image, Range, Sequenced
 
 __all__ = ["histogram", "cumulative_distribution"]
 
 
+@overload
+def histogram(
+    image: np.ndarray,
+    *,
+    nbins: int | None = ...,
+    mask: ArrayLike = ...,
+    axes: Axes = ...,
+    channel_axis: ChannelAxis = ...,
+    in_range: Range = ...,
+    threads: int | None = ...,
+) -> tuple[np.ndarray, np.ndarray]: ...
+@overload
 def histogram(
     image: Image,
+    *,
+    nbins: int | None = ...,
+    mask: ArrayLike = ...,
+    axes: Axes = ...,
+    channel_axis: ChannelAxis = ...,
+    in_range: Range = ...,
+    threads: int | None = ...,
+) -> tuple[Any, Any]: ...
+@overload
+def histogram(
+    image: Sequenced,
+    *,
+    nbins: int | None = ...,
+    mask: ArrayLike = ...,
+    axes: Axes = ...,
+    channel_axis: ChannelAxis = ...,
+    in_range: Range = ...,
+    threads: int | None = ...,
+) -> tuple[np.ndarray, np.ndarray]: ...
+def histogram(
+    image: Image | Sequenced,
     *,
     nbins: int | None = None,
     mask: ArrayLike = None,
@@ -17,7 +54,7 @@ def histogram(
     channel_axis: ChannelAxis = None,
     in_range: Range = None,
     threads: int | None = None,
-) -> tuple[Image, Image]:
+) -> tuple[Any, Any]:
     """Histogram of every image of a batch.
 
     Parameters
@@ -70,8 +107,41 @@ def histogram(
     return _dispatch.call("histogram", locals())
 
 
+@overload
+def cumulative_distribution(
+    image: np.ndarray,
+    *,
+    nbins: int | None = ...,
+    mask: ArrayLike = ...,
+    axes: Axes = ...,
+    channel_axis: ChannelAxis = ...,
+    in_range: Range = ...,
+    threads: int | None = ...,
+) -> tuple[np.ndarray, np.ndarray]: ...
+@overload
 def cumulative_distribution(
     image: Image,
+    *,
+    nbins: int | None = ...,
+    mask: ArrayLike = ...,
+    axes: Axes = ...,
+    channel_axis: ChannelAxis = ...,
+    in_range: Range = ...,
+    threads: int | None = ...,
+) -> tuple[Any, Any]: ...
+@overload
+def cumulative_distribution(
+    image: Sequenced,
+    *,
+    nbins: int | None = ...,
+    mask: ArrayLike = ...,
+    axes: Axes = ...,
+    channel_axis: ChannelAxis = ...,
+    in_range: Range = ...,
+    threads: int | None = ...,
+) -> tuple[np.ndarray, np.ndarray]: ...
+def cumulative_distribution(
+    image: Image | Sequenced,
     *,
     nbins: int | None = None,
     mask: ArrayLike = None,
@@ -79,7 +149,7 @@ def cumulative_distribution(
     channel_axis: ChannelAxis = None,
     in_range: Range = None,
     threads: int | None = None,
-) -> tuple[Image, Image]:
+) -> tuple[Any, Any]:
     """Cumulative distribution of every image of a batch.
 
     Takes the arguments of :func:`histogram`.

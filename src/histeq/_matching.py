@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Literal, overload
 
+import numpy as np
+
 from histeq import _dispatch
 from histeq._fitted.equalize import EqualizeMapping
-from histeq._types import ArrayLike, Axes, ChannelAxis, ChannelOrder, Color, Image, Range, Ties
+from histeq._types import ArrayLike, Axes, ChannelAxis, ChannelOrder, Color, Image, Range, Sequenced, Ties
 
 __all__ = ["match", "specify", "fit_match", "fit_specify"]
 
@@ -45,10 +47,42 @@ def match(
     return_ties: Literal[True],
     threads: int | None = ...,
 ) -> tuple[Image, Ties]: ...
+@overload
+def match(
+    image: Sequenced,
+    reference: ArrayLike,
+    *,
+    mask: ArrayLike = ...,
+    reference_mask: ArrayLike = ...,
+    nbins: int | None = ...,
+    axes: Axes = ...,
+    channel_axis: ChannelAxis = ...,
+    color: Color = ...,
+    channel_order: ChannelOrder = ...,
+    exact: bool = ...,
+    return_ties: Literal[False] = ...,
+    threads: int | None = ...,
+) -> np.ndarray: ...
+@overload
+def match(
+    image: Sequenced,
+    reference: ArrayLike,
+    *,
+    mask: ArrayLike = ...,
+    reference_mask: ArrayLike = ...,
+    nbins: int | None = ...,
+    axes: Axes = ...,
+    channel_axis: ChannelAxis = ...,
+    color: Color = ...,
+    channel_order: ChannelOrder = ...,
+    exact: bool = ...,
+    return_ties: Literal[True],
+    threads: int | None = ...,
+) -> tuple[np.ndarray, Ties]: ...
 
 
 def match(
-    image: Image,
+    image: Image | Sequenced,
     reference: ArrayLike,
     *,
     mask: ArrayLike = None,
@@ -61,7 +95,7 @@ def match(
     exact: bool = False,
     return_ties: bool = False,
     threads: int | None = None,
-) -> Image | tuple[Image, Ties]:
+) -> Image | np.ndarray | tuple[Image | np.ndarray, Ties]:
     """Map an image so that its histogram follows a reference image's.
 
     Parameters
@@ -195,10 +229,44 @@ def specify(
     return_ties: Literal[True],
     threads: int | None = ...,
 ) -> tuple[Image, Ties]: ...
+@overload
+def specify(
+    image: Sequenced,
+    histogram: ArrayLike | str,
+    *,
+    mask: ArrayLike = ...,
+    nbins: int | None = ...,
+    axes: Axes = ...,
+    channel_axis: ChannelAxis = ...,
+    color: Color = ...,
+    channel_order: ChannelOrder = ...,
+    out_range: Range = ...,
+    alpha: float = ...,
+    exact: bool = ...,
+    return_ties: Literal[False] = ...,
+    threads: int | None = ...,
+) -> np.ndarray: ...
+@overload
+def specify(
+    image: Sequenced,
+    histogram: ArrayLike | str,
+    *,
+    mask: ArrayLike = ...,
+    nbins: int | None = ...,
+    axes: Axes = ...,
+    channel_axis: ChannelAxis = ...,
+    color: Color = ...,
+    channel_order: ChannelOrder = ...,
+    out_range: Range = ...,
+    alpha: float = ...,
+    exact: bool = ...,
+    return_ties: Literal[True],
+    threads: int | None = ...,
+) -> tuple[np.ndarray, Ties]: ...
 
 
 def specify(
-    image: Image,
+    image: Image | Sequenced,
     histogram: ArrayLike | str,
     *,
     mask: ArrayLike = None,
@@ -212,7 +280,7 @@ def specify(
     exact: bool = False,
     return_ties: bool = False,
     threads: int | None = None,
-) -> Image | tuple[Image, Ties]:
+) -> Image | np.ndarray | tuple[Image | np.ndarray, Ties]:
     """Map an image so that its histogram follows a given one.
 
     Parameters

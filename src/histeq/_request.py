@@ -2,10 +2,12 @@
 
 The public functions hand their arguments (``locals()``: every parameter by name, each at the value given or at
 the signature's default, the only home of the defaults) to ``_dispatch.call``, which builds a :class:`Request`
-here.  What the layout of a call needs is checked from the image's shape and dtype alone, so that a GPU tensor
-or a Dask array is checked without an ndarray: its dtype, its channel axis and its spatial axes.  The checks of
-values (bins, ranges, masks, tiles, clip limits) belong to ``_checks`` and run where the backend first reads
-them, with the same messages on every backend.
+here.  Every argument a backend needs as a number or a layout is checked once, from the image's shape and dtype
+alone, so that a GPU tensor and a Dask array are checked as an ndarray is, without one: the dtype, the channel
+and spatial axes, the bins, the value ranges, the peer's rules (``compat``), CLAHE's tiles and clip limit.  The
+rules themselves belong to ``_checks`` and ``_tiles``.  What needs the arrays' values (a mask's shape against
+the image's, a reference image, histogram weights) is checked where a backend first reads the arrays, by the
+same rules on every backend.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 
 from histeq import _checks
 from histeq._kernels import DtypeInfo, dtype_info
+from histeq._tiles import checked_clip_limit, tile_counts
 
 Operation = Literal[
     "equalize",
@@ -36,6 +39,8 @@ Operation = Literal[
 #: The operations whose result (of a tuple: its first entry) is an image, given back as the image came in; the
 #: others give histograms or fitted mappings.
 IMAGE_RESULTS = frozenset({"equalize", "clahe", "match", "specify"})
+#: The peers whose rules an operation reproduces (``compat=``).
+COMPAT = {"equalize": _checks.COMPAT_MODES, "clahe": ("opencv",)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,9 +61,19 @@ class Request:
         The channel axis, normalized; None for grey images and for functions without one.
     spatial : tuple of int
         The spatial axes of one image, normalized and sorted.
+    nbins : int or None
+        The number of bins asked for; None: the dtype's default.
+    in_range, out_range : (float, float) or None
+        The value ranges asked for, checked against the dtype.
+    compat : str or None
+        The peer whose rules to reproduce.
+    tiles : tuple of int or None
+        CLAHE's tiles along each spatial axis (``fit_clahe``: along each axis).
+    clip_limit : float or None
+        CLAHE's clip limit (None: no limit; OpenCV's rule under ``compat="opencv"``).
     clip_limits : tuple of float, optional
         Per image of the leading axis, the clip limit of a batched CLAHE (``transforms.RandomCLAHE``'s draws),
-        instead of ``arguments["clip_limit"]``.
+        instead of ``clip_limit``.
     """
 
     operation: Operation
@@ -67,6 +82,12 @@ class Request:
     info: DtypeInfo
     channel: int | None
     spatial: tuple[int, ...]
+    nbins: int | None = None
+    in_range: tuple[float, float] | None = None
+    out_range: tuple[float, float] | None = None
+    compat: str | None = None
+    tiles: tuple[int, ...] | None = None
+    clip_limit: float | None = None
     clip_limits: tuple[float, ...] | None = None
 
     @property
@@ -80,6 +101,14 @@ class Request:
         """The same call with some arguments replaced (a block of a Dask array, its mask), checked again."""
         return make(self.operation, {**self.arguments, **arguments}, self.clip_limits)
 
+    def in_memory(self) -> _checks.Call:
+        """The arrays of a request whose image is an ndarray, as the kernels read them: the image native and
+        aligned (a view when it is), the mask checked against the image and broadcast to its grey shape."""
+        arr, _ = _checks.image(self.image)
+        grey_shape = tuple(n for axis, n in enumerate(arr.shape) if axis != self.channel)
+        mask = _checks.mask(self.arguments.get("mask"), grey_shape)
+        return _checks.Call(arr, self.info, self.channel, self.spatial, mask, self.nbins, self.in_range, self.out_range)
+
 
 def make(operation: Operation, arguments: Mapping[str, Any], clip_limits: tuple[float, ...] | None = None) -> Request:
     """The request of a call of ``operation`` with ``arguments`` (its image an ndarray, a Dask array or a
@@ -92,9 +121,36 @@ def make(operation: Operation, arguments: Mapping[str, Any], clip_limits: tuple[
     info = dtype_info(dtype)
     if not shape:
         raise ValueError("image must have at least one dimension, got a 0-d array")
+    if 0 in shape:
+        raise ValueError(f"image is empty (shape {shape}); there is nothing to equalize")
     channel = _checks.channel_axis(arguments.get("channel_axis"), len(shape))
     spatial = _checks.spatial_axes(arguments.get("axes"), len(shape), channel)
-    return Request(operation, types.MappingProxyType(dict(arguments)), shape, info, channel, spatial, clip_limits)
+    tiles = compat = clip_limit = None
+    nbins = _checks.nbins(arguments.get("nbins"))
+    in_range = _checks.value_range(arguments.get("in_range"), info, "in_range")
+    out_range = _checks.value_range(arguments.get("out_range"), info, "out_range")
+    if operation in ("clahe", "fit_clahe"):
+        sizes = shape if operation == "fit_clahe" else tuple(shape[axis] for axis in spatial)
+        tiles = tile_counts(arguments["tiles"], sizes)
+    if operation in COMPAT:
+        compat = _checks.choice(arguments["compat"], "compat", COMPAT[operation])
+    if operation in ("clahe", "fit_clahe"):
+        clip_limit = checked_clip_limit(arguments["clip_limit"], opencv=compat is not None)
+    return Request(
+        operation,
+        types.MappingProxyType(dict(arguments)),
+        shape,
+        info,
+        channel,
+        spatial,
+        nbins,
+        in_range,
+        out_range,
+        compat,
+        tiles,
+        clip_limit,
+        clip_limits,
+    )
 
 
 def _dtype_of(image: Any) -> np.dtype:

@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal, TypeVar, Union
+from typing import Any, Literal, Protocol, TypeVar, Union
 
 import numpy as np
+import numpy.typing as npt
 
-#: An image: a NumPy or Dask array, a PyTorch tensor, an xarray DataArray or a DLPack object; results come back
-#: in its type (DLPack-only objects: as NumPy arrays).
-Image = TypeVar("Image")
+
+class _Array(Protocol):
+    """What every array type histeq gives back in kind has: a shape and a dtype."""
+
+    @property
+    def shape(self) -> Any: ...
+
+    @property
+    def dtype(self) -> Any: ...
+
+
+#: An image: a NumPy or Dask array, a PyTorch tensor, an xarray DataArray; its result comes back in its type.
+Image = TypeVar("Image", bound=_Array)
+#: An image given as anything else NumPy reads (nested sequences, DLPack objects): its result is an ndarray.
+Sequenced = npt.ArrayLike
 #: A mask, a reference image or a histogram's weights: any array type, or a sequence.
 ArrayLike = Any
 #: Spatial axes: axis numbers, or the dimension names of a DataArray.

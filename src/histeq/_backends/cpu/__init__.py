@@ -17,18 +17,24 @@ from histeq._fitted import clahe as fitted_clahe
 from histeq._fitted import equalize as fitted_equalize
 from histeq._request import Request
 
-#: Each operation's CPU implementation, taking the request's arguments by name.
-OPERATIONS: Mapping[str, Callable[..., Any]] = {
+
+def _by_name(operation: Callable[..., Any]) -> Callable[[Request], Any]:
+    """An implementation that takes the request's arguments by name (its own checks read them)."""
+    return lambda request: operation(**request.arguments)
+
+
+#: Each operation's CPU implementation.
+OPERATIONS: Mapping[str, Callable[[Request], Any]] = {
     "equalize": equalize.equalize,
     "clahe": clahe.clahe,
-    "match": matching.match,
-    "specify": matching.specify,
+    "match": _by_name(matching.match),
+    "specify": _by_name(matching.specify),
     "histogram": histogram.histogram,
     "cumulative_distribution": histogram.cumulative_distribution,
-    "fit_equalize": fitted_equalize.fit_equalize,
-    "fit_clahe": fitted_clahe.fit,
-    "fit_match": matching.fit_match,
-    "fit_specify": matching.fit_specify,
+    "fit_equalize": _by_name(fitted_equalize.fit_equalize),
+    "fit_clahe": _by_name(fitted_clahe.fit),
+    "fit_match": _by_name(matching.fit_match),
+    "fit_specify": _by_name(matching.fit_specify),
 }
 
 #: The operations' fast cases: the result of a call's arguments (its image an ndarray), or None where the
@@ -50,7 +56,7 @@ class CpuBackend:
     def run(self, request: Request) -> Any:
         if request.clip_limits is not None:
             return clahe.per_image(request)
-        return OPERATIONS[request.operation](**request.arguments)
+        return OPERATIONS[request.operation](request)
 
 
 BACKEND = CpuBackend()

@@ -24,37 +24,21 @@ from histeq._kernels import (
     table_budget,
 )
 from histeq._layout import BatchLayout
-from histeq._request import Request
+from histeq._request import Request, make
 from histeq._spec import Spec, make_spec
-from histeq._tiles import checked_clip_limit, kernel_plan, output_bits, tile_counts, without_singletons
+from histeq._tiles import kernel_plan, output_bits, without_singletons
 
 __all__ = ["clahe", "one_image", "per_image"]
 
 
-def clahe(
-    image,
-    *,
-    tiles,
-    clip_limit,
-    nbins,
-    mask,
-    axes,
-    channel_axis,
-    color,
-    channel_order,
-    in_range,
-    out_range,
-    compat,
-    threads,
-):
-    """The CPU backend's :func:`histeq.clahe` (its arguments checked by the request)."""
-    call = _validate.call(image, mask, nbins, in_range, out_range, channel_axis, axes)
+def clahe(request: Request) -> np.ndarray:
+    """The CPU backend's :func:`histeq.clahe`."""
+    call = request.in_memory()
     arr, info, channel, spatial = call.arr, call.info, call.channel, call.spatial
-    grid = tile_counts(tiles, tuple(arr.shape[a] for a in spatial))
-    mode = _validate.choice(compat, "compat", ("opencv",))
-    clip = checked_clip_limit(clip_limit, opencv=mode is not None)
-    nthreads = resolve_threads(threads)
-    route = _route(call, mode, color)
+    grid, mode, clip = request.tiles, request.compat, request.clip_limit
+    assert grid is not None
+    nthreads = resolve_threads(request["threads"])
+    route = _route(call, mode, request["color"])
     # Every argument is checked; one place per route does the work.
     if route == "opencv":
         return _compat.clahe_opencv(arr, info, spatial, grid, clip, nthreads)
@@ -116,7 +100,7 @@ def per_image(request: Request) -> np.ndarray:
     image = request.image
     out = np.empty_like(image)
     for k, clip_limit in enumerate(request.clip_limits or ()):
-        out[k] = clahe(**{**request.arguments, "image": image[k], "clip_limit": clip_limit})
+        out[k] = clahe(make("clahe", {**request.arguments, "image": image[k], "clip_limit": clip_limit}))
     return out
 
 

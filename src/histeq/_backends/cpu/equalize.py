@@ -14,6 +14,7 @@ from histeq._backends.cpu import peers as _compat
 from histeq._fitted import equalize as mapping
 from histeq._kernels import UINT8, UINT16, DtypeInfo, core, get_num_threads, require_tables, resolve_threads
 from histeq._layout import BatchLayout
+from histeq._request import Request
 from histeq._spec import Spec, make_spec
 
 __all__ = ["equalize"]
@@ -43,28 +44,14 @@ def _equalize_exact(arr, info, channel, spatial, mask, mode, out_range, exact, r
     )
 
 
-def equalize(
-    image,
-    *,
-    nbins,
-    mask,
-    axes,
-    channel_axis,
-    color,
-    channel_order,
-    in_range,
-    out_range,
-    exact,
-    return_ties,
-    compat,
-    threads,
-):
-    """The CPU backend's :func:`histeq.equalize` (its arguments checked by the request)."""
-    call = _validate.call(image, mask, nbins, in_range, out_range, channel_axis, axes)
+def equalize(request: Request) -> Any:
+    """The CPU backend's :func:`histeq.equalize`."""
+    call = request.in_memory()
     arr, info, channel, spatial = call.arr, call.info, call.channel, call.spatial
-    mode = _validate.choice(compat, "compat", _validate.COMPAT_MODES)
-    nthreads = resolve_threads(threads)
-    route, color_mode = _route(call, mode, color, exact is not False or return_ties is not False)
+    mode = request.compat
+    nthreads = resolve_threads(request["threads"])
+    exact, return_ties = request["exact"], request["return_ties"]
+    route, color_mode = _route(call, mode, request["color"], exact is not False or return_ties is not False)
     # Every argument is checked; one place per route does the work.
     if route == "exact":
         return _equalize_exact(

@@ -7,36 +7,39 @@ import numpy as np
 from histeq import _checks as _validate
 from histeq._kernels import require_tables, resolve_threads
 from histeq._layout import BatchLayout
+from histeq._request import Request
 from histeq._spec import bin_centres, counted_histograms, counted_ranges, make_spec
 
 __all__ = ["histogram", "cumulative_distribution", "in_memory", "counted_levels", "bin_edges"]
 
 
-def histogram(image, *, nbins, mask, axes, channel_axis, in_range, threads):
-    """The CPU backend's :func:`histeq.histogram` (its arguments checked by the request)."""
-    return in_memory(image, nbins, mask, axes, channel_axis, in_range, threads)
+def histogram(request: Request) -> tuple[np.ndarray, np.ndarray]:
+    """The CPU backend's :func:`histeq.histogram`."""
+    return _of(request.in_memory(), request["threads"])
+
+
+def cumulative_distribution(request: Request) -> tuple[np.ndarray, np.ndarray]:
+    """The CPU backend's :func:`histeq.cumulative_distribution`: NaN for an image with nothing counted."""
+    counts, edges = histogram(request)
+    cum = np.cumsum(counts, axis=-1, dtype=np.float64)
+    total = cum[..., -1:]
+    cdf = np.full_like(cum, np.nan)
+    np.divide(cum, total, out=cdf, where=total > 0)
+    return cdf, bin_centres(edges)
 
 
 def in_memory(image, nbins, mask, axes, channel_axis, in_range, threads, fit_levels=True):
-    call = _validate.call(image, mask, nbins, in_range, None, channel_axis, axes)
+    """The histograms of one block of a Dask array (see ``counted_histograms`` for ``fit_levels``)."""
+    return _of(_validate.call(image, mask, nbins, in_range, None, channel_axis, axes), threads, fit_levels)
+
+
+def _of(call: _validate.Call, threads, fit_levels=True):
     mask_per_channel = _validate.channel_mask(call.mask, call.channel, call.arr.shape)
     spec = make_spec(call.info, call.nbins, call.in_range, None)
     counts, edges, _ = _batch_histogram(
         call.arr, call.info, call.spatial, mask_per_channel, spec, resolve_threads(threads), fit_levels
     )
     return counts, edges
-
-
-def cumulative_distribution(image, *, nbins, mask, axes, channel_axis, in_range, threads):
-    """The CPU backend's :func:`histeq.cumulative_distribution` (its arguments checked by the request)."""
-    counts, edges = histogram(
-        image, nbins=nbins, mask=mask, axes=axes, channel_axis=channel_axis, in_range=in_range, threads=threads
-    )
-    cum = np.cumsum(counts, axis=-1, dtype=np.float64)
-    total = cum[..., -1:]
-    cdf = np.full_like(cum, np.nan)
-    np.divide(cum, total, out=cdf, where=total > 0)
-    return cdf, bin_centres(edges)
 
 
 def counted_levels(image, mask, spatial, channel, threads):

@@ -18,7 +18,6 @@ from histeq._backends.dask import histogram as dask_histogram
 from histeq._backends.dask import mapping as dask_mapping
 from histeq._request import Request
 from histeq._spec import make_spec
-from histeq._tiles import checked_clip_limit, tile_counts
 
 
 def _on_blocks(request: Request) -> Callable[..., Any]:
@@ -39,11 +38,8 @@ def equalize(request: Request) -> Any:
         return blocks.exact_in_memory(a["image"], a["mask"], "exact equalization", run)
     image = a["image"]
     info, channel, spatial, mask = blocks.checked(image, a["mask"], a["channel_axis"], a["axes"])
-    nbins = _checks.nbins(a["nbins"])
-    in_range = _checks.value_range(a["in_range"], info, "in_range")
-    out_range = _checks.value_range(a["out_range"], info, "out_range")
-    if channel is None and len(spatial) == image.ndim and a["color"] is None and a["compat"] is None:
-        return dask_mapping.equalize(image, mask, nbins, in_range, out_range, a["threads"])
+    if channel is None and len(spatial) == image.ndim and a["color"] is None and request.compat is None:
+        return dask_mapping.equalize(image, mask, request.nbins, request.in_range, request.out_range, a["threads"])
     return blocks.by_image_blocks(
         image,
         mask,
@@ -60,16 +56,9 @@ def clahe(request: Request) -> Any:
     a = request.arguments
     image = a["image"]
     info, channel, spatial, mask = blocks.checked(image, a["mask"], a["channel_axis"], a["axes"])
-    grid = tile_counts(a["tiles"], tuple(image.shape[axis] for axis in spatial))
-    clip = checked_clip_limit(a["clip_limit"])
-    if channel is None and len(spatial) == image.ndim and a["color"] is None and a["compat"] is None:
-        spec = make_spec(
-            info,
-            _checks.nbins(a["nbins"]),
-            _checks.value_range(a["in_range"], info, "in_range"),
-            _checks.value_range(a["out_range"], info, "out_range"),
-        )
-        return dask_clahe.clahe_chunked(image, info, mask, grid, clip, spec, a["threads"])
+    if channel is None and len(spatial) == image.ndim and a["color"] is None and request.compat is None:
+        spec = make_spec(info, request.nbins, request.in_range, request.out_range)
+        return dask_clahe.clahe_chunked(image, info, mask, request.tiles, request.clip_limit, spec, a["threads"])
     run = _on_blocks(request)
     return blocks.by_image_blocks(
         image,
@@ -119,7 +108,7 @@ def _matched(request: Request, grey_target: Callable[..., Any]) -> Any:
 
 def _in_place(request: Request) -> Any:
     """The operations whose phases take Dask arrays as they take ndarrays (histograms, fitting)."""
-    return cpu.OPERATIONS[request.operation](**request.arguments)
+    return cpu.OPERATIONS[request.operation](request)
 
 
 OPERATIONS: Mapping[str, Callable[[Request], Any]] = {

@@ -58,7 +58,8 @@ def request(operation: Operation, arguments: Mapping[str, Any], clip_limits: tup
 def run(request: Request) -> Any:
     """The request's result, on its image's device."""
     if request.clip_limits is not None:
-        return clahe_per_sample(request.image, request["tiles"], list(request.clip_limits))
+        assert request.tiles is not None
+        return clahe_per_sample(request.image, request.tiles, list(request.clip_limits))
     return _laid_out(request)
 
 
@@ -100,7 +101,7 @@ def _laid_out(request: Request) -> Any:
     if mask is not None and not (trailing and tuple(mask.shape) == tuple(image.shape[len(batch) :])):
         mask = mask.expand(image.shape)  # not one mask shared by every image: as the image's shape
     if trailing:
-        return _grey(function, image, mask, kwargs, len(batch), info, levels)
+        return _grey(request, image, mask, len(batch), levels)
     if function == "match":  # the reference pairs with the images in their own layout
         raise _arrays.gpu_error(
             function,
@@ -108,33 +109,33 @@ def _laid_out(request: Request) -> Any:
             "its GPU path matches images whose axes are the last ones",
         )
     order = batch + list(spatial)  # the image axes moved last, and back
-    result = _grey(
-        function, image.permute(order), None if mask is None else mask.permute(order), kwargs, len(batch), info, levels
-    )
+    result = _grey(request, image.permute(order), None if mask is None else mask.permute(order), len(batch), levels)
     if function in ("histogram", "cumulative_distribution"):
         return result  # its batch axes keep their order
     return result.permute([order.index(a) for a in range(image.ndim)])
 
 
-def _grey(function: str, image, mask, kwargs: dict, batch_axes: int, info, levels):
-    """``function`` of a tensor whose image axes are its last ones (after ``batch_axes`` batch axes); mask: None,
-    the image axes' shape (shared), or the tensor's."""
-    from histeq._tiles import checked_clip_limit, tile_counts, without_singletons
+def _grey(request: Request, image, mask, batch_axes: int, levels: int | None):
+    """The request's result for ``image``, its image laid out with its image axes last (after ``batch_axes``
+    batch axes); mask: None, the image axes' shape (shared), or the tensor's."""
+    from histeq._tiles import without_singletons
+
+    function, kwargs, info = request.operation, request.arguments, request.info
 
     spatial = tuple(image.shape[batch_axes:])
     pixels = int(np.prod(spatial))
     if not 0 < pixels < 2**31:
         raise _arrays.gpu_error(function, f"images of {pixels} pixels", _COVERAGE)
     shape, tiles, clip = (pixels,), (1,), None  # one tile: its layout does not matter
-    if function == "clahe" and kwargs["compat"] is not None:
-        return _opencv_clahe(image, mask, kwargs, spatial, info)
+    if function == "clahe" and request.compat is not None:
+        return _opencv_clahe(request, image, mask, spatial)
     if function == "clahe":
-        grid = tile_counts(kwargs["tiles"], spatial)
-        clip = checked_clip_limit(kwargs["clip_limit"])
-        shape, tiles = without_singletons(spatial, grid)
+        assert request.tiles is not None
+        clip = request.clip_limit
+        shape, tiles = without_singletons(spatial, request.tiles)
         if len(shape) > MAX_AXES:
             raise _arrays.gpu_error(function, f"{len(shape)} image axes longer than one pixel", _COVERAGE)
-    compat = _peer(function, kwargs, info) if function == "equalize" else None
+    compat = _peer(request) if function == "equalize" else None
     rows = image.numel() // pixels
     flat = image.reshape(rows, -1).contiguous()
     if mask is not None:
@@ -160,19 +161,19 @@ def _grey(function: str, image, mask, kwargs: dict, batch_axes: int, info, level
     return clahe_batch(flat, mask, grid, clip, int(info.lo), levels).reshape(image.shape)
 
 
-def clahe_per_sample(samples, tiles: tuple[int, int], clips: list[float]):
+def clahe_per_sample(samples, tiles: tuple[int, ...], clips: list[float]):
     """CLAHE of a ``(N, C, H, W)`` CUDA batch on its last two axes, sample k with clip limit ``clips[k]``: what
     ``clahe(samples[k], tiles=tiles, clip_limit=clips[k], axes=(-2, -1))`` gives for every k, in one call (the
     draws of a RandomCLAHE)."""
     import torch
 
-    from histeq._tiles import checked_clip_limit, output_bits, tile_counts, without_singletons
+    from histeq._tiles import checked_clip_limit, output_bits, without_singletons
 
     name = str(samples.dtype).removeprefix("torch.")
     if name not in _DTYPES or samples.ndim != 4:
         raise _arrays.gpu_error("clahe", f"{samples.device.type} {name} tensors", _COVERAGE)
     spatial = tuple(samples.shape[-2:])
-    shape, grid = without_singletons(spatial, tile_counts(tiles, spatial))
+    shape, grid = without_singletons(spatial, tiles)
     limits = torch.tensor([checked_clip_limit(c) for c in clips], dtype=torch.float64, device=samples.device)
     flat = samples.reshape(-1, spatial[0] * spatial[1]).contiguous()
     per_image = limits.repeat_interleave(samples.shape[1])  # every channel of a sample
@@ -244,19 +245,16 @@ def _reference_targets(reference, reference_mask, image, batch_axes: int, info):
     return matching.reference_targets(counts.reshape(-1, counts.shape[-1]), ref_info, info), target_of
 
 
-def _opencv_clahe(image, mask, kwargs: dict, spatial: tuple[int, ...], info):
-    """clahe(compat='opencv') of images whose axes are the last ones (``_gpu_clahe_opencv``), with the CPU
-    path's checks and geometry (``_compat``)."""
-    from histeq import _checks as _validate
+def _opencv_clahe(request: Request, image, mask, spatial: tuple[int, ...]):
+    """clahe(compat='opencv') of images whose axes are the last ones (``clahe_opencv``), with the CPU path's
+    checks and geometry (``peers``)."""
     from histeq._backends.cpu import peers as _compat
     from histeq._backends.gpu.clahe_opencv import clahe_batch
-    from histeq._tiles import checked_clip_limit, tile_counts
 
-    _validate.choice(kwargs["compat"], "compat", ("opencv",))
-    _compat.check_opencv_clahe(None, mask, None, None, None, kwargs["color"])
-    tiles = tile_counts(kwargs["tiles"], spatial)
-    clip = checked_clip_limit(kwargs["clip_limit"], opencv=True)
-    tile_h, tile_w, limit = _compat.opencv_geometry(info, spatial, tiles, clip)
+    _compat.check_opencv_clahe(None, mask, None, None, None, request["color"])
+    tiles = request.tiles
+    assert tiles is not None
+    tile_h, tile_w, limit = _compat.opencv_geometry(request.info, spatial, tiles, request.clip_limit)
     flat = image.reshape(-1, int(np.prod(spatial))).contiguous()
     return clahe_batch(flat, *spatial, tiles, tile_h, tile_w, limit).reshape(image.shape)
 
@@ -330,17 +328,18 @@ def _on_device(mask, image) -> bool:
     return mask is None or isinstance(mask, torch.Tensor) and mask.device == image.device
 
 
-def _peer(function: str, kwargs: dict, info) -> str | None:
+def _peer(request: Request) -> str | None:
     """equalize's compat mode where the GPU path has it ('opencv', 'pillow'), its refusals the CPU path's."""
-    from histeq import _checks as _validate
     from histeq._backends.cpu import peers as _compat
 
-    mode = _validate.choice(kwargs["compat"], "compat", _validate.COMPAT_MODES)
+    mode = request.compat
     if mode is None:
         return None
     if mode not in ("opencv", "pillow"):
-        raise _arrays.gpu_error(function, f"compat={mode!r}", "its GPU path has compat='opencv' and 'pillow' only")
-    _compat.check_peer(mode, info, None, kwargs["mask"], None, None)
+        raise _arrays.gpu_error(
+            request.operation, f"compat={mode!r}", "its GPU path has compat='opencv' and 'pillow' only"
+        )
+    _compat.check_peer(mode, request.info, None, request["mask"], None, None)
     return mode
 
 

@@ -1,37 +1,56 @@
-"""The GPU backend's checks against the CPU core, run by test_gpu.py in a fresh process.
+"""The GPU backend's kernels against the CPU core, bit for bit, on each device: CPU tensors under Triton's
+interpreter (the kernels' own code, run by NumPy), and CUDA tensors where there is a GPU.
 
-``python tests/_gpu_checks.py DEVICE EXAMPLES``: with DEVICE ``cpu`` (under ``TRITON_INTERPRET=1``) the Triton
-kernels run on CPU tensors, which ``histeq.backend("gpu")`` sends to the GPU backend, so that the public
-functions and the transforms take the GPU path as they do on a GPU; with ``cuda`` the same checks run on the GPU.  Every
-result must equal the CPU core's (NumPy in, NumPy out) bit for bit.  Prints "checked" at the end.
+Every test takes the GPU backend (``histeq.backend("gpu")``: CPU tensors too) and compares with the CPU core's
+result on NumPy arrays.  Triton decides at import whether it interprets: tests/conftest.py turns the
+interpreter on where there is no GPU, before anything imports Triton.
 """
 
-import sys
+import os
 
 import numpy as np
-import torch
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+import pytest
 
-import histeq
-from histeq.transforms import CLAHE, Equalize, RandomCLAHE
+torch = pytest.importorskip("torch")
+pytest.importorskip("triton")
 
-DEVICE = sys.argv[1]
-EXAMPLES = int(sys.argv[2])
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+import histeq  # noqa: E402
+from histeq.transforms import CLAHE, Equalize, RandomCLAHE  # noqa: E402
+
+# The interpreter runs the kernels' arithmetic in NumPy, which warns where a GPU wraps or overflows silently
+# (integer wraparound, float infinities the kernels then handle).
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning:triton.runtime.interpreter")
 _DTYPES = (np.uint8, np.int8, np.uint16, np.int16)
-_checked = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+_checked = settings(max_examples=30, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 
 
-def _tensor(array):
-    return None if array is None else torch.from_numpy(np.ascontiguousarray(array)).to(DEVICE)
+_INTERPRETED = os.environ.get("TRITON_INTERPRET") == "1"  # tests/conftest.py: where there is no GPU
 
 
-def _same(gpu_result, cpu_result):
+@pytest.fixture(params=["cpu", "cuda"])
+def device(request):
+    """The device of the tensors, on the GPU backend."""
+    if request.param == "cpu" and not _INTERPRETED:
+        pytest.skip("CPU tensors run the kernels under Triton's interpreter: TRITON_INTERPRET=1 from the start")
+    if request.param == "cuda" and (_INTERPRETED or not torch.cuda.is_available()):
+        pytest.skip("needs a CUDA GPU, and Triton without its interpreter")
+    with histeq.backend("gpu"):
+        yield request.param
+
+
+def _tensor(device, array):
+    return None if array is None else torch.from_numpy(np.ascontiguousarray(array)).to(device)
+
+
+def _same(device, gpu_result, cpu_result):
     gpu_result = gpu_result if isinstance(gpu_result, tuple) else (gpu_result,)
     cpu_result = cpu_result if isinstance(cpu_result, tuple) else (cpu_result,)
     assert len(gpu_result) == len(cpu_result)
     for got, expected in zip(gpu_result, cpu_result):  # zip(strict=True) is Python >= 3.10
-        assert isinstance(got, torch.Tensor) and got.device.type == DEVICE, type(got)
+        assert isinstance(got, torch.Tensor) and got.device.type == device, type(got)
         np.testing.assert_array_equal(got.cpu().numpy(), expected, strict=True)  # NaN where NaN
 
 
@@ -61,22 +80,26 @@ def _cases(draw, max_axes):
 
 @_checked
 @given(_cases(max_axes=3), st.data())
-def check_clahe(case, data):
+def test_clahe(device, case, data):
     images, mask, axes = case
     spatial = images.shape[1:]
     budget = 3 if images.dtype.itemsize == 2 else 8  # tiles per axis: 16-bit tables are slow to interpret
     tiles = tuple(data.draw(st.integers(1, min(n, budget))) for n in spatial)
     clip = data.draw(st.one_of(st.none(), st.floats(1, 12), st.sampled_from([1.0, 2.0])))
-    got = histeq.clahe(_tensor(images), tiles=tiles, clip_limit=clip, mask=_tensor(mask), axes=axes)
-    _same(got, histeq.clahe(images, tiles=tiles, clip_limit=clip, mask=mask, axes=axes))
+    got = histeq.clahe(_tensor(device, images), tiles=tiles, clip_limit=clip, mask=_tensor(device, mask), axes=axes)
+    _same(device, got, histeq.clahe(images, tiles=tiles, clip_limit=clip, mask=mask, axes=axes))
 
 
 @_checked
 @given(_cases(max_axes=4))
-def check_equalize_and_histograms(case):
+def test_equalize_and_histograms(device, case):
     images, mask, axes = case
     for function in (histeq.equalize, histeq.histogram, histeq.cumulative_distribution):
-        _same(function(_tensor(images), mask=_tensor(mask), axes=axes), function(images, mask=mask, axes=axes))
+        _same(
+            device,
+            function(_tensor(device, images), mask=_tensor(device, mask), axes=axes),
+            function(images, mask=mask, axes=axes),
+        )
 
 
 @st.composite
@@ -108,21 +131,26 @@ def _float_cases(draw):
 
 @_checked
 @given(_float_cases(), st.data())
-def check_floats(case, data):
+def test_floats(device, case, data):
     images, mask, axes = case
     for function in (histeq.equalize, histeq.histogram, histeq.cumulative_distribution):
-        _same(function(_tensor(images), mask=_tensor(mask), axes=axes), function(images, mask=mask, axes=axes))
+        _same(
+            device,
+            function(_tensor(device, images), mask=_tensor(device, mask), axes=axes),
+            function(images, mask=mask, axes=axes),
+        )
     tiles = tuple(data.draw(st.integers(1, min(n, 5))) for n in images.shape[1:])
     clip = data.draw(st.one_of(st.none(), st.floats(1, 12)))
     _same(
-        histeq.clahe(_tensor(images), tiles=tiles, clip_limit=clip, mask=_tensor(mask), axes=axes),
+        device,
+        histeq.clahe(_tensor(device, images), tiles=tiles, clip_limit=clip, mask=_tensor(device, mask), axes=axes),
         histeq.clahe(images, tiles=tiles, clip_limit=clip, mask=mask, axes=axes),
     )
 
 
 @_checked
 @given(st.integers(0, 2**32 - 1), st.sampled_from(["opencv", "pillow"]), st.booleans())
-def check_peers(seed, compat, masked):
+def test_peers(device, seed, compat, masked):
     """equalize(compat='opencv' / 'pillow') of uint8 batches: the peers' tables (float32 and halves to even;
     integer steps), narrow and wide level ranges, one level."""
     rng = np.random.default_rng(seed)
@@ -131,7 +159,8 @@ def check_peers(seed, compat, masked):
     images = rng.integers(low, high + 1, (int(rng.integers(1, 4)), int(rng.integers(1, 60)), 33), dtype=np.uint8)
     mask = rng.random(images.shape) < 0.6 if masked and compat == "pillow" else None
     _same(
-        histeq.equalize(_tensor(images), compat=compat, mask=_tensor(mask), axes=(1, 2)),
+        device,
+        histeq.equalize(_tensor(device, images), compat=compat, mask=_tensor(device, mask), axes=(1, 2)),
         histeq.equalize(images, compat=compat, mask=mask, axes=(1, 2)),
     )
 
@@ -146,7 +175,7 @@ def check_peers(seed, compat, masked):
     st.booleans(),
     st.booleans(),
 )
-def check_colour(seed, dtype, color, where, channels, masked, adaptive):
+def test_colour(device, seed, dtype, color, where, channels, masked, adaptive):
     """Colour images, the channel axis before or after the image axes: luma and HSV value equalized as grey
     images and RGB rebuilt around them (alpha kept), or each channel alone."""
     rng = np.random.default_rng(seed)
@@ -161,26 +190,30 @@ def check_colour(seed, dtype, color, where, channels, masked, adaptive):
     function = histeq.clahe if adaptive else histeq.equalize
     options = {"tiles": (1, 2)} if adaptive else {}
     _same(
-        function(_tensor(images), axes=axes, channel_axis=channel, color=color, mask=_tensor(mask), **options),
+        device,
+        function(
+            _tensor(device, images), axes=axes, channel_axis=channel, color=color, mask=_tensor(device, mask), **options
+        ),
         function(images, axes=axes, channel_axis=channel, color=color, mask=mask, **options),
     )
 
 
-def check_layouts():
+def test_layouts(device):
     """Image axes anywhere: moved last for the kernels and back; masks broadcast as the CPU path's."""
     rng = np.random.default_rng(5)
     images = rng.integers(0, 256, (20, 3, 24), dtype=np.uint8)  # (H, N, W)
     for mask in (None, rng.random((20, 1, 24)) < 0.5, rng.random((20, 3, 24)) < 0.5):
         for function, options in ((histeq.equalize, {}), (histeq.clahe, {"tiles": (2, 3)}), (histeq.histogram, {})):
             _same(
-                function(_tensor(images), axes=(0, 2), mask=_tensor(mask), **options),
+                device,
+                function(_tensor(device, images), axes=(0, 2), mask=_tensor(device, mask), **options),
                 function(images, axes=(0, 2), mask=mask, **options),
             )
 
 
 @_checked
 @given(st.integers(0, 2**32 - 1), st.sampled_from([np.uint8, np.uint16]), st.data())
-def check_opencv_clahe(seed, dtype, data):
+def test_opencv_clahe(device, seed, dtype, data):
     """clahe(compat='opencv'): OpenCV's padding, clip, tables and float32 blend, against the CPU path and, for
     8-bit images, cv2 itself."""
     import cv2
@@ -192,15 +225,15 @@ def check_opencv_clahe(seed, dtype, data):
     clip = data.draw(st.sampled_from([0.0, 1.0, 2.0, 3.7, 40.0]))
     top = int(np.iinfo(dtype).max)
     images = (rng.random((2 if dtype == np.uint8 else 1, height, width)) ** rng.uniform(0.3, 3) * top).astype(dtype)
-    got = histeq.clahe(_tensor(images), compat="opencv", tiles=tiles, clip_limit=clip, axes=(1, 2))
-    _same(got, histeq.clahe(images, compat="opencv", tiles=tiles, clip_limit=clip, axes=(1, 2)))
+    got = histeq.clahe(_tensor(device, images), compat="opencv", tiles=tiles, clip_limit=clip, axes=(1, 2))
+    _same(device, got, histeq.clahe(images, compat="opencv", tiles=tiles, clip_limit=clip, axes=(1, 2)))
     if dtype == np.uint8:
         np.testing.assert_array_equal(got[-1].cpu().numpy(), cv2.createCLAHE(clip, tiles[::-1]).apply(images[-1]))
 
 
 @_checked
 @given(_cases(max_axes=3), st.data())
-def check_matching(case, data):
+def test_matching(device, case, data):
     """match onto a reference (one for all, or one per image; 8/16-bit, on the device or in NumPy) and specify
     onto weights or a named distribution, as the CPU path's level tables."""
     images, mask, axes = case
@@ -213,9 +246,10 @@ def check_matching(case, data):
     reference = rng.integers(low, min(int(info.max), low + 300) + 1, shape, dtype=ref_dtype)
     if per_image and len(axes) != 2:
         reference = reference.reshape(images.shape[:1] + (35,) + (1,) * (len(axes) - 1))
-    for ref in (_tensor(reference), reference):
+    for ref in (_tensor(device, reference), reference):
         _same(
-            histeq.match(_tensor(images), ref, mask=_tensor(mask), axes=axes),
+            device,
+            histeq.match(_tensor(device, images), ref, mask=_tensor(device, mask), axes=axes),
             histeq.match(images, reference, mask=mask, axes=axes),
         )
     weights = data.draw(
@@ -228,14 +262,14 @@ def check_matching(case, data):
         expected = histeq.specify(images, weights, mask=mask, axes=axes)
     except ValueError:  # more levels than the output range holds: both refuse
         return
-    _same(histeq.specify(_tensor(images), weights, mask=_tensor(mask), axes=axes), expected)
+    _same(device, histeq.specify(_tensor(device, images), weights, mask=_tensor(device, mask), axes=axes), expected)
 
 
-def check_one_image_and_transforms():
+def test_one_image_and_transforms(device):
     rng = np.random.default_rng(7)
     image = rng.integers(0, 256, (33, 47), dtype=np.uint8)
-    _same(histeq.clahe(_tensor(image), tiles=(3, 5)), histeq.clahe(image, tiles=(3, 5)))
-    _same(histeq.equalize(_tensor(image)), histeq.equalize(image))
+    _same(device, histeq.clahe(_tensor(device, image), tiles=(3, 5)), histeq.clahe(image, tiles=(3, 5)))
+    _same(device, histeq.equalize(_tensor(device, image)), histeq.equalize(image))
     defaults = {
         "nbins": None,
         "in_range": None,
@@ -248,12 +282,17 @@ def check_one_image_and_transforms():
         "channel_axis": None,
         "mask": None,
     }
-    _same(histeq.equalize(_tensor(image), **defaults), histeq.equalize(image))
+    _same(device, histeq.equalize(_tensor(device, image), **defaults), histeq.equalize(image))
     batch = rng.integers(0, 256, (4, 3, 24, 20), dtype=np.uint8)
-    _same(CLAHE(tiles=4, clip_limit=3.0)(_tensor(batch)), histeq.clahe(batch, tiles=4, clip_limit=3.0, axes=(-2, -1)))
-    _same(Equalize()(_tensor(batch)), histeq.equalize(batch, axes=(-2, -1)))
     _same(
-        CLAHE(tiles=3, color="luma")(_tensor(batch)),
+        device,
+        CLAHE(tiles=4, clip_limit=3.0)(_tensor(device, batch)),
+        histeq.clahe(batch, tiles=4, clip_limit=3.0, axes=(-2, -1)),
+    )
+    _same(device, Equalize()(_tensor(device, batch)), histeq.equalize(batch, axes=(-2, -1)))
+    _same(
+        device,
+        CLAHE(tiles=3, color="luma")(_tensor(device, batch)),
         histeq.clahe(batch, tiles=3, axes=(-2, -1), channel_axis=-3, color="luma"),
     )
     on_device, on_host = (
@@ -262,18 +301,19 @@ def check_one_image_and_transforms():
     from skimage import data  # smooth images, whose tables each clip limit changes
 
     faces = np.stack([data.camera()[k * 60 : k * 60 + 90 : 2, 100:190:2] for k in range(6)])[:, None]
-    got = on_device(_tensor(faces))
+    got = on_device(_tensor(device, faces))
     with histeq.backend("cpu"):  # the CPU path for the expected result, as on a GPU machine
         expected = on_host(torch.from_numpy(faces)).numpy()
-    _same(got, expected)
+    _same(device, got, expected)
     volume = rng.normal(2000, 300, (2, 12, 10, 11)).astype(np.uint16)
     _same(
-        histeq.clahe(_tensor(volume), tiles=(2, 3, 2), axes=(1, 2, 3)),
+        device,
+        histeq.clahe(_tensor(device, volume), tiles=(2, 3, 2), axes=(1, 2, 3)),
         histeq.clahe(volume, tiles=(2, 3, 2), axes=(1, 2, 3)),
     )
 
 
-def check_real_images():
+def test_real_images(device):
     """scikit-image's camera, as 8 bits (unsigned and signed) and spread to 16 (each level 257 apart, plus
     noise), 2-D and stacked into a volume: tiles with many pixels per level, where clipping bites."""
     from skimage import data
@@ -290,21 +330,28 @@ def check_real_images():
         (deep[:100, 100:300], (3, 5), 1.3),
     ):
         _same(
-            histeq.clahe(_tensor(image), tiles=tiles, clip_limit=clip),
+            device,
+            histeq.clahe(_tensor(device, image), tiles=tiles, clip_limit=clip),
             histeq.clahe(image, tiles=tiles, clip_limit=clip),
         )
-    _same(histeq.equalize(_tensor(signed)), histeq.equalize(signed))
+    _same(device, histeq.equalize(_tensor(device, signed)), histeq.equalize(signed))
     for compat in ("opencv", "pillow"):
-        _same(histeq.equalize(_tensor(camera), compat=compat), histeq.equalize(camera, compat=compat))
-    _same(histeq.match(_tensor(camera), _tensor(data.moon())), histeq.match(camera, data.moon()))
-    _same(histeq.specify(_tensor(deep), "rayleigh"), histeq.specify(deep, "rayleigh"))
+        _same(device, histeq.equalize(_tensor(device, camera), compat=compat), histeq.equalize(camera, compat=compat))
+    _same(
+        device, histeq.match(_tensor(device, camera), _tensor(device, data.moon())), histeq.match(camera, data.moon())
+    )
+    _same(device, histeq.specify(_tensor(device, deep), "rayleigh"), histeq.specify(deep, "rayleigh"))
     for image in (camera[::2, ::2] / np.float32(255), camera[100:300:2, 50:450].astype(np.float64) * 3 - 1):
-        _same(histeq.clahe(_tensor(image), tiles=(4, 6), clip_limit=2.0), histeq.clahe(image, tiles=(4, 6)))
+        _same(
+            device,
+            histeq.clahe(_tensor(device, image), tiles=(4, 6), clip_limit=2.0),
+            histeq.clahe(image, tiles=(4, 6)),
+        )
     volume = np.stack([deep[k * 8 : k * 8 + 32, 200:264] for k in range(12)])
-    _same(histeq.clahe(_tensor(volume), tiles=(2, 3, 2)), histeq.clahe(volume, tiles=(2, 3, 2)))
+    _same(device, histeq.clahe(_tensor(device, volume), tiles=(2, 3, 2)), histeq.clahe(volume, tiles=(2, 3, 2)))
 
 
-def check_batches_in_passes():
+def test_batches_in_passes(device):
     """A batch whose tile buffers (CLAHE) or levels (float equalize) pass the device budget is taken a part at
     a time: the same results."""
     from histeq._backends.gpu import clahe as _gpu_clahe
@@ -320,15 +367,16 @@ def check_batches_in_passes():
             for mask in (rng.random(images.shape) < 0.5, rng.random(images.shape[1:]) < 0.5):
                 for function, options in ((histeq.clahe, {"tiles": 3}), (histeq.equalize, {})):
                     _same(
-                        function(_tensor(images), mask=_tensor(mask), axes=(1, 2), **options),
+                        device,
+                        function(_tensor(device, images), mask=_tensor(device, mask), axes=(1, 2), **options),
                         function(images, mask=mask, axes=(1, 2), **options),
                     )
     finally:
         _gpu_clahe.PASS_BYTES = budget
 
 
-def check_refusals():
-    image = _tensor(np.zeros((2, 8, 8), np.uint8))
+def test_refusals(device):
+    image = _tensor(device, np.zeros((2, 8, 8), np.uint8))
     for call, error, words in (
         (lambda: histeq.equalize(image, compat="opencv", mask=image > 0), ValueError, "mask"),
         (lambda: histeq.equalize(image.to(torch.int16), compat="pillow"), TypeError, "uint8"),
@@ -347,7 +395,7 @@ def check_refusals():
             assert "tiles" in str(exc), exc
         else:
             raise AssertionError("tiles beyond the axis length were taken")
-    too_wide = _tensor(np.array([[1.7e308, -1.7e308, 0.5]]))
+    too_wide = _tensor(device, np.array([[1.7e308, -1.7e308, 0.5]]))
     try:
         histeq.equalize(too_wide)
     except ValueError as exc:
@@ -362,7 +410,7 @@ def check_refusals():
         raise AssertionError("a clip limit below 1 was taken")
 
 
-def check_defaults_have_one_owner():
+def test_defaults_have_one_owner(device):
     """A default changed in a public function's signature is the GPU path's default too: the signature is the
     only home of the defaults (clahe's tiles and clip limit, specify's alpha)."""
     from skimage import data
@@ -373,26 +421,9 @@ def check_defaults_have_one_owner():
     clahe.__kwdefaults__.update(tiles=(3, 5), clip_limit=3.5)
     specify.__kwdefaults__.update(alpha=0.9)
     try:
-        got = histeq.clahe(_tensor(image)), histeq.specify(_tensor(image), "rayleigh")
+        got = histeq.clahe(_tensor(device, image)), histeq.specify(_tensor(device, image), "rayleigh")
     finally:
         clahe.__kwdefaults__, specify.__kwdefaults__ = saved
-    _same(got[0], histeq.clahe(image, tiles=(3, 5), clip_limit=3.5))
-    _same(got[1], histeq.specify(image, "rayleigh", alpha=0.9))
+    _same(device, got[0], histeq.clahe(image, tiles=(3, 5), clip_limit=3.5))
+    _same(device, got[1], histeq.specify(image, "rayleigh", alpha=0.9))
     assert not np.array_equal(got[0].cpu().numpy(), histeq.clahe(image))  # the changed defaults made a difference
-
-
-with histeq.backend("gpu"):  # every tensor on the GPU backend (CPU ones under the interpreter)
-    check_defaults_have_one_owner()
-    check_clahe()
-    check_equalize_and_histograms()
-    check_floats()
-    check_peers()
-    check_colour()
-    check_opencv_clahe()
-    check_matching()
-    check_layouts()
-    check_one_image_and_transforms()
-    check_real_images()
-    check_batches_in_passes()
-    check_refusals()
-print("checked")

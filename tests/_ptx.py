@@ -1,0 +1,184 @@
+"""Every GPU kernel compiled for an H100 (sm_90) without a GPU, as the GPU backend launches it.
+
+Triton decides at import whether it interprets kernels (``TRITON_INTERPRET``, which the suite turns on where
+there is no GPU, so that the kernels run on CPU tensors): compiling needs it off, so where it is on,
+``python tests/_ptx.py`` compiles the variants in a process of its own and prints the outcome of each.
+"""
+
+import importlib
+import json
+import re
+
+#: Pointer arguments by name (the image's, ``tables`` and ``out``, take the image's dtype; ``weights_*`` the
+#: plan's), scalars otherwise 32-bit integers.
+_POINTERS = {
+    "clips": "*fp64",
+    "fractions": "*fp64",
+    "values": "*fp64",
+    "starts": "*i64",
+    "sizes": "*i64",
+    "target_of": "*i64",
+    "low_y": "*i64",
+    "high_y": "*i64",
+    "low_x": "*i64",
+    "high_x": "*i64",
+    "weight_y": "*fp32",
+    "weight_x": "*fp32",
+    "counted": "*u8",
+    "counts": "*i32",
+    "ranges": "*i32",
+    "bounds_z": "*i32",
+    "bounds_y": "*i32",
+    "bounds_x": "*i32",
+    "lower_z": "*i32",
+    "lower_y": "*i32",
+    "lower_x": "*i32",
+    "groups": "*fp64",
+    "partial": "*fp64",
+    "params": "*fp64",
+    "levels": "*fp64",
+    "slopes": "*fp64",
+    "identity": "*i8",
+}
+_SCALARS = {"denominator": "i64", "span": "fp32", "scale": "fp32"}
+
+
+def variants():
+    """(module, kernel, image dtype, weights, fused multiply-adds allowed, constexprs) of every kernel as the
+    dispatch launches it, at the largest settings."""
+    exact = {"fusion": False}
+    corners = {"CORNERS_Z": 2, "CORNERS_Y": 2, "CORNERS_X": 2}
+    return [
+        ("_backends.gpu.equalize", "_histogram_kernel", "*u8", {"BLOCK": 4096, "LEVELS": 256, "MASKED": True}),
+        *[
+            ("_backends.gpu.equalize", "_table_kernel", "*u8", {"LEVELS": 256, "RULE": rule}, exact)
+            for rule in (0, 1, 2)
+        ],
+        ("_backends.gpu.equalize", "_apply_kernel", "*u8", {"BLOCK": 4096, "LEVELS": 256}),
+        *[
+            (
+                "_backends.gpu.equalize",
+                "_whole_image_kernel",
+                "*u8",
+                {"BLOCK": 4096, "LEVELS": 256, "MASKED": True, "RULE": rule},
+                exact,
+            )
+            for rule in (0, 1, 2)
+        ],
+        ("_backends.gpu.clahe", "_tile_histogram_kernel", "*u16", {"BLOCK": 4096, "LEVELS": 65536, "MASKED": True}),
+        ("_backends.gpu.clahe", "_tile_histogram_kernel", "*i8", {"BLOCK": 4096, "LEVELS": 256, "MASKED": False}),
+        (
+            "_backends.gpu.clahe",
+            "_byte_tile_tables_kernel",
+            "*u8",
+            {"BLOCK": 4096, "MASKED": True, "CLIPPED": True},
+            exact,
+        ),
+        ("_backends.gpu.clahe", "_byte_tables_kernel", "*i8", {"CLIPPED": True}, exact),
+        (
+            "_backends.gpu.clahe",
+            "_wide_tables_kernel",
+            "*u16",
+            {"LEVELS": 65536, "CHUNK": 4096, "GROUPS": 256, "CLIPPED": True},
+            {"fusion": False, "warps": 8},
+        ),
+        ("_backends.gpu.clahe", "_interpolate_kernel", "*u8", {"BLOCK": 1024, "LEVELS": 256, "WIDE": False} | corners),
+        (
+            "_backends.gpu.clahe",
+            "_interpolate_kernel",
+            "*i16",
+            {"BLOCK": 1024, "LEVELS": 65536, "WIDE": True} | corners,
+        ),
+        ("_backends.gpu.floats", "_stats_kernel", "*fp16", {"BLOCK": 1024, "MASKED": True}),
+        ("_backends.gpu.floats", "_setup_kernel", "*fp32", {"CHUNK": 1024, "NBINS": 4096}, exact),
+        ("_backends.gpu.floats", "_histogram_kernel", "*fp64", {"BLOCK": 1024, "NBINS": 4096, "MASKED": True}, exact),
+        ("_backends.gpu.floats", "_levels_kernel", "*fp32", {"NBINS": 4096}, {"fusion": False, "warps": 8}),
+        ("_backends.gpu.floats", "_map_kernel", "*fp16", {"BLOCK": 1024, "NBINS": 4096, "NARROW": True}, exact),
+        (
+            "_backends.gpu.clahe_float",
+            "_tile_histogram_kernel",
+            "*fp32",
+            {"BLOCK": 4096, "NBINS": 4096, "MASKED": True},
+            exact,
+        ),
+        (
+            "_backends.gpu.clahe_float",
+            "_maps_kernel",
+            "*fp32",
+            {"NBINS": 4096, "GROUPS": 256, "CLIPPED": True},
+            {"fusion": False, "warps": 8},
+        ),
+        ("_backends.gpu.clahe_opencv", "_histogram_kernel", "*u16", {"BLOCK": 4096, "LEVELS": 65536}),
+        ("_backends.gpu.clahe_opencv", "_tables_kernel", "*u8", {"LEVELS": 256, "CHUNK": 256}, exact),
+        ("_backends.gpu.clahe_opencv", "_tables_kernel", "*u16", {"LEVELS": 65536, "CHUNK": 4096}, exact),
+        ("_backends.gpu.clahe_opencv", "_blend_kernel", "*u8", {"BLOCK": 1024, "LEVELS": 256}, {"fusion": False}),
+        *[
+            (
+                "_backends.gpu.match",
+                "_tables_kernel",
+                "*u16",
+                {"LEVELS": 65536, "CHUNK": 4096, "STEP": step, "STEPS": 18, "SLACK": 1e-12},
+                exact,
+            )
+            for step in (False, True)
+        ],
+        (
+            "_backends.gpu.clahe_float",
+            "_interpolate_kernel",
+            "*fp64",
+            {"BLOCK": 1024, "NBINS": 4096, "NARROW": False} | corners,
+            {"fusion": False, "weights": "*fp64"},
+        ),
+    ]
+
+
+def compile_variant(variant) -> tuple[str, str]:
+    """("ok", ""), ("skip", why) where Triton cannot compile for CUDA here, or ("fail", what went wrong): the
+    kernel compiles to an sm_90 cubin, which needs no GPU; one launched without fused multiply-adds (the float64
+    steps the CPU core rounds one by one) has none, and divides float64 correctly rounded."""
+    import triton
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    module, name, image, constexprs, *options = variant
+    options = options[0] if options else {}
+    kernel = getattr(importlib.import_module(f"histeq.{module}"), name)
+    signature = {}
+    for arg in kernel.arg_names:
+        if arg in constexprs:
+            signature[arg] = "constexpr"
+        elif arg in ("image", "tables", "out"):
+            signature[arg] = image
+        elif arg.startswith("weights_"):
+            signature[arg] = options.get("weights", "*i64")
+        elif arg == "out_lo" and image.startswith("*fp"):
+            signature[arg] = "fp32"
+        else:
+            signature[arg] = _POINTERS.get(arg, _SCALARS.get(arg, "i32"))
+    fusion = options.get("fusion", True)
+    try:
+        compiled = triton.compile(
+            ASTSource(fn=kernel, signature=signature, constexprs=constexprs),
+            target=GPUTarget("cuda", 90, 32),
+            options={"enable_fp_fusion": fusion, "num_warps": options.get("warps", 4)},
+        )
+    except (ImportError, FileNotFoundError, RuntimeError) as exc:  # no NVIDIA backend or ptxas here
+        if "ptxas" in str(exc) or isinstance(exc, (ImportError, FileNotFoundError)):
+            return "skip", f"Triton cannot compile for CUDA here: {exc}"
+        return "fail", repr(exc)
+    ptx = compiled.asm["ptx"]
+    if not compiled.asm["cubin"]:
+        return "fail", "no cubin"
+    if not fusion and ("fma.rn.f64" in ptx or "fma.rn.f32" in ptx):
+        return "fail", "a fused multiply-add in a kernel launched without them"
+    if not fusion and re.search(r"div\.(approx|full)\.f64|rcp\.approx[a-z.]*\.f64", ptx):
+        return "fail", "an approximate float64 division"
+    return "ok", ""
+
+
+def variant_id(variant) -> str:
+    return f"{variant[0]}.{variant[1]}-{variant[2][1:]}"
+
+
+if __name__ == "__main__":  # every variant, compiled by Triton without its interpreter: one JSON line
+    print(json.dumps({variant_id(variant): compile_variant(variant) for variant in variants()}))
