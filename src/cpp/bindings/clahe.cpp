@@ -1,6 +1,6 @@
 // CLAHE of 8- and 16-bit images: histeq's own (any number of axes) and OpenCV's (compat='opencv').
 #include "clahe_call.hpp"
-#include "histeq/clahe_opencv.hpp"
+#include "histeq/clahe/clahe_opencv.hpp"
 
 namespace {
 

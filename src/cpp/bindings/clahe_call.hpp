@@ -3,7 +3,7 @@
 #pragma once
 
 #include "common.hpp"
-#include "histeq/clahe.hpp"
+#include "histeq/clahe/clahe.hpp"
 #include "tile_plan.hpp"
 
 namespace clahe_binding {

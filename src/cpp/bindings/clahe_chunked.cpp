@@ -1,6 +1,6 @@
 // Chunked and fitted CLAHE: tile mappings from summed tile histograms, and one chunk interpolated from them.
 #include "common.hpp"
-#include "histeq/clahe.hpp"
+#include "histeq/clahe/clahe.hpp"
 #include "tile_plan.hpp"
 
 namespace {

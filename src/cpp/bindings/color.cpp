@@ -1,6 +1,6 @@
 // The colour modes' kernels: luma, value and lightness, their application, and fused luma equalization.
 #include "common.hpp"
-#include "histeq/color.hpp"
+#include "histeq/tables/color.hpp"
 
 namespace {
 

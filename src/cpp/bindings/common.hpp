@@ -18,7 +18,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "histeq/equalize.hpp"
+#include "histeq/tables/equalize.hpp"
 
 namespace nb = nanobind;
 using namespace nb::literals;

@@ -1,6 +1,6 @@
 // Global equalization: equalize (and its lean path), the peers' equalization (compat), histogram, apply_lut.
 #include "common.hpp"
-#include "histeq/peer_equalize.hpp"
+#include "histeq/tables/peer_equalize.hpp"
 
 namespace {
 

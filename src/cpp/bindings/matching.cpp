@@ -1,8 +1,8 @@
 // Exact equalization's pixel order, matching's piecewise-linear maps and its histograms with bin extremes.
 #include "common.hpp"
-#include "histeq/bin_extremes.hpp"
-#include "histeq/exact.hpp"
-#include "histeq/pieces.hpp"
+#include "histeq/tables/bin_extremes.hpp"
+#include "histeq/tables/exact.hpp"
+#include "histeq/tables/pieces.hpp"
 
 namespace {
 

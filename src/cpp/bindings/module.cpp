@@ -1,7 +1,7 @@
 // The extension module histeq._core: every file's bindings, the pool's size, and the marker threadpoolctl reads.
 #include "common.hpp"
-#include "histeq/pool.hpp"
-#include "histeq/simd.hpp"
+#include "histeq/runtime/pool.hpp"
+#include "histeq/runtime/simd.hpp"
 
 NB_MODULE(_core, m) {
     m.doc() =

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "common.hpp"
-#include "histeq/clahe_plan.hpp"
+#include "histeq/clahe/clahe_plan.hpp"
 
 // The plan of one image (with tile bounds: histograms and interpolation) or of
 // one chunk of an image (without: interpolation only, the chunk's pixels

@@ -12,9 +12,9 @@
 #include <limits>
 #include <vector>
 
-#include "binning.hpp"
-#include "equalize.hpp"
-#include "parallel.hpp"
+#include "histeq/tables/binning.hpp"
+#include "histeq/tables/equalize.hpp"
+#include "histeq/runtime/parallel.hpp"
 
 namespace histeq {
 

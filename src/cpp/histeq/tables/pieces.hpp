@@ -12,10 +12,10 @@
 #include <type_traits>
 #include <vector>
 
-#include "binning.hpp"
-#include "equalize.hpp"
-#include "parallel.hpp"
-#include "simd.hpp"
+#include "histeq/tables/binning.hpp"
+#include "histeq/tables/equalize.hpp"
+#include "histeq/runtime/parallel.hpp"
+#include "histeq/runtime/simd.hpp"
 
 namespace histeq {
 

@@ -15,9 +15,9 @@
 #include <type_traits>
 #include <vector>
 
-#include "clahe_plan.hpp"
-#include "clahe_rounding.hpp"
-#include "equalize.hpp"
+#include "histeq/clahe/clahe_plan.hpp"
+#include "histeq/clahe/clahe_rounding.hpp"
+#include "histeq/tables/equalize.hpp"
 
 #ifdef HISTEQ_X86
 #include <immintrin.h>

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "equalize.hpp"
+#include "histeq/tables/equalize.hpp"
 
 namespace histeq {
 

@@ -16,16 +16,16 @@
 #include <type_traits>
 #include <vector>
 
-#include "clahe_blended_rows.hpp"
-#include "clahe_cells.hpp"
-#include "clahe_interpolate.hpp"
-#include "clahe_levels.hpp"
-#include "clahe_plan.hpp"
-#include "clahe_rounding.hpp"
-#include "clahe_tables.hpp"
-#include "clip.hpp"
-#include "equalize.hpp"
-#include "parallel.hpp"
+#include "histeq/clahe/clahe_blended_rows.hpp"
+#include "histeq/clahe/clahe_cells.hpp"
+#include "histeq/clahe/clahe_interpolate.hpp"
+#include "histeq/clahe/clahe_levels.hpp"
+#include "histeq/clahe/clahe_plan.hpp"
+#include "histeq/clahe/clahe_rounding.hpp"
+#include "histeq/clahe/clahe_tables.hpp"
+#include "histeq/clahe/clip.hpp"
+#include "histeq/tables/equalize.hpp"
+#include "histeq/runtime/parallel.hpp"
 
 namespace histeq {
 

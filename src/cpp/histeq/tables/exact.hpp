@@ -16,8 +16,8 @@
 #include <numeric>
 #include <vector>
 
-#include "equalize.hpp"
-#include "parallel.hpp"
+#include "histeq/tables/equalize.hpp"
+#include "histeq/runtime/parallel.hpp"
 
 namespace histeq {
 

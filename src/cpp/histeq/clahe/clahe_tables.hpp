@@ -16,9 +16,9 @@
 #include <type_traits>
 #include <vector>
 
-#include "clahe_plan.hpp"
-#include "clip.hpp"
-#include "equalize.hpp"
+#include "histeq/clahe/clahe_plan.hpp"
+#include "histeq/clahe/clip.hpp"
+#include "histeq/tables/equalize.hpp"
 
 namespace histeq {
 

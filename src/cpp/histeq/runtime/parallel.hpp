@@ -9,7 +9,7 @@
 #include <thread>
 #include <vector>
 
-#include "pool.hpp"
+#include "histeq/runtime/pool.hpp"
 
 namespace histeq {
 

@@ -11,10 +11,10 @@
 #include <stdexcept>
 #include <vector>
 
-#include "equalize.hpp"
-#include "lut8.hpp"
-#include "parallel.hpp"
-#include "simd.hpp"
+#include "histeq/tables/equalize.hpp"
+#include "histeq/runtime/lut8.hpp"
+#include "histeq/runtime/parallel.hpp"
+#include "histeq/runtime/simd.hpp"
 
 namespace histeq {
 

@@ -9,7 +9,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "simd.hpp"
+#include "histeq/runtime/simd.hpp"
 
 #ifdef HISTEQ_X86
 #include <immintrin.h>

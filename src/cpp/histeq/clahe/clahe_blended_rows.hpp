@@ -8,9 +8,9 @@
 #include <cstdint>
 #include <vector>
 
-#include "clahe_plan.hpp"
-#include "clahe_rounding.hpp"
-#include "equalize.hpp"
+#include "histeq/clahe/clahe_plan.hpp"
+#include "histeq/clahe/clahe_rounding.hpp"
+#include "histeq/tables/equalize.hpp"
 
 namespace histeq {
 

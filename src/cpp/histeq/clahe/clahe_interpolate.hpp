@@ -11,9 +11,9 @@
 #include <cstdint>
 #include <vector>
 
-#include "clahe_plan.hpp"
-#include "clahe_tables.hpp"
-#include "equalize.hpp"
+#include "histeq/clahe/clahe_plan.hpp"
+#include "histeq/clahe/clahe_tables.hpp"
+#include "histeq/tables/equalize.hpp"
 
 namespace histeq {
 

@@ -3,7 +3,7 @@
 
 #include <cstdint>
 
-#include "simd.hpp"
+#include "histeq/runtime/simd.hpp"
 
 #ifdef HISTEQ_X86
 #include <immintrin.h>

@@ -15,9 +15,9 @@
 #include <memory>
 #include <vector>
 
-#include "equalize.hpp"
-#include "parallel.hpp"
-#include "simd.hpp"
+#include "histeq/tables/equalize.hpp"
+#include "histeq/runtime/parallel.hpp"
+#include "histeq/runtime/simd.hpp"
 
 #ifdef HISTEQ_X86
 #include <immintrin.h>

@@ -16,11 +16,11 @@
 #include <type_traits>
 #include <vector>
 
-#include "binning.hpp"
-#include "lut8.hpp"
-#include "parallel.hpp"
-#include "simd.hpp"
-#include "wide_arithmetic.hpp"
+#include "histeq/tables/binning.hpp"
+#include "histeq/runtime/lut8.hpp"
+#include "histeq/runtime/parallel.hpp"
+#include "histeq/runtime/simd.hpp"
+#include "histeq/runtime/wide_arithmetic.hpp"
 
 namespace histeq {
 

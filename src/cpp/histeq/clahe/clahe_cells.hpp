@@ -11,10 +11,10 @@
 #include <cstdint>
 #include <vector>
 
-#include "clahe_plan.hpp"
-#include "clahe_rounding.hpp"
-#include "clahe_tables.hpp"
-#include "equalize.hpp"
+#include "histeq/clahe/clahe_plan.hpp"
+#include "histeq/clahe/clahe_rounding.hpp"
+#include "histeq/clahe/clahe_tables.hpp"
+#include "histeq/tables/equalize.hpp"
 
 #ifdef HISTEQ_X86
 #include <immintrin.h>
