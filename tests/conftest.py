@@ -2,7 +2,7 @@ import glob
 import os
 
 # The GPU backend's kernels run on CPU tensors under Triton's interpreter where there is no GPU
-# (tests/test_gpu_kernels.py): Triton reads the setting when it is imported, so it is set before any test runs.
+# (tests/gpu/test_gpu_kernels.py): Triton reads the setting when it is imported, so it is set before any test runs.
 if "TRITON_INTERPRET" not in os.environ and not glob.glob("/dev/nvidia[0-9]*"):
     os.environ["TRITON_INTERPRET"] = "1"
 

@@ -1,5 +1,5 @@
 """What a user's type checker sees of the public functions: mypy checks this file (``[tool.mypy] files``, run by
-tests/test_lint.py); it is not a test module and runs nothing."""
+tests/package/test_lint.py); it is not a test module and runs nothing."""
 
 from typing import Any
 

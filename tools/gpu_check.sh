@@ -18,5 +18,5 @@ if [ -n "${1:-}" ] && [ -d "$1" ]; then
 fi
 python -m pip install --no-build-isolation --no-deps . 2>&1 | tail -3
 python -c "import histeq, torch, triton; print('histeq', histeq.__version__, 'torch', torch.__version__, 'triton', triton.__version__)"
-python -m pytest -q -p no:cacheprovider tests/test_gpu.py tests/test_gpu_kernels.py 2>&1 | tail -15
+python -m pytest -q -p no:cacheprovider tests/gpu/test_gpu.py tests/gpu/test_gpu_kernels.py 2>&1 | tail -15
 python benchmarks/gpu.py | tee "$out/gpu_benchmark.md"

@@ -1,6 +1,6 @@
 """Write ``src/histeq/_core.pyi``, the typed stub of the compiled kernels, from the built module.
 
-Run:  python tools/make_stub.py   (after building histeq; ``tests/test_stub.py`` checks that the stub is current)
+Run:  python tools/make_stub.py   (after building histeq; ``tests/package/test_stub.py`` checks it is current)
 
 The stub is nanobind's stub generator's output for ``histeq._core``, under one line that names the generator's
 version: the test compares only where the same version is installed, as another version may format alike

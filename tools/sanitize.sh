@@ -3,7 +3,7 @@
 # then runs pytest against that build.  Arguments go to pytest; without any, the whole suite.
 #
 #   tools/sanitize.sh                                               # the suite
-#   HISTEQ_FUZZ_EXAMPLES=3000 tools/sanitize.sh tests/test_fuzz.py -s   # the fuzz harness, with its table
+#   HISTEQ_FUZZ_EXAMPLES=3000 tools/sanitize.sh tests/operations/test_fuzz.py -s   # the fuzz harness, with its table
 #
 # Needs gcc/g++ (libasan, libubsan) and the test extras installed (pip install ".[test]").  The build goes to
 # build/sanitize (HISTEQ_SANITIZE_DIR to change); the sanitizer runtimes are preloaded into Python, libasan

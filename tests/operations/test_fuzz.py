@@ -5,8 +5,8 @@ The oracle, for every call: a clear TypeError or ValueError (a message of its ow
 untouched; no other exception, no warning (warnings are errors), no hang; and for the fit_* functions,
 ``fit_*(x).apply(x) == f(x)``.
 
-    pytest tests/test_fuzz.py                                    # CI: a few dozen examples per function
-    HISTEQ_FUZZ_EXAMPLES=3000 pytest tests/test_fuzz.py -s       # the thorough run, with its table
+    pytest tests/operations/test_fuzz.py                                    # CI: a few dozen examples per function
+    HISTEQ_FUZZ_EXAMPLES=3000 pytest tests/operations/test_fuzz.py -s       # the thorough run, with its table
     tools/sanitize.sh                                            # the same against an ASan + UBSan build
 """
 

@@ -45,7 +45,7 @@ def test_every_public_function_has_an_example():
 def test_readme_tour_runs():
     """The README's Python blocks run, in order, in one namespace; those of tensors where PyTorch and
     torchvision are installed (the test-full extra), since the README's test extras leave them out."""
-    readme = Path(__file__).resolve().parents[1] / "README.md"
+    readme = Path(__file__).resolve().parents[2] / "README.md"
     blocks = re.findall(r"```python\n(.*?)```", readme.read_text(), flags=re.S)
     assert len(blocks) >= 4
     with_tensors = all(importlib.util.find_spec(name) for name in ("torch", "torchvision"))
@@ -76,7 +76,7 @@ def test_the_docs_figures_render(tmp_path, script, rows, columns):
 
     from histeq import io
 
-    path = Path(__file__).resolve().parents[1] / "docs" / script
+    path = Path(__file__).resolve().parents[2] / "docs" / script
     out = runpy.run_path(str(path))["main"]([str(tmp_path / "figure.png")])
     picture = io.read_image(out)
     assert picture.shape[0] > rows and picture.shape[1] > columns
@@ -85,7 +85,7 @@ def test_the_docs_figures_render(tmp_path, script, rows, columns):
 
 # --- the README's install commands provide what its code imports ---------------------------------------------------
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 #: Import names whose distribution on PyPI is named otherwise (the rest are named as they are imported).
 DISTRIBUTIONS = {

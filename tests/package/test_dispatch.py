@@ -31,7 +31,7 @@ def _backends(image):
 @pytest.mark.parametrize("case", range(4))
 def test_a_default_changed_in_a_signature_changes_it_on_every_backend(monkeypatch, case):
     """clahe's tiles and clip limit changed in its signature alone: every backend computes the new defaults (the
-    GPU backend too: tests/test_gpu_kernels.py, test_defaults_have_one_owner)."""
+    GPU backend too: tests/gpu/test_gpu_kernels.py, test_defaults_have_one_owner)."""
     backends = _backends(_IMAGE)
     if case >= len(backends):
         pytest.skip("PyTorch is not installed")

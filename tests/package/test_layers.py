@@ -40,7 +40,7 @@ def _layer(module: str) -> int:
     for rank, (_, prefixes) in enumerate(LAYERS):
         if any(module == prefix or module.startswith(prefix + ".") for prefix in prefixes):
             return rank
-    raise AssertionError(f"{module} is in no layer of tests/test_layers.py")
+    raise AssertionError(f"{module} is in no layer of tests/package/test_layers.py")
 
 
 def _imports(path: Path, modules: set[str]) -> set[str]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(os.name != "posix" or shutil.which("bash") is None, reason="bash scripts")
 
 # Python, pip and pytest alike: each call is logged as "PROGRAM ARGS"; `-m venv DIR` makes DIR/bin of

@@ -1,5 +1,5 @@
 """The GPU backend (histeq._backends.gpu): its refusals, and its kernels compiled for an H100 without a GPU (their
-results against the CPU core: tests/test_gpu_kernels.py)."""
+results against the CPU core: tests/gpu/test_gpu_kernels.py)."""
 
 import json
 import os
@@ -91,7 +91,7 @@ def compiled():
         return {_ptx.variant_id(variant): _ptx.compile_variant(variant) for variant in _ptx.variants()}
     env = dict(os.environ, TRITON_INTERPRET="0")
     done = subprocess.run(
-        [sys.executable, os.path.join(os.path.dirname(__file__), "_ptx.py")],
+        [sys.executable, os.path.join(os.path.dirname(os.path.dirname(__file__)), "_ptx.py")],
         capture_output=True,
         text=True,
         timeout=900,
