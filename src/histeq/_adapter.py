@@ -70,9 +70,15 @@ def enter(operation: str, arguments: dict[str, Any]) -> tuple[dict[str, Any], Cr
     crossing = Crossing(_arrays.Door(operation))
     if any(_arrays.is_foreign(arguments.get(name)) for name in _ARRAYS):
         for name in _ARRAYS:
-            if name in arguments:
+            if arguments.get(name) is not None:
                 arguments[name] = crossing.door.enter(arguments[name], name)
         crossing.door.names(arguments)
+        if (
+            _plain(arguments["image"])
+            and _plain(arguments.get("reference"))
+            and arguments.get("channel_order") == "rgb"
+        ):
+            return arguments, crossing  # a tensor or DataArray of a plain array: only the type to give back
     image, crossing.hidden = _unmasked(arguments, "image", "mask")
     if "reference" in arguments:
         arguments["reference"], _ = _unmasked(arguments, "reference", "reference_mask")

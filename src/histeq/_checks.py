@@ -93,6 +93,8 @@ def image(image: object, name: str = "image") -> tuple[np.ndarray, DtypeInfo]:
 
 
 def _axis(axis: object, ndim: int, name: str) -> int:
+    if type(axis) is int and -ndim <= axis < ndim:  # the common case, without the ABC check's cost
+        return axis % ndim
     if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
         raise TypeError(f"{name} must be an int, got {type(axis).__name__}")
     axis = int(axis)
@@ -112,7 +114,7 @@ def spatial_axes(axes: object, ndim: int, channel: int | None) -> tuple[int, ...
         if not result:
             raise ValueError("the image has no axis besides the channel axis")
         return result
-    items = (axes,) if isinstance(axes, numbers.Integral) else axes
+    items = (axes,) if type(axes) is int or isinstance(axes, numbers.Integral) else axes
     try:
         items = tuple(items)  # type: ignore[arg-type]
     except TypeError:

@@ -31,6 +31,9 @@ BackendName = Literal["auto", "gpu", "dask", "cpu"]
 #: The backends, in the order they are asked.
 BACKENDS: dict[str, Backend] = {"gpu": gpu.BACKEND, "dask": dask.BACKEND, "cpu": cpu.BACKEND}
 
+#: The backends asked once the adapter has given NumPy or Dask arrays (the GPU backend was asked before it).
+_AFTER_THE_ADAPTER = (dask.BACKEND, cpu.BACKEND)
+
 _chosen: contextvars.ContextVar[str] = contextvars.ContextVar("histeq_backend", default="auto")
 
 
@@ -86,7 +89,7 @@ def call(operation: Operation, arguments: dict[str, Any], clip_limits: tuple[flo
         request = _request.make(operation, arguments, clip_limits)
         preferred = BACKENDS.get(chosen)
         if preferred is None or not preferred.supports(request):
-            preferred = next(backend for backend in BACKENDS.values() if backend.supports(request))
+            preferred = next(backend for backend in _AFTER_THE_ADAPTER if backend.supports(request))
         result = preferred.run(request)
     except (TypeError, ValueError) as exc:
         told = _adapter.explained(exc, arguments, crossing)

@@ -12,10 +12,9 @@ same rules on every backend.
 
 from __future__ import annotations
 
-import dataclasses
 import types
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
@@ -43,8 +42,7 @@ IMAGE_RESULTS = frozenset({"equalize", "clahe", "match", "specify"})
 COMPAT = {"equalize": _checks.COMPAT_MODES, "clahe": ("opencv",)}
 
 
-@dataclasses.dataclass(frozen=True)
-class Request:
+class Request(NamedTuple):
     """One call of a public function, its layout checked.
 
     Attributes
@@ -94,9 +92,6 @@ class Request:
     def image(self) -> Any:
         return self.arguments["image"]
 
-    def __getitem__(self, name: str) -> Any:
-        return self.arguments[name]
-
     def replaced(self, **arguments: Any) -> Request:
         """The same call with some arguments replaced (a block of a Dask array, its mask), checked again."""
         return make(self.operation, {**self.arguments, **arguments}, self.clip_limits)
@@ -104,7 +99,9 @@ class Request:
     def in_memory(self) -> _checks.Call:
         """The arrays of a request whose image is an ndarray, as the kernels read them: the image native and
         aligned (a view when it is), the mask checked against the image and broadcast to its grey shape."""
-        arr, _ = _checks.image(self.image)
+        arr = self.image
+        if type(arr) is not np.ndarray or not arr.flags.aligned or not arr.dtype.isnative:
+            arr, _ = _checks.image(arr)  # a subclass, a view at an odd byte offset, big-endian values
         grey_shape = tuple(n for axis, n in enumerate(arr.shape) if axis != self.channel)
         mask = _checks.mask(self.arguments.get("mask"), grey_shape)
         return _checks.Call(arr, self.info, self.channel, self.spatial, mask, self.nbins, self.in_range, self.out_range)
@@ -114,7 +111,7 @@ def make(operation: Operation, arguments: Mapping[str, Any], clip_limits: tuple[
     """The request of a call of ``operation`` with ``arguments`` (its image an ndarray, a Dask array or a
     tensor); a TypeError or ValueError for a layout no backend takes."""
     image = arguments["image"]
-    shape = tuple(int(n) for n in image.shape)
+    shape = image.shape if type(image) is np.ndarray else tuple(int(n) for n in image.shape)
     dtype = _dtype_of(image)
     if dtype.kind in "OUSVMm":
         raise TypeError(f"image must be a numeric array, got dtype {dtype}")
@@ -124,11 +121,14 @@ def make(operation: Operation, arguments: Mapping[str, Any], clip_limits: tuple[
     if 0 in shape:
         raise ValueError(f"image is empty (shape {shape}); there is nothing to equalize")
     channel = _checks.channel_axis(arguments.get("channel_axis"), len(shape))
-    spatial = _checks.spatial_axes(arguments.get("axes"), len(shape), channel)
-    tiles = compat = clip_limit = None
-    nbins = _checks.nbins(arguments.get("nbins"))
-    in_range = _checks.value_range(arguments.get("in_range"), info, "in_range")
-    out_range = _checks.value_range(arguments.get("out_range"), info, "out_range")
+    spatial = _spatial_axes(arguments.get("axes"), len(shape), channel)
+    tiles = compat = clip_limit = nbins = in_range = out_range = None
+    if arguments.get("nbins") is not None:
+        nbins = _checks.nbins(arguments["nbins"])
+    if arguments.get("in_range") is not None:
+        in_range = _checks.value_range(arguments["in_range"], info, "in_range")
+    if arguments.get("out_range") is not None:
+        out_range = _checks.value_range(arguments["out_range"], info, "out_range")
     if operation in ("clahe", "fit_clahe"):
         sizes = shape if operation == "fit_clahe" else tuple(shape[axis] for axis in spatial)
         tiles = tile_counts(arguments["tiles"], sizes)
@@ -138,7 +138,7 @@ def make(operation: Operation, arguments: Mapping[str, Any], clip_limits: tuple[
         clip_limit = checked_clip_limit(arguments["clip_limit"], opencv=compat is not None)
     return Request(
         operation,
-        types.MappingProxyType(dict(arguments)),
+        types.MappingProxyType(arguments),  # the caller's own dict (``locals()``, or the adapter's copy)
         shape,
         info,
         channel,
@@ -151,6 +151,20 @@ def make(operation: Operation, arguments: Mapping[str, Any], clip_limits: tuple[
         clip_limit,
         clip_limits,
     )
+
+
+def _spatial_axes(axes: Any, ndim: int, channel: int | None) -> tuple[int, ...]:
+    """``_checks.spatial_axes``, its answers kept for the layouts that recur (a transform's, call after call)."""
+    try:
+        return _SPATIAL[axes, ndim, channel]
+    except (KeyError, TypeError):  # not seen yet, or unhashable (a list): checked
+        spatial = _checks.spatial_axes(axes, ndim, channel)
+    if len(_SPATIAL) < 256 and type(axes) in (tuple, int, type(None)):
+        _SPATIAL[axes, ndim, channel] = spatial
+    return spatial
+
+
+_SPATIAL: dict[tuple[Any, int, int | None], tuple[int, ...]] = {}
 
 
 def _dtype_of(image: Any) -> np.dtype:

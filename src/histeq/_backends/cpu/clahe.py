@@ -37,8 +37,8 @@ def clahe(request: Request) -> np.ndarray:
     arr, info, channel, spatial = call.arr, call.info, call.channel, call.spatial
     grid, mode, clip = request.tiles, request.compat, request.clip_limit
     assert grid is not None
-    nthreads = resolve_threads(request["threads"])
-    route = _route(call, mode, request["color"])
+    nthreads = resolve_threads(request.arguments["threads"])
+    route = _route(call, mode, request.arguments["color"])
     # Every argument is checked; one place per route does the work.
     if route == "opencv":
         return _compat.clahe_opencv(arr, info, spatial, grid, clip, nthreads)

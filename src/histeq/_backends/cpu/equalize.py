@@ -49,9 +49,9 @@ def equalize(request: Request) -> Any:
     call = request.in_memory()
     arr, info, channel, spatial = call.arr, call.info, call.channel, call.spatial
     mode = request.compat
-    nthreads = resolve_threads(request["threads"])
-    exact, return_ties = request["exact"], request["return_ties"]
-    route, color_mode = _route(call, mode, request["color"], exact is not False or return_ties is not False)
+    nthreads = resolve_threads(request.arguments["threads"])
+    exact, return_ties = request.arguments["exact"], request.arguments["return_ties"]
+    route, color_mode = _route(call, mode, request.arguments["color"], exact is not False or return_ties is not False)
     # Every argument is checked; one place per route does the work.
     if route == "exact":
         return _equalize_exact(

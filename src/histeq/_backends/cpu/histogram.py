@@ -15,7 +15,7 @@ __all__ = ["histogram", "cumulative_distribution", "in_memory", "counted_levels"
 
 def histogram(request: Request) -> tuple[np.ndarray, np.ndarray]:
     """The CPU backend's :func:`histeq.histogram`."""
-    return _of(request.in_memory(), request["threads"])
+    return _of(request.in_memory(), request.arguments["threads"])
 
 
 def cumulative_distribution(request: Request) -> tuple[np.ndarray, np.ndarray]:

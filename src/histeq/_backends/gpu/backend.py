@@ -251,7 +251,7 @@ def _opencv_clahe(request: Request, image, mask, spatial: tuple[int, ...]):
     from histeq._backends.cpu import peers as _compat
     from histeq._backends.gpu.clahe_opencv import clahe_batch
 
-    _compat.check_opencv_clahe(None, mask, None, None, None, request["color"])
+    _compat.check_opencv_clahe(None, mask, None, None, None, request.arguments["color"])
     tiles = request.tiles
     assert tiles is not None
     tile_h, tile_w, limit = _compat.opencv_geometry(request.info, spatial, tiles, request.clip_limit)
@@ -339,7 +339,7 @@ def _peer(request: Request) -> str | None:
         raise _arrays.gpu_error(
             request.operation, f"compat={mode!r}", "its GPU path has compat='opencv' and 'pillow' only"
         )
-    _compat.check_peer(mode, request.info, None, request["mask"], None, None)
+    _compat.check_peer(mode, request.info, None, request.arguments["mask"], None, None)
     return mode
 
 
