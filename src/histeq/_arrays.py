@@ -65,7 +65,7 @@ def is_tensor(value: object) -> bool:
 
 
 def on_gpu(value: object) -> bool:
-    """Whether ``value`` is a CUDA tensor (the GPU path's input, see _gpu)."""
+    """Whether ``value`` is a CUDA tensor (the GPU backend's input, see ``_dispatch``)."""
     torch = _torch()
     return torch is not None and isinstance(value, torch.Tensor) and value.device.type == "cuda"
 

@@ -1,7 +1,7 @@
 """Dask arrays: the histograms and ranges of chunked arrays, and batches block by block.
 
 Dask is imported only when a Dask array arrives (``pip install 'histeq[dask]'``).
-Global equalization (``mapping.equalize_dask``), matching and specification reduce per-chunk histograms
+Global equalization, matching and specification (``_backends/dask/mapping.py``) reduce per-chunk histograms
 to one, derive one mapping (lazily, as a delayed object) and apply it block
 by block, so the result equals the in-memory one bit for bit for any chunking.  Batches (``axes``)
 and colour images are processed one block of whole images at a time (the
@@ -18,8 +18,6 @@ from histeq import _checks as _validate
 from histeq._arrays import is_dask
 from histeq._kernels import core
 from histeq._spec import histogram_bins
-
-__all__ = ["is_dask"]
 
 
 def checked(image, mask, channel_axis, axes):

@@ -43,7 +43,7 @@ COMPAT = {"equalize": _checks.COMPAT_MODES, "clahe": ("opencv",)}
 
 
 class Request(NamedTuple):
-    """One call of a public function, its layout checked.
+    """One call of a public function, its numbers and layout checked.
 
     Attributes
     ----------

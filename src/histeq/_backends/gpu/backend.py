@@ -195,7 +195,7 @@ def clahe_per_sample(samples, tiles: tuple[int, ...], clips: list[float]):
 
 def _matched(function: str, flat, mask, kwargs: dict, image, batch_axes: int, info, levels: int | None):
     """match or specify of integer images (``flat``: their pixels, ``image``: their layout, the image axes last)
-    onto the CPU path's targets (``_gpu_match``)."""
+    onto the CPU path's targets (``match``)."""
     from histeq._backends.cpu import matching
     from histeq._backends.gpu.match import map_batch
     from histeq._tiles import output_bits
@@ -261,7 +261,7 @@ def _opencv_clahe(request: Request, image, mask, spatial: tuple[int, ...]):
 
 def _colour(request: Request) -> Any:
     """``func`` of colour images (``channel`` the channel axis): per channel, or the luma or HSV value
-    equalized as a grey image and RGB rebuilt around it (``_gpu_color``)."""
+    equalized as a grey image and RGB rebuilt around it (``color``)."""
     function, image, kwargs = request.operation, request.image, request.arguments
     channel, spatial, info = request.channel, request.spatial, request.info
     assert channel is not None

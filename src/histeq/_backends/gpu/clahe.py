@@ -3,9 +3,9 @@ interpolation) as three kernels, bit for bit with it.
 
 Covers 8- and 16-bit integer images (``uint8``, ``int8``, ``uint16``, ``int16``) of up to three spatial axes
 longer than one pixel, batches, masks, any tile grid and clip limit, with one bin per level and the default
-ranges.  Global equalization of those dtypes (but ``uint8``, which has ``_gpu_equalize``) is the same three
+ranges.  Global equalization of those dtypes (but ``uint8``, which has ``equalize``) is the same three
 phases with one tile and no clip (one tile without clipping *is* global equalization, see
-:func:`histeq.clahe`); histograms are the first phase, and ``_gpu_match`` maps through the third.  Batches
+:func:`histeq.clahe`); histograms are the first phase, and ``match`` maps through the third.  Batches
 whose tile buffers would pass PASS_BYTES run a part at a time.
 
 The rules are the core's, phase by phase (``clahe_tables.hpp``, ``clip.hpp``, ``clahe_interpolate.hpp``):

@@ -4,7 +4,7 @@ bit with it.
 Covers ``float16``, ``float32`` and ``float64`` images at the defaults (4096 bins over each image's finite
 counted values, the output range [0, 1]), with the integer path's layouts, masks, tiles and clip limits.
 
-- **Range**: ``_gpu_float.binning``, as global equalization: an image with nothing counted is rescaled as a
+- **Range**: ``floats.binning``, as global equalization: an image with nothing counted is rescaled as a
   whole (values clipped to [0, 1], NaN kept); one value widens the range as NumPy does.
 - **Tile histograms**: each tile's finite counted values in the image's bins; the lowest and highest occupied
   bins of the image are the range the clip rule's 256 groups span.
@@ -235,7 +235,7 @@ def _interpolate_kernel(
 def clahe_batch(images: torch.Tensor, mask: torch.Tensor | None, grid: TileGrid, clip: float | None) -> torch.Tensor:
     """CLAHE of each image of a contiguous ``(images, pixels)`` float16/32/64 tensor laid out as ``grid.shape``
     (a grid of float weights), on its device.  ``mask`` and ``clip`` (one, None, or one per image) as in
-    ``_gpu_clahe.clahe_batch``."""
+    ``clahe.clahe_batch``."""
     out = torch.empty_like(images)
     if images.numel() == 0:
         return out

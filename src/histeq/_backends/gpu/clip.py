@@ -1,5 +1,5 @@
 """CLAHE's clip rule on the GPU (Triton helpers): the CPU core's ``clip.hpp``, the same float64 steps in the
-same order, so that the kernels that call them (``_gpu_clahe``, ``_gpu_clahe_float``) build the core's tables
+same order, so that the kernels that call them (``clahe``, ``clahe_float``) build the core's tables
 bit for bit where their callers launch them without fused multiply-adds.
 
 Clipping with redistribution: ``h' = min(h, t) + (c - t)``, c the clip limit times the mean bin height (at

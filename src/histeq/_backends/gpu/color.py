@@ -1,7 +1,7 @@
 """Colour images on the GPU, in Triton: the intensity channel (luma or HSV value) of RGB(A) pixels, and RGB
 rebuilt around its equalized version, bit for bit with the CPU core's ``color.hpp``.
 
-The equalization of the intensity in between is the grey GPU path's (``_gpu``).  Pixels come as a contiguous
+The equalization of the intensity in between is the grey GPU path's (``backend``).  Pixels come as a contiguous
 ``(pixels, channels)`` tensor of 3 or 4 channels (an alpha channel is kept), in the dtype the CPU path computes
 in (float16 as float32); floats in float64 steps without fused multiply-adds.
 """

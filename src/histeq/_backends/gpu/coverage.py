@@ -1,5 +1,6 @@
-"""What the GPU path covers, as data: the one table from which ``_gpu`` decides which calls it takes, and from
-which the refusal's words are written (``coverage_text``).  ``tests/gpu/test_gpu.py`` holds the README's list to it.
+"""What the GPU path covers, as data: the one table from which ``backend`` decides which calls it takes, and from
+which the refusal's words are written (``coverage_text``).  ``tests/package/test_docs.py`` holds the README's
+list to it.
 
 A call on a CUDA tensor takes the GPU path when its function is listed here, its image's dtype is one of the
 function's, and every argument outside the function's keywords is at its ``NEUTRAL`` value; the
@@ -16,8 +17,8 @@ FLOATS = ("float16", "float32", "float64")
 #: The layout every GPU function takes; threads is a CPU setting, taken and ignored.
 _LAYOUT = frozenset({"axes", "mask", "threads"})
 #: The values of the arguments outside a function's GPU keywords at which they ask nothing of the kernels: a
-#: call giving any other value is refused.  ``tests/gpu/test_gpu.py`` checks that each is its signature's default, so
-#: that a call at the defaults has its GPU path.
+#: call giving any other value is refused.  ``tests/package/test_dispatch.py`` checks that each is its signature's
+#: default, so that a call at the defaults has its GPU path.
 NEUTRAL = {
     "nbins": None,
     "in_range": None,

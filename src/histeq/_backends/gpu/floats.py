@@ -280,7 +280,7 @@ def equalize_batch(images: torch.Tensor, mask: torch.Tensor | None) -> torch.Ten
     """Each row of a contiguous ``(images, pixels)`` float16/32/64 tensor equalized on its own, on its device
     (output range [0, 1]).  ``mask``: None, or a contiguous bool tensor ``(images, pixels)`` or ``(pixels,)``
     (shared): the pixels that feed each histogram; every pixel is mapped.  A batch whose histograms, levels
-    and slopes would pass ``_gpu_clahe.PASS_BYTES`` runs a part at a time."""
+    and slopes would pass ``clahe.PASS_BYTES`` runs a part at a time."""
     from histeq._backends.gpu.clahe import image_passes, part_of
 
     count, pixels = images.shape

@@ -3,10 +3,10 @@
 
 The targets are the CPU path's own (``matching.specify_target`` and ``matching.reference_targets``: small
 arrays of fractions and values, built on the host and copied to the device).  Per image, on the device: the
-histogram (``_gpu_clahe.tile_histograms``, one tile), then the table, level k to the target's quantile at the
+histogram (``clahe.tile_histograms``, one tile), then the table, level k to the target's quantile at the
 fraction ``q = c(k) / N`` of pixels at or below it (a binary search over the target's fractions; linear between
 its points, or with ``STEP`` the first point whose fraction reaches q), rounded halves up and clipped to the
-dtype, and the mapping through it (``_gpu_clahe.interpolate`` with one tile).  An image with nothing counted
+dtype, and the mapping through it (``clahe.interpolate`` with one tile).  An image with nothing counted
 keeps its levels.
 """
 
@@ -105,7 +105,7 @@ def map_batch(
 ) -> torch.Tensor:
     """Each image of a contiguous ``(images, pixels)`` tensor of 8- or 16-bit integers mapped onto its target
     (``targets[target_of[b]]``, matching's Target objects); ``grid``: one tile over the pixels (integer
-    weights); ``mask`` as in ``_gpu_clahe.clahe_batch``."""
+    weights); ``mask`` as in ``clahe.clahe_batch``."""
     device = images.device
     out = torch.empty_like(images)
     count = images.shape[0]
