@@ -25,12 +25,12 @@ def _by_name(operation: Callable[..., Any]) -> Callable[[Request], Any]:
 
 #: Each operation's CPU implementation.
 OPERATIONS: Mapping[str, Callable[[Request], Any]] = {
-    "equalize": equalize.equalize,
-    "clahe": clahe.clahe,
+    "equalize": equalize.run,
+    "clahe": clahe.run,
     "match": _by_name(matching.match),
     "specify": _by_name(matching.specify),
-    "histogram": histogram.histogram,
-    "cumulative_distribution": histogram.cumulative_distribution,
+    "histogram": histogram.histograms,
+    "cumulative_distribution": histogram.cumulative,
     "fit_equalize": _by_name(fitted_equalize.fit_equalize),
     "fit_clahe": _by_name(fitted_clahe.fit),
     "fit_match": _by_name(matching.fit_match),

@@ -28,10 +28,10 @@ from histeq._request import Request, make
 from histeq._spec import Spec, make_spec
 from histeq._tiles import kernel_plan, output_bits, without_singletons
 
-__all__ = ["clahe", "one_image", "per_image"]
+__all__ = ["run", "one_image", "per_image"]
 
 
-def clahe(request: Request) -> np.ndarray:
+def run(request: Request) -> np.ndarray:
     """The CPU backend's :func:`histeq.clahe`."""
     call = request.in_memory()
     arr, info, channel, spatial = call.arr, call.info, call.channel, call.spatial
@@ -100,7 +100,7 @@ def per_image(request: Request) -> np.ndarray:
     image = request.image
     out = np.empty_like(image)
     for k, clip_limit in enumerate(request.clip_limits or ()):
-        out[k] = clahe(make("clahe", {**request.arguments, "image": image[k], "clip_limit": clip_limit}))
+        out[k] = run(make("clahe", {**request.arguments, "image": image[k], "clip_limit": clip_limit}))
     return out
 
 

@@ -17,7 +17,7 @@ from histeq._layout import BatchLayout
 from histeq._request import Request
 from histeq._spec import Spec, make_spec
 
-__all__ = ["equalize"]
+__all__ = ["run", "one_image", "equalize_grey"]
 
 #: The compat modes of the compiled peer kernel.
 _PEERS = ("opencv", "pillow")
@@ -44,7 +44,7 @@ def _equalize_exact(arr, info, channel, spatial, mask, mode, out_range, exact, r
     )
 
 
-def equalize(request: Request) -> Any:
+def run(request: Request) -> Any:
     """The CPU backend's :func:`histeq.equalize`."""
     call = request.in_memory()
     arr, info, channel, spatial = call.arr, call.info, call.channel, call.spatial

@@ -10,18 +10,18 @@ from histeq._layout import BatchLayout
 from histeq._request import Request
 from histeq._spec import bin_centres, counted_histograms, counted_ranges, make_spec
 
-__all__ = ["histogram", "cumulative_distribution", "in_memory", "counted_levels", "bin_edges"]
+__all__ = ["histograms", "cumulative", "in_memory", "counted_levels", "bin_edges"]
 
 
-def histogram(request: Request) -> tuple[np.ndarray, np.ndarray]:
+def histograms(request: Request) -> tuple[np.ndarray, np.ndarray]:
     """The CPU backend's :func:`histeq.histogram`."""
     return _of(request.in_memory(), request.arguments["threads"])
 
 
-def cumulative_distribution(request: Request) -> tuple[np.ndarray, np.ndarray]:
+def cumulative(request: Request) -> tuple[np.ndarray, np.ndarray]:
     """The CPU backend's :func:`histeq.cumulative_distribution`: NaN for an image with nothing counted."""
-    counts, edges = histogram(request)
-    cum = np.cumsum(counts, axis=-1, dtype=np.float64)
+    counted, edges = histograms(request)
+    cum = np.cumsum(counted, axis=-1, dtype=np.float64)
     total = cum[..., -1:]
     cdf = np.full_like(cum, np.nan)
     np.divide(cum, total, out=cdf, where=total > 0)

@@ -14,7 +14,7 @@ from histeq._kernels import resolve_threads
 from histeq._spec import bin_centres, bin_range, make_spec, whole_level_bins
 
 
-def histogram(image: Any, nbins: Any, mask: Any, axes: Any, channel_axis: Any, in_range: Any, threads: Any) -> Any:
+def histograms(image: Any, nbins: Any, mask: Any, axes: Any, channel_axis: Any, in_range: Any, threads: Any) -> Any:
     """A Dask array.  One grey image: per-chunk histograms summed lazily (the range found first for floats and
     32-bit integers without ``in_range``).  Batches and channels: one histogram per image, block by block."""
     import dask.array as da
@@ -76,13 +76,11 @@ def histogram(image: Any, nbins: Any, mask: Any, axes: Any, channel_axis: Any, i
     )
 
 
-def cumulative_distribution(
-    image: Any, nbins: Any, mask: Any, axes: Any, channel_axis: Any, in_range: Any, threads: Any
-) -> Any:
+def cumulative(image: Any, nbins: Any, mask: Any, axes: Any, channel_axis: Any, in_range: Any, threads: Any) -> Any:
     """The cumulative distribution of the histograms, lazily: NaN for an image with nothing counted."""
     import dask.array as da
 
-    counts, edges = histogram(image, nbins, mask, axes, channel_axis, in_range, threads)
-    cum = da.cumsum(counts, axis=-1, dtype=np.float64)
+    counted, edges = histograms(image, nbins, mask, axes, channel_axis, in_range, threads)
+    cum = da.cumsum(counted, axis=-1, dtype=np.float64)
     total = cum[..., -1:]
     return da.where(total > 0, cum / da.where(total > 0, total, 1), np.nan), bin_centres(edges)
