@@ -120,7 +120,7 @@ def _grey(request: Request, image, mask, batch_axes: int, levels: int | None):
     batch axes); mask: None, the image axes' shape (shared), or the tensor's."""
     from histeq._tiles import without_singletons
 
-    function, kwargs, info = request.operation, request.arguments, request.info
+    function, info = request.operation, request.info
 
     spatial = tuple(image.shape[batch_axes:])
     pixels = int(np.prod(spatial))
@@ -142,7 +142,7 @@ def _grey(request: Request, image, mask, batch_axes: int, levels: int | None):
         mask = (mask.reshape(-1) if mask.ndim == len(spatial) else mask.reshape(rows, -1)).contiguous()
     batch = tuple(image.shape[:batch_axes])
     if function in ("match", "specify"):
-        return _matched(function, flat, mask, kwargs, image, batch_axes, info, levels)
+        return _matched(request, flat, mask, image, batch_axes, levels)
     if levels is None:
         grid = _tile_grid(shape, tiles, None, str(image.device)) if function == "clahe" else None
         return _floats(function, flat, mask, batch, image.shape, grid, clip)
@@ -193,9 +193,10 @@ def clahe_per_sample(samples, tiles: tuple[int, ...], clips: list[float]):
     ).reshape(samples.shape)
 
 
-def _matched(function: str, flat, mask, kwargs: dict, image, batch_axes: int, info, levels: int | None):
+def _matched(request: Request, flat, mask, image, batch_axes: int, levels: int | None):
     """match or specify of integer images (``flat``: their pixels, ``image``: their layout, the image axes last)
     onto the CPU path's targets (``match``)."""
+    function, kwargs, info = request.operation, request.arguments, request.info
     from histeq._backends.cpu import matching
     from histeq._backends.gpu.match import map_batch
     from histeq._tiles import output_bits
@@ -205,7 +206,7 @@ def _matched(function: str, flat, mask, kwargs: dict, image, batch_axes: int, in
             function, f"{image.dtype} tensors", "its GPU path so far maps 8- and 16-bit integer images"
         )
     if function == "specify":
-        targets = [matching.specify_target(info, kwargs["histogram"], kwargs["alpha"], kwargs["out_range"])]
+        targets = [matching.specify_target(info, kwargs["histogram"], kwargs["alpha"], request.out_range)]
         target_of = np.zeros(flat.shape[0], dtype=np.int64)
     else:
         targets, target_of = _reference_targets(kwargs["reference"], kwargs["reference_mask"], image, batch_axes, info)
