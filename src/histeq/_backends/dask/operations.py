@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from histeq import _checks
 from histeq import _chunks as blocks
 from histeq._backends import cpu
 from histeq._backends.cpu import matching as cpu_matching
@@ -82,9 +81,8 @@ def specify(request: Request) -> Any:
     a = request.arguments
 
     def grey_target(info: Any, bin_count: int, nthreads: int) -> Any:
-        out_bounds = _checks.value_range(a["out_range"], info, "out_range")
         weights = cpu_matching.target_weights(a["histogram"], a["alpha"])
-        return cpu_matching.specify_target_of(weights, a["alpha"], info, out_bounds, "per-channel")
+        return cpu_matching.specify_target_of(weights, a["alpha"], info, request.out_range, "per-channel")
 
     return _matched(request, grey_target)
 
