@@ -1,10 +1,17 @@
 """Equalization as transforms for PyTorch training pipelines.
 
 ``Equalize``, ``CLAHE`` and ``RandomCLAHE`` are ``torch.nn.Module`` objects. They take tensors of shape
-``(..., C, H, W)``, including ``torchvision.tv_tensors.Image``, and give back the same type, dtype and shape.
-Their results equal :func:`histeq.equalize` and :func:`histeq.clahe` on the last two axes, bit for bit. They
-work per sample, inside ``torchvision.transforms.v2.Compose`` and in ``DataLoader`` workers (which fork), and
-on whole batches.
+``(..., C, H, W)``, including ``torchvision.tv_tensors.Image`` and ``Video``, and give back the same type, dtype
+and shape. Their results equal :func:`histeq.equalize` and :func:`histeq.clahe` on the last two axes, bit for
+bit. They work per sample, inside ``torchvision.transforms.v2.Compose`` and in ``DataLoader`` workers (which
+fork), and on whole batches.
+
+Where torchvision is installed they are ``torchvision.transforms.v2.Transform`` objects, and take any sample a
+v2 pipeline passes: a tensor, a tuple, a dict, nested. As torchvision's own colour transforms do, they transform
+the images (``tv_tensors.Image``, ``tv_tensors.Video``, PIL images; a plain tensor when the sample holds no image
+of those types, the first one) and pass everything else through unchanged: ``Mask``, ``BoundingBoxes``,
+``KeyPoints``, labels. ``RandomCLAHE`` draws once per image of a sample's batch, and every image of the sample
+uses those draws.
 
 Each channel of each image is equalized on its own (``color=None``), as ``torchvision.transforms.v2.functional``
 does. ``color="lightness"`` (or ``"luma"``, ``"value"``) equalizes the intensity of RGB images along the
@@ -29,7 +36,9 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import Any
 
+import numpy as np
 import torch
 
 from histeq._clahe import clahe, clahe_per_image
@@ -42,6 +51,68 @@ __all__ = ["CLAHE", "Equalize", "RandomCLAHE"]
 _SPATIAL = (-2, -1)
 _CHANNEL = -3
 
+try:  # torchvision's v2 machinery where it is installed: samples of any structure
+    from torchvision import tv_tensors
+    from torchvision.transforms import v2 as _v2
+except ImportError:
+    tv_tensors = _v2 = None
+
+
+def _is_plain_tensor(value: Any) -> bool:
+    """A tensor that is no tv_tensor (v2 treats the first of them as the image when a sample holds no other)."""
+    return isinstance(value, torch.Tensor) and (tv_tensors is None or not isinstance(value, tv_tensors.TVTensor))
+
+
+def _pil_types() -> tuple:
+    try:
+        import PIL.Image
+    except ImportError:
+        return ()
+    return (PIL.Image.Image,)
+
+
+class _Transform(_v2.Transform if _v2 is not None else torch.nn.Module):  # type: ignore[misc]
+    """The one base: a v2 transform where torchvision is installed (it flattens the sample, asks ``make_params``
+    once and ``transform`` for each image), else a module whose ``forward`` takes one tensor."""
+
+    _transformed_types = (
+        (tv_tensors.Image, tv_tensors.Video, _is_plain_tensor, *_pil_types()) if tv_tensors is not None else ()
+    )
+
+    def make_params(self, flat_inputs: list) -> dict:
+        return {}
+
+    def transform(self, inpt: Any, params: dict) -> Any:
+        """One image of the sample: a tensor (or tv_tensor) of shape (..., C, H, W), or a PIL image."""
+        if _pil_types() and isinstance(inpt, _pil_types()):
+            return _on_pil(lambda image: self._tensor(image, params), inpt)
+        return self._tensor(inpt, params)
+
+    def _tensor(self, image: torch.Tensor, params: dict) -> torch.Tensor:
+        raise NotImplementedError
+
+    # torchvision before 0.21 named the two methods with a leading underscore.
+    def _get_params(self, flat_inputs: list) -> dict:
+        return self.make_params(flat_inputs)
+
+    def _transform(self, inpt: Any, params: dict) -> Any:
+        return self.transform(inpt, params)
+
+    if _v2 is None:
+
+        def forward(self, image: torch.Tensor) -> torch.Tensor:
+            return self.transform(image, self.make_params([image]))
+
+
+def _on_pil(run: Any, picture: Any) -> Any:
+    """``run`` on a PIL image, as a (C, H, W) tensor of its pixels, and back to a PIL image of its mode."""
+    import PIL.Image
+
+    pixels = np.asarray(picture)
+    planes = torch.from_numpy(pixels.reshape(pixels.shape[:2] + (-1,)).transpose(2, 0, 1).copy())  # PIL's is read-only
+    out = run(planes).numpy().transpose(1, 2, 0).reshape(pixels.shape)
+    return PIL.Image.fromarray(np.ascontiguousarray(out), mode=picture.mode)
+
 
 def _layout(image: torch.Tensor, color: str | None) -> dict:
     if not isinstance(image, torch.Tensor):
@@ -53,7 +124,7 @@ def _layout(image: torch.Tensor, color: str | None) -> dict:
     return {"axes": _SPATIAL, "channel_axis": _CHANNEL, "color": color}
 
 
-class Equalize(torch.nn.Module):
+class Equalize(_Transform):
     """Global histogram equalization of each image of a ``(..., C, H, W)`` tensor (see :func:`histeq.equalize`).
 
     Parameters
@@ -79,14 +150,14 @@ class Equalize(torch.nn.Module):
         self.color = color
         self.kwargs = kwargs
 
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
+    def _tensor(self, image: torch.Tensor, params: dict) -> torch.Tensor:
         return equalize(image, **_layout(image, self.color), **self.kwargs)
 
     def extra_repr(self) -> str:
         return ", ".join([f"color={self.color!r}"] + [f"{k}={v!r}" for k, v in self.kwargs.items()])
 
 
-class CLAHE(torch.nn.Module):
+class CLAHE(_Transform):
     """Contrast-limited adaptive histogram equalization of each image of a ``(..., C, H, W)`` tensor (see
     :func:`histeq.clahe`).
 
@@ -112,7 +183,7 @@ class CLAHE(torch.nn.Module):
         tile_counts(tiles, (math.inf, math.inf))
         self.tiles, self.clip_limit, self.color, self.kwargs = tiles, clip_limit, color, kwargs
 
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
+    def _tensor(self, image: torch.Tensor, params: dict) -> torch.Tensor:
         return clahe(
             image,
             tiles=_fitting(self.tiles, image),
@@ -125,7 +196,7 @@ class CLAHE(torch.nn.Module):
         return f"tiles={self.tiles!r}, clip_limit={self.clip_limit!r}, color={self.color!r}"
 
 
-class RandomCLAHE(torch.nn.Module):
+class RandomCLAHE(_Transform):
     """CLAHE with its clip limit and tile count drawn per sample: an augmentation.
 
     For each image of the input's leading axes (each sample of a batch), the clip limit is drawn uniformly from
@@ -191,18 +262,35 @@ class RandomCLAHE(torch.nn.Module):
         tiles = int(torch.randint(self.tiles[0], self.tiles[1] + 1, (1,), generator=self.generator))
         return numbers[0] < self.p, self.clip_limit[0] + numbers[1] * (self.clip_limit[1] - self.clip_limit[0]), tiles
 
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
+    def make_params(self, flat_inputs: list) -> dict:
+        """The draws of a sample, one per image of its batch (the first image's leading axes; a PIL image is
+        one image), in order: the same sequence whatever the sample's structure."""
+        if not flat_inputs:
+            return {"draws": []}
+        first = flat_inputs[0]
+        count = 1
+        if isinstance(first, torch.Tensor):
+            _layout(first, self.color)
+            if first.numel() == 0:
+                # Equalize and CLAHE refuse it through the functions; an empty batch would pass the loop untouched
+                raise ValueError(f"image is empty (shape {tuple(first.shape)}); there is nothing to equalize")
+            count = math.prod(first.shape[:-3])
+        return {"draws": [self.draw() for _ in range(count)]}
+
+    def _tensor(self, image: torch.Tensor, params: dict) -> torch.Tensor:
         layout = _layout(image, self.color)
-        if image.numel() == 0:
-            # Equalize and CLAHE refuse it through the functions; an empty batch would pass the loop untouched
-            raise ValueError(f"image is empty (shape {tuple(image.shape)}); there is nothing to equalize")
         samples = image.reshape((-1,) + tuple(image.shape[-3:]))
+        draws = params["draws"]
+        if len(draws) != samples.shape[0]:
+            raise ValueError(
+                f"RandomCLAHE draws once per image of a sample's batch: the sample's first image has {len(draws)},"
+                f" this one (shape {tuple(image.shape)}) {samples.shape[0]}"
+            )
         if self.color is None:
-            out = self._by_tiles(samples)
+            out = self._by_tiles(samples, draws)
         else:
             out = torch.empty_like(samples)
-            for k in range(samples.shape[0]):
-                apply, clip_limit, tiles = self.draw()
+            for k, (apply, clip_limit, tiles) in enumerate(draws):
                 out[k] = (
                     clahe(samples[k], tiles=_fitting(tiles, samples[k]), clip_limit=clip_limit, **layout)
                     if apply
@@ -211,10 +299,9 @@ class RandomCLAHE(torch.nn.Module):
         out = out.reshape(image.shape)
         return out if type(image) is torch.Tensor else out.as_subclass(type(image))
 
-    def _by_tiles(self, samples: torch.Tensor) -> torch.Tensor:
+    def _by_tiles(self, samples: torch.Tensor, draws: list) -> torch.Tensor:
         """The draws of a grey batch, one call per tile count (each image with its own clip limit) instead of one
         per sample."""
-        draws = [self.draw() for _ in range(samples.shape[0])]
         out = samples.clone()
         groups: dict[tuple[int, int], list[int]] = {}
         for k, (apply, _, tiles) in enumerate(draws):

@@ -145,3 +145,117 @@ def test_empty_batches_are_refused_by_every_module(shape):
     for transform in (transforms.Equalize(), transforms.CLAHE(tiles=2), transforms.RandomCLAHE(tiles=(1, 2))):
         with pytest.raises(ValueError, match=re.escape(f"image is empty (shape {shape}); there is nothing to")):
             transform(empty)
+
+
+def _sample():
+    """A detection/segmentation sample as a v2 pipeline passes it: an image, boxes, a mask, keypoints, a label."""
+    tv_tensors = pytest.importorskip("torchvision.tv_tensors")
+    image = tv_tensors.Image(torch.from_numpy(BATCH[0]))
+    boxes = tv_tensors.BoundingBoxes([[2, 3, 20, 30]], format="XYXY", canvas_size=(40, 36))
+    mask = tv_tensors.Mask(torch.from_numpy((BATCH[0, 0] > 100).astype(np.uint8)))
+    points = tv_tensors.KeyPoints([[5.0, 6.0]], canvas_size=(40, 36))
+    return {"image": image, "boxes": boxes, "masks": mask, "points": points, "label": 3, "extra": torch.ones(7)}
+
+
+@pytest.mark.parametrize(
+    "make, expected",
+    [
+        (lambda: transforms.Equalize(), lambda image: histeq.equalize(image, axes=(-2, -1))),
+        (lambda: transforms.CLAHE(tiles=3), lambda image: histeq.clahe(image, axes=(-2, -1), tiles=3)),
+    ],
+    ids=["Equalize", "CLAHE"],
+)
+def test_a_v2_sample_keeps_everything_but_its_image(make, expected):
+    """A dict sample through v2.Compose: the image transformed (still a tv_tensors.Image), the boxes, mask,
+    keypoints, label and any other tensor passed through as they were."""
+    v2 = pytest.importorskip("torchvision.transforms.v2")
+    sample = _sample()
+    out = v2.Compose([make()])(sample)
+    assert set(out) == set(sample)
+    assert type(out["image"]) is type(sample["image"])
+    np.testing.assert_array_equal(out["image"].numpy(), expected(BATCH[0]))
+    for key in ("boxes", "masks", "points", "extra"):
+        assert type(out[key]) is type(sample[key]) and torch.equal(out[key], sample[key]), key
+    assert out["label"] == 3
+
+
+def test_a_tuple_with_a_plain_image_and_a_mask_and_a_video():
+    """A tuple (plain tensor, Mask): the plain tensor is the image (v2's rule when no tv_tensors.Image is in the
+    sample), the mask passes; a Video is equalized frame by frame."""
+    tv_tensors = pytest.importorskip("torchvision.tv_tensors")
+    image = torch.from_numpy(BATCH[1])
+    mask = tv_tensors.Mask(torch.from_numpy((BATCH[1, 0] > 90).astype(np.uint8)))
+    out_image, out_mask = transforms.Equalize()((image, mask))
+    np.testing.assert_array_equal(out_image.numpy(), histeq.equalize(BATCH[1], axes=(-2, -1)))
+    assert torch.equal(out_mask, mask) and type(out_mask) is type(mask)
+    video = tv_tensors.Video(torch.from_numpy(BATCH[:4]))  # (T, C, H, W)
+    out = transforms.CLAHE(tiles=2)(video)
+    assert type(out) is tv_tensors.Video
+    np.testing.assert_array_equal(out.numpy(), histeq.clahe(BATCH[:4], axes=(-2, -1), tiles=2))
+
+
+def test_a_pil_image_in_a_sample_is_transformed_and_stays_a_pil_image():
+    pytest.importorskip("torchvision.transforms.v2")
+    from PIL import Image
+
+    grey = Image.fromarray(BATCH[2, 0])
+    rgb = Image.fromarray(np.ascontiguousarray(BATCH[2].transpose(1, 2, 0)))
+    out_grey, label = transforms.Equalize()((grey, 1))
+    assert isinstance(out_grey, Image.Image) and out_grey.mode == "L" and label == 1
+    np.testing.assert_array_equal(np.asarray(out_grey), histeq.equalize(BATCH[2, 0]))
+    out_rgb = transforms.Equalize(color="lightness")(rgb)
+    expected = histeq.equalize(np.asarray(rgb), channel_axis=-1, color="lightness")
+    assert out_rgb.mode == "RGB"
+    np.testing.assert_array_equal(np.asarray(out_rgb), expected)
+
+
+def test_random_clahe_applies_each_samples_own_draw():
+    """Six copies of one face crop: each output is CLAHE with its own draw, so copies with different draws differ
+    (kornia's RandomClahe draws per image but applies the first draw to the whole batch, which fails here)."""
+    from skimage import data
+
+    face = np.ascontiguousarray(data.astronaut()[30:130, 170:270, 0])
+    batch = torch.from_numpy(np.stack([face[None]] * 6))
+    out = transforms.RandomCLAHE(clip_limit=(1.0, 4.0), tiles=(2, 8), generator=torch.Generator().manual_seed(9))(batch)
+    replay = transforms.RandomCLAHE(clip_limit=(1.0, 4.0), tiles=(2, 8), generator=torch.Generator().manual_seed(9))
+    draws = [replay.draw() for _ in range(6)]
+    for k, (_, clip, tiles) in enumerate(draws):
+        np.testing.assert_array_equal(out[k, 0].numpy(), histeq.clahe(face, tiles=tiles, clip_limit=clip))
+    assert len({out[k].numpy().tobytes() for k in range(6)}) == len({(c, t) for _, c, t in draws}) > 1
+
+
+def test_random_clahe_in_a_sample_draws_once_for_the_sample():
+    """A dict sample's image gets the sample's draws; the draws follow torch.manual_seed."""
+    v2 = pytest.importorskip("torchvision.transforms.v2")
+    pipeline = v2.Compose([transforms.RandomCLAHE(tiles=(2, 5))])
+    torch.manual_seed(4)
+    first = pipeline(_sample())
+    torch.manual_seed(4)
+    again = pipeline(_sample())
+    assert torch.equal(first["image"], again["image"]) and torch.equal(first["masks"], _sample()["masks"])
+    torch.manual_seed(4)
+    (_, clip, tiles) = transforms.RandomCLAHE(tiles=(2, 5)).draw()
+    np.testing.assert_array_equal(
+        first["image"].numpy(), histeq.clahe(BATCH[0], axes=(-2, -1), tiles=tiles, clip_limit=clip)
+    )
+
+
+def test_without_torchvision_the_transforms_are_modules_of_one_tensor():
+    """Where torchvision is missing (histeq[torch] alone) the transforms are plain nn.Modules taking one tensor."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; sys.modules['torchvision'] = None\n"  # an import of torchvision now fails
+        "import numpy as np, torch, histeq\n"
+        "from histeq import transforms\n"
+        "assert transforms.Equalize.__mro__[2] is torch.nn.Module  # Equalize, the base, then Module\n"
+        "batch = torch.randint(0, 256, (2, 1, 20, 24), dtype=torch.uint8)\n"
+        "out = transforms.RandomCLAHE(tiles=(2, 3), generator=torch.Generator().manual_seed(1))(batch)\n"
+        "assert out.shape == batch.shape and out.dtype == batch.dtype\n"
+        "expected = torch.from_numpy(histeq.equalize(batch.numpy(), axes=(-2, -1)))\n"
+        "assert torch.equal(transforms.Equalize()(batch), expected)\n"
+        "print('plain modules')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "plain modules" in done.stdout, done.stderr[-3000:]
