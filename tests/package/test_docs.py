@@ -19,6 +19,7 @@ MODULES = [
     "histeq._matching",
     "histeq._dispatch",
     "histeq._fitted.equalize",
+    "histeq.albumentations",
     "histeq.io",
     "histeq.plot",
     "histeq.cli",

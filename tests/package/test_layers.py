@@ -25,7 +25,15 @@ LAYERS = [
     ("the dispatcher", ["histeq._backends", "histeq._dispatch"]),
     (
         "the public functions",
-        ["histeq._equalize", "histeq._clahe", "histeq._histogram", "histeq._matching", "histeq.transforms"],
+        [
+            "histeq._equalize",
+            "histeq._clahe",
+            "histeq._histogram",
+            "histeq._matching",
+            "histeq.transforms",
+            "histeq.albumentations",
+            "histeq.monai",
+        ],
     ),
     ("the package and its tools", ["histeq.plot", "histeq.cli", "histeq.__main__", "histeq"]),
 ]
