@@ -498,6 +498,98 @@ def case_per_call_clahe_96(repeat):
     return _against_cv2_clahe("CLAHE one 96x96 uint8, 8x8, per call", image, repeat, clip_limit=2.0)
 
 
+def case_pipeline_albumentations_96(repeat):
+    """histeq.albumentations.CLAHE inside A.Compose on one 96x96 uint8 sample, against albumentations' own CLAHE
+    in the same pipeline and histeq's bare function on the same sample."""
+    import albumentations as A
+
+    from histeq import albumentations as ha
+
+    sample = np.random.default_rng(12).integers(20, 200, (96, 96), dtype=np.uint8)
+    ours = A.Compose([ha.CLAHE(clip_limit=2.0, tiles=8, p=1.0)])
+    theirs = A.Compose([A.CLAHE(clip_limit=(2.0, 2.0), tile_grid_size=(8, 8), p=1.0)])
+    return "CLAHE one 96x96 uint8 in A.Compose", _time(
+        {
+            "histeq": lambda: ours(image=sample),
+            "albumentations CLAHE": lambda: theirs(image=sample),
+            "histeq's bare clahe": lambda: histeq.clahe(sample, tiles=8, clip_limit=2.0),
+        },
+        repeat,
+    )
+
+
+def case_pipeline_albumentations_equalize_96(repeat):
+    import albumentations as A
+
+    from histeq import albumentations as ha
+
+    sample = np.random.default_rng(13).integers(20, 200, (96, 96), dtype=np.uint8)
+    ours, theirs = A.Compose([ha.Equalize(p=1.0)]), A.Compose([A.Equalize(p=1.0)])
+    return "equalize one 96x96 uint8 in A.Compose", _time(
+        {
+            "histeq": lambda: ours(image=sample),
+            "albumentations Equalize": lambda: theirs(image=sample),
+            "histeq's bare equalize": lambda: histeq.equalize(sample),
+        },
+        repeat,
+    )
+
+
+def case_pipeline_albumentations_uint16(repeat):
+    """A 512x512 uint16 image, which albumentations' own CLAHE refuses: the pipeline's cost over the bare call."""
+    import albumentations as A
+
+    from histeq import albumentations as ha
+
+    image = np.random.default_rng(14).integers(0, 65536, (512, 512), dtype=np.uint16)
+    ours = A.Compose([ha.CLAHE(clip_limit=2.0, tiles=8, p=1.0)])
+    return "CLAHE one 512x512 uint16 in A.Compose", _time(
+        {"histeq": lambda: ours(image=image), "histeq's bare clahe": lambda: histeq.clahe(image, tiles=8)},
+        repeat,
+    )
+
+
+def case_pipeline_torchvision_96(repeat):
+    """histeq.transforms.Equalize inside v2.Compose on a (1, 96, 96) tv_tensors.Image, against torchvision's
+    RandomEqualize(p=1) and histeq's bare call on the same tensor."""
+    import torch
+    from torchvision import tv_tensors
+    from torchvision.transforms import v2
+
+    from histeq.transforms import Equalize
+
+    image = tv_tensors.Image(torch.from_numpy(np.random.default_rng(15).integers(20, 200, (1, 96, 96), np.uint8)))
+    ours, theirs = v2.Compose([Equalize()]), v2.Compose([v2.RandomEqualize(p=1.0)])
+    return "equalize one (1,96,96) uint8 in v2.Compose", _time(
+        {
+            "histeq": lambda: ours(image),
+            "torchvision RandomEqualize": lambda: theirs(image),
+            "histeq's bare equalize": lambda: histeq.equalize(image, axes=(-2, -1)),
+        },
+        repeat,
+    )
+
+
+def case_pipeline_monai_96(repeat):
+    """histeq.monai.CLAHEd inside MONAI's Compose on a (1, 96, 96) uint8 MetaTensor, against histeq's bare call on
+    the same tensor (MONAI has no CLAHE)."""
+    import torch
+    from monai.data import MetaTensor
+    from monai.transforms import Compose
+
+    from histeq import monai as hm
+
+    image = MetaTensor(torch.from_numpy(np.random.default_rng(16).integers(20, 200, (1, 96, 96), np.uint8)))
+    ours = Compose([hm.CLAHEd(keys="image", tiles=8)])
+    return "CLAHE one (1,96,96) uint8 in monai Compose", _time(
+        {
+            "histeq": lambda: ours({"image": image}),
+            "histeq's bare clahe": lambda: histeq.clahe(image.as_tensor(), axes=(-2, -1), tiles=8),
+        },
+        repeat,
+    )
+
+
 def case_compat_clahe(repeat):
     import cv2
 
@@ -596,6 +688,11 @@ CASES = [
     case_types_clahe_batch,
     case_per_sample_transform_96,
     case_per_call_clahe_96,
+    case_pipeline_albumentations_96,
+    case_pipeline_albumentations_equalize_96,
+    case_pipeline_albumentations_uint16,
+    case_pipeline_torchvision_96,
+    case_pipeline_monai_96,
     case_compat_clahe,
     case_compat_clahe_uint16,
     case_compat_clahe_batch,

@@ -53,6 +53,8 @@ ColorMode = Optional[Literal["lightness", "luma", "value"]]
 def _layout(ndim: int, leading: int, spatial: int, color: str | None) -> dict[str, Any]:
     """histeq's layout of an albumentations array: ``leading`` batch axes, then ``spatial`` image axes, then the
     channels when there is an axis left (albumentations keeps channels last)."""
+    if leading == 0 and ndim == spatial:
+        return {}  # one grey image: histeq's defaults (and its one-step path for the commonest calls)
     axes = tuple(range(leading, leading + spatial))
     if ndim == leading + spatial or color is None:
         return {"axes": axes}  # grey, or each channel alone (the channel axis is then a batch axis)
@@ -343,6 +345,8 @@ def _rebuilt(counts: list[list[int]], dtype: str, low: int) -> np.ndarray:
 
 def _fitting(tiles: int | tuple[int, ...], sizes: tuple[int, ...]) -> int | tuple[int, ...]:
     """Tiles at most each axis's length, so that small images and thin volumes work."""
+    if isinstance(tiles, int) and tiles <= min(sizes):
+        return tiles
     counts = (tiles,) * len(sizes) if isinstance(tiles, int) else tuple(tiles)
     if len(counts) != len(sizes):
         return tiles  # histeq.clahe refuses it with the counts given

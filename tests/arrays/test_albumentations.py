@@ -58,7 +58,10 @@ def test_masks_boxes_and_keypoints_pass_untouched():
 def test_batches_and_volumes():
     """images: each image alone; a volume: one 3-D image (3-D tiles), or slice by slice when asked."""
     images = np.stack([CAMERA[:200, :200], CAMERA[200:400, 100:300]])
-    np.testing.assert_array_equal(Equalize(p=1)(images=images)["images"], histeq.equalize(images, axes=(1, 2)))
+    for transform in (Equalize(p=1), CLAHE(tiles=5, p=1), Specify("exponential", p=1)):
+        batch = transform(images=images)["images"]
+        for image, out in zip(images, batch):  # apply_to_images: each image as its own call
+            np.testing.assert_array_equal(out, transform(image=image)["image"])
     volume = np.stack([DEEP[k * 20 : k * 20 + 100, 100:180] for k in range(12)])
     np.testing.assert_array_equal(CLAHE(tiles=3, p=1)(volume=volume)["volume"], histeq.clahe(volume, tiles=3))
     np.testing.assert_array_equal(

@@ -81,10 +81,19 @@ def test_match_histograms_by_key_or_fixed_reference():
         hm.MatchHistogramsd(keys="image")
 
 
-def test_in_a_monai_compose():
-    pipeline = Compose([hm.CLAHEd(keys="image", tiles=(4, 4, 2)), hm.RandCLAHEd(keys="image", prob=0.0)])
-    out = pipeline({"image": _meta(VOLUME)})["image"]
-    np.testing.assert_array_equal(out.numpy(), histeq.clahe(VOLUME, axes=(1, 2, 3), tiles=(4, 4, 2)))
+def test_in_a_monai_compose_with_a_brain_mask():
+    brain = VOLUME > 15000
+    pipeline = Compose(
+        [
+            hm.CLAHEd(keys="image", tiles=(4, 4, 2), mask_key="brain"),
+            hm.RandCLAHEd(keys="image", prob=0.0),
+        ]
+    )
+    out = pipeline({"image": _meta(VOLUME), "brain": torch.from_numpy(brain)})
+    assert type(out["image"]) is MetaTensor and out["image"].meta["filename_or_obj"] == "case.nii.gz"
+    assert torch.equal(out["image"].affine, AFFINE) and torch.equal(out["brain"], torch.from_numpy(brain))
+    expected = histeq.clahe(VOLUME, axes=(1, 2, 3), tiles=(4, 4, 2), mask=brain)
+    np.testing.assert_array_equal(out["image"].numpy(), expected)
 
 
 def test_the_example_runs():

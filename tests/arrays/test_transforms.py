@@ -97,6 +97,34 @@ def test_in_a_data_loader_with_two_forking_workers():
     np.testing.assert_array_equal(out.numpy(), histeq.clahe(BATCH, axes=(-2, -1), tiles=4))
 
 
+class _Augmented(torch.utils.data.Dataset):
+    augment = transforms.RandomCLAHE(clip_limit=(1.0, 4.0), tiles=(2, 6))
+
+    def __len__(self):
+        return len(BATCH)
+
+    def __getitem__(self, k):
+        return self.augment(torch.from_numpy(BATCH[k]))
+
+
+def test_random_clahe_in_data_loader_workers_is_reproducible_under_a_seed():
+    """Each worker draws from its own torch seed, which the loader derives from its generator: the same seed
+    gives the same augmented epoch, another seed another one."""
+
+    def epoch(seed):
+        loader = torch.utils.data.DataLoader(
+            _Augmented(),
+            batch_size=2,
+            num_workers=2,
+            multiprocessing_context="fork",
+            generator=torch.Generator().manual_seed(seed),
+        )
+        return torch.cat(list(loader))
+
+    first, again, other = epoch(3), epoch(3), epoch(4)
+    assert torch.equal(first, again) and not torch.equal(first, other)
+
+
 def test_the_examples_run():
     import doctest
 
