@@ -570,6 +570,28 @@ def case_pipeline_torchvision_96(repeat):
     )
 
 
+def case_pipeline_kornia_96(repeat):
+    """A per-sample random CLAHE on one (1, 96, 96) sample: histeq's RandomCLAHE on the uint8 tensor against
+    kornia's RandomClahe on the float32 one (kornia computes in float32 on [0, 1], 256 bins)."""
+    import kornia
+    import torch
+
+    from histeq.transforms import RandomCLAHE
+
+    sample = torch.from_numpy(np.random.default_rng(17).integers(20, 200, (1, 96, 96), np.uint8))
+    scaled = sample.float()[None] / 255
+    ours = RandomCLAHE(clip_limit=(1.0, 4.0), tiles=(8, 8))
+    theirs = kornia.augmentation.RandomClahe(clip_limit=(1.0, 4.0), grid_size=(8, 8), p=1.0)
+    return "random CLAHE one (1,96,96) sample", _time(
+        {
+            "histeq": lambda: ours(sample),
+            "kornia RandomClahe": lambda: theirs(scaled),
+            "histeq's bare clahe": lambda: histeq.clahe(sample, axes=(-2, -1), tiles=8, clip_limit=2.0),
+        },
+        repeat,
+    )
+
+
 def case_pipeline_monai_96(repeat):
     """histeq.monai.CLAHEd inside MONAI's Compose on a (1, 96, 96) uint8 MetaTensor, against histeq's bare call on
     the same tensor (MONAI has no CLAHE)."""
@@ -692,6 +714,7 @@ CASES = [
     case_pipeline_albumentations_equalize_96,
     case_pipeline_albumentations_uint16,
     case_pipeline_torchvision_96,
+    case_pipeline_kornia_96,
     case_pipeline_monai_96,
     case_compat_clahe,
     case_compat_clahe_uint16,

@@ -302,11 +302,14 @@ class RandomCLAHE(_Transform):
     def _by_tiles(self, samples: torch.Tensor, draws: list) -> torch.Tensor:
         """The draws of a grey batch, one call per tile count (each image with its own clip limit) instead of one
         per sample."""
-        out = samples.clone()
         groups: dict[tuple[int, int], list[int]] = {}
         for k, (apply, _, tiles) in enumerate(draws):
             if apply:
                 groups.setdefault(_fitting(tiles, samples[k]), []).append(k)
+        if len(groups) == 1 and len(next(iter(groups.values()))) == samples.shape[0]:  # every image, one tile count
+            tiles, members = next(iter(groups.items()))
+            return clahe_per_image(samples, tiles, [draws[k][1] for k in members])
+        out = samples.clone()
         for tiles, members in groups.items():
             index = torch.tensor(members, device=samples.device)
             out[index] = clahe_per_image(samples[index], tiles, [draws[k][1] for k in members])
