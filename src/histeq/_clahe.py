@@ -216,7 +216,7 @@ def fit_clahe(
     return _dispatch.call("fit_clahe", locals())
 
 
-def clahe_per_image(image: Image, tiles: tuple[int, int], clip_limits: Sequence[float]) -> Image:
+def clahe_per_image(image: Image, tiles: int | tuple[int, ...], clip_limits: Sequence[float]) -> Image:
     """CLAHE of a ``(N, C, H, W)`` batch on its last two axes, sample k with clip limit ``clip_limits[k]`` and
     every other argument at :func:`clahe`'s defaults, in one request: the draws of a ``transforms.RandomCLAHE``
     (the GPU backend computes them in one pass)."""

@@ -36,6 +36,26 @@ def tile_counts(tiles: object, sizes: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(int(t) for t in items)
 
 
+def fitted(tiles: object, sizes: tuple[int, ...]) -> object:
+    """Tile counts at most each axis's length, so that small crops and thin volumes work (the transforms' and
+    adapters' rule).  One count that fits is given back as it is (the one-step paths take an int); anything but
+    counts as it is, for :func:`tile_counts` to refuse with the value given (``int()`` here would truncate 2.5)."""
+    counts = (tiles,) * len(sizes) if _is_count(tiles) else tiles
+    try:
+        counts = tuple(counts)  # type: ignore[arg-type]
+    except TypeError:
+        return tiles
+    if len(counts) != len(sizes) or not all(_is_count(count) for count in counts):
+        return tiles
+    if _is_count(tiles) and tiles <= min(sizes):  # type: ignore[operator]
+        return tiles
+    return tuple(min(int(count), size) for count, size in zip(counts, sizes))
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
 def checked_clip_limit(clip_limit: object, opencv: bool = False) -> float | None:
     """A clip limit of at least 1, or None; ``opencv``: any finite number OpenCV takes (at most 0: none)."""
     if clip_limit is None:

@@ -44,6 +44,7 @@ from histeq._clahe import clahe
 from histeq._equalize import equalize
 from histeq._histogram import histogram
 from histeq._matching import match, specify
+from histeq._tiles import fitted
 
 __all__ = ["CLAHE", "Equalize", "MatchHistograms", "RandomCLAHE", "Specify"]
 
@@ -157,7 +158,7 @@ class CLAHE(_Equalization):
         self.clip_limit, self.tiles, self.color, self.per_slice = clip_limit, tiles, color, per_slice
 
     def _run(self, array: np.ndarray, leading: int, spatial: int, **params: Any) -> np.ndarray:
-        tiles = _fitting(self.tiles, array.shape[leading : leading + spatial])
+        tiles = fitted(self.tiles, array.shape[leading : leading + spatial])
         return clahe(array, tiles=tiles, clip_limit=self.clip_limit, **self._grey(array, leading, spatial))
 
     def get_transform_init_args_names(self) -> tuple[str, ...]:
@@ -210,7 +211,7 @@ class RandomCLAHE(_Equalization):
         }
 
     def _run(self, array: np.ndarray, leading: int, spatial: int, **params: Any) -> np.ndarray:
-        tiles = _fitting(params["tiles"], array.shape[leading : leading + spatial])
+        tiles = fitted(params["tiles"], array.shape[leading : leading + spatial])
         return clahe(array, tiles=tiles, clip_limit=params["clip_limit"], **self._grey(array, leading, spatial))
 
     def get_transform_init_args_names(self) -> tuple[str, ...]:
@@ -341,13 +342,3 @@ def _rebuilt(counts: list[list[int]], dtype: str, low: int) -> np.ndarray:
     """A reference with the same histograms, (pixels, channels): matching reads nothing else of a reference."""
     levels = np.arange(low, low + len(counts[0]))
     return np.stack([np.repeat(levels, channel) for channel in counts], axis=-1).astype(dtype)
-
-
-def _fitting(tiles: int | tuple[int, ...], sizes: tuple[int, ...]) -> int | tuple[int, ...]:
-    """Tiles at most each axis's length, so that small images and thin volumes work."""
-    if isinstance(tiles, int) and tiles <= min(sizes):
-        return tiles
-    counts = (tiles,) * len(sizes) if isinstance(tiles, int) else tuple(tiles)
-    if len(counts) != len(sizes):
-        return tiles  # histeq.clahe refuses it with the counts given
-    return tuple(min(count, size) for count, size in zip(counts, sizes))

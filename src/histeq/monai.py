@@ -41,6 +41,7 @@ from monai.utils.type_conversion import convert_to_dst_type, convert_to_tensor
 from histeq._clahe import clahe
 from histeq._equalize import equalize
 from histeq._matching import match
+from histeq._tiles import fitted
 
 __all__ = [
     "CLAHE",
@@ -127,7 +128,7 @@ class CLAHE(Transform):
         return _channel_first(img, self.mask if mask is None else mask, self._run)
 
     def _run(self, data: Any, axes: tuple[int, ...], mask: Any) -> Any:
-        tiles = _fitting(self.tiles, tuple(int(data.shape[axis]) for axis in axes))
+        tiles = fitted(self.tiles, tuple(int(data.shape[axis]) for axis in axes))
         return clahe(data, tiles=tiles, clip_limit=self.clip_limit, axes=axes, mask=mask)
 
 
@@ -328,11 +329,3 @@ def _pixels(value: Any) -> Any:
     if isinstance(value, np.ndarray) or not isinstance(value, torch.Tensor):
         return np.asarray(value)
     return value.as_tensor() if hasattr(value, "as_tensor") else value
-
-
-def _fitting(tiles: int | Sequence[int], sizes: tuple[int, ...]) -> int | tuple[int, ...]:
-    """Tiles at most each axis's length, so that small images and thin volumes work."""
-    counts = (tiles,) * len(sizes) if isinstance(tiles, int) else tuple(tiles)
-    if len(counts) != len(sizes):
-        return tiles  # histeq.clahe refuses it with the counts given
-    return tuple(min(count, size) for count, size in zip(counts, sizes))

@@ -35,7 +35,6 @@ Examples
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any
 
 import numpy as np
@@ -43,7 +42,7 @@ import torch
 
 from histeq._clahe import clahe, clahe_per_image
 from histeq._equalize import equalize
-from histeq._tiles import checked_clip_limit, tile_counts
+from histeq._tiles import checked_clip_limit, fitted, tile_counts
 
 __all__ = ["CLAHE", "Equalize", "RandomCLAHE"]
 
@@ -71,20 +70,22 @@ def _pil_types() -> tuple:
     return (PIL.Image.Image,)
 
 
+#: PIL's image type where Pillow is installed (the images a v2 sample may hold besides tensors).
+_PIL = _pil_types()
+
+
 class _Transform(_v2.Transform if _v2 is not None else torch.nn.Module):  # type: ignore[misc]
     """The one base: a v2 transform where torchvision is installed (it flattens the sample, asks ``make_params``
     once and ``transform`` for each image), else a module whose ``forward`` takes one tensor."""
 
-    _transformed_types = (
-        (tv_tensors.Image, tv_tensors.Video, _is_plain_tensor, *_pil_types()) if tv_tensors is not None else ()
-    )
+    _transformed_types = (tv_tensors.Image, tv_tensors.Video, _is_plain_tensor, *_PIL) if tv_tensors is not None else ()
 
     def make_params(self, flat_inputs: list) -> dict:
         return {}
 
     def transform(self, inpt: Any, params: dict) -> Any:
         """One image of the sample: a tensor (or tv_tensor) of shape (..., C, H, W), or a PIL image."""
-        if _pil_types() and isinstance(inpt, _pil_types()):
+        if _PIL and isinstance(inpt, _PIL):
             return _on_pil(lambda image: self._tensor(image, params), inpt)
         return self._tensor(inpt, params)
 
@@ -335,17 +336,5 @@ def _range(value, name: str, what: str, check) -> tuple:
 
 
 def _fitting(tiles, image: torch.Tensor):
-    """Tiles at most the image's size along H and W (so small crops work).  Anything but int counts goes to
-    histeq.clahe as it is, to be refused there with the value given (an int() here truncated 2.5 to 2)."""
-    height, width = image.shape[-2:]
-    try:
-        rows, cols = (tiles, tiles) if _is_count(tiles) else tiles
-    except (TypeError, ValueError):
-        return tiles
-    if not (_is_count(rows) and _is_count(cols)):
-        return tiles
-    return (min(rows, height), min(cols, width))
-
-
-def _is_count(value) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    """Tiles at most the image's size along H and W (``_tiles.fitted``)."""
+    return fitted(tiles, tuple(image.shape[-2:]))

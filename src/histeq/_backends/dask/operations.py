@@ -28,17 +28,9 @@ def _on_blocks(request: Request) -> Callable[..., Any]:
     return run
 
 
-def equalize(request: Request) -> Any:
-    """One global histogram for a whole grey array, otherwise blocks of whole images; exact equalization in
-    memory, when it fits (one global order)."""
-    a = request.arguments
+def _by_images(request: Request, image: Any, mask: Any, spatial: tuple[int, ...], channel: int | None) -> Any:
+    """Blocks of whole images, each the CPU backend's request with the block as its image."""
     run = _on_blocks(request)
-    if a["exact"] is not False or a["return_ties"] is not False:
-        return blocks.exact_in_memory(a["image"], a["mask"], "exact equalization", run)
-    image = a["image"]
-    info, channel, spatial, mask = blocks.checked(image, a["mask"], a["channel_axis"], a["axes"])
-    if channel is None and len(spatial) == image.ndim and a["color"] is None and request.compat is None:
-        return dask_mapping.equalize(image, mask, request.nbins, request.in_range, request.out_range, a["threads"])
     return blocks.by_image_blocks(
         image,
         mask,
@@ -46,6 +38,19 @@ def equalize(request: Request) -> Any:
         channel,
         lambda block, block_mask: run(block, block_mask, axes=spatial, channel_axis=channel),
     )
+
+
+def equalize(request: Request) -> Any:
+    """One global histogram for a whole grey array, otherwise blocks of whole images; exact equalization in
+    memory, when it fits (one global order)."""
+    a = request.arguments
+    if a["exact"] is not False or a["return_ties"] is not False:
+        return blocks.exact_in_memory(a["image"], a["mask"], "exact equalization", _on_blocks(request))
+    image = a["image"]
+    info, channel, spatial, mask = blocks.checked(image, a["mask"], a["channel_axis"], a["axes"])
+    if channel is None and len(spatial) == image.ndim and a["color"] is None and request.compat is None:
+        return dask_mapping.equalize(image, mask, request.nbins, request.in_range, request.out_range, a["threads"])
+    return _by_images(request, image, mask, spatial, channel)
 
 
 def clahe(request: Request) -> Any:
@@ -58,14 +63,7 @@ def clahe(request: Request) -> Any:
     if channel is None and len(spatial) == image.ndim and a["color"] is None and request.compat is None:
         spec = make_spec(info, request.nbins, request.in_range, request.out_range)
         return dask_clahe.clahe_chunked(image, info, mask, request.tiles, request.clip_limit, spec, a["threads"])
-    run = _on_blocks(request)
-    return blocks.by_image_blocks(
-        image,
-        mask,
-        spatial,
-        channel,
-        lambda block, block_mask: run(block, block_mask, axes=spatial, channel_axis=channel),
-    )
+    return _by_images(request, image, mask, spatial, channel)
 
 
 def match(request: Request) -> Any:
