@@ -287,3 +287,13 @@ def test_without_torchvision_the_transforms_are_modules_of_one_tensor():
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and "plain modules" in done.stdout, done.stderr[-3000:]
+
+
+def test_random_clahe_refuses_a_sample_whose_images_have_other_batches():
+    tv_tensors = pytest.importorskip("torchvision.tv_tensors")
+    sample = {
+        "image": tv_tensors.Image(torch.from_numpy(BATCH[:2])),
+        "video": tv_tensors.Video(torch.from_numpy(BATCH)),
+    }
+    with pytest.raises(ValueError, match="draws once per image of a sample's batch"):
+        transforms.RandomCLAHE(tiles=(2, 3))(sample)
