@@ -73,6 +73,8 @@ def enter(operation: str, arguments: dict[str, Any]) -> tuple[dict[str, Any], Cr
             if arguments.get(name) is not None:
                 arguments[name] = crossing.door.enter(arguments[name], name)
         crossing.door.names(arguments)
+        if arguments.get("kernel_size") is not None and arguments.get("spacing") is None:
+            arguments["spacing"] = _coordinate_spacing(arguments, crossing.door)
         if (
             _plain(arguments["image"])
             and _plain(arguments.get("reference"))
@@ -133,6 +135,16 @@ def explained(exc: Exception, arguments: dict[str, Any], crossing: Crossing | No
             f"{exc} (the last axis has {np.shape(image)[-1]} entries: pass channel_axis=-1 for a colour image)"
         )
     return exc
+
+
+def _coordinate_spacing(arguments: dict[str, Any], door: _arrays.Door) -> tuple[float, ...] | None:
+    """A DataArray's pixel size along its spatial dimensions, from their coordinates (None: it has none), in
+    which CLAHE's ``kernel_size`` is then given (``fit_clahe``: every dimension is spatial)."""
+    ndim = len(arguments["image"].shape)
+    if "axes" not in arguments:
+        return door.steps(tuple(range(ndim)))
+    channel = _checks.channel_axis(arguments.get("channel_axis"), ndim)
+    return door.steps(_checks.spatial_axes(arguments.get("axes"), ndim, channel))
 
 
 def _plain(value: object) -> bool:

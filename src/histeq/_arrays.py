@@ -88,6 +88,20 @@ def is_foreign(value: object) -> bool:
     )
 
 
+def _step(dim: str, values: np.ndarray) -> float:
+    """The distance between neighbouring coordinates of one dimension, the same all along it."""
+    if values.size < 2:
+        raise ValueError(f"kernel_size: dimension {dim!r} has one coordinate, which gives no spacing; pass spacing=")
+    steps = np.abs(np.diff(values))
+    step = float(steps.mean())
+    if not (np.isfinite(step) and step > 0 and np.allclose(steps, step, rtol=1e-6, atol=0)):
+        raise ValueError(
+            f"kernel_size: the coordinates of dimension {dim!r} are not evenly spaced, so they give no one pixel "
+            "size; pass spacing="
+        )
+    return step
+
+
 class Door:
     """How one call's image came in, so that its result can leave in the same type."""
 
@@ -95,6 +109,7 @@ class Door:
         self.function = function
         self.leave_as: Callable[[Any, bool], Any] | None = None
         self.dims: tuple | None = None  # the image's dimension names (xarray)
+        self.coordinates: Any = None  # the image's coordinates (xarray)
 
     def enter(self, value: object, name: str) -> object:
         """``value``, the argument ``name``, as a NumPy (or Dask) array, or as it is when it is neither foreign
@@ -135,6 +150,21 @@ class Door:
                 arguments[name] = self._axis_of(value, name)
             elif isinstance(value, (tuple, list)) and any(isinstance(v, str) for v in value):
                 arguments[name] = type(value)(self._axis_of(v, name) if isinstance(v, str) else v for v in value)
+
+    def steps(self, axes: tuple[int, ...]) -> tuple[float, ...] | None:
+        """The image's pixel size along ``axes`` from its coordinates (xarray): None where none of those dimensions
+        has coordinates; a ValueError where only some have, or where they are not evenly spaced."""
+        dims = [self.dims[axis] for axis in axes] if self.dims is not None else []
+        given = [dim for dim in dims if dim in self.coordinates.indexes]
+        if not given:
+            return None
+        if len(given) < len(dims):
+            missing = [dim for dim in dims if dim not in given]
+            raise ValueError(
+                f"kernel_size: the image's dimensions {given} have coordinates but {missing} not, so the region "
+                "size has no one unit; pass spacing= (or kernel_size in pixels with spacing=1)"
+            )
+        return tuple(_step(dim, np.asarray(self.coordinates[dim].values, dtype=np.float64)) for dim in dims)
 
     def _axis_of(self, dim: str, name: str) -> int:
         if dim not in self.dims:
@@ -191,6 +221,7 @@ class Door:
         if not is_image:
             return data, None
         self.dims = tuple(data_array.dims)
+        self.coordinates = data_array.coords
 
         def leave(result, image):
             return data_array.copy(deep=False, data=result) if image else result  # histograms, ties: arrays

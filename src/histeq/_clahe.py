@@ -18,7 +18,9 @@ __all__ = ["clahe", "fit_clahe"]
 def clahe(
     image: Image,
     *,
-    tiles: int | Sequence[int] = ...,
+    tiles: int | Sequence[int] | None = ...,
+    kernel_size: float | Sequence[float] | None = ...,
+    spacing: float | Sequence[float] | None = ...,
     clip_limit: float | None = ...,
     nbins: int | None = ...,
     mask: ArrayLike = ...,
@@ -35,7 +37,9 @@ def clahe(
 def clahe(
     image: Sequenced,
     *,
-    tiles: int | Sequence[int] = ...,
+    tiles: int | Sequence[int] | None = ...,
+    kernel_size: float | Sequence[float] | None = ...,
+    spacing: float | Sequence[float] | None = ...,
     clip_limit: float | None = ...,
     nbins: int | None = ...,
     mask: ArrayLike = ...,
@@ -51,7 +55,9 @@ def clahe(
 def clahe(
     image: Image | Sequenced,
     *,
-    tiles: int | Sequence[int] = 8,
+    tiles: int | Sequence[int] | None = None,
+    kernel_size: float | Sequence[float] | None = None,
+    spacing: float | Sequence[float] | None = None,
     clip_limit: float | None = 2.0,
     nbins: int | None = None,
     mask: ArrayLike = None,
@@ -79,7 +85,28 @@ def clahe(
         2-D images, 3-D volumes or n-D; see ``axes`` for batches.
     tiles : int or sequence of int, optional
         Number of tiles along each spatial axis (in array order), or one
-        number for all.  Each must be between 1 and the axis length.  Default 8.
+        number for all.  Each must be between 1 and the axis length.  Default
+        (neither ``tiles`` nor ``kernel_size`` given): 8 along each axis.
+    kernel_size : float or sequence of float, optional
+        The contextual regions' size instead of their number, along each
+        spatial axis (in array order) or one for all: in pixels, as
+        scikit-image's ``kernel_size`` (Fiji's ``blocksize``), or in the
+        units of ``spacing``.  An axis of ``n`` pixels and a region of ``k``
+        pixels gets ``ceil(n / k)`` tiles, scikit-image's count: tiles of
+        ``k`` pixels where ``k`` divides ``n`` (then scikit-image's tiles
+        exactly), else of ``n / ceil(n / k)`` pixels, the nearest
+        shorter size that cuts the axis evenly (no padding, no partial tile
+        at the edge).  At least one pixel and at most the axis; not with
+        ``tiles``.  An xarray DataArray whose spatial dimensions all have
+        evenly spaced coordinates gives ``kernel_size`` in their units.
+    spacing : float or sequence of float, optional
+        The pixel (voxel) size along each spatial axis, or one for all, in
+        the units of ``kernel_size``: ``kernel_size=20, spacing=(1.4, 0.4,
+        0.4)`` makes regions of at most 20 µm along each axis on voxels of
+        1.4 x 0.4 x 0.4 µm (14.3 x 50 x 50 voxels, each axis cut evenly as
+        above).  Positive;
+        only with ``kernel_size``.  Default: pixels (or a DataArray's
+        coordinates).
     clip_limit : float or None, optional
         Largest slope of a tile's mapping relative to plain equalization: the
         histogram is clipped at ``clip_limit`` times its mean bin height and
@@ -179,6 +206,15 @@ def clahe(
     True
     >>> np.array_equal(histeq.clahe(image[:, ::-1], tiles=4), limited[:, ::-1])
     True
+
+    Regions given by their size: 16 pixels, or 20 µm on anisotropic voxels.
+
+    >>> np.array_equal(histeq.clahe(image, kernel_size=16), limited)
+    True
+    >>> volume = np.random.default_rng(0).integers(0, 4096, (28, 100, 100), dtype=np.uint16)
+    >>> microns = histeq.clahe(volume, kernel_size=20, spacing=(1.4, 0.4, 0.4))  # 39.2 x 40 x 40 µm
+    >>> np.array_equal(microns, histeq.clahe(volume, tiles=2))
+    True
     """
     return _dispatch.call("clahe", locals())
 
@@ -186,7 +222,9 @@ def clahe(
 def fit_clahe(
     image: ArrayLike,
     *,
-    tiles: int | Sequence[int] = 8,
+    tiles: int | Sequence[int] | None = None,
+    kernel_size: float | Sequence[float] | None = None,
+    spacing: float | Sequence[float] | None = None,
     clip_limit: float | None = 2.0,
     nbins: int | None = None,
     mask: ArrayLike = None,

@@ -20,7 +20,7 @@ import numpy as np
 
 from histeq import _checks
 from histeq._kernels import DtypeInfo, dtype_info
-from histeq._tiles import checked_clip_limit, tile_counts
+from histeq._tiles import checked_clip_limit, region_tiles
 
 Operation = Literal[
     "equalize",
@@ -66,7 +66,7 @@ class Request(NamedTuple):
     compat : str or None
         The peer whose rules to reproduce.
     tiles : tuple of int or None
-        CLAHE's tiles along each spatial axis (``fit_clahe``: along each axis).
+        CLAHE's tiles along each spatial axis (``fit_clahe``: along each axis), as given or from ``kernel_size``.
     clip_limit : float or None
         CLAHE's clip limit (None: no limit; OpenCV's rule under ``compat="opencv"``).
     clip_limits : tuple of float, optional
@@ -131,7 +131,7 @@ def make(operation: Operation, arguments: Mapping[str, Any], clip_limits: tuple[
         out_range = _checks.value_range(arguments["out_range"], info, "out_range")
     if operation in ("clahe", "fit_clahe"):
         sizes = shape if operation == "fit_clahe" else tuple(shape[axis] for axis in spatial)
-        tiles = tile_counts(arguments["tiles"], sizes)
+        tiles = region_tiles(arguments["tiles"], arguments["kernel_size"], arguments["spacing"], sizes)
     if operation in COMPAT:
         compat = _checks.choice(arguments["compat"], "compat", COMPAT[operation])
     if operation in ("clahe", "fit_clahe"):

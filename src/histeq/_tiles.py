@@ -18,6 +18,63 @@ def output_bits(info: DtypeInfo, out_lo: float, out_hi: float) -> int | None:
     return None if info.is_float else int(out_hi - out_lo).bit_length()
 
 
+#: Tiles along each spatial axis when neither ``tiles`` nor ``kernel_size`` is given (scikit-image's default
+#: ``kernel_size`` is an eighth of each axis likewise; OpenCV's ``tileGridSize`` is 8 x 8).
+DEFAULT_TILES = 8
+#: Relative slack of a physical region size against the voxels it spans: 20 um on 0.4 um voxels is 50 voxels,
+#: though 20 / 0.4 is 50.000000000000004 in floating point.
+_SLACK = 1e-9
+
+
+def region_tiles(tiles: object, kernel_size: object, spacing: object, sizes: tuple[int, ...]) -> tuple[int, ...]:
+    """The tile counts of a CLAHE call along axes of ``sizes``: ``tiles`` as given, or the fewest tiles that
+    cut each axis into regions no longer than ``kernel_size`` (pixels, or units of ``spacing``), or the
+    default.  At most one of ``tiles`` and ``kernel_size`` is given; ``spacing`` only with ``kernel_size``."""
+    if kernel_size is None:
+        if spacing is not None:
+            raise ValueError("spacing gives the units of kernel_size; it needs kernel_size= (tiles are counts)")
+        return tile_counts(DEFAULT_TILES if tiles is None else tiles, sizes)
+    if tiles is not None:
+        raise ValueError(
+            f"give the contextual regions either as tiles (a count per axis) or as kernel_size (a size per axis), "
+            f"not both; got tiles={tiles!r} and kernel_size={kernel_size!r}"
+        )
+    lengths = _per_axis(kernel_size, "kernel_size", len(sizes))
+    steps = (1.0,) * len(sizes) if spacing is None else _per_axis(spacing, "spacing", len(sizes))
+    unit = "pixels" if spacing is None else "units of spacing"
+    counts = []
+    for axis, (length, step, n) in enumerate(zip(lengths, steps, sizes)):
+        pixels = length / step
+        if pixels < 1 - _SLACK:
+            raise ValueError(f"kernel_size {kernel_size!r} ({unit}) is under one pixel along axis {axis}")
+        if pixels > n * (1 + _SLACK):
+            raise ValueError(
+                f"kernel_size {kernel_size!r} ({unit}) is larger than the image along axis {axis}: "
+                f"{length:g} against {n} pixels ({n * step:g} {unit}); the spatial axes have sizes {sizes}"
+            )
+        counts.append(max(1, math.ceil(n / pixels * (1 - _SLACK))))
+    return tuple(counts)
+
+
+def _per_axis(value: object, name: str, count: int) -> tuple[float, ...]:
+    """One positive finite number per axis, from one number or a sequence of them."""
+    items = (value,) * count if isinstance(value, numbers.Real) else value
+    if isinstance(items, (str, bytes)):
+        items = None  # not a sequence of numbers, which tuple() would make of "16"
+    try:
+        items = tuple(items)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(f"{name} must be a number or a sequence of numbers, got {type(value).__name__}") from None
+    if len(items) != count:
+        raise ValueError(f"{name} {value!r} needs one number per spatial axis ({count} axes)")
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, numbers.Real):
+            raise TypeError(f"{name} must hold numbers, got {value!r}")
+        if not (math.isfinite(item) and item > 0):
+            raise ValueError(f"{name} must be positive and finite, got {value!r}")
+    return tuple(float(item) for item in items)
+
+
 def tile_counts(tiles: object, sizes: tuple[int, ...]) -> tuple[int, ...]:
     items = (tiles,) * len(sizes) if isinstance(tiles, numbers.Integral) else tiles
     try:

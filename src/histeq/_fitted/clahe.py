@@ -6,6 +6,7 @@ import dataclasses
 import itertools
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -236,8 +237,21 @@ class ClaheMapping:
         return cls(identity=identity, table=checked.arrays["table"], slope=checked.arrays["slope"], **header)
 
 
-def fit(image, *, tiles, clip_limit, nbins, mask, in_range, out_range, threads):
-    """:func:`histeq.fit_clahe` of an ndarray or a Dask array (chunk by chunk), its arguments checked by the request."""
+def fit(
+    image: Any,
+    *,
+    tiles: tuple[int, ...],
+    clip_limit: float | None,
+    nbins: int | None,
+    mask: Any,
+    in_range: Any,
+    out_range: Any,
+    threads: int | None,
+    kernel_size: object = None,
+    spacing: object = None,
+) -> ClaheMapping:
+    """:func:`histeq.fit_clahe` of an ndarray or a Dask array (chunk by chunk), its arguments checked by the request
+    (``tiles``: the request's counts, which ``kernel_size`` and ``spacing`` gave where they were given)."""
     lazy = _dask.is_dask(image)
     arr, info, m = _dask.one_image(image, mask)
     grid = tile_counts(tiles, tuple(arr.shape))

@@ -52,7 +52,7 @@ class _Job:
         results, channel_axes, value_range, note = {}, {}, None, None
         for name, image in arrays.items():
             channel_axes[name] = channel_axis = _channel_axis(self.args.channel_axis, path, image)
-            kwargs = self.options.kwargs(path, image, channel_axis, stored="dicom" in meta)
+            kwargs = self.options.kwargs(path, image, channel_axis, stored="dicom" in meta, meta=meta)
             note = note or self.options.grey_note(channel_axis)
             try:
                 out = method(image, **kwargs)
@@ -99,12 +99,13 @@ class _Job:
         from .. import io
 
         try:
-            image = _open_lazy(path, opened)
+            image, meta = _open_lazy(path, opened)
         except Exception as exc:  # noqa: BLE001 - decoders raise anything on a corrupt file
             raise _FileError(f"cannot read {path}: {_reason(exc)}") from exc
         channel_axis = _channel_axis(self.args.channel_axis, path, image)
         try:
-            out = getattr(histeq, self.method)(image, **self.options.kwargs(path, image, channel_axis))
+            kwargs = self.options.kwargs(path, image, channel_axis, meta=meta)
+            out = getattr(histeq, self.method)(image, **kwargs)
         except (ValueError, TypeError) as exc:
             raise _FileError(f"{path}: {exc}") from exc
         if self.args.dtype is not None:
@@ -112,7 +113,7 @@ class _Job:
 
         def write():
             if target.suffix.lower() == ".zarr":
-                _write_zarr(out, target)
+                _write_zarr(out, target, meta, self.options.spatial_sizes(image, channel_axis, kwargs, meta))
             elif target.suffix.lower() in (".tif", ".tiff"):
                 io.write_tiff_chunked(target, out)
             else:

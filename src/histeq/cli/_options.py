@@ -83,6 +83,10 @@ class _Options:
             # Only images of the reference's kind can be matched to it (see _reference): the others are those
             # files' errors, not the options'.
             colour = self.reference_colour
+        if self.method == "clahe" and self.args.kernel_size and self.args.tiles:
+            raise UsageError("give the regions either as --tiles (counts) or as --kernel-size (sizes), not both")
+        if self.method == "clahe" and self.args.spacing and not self.args.kernel_size:
+            raise UsageError("--spacing gives the units of --kernel-size; it needs --kernel-size")
         tiles = self.args.tiles if self.method == "clahe" and self.args.tiles else [8]
         ndim = max([2, len(tiles)] + [a + 1 if a >= 0 else -a for a in self.args.axes or []])
         shape = self.mask.shape if self.mask is not None else (max(16, *tiles),) * ndim
@@ -92,18 +96,23 @@ class _Options:
             stand_in.flat[::2] = 1
             try:
                 kwargs = self.kwargs(Path("options"), stand_in, -1 if colour else None)
+                if "kernel_size" in kwargs:  # its numbers were checked by the parser; its fit is each file's
+                    kwargs.update(kernel_size=None, spacing=None, tiles=1)
                 method(stand_in, **kwargs)
                 return
             except (ValueError, TypeError) as exc:
                 errors.append(exc)
         raise UsageError(str(errors[0]).split(" (the last axis has")[0])
 
-    def kwargs(self, path: Path, image, channel_axis, stored: bool = False):
-        """The method's keywords for one image; ``stored``: a DICOM image, whose results keep its stored range."""
+    def kwargs(self, path: Path, image, channel_axis, stored: bool = False, meta: dict | None = None):
+        """The method's keywords for one image; ``stored``: a DICOM image, whose results keep its stored range;
+        ``meta``: the file's metadata (an OME-Zarr image's axes give the spatial axes; pixel sizes, --spacing
+        file)."""
         args = self.args
+        ome = (meta or {}).get("ome_zarr")
         # A grey image's one channel is its lightness, luma and value alike: colour options leave it as it is.
         kw = dict(
-            axes=args.axes,
+            axes=args.axes if args.axes or ome is None else ome.spatial,
             channel_axis=channel_axis,
             color=None if channel_axis is None else args.color,
             threads=self.threads,
@@ -128,7 +137,11 @@ class _Options:
             kw["compat"] = args.compat
         if self.method == "clahe":
             kw["clip_limit"] = args.clip_limit
-            kw["tiles"] = self._tiles(image, channel_axis)
+            if args.kernel_size:
+                kw["kernel_size"] = args.kernel_size[0] if len(args.kernel_size) == 1 else tuple(args.kernel_size)
+                kw["spacing"] = self._spacing(path, image, channel_axis, kw["axes"], meta or {})
+            else:
+                kw["tiles"] = self._tiles(image, channel_axis, kw["axes"])
         if self.mask is not None:
             grey = (
                 image.shape
@@ -166,13 +179,45 @@ class _Options:
             self._grey_as_rgb = np.stack([reference] * 3, axis=-1)
         return self._grey_as_rgb
 
-    def _tiles(self, image, channel_axis):
+    @staticmethod
+    def _spatial(image, channel_axis, axes) -> list[int]:
+        channel = None if channel_axis is None else channel_axis % image.ndim
+        return [a % image.ndim for a in axes] if axes else [a for a in range(image.ndim) if a != channel]
+
+    def spatial_sizes(self, image, channel_axis, kwargs: dict, meta: dict) -> tuple[float, ...] | None:
+        """The pixel sizes along the image's spatial axes that an OME-Zarr output records: the --spacing used,
+        else the file's own where it states every one; None where they are unknown."""
+        if isinstance(kwargs.get("spacing"), (tuple, float)):
+            return kwargs["spacing"]
+        from ..io import pixel_sizes
+
+        sizes = pixel_sizes(meta)
+        spatial = self._spatial(image, channel_axis, kwargs["axes"])
+        return tuple(sizes[axis] for axis in spatial) if all(axis in sizes for axis in spatial) else None
+
+    def _spacing(self, path: Path, image, channel_axis, axes, meta: dict):
+        """--spacing as given, or the pixel sizes the file states along the spatial axes (--spacing file)."""
+        if self.args.spacing != "file":
+            spacing = self.args.spacing
+            return spacing if spacing is None or len(spacing) > 1 else spacing[0]
+        if path == Path("options"):  # the stand-ins of _check_options
+            return None
+        from ..io import pixel_sizes
+
+        sizes = pixel_sizes(meta)
+        spatial = self._spatial(image, channel_axis, axes)
+        missing = [axis for axis in spatial if axis not in sizes]
+        if missing:
+            raise _FileError(
+                f"{path}: --spacing file, but the file states no pixel size along axis {missing[0]} "
+                f"(it states {len(sizes)}; OME-Zarr, OME-TIFF and ImageJ TIFF files do): give --spacing numbers"
+            )
+        return tuple(sizes[axis] for axis in spatial)
+
+    def _tiles(self, image, channel_axis, axes):
         """--tiles as given; by default 8 per spatial axis, at most the axis's size (so stacks of a few pages
         work)."""
-        ndim = image.ndim
-        channel = None if channel_axis is None else channel_axis % ndim
-        axes = self.args.axes or [a for a in range(ndim) if a != channel]
-        sizes = [image.shape[a] for a in axes]
+        sizes = [image.shape[a] for a in self._spatial(image, channel_axis, axes)]
         tiles = self.args.tiles
         if tiles is None:
             return tuple(min(8, n) for n in sizes)
@@ -191,8 +236,13 @@ class _Options:
             "match": "histogram matching",
             "specify": "histogram specification",
         }[self.method]
+        if self.method == "clahe" and self.args.kernel_size:
+            spacing = "" if not self.args.spacing else f" at spacing {self.args.spacing}"
+            words += f", regions {' x '.join(map(str, self.args.kernel_size))}{spacing}"
+        elif self.method == "clahe":
+            words += f", tiles {' x '.join(map(str, self.args.tiles or [8]))}"
         if self.method == "clahe":
-            words += f", tiles {' x '.join(map(str, self.args.tiles or [8]))}, clip limit {self.args.clip_limit}"
+            words += f", clip limit {self.args.clip_limit}"
         if getattr(self.args, "exact", False):
             words += ", exact"
         return f"{self.method} ({words})"

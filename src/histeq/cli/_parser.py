@@ -6,6 +6,7 @@ Standard library only, so that ``histeq --help`` and start-up stay fast.
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from ._files import FORMATS
@@ -115,6 +116,22 @@ def _positive_list(text: str) -> list[int]:
     return [_positive(part) for part in text.split(",") if part.strip()]
 
 
+def _size_list(text: str) -> list[float]:
+    """One positive number or a comma-separated list of them (``20`` or ``1.4,0.4,0.4``)."""
+    try:
+        sizes = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        sizes = []
+    if not sizes or not all(math.isfinite(size) and size > 0 for size in sizes):
+        raise argparse.ArgumentTypeError(f"expected positive numbers (e.g. 20 or 1.4,0.4,0.4), got {text!r}")
+    return sizes
+
+
+def _spacing_list(text: str) -> list[float] | str:
+    """--spacing: pixel sizes, or ``file`` for the sizes the input file states."""
+    return "file" if text == "file" else _size_list(text)
+
+
 def _add_files(p: argparse.ArgumentParser, method: str) -> None:
     files = p.add_argument_group("files")
     files.add_argument(
@@ -200,6 +217,22 @@ def _add_files(p: argparse.ArgumentParser, method: str) -> None:
             nargs="+",
             metavar="N",
             help="tiles per spatial axis, one number or one per axis (default: 8, at most the size)",
+        )
+        opts.add_argument(
+            "--kernel-size",
+            type=_size_list,
+            nargs="+",
+            metavar="SIZE",
+            help="instead of --tiles: the regions' size per spatial axis, one number or one per axis, in pixels "
+            "or in the units of --spacing (scikit-image's kernel_size, Fiji's block size)",
+        )
+        opts.add_argument(
+            "--spacing",
+            type=_spacing_list,
+            nargs="+",
+            metavar="SIZE",
+            help="the pixel size per spatial axis in the units of --kernel-size, or 'file': the physical sizes "
+            "the input states (OME-Zarr scale, OME-TIFF PhysicalSize, ImageJ spacing and resolution)",
         )
         opts.add_argument(
             "--clip-limit",
@@ -337,7 +370,9 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str]):
         if hints:
             message += "; did you mean " + " or ".join(hints) + "?"
         _commands(parser)[args.command].error(message)
-    for name in ("axes", "tiles"):
+    for name in ("axes", "tiles", "kernel_size"):
         if getattr(args, name, None) is not None:
             setattr(args, name, _flat(getattr(args, name)))
+    if getattr(args, "spacing", None) is not None:
+        args.spacing = "file" if "file" in args.spacing else _flat(args.spacing)
     return args

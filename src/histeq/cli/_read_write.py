@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib.util
 import math
-import os
 from pathlib import Path
 
 from ._files import UsageError
@@ -43,7 +42,7 @@ def _read_one(path: Path, option: str | None = None):
     try:
         if path.suffix.lower() == ".zarr":
             try:
-                return _open_lazy(path)
+                return _open_lazy(path)[0]
             except Exception as exc:  # noqa: BLE001 - the store's readers raise anything
                 raise _FileError(f"cannot read {path}: {_reason(exc)}") from exc
         arrays, _ = _read(path)
@@ -109,13 +108,19 @@ def _too_big_for_memory(path: Path) -> bool:
 
 
 def _open_lazy(path: Path, opened: list | None = None):
-    """A Dask array of the file: a Zarr store or a TIFF's tiles/strips as they are stored, else read whole.
-    A TIFF stays open until the caller closes what ``opened`` received."""
+    """A Dask array of the file and its metadata: a Zarr store (an OME-Zarr image's full resolution, its
+    metadata ``{"ome_zarr": OmeZarr}``) or a TIFF's tiles/strips as they are stored, else read whole.  A TIFF
+    stays open until the caller closes what ``opened`` received."""
     import dask.array as da
 
+    from .. import io
+
     suffix = path.suffix.lower()
+    if suffix == ".zarr" and io.is_ome_zarr(path):
+        _, ome = io.read_ome_zarr(path)
+        return _read_lazily(path, str(path / ome.paths[0])), {"ome_zarr": ome}
     if suffix == ".zarr":
-        return _read_lazily(path, str(path))
+        return _read_lazily(path, str(path)), {}
     if suffix in (".tif", ".tiff") and opened is not None:
         import tifffile
 
@@ -125,10 +130,11 @@ def _open_lazy(path: Path, opened: list | None = None):
         opened.append(tif)
         store = tif.aszarr()
         opened.insert(0, store)  # closed first
-        return _read_lazily(path, store)
-    from .. import io
-
-    return da.from_array(io.read_image(path))
+        return _read_lazily(path, store), io.tiff_metadata(tif)
+    arrays, meta = io.read_file(path)
+    if len(arrays) != 1:
+        raise ValueError(f"{path} holds {len(arrays)} arrays; chunked processing takes files with one")
+    return da.from_array(next(iter(arrays.values()))), meta
 
 
 def _read_lazily(path: Path, store):
@@ -151,20 +157,16 @@ def _read_lazily(path: Path, store):
     return da.map_blocks(read, chunks=chunks, dtype=stored.dtype, meta=np.empty((0,) * stored.ndim, stored.dtype))
 
 
-def _write_zarr(array, target: Path) -> None:
-    """Write a Dask array to a Zarr store chunk by chunk, atomically: into a hidden folder beside the target,
-    renamed into place when complete (a replaced store is removed only after that)."""
-    from ..io import _temporary
+def _write_zarr(array, target: Path, meta: dict, spacing=None) -> None:
+    """Write a Dask array to a Zarr store chunk by chunk, atomically (``io.atomic_folder``): as OME-Zarr with a
+    pyramid when the input was one (its metadata kept) or the target's name ends in ``.ome.zarr`` (``spacing``:
+    the input's pixel sizes along its spatial axes, where known), else as one plain array."""
+    from .. import io
 
-    staging = Path(_temporary.new_folder(target))
-    try:
-        array.to_zarr(str(staging / "store.zarr"))
-        if target.exists():
-            old = Path(_temporary.new_folder(target))
-            os.replace(target, old / "store.zarr")
-            os.replace(staging / "store.zarr", target)
-            _temporary.remove(str(old))
-        else:
-            os.replace(staging / "store.zarr", target)
-    finally:
-        _temporary.remove(str(staging))
+    if "ome_zarr" in meta:
+        io.write_ome_zarr(target, array, meta["ome_zarr"])
+    elif target.name.lower().endswith(".ome.zarr"):
+        io.write_ome_zarr(target, array, io.OmeZarr.for_array(array.shape, spacing))
+    else:
+        with io.atomic_folder(target) as store:
+            array.to_zarr(str(store))

@@ -51,3 +51,28 @@ def atomic_writer(path) -> Iterator[BinaryIO]:
     # Opened by name: some writers (tifffile) want a file object with a path.
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         yield f
+
+
+@contextlib.contextmanager
+def atomic_folder(path) -> Iterator[Path]:
+    """A folder (a Zarr store) to write that replaces ``path`` only when the ``with`` block completes.
+
+    It lies in a hidden folder beside ``path`` and is renamed into place when
+    complete; a store it replaces is moved aside first and removed only after
+    that, so an interrupted or failed write leaves the old store whole.
+    """
+    from . import _temporary
+
+    path = Path(path)
+    staging = Path(_temporary.new_folder(path))
+    try:
+        yield staging / "store"
+        if path.exists():
+            old = Path(_temporary.new_folder(path))
+            os.replace(path, old / "store")
+            os.replace(staging / "store", path)
+            _temporary.remove(str(old))
+        else:
+            os.replace(staging / "store", path)
+    finally:
+        _temporary.remove(str(staging))

@@ -92,6 +92,7 @@ def read_tiff(tif) -> dict:
         meta["tiff_tags"] = extratags
     if tif.is_ome and tif.ome_metadata:
         meta["ome"] = tif.ome_metadata
+        meta["axes"] = tif.series[0].axes  # which axis each PhysicalSize is
     elif tif.is_imagej and tif.imagej_metadata is not None:
         kept = {
             k: v

@@ -32,7 +32,7 @@ OPERATIONS: Mapping[str, Callable[[Request], Any]] = {
     "histogram": histogram.histograms,
     "cumulative_distribution": histogram.cumulative,
     "fit_equalize": _by_name(fitted_equalize.fit_equalize),
-    "fit_clahe": _by_name(fitted_clahe.fit),
+    "fit_clahe": lambda request: fitted_clahe.fit(**{**request.arguments, "tiles": request.tiles}),
     "fit_match": _by_name(matching.fit_match),
     "fit_specify": _by_name(matching.fit_specify),
 }

@@ -26,7 +26,7 @@ from histeq._kernels import (
 from histeq._layout import BatchLayout
 from histeq._request import Request, make
 from histeq._spec import Spec, make_spec
-from histeq._tiles import kernel_plan, output_bits, without_singletons
+from histeq._tiles import DEFAULT_TILES, kernel_plan, output_bits, without_singletons
 
 __all__ = ["run", "one_image", "per_image"]
 
@@ -74,6 +74,8 @@ def one_image(arguments: Mapping[str, Any]) -> np.ndarray | None:
     full path would check or lay out more (it then takes the call)."""
     image = arguments["image"]
     tiles, clip_limit = arguments["tiles"], arguments["clip_limit"]
+    if tiles is None and arguments["kernel_size"] is None:
+        tiles = DEFAULT_TILES
     if (
         image.ndim == 2
         and (image.dtype is UINT8 or image.dtype is UINT16)
@@ -89,6 +91,8 @@ def one_image(arguments: Mapping[str, Any]) -> np.ndarray | None:
         and arguments["compat"] is None
         and arguments["threads"] is None
         and arguments["channel_order"] == "rgb"
+        and arguments["kernel_size"] is None
+        and arguments["spacing"] is None
     ):
         return _one_grey_image(image, tiles, clip_limit)
     return None

@@ -56,7 +56,7 @@ FUNCTIONS = {
         GpuFunction(
             "clahe",
             INTEGERS + FLOATS,
-            _LAYOUT | {"tiles", "clip_limit", "channel_axis", "color", "compat"},
+            _LAYOUT | {"tiles", "kernel_size", "spacing", "clip_limit", "channel_axis", "color", "compat"},
             f"at most {MAX_AXES} axes longer than one pixel; color 'luma', 'value' or 'per-channel'; "
             "compat 'opencv' of uint8 and uint16",
         ),
