@@ -41,16 +41,16 @@ def region_tiles(tiles: object, kernel_size: object, spacing: object, sizes: tup
         )
     lengths = _per_axis(kernel_size, "kernel_size", len(sizes))
     steps = (1.0,) * len(sizes) if spacing is None else _per_axis(spacing, "spacing", len(sizes))
-    unit = "pixels" if spacing is None else "units of spacing"
     counts = []
     for axis, (length, step, n) in enumerate(zip(lengths, steps, sizes)):
         pixels = length / step
         if pixels < 1 - _SLACK:
-            raise ValueError(f"kernel_size {kernel_size!r} ({unit}) is under one pixel along axis {axis}")
+            raise ValueError(f"kernel_size {kernel_size!r} is under one pixel along axis {axis} ({pixels:g} pixels)")
         if pixels > n * (1 + _SLACK):
+            physical = "" if spacing is None else f" ({length:g} against {n * step:g} units of spacing)"
             raise ValueError(
-                f"kernel_size {kernel_size!r} ({unit}) is larger than the image along axis {axis}: "
-                f"{length:g} against {n} pixels ({n * step:g} {unit}); the spatial axes have sizes {sizes}"
+                f"kernel_size {kernel_size!r} is larger than the image along axis {axis}: {pixels:g} pixels "
+                f"against {n}{physical}; the spatial axes have sizes {sizes}"
             )
         counts.append(max(1, math.ceil(n / pixels * (1 - _SLACK))))
     return tuple(counts)
