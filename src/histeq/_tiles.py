@@ -30,15 +30,9 @@ def region_tiles(tiles: object, kernel_size: object, spacing: object, sizes: tup
     """The tile counts of a CLAHE call along axes of ``sizes``: ``tiles`` as given, or the fewest tiles that
     cut each axis into regions no longer than ``kernel_size`` (pixels, or units of ``spacing``), or the
     default.  At most one of ``tiles`` and ``kernel_size`` is given; ``spacing`` only with ``kernel_size``."""
+    _one_way(tiles, kernel_size, spacing)
     if kernel_size is None:
-        if spacing is not None:
-            raise ValueError("spacing gives the units of kernel_size; it needs kernel_size= (tiles are counts)")
         return tile_counts(DEFAULT_TILES if tiles is None else tiles, sizes)
-    if tiles is not None:
-        raise ValueError(
-            f"give the contextual regions either as tiles (a count per axis) or as kernel_size (a size per axis), "
-            f"not both; got tiles={tiles!r} and kernel_size={kernel_size!r}"
-        )
     lengths = _per_axis(kernel_size, "kernel_size", len(sizes))
     steps = (1.0,) * len(sizes) if spacing is None else _per_axis(spacing, "spacing", len(sizes))
     counts = []
@@ -56,16 +50,48 @@ def region_tiles(tiles: object, kernel_size: object, spacing: object, sizes: tup
     return tuple(counts)
 
 
-def _per_axis(value: object, name: str, count: int) -> tuple[float, ...]:
-    """One positive finite number per axis, from one number or a sequence of them."""
-    items = (value,) * count if isinstance(value, numbers.Real) else value
+def _one_way(tiles: object, kernel_size: object, spacing: object) -> None:
+    """At most one of ``tiles`` and ``kernel_size``; ``spacing`` only with ``kernel_size``."""
+    if kernel_size is None and spacing is not None:
+        raise ValueError("spacing gives the units of kernel_size; it needs kernel_size= (tiles are counts)")
+    if kernel_size is not None and tiles is not None:
+        raise ValueError(
+            f"give the contextual regions either as tiles (a count per axis) or as kernel_size (a size per axis), "
+            f"not both; got tiles={tiles!r} and kernel_size={kernel_size!r}"
+        )
+
+
+def checked_regions(tiles: object, kernel_size: object, spacing: object) -> None:
+    """The rules of :func:`region_tiles` that need no image (a transform's, when it is made): one way of giving
+    the regions, sizes that are positive numbers."""
+    _one_way(tiles, kernel_size, spacing)
+    for value, name in ((kernel_size, "kernel_size"), (spacing, "spacing")):
+        if value is not None:
+            _per_axis(value, name, None)
+
+
+def fitted_regions(tiles: object, kernel_size: object, spacing: object, sizes: tuple[int, ...]) -> object:
+    """The tile counts of a transform's call on an image of ``sizes``: :func:`region_tiles`'s, with each count
+    or region at most the image (:func:`fitted`: small crops and thin volumes get fewer, larger tiles rather
+    than an error)."""
+    if kernel_size is None:
+        return fitted(DEFAULT_TILES if tiles is None else tiles, sizes)
+    steps = (1.0,) * len(sizes) if spacing is None else _per_axis(spacing, "spacing", len(sizes))
+    lengths = _per_axis(kernel_size, "kernel_size", len(sizes))
+    return region_tiles(None, tuple(min(k, n * s) for k, n, s in zip(lengths, sizes, steps)), steps, sizes)
+
+
+def _per_axis(value: object, name: str, count: int | None) -> tuple[float, ...]:
+    """One positive finite number per axis, from one number or a sequence of them (``count`` None: any
+    number of them)."""
+    items = (value,) * (count or 1) if isinstance(value, numbers.Real) else value
     if isinstance(items, (str, bytes)):
         items = None  # not a sequence of numbers, which tuple() would make of "16"
     try:
         items = tuple(items)  # type: ignore[arg-type]
     except TypeError:
         raise TypeError(f"{name} must be a number or a sequence of numbers, got {type(value).__name__}") from None
-    if len(items) != count:
+    if count is not None and len(items) != count:
         raise ValueError(f"{name} {value!r} needs one number per spatial axis ({count} axes)")
     for item in items:
         if isinstance(item, bool) or not isinstance(item, numbers.Real):

@@ -44,7 +44,7 @@ from histeq._clahe import clahe
 from histeq._equalize import equalize
 from histeq._histogram import histogram
 from histeq._matching import match, specify
-from histeq._tiles import fitted
+from histeq._tiles import checked_regions, fitted, fitted_regions
 
 __all__ = ["CLAHE", "Equalize", "MatchHistograms", "RandomCLAHE", "Specify"]
 
@@ -135,34 +135,47 @@ class CLAHE(_Equalization):
     clip_limit : float or None, optional
         The clip limit, at least 1 (histeq's scale, see :func:`histeq.clahe`); None: no limit.  Default 2.
     tiles : int or tuple of int, optional
-        Tiles per spatial axis (one number, or one per axis), at most each axis's length.  Default 8.
+        Tiles per spatial axis (one number, or one per axis), at most each axis's length.  Default (neither
+        ``tiles`` nor ``kernel_size``): 8.
+    kernel_size : float or tuple of float, optional
+        Instead of ``tiles``: the regions' size per spatial axis, in pixels or in the units of ``spacing`` (see
+        :func:`histeq.clahe`), at most the image's size.
+    spacing : float or tuple of float, optional
+        The pixel (voxel) size per spatial axis, in the units of ``kernel_size``.
     color, per_slice, p
         As in :class:`Equalize`.
     """
 
     class InitSchema(BaseTransformInitSchema):
         clip_limit: Optional[Annotated[float, Field(ge=1)]] = 2.0
-        tiles: Union[Annotated[int, Field(ge=1)], tuple[Annotated[int, Field(ge=1)], ...]] = 8
+        tiles: Optional[Union[Annotated[int, Field(ge=1)], tuple[Annotated[int, Field(ge=1)], ...]]] = None
+        kernel_size: Optional[Union[Annotated[float, Field(gt=0)], tuple[Annotated[float, Field(gt=0)], ...]]] = None
+        spacing: Optional[Union[Annotated[float, Field(gt=0)], tuple[Annotated[float, Field(gt=0)], ...]]] = None
         color: ColorMode = None
         per_slice: bool = False
 
     def __init__(
         self,
         clip_limit: float | None = 2.0,
-        tiles: int | tuple[int, ...] = 8,
+        tiles: int | tuple[int, ...] | None = None,
         color: ColorMode = None,
         per_slice: bool = False,
         p: float = 0.5,
+        kernel_size: float | tuple[float, ...] | None = None,
+        spacing: float | tuple[float, ...] | None = None,
     ):
         super().__init__(p=p)
+        checked_regions(tiles, kernel_size, spacing)
         self.clip_limit, self.tiles, self.color, self.per_slice = clip_limit, tiles, color, per_slice
+        self.kernel_size, self.spacing = kernel_size, spacing
 
     def _run(self, array: np.ndarray, leading: int, spatial: int, **params: Any) -> np.ndarray:
-        tiles = fitted(self.tiles, array.shape[leading : leading + spatial])
+        sizes = array.shape[leading : leading + spatial]
+        tiles = fitted_regions(self.tiles, self.kernel_size, self.spacing, sizes)
         return clahe(array, tiles=tiles, clip_limit=self.clip_limit, **self._grey(array, leading, spatial))
 
     def get_transform_init_args_names(self) -> tuple[str, ...]:
-        return ("clip_limit", "tiles", "color", "per_slice")
+        return ("clip_limit", "tiles", "kernel_size", "spacing", "color", "per_slice")
 
 
 class RandomCLAHE(_Equalization):

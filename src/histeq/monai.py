@@ -41,7 +41,7 @@ from monai.utils.type_conversion import convert_to_dst_type, convert_to_tensor
 from histeq._clahe import clahe
 from histeq._equalize import equalize
 from histeq._matching import match
-from histeq._tiles import fitted
+from histeq._tiles import checked_regions, fitted_regions
 
 __all__ = [
     "CLAHE",
@@ -114,22 +114,43 @@ class CLAHE(Transform):
     clip_limit : float or None, optional
         The clip limit, at least 1 (see :func:`histeq.clahe`); None: no limit.  Default 2.
     tiles : int or tuple of int, optional
-        Tiles per spatial axis, at most each axis's length; default 8.
+        Tiles per spatial axis, at most each axis's length; default (neither ``tiles`` nor ``kernel_size``): 8.
     mask : array or tensor, optional
         As in :class:`Equalize`.
+    kernel_size : float or tuple of float, optional
+        Instead of ``tiles``: the regions' size per spatial axis, at most the image's size: in the units of
+        ``spacing``, else of a MetaTensor's ``pixdim`` (millimetres, as MONAI's ``Spacing`` reads them),
+        else in pixels.
+    spacing : float or tuple of float, optional
+        The voxel size per spatial axis, in the units of ``kernel_size``; default: the MetaTensor's
+        ``pixdim``.
     """
 
     backend = _BACKENDS
 
-    def __init__(self, clip_limit: float | None = 2.0, tiles: int | Sequence[int] = 8, mask: Any = None) -> None:
+    def __init__(
+        self,
+        clip_limit: float | None = 2.0,
+        tiles: int | Sequence[int] | None = None,
+        mask: Any = None,
+        kernel_size: float | Sequence[float] | None = None,
+        spacing: float | Sequence[float] | None = None,
+    ) -> None:
+        checked_regions(tiles, kernel_size, spacing)
         self.clip_limit, self.tiles, self.mask = clip_limit, tiles, mask
+        self.kernel_size, self.spacing = kernel_size, spacing
 
     def __call__(self, img: Any, mask: Any = None) -> Any:
-        return _channel_first(img, self.mask if mask is None else mask, self._run)
+        spacing = self.spacing
+        if self.kernel_size is not None and spacing is None and isinstance(img, MetaTensor):
+            spacing = tuple(float(step) for step in img.pixdim)
 
-    def _run(self, data: Any, axes: tuple[int, ...], mask: Any) -> Any:
-        tiles = fitted(self.tiles, tuple(int(data.shape[axis]) for axis in axes))
-        return clahe(data, tiles=tiles, clip_limit=self.clip_limit, axes=axes, mask=mask)
+        def run(data: Any, axes: tuple[int, ...], mask: Any) -> Any:
+            sizes = tuple(int(data.shape[axis]) for axis in axes)
+            tiles = fitted_regions(self.tiles, self.kernel_size, spacing, sizes)
+            return clahe(data, tiles=tiles, clip_limit=self.clip_limit, axes=axes, mask=mask)
+
+        return _channel_first(img, self.mask if mask is None else mask, run)
 
 
 class RandCLAHE(RandomizableTransform):
@@ -211,7 +232,7 @@ class Equalized(_Keyed):
 
 class CLAHEd(_Keyed):
     """Dictionary form of :class:`CLAHE`: ``keys``, ``clip_limit``, ``tiles``, ``mask_key``,
-    ``allow_missing_keys``."""
+    ``allow_missing_keys``, ``kernel_size``, ``spacing`` (default: each image's ``pixdim``)."""
 
     backend = _BACKENDS
 
@@ -219,12 +240,14 @@ class CLAHEd(_Keyed):
         self,
         keys: KeysCollection,
         clip_limit: float | None = 2.0,
-        tiles: int | Sequence[int] = 8,
+        tiles: int | Sequence[int] | None = None,
         mask_key: str | None = None,
         allow_missing_keys: bool = False,
+        kernel_size: float | Sequence[float] | None = None,
+        spacing: float | Sequence[float] | None = None,
     ) -> None:
         super().__init__(keys, mask_key, allow_missing_keys)
-        self.transform = CLAHE(clip_limit=clip_limit, tiles=tiles)
+        self.transform = CLAHE(clip_limit=clip_limit, tiles=tiles, kernel_size=kernel_size, spacing=spacing)
 
 
 class RandCLAHEd(RandomizableTransform, _Keyed):

@@ -42,7 +42,7 @@ import torch
 
 from histeq._clahe import clahe, clahe_per_image
 from histeq._equalize import equalize
-from histeq._tiles import checked_clip_limit, fitted, tile_counts
+from histeq._tiles import checked_clip_limit, checked_regions, fitted, fitted_regions, tile_counts
 
 __all__ = ["CLAHE", "Equalize", "RandomCLAHE"]
 
@@ -165,10 +165,15 @@ class CLAHE(_Transform):
     Parameters
     ----------
     tiles : int or (int, int), optional
-        Tiles along H and W; default 8, at most the image's size.
+        Tiles along H and W, at most the image's size; default (neither ``tiles`` nor ``kernel_size``): 8.
     clip_limit : float or None, optional
         Largest slope of a tile's mapping relative to plain equalization (see :func:`histeq.clahe`); default
         2.0.  None: no limit.
+    kernel_size : float or (float, float), optional
+        Instead of ``tiles``: the regions' size along H and W, in pixels or in the units of ``spacing`` (see
+        :func:`histeq.clahe`), at most the image's size.
+    spacing : float or (float, float), optional
+        The pixel size along H and W, in the units of ``kernel_size``.
     color : {None, "lightness", "luma", "value"}, optional
         As in :class:`Equalize`.
     **kwargs
@@ -176,25 +181,37 @@ class CLAHE(_Transform):
     """
 
     def __init__(
-        self, tiles: int | tuple[int, int] = 8, clip_limit: float | None = 2.0, *, color: str | None = None, **kwargs
+        self,
+        tiles: int | tuple[int, int] | None = None,
+        clip_limit: float | None = 2.0,
+        *,
+        kernel_size: float | tuple[float, float] | None = None,
+        spacing: float | tuple[float, float] | None = None,
+        color: str | None = None,
+        **kwargs,
     ):
         super().__init__()
-        # Refused when made, as RandomCLAHE's ranges are; each image's size bounds the tiles at call time.
+        # Refused when made, as RandomCLAHE's ranges are; each image's size bounds the regions at call time.
         checked_clip_limit(clip_limit, opencv=kwargs.get("compat") == "opencv")
-        tile_counts(tiles, (math.inf, math.inf))
-        self.tiles, self.clip_limit, self.color, self.kwargs = tiles, clip_limit, color, kwargs
+        checked_regions(tiles, kernel_size, spacing)
+        if tiles is not None:
+            tile_counts(tiles, (math.inf, math.inf))
+        self.tiles, self.kernel_size, self.spacing = tiles, kernel_size, spacing
+        self.clip_limit, self.color, self.kwargs = clip_limit, color, kwargs
 
     def _tensor(self, image: torch.Tensor, params: dict) -> torch.Tensor:
         return clahe(
             image,
-            tiles=_fitting(self.tiles, image),
+            tiles=fitted_regions(self.tiles, self.kernel_size, self.spacing, tuple(image.shape[-2:])),
             clip_limit=self.clip_limit,
             **_layout(image, self.color),
             **self.kwargs,
         )
 
     def extra_repr(self) -> str:
-        return f"tiles={self.tiles!r}, clip_limit={self.clip_limit!r}, color={self.color!r}"
+        regions = f"tiles={self.tiles!r}" if self.kernel_size is None else f"kernel_size={self.kernel_size!r}"
+        spacing = "" if self.spacing is None else f", spacing={self.spacing!r}"
+        return f"{regions}{spacing}, clip_limit={self.clip_limit!r}, color={self.color!r}"
 
 
 class RandomCLAHE(_Transform):

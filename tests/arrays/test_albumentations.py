@@ -106,6 +106,7 @@ def test_every_transform_round_trips_through_to_dict_and_save(tmp_path):
         [
             Equalize(color="luma", p=0.7),
             CLAHE(clip_limit=2.5, tiles=(3, 5), p=1),
+            CLAHE(kernel_size=(90, 40), spacing=(1.5, 0.5), p=1),
             RandomCLAHE(clip_limit=(1.2, 3.0), tiles=(2, 4), per_slice=True, p=0.9),
             Specify([1, 2, 3, 2, 1], p=1),
             MatchHistograms(reference=data.moon(), p=1),
@@ -129,6 +130,9 @@ def test_every_transform_round_trips_through_to_dict_and_save(tmp_path):
 def test_bad_arguments_are_refused_when_made():
     for make in (
         lambda: CLAHE(clip_limit=0.5),
+        lambda: CLAHE(tiles=4, kernel_size=32),
+        lambda: CLAHE(spacing=0.4),
+        lambda: CLAHE(kernel_size=-2),
         lambda: RandomCLAHE(clip_limit=(3.0, 2.0)),
         lambda: RandomCLAHE(tiles=(0, 4)),
         lambda: Specify([1, -1]),
@@ -140,3 +144,14 @@ def test_bad_arguments_are_refused_when_made():
             make()
     with pytest.raises(TypeError, match="8- or 16-bit integers"):
         MatchHistograms(reference=FLOAT)
+
+
+def test_regions_by_size_in_pixels_or_microns_and_small_crops():
+    volume = np.stack([DEEP[k * 8 : k * 8 + 120, 50:250] for k in range(20)])  # (D, H, W) uint16
+    out = CLAHE(kernel_size=20, spacing=(1.4, 0.4, 0.4), p=1)(volume=volume)["volume"]
+    np.testing.assert_array_equal(out, histeq.clahe(volume, kernel_size=20, spacing=(1.4, 0.4, 0.4)))
+    image = DEEP[:200, :300]
+    np.testing.assert_array_equal(CLAHE(kernel_size=64, p=1)(image=image)["image"], histeq.clahe(image, kernel_size=64))
+    # A crop smaller than the region: one region along that axis, as tiles are fitted to small crops.
+    crop = DEEP[:40, :300]
+    np.testing.assert_array_equal(CLAHE(kernel_size=64, p=1)(image=crop)["image"], histeq.clahe(crop, tiles=(1, 5)))

@@ -40,6 +40,21 @@ def test_array_transforms_equal_the_functions_and_keep_the_metadata():
     np.testing.assert_array_equal(hm.CLAHE(tiles=4)(image).numpy(), histeq.clahe(image, tiles=4, axes=(1, 2)))
 
 
+def test_regions_in_millimetres_from_the_pixdim():
+    """A MetaTensor's pixdim (0.4 x 0.4 x 1.4 here) gives kernel_size its units, as MONAI's Spacing reads it;
+    a plain array's regions are in pixels, and spacing= gives them units of its own."""
+    expected = histeq.clahe(TWO, axes=(1, 2, 3), kernel_size=12, spacing=(0.4, 0.4, 1.4))
+    np.testing.assert_array_equal(hm.CLAHE(kernel_size=12)(_meta(TWO)).numpy(), expected)
+    np.testing.assert_array_equal(hm.CLAHE(kernel_size=12, spacing=(0.4, 0.4, 1.4))(TWO).numpy(), expected)
+    np.testing.assert_array_equal(
+        hm.CLAHE(kernel_size=32)(TWO).numpy(), histeq.clahe(TWO, axes=(1, 2, 3), tiles=(3, 3, 1))
+    )
+    out = hm.CLAHEd(keys="image", kernel_size=12)({"image": _meta(TWO)})["image"]
+    np.testing.assert_array_equal(out.numpy(), expected)
+    with pytest.raises(ValueError, match="not both"):
+        hm.CLAHE(tiles=4, kernel_size=20)
+
+
 def test_dictionary_transforms_keys_masks_and_missing_keys():
     mask = VOLUME > 20000
     sample = {"image": _meta(TWO), "label": torch.ones(3), "mask": torch.from_numpy(mask)}

@@ -26,6 +26,23 @@ def test_equalize_and_clahe_equal_the_functions_on_each_plane():
     np.testing.assert_array_equal(rgb, histeq.equalize(BATCH, axes=(-2, -1), channel_axis=-3, color="luma"))
 
 
+def test_clahe_regions_by_size():
+    batch = torch.from_numpy(BATCH)
+    sized = transforms.CLAHE(kernel_size=(10, 12))
+    np.testing.assert_array_equal(sized(batch).numpy(), histeq.clahe(BATCH, axes=(-2, -1), tiles=(4, 3)))
+    microns = transforms.CLAHE(kernel_size=5, spacing=0.5)  # 10 pixels
+    np.testing.assert_array_equal(microns(batch).numpy(), histeq.clahe(BATCH, axes=(-2, -1), tiles=(4, 4)))
+    assert "kernel_size=5, spacing=0.5" in repr(microns)
+    # Larger than the image: one region, as tile counts are fitted to small images.
+    np.testing.assert_array_equal(
+        transforms.CLAHE(kernel_size=(20, 100))(batch).numpy(), histeq.clahe(BATCH, axes=(-2, -1), tiles=(2, 1))
+    )
+    with pytest.raises(ValueError, match="not both"):
+        transforms.CLAHE(tiles=4, kernel_size=8)
+    with pytest.raises(ValueError, match="positive"):
+        transforms.CLAHE(kernel_size=(8, 0))
+
+
 def test_a_batch_equals_its_samples_one_by_one():
     batch = torch.from_numpy(BATCH)
     for transform in (transforms.Equalize(), transforms.CLAHE(tiles=5)):

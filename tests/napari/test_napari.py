@@ -193,6 +193,16 @@ def test_a_large_layer_goes_chunk_by_chunk_and_can_be_cancelled(viewer, qtbot, m
     assert widget.run.enabled and not widget.cancel.enabled
 
 
+def test_regions_larger_than_a_thin_volume_span_it(viewer, qtbot):
+    from histeq.napari._widgets import ClaheWidget
+
+    layer = _anisotropic_layer(viewer)
+    widget = ClaheWidget(viewer)
+    widget.region.value, widget.size.value = "size in the layer's units (scale)", 30.0  # 30 um > 20 x 1.4 um
+    _run(qtbot, widget)
+    np.testing.assert_array_equal(viewer.layers[-1].data, histeq.clahe(layer.data, tiles=(1, 2, 2)))
+
+
 def test_a_bad_setting_is_a_notification_not_a_crash(viewer, qtbot, monkeypatch):
     from histeq.napari import _widgets
 
@@ -200,7 +210,7 @@ def test_a_bad_setting_is_a_notification_not_a_crash(viewer, qtbot, monkeypatch)
     monkeypatch.setattr(_widgets, "show_error", shown.append)
     _anisotropic_layer(viewer)
     widget = _widgets.ClaheWidget(viewer)
-    widget.region.value, widget.size.value = "size in pixels", 5000.0  # larger than the volume
-    _run(qtbot, widget)
-    assert len(shown) == 1 and "larger than the image" in str(shown[0])
+    widget.region.value, widget.size.value = "size in pixels", 0.01
+    assert widget.start() is None
+    assert len(shown) == 1 and "under one pixel" in str(shown[0])
     assert len(viewer.layers) == 1

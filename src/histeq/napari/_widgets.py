@@ -13,6 +13,7 @@ from napari.layers import Image
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info
 
+from histeq._tiles import fitted_regions
 from histeq.napari._compute import Job
 from histeq.napari._layers import layer_input, result_properties
 
@@ -113,14 +114,16 @@ class ClaheWidget(_MethodWidget):
         super().__init__(viewer, [self.region, self.tiles, self.size, self.clip_limit])
 
     def keywords(self, layer: Image, spacing: tuple[float, ...]) -> dict[str, Any]:
-        keywords: dict[str, Any] = {"clip_limit": self.clip_limit.value}
+        """The tiles of the chosen regions, fitted to the layer (a region larger than a thin volume's depth is
+        that whole depth, as histeq's transforms fit them), and the clip limit."""
+        sizes = layer_input(layer, self.volume.value)[0].shape
+        sizes = sizes[-len(spacing) - 1 : -1] if layer.rgb else sizes[-len(spacing) :]
         if self.region.value == _TILES:
-            keywords["tiles"] = self.tiles.value
+            tiles = fitted_regions(self.tiles.value, None, None, sizes)
         else:
-            keywords["kernel_size"] = self.size.value
-        if self.region.value == _LAYER_UNITS:
-            keywords["spacing"] = spacing
-        return keywords
+            units = spacing if self.region.value == _LAYER_UNITS else None
+            tiles = fitted_regions(None, self.size.value, units, sizes)
+        return {"tiles": tiles, "clip_limit": self.clip_limit.value}
 
 
 class MatchWidget(_MethodWidget):
