@@ -53,13 +53,17 @@ def table_budget(image_bytes: int) -> int:
     return max(TABLE_BUDGET, 16 * int(image_bytes))
 
 
-def require_tables(needed: float, image_bytes: int, what: str) -> None:
-    """A ValueError when ``what`` would need more table memory than a call on this input may take."""
+def require_tables(needed: float, image_bytes: int, what: str, free: int = 0) -> None:
+    """A ValueError when ``what`` would need more table memory than a call on this input may take, or than
+    half of ``free`` (bytes of free memory, where the tables are all held at once; 0: not known)."""
     budget = table_budget(image_bytes)
+    if free:
+        budget = min(budget, free // 2)
     if needed > budget:
         raise ValueError(
             f"{what} would need {needed / 2**20:,.0f} MiB of histograms and tables, over the "
-            f"{budget / 2**20:,.0f} MiB a call on this input may take; use fewer bins or tiles"
+            f"{budget / 2**20:,.0f} MiB a call on this input may take{' (half the free memory)' if free else ''};"
+            " use fewer bins or tiles (larger regions)"
         )
 
 

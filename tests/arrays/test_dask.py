@@ -243,6 +243,22 @@ def test_clahe_chunked_and_block_by_block(client, camera):
         histeq.clahe(da.from_array(camera, chunks=100), tiles=0)
 
 
+def test_clahe_of_a_dask_image_refuses_tables_beyond_the_free_memory(client, camera, monkeypatch):
+    """A 16-bit Dask volume of many tiles holds 65536 bins per tile at once: refused with the reason, rather than
+    the process being killed for memory; many chunks are summed in a tree, equal to in memory."""
+    from histeq import _chunks
+
+    volume = (camera[:96, :120].astype(np.uint16) * 257)[None].repeat(20, axis=0)
+    lazy = da.from_array(volume, chunks=(3, 17, 19))  # 7 x 6 x 7 chunks: three levels of sums
+    np.testing.assert_array_equal(histeq.clahe(lazy, tiles=(4, 6, 6)).compute(), histeq.clahe(volume, tiles=(4, 6, 6)))
+    monkeypatch.setattr(_chunks, "available_memory", lambda: 64 * 2**20)  # 64 MiB free: 144 tiles need 180 MiB
+    with pytest.raises(ValueError, match=r"144 tiles over 65536 bins.*half the free memory.*larger regions"):
+        histeq.clahe(lazy, tiles=(4, 6, 6))
+    with pytest.raises(ValueError, match="half the free memory"):
+        histeq.fit_clahe(lazy, tiles=(4, 6, 6))
+    assert histeq.clahe(volume, tiles=(4, 6, 6)).shape == volume.shape  # in memory: tables a layer at a time
+
+
 @pytest.mark.parametrize("dtype", INT_DTYPES + FLOAT_DTYPES)
 def test_fit_clahe_through_a_file_and_on_patches(tmp_path, camera, dtype):
     grey = camera[:200, :300]

@@ -203,7 +203,12 @@ def test_layouts(device):
     rng = np.random.default_rng(5)
     images = rng.integers(0, 256, (20, 3, 24), dtype=np.uint8)  # (H, N, W)
     for mask in (None, rng.random((20, 1, 24)) < 0.5, rng.random((20, 3, 24)) < 0.5):
-        for function, options in ((histeq.equalize, {}), (histeq.clahe, {"tiles": (2, 3)}), (histeq.histogram, {})):
+        for function, options in (
+            (histeq.equalize, {}),
+            (histeq.clahe, {"tiles": (2, 3)}),
+            (histeq.clahe, {"kernel_size": (5, 3), "spacing": (0.5, 0.25)}),  # regions of 10 x 12 pixels
+            (histeq.histogram, {}),
+        ):
             _same(
                 device,
                 function(_tensor(device, images), axes=(0, 2), mask=_tensor(device, mask), **options),

@@ -66,14 +66,19 @@ def _tile_histograms(block, block_mask, origin, shape, grid, info, spec):
     return found
 
 
-def require_fitted_tables(info, shape, grid, nbins) -> None:
+def require_fitted_tables(info, shape, grid, nbins, lazy: bool = False) -> None:
     """Fitted tile mappings keep every tile's histogram and table over all the bins (no windows, unlike
-    clahe's): refused when no sane call needs that much."""
+    clahe's): refused when no sane call needs that much, and, for a Dask image, when they would not fit in
+    memory beside the sums of the chunks' histograms in flight (a 16-bit volume of many tiles: 65536 bins
+    each), which would otherwise end in the process being killed."""
     table_bytes = 16 * (nbins + 1) if info.is_float else np.dtype(info.compute).itemsize * nbins
+    needed = math.prod(grid) * (8 * nbins + table_bytes)
     require_tables(
-        math.prod(grid) * (8 * nbins + table_bytes),
+        2 * needed if lazy else needed,
         math.prod(shape) * info.dtype.itemsize,
-        f"fitted CLAHE mappings of {math.prod(grid)} tiles over {nbins} bins",
+        f"{'CLAHE of a Dask image, as' if lazy else 'fitted CLAHE'} mappings of {math.prod(grid)} tiles over "
+        f"{nbins} bins,",
+        _dask.available_memory() if lazy else 0,
     )
 
 
@@ -264,7 +269,7 @@ def fit(
         _validate.value_range(in_range, info, "in_range"),
         _validate.value_range(out_range, info, "out_range"),
     )
-    require_fitted_tables(info, arr.shape, grid, spec.nbins)
+    require_fitted_tables(info, arr.shape, grid, spec.nbins, lazy)
     spec, counted = fixed_bins(arr, info, m, spec, lazy)
     if not counted:
         return _mapping_of_tiles([], info, arr.shape, grid, clip, spec, rescale=True)
@@ -296,4 +301,22 @@ def fit_chunked(image, info, mask, grid, clip, spec):
         )
         for index in np.ndindex(*blocks.shape)
     ]
+    while len(parts) > _FAN_IN:  # a tree of sums: the chunks' histograms need not all be held at once
+        parts = [dask.delayed(_summed)(parts[k : k + _FAN_IN]) for k in range(0, len(parts), _FAN_IN)]
     return dask.delayed(_mapping_of_tiles)(parts, info, image.shape, grid, clip, spec)
+
+
+#: How many chunks' tile histograms one step of the reduction sums.
+_FAN_IN = 8
+
+
+def _summed(parts: list[dict]) -> dict:
+    """The chunks' {tile: counts} summed tile by tile."""
+    total: dict = {}
+    for part in parts:
+        for tile, counts in part.items():
+            if tile in total:
+                total[tile] += counts
+            else:
+                total[tile] = counts.copy()
+    return total

@@ -12,7 +12,7 @@ from histeq._fitted import equalize as mapping
 def clahe_chunked(image: Any, info: Any, mask: Any, grid: Any, clip: Any, spec: Any, threads: Any) -> Any:
     """One Dask image: tile histograms summed over the chunks, one ClaheMapping (delayed), each chunk
     interpolated with its offset."""
-    fitted.require_fitted_tables(info, image.shape, grid, spec.nbins)
+    fitted.require_fitted_tables(info, image.shape, grid, spec.nbins, lazy=True)
     fixed, counted = fitted.fixed_bins(image, info, mask, spec, lazy=True)
     if not counted:  # as the in-memory kernel: the identity rescale of the whole image
         return mapping.rescale(info, spec).apply(image, threads=threads)
