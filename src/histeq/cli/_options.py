@@ -139,7 +139,7 @@ class _Options:
             kw["clip_limit"] = args.clip_limit
             if args.kernel_size:
                 kw["kernel_size"] = args.kernel_size[0] if len(args.kernel_size) == 1 else tuple(args.kernel_size)
-                kw["spacing"] = self._spacing(path, image, channel_axis, kw["axes"], meta or {})
+                kw["spacing"] = self._spacing(path, image, channel_axis, kw["axes"], meta)
             else:
                 kw["tiles"] = self._tiles(image, channel_axis, kw["axes"])
         if self.mask is not None:
@@ -195,12 +195,13 @@ class _Options:
         spatial = self._spatial(image, channel_axis, kwargs["axes"])
         return tuple(sizes[axis] for axis in spatial) if all(axis in sizes for axis in spatial) else None
 
-    def _spacing(self, path: Path, image, channel_axis, axes, meta: dict):
-        """--spacing as given, or the pixel sizes the file states along the spatial axes (--spacing file)."""
+    def _spacing(self, path: Path, image, channel_axis, axes, meta: dict | None):
+        """--spacing as given, or the pixel sizes the file states along the spatial axes (--spacing file; None
+        for the stand-ins of _check_options, which have no file)."""
         if self.args.spacing != "file":
             spacing = self.args.spacing
             return spacing if spacing is None or len(spacing) > 1 else spacing[0]
-        if path == Path("options"):  # the stand-ins of _check_options
+        if meta is None:
             return None
         from ..io import pixel_sizes
 
