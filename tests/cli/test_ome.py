@@ -34,6 +34,7 @@ def _write_ngff_04(path, levels, axes, scales, translation=None, chunks=(4, 64, 
     """An OME-Zarr image as the NGFF 0.4 specification lays it out (a group with ``multiscales``, one array per
     level with nested chunk keys), written with zarr directly: the reader's independent counterpart."""
     datasets = []
+    chunks = (1,) * (levels[0].ndim - len(chunks)) + tuple(chunks)  # one per axis: a channel at a time
     for index, (level, scale) in enumerate(zip(levels, scales)):
         version = {"zarr_format": 2} if int(zarr.__version__.split(".")[0]) >= 3 else {}
         stored = zarr.open_array(
