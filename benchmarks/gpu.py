@@ -6,6 +6,40 @@ Each case checks that histeq's result equals the CPU core's bit for bit, then ti
 events, interleaved round by round, and prints medians and ratios (histeq / contender: below 1 histeq is
 faster).  The peers quantize to 256 levels (kornia in float32), so their results differ from histeq's; kornia
 and cuCIM are timed where installed.
+
+Roofline, worked out without a GPU (the kernels as written, the H100 SXM's 3.35 TB/s of HBM3; a PCIe H100 has
+2.0 TB/s).  Bytes are those that must cross DRAM at least once; launches count Triton kernels and PyTorch's
+fills.  Host time is the part no GPU speeds up: histeq's dispatch of a tensor call (~30-50 us on this
+project's CPUs, from ``compare.py``'s per-call rows) and about 10-20 us per Triton launch from Python (Triton's
+own figure, not measured here); the GPU side adds ~3-5 us per launch.
+
+Per target case (path; launches; DRAM bytes; the bandwidth floor; verdict):
+
+- equalize (1800, 1, 96, 96) u8, target 0.1 ms: `_whole_image_kernel`, one program per image (histogram,
+  table, map; the image's second read from L2); 1 launch and 2 allocations; 16.6 MB in + 16.6 MB out + 0.5 MB
+  of tables = 34 MB; 10 us.  Reachable if the host side stays under ~70 us and each program's 256-level table
+  is short: the one launch is the design.
+- equalize 2048^2 u8, target 0.2 ms: histogram (1024 programs), table (1), apply (1024); 4 launches (one zero
+  fill); 4.2 MB read twice + 4.2 MB written = 12.6 MB; 4 us.  Reachable: launch- and host-bound (~60-100 us).
+- CLAHE (1800, 1, 96, 96) u8, 8x8, target 1 ms: fused tile tables (115 200 programs: histogram, clip and table
+  of one 12 x 12 tile), interpolation (16 200 programs); 2 launches; 16.6 MB read twice + 16.6 MB out + 29.5 MB
+  of tables written and read = 109 MB; 33 us.  Reachable: the clip loops of ~115 k short programs are the work.
+- CLAHE 2048^2 u8, 8x8, target 0.5 ms: tile histograms (1024 programs), tables (64), interpolation (4096);
+  5 launches (two fills); 12.7 MB; 4 us.  Reachable: the 64 table programs of 256 levels are the serial part.
+- CLAHE 3-D 128^3 u16, 8x8x8, target 2 ms: tile histograms (512 programs), wide tables (512 programs over
+  65 536 levels, 4096 at a time), interpolation (2048 programs, 8 corners each); 5 launches; 134 MB of counts
+  zeroed + 134 MB read + 67 MB of tables written + ~20 MB of pixels and gathers = 355 MB; 106 us.  Reachable
+  by bandwidth (a twentieth of the target); the 512 table programs walk 65 536 levels several times (clip
+  passes) in 4 waves over 132 SMs, which only a GPU can time.
+
+No target is out of reach of the kernels as written by bytes or launches; the two cases to watch are the
+small-image ones, where host overhead (dispatch and launches, ~50-100 us) is of the target's order.
+
+Registers and spills: ``python tests/_ptx.py --table`` compiles every kernel variant for sm_90 (no GPU needed)
+and prints ptxas's registers per thread and spill bytes; ``tests/gpu/test_gpu.py`` fails on any spill.  The
+float CLAHE's interpolation (255 registers, 540 bytes spilled at 1024 pixels a program) now takes 256 (128
+registers, none spilled), OpenCV's 16-bit tables 2048 levels a step (168, none; 4096 spilled 180 bytes) and
+matching's tables 1024 (94, none; 4096 spilled 476/680 bytes).
 """
 
 from __future__ import annotations

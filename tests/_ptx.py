@@ -1,13 +1,18 @@
-"""Every GPU kernel compiled for an H100 (sm_90) without a GPU, as the GPU backend launches it.
+"""Every GPU kernel compiled for an H100 (sm_90) without a GPU, as the GPU backend launches it, with the
+assembler's account of its registers and spills.
 
 Triton decides at import whether it interprets kernels (``TRITON_INTERPRET``, which the suite turns on where
 there is no GPU, so that the kernels run on CPU tensors): compiling needs it off, so where it is on,
-``python tests/_ptx.py`` compiles the variants in a process of its own and prints the outcome of each.
+``python tests/_ptx.py`` compiles the variants in a process of its own and prints the outcome of each as one
+JSON line; ``python tests/_ptx.py --table`` prints the registers and spills of each as a Markdown table.
 """
 
 import importlib
 import json
 import re
+import subprocess
+import sys
+import tempfile
 
 #: Pointer arguments by name (the image's, ``tables`` and ``out``, take the image's dtype; ``weights_*`` the
 #: plan's), scalars otherwise 32-bit integers.
@@ -110,14 +115,14 @@ def variants():
         ),
         ("_backends.gpu.clahe_opencv", "_histogram_kernel", "*u16", {"BLOCK": 4096, "LEVELS": 65536}),
         ("_backends.gpu.clahe_opencv", "_tables_kernel", "*u8", {"LEVELS": 256, "CHUNK": 256}, exact),
-        ("_backends.gpu.clahe_opencv", "_tables_kernel", "*u16", {"LEVELS": 65536, "CHUNK": 4096}, exact),
+        ("_backends.gpu.clahe_opencv", "_tables_kernel", "*u16", {"LEVELS": 65536, "CHUNK": 2048}, exact),
         ("_backends.gpu.clahe_opencv", "_blend_kernel", "*u8", {"BLOCK": 1024, "LEVELS": 256}, {"fusion": False}),
         *[
             (
                 "_backends.gpu.match",
                 "_tables_kernel",
                 "*u16",
-                {"LEVELS": 65536, "CHUNK": 4096, "STEP": step, "STEPS": 18, "SLACK": 1e-12},
+                {"LEVELS": 65536, "CHUNK": 1024, "STEP": step, "STEPS": 18, "SLACK": 1e-12},
                 exact,
             )
             for step in (False, True)
@@ -126,7 +131,7 @@ def variants():
             "_backends.gpu.clahe_float",
             "_interpolate_kernel",
             "*fp64",
-            {"BLOCK": 1024, "NBINS": 4096, "NARROW": False} | corners,
+            {"BLOCK": 256, "NBINS": 4096, "NARROW": False} | corners,
             {"fusion": False, "weights": "*fp64"},
         ),
     ]
@@ -173,12 +178,50 @@ def compile_variant(variant) -> tuple[str, str]:
         return "fail", "a fused multiply-add in a kernel launched without them"
     if not fusion and re.search(r"div\.(approx|full)\.f64|rcp\.approx[a-z.]*\.f64", ptx):
         return "fail", "an approximate float64 division"
-    return "ok", ""
+    return "ok", json.dumps(_resources(ptx))
+
+
+#: The assembler's report of a kernel: "Used 40 registers, ..." and "0 bytes spill stores, 0 bytes spill loads".
+_USED = re.compile(r"Used (\d+) registers")
+_SPILLS = re.compile(r"(\d+) bytes spill stores, (\d+) bytes spill loads")
+
+
+def _resources(ptx: str) -> dict:
+    """Registers per thread and bytes spilled to local memory, from ``ptxas -v`` (which needs no GPU) on the
+    kernel's PTX for the H100, as Triton assembles it."""
+    from triton.backends.nvidia.compiler import get_ptxas
+
+    target = re.search(r"^\.target\s+(\S+)", ptx, re.MULTILINE).group(1)
+    with tempfile.NamedTemporaryFile("w", suffix=".ptx") as source:
+        source.write(ptx)
+        source.flush()
+        report = subprocess.run(
+            [get_ptxas(90).path, f"-arch={target}", "-v", source.name, "-o", "/dev/null"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stderr
+    stores, loads = (int(n) for n in _SPILLS.search(report).groups())
+    return {"registers": int(_USED.search(report).group(1)), "spill_stores": stores, "spill_loads": loads}
 
 
 def variant_id(variant) -> str:
-    return f"{variant[0]}.{variant[1]}-{variant[2][1:]}"
+    """The module, kernel, image dtype and settings: one name per variant."""
+    settings = ",".join(f"{key}={value}" for key, value in variant[3].items())
+    return f"{variant[0].rsplit('.', 1)[-1]}.{variant[1]}-{variant[2][1:]}-{settings}"
 
 
-if __name__ == "__main__":  # every variant, compiled by Triton without its interpreter: one JSON line
-    print(json.dumps({variant_id(variant): compile_variant(variant) for variant in variants()}))
+def _table(outcomes: dict) -> str:
+    rows = ["| kernel (image dtype) | registers / thread | spill stores / loads (bytes) |", "|---|---|---|"]
+    for name, (status, detail) in outcomes.items():
+        if status != "ok":
+            rows.append(f"| {name} | {status} | {detail} |")
+            continue
+        used = json.loads(detail)
+        rows.append(f"| {name} | {used['registers']} | {used['spill_stores']} / {used['spill_loads']} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":  # every variant, compiled by Triton without its interpreter: one JSON line, or a table
+    outcomes = {variant_id(variant): compile_variant(variant) for variant in variants()}
+    print(_table(outcomes) if "--table" in sys.argv else json.dumps(outcomes))

@@ -104,8 +104,12 @@ def compiled():
 @pytest.mark.parametrize("variant", [_ptx.variant_id(variant) for variant in _ptx.variants()])
 def test_the_kernels_compile_for_an_h100(compiled, variant):
     """Every kernel compiles to an sm_90 cubin, which needs no GPU; those launched without fused multiply-adds
-    (the float64 steps the CPU core rounds one by one) have none, and divide float64 correctly rounded."""
+    (the float64 steps the CPU core rounds one by one) have none, and divide float64 correctly rounded; and
+    none spills registers to local memory (ptxas -v), which would cost a round trip to memory per value in
+    the per-pixel loops."""
     outcome, words = compiled[variant]
     if outcome == "skip":
         pytest.skip(words)
     assert outcome == "ok", words
+    used = json.loads(words)
+    assert used["spill_stores"] == 0 and used["spill_loads"] == 0, f"{variant} spills: {used}"

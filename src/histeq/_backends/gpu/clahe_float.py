@@ -38,7 +38,10 @@ from histeq._backends.gpu.clahe import (
 from histeq._backends.gpu.clip import grouped_cumulative, grouped_terms
 from histeq._backends.gpu.floats import NBINS, binning, float_bin, image_binning, pixel_position
 
-_BLOCK = 1024
+#: Pixels per program of the interpolation.  Each pixel holds its corner tiles' float64 levels and slopes in
+#: registers: at 1024 the H100 build needs 255 registers a thread and spills 540 bytes (3-D; 2-D: 36), at 256
+#: it needs 128 and spills none (``python tests/_ptx.py --table``, ptxas -v; tests/gpu/test_gpu.py).
+_BLOCK = 256
 
 
 @triton.jit
