@@ -98,6 +98,9 @@ def test_a_written_image_keeps_axes_scale_and_pyramid(tmp_path):
         {"type": "translation", "translation": [0.0, 2.0, 0.2, 0.2]},
     ]
     assert json.loads((tmp_path / "out.ome.zarr" / "1" / ".zarray").read_text())["dimension_separator"] == "/"
+    # Metadata without a pyramid: y and x halved while both stay at least 64 pixels.
+    histeq.io.write_ome_zarr(tmp_path / "halved.ome.zarr", image, histeq.io.OmeZarr(tuple(axes), meta.scale))
+    assert histeq.io.read_ome_zarr(tmp_path / "halved.ome.zarr")[1].factors == ((1, 1, 1, 1), (1, 1, 2, 2))
 
 
 @pytest.mark.parametrize("chunks", [(4, 64, 64), (24, 33, 50)])

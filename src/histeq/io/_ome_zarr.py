@@ -200,7 +200,9 @@ def write_ome_zarr(path, image, metadata: OmeZarr | None = None, *, chunks: tupl
     metadata = metadata or OmeZarr.for_array(image.shape)
     if len(metadata.axes) != image.ndim:
         raise ValueError(f"the metadata has {len(metadata.axes)} axes, the image {image.ndim}")
-    factors = metadata.factors if len(metadata.factors[0]) == image.ndim else _halvings(image.shape, [-2, -1])
+    factors = metadata.factors
+    if len(factors[0]) != image.ndim:  # metadata without a pyramid: halve y and x
+        factors = _halvings(image.shape, [image.ndim - 2, image.ndim - 1])
     if chunks is None:
         chunks = (
             tuple(c[0] for c in image.chunks)
