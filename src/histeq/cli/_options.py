@@ -189,11 +189,7 @@ class _Options:
         else the file's own where it states every one; None where they are unknown."""
         if isinstance(kwargs.get("spacing"), (tuple, float)):
             return kwargs["spacing"]
-        from ..io import pixel_sizes
-
-        sizes = pixel_sizes(meta)
-        spatial = self._spatial(image, channel_axis, kwargs["axes"])
-        return tuple(sizes[axis] for axis in spatial) if all(axis in sizes for axis in spatial) else None
+        return self._file_sizes(image, channel_axis, kwargs["axes"], meta)[0]
 
     def _spacing(self, path: Path, image, channel_axis, axes, meta: dict | None):
         """--spacing as given, or the pixel sizes the file states along the spatial axes (--spacing file; None
@@ -203,17 +199,23 @@ class _Options:
             return spacing if spacing is None or len(spacing) > 1 else spacing[0]
         if meta is None:
             return None
+        sizes, missing = self._file_sizes(image, channel_axis, axes, meta)
+        if sizes is None:
+            raise _FileError(
+                f"{path}: --spacing file, but the file states no pixel size along axis {missing} "
+                "(OME-Zarr, OME-TIFF and ImageJ TIFF files do): give --spacing numbers"
+            )
+        return sizes
+
+    def _file_sizes(self, image, channel_axis, axes, meta: dict) -> tuple[tuple[float, ...] | None, int | None]:
+        """(the pixel sizes the file states along the spatial axes, None), or (None, the first axis it does not
+        state a size for)."""
         from ..io import pixel_sizes
 
         sizes = pixel_sizes(meta)
         spatial = self._spatial(image, channel_axis, axes)
         missing = [axis for axis in spatial if axis not in sizes]
-        if missing:
-            raise _FileError(
-                f"{path}: --spacing file, but the file states no pixel size along axis {missing[0]} "
-                f"(it states {len(sizes)}; OME-Zarr, OME-TIFF and ImageJ TIFF files do): give --spacing numbers"
-            )
-        return tuple(sizes[axis] for axis in spatial)
+        return (None, missing[0]) if missing else (tuple(sizes[axis] for axis in spatial), None)
 
     def _tiles(self, image, channel_axis, axes):
         """--tiles as given; by default 8 per spatial axis, at most the axis's size (so stacks of a few pages

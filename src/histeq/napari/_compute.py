@@ -34,7 +34,7 @@ class Cancelled(Exception):
 
 
 class Job:
-    """``histeq.<function>(image, **keywords)``, run by :meth:`steps`, stopped by :meth:`cancel`.
+    """``histeq.<function>(image, **keywords)``, run by :meth:`steps`, stopped by closing that generator.
 
     Parameters
     ----------
@@ -52,9 +52,6 @@ class Job:
         self.function = getattr(histeq, function)
         self.image, self.keywords, self.chunked_bytes = image, keywords, chunked_bytes
         self._cancelled = threading.Event()
-
-    def cancel(self) -> None:
-        self._cancelled.set()
 
     def steps(self) -> Generator[float, None, np.ndarray]:
         """Compute the result, yielding the share done (0 to 1) as it goes; the generator's return value is the

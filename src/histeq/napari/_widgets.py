@@ -49,8 +49,9 @@ class _MethodWidget(Container):
     def _refresh(self, _event: object = None) -> None:
         self.image.reset_choices()
 
-    def keywords(self, layer: Image, spacing: tuple[float, ...]) -> dict[str, Any]:
-        """The method's own keywords (besides the layout's)."""
+    def keywords(self, sizes: tuple[int, ...], spacing: tuple[float, ...]) -> dict[str, Any]:
+        """The method's own keywords (besides the layout's), for an image of ``sizes`` pixels and ``spacing``
+        units along its spatial axes."""
         return {}
 
     def start(self, _value: object = None) -> Any:
@@ -61,7 +62,8 @@ class _MethodWidget(Container):
             return None
         try:
             data, layout, spacing = layer_input(layer, self.volume.value)
-            self._job = Job(self.function, data, {**layout, **self.keywords(layer, spacing)})
+            sizes = tuple(int(data.shape[axis]) for axis in layout["axes"])
+            self._job = Job(self.function, data, {**layout, **self.keywords(sizes, spacing)})
         except (TypeError, ValueError) as exc:
             show_error(f"histeq: {exc}")
             return None
@@ -113,11 +115,9 @@ class ClaheWidget(_MethodWidget):
         self.clip_limit = FloatSpinBox(label="clip limit", value=2.0, min=1.0, max=1e6, step=0.5)
         super().__init__(viewer, [self.region, self.tiles, self.size, self.clip_limit])
 
-    def keywords(self, layer: Image, spacing: tuple[float, ...]) -> dict[str, Any]:
+    def keywords(self, sizes: tuple[int, ...], spacing: tuple[float, ...]) -> dict[str, Any]:
         """The tiles of the chosen regions, fitted to the layer (a region larger than a thin volume's depth is
         that whole depth, as histeq's transforms fit them), and the clip limit."""
-        sizes = layer_input(layer, self.volume.value)[0].shape
-        sizes = sizes[-len(spacing) - 1 : -1] if layer.rgb else sizes[-len(spacing) :]
         if self.region.value == _TILES:
             tiles = fitted_regions(self.tiles.value, None, None, sizes)
         else:
@@ -140,7 +140,7 @@ class MatchWidget(_MethodWidget):
         super()._refresh()
         self.reference.reset_choices()
 
-    def keywords(self, layer: Image, spacing: tuple[float, ...]) -> dict[str, Any]:
+    def keywords(self, sizes: tuple[int, ...], spacing: tuple[float, ...]) -> dict[str, Any]:
         reference = self.reference.value
         if reference is None:
             raise ValueError("choose a reference layer")
