@@ -180,3 +180,18 @@ def test_spacing_from_a_file_that_states_none_or_in_two_ways(tmp_path, capsys, c
     assert "larger than the image" in capsys.readouterr().err
     assert _run("clahe", tmp_path / "camera.png", "-o", tmp_path / "o.png", "--kernel-size", "64") == EXIT_OK
     np.testing.assert_array_equal(histeq.io.read_image(tmp_path / "o.png"), histeq.clahe(camera, tiles=8))
+
+
+def test_bad_ome_zarr_inputs_are_refused_clearly(tmp_path):
+    zarr.open_group(str(tmp_path / "plain.zarr"), mode="w")
+    assert not histeq.io.is_ome_zarr(tmp_path / "plain.zarr")
+    with pytest.raises(ValueError, match="without OME-NGFF multiscales"):
+        histeq.io.read_ome_zarr(tmp_path / "plain.zarr")
+    meta = histeq.io.OmeZarr.for_array((4, 64, 64))
+    with pytest.raises(ValueError, match="metadata has 3 axes, the image 2"):
+        histeq.io.write_ome_zarr(tmp_path / "out.ome.zarr", np.zeros((64, 64), np.uint16), meta)
+    assert not (tmp_path / "out.ome.zarr").exists()
+    with pytest.raises(ValueError, match="2 to 5 axes"):
+        histeq.io.OmeZarr.for_array((2, 2, 2, 2, 2, 2))
+    with pytest.raises(ValueError, match="one number per spatial axis"):
+        histeq.io.OmeZarr.for_array((4, 64, 64), spacing=(1.0, 2.0))
